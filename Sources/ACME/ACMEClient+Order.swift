@@ -1,0 +1,241 @@
+public import Certificates
+import Foundation
+import Logging
+import Transport
+
+/// What to order: names, the certificate key, and the optional ACME extensions.
+public struct CertificateOrder: Sendable {
+    public var names: [String]
+    public var key: PrivateKey
+    /// An ACME profile (`classic`, `tlsserver`, `shortlived`); sent only when the CA offers it.
+    public var profile: String?
+    /// The ARI certificate ID of the certificate this one replaces (RFC 9773 §5).
+    public var replaces: String?
+    /// The issuer CN of the top of the preferred chain (cert-manager's `preferredChain`).
+    public var preferredChain: String?
+
+    public init(names: [String], key: PrivateKey, profile: String? = nil, replaces: String? = nil, preferredChain: String? = nil) {
+        self.names = names
+        self.key = key
+        self.profile = profile
+        self.replaces = replaces
+        self.preferredChain = preferredChain
+    }
+}
+
+/// A certificate the CA issued, with where it came from.
+public struct IssuedCertificate: Sendable {
+    public var chain: CertificateChain
+    public var orderURL: String
+    public var certificateURL: String
+    public var profile: String?
+    /// Whether the order carried `replaces` (it is dropped after `alreadyReplaced`).
+    public var replaced: Bool
+}
+
+extension ACMEClient {
+    /// Runs one order to the end (RFC 8555 §7.4): new order, authorizations through `solver`,
+    /// finalize with a CSR for `order.key`, download the preferred chain.
+    public func issue(_ order: CertificateOrder, solver: any ChallengeSolver) async throws -> IssuedCertificate {
+        var budget = configuration.orderDeadline
+        let identifiers = Self.identifiers(for: order.names)
+        var placed = try await newOrder(identifiers: identifiers, profile: order.profile, replaces: order.replaces)
+        let offersARI = try await directory().renewalInfo != nil
+        let replaced = order.replaces != nil && offersARI && !placed.replacesDropped
+
+        if placed.status == .pending {
+            try await authorize(placed, solver: solver, budget: budget)
+            placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", budget: &budget) {
+                $0.status != .pending
+            }
+        }
+        if placed.status == .ready {
+            let csr = try order.key.makeCSR(for: identifiers.map(\.value))
+            let response = try await post(placed.finalize, payload: try encode(["csr": Base64URL.encode(csr)]), action: "finalize")
+            placed = try decode(ACMEOrder.self, from: response, url: placed.finalize).with(url: placed.url)
+            if placed.status == .processing || placed.status == .ready {
+                placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", budget: &budget) {
+                    $0.status != .processing && $0.status != .ready
+                }
+            }
+        }
+        guard placed.status == .valid, let certificateURL = placed.certificate else {
+            throw ACMEError(
+                .orderInvalid,
+                "the order for \(order.names.joined(separator: ", ")) ended \(placed.status.rawValue)",
+                problem: placed.error,
+                url: placed.url
+            )
+        }
+        let chain = try await downloadCertificate(certificateURL, preferredChain: order.preferredChain)
+        return IssuedCertificate(
+            chain: chain,
+            orderURL: placed.url,
+            certificateURL: certificateURL,
+            profile: placed.profile ?? order.profile,
+            replaced: replaced
+        )
+    }
+
+    /// Identifiers as RFC 8555 §7.1.4 wants them: lower-case, de-duplicated, `ip` for addresses.
+    public static func identifiers(for names: [String]) -> [ACMEIdentifier] {
+        var seen = Set<ACMEIdentifier>()
+        var result: [ACMEIdentifier] = []
+        for name in names {
+            var value = name.lowercased().trimmingCharacters(in: .whitespaces)
+            if value.hasSuffix(".") { value.removeLast() }
+            let identifier: ACMEIdentifier = IPAddress(value).map { .ip($0.text) } ?? .dns(value)
+            if seen.insert(identifier).inserted { result.append(identifier) }
+        }
+        return result
+    }
+
+    /// Places an order (RFC 8555 §7.4); with `replaces`, retries once without it on `alreadyReplaced`.
+    public func newOrder(identifiers: [ACMEIdentifier], profile: String?, replaces: String?) async throws -> ACMEOrder {
+        let directory = try await directory()
+        if let profile {
+            let offered = directory.meta?.profiles.map { Array($0.keys).sorted() } ?? []
+            guard offered.contains(profile) else {
+                throw ACMEError(
+                    .invalidConfiguration,
+                    "the CA does not offer the profile \"\(profile)\""
+                        + (offered.isEmpty ? " (it lists no profiles)" : "; it offers \(offered.joined(separator: ", "))")
+                        + ": change spec.acme.profile of the issuer"
+                )
+            }
+        }
+        var payload: [String: Any] = ["identifiers": identifiers.map { ["type": $0.type, "value": $0.value] }]
+        if let profile { payload["profile"] = profile }
+        let sendReplaces = replaces != nil && directory.renewalInfo != nil
+        if sendReplaces, let replaces { payload["replaces"] = replaces }
+        let response: HTTPResponse
+        var dropped = false
+        do {
+            response = try await post(directory.newOrder, payload: try encode(payload), action: "newOrder")
+        } catch let error as ACMEError where sendReplaces && error.problem?.kind == .alreadyReplaced {
+            logger.info("the CA says the certificate was already replaced; ordering without replaces")
+            payload["replaces"] = nil
+            dropped = true
+            response = try await post(directory.newOrder, payload: try encode(payload), action: "newOrder")
+        } catch let error as ACMEError where error.problem?.kind == .invalidProfile {
+            throw ACMEError(
+                .invalidConfiguration,
+                "the CA rejected the profile \"\(profile ?? "")\": change spec.acme.profile of the issuer",
+                problem: error.problem,
+                url: error.url
+            )
+        }
+        guard let location = response.headers["Location"] else {
+            throw ACMEError(.invalidResponse, "the CA's newOrder answer has no Location header", url: directory.newOrder)
+        }
+        var order = try decode(ACMEOrder.self, from: response, url: directory.newOrder).with(url: location)
+        order.replacesDropped = dropped
+        guard Set(order.identifiers.map { ACMEIdentifier(type: $0.type, value: $0.value.lowercased()) }) == Set(identifiers) else {
+            throw ACMEError(
+                .identifiersChanged,
+                "the CA changed the order's names to \(order.identifiers.map(\.value).joined(separator: ", "))",
+                url: location
+            )
+        }
+        return order
+    }
+
+    /// Satisfies every pending authorization of `order`, concurrently.
+    func authorize(_ order: ACMEOrder, solver: any ChallengeSolver, budget: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for url in order.authorizations {
+                group.addTask { try await self.authorize(url, solver: solver, budget: budget) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func authorize(_ url: String, solver: any ChallengeSolver, budget: Duration) async throws {
+        var budget = budget
+        let authorization = try decode(ACMEAuthorization.self, from: try await post(url, payload: nil, action: "authorization"), url: url)
+        switch authorization.status {
+        case .valid:
+            return
+        case .pending:
+            break
+        default:
+            throw ACMEError(
+                .authorizationInvalid,
+                "the authorization for \(authorization.identifier) is \(authorization.status.rawValue)",
+                problem: authorization.challenges.compactMap(\.error).first,
+                url: url
+            )
+        }
+        guard let challenge = authorization.challenges.first(where: { $0.type == solver.challengeType }),
+            let token = challenge.token
+        else {
+            let offered = authorization.challenges.map(\.type).joined(separator: ", ")
+            throw ACMEError(
+                .noSupportedChallenge,
+                "the CA offers no \(solver.challengeType) challenge for \(authorization.identifier) (it offers \(offered))",
+                url: url
+            )
+        }
+        let identifier = authorization.identifier
+        do {
+            try await solver.present(identifier: identifier, token: token, keyAuthorization: accountKey.keyAuthorization(for: token))
+        } catch let error as ACMEError {
+            await solver.cleanUp(identifier: identifier, token: token)
+            throw error
+        } catch {
+            await solver.cleanUp(identifier: identifier, token: token)
+            throw ACMEError(.challengeSetup, "cannot set up the \(solver.challengeType) challenge for \(identifier): \(error)", url: url)
+        }
+        do {
+            if challenge.status == .pending {
+                _ = try await post(challenge.url, payload: Array("{}".utf8), action: "challenge")
+            }
+            let final = try await poll(url, as: ACMEAuthorization.self, action: "pollAuthorization", budget: &budget) {
+                $0.status != .pending
+            }
+            await solver.cleanUp(identifier: identifier, token: token)
+            guard final.status == .valid else {
+                let failed = final.challenges.first { $0.type == solver.challengeType }
+                throw ACMEError(
+                    .authorizationInvalid,
+                    "the CA could not validate \(identifier) with \(solver.challengeType)",
+                    problem: failed?.error,
+                    url: url
+                )
+            }
+        } catch {
+            await solver.cleanUp(identifier: identifier, token: token)
+            throw error
+        }
+    }
+
+    /// POST-as-GET `url` until `isDone`, honouring Retry-After, within `budget`.
+    func poll<T: Decodable>(
+        _ url: String,
+        as type: T.Type,
+        action: String,
+        budget: inout Duration,
+        isDone: (T) -> Bool
+    ) async throws -> T {
+        var delay = Duration.milliseconds(200)
+        while true {
+            let response = try await post(url, payload: nil, action: action)
+            let value = try decode(type, from: response, url: url)
+            if isDone(value) { return value }
+            var pause = delay
+            if let retryAfter = parseRetryAfter(response.headers["Retry-After"], now: now()) {
+                pause = .milliseconds(Int(max(0, retryAfter.timeIntervalSince(now())) * 1000))
+            }
+            try await wait(pause, budget: &budget, what: action, url: url)
+            delay = min(delay * 2, .seconds(5))
+        }
+    }
+}
+
+extension ACMEOrder {
+    func with(url: String) -> ACMEOrder {
+        var copy = self
+        copy.url = url
+        return copy
+    }
+}

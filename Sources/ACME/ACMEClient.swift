@@ -1,0 +1,269 @@
+public import Foundation
+public import Logging
+public import Transport
+
+/// One record per HTTP exchange with the CA, for metrics and request counting.
+public struct ACMERequestRecord: Sendable {
+    public var action: String
+    public var method: String
+    public var status: Int?
+    public var duration: Duration
+}
+
+/// An RFC 8555 client for one CA directory and one account key.
+///
+/// Behaviours (see REFERENCE.md): every endpoint read from the directory; a nonce pool fed by
+/// every response; `badNonce` retried with a fresh signature; exact `url` headers; POST-as-GET for
+/// every read; Retry-After honoured in polling, capped by a deadline.
+public actor ACMEClient {
+    public struct Configuration: Sendable {
+        public var directoryURL: String
+        public var tls: TLSOptions
+        public var requestTimeout: Duration
+        /// Longest total wait for one order (polling and Retry-After included).
+        public var orderDeadline: Duration
+        public var badNonceRetries: Int
+        public var transportRetries: Int
+
+        public init(
+            directoryURL: String,
+            tls: TLSOptions = TLSOptions(),
+            requestTimeout: Duration = .seconds(30),
+            orderDeadline: Duration = .seconds(300),
+            badNonceRetries: Int = 15,
+            transportRetries: Int = 2
+        ) {
+            self.directoryURL = directoryURL
+            self.tls = tls
+            self.requestTimeout = requestTimeout
+            self.orderDeadline = orderDeadline
+            self.badNonceRetries = badNonceRetries
+            self.transportRetries = transportRetries
+        }
+    }
+
+    public let configuration: Configuration
+    let transport: any HTTPTransport
+    let clock: any Clock<Duration>
+    let now: @Sendable () -> Date
+    let logger: Logger
+    let observer: (@Sendable (ACMERequestRecord) -> Void)?
+    let nonces = NoncePool()
+    private var cachedDirectory: ACMEDirectory?
+    public private(set) var accountKey: AccountKey
+    /// The account URL (`kid`), known after registration or lookup.
+    public private(set) var accountURL: String?
+
+    public init(
+        configuration: Configuration,
+        accountKey: AccountKey,
+        accountURL: String? = nil,
+        transport: any HTTPTransport,
+        clock: any Clock<Duration> = ContinuousClock(),
+        now: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger,
+        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.accountKey = accountKey
+        self.accountURL = accountURL
+        self.transport = transport
+        self.clock = clock
+        self.now = now
+        self.logger = logger
+        self.observer = observer
+    }
+
+    // MARK: Directory
+
+    /// The directory, fetched once.
+    public func directory() async throws -> ACMEDirectory {
+        if let cachedDirectory { return cachedDirectory }
+        let response = try await get(configuration.directoryURL, action: "directory")
+        let directory = try decode(ACMEDirectory.self, from: response, url: configuration.directoryURL)
+        cachedDirectory = directory
+        return directory
+    }
+
+    // MARK: Requests
+
+    /// An unauthenticated GET (directory, renewalInfo).
+    func get(_ url: String, action: String) async throws -> HTTPResponse {
+        let response = try await send(HTTPRequest(method: .get, url: url), action: action)
+        await nonces.add(response.headers["Replay-Nonce"])
+        guard response.isSuccess else {
+            throw problemError(action: action, url: url, response: response)
+        }
+        return response
+    }
+
+    /// A signed POST; `payload` nil is POST-as-GET. Retries `badNonce` with a new nonce and a new
+    /// signature, and a short `503`, never a rate limit.
+    func post(
+        _ url: String,
+        payload: [UInt8]?,
+        action: String,
+        key: AccountKey? = nil,
+        useJWK: Bool = false,
+        accept: String? = nil
+    ) async throws -> HTTPResponse {
+        let signingKey = key ?? accountKey
+        let identification: JWS.KeyIdentification
+        if useJWK {
+            identification = .jwk
+        } else {
+            guard let accountURL else {
+                throw ACMEError(.invalidConfiguration, "no ACME account is registered yet; register before \(action)")
+            }
+            identification = .kid(accountURL)
+        }
+        var badNonces = 0
+        var unavailable = 0
+        while true {
+            let nonce = try await nextNonce()
+            let body = try JWS.sign(payload: payload, url: url, nonce: nonce, key: signingKey, identification: identification)
+            var request = HTTPRequest(
+                method: .post,
+                url: url,
+                headers: ["Content-Type": "application/jose+json"],
+                body: body
+            )
+            if let accept { request.headers.add("Accept", accept) }
+            let response = try await send(request, action: action)
+            await nonces.add(response.headers["Replay-Nonce"])
+            if response.isSuccess { return response }
+            let error = problemError(action: action, url: url, response: response)
+            if error.problem?.kind == .badNonce, badNonces < configuration.badNonceRetries {
+                badNonces += 1
+                logger.debug("badNonce, retrying with a fresh nonce", metadata: ["action": "\(action)", "attempt": "\(badNonces)"])
+                try await clock.sleep(for: .milliseconds(min(10 * badNonces, 200)))
+                continue
+            }
+            if response.status == 503, unavailable < configuration.transportRetries {
+                let wait = error.retryAfter.map { $0.timeIntervalSince(now()) } ?? Double(1 << unavailable)
+                if wait <= 10 {
+                    unavailable += 1
+                    try await clock.sleep(for: .milliseconds(Int(max(wait, 0) * 1000)))
+                    continue
+                }
+            }
+            throw error
+        }
+    }
+
+    private func nextNonce() async throws -> String {
+        if let nonce = await nonces.take() { return nonce }
+        let directory = try await directory()
+        let response = try await send(HTTPRequest(method: .head, url: directory.newNonce), action: "newNonce")
+        guard let nonce = response.headers["Replay-Nonce"], !nonce.isEmpty else {
+            throw ACMEError(
+                .invalidResponse,
+                "the CA's newNonce answered HTTP \(response.status) without a Replay-Nonce",
+                url: directory.newNonce
+            )
+        }
+        return nonce
+    }
+
+    /// Sends one request, retrying a failed connection a few times, and records it.
+    private func send(_ template: HTTPRequest, action: String) async throws -> HTTPResponse {
+        var request = template
+        request.timeout = configuration.requestTimeout
+        request.tls = configuration.tls
+        var attempt = 0
+        while true {
+            let started = ContinuousClock.now
+            do {
+                let response = try await transport.send(request)
+                observer?(ACMERequestRecord(action: action, method: request.method.rawValue, status: response.status, duration: .now - started))
+                logger.trace("ACME request", metadata: ["action": "\(action)", "status": "\(response.status)"])
+                return response
+            } catch let error as HTTPError {
+                observer?(ACMERequestRecord(action: action, method: request.method.rawValue, status: nil, duration: .now - started))
+                guard error.code != .cancelled, error.code != .invalidRequest,
+                    attempt < configuration.transportRetries
+                else {
+                    throw ACMEError(.transport, "cannot reach the ACME server for \(action): \(error)", url: request.url)
+                }
+                attempt += 1
+                logger.debug("ACME request failed, retrying", metadata: ["action": "\(action)", "error": "\(error)"])
+                try await clock.sleep(for: .seconds(attempt))
+            }
+        }
+    }
+
+    // MARK: Decoding
+
+    func decode<T: Decodable>(_ type: T.Type, from response: HTTPResponse, url: String) throws -> T {
+        do {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .custom { decoder in
+                let text = try decoder.singleValueContainer().decode(String.self)
+                guard let date = parseRFC3339(text) else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date: \(text)"))
+                }
+                return date
+            }
+            return try decoder.decode(type, from: Data(response.body))
+        } catch {
+            throw ACMEError(
+                .invalidResponse,
+                "the CA's answer is not a valid \(T.self) (HTTP \(response.status)): \(error)",
+                url: url
+            )
+        }
+    }
+
+    func problemError(action: String, url: String, response: HTTPResponse) -> ACMEError {
+        let retryAfter = parseRetryAfter(response.headers["Retry-After"], now: now())
+        let problem = try? JSONDecoder().decode(ACMEProblem.self, from: Data(response.body))
+        let fallback = ACMEProblem(
+            type: "about:blank",
+            detail: String(decoding: response.body.prefix(200), as: UTF8.self),
+            status: response.status
+        )
+        return ACMEError(
+            .problem,
+            "the CA refused \(action) (HTTP \(response.status))",
+            problem: problem ?? fallback,
+            url: url,
+            retryAfter: retryAfter
+        )
+    }
+
+    func encode(_ object: [String: Any]) throws -> [UInt8] {
+        Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+    }
+
+    func setAccount(url: String?, key: AccountKey) {
+        accountURL = url
+        accountKey = key
+    }
+
+    /// Waits `duration`, or less when the budget runs out; throws `timeout` when it has.
+    func wait(_ duration: Duration, budget: inout Duration, what: String, url: String) async throws {
+        guard budget > .zero else {
+            throw ACMEError(.timeout, "gave up waiting for \(what) after \(configuration.orderDeadline)", url: url)
+        }
+        let slept = min(duration, budget)
+        budget -= slept
+        try await clock.sleep(for: slept)
+    }
+}
+
+/// RFC 3339 timestamps as ACME writes them, with or without fractional seconds.
+func parseRFC3339(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withInternetDateTime]
+    if let date = formatter.date(from: text) { return date }
+    // Nanosecond precision (Go's time.RFC3339Nano): keep milliseconds.
+    if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+        let fraction = text[text.index(after: dot)..<zone].prefix(3)
+        let trimmed = text[..<dot] + "." + fraction + text[zone...]
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: String(trimmed))
+    }
+    return nil
+}

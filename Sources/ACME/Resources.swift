@@ -1,0 +1,142 @@
+public import Foundation
+
+/// An order or authorization identifier (RFC 8555 §7.1.3, RFC 8738 for `ip`).
+public struct ACMEIdentifier: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var type: String
+    public var value: String
+
+    public init(type: String, value: String) {
+        self.type = type
+        self.value = value
+    }
+
+    public static func dns(_ name: String) -> ACMEIdentifier { ACMEIdentifier(type: "dns", value: name) }
+    public static func ip(_ address: String) -> ACMEIdentifier { ACMEIdentifier(type: "ip", value: address) }
+
+    public var description: String { value }
+}
+
+/// The directory (RFC 8555 §7.1.1) with ARI's `renewalInfo` (RFC 9773 §3) and profiles in `meta`.
+public struct ACMEDirectory: Sendable, Codable, Equatable {
+    public struct Meta: Sendable, Codable, Equatable {
+        public var termsOfService: String?
+        public var website: String?
+        public var caaIdentities: [String]?
+        public var externalAccountRequired: Bool?
+        /// Profile name to description (draft-aaron-acme-profiles, as Let's Encrypt serves it).
+        public var profiles: [String: String]?
+    }
+
+    public var newNonce: String
+    public var newAccount: String
+    public var newOrder: String
+    public var newAuthz: String?
+    public var revokeCert: String
+    public var keyChange: String
+    public var renewalInfo: String?
+    public var meta: Meta?
+}
+
+/// An account object (RFC 8555 §7.1.2).
+public struct ACMEAccount: Sendable, Codable, Equatable {
+    public var status: String
+    public var contact: [String]?
+    public var termsOfServiceAgreed: Bool?
+    public var orders: String?
+    /// The account URL (the `kid`), from the `Location` header.
+    public var url: String = ""
+
+    enum CodingKeys: String, CodingKey {
+        case status, contact, termsOfServiceAgreed, orders
+    }
+}
+
+/// An order (RFC 8555 §7.1.3).
+public struct ACMEOrder: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case pending, ready, processing, valid, invalid
+    }
+
+    public var status: Status
+    public var expires: String?
+    public var identifiers: [ACMEIdentifier]
+    public var notBefore: String?
+    public var notAfter: String?
+    public var error: ACMEProblem?
+    public var authorizations: [String]
+    public var finalize: String
+    public var certificate: String?
+    public var profile: String?
+    public var replaces: String?
+    /// The order URL, from the `Location` header of newOrder.
+    public var url: String = ""
+    /// Set when the CA answered `alreadyReplaced` and the order went out without `replaces`.
+    public var replacesDropped = false
+
+    enum CodingKeys: String, CodingKey {
+        case status, expires, identifiers, notBefore, notAfter, error, authorizations, finalize
+        case certificate, profile, replaces
+    }
+}
+
+/// An authorization (RFC 8555 §7.1.4).
+public struct ACMEAuthorization: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case pending, valid, invalid, deactivated, expired, revoked
+    }
+
+    public var identifier: ACMEIdentifier
+    public var status: Status
+    public var expires: String?
+    public var challenges: [ACMEChallenge]
+    public var wildcard: Bool?
+}
+
+/// A challenge (RFC 8555 §7.1.5, §8).
+public struct ACMEChallenge: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case pending, processing, valid, invalid
+    }
+
+    public var type: String
+    public var url: String
+    public var status: Status
+    public var token: String?
+    public var validated: String?
+    public var error: ACMEProblem?
+}
+
+/// A renewalInfo response (RFC 9773 §4.2).
+public struct ACMERenewalInfo: Sendable, Codable, Equatable {
+    public struct Window: Sendable, Codable, Equatable {
+        public var start: Date
+        public var end: Date
+    }
+
+    public var suggestedWindow: Window
+    public var explanationURL: String?
+    /// When to ask again, from `Retry-After` (not part of the JSON).
+    public var retryAfter: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case suggestedWindow, explanationURL
+    }
+
+    /// A uniformly random instant in the window (RFC 9773 §4.2). When it is in the past the
+    /// certificate is due now.
+    public func renewalTime(using generator: inout some RandomNumberGenerator) -> Date {
+        let start = suggestedWindow.start.timeIntervalSinceReferenceDate
+        let end = suggestedWindow.end.timeIntervalSinceReferenceDate
+        guard end > start else { return suggestedWindow.start }
+        return Date(timeIntervalSinceReferenceDate: Double.random(in: start..<end, using: &generator))
+    }
+}
+
+/// Revocation reasons (RFC 5280 §5.3.1) that ACME accepts.
+public enum RevocationReason: Int, Sendable, CaseIterable {
+    case unspecified = 0
+    case keyCompromise = 1
+    case affiliationChanged = 3
+    case superseded = 4
+    case cessationOfOperation = 5
+}

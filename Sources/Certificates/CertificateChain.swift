@@ -1,0 +1,68 @@
+public import X509
+import SwiftASN1
+
+/// A PEM chain as ACME returns it and `tls.crt` stores it: the leaf first, then its issuers.
+public struct CertificateChain: Sendable {
+    public let certificates: [Certificate]
+
+    public init(certificates: [Certificate]) throws {
+        guard !certificates.isEmpty else {
+            throw CertificatesError(.emptyChain, "the chain holds no certificate")
+        }
+        self.certificates = certificates
+    }
+
+    /// Parses every `CERTIFICATE` block of `pem`, in order.
+    public init(pem: String) throws {
+        let documents: [PEMDocument]
+        do {
+            documents = try PEMDocument.parseMultiple(pemString: pem)
+        } catch {
+            throw CertificatesError(.invalidPEM, "the certificate chain is not valid PEM")
+        }
+        var certificates: [Certificate] = []
+        for (index, document) in documents.enumerated() where document.discriminator == "CERTIFICATE" {
+            do {
+                certificates.append(try Certificate(derEncoded: document.derBytes))
+            } catch {
+                throw CertificatesError(
+                    .invalidCertificate,
+                    "certificate \(index + 1) of the chain is not a valid X.509 certificate"
+                )
+            }
+        }
+        try self.init(certificates: certificates)
+    }
+
+    public var leaf: Certificate { certificates[0] }
+
+    /// The issuers above the leaf.
+    public var intermediates: ArraySlice<Certificate> { certificates.dropFirst() }
+
+    /// The CN of the issuer of the top-most certificate, which names the chain's root
+    /// (how `preferredChain` is matched, as in cert-manager and certbot).
+    public var topIssuerCommonName: String? {
+        certificates.last?.issuer.commonName
+    }
+
+    /// The CN of the top-most certificate itself (when a chain includes its root).
+    public var topSubjectCommonName: String? {
+        certificates.last?.subject.commonName
+    }
+
+    public func pemRepresentation() throws -> String {
+        try certificates.map { try $0.serializeAsPEM().pemString + "\n" }.joined()
+    }
+}
+
+extension DistinguishedName {
+    /// The first common name, if any.
+    public var commonName: String? {
+        for rdn in self {
+            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+                return attribute.value.description
+            }
+        }
+        return nil
+    }
+}

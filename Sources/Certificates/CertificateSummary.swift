@@ -1,0 +1,70 @@
+public import Foundation
+public import X509
+import Crypto
+import SwiftASN1
+
+/// What certctl needs to know about a certificate: validity, names, identity for ARI.
+public struct CertificateSummary: Sendable, Equatable {
+    public var notBefore: Date
+    public var notAfter: Date
+    public var dnsNames: [String]
+    public var ipAddresses: [String]
+    /// The serial as DER integer content bytes (a leading 0x00 kept), as ARI needs it.
+    public var serialBytes: [UInt8]
+    public var authorityKeyIdentifier: [UInt8]?
+    public var subjectCommonName: String?
+    public var issuerCommonName: String?
+    public var keyType: KeyType?
+
+    public init(_ certificate: Certificate) {
+        notBefore = certificate.notValidBefore
+        notAfter = certificate.notValidAfter
+        var dns: [String] = []
+        var ips: [String] = []
+        if let sans = try? certificate.extensions.subjectAlternativeNames {
+            for name in sans {
+                switch name {
+                case .dnsName(let value): dns.append(value.lowercased())
+                case .ipAddress(let octets):
+                    if let address = IPAddress(bytes: Array(octets.bytes)) { ips.append(address.text) }
+                default: break
+                }
+            }
+        }
+        dnsNames = dns
+        ipAddresses = ips
+        serialBytes = Array(certificate.serialNumber.bytes)
+        authorityKeyIdentifier = (try? certificate.extensions.authorityKeyIdentifier)?
+            .flatMap { $0.keyIdentifier.map(Array.init) }
+        subjectCommonName = certificate.subject.commonName
+        issuerCommonName = certificate.issuer.commonName
+        keyType = PrivateKey.keyType(of: certificate.publicKey)
+    }
+
+    /// Every name of the certificate, DNS then IP, as identifiers compare.
+    public var names: Set<String> { Set(dnsNames).union(ipAddresses) }
+
+    public var lifetime: TimeInterval { notAfter.timeIntervalSince(notBefore) }
+
+    /// The serial as colon-free lowercase hex, as `openssl x509 -serial` prints it.
+    public var serialHex: String {
+        serialBytes.drop { $0 == 0 }.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The ARI certificate identifier (RFC 9773 §4.1): base64url(AKI keyIdentifier) "." base64url(serial).
+    public var ariCertificateID: String? {
+        guard let aki = authorityKeyIdentifier else { return nil }
+        return Self.ariCertificateID(authorityKeyIdentifier: aki, serialBytes: serialBytes)
+    }
+
+    public static func ariCertificateID(authorityKeyIdentifier: [UInt8], serialBytes: [UInt8]) -> String {
+        Base64URL.encode(authorityKeyIdentifier) + "." + Base64URL.encode(serialBytes)
+    }
+}
+
+extension PrivateKey {
+    /// Whether `certificate` certifies this key.
+    public func matches(_ certificate: Certificate) -> Bool {
+        certificate.publicKey == publicKey
+    }
+}

@@ -1,0 +1,86 @@
+/// One HTTP request, transport independent.
+public struct HTTPRequest: Sendable {
+    public enum Method: String, Sendable {
+        case get = "GET"
+        case head = "HEAD"
+        case post = "POST"
+        case put = "PUT"
+        case patch = "PATCH"
+        case delete = "DELETE"
+    }
+
+    public var method: Method
+    public var url: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]?
+    /// Whole-transfer deadline.
+    public var timeout: Duration
+    public var tls: TLSOptions
+
+    public init(
+        method: Method = .get,
+        url: String,
+        headers: HTTPHeaders = [:],
+        body: [UInt8]? = nil,
+        timeout: Duration = .seconds(30),
+        tls: TLSOptions = TLSOptions()
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+        self.tls = tls
+    }
+}
+
+/// TLS settings for one request. Key material is handed to libcurl in memory, never written to disk.
+public struct TLSOptions: Sendable {
+    /// PEM bundle of the CAs to trust instead of the system store (a cluster CA, a private ACME CA).
+    public var caBundle: [UInt8]?
+    /// PEM client certificate and key (kubeconfig client authentication).
+    public var clientCertificate: [UInt8]?
+    public var clientKey: [UInt8]?
+    /// Only ever set from an explicit operator choice (kubeconfig `insecure-skip-tls-verify`).
+    public var skipVerification: Bool
+
+    public init(
+        caBundle: [UInt8]? = nil,
+        clientCertificate: [UInt8]? = nil,
+        clientKey: [UInt8]? = nil,
+        skipVerification: Bool = false
+    ) {
+        self.caBundle = caBundle
+        self.clientCertificate = clientCertificate
+        self.clientKey = clientKey
+        self.skipVerification = skipVerification
+    }
+}
+
+extension TLSOptions: CustomStringConvertible {
+    public var description: String {
+        "TLSOptions(caBundle: \(caBundle == nil ? "system" : "custom"), "
+            + "clientCertificate: \(clientCertificate == nil ? "none" : "set"), "
+            + "skipVerification: \(skipVerification))"
+    }
+}
+
+/// One HTTP response.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public var isSuccess: Bool { (200..<300).contains(status) }
+}
+
+/// Anything that sends an HTTP request: libcurl in production, the same in tests (against real servers).
+public protocol HTTPTransport: Sendable {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+}

@@ -1,0 +1,179 @@
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A request as the small built-in server sees it: the whole body collected.
+public struct ServerRequest: Sendable {
+    public var method: String
+    /// The request target: path and query.
+    public var uri: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public var path: String { String(uri.split(separator: "?", maxSplits: 1).first ?? "") }
+
+    /// Decoded query parameters (`a=1&b=2`).
+    public var query: [String: String] {
+        guard let mark = uri.firstIndex(of: "?") else { return [:] }
+        var result: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let key = String(parts[0]).removingPercentEncodingLenient
+            result[key] = parts.count > 1 ? String(parts[1]).removingPercentEncodingLenient : ""
+        }
+        return result
+    }
+}
+
+public struct ServerResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public init(status: Int, contentType: String, text: String) {
+        self.init(status: status, headers: ["Content-Type": contentType], body: Array(text.utf8))
+    }
+}
+
+/// A small async HTTP/1.1 server on SwiftNIO: the HTTP-01 responder, the exporter, and the
+/// in-process servers of the tests all run on it.
+public final class HTTPServer: Sendable {
+    public typealias Handler = @Sendable (ServerRequest) async -> ServerResponse
+
+    private let channel: any Channel
+    /// The port actually bound (useful with port 0).
+    public let port: Int
+    public let host: String
+
+    private init(channel: any Channel, host: String, port: Int) {
+        self.channel = channel
+        self.host = host
+        self.port = port
+    }
+
+    /// Binds `host:port` and serves `handler`. `configure` may add handlers in front (TLS).
+    public static func start(
+        host: String,
+        port: Int,
+        configure: (@Sendable (any Channel) -> EventLoopFuture<Void>)? = nil,
+        handler: @escaping Handler
+    ) async throws -> HTTPServer {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let front = configure?(channel) ?? channel.eventLoop.makeSucceededVoidFuture()
+                return front.flatMapThrowing {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(RequestHandler(handler: handler))
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        let bound = channel.localAddress?.port ?? port
+        return HTTPServer(channel: channel, host: host, port: bound)
+    }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+}
+
+private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let handler: HTTPServer.Handler
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+
+    init(handler: @escaping HTTPServer.Handler) {
+        self.handler = handler
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body.removeAll(keepingCapacity: true)
+        case .body(var buffer):
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            var headers = HTTPHeaders()
+            for (name, value) in head.headers {
+                headers.add(name, value)
+            }
+            let request = ServerRequest(method: head.method.rawValue, uri: head.uri, headers: headers, body: body)
+            let keepAlive = head.isKeepAlive
+            let version = head.version
+            let promise = context.eventLoop.makePromise(of: ServerResponse.self)
+            let handler = self.handler
+            promise.completeWithTask { await handler(request) }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            promise.futureResult.whenSuccess { response in
+                let (this, context) = bound.value
+                this.write(response, version: version, keepAlive: keepAlive, head: request.method == "HEAD", context: context)
+            }
+        }
+    }
+
+    private func write(
+        _ response: ServerResponse,
+        version: HTTPVersion,
+        keepAlive: Bool,
+        head: Bool,
+        context: ChannelHandlerContext
+    ) {
+        var headers = NIOHTTP1.HTTPHeaders()
+        for field in response.headers.fields {
+            headers.add(name: field.name, value: field.value)
+        }
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        let responseHead = HTTPResponseHead(
+            version: version,
+            status: HTTPResponseStatus(statusCode: response.status),
+            headers: headers
+        )
+        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        if !head && !response.body.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+            buffer.writeBytes(response.body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+extension String {
+    /// Percent-decoding that keeps malformed input as it is instead of failing.
+    var removingPercentEncodingLenient: String {
+        var bytes: [UInt8] = []
+        var iterator = Array(utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+            } else if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
