@@ -77,7 +77,10 @@ let package = Package(
         .executableTarget(
             name: "certctl",
             dependencies: [
+                "ACME",
+                "Certificates",
                 "CertctlCore",
+                "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

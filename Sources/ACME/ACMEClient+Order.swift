@@ -47,7 +47,7 @@ extension ACMEClient {
             try await authorize(placed, solver: solver, budget: budget)
             placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", budget: &budget) {
                 $0.status != .pending
-            }
+            }.with(url: placed.url)
         }
         if placed.status == .ready {
             let csr = try order.key.makeCSR(for: identifiers.map(\.value))
@@ -56,7 +56,7 @@ extension ACMEClient {
             if placed.status == .processing || placed.status == .ready {
                 placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", budget: &budget) {
                     $0.status != .processing && $0.status != .ready
-                }
+                }.with(url: placed.url)
             }
         }
         guard placed.status == .valid, let certificateURL = placed.certificate else {

@@ -1,0 +1,54 @@
+public import ACME
+public import Logging
+public import Transport
+import Certificates
+
+/// Turns an issuer into a ready ACME client: the stored account, or a new key (saved before it is
+/// registered, so it is never lost) and a registration.
+public enum AccountSession {
+    public static func open(
+        issuer: Issuer,
+        store: any AccountStore,
+        secrets: any SecretValueSource,
+        transport: any HTTPTransport,
+        logger: Logger,
+        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
+    ) async throws -> ACMEClient {
+        var account: StoredAccount
+        if let stored = try await store.load(for: issuer) {
+            account = stored
+            if account.server != issuer.server {
+                logger.info("the issuer's server changed; registering the account key there", metadata: ["issuer": "\(issuer.name)"])
+                account.url = nil
+                account.server = issuer.server
+            }
+        } else {
+            account = StoredAccount(key: try AccountKey(generating: .ecdsaP256), url: nil, server: issuer.server)
+            try await store.save(account, for: issuer)
+            logger.info("created an ACME account key", metadata: ["issuer": "\(issuer.name)", "secret": "\(issuer.accountKeySecret)"])
+        }
+        let client = ACMEClient(
+            configuration: .init(directoryURL: issuer.server, tls: issuer.tls),
+            accountKey: account.key,
+            accountURL: account.url,
+            transport: transport,
+            logger: logger,
+            observer: observer
+        )
+        if account.url == nil {
+            var binding: ExternalAccountBinding?
+            if let reference = issuer.externalAccountBinding {
+                let mac = try await secrets.value(of: reference.keySecret)
+                binding = try ExternalAccountBinding(keyID: reference.keyID, encodedMACKey: String(decoding: mac, as: UTF8.self))
+            }
+            let registered = try await client.register(
+                contact: issuer.email.map { ["mailto:\($0)"] } ?? [],
+                externalAccountBinding: binding
+            )
+            account.url = registered.url
+            try await store.save(account, for: issuer)
+            logger.info("registered the ACME account", metadata: ["issuer": "\(issuer.name)", "account": "\(registered.url)"])
+        }
+        return client
+    }
+}

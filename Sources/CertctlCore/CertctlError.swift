@@ -1,0 +1,35 @@
+/// A failure certctl reports to the operator: what, which object, and what to do.
+public struct CertctlError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalidIssuer
+        case unknownIssuer
+        case invalidName
+        case invalidArgument
+        case io
+        case issuance
+        case invalidManifest
+    }
+
+    public var code: Code
+    /// The object concerned (`issuers/pebble.yaml`, `default/kubelego-tls-binder`).
+    public var object: String?
+    public var reason: String
+
+    public init(_ code: Code, object: String? = nil, _ reason: String) {
+        self.code = code
+        self.object = object
+        self.reason = reason
+    }
+
+    public var description: String {
+        object.map { "\($0): \(reason)" } ?? reason
+    }
+
+    /// Configuration and usage errors map to exit codes 64 and up.
+    public var isConfigurationError: Bool {
+        switch code {
+        case .invalidIssuer, .unknownIssuer, .invalidName, .invalidArgument, .invalidManifest: true
+        case .io, .issuance: false
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import CertctlCore
+
+@main
+struct Certctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "certctl",
+        abstract: "Obtain, renew and watch the TLS certificates of a Kubernetes deployment over ACME.",
+        version: CertctlVersion.current,
+        subcommands: [IssueCommand.self]
+    )
+}
