@@ -66,3 +66,12 @@ extension DistinguishedName {
         return nil
     }
 }
+
+extension Certificate {
+    /// The DER encoding (as revocation and ARI send it).
+    public func derRepresentation() throws -> [UInt8] {
+        var serializer = DER.Serializer()
+        try serializer.serialize(self)
+        return serializer.serializedBytes
+    }
+}
