@@ -186,26 +186,27 @@ extension ACMEClient {
             await solver.cleanUp(identifier: identifier, token: token)
             throw ACMEError(.challengeSetup, "cannot set up the \(solver.challengeType) challenge for \(identifier): \(error)", url: url)
         }
+        let final: ACMEAuthorization
         do {
             if challenge.status == .pending {
                 _ = try await post(challenge.url, payload: Array("{}".utf8), action: "challenge")
             }
-            let final = try await poll(url, as: ACMEAuthorization.self, action: "pollAuthorization", budget: &budget) {
+            final = try await poll(url, as: ACMEAuthorization.self, action: "pollAuthorization", budget: &budget) {
                 $0.status != .pending
-            }
-            await solver.cleanUp(identifier: identifier, token: token)
-            guard final.status == .valid else {
-                let failed = final.challenges.first { $0.type == solver.challengeType }
-                throw ACMEError(
-                    .authorizationInvalid,
-                    "the CA could not validate \(identifier) with \(solver.challengeType)",
-                    problem: failed?.error,
-                    url: url
-                )
             }
         } catch {
             await solver.cleanUp(identifier: identifier, token: token)
             throw error
+        }
+        await solver.cleanUp(identifier: identifier, token: token)
+        guard final.status == .valid else {
+            let failed = final.challenges.first { $0.type == solver.challengeType }
+            throw ACMEError(
+                .authorizationInvalid,
+                "the CA could not validate \(identifier) with \(solver.challengeType)",
+                problem: failed?.error,
+                url: url
+            )
         }
     }
 

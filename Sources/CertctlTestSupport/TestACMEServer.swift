@@ -1,0 +1,93 @@
+import Certificates
+public import Foundation
+import Logging
+public import Transport
+
+/// A small ACME server written to the RFC text (RFC 8555, RFC 9773, profiles) for what Debian's
+/// Pebble 2.4.0 lacks: `renewalInfo` with Retry-After, `replaces` and `alreadyReplaced`, profiles
+/// and `invalidProfile`, `processing` orders with Retry-After, `rateLimited` with Retry-After.
+///
+/// It checks every JWS as a CA must (signature, `url`, single-use nonces, `jwk` xor `kid`) and
+/// validates HTTP-01 for real by fetching the token from `validationPort` on 127.0.0.1.
+/// Plain HTTP on loopback, which certctl accepts for a local CA.
+public final class TestACMEServer: Sendable {
+    public struct Behaviour: Sendable {
+        /// `meta.profiles`; empty: no profiles advertised.
+        public var profiles: [String: String] = ["classic": "the default", "shortlived": "6-day certificates"]
+        /// Certificate lifetime per profile (the default profile is "").
+        public var lifetimes: [String: TimeInterval] = ["": 90 * 86_400, "classic": 90 * 86_400, "shortlived": 160 * 3600]
+        public var offersRenewalInfo = true
+        /// The next this-many newOrder requests answer 429 `rateLimited` with Retry-After.
+        public var rateLimitedOrders = 0
+        public var rateLimitRetryAfter = 3600
+        /// Polls that answer `processing` after finalize, each with `Retry-After: orderRetryAfter`.
+        public var processingPolls = 0
+        public var orderRetryAfter = 2
+        /// Certificate IDs for which `replaces` answers 409 `alreadyReplaced`.
+        public var alreadyReplaced: Set<String> = []
+        /// The suggested window for a certificate, from its validity; default: the last third.
+        public var renewalWindow: @Sendable (_ notBefore: Date, _ notAfter: Date) -> (Date, Date) = { notBefore, notAfter in
+            let lifetime = notAfter.timeIntervalSince(notBefore)
+            return (notBefore.addingTimeInterval(lifetime * 2 / 3), notBefore.addingTimeInterval(lifetime * 5 / 6))
+        }
+        public var renewalInfoRetryAfter = 21_600
+        public var explanationURL: String?
+
+        public init() {}
+    }
+
+    /// What the server saw of one newOrder.
+    public struct OrderRecord: Sendable, Equatable {
+        public var identifiers: [String]
+        public var profile: String?
+        public var replaces: String?
+        public var status: Int
+    }
+
+    let state: TestACMEState
+    private let server: HTTPServer
+    public let directoryURL: String
+    public let authority: TestCertificateAuthority
+
+    public static func start(validationPort: Int, behaviour: Behaviour = Behaviour()) async throws -> TestACMEServer {
+        let authority = try TestCertificateAuthority(name: "certctl test ACME CA")
+        let port = freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        let state = TestACMEState(base: base, validationPort: validationPort, behaviour: behaviour, authority: authority)
+        let server = try await HTTPServer.start(host: "127.0.0.1", port: port) { request in
+            await state.handle(request)
+        }
+        return TestACMEServer(state: state, server: server, directoryURL: base + "/dir", authority: authority)
+    }
+
+    private init(state: TestACMEState, server: HTTPServer, directoryURL: String, authority: TestCertificateAuthority) {
+        self.state = state
+        self.server = server
+        self.directoryURL = directoryURL
+        self.authority = authority
+    }
+
+    public func stop() async {
+        await server.stop()
+    }
+
+    public func update(_ change: @Sendable (inout Behaviour) -> Void) async {
+        await state.update(change)
+    }
+
+    public var orders: [OrderRecord] {
+        get async { await state.orderRecords }
+    }
+
+    /// The certificate IDs renewalInfo was asked for, in order.
+    public var renewalInfoQueries: [String] {
+        get async { await state.renewalInfoQueries }
+    }
+
+    /// Every request as "METHOD /path".
+    public var requests: [String] {
+        get async { await state.requestLog }
+    }
+
+    public var tls: TLSOptions { TLSOptions() }
+}

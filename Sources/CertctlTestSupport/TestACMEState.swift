@@ -1,0 +1,479 @@
+import ACME
+import Certificates
+import Crypto
+import Foundation
+import SwiftASN1
+import Transport
+import X509
+
+/// The server side of ``TestACMEServer``: accounts, orders, nonces, and the RFC's checks.
+actor TestACMEState {
+    private struct Account {
+        var jwk: JSONWebKey
+        var status = "valid"
+        var contact: [String] = []
+    }
+
+    private struct Order {
+        var identifiers: [ACMEIdentifier]
+        var status: String
+        var authorizations: [Int]
+        var profile: String?
+        var replaces: String?
+        var certificate: Int?
+        var processingLeft = 0
+        var account: String
+    }
+
+    private struct Authorization {
+        var identifier: ACMEIdentifier
+        var status: String
+        var token: String
+        var challengeStatus: String
+        var error: ACMEProblem?
+        var order: Int
+    }
+
+    private struct Issued {
+        var pem: String
+        var certificateID: String
+        var notBefore: Date
+        var notAfter: Date
+    }
+
+    let base: String
+    let validationPort: Int
+    var behaviour: TestACMEServer.Behaviour
+    let authority: TestCertificateAuthority
+    private var nonces = Set<String>()
+    private var accounts: [String: Account] = [:]
+    private var orders: [Int: Order] = [:]
+    private var authorizations: [Int: Authorization] = [:]
+    private var certificates: [Int: Issued] = [:]
+    private var nextID = 1
+    private(set) var orderRecords: [TestACMEServer.OrderRecord] = []
+    private(set) var renewalInfoQueries: [String] = []
+    private(set) var requestLog: [String] = []
+
+    init(base: String, validationPort: Int, behaviour: TestACMEServer.Behaviour, authority: TestCertificateAuthority) {
+        self.base = base
+        self.validationPort = validationPort
+        self.behaviour = behaviour
+        self.authority = authority
+    }
+
+    func update(_ change: @Sendable (inout TestACMEServer.Behaviour) -> Void) {
+        change(&behaviour)
+    }
+
+    private func makeID() -> Int {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    private func newNonce() -> String {
+        let nonce = Base64URL.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+        nonces.insert(nonce)
+        return nonce
+    }
+
+    // MARK: Routing
+
+    func handle(_ request: ServerRequest) async -> ServerResponse {
+        requestLog.append("\(request.method) \(request.path)")
+        var response = await route(request)
+        response.headers.set("Replay-Nonce", newNonce())
+        response.headers.add("Cache-Control", "no-store")
+        return response
+    }
+
+    private func route(_ request: ServerRequest) async -> ServerResponse {
+        let parts = request.path.split(separator: "/").map(String.init)
+        switch (request.method, parts.first ?? "") {
+        case ("GET", "dir"):
+            return json(directory())
+        case ("HEAD", "nonce"), ("GET", "nonce"):
+            return ServerResponse(status: request.method == "HEAD" ? 200 : 204)
+        case ("GET", "renewal-info") where parts.count == 2:
+            return renewalInfo(parts[1])
+        case ("POST", _):
+            return await post(request, parts: parts)
+        default:
+            return problem(404, "malformed", "no such resource: \(request.method) \(request.path)")
+        }
+    }
+
+    private func directory() -> [String: Any] {
+        var directory: [String: Any] = [
+            "newNonce": base + "/nonce", "newAccount": base + "/new-account", "newOrder": base + "/new-order",
+            "revokeCert": base + "/revoke", "keyChange": base + "/key-change",
+        ]
+        if behaviour.offersRenewalInfo { directory["renewalInfo"] = base + "/renewal-info" }
+        var meta: [String: Any] = ["termsOfService": base + "/terms"]
+        if !behaviour.profiles.isEmpty { meta["profiles"] = behaviour.profiles }
+        directory["meta"] = meta
+        return directory
+    }
+
+    // MARK: JWS (RFC 8555 §6.2, §6.4, §6.5)
+
+    private struct Verified {
+        var payload: [UInt8]
+        var jwk: JSONWebKey
+        var account: String?
+    }
+
+    private func verify(_ request: ServerRequest) -> Result<Verified, ResponseError> {
+        guard request.headers["Content-Type"] == "application/jose+json" else {
+            return .failure(ResponseError(problem(415, "malformed", "Content-Type must be application/jose+json")))
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String],
+            let protected = object["protected"], let payload = object["payload"], let signature = object["signature"],
+            let headerBytes = Base64URL.decode(protected),
+            let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any]
+        else {
+            return .failure(ResponseError(problem(400, "malformed", "the body is not a flattened JWS")))
+        }
+        guard header["url"] as? String == base + request.uri else {
+            return .failure(ResponseError(problem(401, "unauthorized", "the JWS url header does not match the request URL")))
+        }
+        guard let nonce = header["nonce"] as? String, nonces.remove(nonce) != nil else {
+            return .failure(ResponseError(problem(400, "badNonce", "JWS has an invalid anti-replay nonce")))
+        }
+        let jwkObject = header["jwk"] as? [String: String]
+        let kid = header["kid"] as? String
+        guard (jwkObject == nil) != (kid == nil) else {
+            return .failure(ResponseError(problem(400, "malformed", "the JWS must carry exactly one of jwk and kid")))
+        }
+        let jwk: JSONWebKey
+        if let kid {
+            guard let account = accounts[kid] else {
+                return .failure(ResponseError(problem(400, "accountDoesNotExist", "no account at \(kid)")))
+            }
+            guard account.status == "valid" else {
+                return .failure(ResponseError(problem(401, "unauthorized", "the account is \(account.status)")))
+            }
+            jwk = account.jwk
+        } else {
+            guard let object = jwkObject, object["kty"] == "EC", let crv = object["crv"], let x = object["x"], let y = object["y"] else {
+                return .failure(ResponseError(problem(400, "badSignatureAlgorithm", "this test CA takes EC keys only")))
+            }
+            jwk = .ec(curve: crv, x: x, y: y)
+        }
+        guard let signatureBytes = Base64URL.decode(signature),
+            Self.isValid(signature: signatureBytes, input: Array("\(protected).\(payload)".utf8), jwk: jwk, alg: header["alg"] as? String)
+        else {
+            return .failure(ResponseError(problem(400, "malformed", "the JWS signature does not verify")))
+        }
+        return .success(Verified(payload: Base64URL.decode(payload) ?? [], jwk: jwk, account: kid))
+    }
+
+    private static func isValid(signature: [UInt8], input: [UInt8], jwk: JSONWebKey, alg: String?) -> Bool {
+        guard case .ec(let curve, let x, let y) = jwk, let xBytes = Base64URL.decode(x), let yBytes = Base64URL.decode(y) else {
+            return false
+        }
+        switch (curve, alg) {
+        case ("P-256", "ES256"):
+            guard let key = try? P256.Signing.PublicKey(rawRepresentation: xBytes + yBytes),
+                let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature)
+            else { return false }
+            return key.isValidSignature(parsed, for: input)
+        case ("P-384", "ES384"):
+            guard let key = try? P384.Signing.PublicKey(rawRepresentation: xBytes + yBytes),
+                let parsed = try? P384.Signing.ECDSASignature(rawRepresentation: signature)
+            else { return false }
+            return key.isValidSignature(parsed, for: input)
+        default:
+            return false
+        }
+    }
+
+    // MARK: POST resources
+
+    private func post(_ request: ServerRequest, parts: [String]) async -> ServerResponse {
+        let verified: Verified
+        switch verify(request) {
+        case .failure(let error): return error.response
+        case .success(let value): verified = value
+        }
+        let payload = (try? JSONSerialization.jsonObject(with: Data(verified.payload))) as? [String: Any]
+        let id = parts.count > 1 ? Int(parts[1]) : nil
+        switch (parts.first ?? "", id) {
+        case ("new-account", _):
+            return newAccount(verified, payload: payload)
+        case ("acct", _):
+            return accountResource(request.uri, verified, payload: payload)
+        case ("new-order", _):
+            guard let account = verified.account else { return problem(400, "malformed", "newOrder needs kid") }
+            return newOrder(payload ?? [:], account: account)
+        case ("order", let id?):
+            return orderResource(id)
+        case ("authz", let id?):
+            return authorizationResource(id)
+        case ("chall", let id?):
+            return await challenge(id, jwk: verified.jwk)
+        case ("finalize", let id?):
+            return finalize(id, payload: payload ?? [:])
+        case ("cert", let id?):
+            guard let issued = certificates[id] else { return problem(404, "malformed", "no certificate \(id)") }
+            return ServerResponse(status: 200, headers: ["Content-Type": "application/pem-certificate-chain"], body: Array(issued.pem.utf8))
+        default:
+            return problem(404, "malformed", "no such resource \(request.path)")
+        }
+    }
+
+    private func newAccount(_ verified: Verified, payload: [String: Any]?) -> ServerResponse {
+        guard verified.account == nil else { return problem(400, "malformed", "newAccount must be signed with jwk") }
+        if let existing = accounts.first(where: { $0.value.jwk == verified.jwk }) {
+            return json(accountObject(existing.value), status: 200, location: existing.key)
+        }
+        if payload?["onlyReturnExisting"] as? Bool == true {
+            return problem(400, "accountDoesNotExist", "no account for this key")
+        }
+        let url = base + "/acct/\(makeID())"
+        let account = Account(jwk: verified.jwk, contact: payload?["contact"] as? [String] ?? [])
+        accounts[url] = account
+        return json(accountObject(account), status: 201, location: url)
+    }
+
+    private func accountResource(_ uri: String, _ verified: Verified, payload: [String: Any]?) -> ServerResponse {
+        let url = base + uri
+        guard verified.account == url, var account = accounts[url] else {
+            return problem(401, "unauthorized", "not your account")
+        }
+        if let contact = payload?["contact"] as? [String] { account.contact = contact }
+        if payload?["status"] as? String == "deactivated" { account.status = "deactivated" }
+        accounts[url] = account
+        return json(accountObject(account))
+    }
+
+    private func accountObject(_ account: Account) -> [String: Any] {
+        ["status": account.status, "contact": account.contact, "orders": base + "/orders"]
+    }
+
+    private func newOrder(_ payload: [String: Any], account: String) -> ServerResponse {
+        let identifiers = ((payload["identifiers"] as? [[String: String]]) ?? []).compactMap { object -> ACMEIdentifier? in
+            guard let type = object["type"], let value = object["value"] else { return nil }
+            return ACMEIdentifier(type: type, value: value)
+        }
+        let profile = payload["profile"] as? String
+        let replaces = payload["replaces"] as? String
+        func record(_ status: Int) {
+            orderRecords.append(.init(identifiers: identifiers.map(\.value), profile: profile, replaces: replaces, status: status))
+        }
+        guard !identifiers.isEmpty else {
+            record(400)
+            return problem(400, "malformed", "an order needs identifiers")
+        }
+        if behaviour.rateLimitedOrders > 0 {
+            behaviour.rateLimitedOrders -= 1
+            record(429)
+            var response = problem(429, "rateLimited", "too many new orders recently")
+            response.headers.set("Retry-After", "\(behaviour.rateLimitRetryAfter)")
+            return response
+        }
+        if let profile, behaviour.profiles[profile] == nil {
+            record(400)
+            return problem(400, "invalidProfile", "profile \"\(profile)\" is not offered")
+        }
+        if let replaces {
+            if behaviour.alreadyReplaced.contains(replaces) {
+                record(409)
+                return problem(409, "alreadyReplaced", "the certificate \(replaces) was already replaced")
+            }
+            guard certificates.values.contains(where: { $0.certificateID == replaces }) else {
+                record(400)
+                return problem(400, "malformed", "replaces names an unknown certificate")
+            }
+        }
+        record(201)
+        let orderID = makeID()
+        var authorizationIDs: [Int] = []
+        for identifier in identifiers {
+            let id = makeID()
+            let token = Base64URL.encode((0..<24).map { _ in UInt8.random(in: 0...255) })
+            authorizations[id] = Authorization(identifier: identifier, status: "pending", token: token, challengeStatus: "pending", order: orderID)
+            authorizationIDs.append(id)
+        }
+        orders[orderID] = Order(identifiers: identifiers, status: "pending", authorizations: authorizationIDs, profile: profile, replaces: replaces, account: account)
+        return json(orderObject(orderID), status: 201, location: base + "/order/\(orderID)")
+    }
+
+    private func orderObject(_ id: Int) -> [String: Any] {
+        guard let order = orders[id] else { return [:] }
+        var object: [String: Any] = [
+            "status": order.status,
+            "expires": ISO8601DateFormatter().string(from: Date().addingTimeInterval(86_400)),
+            "identifiers": order.identifiers.map { ["type": $0.type, "value": $0.value] },
+            "authorizations": order.authorizations.map { base + "/authz/\($0)" },
+            "finalize": base + "/finalize/\(id)",
+        ]
+        if let profile = order.profile { object["profile"] = profile }
+        if let replaces = order.replaces { object["replaces"] = replaces }
+        if let certificate = order.certificate, order.status == "valid" { object["certificate"] = base + "/cert/\(certificate)" }
+        return object
+    }
+
+    private func orderResource(_ id: Int) -> ServerResponse {
+        guard var order = orders[id] else { return problem(404, "malformed", "no order \(id)") }
+        if order.status == "processing" {
+            if order.processingLeft > 0 {
+                order.processingLeft -= 1
+                orders[id] = order
+                var response = json(orderObject(id))
+                response.headers.set("Retry-After", "\(behaviour.orderRetryAfter)")
+                return response
+            }
+            order.status = "valid"
+            orders[id] = order
+        }
+        return json(orderObject(id))
+    }
+
+    private func authorizationObject(_ id: Int) -> [String: Any] {
+        guard let authorization = authorizations[id] else { return [:] }
+        var challenge: [String: Any] = [
+            "type": "http-01", "url": base + "/chall/\(id)", "status": authorization.challengeStatus, "token": authorization.token,
+        ]
+        if let error = authorization.error {
+            challenge["error"] = ["type": error.type, "detail": error.detail ?? ""]
+        }
+        return [
+            "identifier": ["type": authorization.identifier.type, "value": authorization.identifier.value],
+            "status": authorization.status,
+            "expires": ISO8601DateFormatter().string(from: Date().addingTimeInterval(86_400)),
+            "challenges": [challenge],
+        ]
+    }
+
+    private func authorizationResource(_ id: Int) -> ServerResponse {
+        guard authorizations[id] != nil else { return problem(404, "malformed", "no authorization \(id)") }
+        return json(authorizationObject(id))
+    }
+
+    /// Validates HTTP-01 for real (RFC 8555 §8.3): GET the token from the validation port.
+    private func challenge(_ id: Int, jwk: JSONWebKey) async -> ServerResponse {
+        guard var authorization = authorizations[id] else { return problem(404, "malformed", "no challenge \(id)") }
+        if authorization.status == "pending" {
+            let expected = "\(authorization.token).\(jwk.thumbprint)"
+            let url = "http://127.0.0.1:\(validationPort)/.well-known/acme-challenge/\(authorization.token)"
+            let response = try? await CurlTransport(userAgent: "test-acme-va").send(HTTPRequest(url: url, timeout: .seconds(5)))
+            let body = response.map { String(decoding: $0.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+            if response?.status == 200, body == expected {
+                authorization.status = "valid"
+                authorization.challengeStatus = "valid"
+            } else {
+                authorization.status = "invalid"
+                authorization.challengeStatus = "invalid"
+                authorization.error = ACMEProblem(
+                    type: ACMEProblem.namespace + "incorrectResponse",
+                    detail: "the key authorization at \(url) was \(response.map { "HTTP \($0.status)" } ?? "unreachable")"
+                )
+            }
+            authorizations[id] = authorization
+            updateOrder(authorization.order)
+        }
+        var object = (authorizationObject(id)["challenges"] as? [[String: Any]])?.first ?? [:]
+        object["status"] = authorization.challengeStatus
+        return json(object)
+    }
+
+    private func updateOrder(_ id: Int) {
+        guard var order = orders[id], order.status == "pending" else { return }
+        let states = order.authorizations.compactMap { authorizations[$0]?.status }
+        if states.contains("invalid") {
+            order.status = "invalid"
+        } else if states.allSatisfy({ $0 == "valid" }) {
+            order.status = "ready"
+        }
+        orders[id] = order
+    }
+
+    private func finalize(_ id: Int, payload: [String: Any]) -> ServerResponse {
+        guard var order = orders[id] else { return problem(404, "malformed", "no order \(id)") }
+        guard order.status == "ready" else { return problem(403, "orderNotReady", "the order is \(order.status)") }
+        guard let encoded = payload["csr"] as? String, let der = Base64URL.decode(encoded),
+            let csr = try? CertificateSigningRequest(derEncoded: der)
+        else { return problem(400, "badCSR", "the CSR does not parse") }
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            return problem(400, "badCSR", "the CSR signature does not verify")
+        }
+        let requested = Set(((try? csr.attributes.extensionRequest?.extensions.subjectAlternativeNames) ?? nil).map { names in
+            names.compactMap { name -> String? in
+                if case .dnsName(let value) = name { return value }
+                if case .ipAddress(let bytes) = name { return IPAddress(bytes: Array(bytes.bytes))?.text }
+                return nil
+            }
+        } ?? [])
+        guard requested == Set(order.identifiers.map(\.value)) else {
+            return problem(400, "badCSR", "the CSR names \(requested.sorted()) differ from the order's")
+        }
+        let now = Date()
+        let lifetime = behaviour.lifetimes[order.profile ?? ""] ?? 90 * 86_400
+        let serial: [UInt8] = [0x80] + (0..<15).map { _ in UInt8.random(in: 0...255) }
+        guard let leaf = try? authority.issue(
+            publicKey: csr.publicKey,
+            names: order.identifiers.map(\.value),
+            notBefore: now.addingTimeInterval(-60),
+            notAfter: now.addingTimeInterval(lifetime - 60),
+            serial: serial
+        ), let chain = try? CertificateChain(certificates: [leaf, authority.certificate]), let pem = try? chain.pemRepresentation(),
+            let certificateID = CertificateSummary(leaf).ariCertificateID
+        else { return problem(500, "serverInternal", "cannot sign") }
+        let certificateNumber = makeID()
+        certificates[certificateNumber] = Issued(pem: pem, certificateID: certificateID, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter)
+        order.certificate = certificateNumber
+        if behaviour.processingPolls > 0 {
+            order.status = "processing"
+            order.processingLeft = behaviour.processingPolls
+        } else {
+            order.status = "valid"
+        }
+        orders[id] = order
+        var response = json(orderObject(id))
+        if order.status == "processing" { response.headers.set("Retry-After", "\(behaviour.orderRetryAfter)") }
+        return response
+    }
+
+    /// RFC 9773 §4.2: an unauthenticated GET with the suggested window and Retry-After.
+    private func renewalInfo(_ certificateID: String) -> ServerResponse {
+        renewalInfoQueries.append(certificateID)
+        guard let issued = certificates.values.first(where: { $0.certificateID == certificateID }) else {
+            return problem(404, "malformed", "unknown certificate \(certificateID)")
+        }
+        let (start, end) = behaviour.renewalWindow(issued.notBefore, issued.notAfter)
+        let formatter = ISO8601DateFormatter()
+        var object: [String: Any] = ["suggestedWindow": ["start": formatter.string(from: start), "end": formatter.string(from: end)]]
+        if let explanation = behaviour.explanationURL { object["explanationURL"] = explanation }
+        var response = json(object)
+        response.headers.set("Retry-After", "\(behaviour.renewalInfoRetryAfter)")
+        return response
+    }
+
+    // MARK: Responses
+
+    private func json(_ object: Any, status: Int = 200, location: String? = nil) -> ServerResponse {
+        var response = ServerResponse(
+            status: status,
+            headers: ["Content-Type": "application/json"],
+            body: Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+        )
+        if let location { response.headers.set("Location", location) }
+        response.headers.add("Link", "<\(base)/dir>;rel=\"index\"")
+        return response
+    }
+
+    private func problem(_ status: Int, _ type: String, _ detail: String) -> ServerResponse {
+        let object: [String: Any] = ["type": ACMEProblem.namespace + type, "detail": detail, "status": status]
+        return ServerResponse(
+            status: status,
+            headers: ["Content-Type": "application/problem+json"],
+            body: Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data())
+        )
+    }
+}
+
+struct ResponseError: Error {
+    var response: ServerResponse
+    init(_ response: ServerResponse) { self.response = response }
+}
