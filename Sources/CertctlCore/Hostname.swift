@@ -15,7 +15,8 @@ public enum Hostname {
         if labels.last == "" { labels.removeLast() }
         guard name.utf8.count <= 253 else { throw fail("longer than 253 characters") }
         guard labels.count >= 2 else { throw fail("a certificate name needs at least two labels (example.org)") }
-        if labels[0] == "*" {
+        let wildcard = labels[0] == "*"
+        if wildcard {
             guard allowWildcard else {
                 throw fail("wildcard names need the DNS-01 challenge; HTTP-01 cannot validate them")
             }
@@ -34,7 +35,7 @@ public enum Hostname {
         guard let top = labels.last, !top.utf8.allSatisfy({ (48...57).contains($0) }) else {
             throw fail("the top-level label is all digits")
         }
-        return labels.joined(separator: ".")
+        return (wildcard ? "*." : "") + labels.joined(separator: ".")
     }
 
     private static func isLetterDigitHyphen(_ byte: UInt8) -> Bool {

@@ -1,6 +1,5 @@
 import Certificates
 import Foundation
-import Yams
 
 /// Reads issuers from a directory of YAML files (`issuers/NAME.yaml`), in cert-manager's schema,
 /// so an existing `cluster-issuer.yaml` works unchanged.
@@ -41,15 +40,9 @@ public enum IssuerLoader {
     }
 
     public static func parse(_ text: String, source: String) throws -> [Issuer] {
-        let documents: [Any?]
-        do {
-            documents = try Array(Yams.load_all(yaml: text))
-        } catch {
-            throw CertctlError(.invalidIssuer, object: source, "is not valid YAML: \(error)")
-        }
         var issuers: [Issuer] = []
-        for document in documents {
-            guard let object = document as? [String: Any],
+        for document in try YAMLDocuments.parse(text, source: source, code: .invalidIssuer) {
+            guard let object = document.value as? [String: Any],
                 let kind = object["kind"] as? String, kind == "ClusterIssuer" || kind == "Issuer"
             else { continue }
             issuers.append(try issuer(from: object, kind: kind, source: source))

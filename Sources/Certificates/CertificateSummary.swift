@@ -33,7 +33,9 @@ public struct CertificateSummary: Sendable, Equatable {
         }
         dnsNames = dns
         ipAddresses = ips
-        serialBytes = Array(certificate.serialNumber.bytes)
+        // swift-certificates keeps the magnitude; DER (and so ARI) keeps a 0x00 before a high bit.
+        let magnitude = Array(certificate.serialNumber.bytes)
+        serialBytes = (magnitude.first ?? 0) & 0x80 != 0 ? [0] + magnitude : magnitude
         authorityKeyIdentifier = (try? certificate.extensions.authorityKeyIdentifier)?
             .flatMap { $0.keyIdentifier.map(Array.init) }
         subjectCommonName = certificate.subject.commonName
