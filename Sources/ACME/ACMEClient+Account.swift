@@ -15,7 +15,8 @@ public struct ExternalAccountBinding: Sendable, CustomStringConvertible {
 
     /// From the base64url text a CA gives (padding tolerated).
     public init(keyID: String, encodedMACKey: String) throws {
-        guard let key = Base64URL.decode(encodedMACKey.trimmingCharacters(in: .whitespacesAndNewlines)), !key.isEmpty else {
+        guard let key = Base64URL.decode(encodedMACKey.trimmingCharacters(in: .whitespacesAndNewlines)), !key.isEmpty
+        else {
             throw ACMEError(.invalidConfiguration, "the External Account Binding MAC key for \(keyID) is not base64url")
         }
         self.init(keyID: keyID, macKey: key)
@@ -47,7 +48,8 @@ extension ACMEClient {
                 "the CA requires External Account Binding: set externalAccountBinding (keyID and keySecretRef) on the issuer"
             )
         }
-        let response = try await post(directory.newAccount, payload: try encode(payload), action: "newAccount", useJWK: true)
+        let response = try await post(
+            directory.newAccount, payload: try encode(payload), action: "newAccount", useJWK: true)
         return try adoptAccount(from: response, url: directory.newAccount)
     }
 

@@ -8,14 +8,16 @@ extension ACMEClient {
     /// `Link: rel="alternate"` one are tried in order and the first whose top certificate was
     /// issued by that CN wins; otherwise the default chain.
     public func downloadCertificate(_ url: String, preferredChain: String? = nil) async throws -> CertificateChain {
-        let response = try await post(url, payload: nil, action: "certificate", accept: "application/pem-certificate-chain")
+        let response = try await post(
+            url, payload: nil, action: "certificate", accept: "application/pem-certificate-chain")
         let chain = try parseChain(response, url: url)
         guard let preferredChain, !Self.chain(chain, matches: preferredChain) else { return chain }
         let alternates = parseLinks(response.headers.values("Link")).filter { $0.relations.contains("alternate") }
         for alternate in alternates {
             let alternateURL = resolve(alternate.url, against: url)
             let other = try parseChain(
-                try await post(alternateURL, payload: nil, action: "certificate", accept: "application/pem-certificate-chain"),
+                try await post(
+                    alternateURL, payload: nil, action: "certificate", accept: "application/pem-certificate-chain"),
                 url: alternateURL
             )
             if Self.chain(other, matches: preferredChain) {
@@ -50,7 +52,9 @@ extension ACMEClient {
 
     /// Revokes `certificate` (RFC 8555 §7.6), signed by the account or, with `certificateKey`, by
     /// the certificate's own key (for a lost account).
-    public func revoke(_ certificate: [UInt8], reason: RevocationReason? = nil, certificateKey: AccountKey? = nil) async throws {
+    public func revoke(_ certificate: [UInt8], reason: RevocationReason? = nil, certificateKey: AccountKey? = nil)
+        async throws
+    {
         let directory = try await directory()
         var payload: [String: Any] = ["certificate": Base64URL.encode(certificate)]
         if let reason { payload["reason"] = reason.rawValue }

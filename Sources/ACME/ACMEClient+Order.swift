@@ -14,7 +14,9 @@ public struct CertificateOrder: Sendable {
     /// The issuer CN of the top of the preferred chain (cert-manager's `preferredChain`).
     public var preferredChain: String?
 
-    public init(names: [String], key: PrivateKey, profile: String? = nil, replaces: String? = nil, preferredChain: String? = nil) {
+    public init(
+        names: [String], key: PrivateKey, profile: String? = nil, replaces: String? = nil, preferredChain: String? = nil
+    ) {
         self.names = names
         self.key = key
         self.profile = profile
@@ -51,7 +53,8 @@ extension ACMEClient {
         }
         if placed.status == .ready {
             let csr = try order.key.makeCSR(for: identifiers.map(\.value))
-            let response = try await post(placed.finalize, payload: try encode(["csr": Base64URL.encode(csr)]), action: "finalize")
+            let response = try await post(
+                placed.finalize, payload: try encode(["csr": Base64URL.encode(csr)]), action: "finalize")
             placed = try decode(ACMEOrder.self, from: response, url: placed.finalize).with(url: placed.url)
             if placed.status == .processing || placed.status == .ready {
                 placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", budget: &budget) {
@@ -99,7 +102,8 @@ extension ACMEClient {
                 throw ACMEError(
                     .invalidConfiguration,
                     "the CA does not offer the profile \"\(profile)\""
-                        + (offered.isEmpty ? " (it lists no profiles)" : "; it offers \(offered.joined(separator: ", "))")
+                        + (offered.isEmpty
+                            ? " (it lists no profiles)" : "; it offers \(offered.joined(separator: ", "))")
                         + ": change spec.acme.profile of the issuer"
                 )
             }
@@ -126,11 +130,15 @@ extension ACMEClient {
             )
         }
         guard let location = response.headers["Location"] else {
-            throw ACMEError(.invalidResponse, "the CA's newOrder answer has no Location header", url: directory.newOrder)
+            throw ACMEError(
+                .invalidResponse, "the CA's newOrder answer has no Location header", url: directory.newOrder)
         }
         var order = try decode(ACMEOrder.self, from: response, url: directory.newOrder).with(url: location)
         order.replacesDropped = dropped
-        guard Set(order.identifiers.map { ACMEIdentifier(type: $0.type, value: $0.value.lowercased()) }) == Set(identifiers) else {
+        guard
+            Set(order.identifiers.map { ACMEIdentifier(type: $0.type, value: $0.value.lowercased()) })
+                == Set(identifiers)
+        else {
             throw ACMEError(
                 .identifiersChanged,
                 "the CA changed the order's names to \(order.identifiers.map(\.value).joined(separator: ", "))",
@@ -152,7 +160,8 @@ extension ACMEClient {
 
     private func authorize(_ url: String, solver: any ChallengeSolver, budget: Duration) async throws {
         var budget = budget
-        let authorization = try decode(ACMEAuthorization.self, from: try await post(url, payload: nil, action: "authorization"), url: url)
+        let authorization = try decode(
+            ACMEAuthorization.self, from: try await post(url, payload: nil, action: "authorization"), url: url)
         switch authorization.status {
         case .valid:
             return
@@ -178,13 +187,16 @@ extension ACMEClient {
         }
         let identifier = authorization.identifier
         do {
-            try await solver.present(identifier: identifier, token: token, keyAuthorization: accountKey.keyAuthorization(for: token))
+            try await solver.present(
+                identifier: identifier, token: token, keyAuthorization: accountKey.keyAuthorization(for: token))
         } catch let error as ACMEError {
             await solver.cleanUp(identifier: identifier, token: token)
             throw error
         } catch {
             await solver.cleanUp(identifier: identifier, token: token)
-            throw ACMEError(.challengeSetup, "cannot set up the \(solver.challengeType) challenge for \(identifier): \(error)", url: url)
+            throw ACMEError(
+                .challengeSetup, "cannot set up the \(solver.challengeType) challenge for \(identifier): \(error)",
+                url: url)
         }
         let final: ACMEAuthorization
         do {

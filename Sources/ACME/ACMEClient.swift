@@ -121,7 +121,8 @@ public actor ACMEClient {
         var unavailable = 0
         while true {
             let nonce = try await nextNonce()
-            let body = try JWS.sign(payload: payload, url: url, nonce: nonce, key: signingKey, identification: identification)
+            let body = try JWS.sign(
+                payload: payload, url: url, nonce: nonce, key: signingKey, identification: identification)
             var request = HTTPRequest(
                 method: .post,
                 url: url,
@@ -135,7 +136,9 @@ public actor ACMEClient {
             let error = problemError(action: action, url: url, response: response)
             if error.problem?.kind == .badNonce, badNonces < configuration.badNonceRetries {
                 badNonces += 1
-                logger.debug("badNonce, retrying with a fresh nonce", metadata: ["action": "\(action)", "attempt": "\(badNonces)"])
+                logger.debug(
+                    "badNonce, retrying with a fresh nonce",
+                    metadata: ["action": "\(action)", "attempt": "\(badNonces)"])
                 try await clock.sleep(for: .milliseconds(min(10 * badNonces, 200)))
                 continue
             }
@@ -175,15 +178,21 @@ public actor ACMEClient {
             let started = ContinuousClock.now
             do {
                 let response = try await transport.send(request)
-                observer?(ACMERequestRecord(action: action, method: request.method.rawValue, status: response.status, duration: .now - started))
+                observer?(
+                    ACMERequestRecord(
+                        action: action, method: request.method.rawValue, status: response.status,
+                        duration: .now - started))
                 logger.trace("ACME request", metadata: ["action": "\(action)", "status": "\(response.status)"])
                 return response
             } catch let error as HTTPError {
-                observer?(ACMERequestRecord(action: action, method: request.method.rawValue, status: nil, duration: .now - started))
+                observer?(
+                    ACMERequestRecord(
+                        action: action, method: request.method.rawValue, status: nil, duration: .now - started))
                 guard error.code != .cancelled, error.code != .invalidRequest,
                     attempt < configuration.transportRetries
                 else {
-                    throw ACMEError(.transport, "cannot reach the ACME server for \(action): \(error)", url: request.url)
+                    throw ACMEError(
+                        .transport, "cannot reach the ACME server for \(action): \(error)", url: request.url)
                 }
                 attempt += 1
                 logger.debug("ACME request failed, retrying", metadata: ["action": "\(action)", "error": "\(error)"])
@@ -200,7 +209,8 @@ public actor ACMEClient {
             decoder.dateDecodingStrategy = .custom { decoder in
                 let text = try decoder.singleValueContainer().decode(String.self)
                 guard let date = parseRFC3339(text) else {
-                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date: \(text)"))
+                    throw DecodingError.dataCorrupted(
+                        .init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date: \(text)"))
                 }
                 return date
             }
@@ -259,7 +269,9 @@ func parseRFC3339(_ text: String) -> Date? {
     formatter.formatOptions = [.withInternetDateTime]
     if let date = formatter.date(from: text) { return date }
     // Nanosecond precision (Go's time.RFC3339Nano): keep milliseconds.
-    if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+    if let dot = text.firstIndex(of: "."),
+        let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" })
+    {
         let fraction = text[text.index(after: dot)..<zone].prefix(3)
         let trimmed = text[..<dot] + "." + fraction + text[zone...]
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -45,7 +45,8 @@ public struct ACMEProblem: Sendable, Equatable, Codable, CustomStringConvertible
         if let detail, !detail.isEmpty { text += ": \(detail)" }
         for sub in subproblems ?? [] {
             let name = sub.identifier.map { "\($0.value): " } ?? ""
-            let subType = sub.type.hasPrefix(Self.namespace) ? String(sub.type.dropFirst(Self.namespace.count)) : sub.type
+            let subType =
+                sub.type.hasPrefix(Self.namespace) ? String(sub.type.dropFirst(Self.namespace.count)) : sub.type
             text += "; \(name)\(subType)"
             if let detail = sub.detail, !detail.isEmpty { text += " (\(detail))" }
         }

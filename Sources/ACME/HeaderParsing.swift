@@ -51,7 +51,8 @@ public func parseLinks(_ values: [String]) -> [LinkValue] {
                 guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "rel" else {
                     continue
                 }
-                let raw = pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                let raw = pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\""))
                 relations += raw.split(separator: " ").map { $0.lowercased() }
             }
             links.append(LinkValue(url: url, relations: relations))

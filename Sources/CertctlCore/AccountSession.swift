@@ -1,7 +1,7 @@
 public import ACME
+import Certificates
 public import Logging
 public import Transport
-import Certificates
 
 /// Turns an issuer into a ready ACME client: the stored account, or a new key (saved before it is
 /// registered, so it is never lost) and a registration.
@@ -18,14 +18,18 @@ public enum AccountSession {
         if let stored = try await store.load(for: issuer) {
             account = stored
             if account.server != issuer.server {
-                logger.info("the issuer's server changed; registering the account key there", metadata: ["issuer": "\(issuer.name)"])
+                logger.info(
+                    "the issuer's server changed; registering the account key there",
+                    metadata: ["issuer": "\(issuer.name)"])
                 account.url = nil
                 account.server = issuer.server
             }
         } else {
             account = StoredAccount(key: try AccountKey(generating: .ecdsaP256), url: nil, server: issuer.server)
             try await store.save(account, for: issuer)
-            logger.info("created an ACME account key", metadata: ["issuer": "\(issuer.name)", "secret": "\(issuer.accountKeySecret)"])
+            logger.info(
+                "created an ACME account key",
+                metadata: ["issuer": "\(issuer.name)", "secret": "\(issuer.accountKeySecret)"])
         }
         let client = ACMEClient(
             configuration: .init(directoryURL: issuer.server, tls: issuer.tls),
@@ -39,7 +43,8 @@ public enum AccountSession {
             var binding: ExternalAccountBinding?
             if let reference = issuer.externalAccountBinding {
                 let mac = try await secrets.value(of: reference.keySecret)
-                binding = try ExternalAccountBinding(keyID: reference.keyID, encodedMACKey: String(decoding: mac, as: UTF8.self))
+                binding = try ExternalAccountBinding(
+                    keyID: reference.keyID, encodedMACKey: String(decoding: mac, as: UTF8.self))
             }
             let registered = try await client.register(
                 contact: issuer.email.map { ["mailto:\($0)"] } ?? [],
@@ -47,7 +52,8 @@ public enum AccountSession {
             )
             account.url = registered.url
             try await store.save(account, for: issuer)
-            logger.info("registered the ACME account", metadata: ["issuer": "\(issuer.name)", "account": "\(registered.url)"])
+            logger.info(
+                "registered the ACME account", metadata: ["issuer": "\(issuer.name)", "account": "\(registered.url)"])
         }
         return client
     }

@@ -68,7 +68,9 @@ public enum IssueWorkflow {
 
         let responder = try await startResponder(request.http01Listen, logger: logger)
         do {
-            let outcome = try await issue(request, issuer: issuer, names: names, responder: responder, transport: transport, logger: logger, observer: observer)
+            let outcome = try await issue(
+                request, issuer: issuer, names: names, responder: responder, transport: transport, logger: logger,
+                observer: observer)
             await responder.stop()
             return outcome
         } catch {
@@ -98,7 +100,9 @@ public enum IssueWorkflow {
         logger: Logger,
         observer: (@Sendable (ACMERequestRecord) -> Void)?
     ) async throws -> Outcome {
-        let secrets = LocalSecretValues(directories: [(request.stateDirectory as NSString).appendingPathComponent("secrets")])
+        let secrets = LocalSecretValues(directories: [
+            (request.stateDirectory as NSString).appendingPathComponent("secrets")
+        ])
         let client = try await AccountSession.open(
             issuer: issuer,
             store: LocalAccountStore(stateDirectory: request.stateDirectory),
@@ -108,7 +112,8 @@ public enum IssueWorkflow {
             observer: observer
         )
         let key = try PrivateKey(generating: request.keyType)
-        let order = CertificateOrder(names: names, key: key, profile: issuer.profile, preferredChain: issuer.preferredChain)
+        let order = CertificateOrder(
+            names: names, key: key, profile: issuer.profile, preferredChain: issuer.preferredChain)
         let issued = try await client.issue(order, solver: ResponderSolver(responder: responder))
         try IssuedCheck.verify(issued, key: key, names: names, now: Date())
 

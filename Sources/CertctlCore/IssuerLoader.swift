@@ -12,7 +12,8 @@ public enum IssuerLoader {
                 .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
                 .sorted()
         } catch {
-            throw CertctlError(.invalidArgument, object: directory, "cannot read the issuers directory; pass --issuers DIR")
+            throw CertctlError(
+                .invalidArgument, object: directory, "cannot read the issuers directory; pass --issuers DIR")
         }
         var issuers: [String: Issuer] = [:]
         for file in files {
@@ -54,7 +55,8 @@ public enum IssuerLoader {
         func fail(_ reason: String) -> CertctlError {
             CertctlError(.invalidIssuer, object: source, reason)
         }
-        guard let metadata = object["metadata"] as? [String: Any], let name = metadata["name"] as? String, !name.isEmpty else {
+        guard let metadata = object["metadata"] as? [String: Any], let name = metadata["name"] as? String, !name.isEmpty
+        else {
             throw fail("the \(kind) has no metadata.name; give it one")
         }
         let named = "\(source) (\(kind) \(name))"
@@ -62,7 +64,8 @@ public enum IssuerLoader {
             throw CertctlError(.invalidIssuer, object: named, "has no spec.acme; certctl only runs ACME issuers")
         }
         guard let server = acme["server"] as? String, !server.isEmpty else {
-            throw CertctlError(.invalidIssuer, object: named, "spec.acme.server is missing; set it to the CA's directory URL")
+            throw CertctlError(
+                .invalidIssuer, object: named, "spec.acme.server is missing; set it to the CA's directory URL")
         }
         let keyRef = acme["privateKeySecretRef"] as? [String: Any]
         let accountKeySecret = (keyRef?["name"] as? String) ?? "\(name)-account-key"
@@ -88,7 +91,9 @@ public enum IssuerLoader {
         var caBundle: [UInt8]?
         if let encoded = acme["caBundle"] as? String {
             guard let decoded = Data(base64Encoded: encoded.filter { !$0.isWhitespace }) else {
-                throw CertctlError(.invalidIssuer, object: named, "spec.acme.caBundle is not base64; encode the CA's PEM with base64 -w0")
+                throw CertctlError(
+                    .invalidIssuer, object: named,
+                    "spec.acme.caBundle is not base64; encode the CA's PEM with base64 -w0")
             }
             caBundle = Array(decoded)
         }
@@ -118,7 +123,8 @@ public enum IssuerLoader {
             } else if solver["dns01"] != nil {
                 continue  // DNS-01 providers are not built yet; such a solver is skipped, not an error.
             } else {
-                throw CertctlError(.invalidIssuer, object: named, "spec.acme.solvers[\(index)] has neither http01 nor dns01")
+                throw CertctlError(
+                    .invalidIssuer, object: named, "spec.acme.solvers[\(index)] has neither http01 nor dns01")
             }
         }
         if solvers.isEmpty {

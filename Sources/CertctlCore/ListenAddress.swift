@@ -9,7 +9,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws {
-        let fail = CertctlError(.invalidArgument, object: text, "is not HOST:PORT (for example 0.0.0.0:8089 or [::1]:8089)")
+        let fail = CertctlError(
+            .invalidArgument, object: text, "is not HOST:PORT (for example 0.0.0.0:8089 or [::1]:8089)")
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (0...65535).contains(port)
         else { throw fail }

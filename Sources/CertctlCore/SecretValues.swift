@@ -22,7 +22,8 @@ public struct LocalSecretValues: SecretValueSource {
             for namespace in namespaces.sorted() {
                 let path = "\(directory)/\(namespace)/\(reference.name).yaml"
                 guard let bytes = AtomicFile.read(path) else { continue }
-                return try Self.value(reference.key, inSecretManifest: String(decoding: bytes, as: UTF8.self), path: path)
+                return try Self.value(
+                    reference.key, inSecretManifest: String(decoding: bytes, as: UTF8.self), path: path)
             }
         }
         throw CertctlError(

@@ -10,7 +10,8 @@ public enum CertctlProcess {
 
     /// The repository root, from this file's path.
     public static var repository: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// `$CERTCTL_BINARY`, else the debug build under `.build`.
@@ -21,7 +22,9 @@ public enum CertctlProcess {
         return repository.appendingPathComponent(".build/debug/certctl")
     }
 
-    public static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> Result {
+    public static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws
+        -> Result
+    {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments

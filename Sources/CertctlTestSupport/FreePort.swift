@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A port on 127.0.0.1 that nothing listens on right now (TCP or UDP), for servers the tests start.

@@ -1,7 +1,7 @@
 public import ACME
+import Certificates
 public import Foundation
 public import Logging
-import Certificates
 public import Transport
 
 /// A real Pebble (Debian's `pebble`) and `pebble-challtestsrv` as DNS, on free loopback ports,
@@ -148,7 +148,8 @@ public final class Pebble: Sendable {
     }
 
     private func management(_ path: String) async throws -> String {
-        let response = try await CurlTransport(userAgent: "certctl-tests").send(HTTPRequest(url: managementURL + path, tls: tls))
+        let response = try await CurlTransport(userAgent: "certctl-tests").send(
+            HTTPRequest(url: managementURL + path, tls: tls))
         guard response.status == 200 else {
             throw PebbleError(reason: "Pebble management \(path) answered \(response.status)")
         }
@@ -156,7 +157,10 @@ public final class Pebble: Sendable {
     }
 
     /// A client for this Pebble, with `key` (a new ES256 key by default).
-    public func client(key: AccountKey? = nil, logger: Logger = Logger(label: "test"), observer: (@Sendable (ACMERequestRecord) -> Void)? = nil) throws -> ACMEClient {
+    public func client(
+        key: AccountKey? = nil, logger: Logger = Logger(label: "test"),
+        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
+    ) throws -> ACMEClient {
         ACMEClient(
             configuration: .init(directoryURL: directoryURL, tls: tls, orderDeadline: .seconds(60)),
             accountKey: try key ?? AccountKey(generating: .ecdsaP256),
@@ -166,7 +170,9 @@ public final class Pebble: Sendable {
         )
     }
 
-    private static func launch(_ executable: String, _ arguments: [String], environment: [String: String], log: URL) throws -> Process {
+    private static func launch(_ executable: String, _ arguments: [String], environment: [String: String], log: URL)
+        throws -> Process
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -15,7 +15,9 @@ public final class TestACMEServer: Sendable {
         /// `meta.profiles`; empty: no profiles advertised.
         public var profiles: [String: String] = ["classic": "the default", "shortlived": "6-day certificates"]
         /// Certificate lifetime per profile (the default profile is "").
-        public var lifetimes: [String: TimeInterval] = ["": 90 * 86_400, "classic": 90 * 86_400, "shortlived": 160 * 3600]
+        public var lifetimes: [String: TimeInterval] = [
+            "": 90 * 86_400, "classic": 90 * 86_400, "shortlived": 160 * 3600,
+        ]
         public var offersRenewalInfo = true
         /// The next this-many newOrder requests answer 429 `rateLimited` with Retry-After.
         public var rateLimitedOrders = 0
@@ -26,7 +28,8 @@ public final class TestACMEServer: Sendable {
         /// Certificate IDs for which `replaces` answers 409 `alreadyReplaced`.
         public var alreadyReplaced: Set<String> = []
         /// The suggested window for a certificate, from its validity; default: the last third.
-        public var renewalWindow: @Sendable (_ notBefore: Date, _ notAfter: Date) -> (Date, Date) = { notBefore, notAfter in
+        public var renewalWindow: @Sendable (_ notBefore: Date, _ notAfter: Date) -> (Date, Date) = {
+            notBefore, notAfter in
             let lifetime = notAfter.timeIntervalSince(notBefore)
             return (notBefore.addingTimeInterval(lifetime * 2 / 3), notBefore.addingTimeInterval(lifetime * 5 / 6))
         }
@@ -53,7 +56,8 @@ public final class TestACMEServer: Sendable {
         let authority = try TestCertificateAuthority(name: "certctl test ACME CA")
         let port = freeLoopbackPort()
         let base = "http://127.0.0.1:\(port)"
-        let state = TestACMEState(base: base, validationPort: validationPort, behaviour: behaviour, authority: authority)
+        let state = TestACMEState(
+            base: base, validationPort: validationPort, behaviour: behaviour, authority: authority)
         let server = try await HTTPServer.start(host: "127.0.0.1", port: port) { request in
             await state.handle(request)
         }

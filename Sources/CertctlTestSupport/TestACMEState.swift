@@ -135,7 +135,8 @@ actor TestACMEState {
             return .failure(ResponseError(problem(400, "malformed", "the body is not a flattened JWS")))
         }
         guard header["url"] as? String == base + request.uri else {
-            return .failure(ResponseError(problem(401, "unauthorized", "the JWS url header does not match the request URL")))
+            return .failure(
+                ResponseError(problem(401, "unauthorized", "the JWS url header does not match the request URL")))
         }
         guard let nonce = header["nonce"] as? String, nonces.remove(nonce) != nil else {
             return .failure(ResponseError(problem(400, "badNonce", "JWS has an invalid anti-replay nonce")))
@@ -155,13 +156,17 @@ actor TestACMEState {
             }
             jwk = account.jwk
         } else {
-            guard let object = jwkObject, object["kty"] == "EC", let crv = object["crv"], let x = object["x"], let y = object["y"] else {
+            guard let object = jwkObject, object["kty"] == "EC", let crv = object["crv"], let x = object["x"],
+                let y = object["y"]
+            else {
                 return .failure(ResponseError(problem(400, "badSignatureAlgorithm", "this test CA takes EC keys only")))
             }
             jwk = .ec(curve: crv, x: x, y: y)
         }
         guard let signatureBytes = Base64URL.decode(signature),
-            Self.isValid(signature: signatureBytes, input: Array("\(protected).\(payload)".utf8), jwk: jwk, alg: header["alg"] as? String)
+            Self.isValid(
+                signature: signatureBytes, input: Array("\(protected).\(payload)".utf8), jwk: jwk,
+                alg: header["alg"] as? String)
         else {
             return .failure(ResponseError(problem(400, "malformed", "the JWS signature does not verify")))
         }
@@ -169,7 +174,9 @@ actor TestACMEState {
     }
 
     private static func isValid(signature: [UInt8], input: [UInt8], jwk: JSONWebKey, alg: String?) -> Bool {
-        guard case .ec(let curve, let x, let y) = jwk, let xBytes = Base64URL.decode(x), let yBytes = Base64URL.decode(y) else {
+        guard case .ec(let curve, let x, let y) = jwk, let xBytes = Base64URL.decode(x),
+            let yBytes = Base64URL.decode(y)
+        else {
             return false
         }
         switch (curve, alg) {
@@ -216,7 +223,9 @@ actor TestACMEState {
             return finalize(id, payload: payload ?? [:])
         case ("cert", let id?):
             guard let issued = certificates[id] else { return problem(404, "malformed", "no certificate \(id)") }
-            return ServerResponse(status: 200, headers: ["Content-Type": "application/pem-certificate-chain"], body: Array(issued.pem.utf8))
+            return ServerResponse(
+                status: 200, headers: ["Content-Type": "application/pem-certificate-chain"],
+                body: Array(issued.pem.utf8))
         default:
             return problem(404, "malformed", "no such resource \(request.path)")
         }
@@ -252,14 +261,16 @@ actor TestACMEState {
     }
 
     private func newOrder(_ payload: [String: Any], account: String) -> ServerResponse {
-        let identifiers = ((payload["identifiers"] as? [[String: String]]) ?? []).compactMap { object -> ACMEIdentifier? in
+        let identifiers = ((payload["identifiers"] as? [[String: String]]) ?? []).compactMap {
+            object -> ACMEIdentifier? in
             guard let type = object["type"], let value = object["value"] else { return nil }
             return ACMEIdentifier(type: type, value: value)
         }
         let profile = payload["profile"] as? String
         let replaces = payload["replaces"] as? String
         func record(_ status: Int) {
-            orderRecords.append(.init(identifiers: identifiers.map(\.value), profile: profile, replaces: replaces, status: status))
+            orderRecords.append(
+                .init(identifiers: identifiers.map(\.value), profile: profile, replaces: replaces, status: status))
         }
         guard !identifiers.isEmpty else {
             record(400)
@@ -292,10 +303,13 @@ actor TestACMEState {
         for identifier in identifiers {
             let id = makeID()
             let token = Base64URL.encode((0..<24).map { _ in UInt8.random(in: 0...255) })
-            authorizations[id] = Authorization(identifier: identifier, status: "pending", token: token, challengeStatus: "pending", order: orderID)
+            authorizations[id] = Authorization(
+                identifier: identifier, status: "pending", token: token, challengeStatus: "pending", order: orderID)
             authorizationIDs.append(id)
         }
-        orders[orderID] = Order(identifiers: identifiers, status: "pending", authorizations: authorizationIDs, profile: profile, replaces: replaces, account: account)
+        orders[orderID] = Order(
+            identifiers: identifiers, status: "pending", authorizations: authorizationIDs, profile: profile,
+            replaces: replaces, account: account)
         return json(orderObject(orderID), status: 201, location: base + "/order/\(orderID)")
     }
 
@@ -310,7 +324,9 @@ actor TestACMEState {
         ]
         if let profile = order.profile { object["profile"] = profile }
         if let replaces = order.replaces { object["replaces"] = replaces }
-        if let certificate = order.certificate, order.status == "valid" { object["certificate"] = base + "/cert/\(certificate)" }
+        if let certificate = order.certificate, order.status == "valid" {
+            object["certificate"] = base + "/cert/\(certificate)"
+        }
         return object
     }
 
@@ -333,7 +349,8 @@ actor TestACMEState {
     private func authorizationObject(_ id: Int) -> [String: Any] {
         guard let authorization = authorizations[id] else { return [:] }
         var challenge: [String: Any] = [
-            "type": "http-01", "url": base + "/chall/\(id)", "status": authorization.challengeStatus, "token": authorization.token,
+            "type": "http-01", "url": base + "/chall/\(id)", "status": authorization.challengeStatus,
+            "token": authorization.token,
         ]
         if let error = authorization.error {
             challenge["error"] = ["type": error.type, "detail": error.detail ?? ""]
@@ -357,8 +374,11 @@ actor TestACMEState {
         if authorization.status == "pending" {
             let expected = "\(authorization.token).\(jwk.thumbprint)"
             let url = "http://127.0.0.1:\(validationPort)/.well-known/acme-challenge/\(authorization.token)"
-            let response = try? await CurlTransport(userAgent: "test-acme-va").send(HTTPRequest(url: url, timeout: .seconds(5)))
-            let body = response.map { String(decoding: $0.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+            let response = try? await CurlTransport(userAgent: "test-acme-va").send(
+                HTTPRequest(url: url, timeout: .seconds(5)))
+            let body = response.map {
+                String(decoding: $0.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
             if response?.status == 200, body == expected {
                 authorization.status = "valid"
                 authorization.challengeStatus = "valid"
@@ -367,7 +387,8 @@ actor TestACMEState {
                 authorization.challengeStatus = "invalid"
                 authorization.error = ACMEProblem(
                     type: ACMEProblem.namespace + "incorrectResponse",
-                    detail: "the key authorization at \(url) was \(response.map { "HTTP \($0.status)" } ?? "unreachable")"
+                    detail:
+                        "the key authorization at \(url) was \(response.map { "HTTP \($0.status)" } ?? "unreachable")"
                 )
             }
             authorizations[id] = authorization
@@ -398,30 +419,34 @@ actor TestACMEState {
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
             return problem(400, "badCSR", "the CSR signature does not verify")
         }
-        let requested = Set(((try? csr.attributes.extensionRequest?.extensions.subjectAlternativeNames) ?? nil).map { names in
-            names.compactMap { name -> String? in
-                if case .dnsName(let value) = name { return value }
-                if case .ipAddress(let bytes) = name { return IPAddress(bytes: Array(bytes.bytes))?.text }
-                return nil
-            }
-        } ?? [])
+        let requested = Set(
+            ((try? csr.attributes.extensionRequest?.extensions.subjectAlternativeNames) ?? nil).map { names in
+                names.compactMap { name -> String? in
+                    if case .dnsName(let value) = name { return value }
+                    if case .ipAddress(let bytes) = name { return IPAddress(bytes: Array(bytes.bytes))?.text }
+                    return nil
+                }
+            } ?? [])
         guard requested == Set(order.identifiers.map(\.value)) else {
             return problem(400, "badCSR", "the CSR names \(requested.sorted()) differ from the order's")
         }
         let now = Date()
         let lifetime = behaviour.lifetimes[order.profile ?? ""] ?? 90 * 86_400
         let serial: [UInt8] = [0x80] + (0..<15).map { _ in UInt8.random(in: 0...255) }
-        guard let leaf = try? authority.issue(
-            publicKey: csr.publicKey,
-            names: order.identifiers.map(\.value),
-            notBefore: now.addingTimeInterval(-60),
-            notAfter: now.addingTimeInterval(lifetime - 60),
-            serial: serial
-        ), let chain = try? CertificateChain(certificates: [leaf, authority.certificate]), let pem = try? chain.pemRepresentation(),
+        guard
+            let leaf = try? authority.issue(
+                publicKey: csr.publicKey,
+                names: order.identifiers.map(\.value),
+                notBefore: now.addingTimeInterval(-60),
+                notAfter: now.addingTimeInterval(lifetime - 60),
+                serial: serial
+            ), let chain = try? CertificateChain(certificates: [leaf, authority.certificate]),
+            let pem = try? chain.pemRepresentation(),
             let certificateID = CertificateSummary(leaf).ariCertificateID
         else { return problem(500, "serverInternal", "cannot sign") }
         let certificateNumber = makeID()
-        certificates[certificateNumber] = Issued(pem: pem, certificateID: certificateID, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter)
+        certificates[certificateNumber] = Issued(
+            pem: pem, certificateID: certificateID, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter)
         order.certificate = certificateNumber
         if behaviour.processingPolls > 0 {
             order.status = "processing"
@@ -443,7 +468,9 @@ actor TestACMEState {
         }
         let (start, end) = behaviour.renewalWindow(issued.notBefore, issued.notAfter)
         let formatter = ISO8601DateFormatter()
-        var object: [String: Any] = ["suggestedWindow": ["start": formatter.string(from: start), "end": formatter.string(from: end)]]
+        var object: [String: Any] = [
+            "suggestedWindow": ["start": formatter.string(from: start), "end": formatter.string(from: end)]
+        ]
         if let explanation = behaviour.explanationURL { object["explanationURL"] = explanation }
         var response = json(object)
         response.headers.set("Retry-After", "\(behaviour.renewalInfoRetryAfter)")

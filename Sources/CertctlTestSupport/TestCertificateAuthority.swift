@@ -43,12 +43,13 @@ public struct TestCertificateAuthority: Sendable {
         notAfter: Date,
         serial: [UInt8]? = nil
     ) throws -> Certificate {
-        let sans = SubjectAlternativeNames(names.map { name in
-            if let address = IPAddress(name) {
-                return GeneralName.ipAddress(ASN1OctetString(contentBytes: address.bytes[...]))
-            }
-            return GeneralName.dnsName(name)
-        })
+        let sans = SubjectAlternativeNames(
+            names.map { name in
+                if let address = IPAddress(name) {
+                    return GeneralName.ipAddress(ASN1OctetString(contentBytes: address.bytes[...]))
+                }
+                return GeneralName.dnsName(name)
+            })
         return try Certificate(
             version: .v3,
             serialNumber: serial.map { Certificate.SerialNumber(bytes: $0) } ?? Certificate.SerialNumber(),
@@ -69,8 +70,11 @@ public struct TestCertificateAuthority: Sendable {
     }
 
     /// A leaf for `key`, returned as the PEM chain `tls.crt` would hold (leaf, then this CA).
-    public func issuePEM(for key: PrivateKey, names: [String], notBefore: Date, notAfter: Date, serial: [UInt8]? = nil) throws -> String {
-        let leaf = try issue(publicKey: key.publicKey, names: names, notBefore: notBefore, notAfter: notAfter, serial: serial)
+    public func issuePEM(for key: PrivateKey, names: [String], notBefore: Date, notAfter: Date, serial: [UInt8]? = nil)
+        throws -> String
+    {
+        let leaf = try issue(
+            publicKey: key.publicKey, names: names, notBefore: notBefore, notAfter: notAfter, serial: serial)
         return try CertificateChain(certificates: [leaf, certificate]).pemRepresentation()
     }
 

@@ -1,5 +1,5 @@
-import X509
 import SwiftASN1
+import X509
 
 extension PrivateKey {
     /// A PKCS#10 request for `names` (RFC 8555 §7.4): every name as a SAN, the first also as the
@@ -13,12 +13,13 @@ extension PrivateKey {
                 CommonName(first)
             }
         }
-        let sans = SubjectAlternativeNames(names.map { name in
-            if let address = IPAddress(name) {
-                return GeneralName.ipAddress(ASN1OctetString(contentBytes: address.bytes[...]))
-            }
-            return GeneralName.dnsName(name)
-        })
+        let sans = SubjectAlternativeNames(
+            names.map { name in
+                if let address = IPAddress(name) {
+                    return GeneralName.ipAddress(ASN1OctetString(contentBytes: address.bytes[...]))
+                }
+                return GeneralName.dnsName(name)
+            })
         let extensions = try Certificate.Extensions { sans }
         let csr = try CertificateSigningRequest(
             version: .v1,

@@ -1,5 +1,5 @@
-public import X509
 import SwiftASN1
+public import X509
 
 /// A PEM chain as ACME returns it and `tls.crt` stores it: the leaf first, then its issuers.
 public struct CertificateChain: Sendable {

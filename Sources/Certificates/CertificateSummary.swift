@@ -1,7 +1,7 @@
-public import Foundation
-public import X509
 import Crypto
+public import Foundation
 import SwiftASN1
+public import X509
 
 /// What certctl needs to know about a certificate: validity, names, identity for ARI.
 public struct CertificateSummary: Sendable, Equatable {

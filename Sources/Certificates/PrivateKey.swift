@@ -1,7 +1,7 @@
 import Crypto
+import SwiftASN1
 public import X509
 import _CryptoExtras
-import SwiftASN1
 
 /// A certificate's private key: generated here or read from a Secret's `tls.key`.
 ///

@@ -112,10 +112,8 @@ final class CurlTransfer: @unchecked Sendable {
         let count = min(capacity, upload.count - uploadOffset)
         guard count > 0 else { return 0 }
         upload.withUnsafeBytes { bytes in
-            UnsafeMutableRawPointer(buffer).copyMemory(
-                from: bytes.baseAddress! + uploadOffset,
-                byteCount: count
-            )
+            guard let base = bytes.baseAddress else { return }
+            UnsafeMutableRawPointer(buffer).copyMemory(from: base + uploadOffset, byteCount: count)
         }
         uploadOffset += count
         return count

@@ -31,7 +31,8 @@ public struct CurlTransport: HTTPTransport {
 
     private func makeTransfer(for request: HTTPRequest) throws -> CurlTransfer {
         let transfer = try CurlTransfer(url: request.url)
-        let timeout = Int(request.timeout.components.seconds * 1000)
+        let timeout =
+            Int(request.timeout.components.seconds * 1000)
             + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000)
         try transfer.set(CURLOPT_TIMEOUT_MS, max(timeout, 1))
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(min(timeout, 10_000), 1))

@@ -121,7 +121,8 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             promise.futureResult.whenSuccess { response in
                 let (this, context) = bound.value
-                this.write(response, version: version, keepAlive: keepAlive, head: request.method == "HEAD", context: context)
+                this.write(
+                    response, version: version, keepAlive: keepAlive, head: request.method == "HEAD", context: context)
             }
         }
     }

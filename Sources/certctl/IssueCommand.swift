@@ -21,7 +21,9 @@ struct IssueCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The issuer to use (its metadata.name).", valueName: "name"))
     var issuer: String
 
-    @Option(name: [.customShort("d"), .customLong("domain")], help: ArgumentHelp("A name for the certificate; repeat for more.", valueName: "name"))
+    @Option(
+        name: [.customShort("d"), .customLong("domain")],
+        help: ArgumentHelp("A name for the certificate; repeat for more.", valueName: "name"))
     var domains: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("State directory: ACME accounts live here.", valueName: "dir"))
@@ -30,7 +32,9 @@ struct IssueCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where to write tls.crt and tls.key.", valueName: "dir"))
     var out: String
 
-    @Option(name: .customLong("http01-listen"), help: ArgumentHelp("Where the HTTP-01 responder listens.", valueName: "host:port"))
+    @Option(
+        name: .customLong("http01-listen"),
+        help: ArgumentHelp("Where the HTTP-01 responder listens.", valueName: "host:port"))
     var http01Listen = "0.0.0.0:8089"
 
     @Option(name: .customLong("key-type"), help: ArgumentHelp("Certificate key: \(KeyType.names).", valueName: "type"))
@@ -42,7 +46,9 @@ struct IssueCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         do {
             guard let keyType = KeyType(name: keyType) else {
-                throw CertctlError(.invalidArgument, object: "--key-type \(self.keyType)", "unknown key type; use one of \(KeyType.names)")
+                throw CertctlError(
+                    .invalidArgument, object: "--key-type \(self.keyType)",
+                    "unknown key type; use one of \(KeyType.names)")
             }
             let started = ContinuousClock.now
             let counter = RequestCounter()

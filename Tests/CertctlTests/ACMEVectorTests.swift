@@ -10,7 +10,8 @@ struct ACMEVectorTests {
     @Test("RFC 7638 §3.1 thumbprint example")
     func rfc7638Thumbprint() {
         let key = JSONWebKey.rsa(
-            n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            n:
+                "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
             e: "AQAB"
         )
         #expect(key.thumbprint == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
@@ -36,14 +37,18 @@ struct ACMEVectorTests {
             0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3,
             0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4,
         ]
-        let id = CertificateSummary.ariCertificateID(authorityKeyIdentifier: aki, serialBytes: [0x00, 0x87, 0x65, 0x43, 0x21])
+        let id = CertificateSummary.ariCertificateID(
+            authorityKeyIdentifier: aki, serialBytes: [0x00, 0x87, 0x65, 0x43, 0x21])
         #expect(id == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
     }
 
-    @Test("JWS with jwk: alg, jwk, nonce, url, and no kid; raw r‖s signature", arguments: [KeyType.ecdsaP256, .ecdsaP384])
+    @Test(
+        "JWS with jwk: alg, jwk, nonce, url, and no kid; raw r‖s signature", arguments: [KeyType.ecdsaP256, .ecdsaP384])
     func jwsWithJWK(type: KeyType) throws {
         let key = try AccountKey(generating: type)
-        let body = try JWS.sign(payload: Array(#"{"a":1}"#.utf8), url: "https://ca.test/new-acct", nonce: "n0nce", key: key, identification: .jwk)
+        let body = try JWS.sign(
+            payload: Array(#"{"a":1}"#.utf8), url: "https://ca.test/new-acct", nonce: "n0nce", key: key,
+            identification: .jwk)
         let (header, payload, signature, signingInput) = try Self.split(body)
         #expect(header["alg"] as? String == (type == .ecdsaP256 ? "ES256" : "ES384"))
         #expect(header["nonce"] as? String == "n0nce")
@@ -57,18 +62,24 @@ struct ACMEVectorTests {
         if type == .ecdsaP256 {
             #expect(signature.count == 64)
             let publicKey = try P256.Signing.PublicKey(rawRepresentation: x + y)
-            #expect(publicKey.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: signature), for: signingInput))
+            #expect(
+                publicKey.isValidSignature(
+                    try P256.Signing.ECDSASignature(rawRepresentation: signature), for: signingInput))
         } else {
             #expect(signature.count == 96)
             let publicKey = try P384.Signing.PublicKey(rawRepresentation: x + y)
-            #expect(publicKey.isValidSignature(try P384.Signing.ECDSASignature(rawRepresentation: signature), for: signingInput))
+            #expect(
+                publicKey.isValidSignature(
+                    try P384.Signing.ECDSASignature(rawRepresentation: signature), for: signingInput))
         }
     }
 
     @Test("JWS with kid and POST-as-GET: kid, no jwk, empty payload")
     func jwsWithKidPostAsGet() throws {
         let key = try AccountKey(generating: .ecdsaP256)
-        let body = try JWS.sign(payload: nil, url: "https://ca.test/order/1", nonce: "abc", key: key, identification: .kid("https://ca.test/acct/7"))
+        let body = try JWS.sign(
+            payload: nil, url: "https://ca.test/order/1", nonce: "abc", key: key,
+            identification: .kid("https://ca.test/acct/7"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: String])
         #expect(object["payload"] == "")
         let (header, _, _, _) = try Self.split(body)
@@ -101,10 +112,15 @@ struct ACMEVectorTests {
     func externalAccountBinding() throws {
         let key = try AccountKey(generating: .ecdsaP256)
         let mac: [UInt8] = Array(repeating: 7, count: 32)
-        let binding = JWS.externalAccountBinding(keyID: "kid-1", macKey: mac, accountKey: key, url: "https://ca.test/new-acct")
-        let header = try #require(try JSONSerialization.jsonObject(with: Data(Base64URL.decode(binding["protected"] ?? "") ?? [])) as? [String: String])
+        let binding = JWS.externalAccountBinding(
+            keyID: "kid-1", macKey: mac, accountKey: key, url: "https://ca.test/new-acct")
+        let header = try #require(
+            try JSONSerialization.jsonObject(with: Data(Base64URL.decode(binding["protected"] ?? "") ?? []))
+                as? [String: String])
         #expect(header == ["alg": "HS256", "kid": "kid-1", "url": "https://ca.test/new-acct"])
-        #expect(Base64URL.decode(binding["payload"] ?? "").map { String(decoding: $0, as: UTF8.self) } == key.jwk.canonicalJSON)
+        #expect(
+            Base64URL.decode(binding["payload"] ?? "").map { String(decoding: $0, as: UTF8.self) }
+                == key.jwk.canonicalJSON)
         let expected = HMAC<SHA256>.authenticationCode(
             for: Array("\(binding["protected"] ?? "").\(binding["payload"] ?? "")".utf8),
             using: SymmetricKey(data: mac)
@@ -126,7 +142,8 @@ struct ACMEVectorTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: String])
         let protected = try #require(object["protected"])
         let payload = try #require(object["payload"])
-        let header = try #require(try JSONSerialization.jsonObject(with: Data(Base64URL.decode(protected) ?? [])) as? [String: Any])
+        let header = try #require(
+            try JSONSerialization.jsonObject(with: Data(Base64URL.decode(protected) ?? [])) as? [String: Any])
         let payloadText = String(decoding: Base64URL.decode(payload) ?? [], as: UTF8.self)
         let signature = try #require(Base64URL.decode(object["signature"] ?? ""))
         return (header, payloadText, signature, Array("\(protected).\(payload)".utf8))

@@ -27,7 +27,8 @@ struct CertificatesTests {
         let long = String(repeating: "a", count: 60) + ".mybinder.org"
         let csr = try CertificateSigningRequest(derEncoded: try PrivateKey(generating: .ecdsaP256).makeCSR(for: [long]))
         #expect(csr.subject.commonName == nil)
-        #expect(try csr.attributes.extensionRequest?.extensions.subjectAlternativeNames?.contains(.dnsName(long)) == true)
+        #expect(
+            try csr.attributes.extensionRequest?.extensions.subjectAlternativeNames?.contains(.dnsName(long)) == true)
     }
 
     @Test("private keys round-trip through PEM and keep their type", arguments: KeyType.allCases)
@@ -52,7 +53,9 @@ struct CertificatesTests {
 
     @Test("garbage is not a key, a chain, or a certificate")
     func corruptPEM() {
-        #expect(throws: CertificatesError.self) { try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
+        #expect(throws: CertificatesError.self) {
+            try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        }
         #expect(throws: CertificatesError.self) { try CertificateChain(pem: "not pem") }
         #expect(throws: CertificatesError.self) { try CertificateChain(pem: "") }
         #expect(throws: CertificatesError.self) {

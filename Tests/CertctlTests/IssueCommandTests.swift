@@ -12,8 +12,10 @@ import Transport
 struct IssueCommandTests {
     /// A scratch directory with an issuers/ folder holding `issuer` YAML.
     static func scratch(issuer yaml: String? = nil) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("issuers"), withIntermediateDirectories: true)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "certctl-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("issuers"), withIntermediateDirectories: true)
         if let yaml {
             try yaml.write(to: directory.appendingPathComponent("issuers/test.yaml"), atomically: true, encoding: .utf8)
         }
@@ -58,8 +60,10 @@ struct IssueCommandTests {
             keyType: .ecdsaP256
         )
         let actions = Mutex<[String]>([])
-        let observer: @Sendable (ACMERequestRecord) -> Void = { record in actions.withLock { $0.append(record.action) } }
-        let first = try await IssueWorkflow.run(request, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"), observer: observer)
+        let observer: @Sendable (ACMERequestRecord) -> Void = { record in actions.withLock { $0.append(record.action) }
+        }
+        let first = try await IssueWorkflow.run(
+            request, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"), observer: observer)
         #expect(Set(first.summary.dnsNames) == ["mybinder.org", "hub.mybinder.org", "static.mybinder.org"])
         #expect(actions.withLock { $0 }.contains("newAccount"))
 
@@ -73,7 +77,8 @@ struct IssueCommandTests {
         let accountKey = try String(contentsOfFile: "\(state)/accounts/local-account/key.pem", encoding: .utf8)
 
         actions.withLock { $0.removeAll() }
-        let second = try await IssueWorkflow.run(request, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"), observer: observer)
+        let second = try await IssueWorkflow.run(
+            request, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"), observer: observer)
         #expect(second.accountURL == first.accountURL)
         #expect(!actions.withLock { $0 }.contains("newAccount"))
         #expect(try String(contentsOfFile: "\(state)/accounts/local-account/key.pem", encoding: .utf8) == accountKey)
@@ -114,7 +119,8 @@ struct IssueCommandTests {
     func badInput(arguments: [String], message: String) throws {
         // The server is a closed port: any request would fail with exit code 1, not 64.
         let directory = try Self.scratch(issuer: Self.issuerYAML(server: "https://127.0.0.1:\(freeLoopbackPort())/dir"))
-        let result = try CertctlProcess.run(["issue", "--issuers", "issuers", "--state", "state", "--out", "out"] + arguments, directory: directory)
+        let result = try CertctlProcess.run(
+            ["issue", "--issuers", "issuers", "--state", "state", "--out", "out"] + arguments, directory: directory)
         #expect(result.status == 64, "\(result.standardError)")
         #expect(result.standardError.contains(message), "\(result.standardError)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("state/accounts").path))
@@ -123,13 +129,21 @@ struct IssueCommandTests {
     @Test(
         "broken issuer files stop the command with exit code 64",
         arguments: [
-            ("kind: ClusterIssuer\nmetadata: {name: local}\nspec:\n  acme:\n    email: a@b.org\n", "spec.acme.server is missing"),
-            ("kind: ClusterIssuer\nmetadata: {name: local}\nspec:\n  acme:\n    server: http://ca.example.org/dir\n", "plain http off loopback"),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: local}\nspec:\n  acme:\n    email: a@b.org\n",
+                "spec.acme.server is missing"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: local}\nspec:\n  acme:\n    server: http://ca.example.org/dir\n",
+                "plain http off loopback"
+            ),
         ]
     )
     func brokenIssuer(yaml: String, message: String) throws {
         let directory = try Self.scratch(issuer: yaml)
-        let result = try CertctlProcess.run(["issue", "--issuers", "issuers", "--issuer", "local", "-d", "a.mybinder.org", "--out", "out"], directory: directory)
+        let result = try CertctlProcess.run(
+            ["issue", "--issuers", "issuers", "--issuer", "local", "-d", "a.mybinder.org", "--out", "out"],
+            directory: directory)
         #expect(result.status == 64)
         #expect(result.standardError.contains("issuers/test.yaml"), "\(result.standardError)")
         #expect(result.standardError.contains(message), "\(result.standardError)")
@@ -139,10 +153,44 @@ struct IssueCommandTests {
     func unreachable() throws {
         let directory = try Self.scratch(issuer: Self.issuerYAML(server: "https://127.0.0.1:\(freeLoopbackPort())/dir"))
         let result = try CertctlProcess.run(
-            ["issue", "--issuers", "issuers", "--issuer", "local", "-d", "a.mybinder.org", "--out", "out", "--state", "state", "--http01-listen", "127.0.0.1:0"],
+            [
+                "issue", "--issuers", "issuers", "--issuer", "local", "-d", "a.mybinder.org", "--out", "out", "--state",
+                "state", "--http01-listen", "127.0.0.1:0",
+            ],
             directory: directory
         )
         #expect(result.status == 1)
         #expect(result.standardError.contains("cannot reach the ACME server"), "\(result.standardError)")
+    }
+}
+
+@Suite("Proxies from the environment", .serialized)
+struct ProxyTests {
+    @Test("HTTPS_PROXY is used, and NO_PROXY exempts the CA")
+    func proxyEnvironment() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let directory = try IssueCommandTests.scratch(issuer: IssueCommandTests.issuerYAML(server: pebble.directoryURL))
+        let arguments = [
+            "issue", "--issuers", "issuers", "--issuer", "local", "-d", "hub.mybinder.org", "--state", "state", "--out",
+            "out", "--http01-listen", "127.0.0.1:\(port)",
+        ]
+        // A proxy nobody listens on: every request through it fails.
+        let deadProxy = "http://127.0.0.1:\(freeLoopbackPort())"
+        let proxied = try CertctlProcess.run(
+            arguments,
+            environment: ["HTTPS_PROXY": deadProxy, "https_proxy": deadProxy, "NO_PROXY": "", "no_proxy": ""],
+            directory: directory
+        )
+        #expect(proxied.status == 1)
+        #expect(proxied.standardError.contains("cannot reach the ACME server"), "\(proxied.standardError)")
+
+        let exempted = try CertctlProcess.run(
+            arguments,
+            environment: ["HTTPS_PROXY": deadProxy, "https_proxy": deadProxy, "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1"],
+            directory: directory
+        )
+        #expect(exempted.status == 0, "\(exempted.standardError)")
     }
 }

@@ -59,15 +59,36 @@ struct IssuerTests {
     @Test(
         "broken issuers: each a clear error naming the file and the field",
         arguments: [
-            ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    email: x@example.org\n", "spec.acme.server is missing"),
-            ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: http://ca.example.org/dir\n", "plain http off loopback"),
-            ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: ftp://ca.example.org/dir\n", "must be an https:// URL"),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    email: x@example.org\n",
+                "spec.acme.server is missing"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: http://ca.example.org/dir\n",
+                "plain http off loopback"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: ftp://ca.example.org/dir\n",
+                "must be an https:// URL"
+            ),
             ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  ca: {secretName: x}\n", "has no spec.acme"),
             ("kind: ClusterIssuer\nspec:\n  acme:\n    server: https://ca/dir\n", "has no metadata.name"),
-            ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    caBundle: '%%%'\n", "caBundle is not base64"),
-            ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    caBundle: aGVsbG8=\n", "caBundle is not base64 of PEM"),
-            ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    skipTLSVerify: true\n", "always verifies TLS"),
-            ("kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    externalAccountBinding: {keyID: k}\n", "keySecretRef.name"),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    caBundle: '%%%'\n",
+                "caBundle is not base64"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    caBundle: aGVsbG8=\n",
+                "caBundle is not base64 of PEM"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    skipTLSVerify: true\n",
+                "always verifies TLS"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    externalAccountBinding: {keyID: k}\n",
+                "keySecretRef.name"
+            ),
             ("kind: ClusterIssuer\nmetadata: [unclosed\n", "not valid YAML"),
         ]
     )
@@ -85,7 +106,9 @@ struct IssuerTests {
         }
     }
 
-    @Test("plain http is accepted on loopback only", arguments: ["http://127.0.0.1:14000/dir", "http://localhost/dir", "http://[::1]:80/dir"])
+    @Test(
+        "plain http is accepted on loopback only",
+        arguments: ["http://127.0.0.1:14000/dir", "http://localhost/dir", "http://[::1]:80/dir"])
     func loopbackHTTP(server: String) throws {
         let yaml = "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: \(server)\n"
         #expect(try IssuerLoader.parse(yaml, source: "x").first?.server == server)
@@ -93,7 +116,10 @@ struct IssuerTests {
 
     @Test(
         "host names: valid ones normalised",
-        arguments: [("mybinder.org", "mybinder.org"), ("hub.gke.mybinder.org", "hub.gke.mybinder.org"), ("xn--bcher-kva.example", "xn--bcher-kva.example"), ("a-b.c0.org.", "a-b.c0.org")]
+        arguments: [
+            ("mybinder.org", "mybinder.org"), ("hub.gke.mybinder.org", "hub.gke.mybinder.org"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"), ("a-b.c0.org.", "a-b.c0.org"),
+        ]
     )
     func validHost(name: String, normalised: String) throws {
         #expect(try Hostname.validate(name) == normalised)
@@ -125,7 +151,9 @@ struct IssuerTests {
         #expect(try Hostname.validate("*.mybinder.org", allowWildcard: true) == "*.mybinder.org")
     }
 
-    @Test("listen addresses", arguments: [("0.0.0.0:8089", "0.0.0.0", 8089), ("[::1]:80", "::1", 80), ("localhost:0", "localhost", 0)])
+    @Test(
+        "listen addresses",
+        arguments: [("0.0.0.0:8089", "0.0.0.0", 8089), ("[::1]:80", "::1", 80), ("localhost:0", "localhost", 0)])
     func listen(text: String, host: String, port: Int) throws {
         #expect(try ListenAddress(parsing: text) == ListenAddress(host: host, port: port))
     }

@@ -3,8 +3,8 @@ import CertctlCore
 import CertctlTestSupport
 import Certificates
 import Foundation
-import Testing
 import SwiftASN1
+import Testing
 import X509
 
 @Suite("Accounts and revocation against a real Pebble", .serialized)
@@ -16,7 +16,9 @@ struct PebbleAccountTests {
             _ = try await client.register()
             let solver = ResponderSolver(responder: responder)
 
-            let first = try await client.issue(CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)), solver: solver)
+            let first = try await client.issue(
+                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                solver: solver)
             let der = try first.chain.leaf.derRepresentation()
             try await client.revoke(der, reason: .keyCompromise)
             await #expect(throws: ACMEError.self) { try await client.revoke(der, reason: .keyCompromise) }
@@ -27,8 +29,11 @@ struct PebbleAccountTests {
             }
 
             let key = try PrivateKey(generating: .ecdsaP256)
-            let second = try await client.issue(CertificateOrder(names: ["binder.mybinder.org"], key: key), solver: solver)
-            try await client.revoke(try second.chain.leaf.derRepresentation(), reason: .superseded, certificateKey: try AccountKey(pem: try key.pemRepresentation()))
+            let second = try await client.issue(
+                CertificateOrder(names: ["binder.mybinder.org"], key: key), solver: solver)
+            try await client.revoke(
+                try second.chain.leaf.derRepresentation(), reason: .superseded,
+                certificateKey: try AccountKey(pem: try key.pemRepresentation()))
         }
     }
 
@@ -44,7 +49,9 @@ struct PebbleAccountTests {
             #expect(try await client.fetchAccount().url == account.url)
             #expect(try await pebble.client(key: newKey).lookUpAccount()?.url == account.url)
             #expect(try await pebble.client(key: oldKey).lookUpAccount() == nil)
-            let issued = try await client.issue(CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)), solver: ResponderSolver(responder: responder))
+            let issued = try await client.issue(
+                CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                solver: ResponderSolver(responder: responder))
             #expect(CertificateSummary(issued.chain.leaf).dnsNames == ["hub.mybinder.org"])
         }
     }
@@ -59,7 +66,9 @@ struct PebbleAccountTests {
             let deactivated = try await client.deactivateAccount()
             #expect(deactivated.status == "deactivated")
             await #expect(throws: ACMEError.self) {
-                _ = try await client.issue(CertificateOrder(names: ["x.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)), solver: ResponderSolver(responder: responder))
+                _ = try await client.issue(
+                    CertificateOrder(names: ["x.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                    solver: ResponderSolver(responder: responder))
             }
         }
     }

@@ -2,9 +2,9 @@ import ACME
 import CertctlCore
 import CertctlTestSupport
 import Logging
+import SwiftASN1
 import Testing
 import Transport
-import SwiftASN1
 import X509
 
 /// Starts an HTTP-01 responder on a free port and a Pebble that validates against it.
@@ -35,6 +35,8 @@ func expectChainVerifies(_ chain: [Certificate], root rootPEM: String) throws {
     certificates.append(root)
     for (child, parent) in zip(certificates, certificates.dropFirst()) {
         #expect(child.issuer == parent.subject, "\(child.subject) is not issued by \(parent.subject)")
-        #expect(parent.publicKey.isValidSignature(child.signature, for: child), "the signature on \(child.subject) does not verify")
+        #expect(
+            parent.publicKey.isValidSignature(child.signature, for: child),
+            "the signature on \(child.subject) does not verify")
     }
 }

@@ -3,9 +3,9 @@ import CertctlCore
 import CertctlTestSupport
 import Certificates
 import Foundation
+import SwiftASN1
 import Synchronization
 import Testing
-import SwiftASN1
 import X509
 
 @Suite("Issuance against a real Pebble", .serialized)
@@ -21,7 +21,8 @@ struct PebbleIssuanceTests {
 
             let names = ["mybinder.org", "hub.mybinder.org", "static.mybinder.org"].prefix(nameCount).map { $0 }
             let key = try PrivateKey(generating: .ecdsaP256)
-            let issued = try await client.issue(CertificateOrder(names: names, key: key), solver: ResponderSolver(responder: responder))
+            let issued = try await client.issue(
+                CertificateOrder(names: names, key: key), solver: ResponderSolver(responder: responder))
 
             let summary = CertificateSummary(issued.chain.leaf)
             #expect(Set(summary.dnsNames) == Set(names))
@@ -33,7 +34,9 @@ struct PebbleIssuanceTests {
 
             let actions = requests.withLock { $0 }
             #expect(actions.first == "directory")
-            #expect(actions.filter { $0 == "newNonce" }.count <= 1 + actions.count / 10, "the nonce pool should make HEAD newNonce rare: \(actions)")
+            #expect(
+                actions.filter { $0 == "newNonce" }.count <= 1 + actions.count / 10,
+                "the nonce pool should make HEAD newNonce rare: \(actions)")
         }
     }
 
@@ -43,7 +46,9 @@ struct PebbleIssuanceTests {
             let client = try pebble.client()
             _ = try await client.register()
             let key = try PrivateKey(generating: type)
-            let issued = try await client.issue(CertificateOrder(names: ["grafana.mybinder.org"], key: key), solver: ResponderSolver(responder: responder))
+            let issued = try await client.issue(
+                CertificateOrder(names: ["grafana.mybinder.org"], key: key),
+                solver: ResponderSolver(responder: responder))
             #expect(CertificateSummary(issued.chain.leaf).keyType == type)
             #expect(key.matches(issued.chain.leaf))
         }
@@ -68,7 +73,9 @@ struct PebbleIssuanceTests {
             let client = try pebble.client(key: try AccountKey(generating: .rsa2048))
             _ = try await client.register()
             let key = try PrivateKey(generating: .ecdsaP256)
-            let issued = try await client.issue(CertificateOrder(names: ["prometheus.mybinder.org"], key: key), solver: ResponderSolver(responder: responder))
+            let issued = try await client.issue(
+                CertificateOrder(names: ["prometheus.mybinder.org"], key: key),
+                solver: ResponderSolver(responder: responder))
             #expect(CertificateSummary(issued.chain.leaf).dnsNames == ["prometheus.mybinder.org"])
         }
     }
@@ -107,7 +114,8 @@ struct PebbleIssuanceTests {
             let defaultRoot = try Certificate(pemEncoded: try await pebble.root(0))
 
             let preferred = try await client.issue(
-                CertificateOrder(names: ["static.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), preferredChain: wanted),
+                CertificateOrder(
+                    names: ["static.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), preferredChain: wanted),
                 solver: ResponderSolver(responder: responder)
             )
             #expect(preferred.chain.topIssuerCommonName == wanted)
@@ -120,7 +128,9 @@ struct PebbleIssuanceTests {
             #expect(standard.chain.topIssuerCommonName == defaultRoot.subject.commonName)
 
             let unknown = try await client.issue(
-                CertificateOrder(names: ["static.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), preferredChain: "No Such Root"),
+                CertificateOrder(
+                    names: ["static.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256),
+                    preferredChain: "No Such Root"),
                 solver: ResponderSolver(responder: responder)
             )
             #expect(unknown.chain.topIssuerCommonName == defaultRoot.subject.commonName)

@@ -52,13 +52,18 @@ struct ProtocolParsingTests {
             "<https://ca.test/cert/1/2>; rel=alternate",
         ])
         #expect(links.count == 3)
-        #expect(links.filter { $0.relations.contains("alternate") }.map(\.url) == ["https://ca.test/cert/1/1", "https://ca.test/cert/1/2"])
+        #expect(
+            links.filter { $0.relations.contains("alternate") }.map(\.url) == [
+                "https://ca.test/cert/1/1", "https://ca.test/cert/1/2",
+            ])
         #expect(links[1].relations == ["index"])
     }
 
     @Test("identifiers are lower-cased, de-duplicated, and IPs typed ip")
     func identifiers() {
-        let identifiers = ACMEClient.identifiers(for: ["Example.org", "example.org.", "www.example.org", "127.0.0.1", "::1"])
+        let identifiers = ACMEClient.identifiers(for: [
+            "Example.org", "example.org.", "www.example.org", "127.0.0.1", "::1",
+        ])
         #expect(identifiers == [.dns("example.org"), .dns("www.example.org"), .ip("127.0.0.1"), .ip("::1")])
     }
 

@@ -4,8 +4,8 @@ import CertctlTestSupport
 import Certificates
 import Foundation
 import Logging
-import Testing
 import Synchronization
+import Testing
 import Transport
 
 /// Runs `body` against the in-process RFC server, with a responder it validates against and a
@@ -26,7 +26,12 @@ func withRFCServer<T>(
         now: { clock.date },
         logger: Logger(label: "test")
     )
-    defer { Task { await server.stop(); await responder.stop() } }
+    defer {
+        Task {
+            await server.stop()
+            await responder.stop()
+        }
+    }
     _ = try await client.register()
     return try await body(server, client, clock, responder)
 }
@@ -37,7 +42,8 @@ struct RFCServerTests {
     func profileSent() async throws {
         try await withRFCServer { server, client, _, responder in
             let issued = try await client.issue(
-                CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "shortlived"),
+                CertificateOrder(
+                    names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "shortlived"),
                 solver: ResponderSolver(responder: responder)
             )
             #expect(await server.orders.last?.profile == "shortlived")
@@ -52,7 +58,8 @@ struct RFCServerTests {
         try await withRFCServer { server, client, _, responder in
             do {
                 _ = try await client.issue(
-                    CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "tlsserver"),
+                    CertificateOrder(
+                        names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "tlsserver"),
                     solver: ResponderSolver(responder: responder)
                 )
                 Issue.record("an unlisted profile must fail")
@@ -71,7 +78,8 @@ struct RFCServerTests {
             await server.update { $0.profiles = ["classic": "only this"] }
             do {
                 _ = try await client.issue(
-                    CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "shortlived"),
+                    CertificateOrder(
+                        names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "shortlived"),
                     solver: ResponderSolver(responder: responder)
                 )
                 Issue.record("invalidProfile must fail")
@@ -123,10 +131,13 @@ struct RFCServerTests {
     func replacesSent() async throws {
         try await withRFCServer { server, client, _, responder in
             let solver = ResponderSolver(responder: responder)
-            let first = try await client.issue(CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)), solver: solver)
+            let first = try await client.issue(
+                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                solver: solver)
             let id = try #require(CertificateSummary(first.chain.leaf).ariCertificateID)
             let renewal = try await client.issue(
-                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
+                CertificateOrder(
+                    names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
                 solver: solver
             )
             #expect(await server.orders.last?.replaces == id)
@@ -138,11 +149,14 @@ struct RFCServerTests {
     func alreadyReplaced() async throws {
         try await withRFCServer { server, client, _, responder in
             let solver = ResponderSolver(responder: responder)
-            let first = try await client.issue(CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)), solver: solver)
+            let first = try await client.issue(
+                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                solver: solver)
             let id = try #require(CertificateSummary(first.chain.leaf).ariCertificateID)
             await server.update { $0.alreadyReplaced = [id] }
             let renewal = try await client.issue(
-                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
+                CertificateOrder(
+                    names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
                 solver: solver
             )
             let orders = await server.orders.suffix(2)
@@ -158,10 +172,15 @@ struct RFCServerTests {
         behaviour.offersRenewalInfo = false
         try await withRFCServer(behaviour) { server, client, _, responder in
             let solver = ResponderSolver(responder: responder)
-            let first = try await client.issue(CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)), solver: solver)
+            let first = try await client.issue(
+                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                solver: solver)
             let id = try #require(CertificateSummary(first.chain.leaf).ariCertificateID)
             #expect(try await client.renewalInfo(certificateID: id) == nil)
-            _ = try await client.issue(CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id), solver: solver)
+            _ = try await client.issue(
+                CertificateOrder(
+                    names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
+                solver: solver)
             #expect(await server.orders.last?.replaces == nil)
             #expect(await server.renewalInfoQueries.isEmpty)
         }
@@ -229,7 +248,9 @@ struct RFCServerTests {
         try await withRFCServer { _, client, _, responder in
             let solver = WrongAnswerSolver(responder: responder)
             do {
-                _ = try await client.issue(CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)), solver: solver)
+                _ = try await client.issue(
+                    CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                    solver: solver)
                 Issue.record("a wrong answer must fail")
             } catch let error as ACMEError {
                 #expect(error.code == .authorizationInvalid)

@@ -1,0 +1,265 @@
+public import Foundation
+
+/// A kind certctl reads or writes: where it lives in the API.
+public protocol KubernetesResource: Codable, Sendable {
+    static var apiVersion: String { get }
+    static var kind: String { get }
+    /// The plural resource name in URLs (`secrets`, `ingresses`).
+    static var plural: String { get }
+    var metadata: ObjectMeta { get set }
+}
+
+extension KubernetesResource {
+    /// `/api/v1` for the core group, `/apis/GROUP/VERSION` otherwise.
+    public static var apiPath: String {
+        apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
+    }
+}
+
+/// `networking.k8s.io/v1` Ingress (the parts that name hosts and Secrets).
+public struct Ingress: KubernetesResource, Equatable {
+    public static let apiVersion = "networking.k8s.io/v1"
+    public static let kind = "Ingress"
+    public static let plural = "ingresses"
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var ingressClassName: String?
+        public var tls: [TLS]?
+        public var rules: [Rule]?
+
+        public init(ingressClassName: String? = nil, tls: [TLS]? = nil, rules: [Rule]? = nil) {
+            self.ingressClassName = ingressClassName
+            self.tls = tls
+            self.rules = rules
+        }
+    }
+
+    public struct TLS: Codable, Sendable, Equatable {
+        public var hosts: [String]?
+        public var secretName: String?
+
+        public init(hosts: [String]?, secretName: String?) {
+            self.hosts = hosts
+            self.secretName = secretName
+        }
+    }
+
+    public struct Rule: Codable, Sendable, Equatable {
+        public var host: String?
+        public var http: HTTP?
+
+        public init(host: String?, http: HTTP?) {
+            self.host = host
+            self.http = http
+        }
+    }
+
+    public struct HTTP: Codable, Sendable, Equatable {
+        public var paths: [Path]
+
+        public init(paths: [Path]) {
+            self.paths = paths
+        }
+    }
+
+    public struct Path: Codable, Sendable, Equatable {
+        public var path: String?
+        public var pathType: String
+        public var backend: Backend
+
+        public init(path: String?, pathType: String, backend: Backend) {
+            self.path = path
+            self.pathType = pathType
+            self.backend = backend
+        }
+    }
+
+    public struct Backend: Codable, Sendable, Equatable {
+        public struct Service: Codable, Sendable, Equatable {
+            public struct Port: Codable, Sendable, Equatable {
+                public var number: Int?
+                public var name: String?
+
+                public init(number: Int? = nil, name: String? = nil) {
+                    self.number = number
+                    self.name = name
+                }
+            }
+
+            public var name: String
+            public var port: Port
+
+            public init(name: String, port: Port) {
+                self.name = name
+                self.port = port
+            }
+        }
+
+        public var service: Service?
+
+        public init(service: Service?) {
+            self.service = service
+        }
+    }
+
+    public var apiVersion: String? = Ingress.apiVersion
+    public var kind: String? = Ingress.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    public init(metadata: ObjectMeta, spec: Spec?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+/// A core/v1 Secret. `data` values are the decoded bytes (base64 on the wire).
+public struct Secret: KubernetesResource, Equatable {
+    public static let apiVersion = "v1"
+    public static let kind = "Secret"
+    public static let plural = "secrets"
+    public static let tlsType = "kubernetes.io/tls"
+
+    public var apiVersion: String? = Secret.apiVersion
+    public var kind: String? = Secret.kind
+    public var metadata: ObjectMeta
+    public var type: String?
+    public var data: [String: Data]?
+
+    public init(metadata: ObjectMeta, type: String?, data: [String: Data]?) {
+        self.metadata = metadata
+        self.type = type
+        self.data = data
+    }
+}
+
+/// A core/v1 Service (what the HTTP-01 solver creates).
+public struct Service: KubernetesResource, Equatable {
+    public static let apiVersion = "v1"
+    public static let kind = "Service"
+    public static let plural = "services"
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public struct Port: Codable, Sendable, Equatable {
+            public var name: String?
+            public var port: Int
+            public var targetPort: Int?
+            public var `protocol`: String?
+
+            public init(name: String?, port: Int, targetPort: Int?, protocol: String? = "TCP") {
+                self.name = name
+                self.port = port
+                self.targetPort = targetPort
+                self.protocol = `protocol`
+            }
+        }
+
+        public var selector: [String: String]?
+        public var ports: [Port]?
+        public var type: String?
+
+        public init(selector: [String: String]?, ports: [Port]?, type: String?) {
+            self.selector = selector
+            self.ports = ports
+            self.type = type
+        }
+    }
+
+    public var apiVersion: String? = Service.apiVersion
+    public var kind: String? = Service.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    public init(metadata: ObjectMeta, spec: Spec?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+/// `coordination.k8s.io/v1` Lease (one run at a time).
+public struct Lease: KubernetesResource, Equatable {
+    public static let apiVersion = "coordination.k8s.io/v1"
+    public static let kind = "Lease"
+    public static let plural = "leases"
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var holderIdentity: String?
+        public var leaseDurationSeconds: Int?
+        public var acquireTime: String?
+        public var renewTime: String?
+
+        public init(holderIdentity: String?, leaseDurationSeconds: Int?, acquireTime: String?, renewTime: String?) {
+            self.holderIdentity = holderIdentity
+            self.leaseDurationSeconds = leaseDurationSeconds
+            self.acquireTime = acquireTime
+            self.renewTime = renewTime
+        }
+    }
+
+    public var apiVersion: String? = Lease.apiVersion
+    public var kind: String? = Lease.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    public init(metadata: ObjectMeta, spec: Spec?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+/// `events.k8s.io/v1` Event (issued, renewed, failed).
+public struct Event: KubernetesResource, Equatable {
+    public static let apiVersion = "events.k8s.io/v1"
+    public static let kind = "Event"
+    public static let plural = "events"
+
+    public struct Reference: Codable, Sendable, Equatable {
+        public var apiVersion: String?
+        public var kind: String?
+        public var name: String?
+        public var namespace: String?
+        public var uid: String?
+
+        public init(apiVersion: String?, kind: String?, name: String?, namespace: String?, uid: String?) {
+            self.apiVersion = apiVersion
+            self.kind = kind
+            self.name = name
+            self.namespace = namespace
+            self.uid = uid
+        }
+    }
+
+    public var apiVersion: String? = Event.apiVersion
+    public var kind: String? = Event.kind
+    public var metadata: ObjectMeta
+    public var eventTime: String?
+    public var reportingController: String?
+    public var reportingInstance: String?
+    public var action: String?
+    public var reason: String?
+    public var regarding: Reference?
+    public var note: String?
+    public var type: String?
+
+    public init(
+        metadata: ObjectMeta,
+        eventTime: String?,
+        reportingController: String?,
+        reportingInstance: String?,
+        action: String?,
+        reason: String?,
+        regarding: Reference?,
+        note: String?,
+        type: String?
+    ) {
+        self.metadata = metadata
+        self.eventTime = eventTime
+        self.reportingController = reportingController
+        self.reportingInstance = reportingInstance
+        self.action = action
+        self.reason = reason
+        self.regarding = regarding
+        self.note = note
+        self.type = type
+    }
+}
