@@ -39,25 +39,23 @@ extension ACMEClient {
     /// Runs one order to the end (RFC 8555 §7.4): new order, authorizations through `solver`,
     /// finalize with a CSR for `order.key`, download the preferred chain.
     public func issue(_ order: CertificateOrder, solver: any ChallengeSolver) async throws -> IssuedCertificate {
-        var budget = configuration.orderDeadline
+        let deadline = makeDeadline()
         let identifiers = Self.identifiers(for: order.names)
         var placed = try await newOrder(identifiers: identifiers, profile: order.profile, replaces: order.replaces)
         let offersARI = try await directory().renewalInfo != nil
         let replaced = order.replaces != nil && offersARI && !placed.replacesDropped
 
         if placed.status == .pending {
-            try await authorize(placed, solver: solver, budget: budget)
-            placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", budget: &budget) {
-                $0.status != .pending
-            }.with(url: placed.url)
+            try await authorize(placed, solver: solver, deadline: deadline)
+            // Every authorization is valid, so the order is (or is about to be) ready: finalize at
+            // once rather than poll first, and poll only if the CA says it is not ready yet.
+            placed.status = .ready
         }
         if placed.status == .ready {
             let csr = try order.key.makeCSR(for: identifiers.map(\.value))
-            let response = try await post(
-                placed.finalize, payload: try encode(["csr": Base64URL.encode(csr)]), action: "finalize")
-            placed = try decode(ACMEOrder.self, from: response, url: placed.finalize).with(url: placed.url)
+            placed = try await finalize(placed, csr: csr, deadline: deadline)
             if placed.status == .processing || placed.status == .ready {
-                placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", budget: &budget) {
+                placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", deadline: deadline) {
                     $0.status != .processing && $0.status != .ready
                 }.with(url: placed.url)
             }
@@ -148,18 +146,33 @@ extension ACMEClient {
         return order
     }
 
+    /// Finalizes `order` with `csr` (RFC 8555 §7.4); on `orderNotReady`, waits for `ready` and tries again.
+    private func finalize(_ order: ACMEOrder, csr: [UInt8], deadline: Deadline) async throws -> ACMEOrder {
+        let payload = try encode(["csr": Base64URL.encode(csr)])
+        do {
+            let response = try await post(order.finalize, payload: payload, action: "finalize")
+            return try decode(ACMEOrder.self, from: response, url: order.finalize).with(url: order.url)
+        } catch let error as ACMEError where error.problem?.kind == .orderNotReady {
+            let ready = try await poll(order.url, as: ACMEOrder.self, action: "pollOrder", deadline: deadline) {
+                $0.status != .pending
+            }
+            guard ready.status == .ready else { return ready.with(url: order.url) }
+            let response = try await post(order.finalize, payload: payload, action: "finalize")
+            return try decode(ACMEOrder.self, from: response, url: order.finalize).with(url: order.url)
+        }
+    }
+
     /// Satisfies every pending authorization of `order`, concurrently.
-    func authorize(_ order: ACMEOrder, solver: any ChallengeSolver, budget: Duration) async throws {
+    func authorize(_ order: ACMEOrder, solver: any ChallengeSolver, deadline: Deadline) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for url in order.authorizations {
-                group.addTask { try await self.authorize(url, solver: solver, budget: budget) }
+                group.addTask { try await self.authorize(url, solver: solver, deadline: deadline) }
             }
             try await group.waitForAll()
         }
     }
 
-    private func authorize(_ url: String, solver: any ChallengeSolver, budget: Duration) async throws {
-        var budget = budget
+    private func authorize(_ url: String, solver: any ChallengeSolver, deadline: Deadline) async throws {
         let authorization = try decode(
             ACMEAuthorization.self, from: try await post(url, payload: nil, action: "authorization"), url: url)
         switch authorization.status {
@@ -203,9 +216,14 @@ extension ACMEClient {
             if challenge.status == .pending {
                 _ = try await post(challenge.url, payload: Array("{}".utf8), action: "challenge")
             }
-            final = try await poll(url, as: ACMEAuthorization.self, action: "pollAuthorization", budget: &budget) {
-                $0.status != .pending
-            }
+            // Validation takes the CA a moment: a short pause first saves a poll that would say "pending".
+            final = try await poll(
+                url,
+                as: ACMEAuthorization.self,
+                action: "pollAuthorization",
+                deadline: deadline,
+                initialDelay: .milliseconds(100)
+            ) { $0.status != .pending }
         } catch {
             await solver.cleanUp(identifier: identifier, token: token)
             throw error
@@ -222,15 +240,19 @@ extension ACMEClient {
         }
     }
 
-    /// POST-as-GET `url` until `isDone`, honouring Retry-After, within `budget`.
+    /// POST-as-GET `url` until `isDone`, honouring Retry-After, before `deadline`.
     func poll<T: Decodable>(
         _ url: String,
         as type: T.Type,
         action: String,
-        budget: inout Duration,
+        deadline: Deadline,
+        initialDelay: Duration = .zero,
         isDone: (T) -> Bool
     ) async throws -> T {
         var delay = Duration.milliseconds(200)
+        if initialDelay > .zero {
+            try await wait(initialDelay, deadline: deadline, what: action, url: url)
+        }
         while true {
             let response = try await post(url, payload: nil, action: action)
             let value = try decode(type, from: response, url: url)
@@ -239,7 +261,7 @@ extension ACMEClient {
             if let retryAfter = parseRetryAfter(response.headers["Retry-After"], now: now()) {
                 pause = .milliseconds(Int(max(0, retryAfter.timeIntervalSince(now())) * 1000))
             }
-            try await wait(pause, budget: &budget, what: action, url: url)
+            try await wait(pause, deadline: deadline, what: action, url: url)
             delay = min(delay * 2, .seconds(5))
         }
     }

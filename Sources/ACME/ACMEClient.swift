@@ -45,6 +45,8 @@ public actor ACMEClient {
     public let configuration: Configuration
     let transport: any HTTPTransport
     let clock: any Clock<Duration>
+    /// Starts measuring time on `clock` (made where its concrete type is known).
+    let startStopwatch: @Sendable () -> @Sendable () -> Duration
     let now: @Sendable () -> Date
     let logger: Logger
     let observer: (@Sendable (ACMERequestRecord) -> Void)?
@@ -59,7 +61,7 @@ public actor ACMEClient {
         accountKey: AccountKey,
         accountURL: String? = nil,
         transport: any HTTPTransport,
-        clock: any Clock<Duration> = ContinuousClock(),
+        clock: some Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger,
         observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
@@ -69,6 +71,7 @@ public actor ACMEClient {
         self.accountURL = accountURL
         self.transport = transport
         self.clock = clock
+        self.startStopwatch = { ACMEClient.stopwatch(clock) }
         self.now = now
         self.logger = logger
         self.observer = observer
@@ -130,8 +133,15 @@ public actor ACMEClient {
                 body: body
             )
             if let accept { request.headers.add("Accept", accept) }
-            let response = try await send(request, action: action)
-            await nonces.add(response.headers["Replay-Nonce"])
+            await nonces.requestStarted()
+            let response: HTTPResponse
+            do {
+                response = try await send(request, action: action)
+            } catch {
+                await nonces.requestFinished(nonce: nil)
+                throw error
+            }
+            await nonces.requestFinished(nonce: response.headers["Replay-Nonce"])
             if response.isSuccess { return response }
             let error = problemError(action: action, url: url, response: response)
             if error.problem?.kind == .badNonce, badNonces < configuration.badNonceRetries {
@@ -250,15 +260,32 @@ public actor ACMEClient {
         accountKey = key
     }
 
-    /// Waits `duration`, or less when the budget runs out; throws `timeout` when it has.
-    func wait(_ duration: Duration, budget: inout Duration, what: String, url: String) async throws {
-        guard budget > .zero else {
+    /// Waits `duration`, or less when the deadline comes first; throws `timeout` once it has passed.
+    func wait(_ duration: Duration, deadline: Deadline, what: String, url: String) async throws {
+        let remaining = deadline.remaining
+        guard remaining > .zero else {
             throw ACMEError(.timeout, "gave up waiting for \(what) after \(configuration.orderDeadline)", url: url)
         }
-        let slept = min(duration, budget)
-        budget -= slept
-        try await clock.sleep(for: slept)
+        try await clock.sleep(for: min(duration, remaining))
     }
+
+    /// A deadline `orderDeadline` from now on this client's clock.
+    func makeDeadline() -> Deadline {
+        Deadline(limit: configuration.orderDeadline, elapsed: startStopwatch())
+    }
+
+    private static func stopwatch<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
+    }
+}
+
+/// The time left for one order, on the client's clock (shared by its concurrent authorizations).
+struct Deadline: Sendable {
+    let limit: Duration
+    let elapsed: @Sendable () -> Duration
+
+    var remaining: Duration { limit - elapsed() }
 }
 
 /// RFC 3339 timestamps as ACME writes them, with or without fractional seconds.

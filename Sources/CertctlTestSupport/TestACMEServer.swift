@@ -25,6 +25,9 @@ public final class TestACMEServer: Sendable {
         /// Polls that answer `processing` after finalize, each with `Retry-After: orderRetryAfter`.
         public var processingPolls = 0
         public var orderRetryAfter = 2
+        /// Order polls that still answer `pending` after every authorization is valid (finalize
+        /// meanwhile answers 403 `orderNotReady`).
+        public var pendingPollsAfterAuthorization = 0
         /// Certificate IDs for which `replaces` answers 409 `alreadyReplaced`.
         public var alreadyReplaced: Set<String> = []
         /// The suggested window for a certificate, from its validity; default: the last third.

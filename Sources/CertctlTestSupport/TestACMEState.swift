@@ -22,6 +22,7 @@ actor TestACMEState {
         var replaces: String?
         var certificate: Int?
         var processingLeft = 0
+        var pendingLeft = 0
         var account: String
     }
 
@@ -332,6 +333,11 @@ actor TestACMEState {
 
     private func orderResource(_ id: Int) -> ServerResponse {
         guard var order = orders[id] else { return problem(404, "malformed", "no order \(id)") }
+        if order.status == "pending", order.pendingLeft > 0 {
+            order.pendingLeft -= 1
+            if order.pendingLeft == 0 { order.status = "ready" }
+            orders[id] = order
+        }
         if order.status == "processing" {
             if order.processingLeft > 0 {
                 order.processingLeft -= 1
@@ -405,7 +411,11 @@ actor TestACMEState {
         if states.contains("invalid") {
             order.status = "invalid"
         } else if states.allSatisfy({ $0 == "valid" }) {
-            order.status = "ready"
+            if behaviour.pendingPollsAfterAuthorization > 0 {
+                order.pendingLeft = behaviour.pendingPollsAfterAuthorization
+            } else {
+                order.status = "ready"
+            }
         }
         orders[id] = order
     }

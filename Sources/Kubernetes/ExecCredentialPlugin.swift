@@ -98,7 +98,8 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             object["kind"] as? String == "ExecCredential", let status = object["status"] as? [String: Any]
         else {
-            throw KubernetesError(.credentials, object: "exec plugin \(command)", reason: "did not print an ExecCredential")
+            throw KubernetesError(
+                .credentials, object: "exec plugin \(command)", reason: "did not print an ExecCredential")
         }
         let token = status["token"] as? String
         let certificate = status["clientCertificateData"] as? String

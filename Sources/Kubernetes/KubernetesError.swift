@@ -69,7 +69,9 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
 
     public var httpStatus: Int? { status?.code }
     public var isNotFound: Bool { status?.reason == "NotFound" || status?.code == 404 }
-    public var isConflict: Bool { status?.reason == "Conflict" || (status?.code == 409 && status?.reason != "AlreadyExists") }
+    public var isConflict: Bool {
+        status?.reason == "Conflict" || (status?.code == 409 && status?.reason != "AlreadyExists")
+    }
     public var isAlreadyExists: Bool { status?.reason == "AlreadyExists" }
 
     public var description: String {

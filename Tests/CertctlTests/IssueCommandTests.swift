@@ -188,7 +188,10 @@ struct ProxyTests {
 
         let exempted = try CertctlProcess.run(
             arguments,
-            environment: ["HTTPS_PROXY": deadProxy, "https_proxy": deadProxy, "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1"],
+            environment: [
+                "HTTPS_PROXY": deadProxy, "https_proxy": deadProxy, "NO_PROXY": "localhost,127.0.0.1",
+                "no_proxy": "localhost,127.0.0.1",
+            ],
             directory: directory
         )
         #expect(exempted.status == 0, "\(exempted.standardError)")

@@ -202,6 +202,35 @@ struct RFCServerTests {
         }
     }
 
+    @Test("finalize right after the authorizations; orderNotReady makes it wait for ready")
+    func orderNotReady() async throws {
+        var behaviour = TestACMEServer.Behaviour()
+        behaviour.pendingPollsAfterAuthorization = 2
+        try await withRFCServer(behaviour) { server, client, _, responder in
+            let issued = try await client.issue(
+                CertificateOrder(names: ["grafana.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                solver: ResponderSolver(responder: responder)
+            )
+            #expect(CertificateSummary(issued.chain.leaf).dnsNames == ["grafana.mybinder.org"])
+            let finalizes = await server.requests.filter { $0.hasPrefix("POST /finalize/") }
+            #expect(finalizes.count == 2)
+        }
+    }
+
+    @Test("one certificate on an existing account costs at most 7 requests after directory and nonce")
+    func requestBudget() async throws {
+        try await withRFCServer { server, client, _, responder in
+            let before = await server.requests.count
+            _ = try await client.issue(
+                CertificateOrder(names: ["grafana.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
+                solver: ResponderSolver(responder: responder)
+            )
+            let used = await server.requests.dropFirst(before)
+            #expect(used.count <= 7, "\(Array(used))")
+            #expect(!used.contains { $0.hasPrefix("HEAD /nonce") })
+        }
+    }
+
     @Test("the order deadline caps Retry-After")
     func deadline() async throws {
         var behaviour = TestACMEServer.Behaviour()
