@@ -123,19 +123,23 @@ public actor ACMEClient {
         var badNonces = 0
         var unavailable = 0
         while true {
-            let nonce = try await nextNonce()
-            let body = try JWS.sign(
-                payload: payload, url: url, nonce: nonce, key: signingKey, identification: identification)
-            var request = HTTPRequest(
-                method: .post,
-                url: url,
-                headers: ["Content-Type": "application/jose+json"],
-                body: body
-            )
-            if let accept { request.headers.add("Accept", accept) }
-            await nonces.requestStarted()
             let response: HTTPResponse
             do {
+                let nonce = try await nextNonce()
+                let body = try JWS.sign(
+                    payload: payload,
+                    url: url,
+                    nonce: nonce,
+                    key: signingKey,
+                    identification: identification
+                )
+                var request = HTTPRequest(
+                    method: .post,
+                    url: url,
+                    headers: ["Content-Type": "application/jose+json"],
+                    body: body
+                )
+                if let accept { request.headers.add("Accept", accept) }
                 response = try await send(request, action: action)
             } catch {
                 await nonces.requestFinished(nonce: nil)
