@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
@@ -64,10 +65,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Kubernetes",
+            dependencies: [
+                "Transport",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CertctlCore",
             dependencies: [
                 "ACME",
                 "Certificates",
+                "Kubernetes",
                 "Transport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -80,6 +90,7 @@ let package = Package(
                 "ACME",
                 "Certificates",
                 "CertctlCore",
+                "Kubernetes",
                 "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,6 +103,8 @@ let package = Package(
                 "ACME",
                 "Certificates",
                 "CertctlCore",
+                "Kubernetes",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "Transport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -109,6 +122,7 @@ let package = Package(
                 "ACME",
                 "Certificates",
                 "CertctlCore",
+                "Kubernetes",
                 "CertctlTestSupport",
                 "Transport",
                 .product(name: "Crypto", package: "swift-crypto"),

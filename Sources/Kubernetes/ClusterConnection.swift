@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Transport
 
 /// How to reach one API server and who to be there: from a kubeconfig context or in-cluster.

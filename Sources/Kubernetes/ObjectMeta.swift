@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// `metadata` of every object (the fields certctl reads and writes).
 public struct ObjectMeta: Codable, Sendable, Equatable {

@@ -9,6 +9,16 @@ public struct ServerRequest: Sendable {
     public var uri: String
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Who the peer proved to be at the TLS layer (client certificate), when the server asks.
+    public var peerIdentity: String?
+
+    public init(method: String, uri: String, headers: HTTPHeaders, body: [UInt8], peerIdentity: String? = nil) {
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.body = body
+        self.peerIdentity = peerIdentity
+    }
 
     public var path: String { String(uri.split(separator: "?", maxSplits: 1).first ?? "") }
 
@@ -62,6 +72,7 @@ public final class HTTPServer: Sendable {
         host: String,
         port: Int,
         configure: (@Sendable (any Channel) -> EventLoopFuture<Void>)? = nil,
+        peerIdentity: (@Sendable (any Channel) -> String?)? = nil,
         handler: @escaping Handler
     ) async throws -> HTTPServer {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -73,7 +84,7 @@ public final class HTTPServer: Sendable {
                 return front.flatMapThrowing {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(RequestHandler(handler: handler))
+                    try pipeline.addHandler(RequestHandler(handler: handler, peerIdentity: peerIdentity))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -91,11 +102,13 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPServerResponsePart
 
     private let handler: HTTPServer.Handler
+    private let peerIdentity: (@Sendable (any Channel) -> String?)?
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    init(handler: @escaping HTTPServer.Handler) {
+    init(handler: @escaping HTTPServer.Handler, peerIdentity: (@Sendable (any Channel) -> String?)?) {
         self.handler = handler
+        self.peerIdentity = peerIdentity
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -112,7 +125,13 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
             for (name, value) in head.headers {
                 headers.add(name, value)
             }
-            let request = ServerRequest(method: head.method.rawValue, uri: head.uri, headers: headers, body: body)
+            let request = ServerRequest(
+                method: head.method.rawValue,
+                uri: head.uri,
+                headers: headers,
+                body: body,
+                peerIdentity: peerIdentity?(context.channel)
+            )
             let keepAlive = head.isKeepAlive
             let version = head.version
             let promise = context.eventLoop.makePromise(of: ServerResponse.self)

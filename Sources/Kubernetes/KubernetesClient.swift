@@ -1,0 +1,190 @@
+public import Foundation
+public import Transport
+
+/// A small typed client for the API server: get, list (selectors, pagination), create, update
+/// with `resourceVersion`, JSON merge patch, delete. Failures keep the server's `Status`.
+public struct KubernetesClient: Sendable {
+    public let connection: ClusterConnection
+    let transport: any HTTPTransport
+    let credentials: CredentialSource
+    let observer: (@Sendable (_ verb: String, _ status: Int?) -> Void)?
+
+    public init(
+        connection: ClusterConnection,
+        transport: any HTTPTransport,
+        observer: (@Sendable (_ verb: String, _ status: Int?) -> Void)? = nil
+    ) {
+        self.connection = connection
+        self.transport = transport
+        self.credentials = CredentialSource(connection: connection)
+        self.observer = observer
+    }
+
+    // MARK: Verbs
+
+    public func get<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String) async throws -> R {
+        let response = try await send(
+            .get, path: Self.path(type, namespace: namespace, name: name), verb: "get",
+            object: Self.describe(type, namespace, name))
+        return try decode(type, response, object: Self.describe(type, namespace, name))
+    }
+
+    /// Every object of `type` (in `namespace`, or all namespaces when nil), page by page.
+    public func list<R: KubernetesResource>(
+        _ type: R.Type,
+        namespace: String?,
+        labelSelector: String? = nil,
+        fieldSelector: String? = nil,
+        pageSize: Int = 500
+    ) async throws -> [R] {
+        var items: [R] = []
+        var token: String?
+        repeat {
+            var query: [(String, String)] = [("limit", String(pageSize))]
+            if let labelSelector { query.append(("labelSelector", labelSelector)) }
+            if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+            if let token { query.append(("continue", token)) }
+            let object = "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")"
+            let response = try await send(
+                .get, path: Self.path(type, namespace: namespace, name: nil), query: query, verb: "list", object: object
+            )
+            let page = try decode(ObjectList<R>.self, response, object: object)
+            items += page.items
+            token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return items
+    }
+
+    public func create<R: KubernetesResource>(_ object: R) async throws -> R {
+        let namespace = object.metadata.namespace
+        let name = object.metadata.name ?? object.metadata.generateName ?? ""
+        let description = Self.describe(R.self, namespace, name)
+        let response = try await send(
+            .post,
+            path: Self.path(R.self, namespace: namespace, name: nil),
+            body: try encode(object),
+            verb: "create",
+            object: description
+        )
+        return try decode(R.self, response, object: description)
+    }
+
+    /// Replaces the object. With `metadata.resourceVersion` set the server refuses (409
+    /// Conflict) when someone else wrote since: optimistic concurrency.
+    public func update<R: KubernetesResource>(_ object: R) async throws -> R {
+        guard let name = object.metadata.name else {
+            throw KubernetesError(.configuration, object: R.kind, reason: "an update needs metadata.name")
+        }
+        let namespace = object.metadata.namespace
+        let description = Self.describe(R.self, namespace, name)
+        let response = try await send(
+            .put,
+            path: Self.path(R.self, namespace: namespace, name: name),
+            body: try encode(object),
+            verb: "update",
+            object: description
+        )
+        return try decode(R.self, response, object: description)
+    }
+
+    /// A JSON merge patch (RFC 7386), e.g. `{"metadata":{"annotations":{...}}}`.
+    public func mergePatch<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String, patch: Data)
+        async throws -> R
+    {
+        let description = Self.describe(type, namespace, name)
+        let response = try await send(
+            .patch,
+            path: Self.path(type, namespace: namespace, name: name),
+            body: Array(patch),
+            contentType: "application/merge-patch+json",
+            verb: "patch",
+            object: description
+        )
+        return try decode(type, response, object: description)
+    }
+
+    public func delete<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String) async throws {
+        _ = try await send(
+            .delete, path: Self.path(type, namespace: namespace, name: name), verb: "delete",
+            object: Self.describe(type, namespace, name))
+    }
+
+    // MARK: Plumbing
+
+    static func path<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String?) -> String {
+        var path = R.apiPath
+        if let namespace { path += "/namespaces/\(escape(namespace))" }
+        path += "/\(R.plural)"
+        if let name { path += "/\(escape(name))" }
+        return path
+    }
+
+    static func describe<R: KubernetesResource>(_ type: R.Type, _ namespace: String?, _ name: String) -> String {
+        "\(R.kind) \(namespace.map { "\($0)/" } ?? "")\(name)"
+    }
+
+    static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+            ?? text
+    }
+
+    private func send(
+        _ method: HTTPRequest.Method,
+        path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        contentType: String = "application/json",
+        verb: String,
+        object: String
+    ) async throws -> HTTPResponse {
+        var components = URLComponents()
+        components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let encodedQuery =
+            components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
+        var request = HTTPRequest(
+            method: method, url: connection.server + path + encodedQuery, body: body, timeout: .seconds(30))
+        request.headers.add("Accept", "application/json")
+        if body != nil { request.headers.add("Content-Type", contentType) }
+        let auth = try await credentials.current()
+        request.tls = auth.tls
+        if let token = auth.token { request.headers.add("Authorization", "Bearer \(token)") }
+
+        let response: HTTPResponse
+        do {
+            response = try await transport.send(request)
+        } catch {
+            observer?(verb, nil)
+            throw KubernetesError(
+                .transport, object: object,
+                reason: "cannot reach the API server at \(connection.server) to \(verb): \(error)")
+        }
+        observer?(verb, response.status)
+        if response.status == 401 { await credentials.invalidate() }
+        guard response.isSuccess else {
+            let status = try? JSONDecoder().decode(KubernetesStatus.self, from: Data(response.body))
+            let message = status?.message ?? String(decoding: response.body.prefix(200), as: UTF8.self)
+            throw KubernetesError(
+                .status,
+                object: object,
+                reason: "\(verb) failed: \(status?.reason ?? "HTTP \(response.status)"): \(message)",
+                status: status ?? KubernetesStatus(message: message, reason: nil, details: nil, code: response.status)
+            )
+        }
+        return response
+    }
+
+    private func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value))
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, object: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(response.body))
+        } catch {
+            throw KubernetesError(
+                .invalidResponse, object: object, reason: "the API server's answer does not decode: \(error)")
+        }
+    }
+}

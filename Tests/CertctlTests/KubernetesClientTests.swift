@@ -1,0 +1,182 @@
+import CertctlTestSupport
+import Foundation
+import Kubernetes
+import Synchronization
+import Testing
+import Transport
+
+/// A client for `server` with a bearer token.
+func fakeClient(
+    _ server: FakeAPIServer, token: String = "test-token", observer: (@Sendable (String, Int?) -> Void)? = nil
+) -> KubernetesClient {
+    KubernetesClient(
+        connection: ClusterConnection(
+            name: "fake", server: server.url, tls: server.tls, credentials: .token(token), namespace: "default"),
+        transport: CurlTransport(userAgent: "certctl-tests"),
+        observer: observer
+    )
+}
+
+func tlsSecret(_ namespace: String, _ name: String, labels: [String: String]? = nil, data: [String: Data]? = nil)
+    -> Secret
+{
+    Secret(
+        metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
+        type: Secret.tlsType,
+        data: data ?? ["tls.crt": Data("crt".utf8), "tls.key": Data("key".utf8)]
+    )
+}
+
+@Suite("Kubernetes client against the fake API server")
+struct KubernetesClientTests {
+    @Test("no token or a wrong one: 401 Unauthorized with the server's Status")
+    func unauthorized() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        do {
+            _ = try await fakeClient(server, token: "wrong").list(Secret.self, namespace: "default")
+            Issue.record("a wrong token must be refused")
+        } catch let error as KubernetesError {
+            #expect(error.httpStatus == 401)
+            #expect(error.status?.reason == "Unauthorized")
+        }
+    }
+
+    @Test("create, get, update with resourceVersion, 409 on a stale one, AlreadyExists, NotFound, delete")
+    func lifecycle() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let created = try await client.create(tlsSecret("binder", "kubelego-tls-binder"))
+        let version = try #require(created.metadata.resourceVersion)
+        #expect(created.metadata.uid != nil)
+
+        do {
+            _ = try await client.create(tlsSecret("binder", "kubelego-tls-binder"))
+            Issue.record("a second create must fail")
+        } catch let error as KubernetesError {
+            #expect(error.isAlreadyExists)
+            #expect(error.httpStatus == 409)
+            #expect(error.description.contains("Secret binder/kubelego-tls-binder"))
+        }
+
+        var changed = created
+        changed.data?["tls.crt"] = Data("crt2".utf8)
+        let updated = try await client.update(changed)
+        #expect(updated.metadata.resourceVersion != version)
+        #expect(updated.metadata.uid == created.metadata.uid)
+
+        do {
+            _ = try await client.update(changed)  // still carries the old resourceVersion
+            Issue.record("a stale resourceVersion must conflict")
+        } catch let error as KubernetesError {
+            #expect(error.isConflict)
+            #expect(error.status?.message?.contains("the object has been modified") == true)
+        }
+
+        let fetched = try await client.get(Secret.self, namespace: "binder", name: "kubelego-tls-binder")
+        #expect(fetched.data?["tls.crt"] == Data("crt2".utf8))
+
+        try await client.delete(Secret.self, namespace: "binder", name: "kubelego-tls-binder")
+        do {
+            _ = try await client.get(Secret.self, namespace: "binder", name: "kubelego-tls-binder")
+            Issue.record("a deleted Secret must be gone")
+        } catch let error as KubernetesError {
+            #expect(error.isNotFound)
+            #expect(error.status?.details?.name == "kubelego-tls-binder")
+        }
+    }
+
+    @Test("a kubernetes.io/tls Secret without tls.key is 422 Invalid with the field named")
+    func invalidTLSSecret() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        do {
+            _ = try await fakeClient(server).create(tlsSecret("default", "broken", data: ["tls.crt": Data("x".utf8)]))
+            Issue.record("must be refused")
+        } catch let error as KubernetesError {
+            #expect(error.httpStatus == 422)
+            #expect(error.status?.reason == "Invalid")
+            #expect(error.status?.details?.causes?.first?.field == "data[tls.key]")
+        }
+        await #expect(throws: KubernetesError.self) {
+            _ = try await fakeClient(server).create(tlsSecret("default", "Not_A_Name"))
+        }
+    }
+
+    @Test("list follows continue tokens, page by page, with label and field selectors")
+    func listing() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let lists = Mutex(0)
+        let client = fakeClient(server, observer: { verb, _ in if verb == "list" { lists.withLock { $0 += 1 } } })
+        for index in 0..<25 {
+            _ = try await client.create(
+                tlsSecret(
+                    index < 20 ? "prod" : "staging", "cert-\(index)", labels: ["tier": index % 2 == 0 ? "even" : "odd"])
+            )
+        }
+        _ = try await client.create(
+            Secret(metadata: ObjectMeta(name: "opaque", namespace: "prod"), type: "Opaque", data: ["a": Data("b".utf8)])
+        )
+
+        let all = try await client.list(Secret.self, namespace: nil, pageSize: 10)
+        #expect(all.count == 26)
+        #expect(lists.withLock { $0 } == 3)
+        #expect(Set(all.compactMap(\.metadata.name)).count == 26)
+
+        let prod = try await client.list(Secret.self, namespace: "prod", fieldSelector: "type=kubernetes.io/tls")
+        #expect(prod.count == 20)
+        let even = try await client.list(Secret.self, namespace: nil, labelSelector: "tier=even")
+        #expect(even.count == 13)
+        let notEven = try await client.list(Secret.self, namespace: "staging", labelSelector: "tier!=even")
+        #expect(notEven.map(\.metadata.name) == ["cert-21", "cert-23"])
+        await #expect(throws: KubernetesError.self) {
+            _ = try await client.list(Secret.self, namespace: nil, fieldSelector: "data.tls=x")
+        }
+    }
+
+    @Test("merge patch changes annotations and honours a resourceVersion precondition")
+    func mergePatch() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let created = try await client.create(tlsSecret("default", "patched"))
+        let patch = Data(#"{"metadata":{"annotations":{"certctl.io/failure-count":"2"}}}"#.utf8)
+        let patched = try await client.mergePatch(Secret.self, namespace: "default", name: "patched", patch: patch)
+        #expect(patched.metadata.annotations?["certctl.io/failure-count"] == "2")
+        #expect(patched.data?["tls.key"] == Data("key".utf8))
+        let stale = Data(
+            #"{"metadata":{"resourceVersion":"\#(created.metadata.resourceVersion ?? "")","labels":{"a":"b"}}}"#.utf8)
+        await #expect(throws: KubernetesError.self) {
+            _ = try await client.mergePatch(Secret.self, namespace: "default", name: "patched", patch: stale)
+        }
+    }
+
+    @Test("Ingress, Service, Lease and Event round-trip through their API groups")
+    func otherKinds() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let ingress = Ingress(
+            metadata: ObjectMeta(name: "binder", namespace: "prod", annotations: ["kubernetes.io/tls-acme": "true"]),
+            spec: .init(
+                ingressClassName: "traefik", tls: [.init(hosts: ["mybinder.org"], secretName: "kubelego-tls-binder")])
+        )
+        _ = try await client.create(ingress)
+        let listed = try await client.list(Ingress.self, namespace: nil)
+        #expect(listed.first?.spec?.tls?.first?.secretName == "kubelego-tls-binder")
+        _ = try await client.create(
+            Lease(
+                metadata: ObjectMeta(name: "certctl", namespace: "prod"),
+                spec: .init(holderIdentity: "me", leaseDurationSeconds: 60, acquireTime: nil, renewTime: nil)))
+        #expect(try await client.get(Lease.self, namespace: "prod", name: "certctl").spec?.holderIdentity == "me")
+        _ = try await client.create(
+            Service(
+                metadata: ObjectMeta(name: "solver", namespace: "prod"),
+                spec: .init(
+                    selector: ["app": "certctl"], ports: [.init(name: "http", port: 80, targetPort: 8089)],
+                    type: "ClusterIP")))
+        #expect(try await client.list(Service.self, namespace: "prod").count == 1)
+    }
+}
