@@ -41,7 +41,8 @@ public struct TestCertificateAuthority: Sendable {
         names: [String],
         notBefore: Date,
         notAfter: Date,
-        serial: [UInt8]? = nil
+        serial: [UInt8]? = nil,
+        clientAuthentication: Bool = false
     ) throws -> Certificate {
         let sans = SubjectAlternativeNames(
             names.map { name in
@@ -61,7 +62,7 @@ public struct TestCertificateAuthority: Sendable {
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
-                try ExtendedKeyUsage([.serverAuth])
+                try ExtendedKeyUsage(clientAuthentication ? [.clientAuth] : [.serverAuth])
                 AuthorityKeyIdentifier(keyIdentifier: keyIdentifier[...])
                 sans
             },

@@ -40,6 +40,9 @@ public struct Kubeconfig: Sendable {
 
     public var contextNames: [String] { contexts.keys.sorted() }
 
+    /// An empty configuration; `merge` adds files.
+    public init() {}
+
     /// `explicit` (`--kubeconfig`), else `KUBECONFIG` (colon-separated), else `~/.kube/config`.
     public static func load(explicit: String?, environment: [String: String]) throws -> Kubeconfig {
         let paths: [String]
