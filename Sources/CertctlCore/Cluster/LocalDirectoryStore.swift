@@ -1,0 +1,235 @@
+import Foundation
+public import Kubernetes
+import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The cluster seam with no cluster (the embedded default): Ingress manifests from a directory,
+/// Secrets as `kubernetes.io/tls` Secret manifests in `STATE/secrets/NAMESPACE/NAME.yaml`
+/// (atomic writes, mode 0600), so that `kubectl apply -R -f STATE/secrets` would install them.
+/// Writes carry a `resourceVersion` and conflict like the API server's.
+public struct LocalDirectoryStore: ClusterStore {
+    public let manifests: String
+    public let secretsDirectory: String
+
+    public init(manifests: String, state: String) {
+        self.manifests = manifests
+        self.secretsDirectory = (state as NSString).appendingPathComponent("secrets")
+    }
+
+    public var name: String { "local" }
+
+    // MARK: Ingresses
+
+    public func ingresses(in scope: NamespaceScope) async throws -> (items: [Ingress], problems: [ObjectProblem]) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: manifests, isDirectory: &isDirectory) else {
+            throw CertctlError(.invalidArgument, object: manifests, "no such manifests directory; pass --manifests DIR")
+        }
+        let files = isDirectory.boolValue ? Self.yamlFiles(under: manifests) : [manifests]
+        var items: [Ingress] = []
+        var problems: [ObjectProblem] = []
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                problems.append(ObjectProblem(object: file, reason: "cannot read the file"))
+                continue
+            }
+            let documents: [YAMLDocuments.Document]
+            do {
+                documents = try YAMLDocuments.parse(
+                    String(decoding: data, as: UTF8.self), source: file, code: .invalidManifest)
+            } catch let error as CertctlError {
+                problems.append(ObjectProblem(object: file, reason: error.reason))
+                continue
+            }
+            for document in documents {
+                guard let object = document.value as? [String: Any], object["kind"] as? String == Ingress.kind else {
+                    continue
+                }
+                let place = "\(file):\(document.line + 1)"
+                do {
+                    var ingress = try Self.decode(Ingress.self, from: object, place: place)
+                    if ingress.metadata.namespace == nil { ingress.metadata.namespace = "default" }
+                    if scope.contains(ingress.metadata.namespace ?? "default") { items.append(ingress) }
+                } catch let error as CertctlError {
+                    problems.append(ObjectProblem(object: place, reason: error.reason))
+                }
+            }
+        }
+        return (items, problems)
+    }
+
+    static func yamlFiles(under directory: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var files: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            if relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") {
+                files.append((directory as NSString).appendingPathComponent(relative))
+            }
+        }
+        return files.sorted()
+    }
+
+    /// Through JSON, as the API server would: a value of the wrong type is an error, not a guess.
+    static func decode<T: Decodable>(_ type: T.Type, from object: [String: Any], place: String) throws -> T {
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object)
+            return try JSONDecoder().decode(type, from: data)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw CertctlError(
+                .invalidManifest, object: place,
+                "\(path) has the wrong type (annotations and labels must be quoted strings)")
+        } catch {
+            throw CertctlError(.invalidManifest, object: place, "is not a valid \(T.self): \(error)")
+        }
+    }
+
+    // MARK: Secrets
+
+    private func path(_ namespace: String, _ name: String) -> String {
+        "\(secretsDirectory)/\(namespace)/\(name).yaml"
+    }
+
+    public func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem]) {
+        var items: [Secret] = []
+        var problems: [ObjectProblem] = []
+        let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: secretsDirectory)) ?? []
+        for namespace in namespaces.sorted() where scope.contains(namespace) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(secretsDirectory)/\(namespace)")) ?? []
+            for file in names.sorted() where file.hasSuffix(".yaml") {
+                let name = String(file.dropLast(5))
+                do {
+                    if let secret = try read(namespace, name), secret.type == Secret.tlsType {
+                        items.append(secret)
+                    }
+                } catch let error as CertctlError {
+                    problems.append(ObjectProblem(object: "Secret \(namespace)/\(name)", reason: error.reason))
+                }
+            }
+        }
+        return (items, problems)
+    }
+
+    public func secret(namespace: String, name: String) async throws -> Secret? {
+        try read(namespace, name)
+    }
+
+    private func read(_ namespace: String, _ name: String) throws -> Secret? {
+        let file = path(namespace, name)
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        let documents = try YAMLDocuments.parse(
+            String(decoding: data, as: UTF8.self), source: file, code: .invalidManifest)
+        guard var object = documents.first?.value as? [String: Any] else {
+            throw CertctlError(.invalidManifest, object: file, "is not a Secret manifest")
+        }
+        // `stringData` is write-only convenience, merged into `data` as the API server does.
+        if let strings = object["stringData"] as? [String: Any] {
+            var merged = (object["data"] as? [String: Any]) ?? [:]
+            for (key, value) in strings { merged[key] = Data("\(value)".utf8).base64EncodedString() }
+            object["data"] = merged
+            object["stringData"] = nil
+        }
+        var secret = try Self.decode(Secret.self, from: object, place: file)
+        secret.metadata.namespace = secret.metadata.namespace ?? namespace
+        secret.metadata.resourceVersion = secret.metadata.annotations?[Self.revisionAnnotation]
+        secret.metadata.annotations?[Self.revisionAnnotation] = nil
+        return secret
+    }
+
+    public func create(_ secret: Secret) async throws -> Secret {
+        try withLock {
+            let (namespace, name) = try Self.identity(secret)
+            if FileManager.default.fileExists(atPath: path(namespace, name)) {
+                throw Self.status(409, "AlreadyExists", "secrets \"\(name)\" already exists", secret)
+            }
+            return try write(secret, namespace: namespace, name: name, version: 1)
+        }
+    }
+
+    public func update(_ secret: Secret) async throws -> Secret {
+        try withLock {
+            let (namespace, name) = try Self.identity(secret)
+            guard let current = try read(namespace, name) else {
+                throw Self.status(404, "NotFound", "secrets \"\(name)\" not found", secret)
+            }
+            let currentVersion = current.metadata.resourceVersion ?? "0"
+            if let sent = secret.metadata.resourceVersion, sent != currentVersion {
+                throw Self.status(
+                    409,
+                    "Conflict",
+                    "Operation cannot be fulfilled on secrets \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+                    secret
+                )
+            }
+            return try write(secret, namespace: namespace, name: name, version: (Int(currentVersion) ?? 0) + 1)
+        }
+    }
+
+    private func write(_ secret: Secret, namespace: String, name: String, version: Int) throws -> Secret {
+        if secret.type == Secret.tlsType {
+            let missing = ["tls.crt", "tls.key"].filter { secret.data?[$0] == nil }
+            guard missing.isEmpty else {
+                throw Self.status(
+                    422, "Invalid", "Secret \"\(name)\" is invalid: data[\(missing[0])]: Required value", secret)
+            }
+        }
+        var stored = secret
+        stored.metadata.namespace = namespace
+        stored.metadata.resourceVersion = String(version)
+        try AtomicFile.write(try Self.manifest(stored), to: path(namespace, name), mode: 0o600)
+        return stored
+    }
+
+    /// The local stand-in for `metadata.resourceVersion`, which a manifest must not carry
+    /// (the API server refuses to create an object that has one).
+    static let revisionAnnotation = "certctl.io/local-revision"
+
+    /// The Secret as a manifest that `kubectl apply` takes.
+    static func manifest(_ secret: Secret) throws -> String {
+        var metadata: [String: Any] = [
+            "name": secret.metadata.name ?? "", "namespace": secret.metadata.namespace ?? "default",
+        ]
+        if let labels = secret.metadata.labels, !labels.isEmpty { metadata["labels"] = labels }
+        var annotations = secret.metadata.annotations ?? [:]
+        if let version = secret.metadata.resourceVersion { annotations[revisionAnnotation] = version }
+        if !annotations.isEmpty { metadata["annotations"] = annotations }
+        var object: [String: Any] = ["apiVersion": "v1", "kind": "Secret", "metadata": metadata]
+        if let type = secret.type { object["type"] = type }
+        if let data = secret.data { object["data"] = data.mapValues { $0.base64EncodedString() } }
+        return try Yams.dump(object: object, width: -1, sortKeys: true)
+    }
+
+    private static func identity(_ secret: Secret) throws -> (String, String) {
+        guard let name = secret.metadata.name, !name.isEmpty else {
+            throw status(422, "Invalid", "Secret is invalid: metadata.name: Required value", secret)
+        }
+        return (secret.metadata.namespace ?? "default", name)
+    }
+
+    private static func status(_ code: Int, _ reason: String, _ message: String, _ secret: Secret) -> KubernetesError {
+        KubernetesError(
+            .status,
+            object: "Secret \(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")",
+            reason: "\(reason): \(message)",
+            status: KubernetesStatus(message: message, reason: reason, details: nil, code: code)
+        )
+    }
+
+    /// One writer at a time across processes (two runs on one state directory).
+    private func withLock<T>(_ body: () throws -> T) throws -> T {
+        try AtomicFile.createDirectory(secretsDirectory)
+        let descriptor = open("\(secretsDirectory)/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw CertctlError(.io, object: secretsDirectory, "cannot open the lock file")
+        }
+        defer { close(descriptor) }
+        flock(descriptor, LOCK_EX)
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+}

@@ -1,0 +1,70 @@
+public import Certificates
+public import Foundation
+public import Kubernetes
+
+/// A typed view of a TLS Secret as found: its chain, key, validity, names, and certctl's record.
+/// Secrets written by cert-manager or kube-lego read the same (adoption).
+public struct CurrentCertificate: Sendable {
+    public var secret: Secret
+    public var chain: CertificateChain?
+    public var summary: CertificateSummary?
+    public var key: PrivateKey?
+    public var keyMatches: Bool
+    public var record: RenewalRecord
+    /// What is wrong with it, for the operator (wrong type, corrupt PEM, key mismatch).
+    public var problems: [String]
+
+    public init(secret: Secret) {
+        self.secret = secret
+        record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
+        var problems: [String] = []
+        if secret.type != Secret.tlsType {
+            problems.append(
+                "is of type \(secret.type ?? "Opaque"), not \(Secret.tlsType); certctl will not overwrite it: delete it or choose another secretName"
+            )
+        }
+        let data = secret.data ?? [:]
+        if let crt = data["tls.crt"] {
+            do {
+                chain = try CertificateChain(pem: String(decoding: crt, as: UTF8.self))
+            } catch {
+                problems.append("tls.crt is unreadable: \(error)")
+            }
+        } else {
+            problems.append("has no tls.crt")
+        }
+        if let pem = data["tls.key"] {
+            do {
+                key = try PrivateKey(pem: String(decoding: pem, as: UTF8.self))
+            } catch {
+                problems.append("tls.key is unreadable: \(error)")
+            }
+        } else {
+            problems.append("has no tls.key")
+        }
+        summary = chain.map { CertificateSummary($0.leaf) }
+        if let chain, let key {
+            keyMatches = key.matches(chain.leaf)
+            if !keyMatches { problems.append("tls.key does not belong to the certificate in tls.crt") }
+        } else {
+            keyMatches = false
+        }
+        self.problems = problems
+    }
+
+    public var name: String { "\(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")" }
+
+    /// True when the Secret can be served: a readable chain, its key, and the right type.
+    public var isUsable: Bool { problems.isEmpty }
+
+    /// True when it is usable and valid at `date`.
+    public func isValid(at date: Date) -> Bool {
+        guard isUsable, let summary else { return false }
+        return summary.notBefore <= date && date < summary.notAfter
+    }
+
+    /// The issuer that made it: certctl's record, else cert-manager's annotation.
+    public var issuerName: String? {
+        record.issuer ?? secret.metadata.annotations?["cert-manager.io/issuer-name"]
+    }
+}

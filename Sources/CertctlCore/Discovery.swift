@@ -1,0 +1,148 @@
+public import Kubernetes
+
+/// One certificate certctl should keep: a `spec.tls[]` entry of a managed Ingress.
+public struct DesiredCertificate: Sendable, Equatable {
+    public var namespace: String
+    public var secretName: String
+    /// The SANs, in the Ingress's order, de-duplicated.
+    public var hosts: [String]
+    public var issuer: String
+    /// `ClusterIssuer` or `Issuer`, from the annotation that chose it.
+    public var issuerKind: String
+    /// The Ingresses that name this Secret (usually one).
+    public var ingresses: [String]
+    /// The Ingress class (`spec.ingressClassName` or `kubernetes.io/ingress.class`).
+    public var ingressClass: String?
+
+    public var id: String { "\(namespace)/\(secretName)" }
+}
+
+/// Which Ingresses certctl manages and the certificates they need (DESIGN.md "Which Ingresses").
+public enum Discovery {
+    public static let tlsACME = "kubernetes.io/tls-acme"
+    public static let clusterIssuer = "cert-manager.io/cluster-issuer"
+    public static let namespacedIssuer = "cert-manager.io/issuer"
+    public static let ingressClass = "kubernetes.io/ingress.class"
+
+    public struct Result: Sendable {
+        public var certificates: [DesiredCertificate]
+        public var problems: [ObjectProblem]
+        /// Ingresses with a managing annotation but no `spec.tls`: nothing to do, worth saying.
+        public var withoutTLS: [String]
+    }
+
+    /// `defaultIssuer` serves `kubernetes.io/tls-acme: "true"`; `issuers` are the known names.
+    public static func certificates(
+        for ingresses: [Ingress],
+        issuers: Set<String>,
+        defaultIssuer: String?
+    ) -> Result {
+        var problems: [ObjectProblem] = []
+        var withoutTLS: [String] = []
+        var bySecret: [String: DesiredCertificate] = [:]
+        var conflicting = Set<String>()
+        var order: [String] = []
+
+        for ingress in ingresses.sorted(by: {
+            ($0.metadata.namespace ?? "", $0.metadata.name ?? "") < (
+                $1.metadata.namespace ?? "", $1.metadata.name ?? ""
+            )
+        }) {
+            let namespace = ingress.metadata.namespace ?? "default"
+            let name = ingress.metadata.name ?? "?"
+            let object = "Ingress \(namespace)/\(name)"
+            let annotations = ingress.metadata.annotations ?? [:]
+            let issuer: String
+            let kind: String
+            if let named = annotations[clusterIssuer], !named.isEmpty {
+                (issuer, kind) = (named, "ClusterIssuer")
+            } else if let named = annotations[namespacedIssuer], !named.isEmpty {
+                (issuer, kind) = (named, "Issuer")
+            } else if annotations[tlsACME] == "true" {
+                guard let defaultIssuer else {
+                    problems.append(
+                        ObjectProblem(
+                            object: object,
+                            reason: "has \(tlsACME): \"true\" but no default issuer is set; pass --default-issuer NAME")
+                    )
+                    continue
+                }
+                (issuer, kind) = (defaultIssuer, "ClusterIssuer")
+            } else {
+                continue  // not managed by certctl
+            }
+            guard issuers.contains(issuer) else {
+                problems.append(
+                    ObjectProblem(
+                        object: object,
+                        reason:
+                            "names the issuer \"\(issuer)\", which is not defined (known: \(issuers.sorted().joined(separator: ", ")))"
+                    ))
+                continue
+            }
+            let entries = ingress.spec?.tls ?? []
+            if entries.isEmpty {
+                withoutTLS.append(object)
+                continue
+            }
+            let ingressClass = ingress.spec?.ingressClassName ?? annotations[Self.ingressClass]
+            for (index, entry) in entries.enumerated() {
+                guard let secretName = entry.secretName, !secretName.isEmpty else {
+                    problems.append(
+                        ObjectProblem(
+                            object: object,
+                            reason: "spec.tls[\(index)] has no secretName; name the Secret to keep the certificate in"))
+                    continue
+                }
+                let secretObject = "Secret \(namespace)/\(secretName)"
+                var hosts: [String] = []
+                var invalid = false
+                for host in entry.hosts ?? [] {
+                    do {
+                        let valid = try Hostname.validate(host, object: "\(object) spec.tls[\(index)]")
+                        if !hosts.contains(valid) { hosts.append(valid) }
+                    } catch let error as CertctlError {
+                        problems.append(ObjectProblem(object: secretObject, reason: error.description))
+                        invalid = true
+                    } catch {
+                        invalid = true
+                    }
+                }
+                if invalid { continue }
+                guard !hosts.isEmpty else {
+                    problems.append(
+                        ObjectProblem(object: secretObject, reason: "\(object) spec.tls[\(index)] lists no hosts"))
+                    continue
+                }
+                let key = "\(namespace)/\(secretName)"
+                if var existing = bySecret[key] {
+                    if Set(existing.hosts) != Set(hosts) || existing.issuer != issuer {
+                        conflicting.insert(key)
+                        problems.append(
+                            ObjectProblem(
+                                object: secretObject,
+                                reason:
+                                    "is named by \(existing.ingresses.joined(separator: ", ")) for \(existing.hosts.joined(separator: ", ")) and by \(object) for \(hosts.joined(separator: ", ")); give each its own secretName or the same hosts"
+                            ))
+                    } else if !existing.ingresses.contains(name) {
+                        existing.ingresses.append(name)
+                        bySecret[key] = existing
+                    }
+                    continue
+                }
+                order.append(key)
+                bySecret[key] = DesiredCertificate(
+                    namespace: namespace,
+                    secretName: secretName,
+                    hosts: hosts,
+                    issuer: issuer,
+                    issuerKind: kind,
+                    ingresses: [name],
+                    ingressClass: ingressClass
+                )
+            }
+        }
+        let certificates = order.filter { !conflicting.contains($0) }.compactMap { bySecret[$0] }
+        return Result(certificates: certificates, problems: problems, withoutTLS: withoutTLS)
+    }
+}

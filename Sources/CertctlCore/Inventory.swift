@@ -1,0 +1,46 @@
+import Kubernetes
+
+/// Desired certificates paired with the Secrets that hold them now.
+public struct Inventory: Sendable {
+    public struct Entry: Sendable {
+        public var desired: DesiredCertificate
+        /// nil when the Secret does not exist.
+        public var current: CurrentCertificate?
+    }
+
+    public var cluster: String
+    public var entries: [Entry]
+    public var problems: [ObjectProblem]
+    public var withoutTLS: [String]
+
+    /// Reads Ingresses and TLS Secrets with one list each, then fetches only the Secrets that
+    /// the list did not have (missing, or of another type).
+    public static func load(
+        from store: any ClusterStore,
+        scope: NamespaceScope,
+        issuers: Set<String>,
+        defaultIssuer: String?
+    ) async throws -> Inventory {
+        let (ingresses, ingressProblems) = try await store.ingresses(in: scope)
+        let discovered = Discovery.certificates(for: ingresses, issuers: issuers, defaultIssuer: defaultIssuer)
+        let (secrets, secretProblems) = try await store.tlsSecrets(in: scope)
+        var byName: [String: Secret] = [:]
+        for secret in secrets {
+            byName["\(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")"] = secret
+        }
+        var entries: [Entry] = []
+        for desired in discovered.certificates {
+            var secret = byName[desired.id]
+            if secret == nil {
+                secret = try await store.secret(namespace: desired.namespace, name: desired.secretName)
+            }
+            entries.append(Entry(desired: desired, current: secret.map(CurrentCertificate.init)))
+        }
+        return Inventory(
+            cluster: store.name,
+            entries: entries,
+            problems: ingressProblems + discovered.problems + secretProblems,
+            withoutTLS: discovered.withoutTLS
+        )
+    }
+}

@@ -1,0 +1,88 @@
+public import Foundation
+
+/// certctl's state of one certificate, kept as `certctl.io/` annotations on its Secret so that
+/// every run (a CronJob every few minutes) knows what the last one learnt.
+public struct RenewalRecord: Sendable, Equatable {
+    public static let prefix = "certctl.io/"
+
+    /// When the current certificate is to be renewed (ARI choice or 2/3 of its lifetime).
+    public var renewalTime: Date?
+    public var ariWindowStart: Date?
+    public var ariWindowEnd: Date?
+    /// When to ask renewalInfo again (its Retry-After).
+    public var ariNextCheck: Date?
+    public var lastFailure: String?
+    public var lastFailureTime: Date?
+    public var failureCount = 0
+    /// No ACME request for this certificate before then (back-off or rate limit).
+    public var nextAttempt: Date?
+    public var profile: String?
+    public var orderURL: String?
+    /// The issuer the current certificate came from.
+    public var issuer: String?
+    /// A `certctl renew` request: re-issue on the next run.
+    public var renewRequested = false
+
+    public init() {}
+
+    enum Key: String, CaseIterable {
+        case renewalTime = "renewal-time"
+        case ariWindowStart = "ari-window-start"
+        case ariWindowEnd = "ari-window-end"
+        case ariNextCheck = "ari-next-check"
+        case lastFailure = "last-failure"
+        case lastFailureTime = "last-failure-time"
+        case failureCount = "failure-count"
+        case nextAttempt = "next-attempt"
+        case profile
+        case orderURL = "order-url"
+        case issuer
+        case renewRequested = "renew-requested"
+
+        var annotation: String { RenewalRecord.prefix + rawValue }
+    }
+
+    /// Reads the record from annotations; unreadable values are ignored (never fatal).
+    public init(annotations: [String: String]) {
+        func date(_ key: Key) -> Date? { annotations[key.annotation].flatMap(Self.parseDate) }
+        renewalTime = date(.renewalTime)
+        ariWindowStart = date(.ariWindowStart)
+        ariWindowEnd = date(.ariWindowEnd)
+        ariNextCheck = date(.ariNextCheck)
+        lastFailure = annotations[Key.lastFailure.annotation]
+        lastFailureTime = date(.lastFailureTime)
+        failureCount = annotations[Key.failureCount.annotation].flatMap { Int($0) } ?? 0
+        nextAttempt = date(.nextAttempt)
+        profile = annotations[Key.profile.annotation]
+        orderURL = annotations[Key.orderURL.annotation]
+        issuer = annotations[Key.issuer.annotation]
+        renewRequested = annotations[Key.renewRequested.annotation] == "true"
+    }
+
+    /// The record as annotations; keys of absent values are removed from `annotations`.
+    public func apply(to annotations: inout [String: String]) {
+        func set(_ key: Key, _ value: String?) { annotations[key.annotation] = value }
+        set(.renewalTime, renewalTime.map(Self.format))
+        set(.ariWindowStart, ariWindowStart.map(Self.format))
+        set(.ariWindowEnd, ariWindowEnd.map(Self.format))
+        set(.ariNextCheck, ariNextCheck.map(Self.format))
+        set(.lastFailure, lastFailure.map { String($0.prefix(500)) })
+        set(.lastFailureTime, lastFailureTime.map(Self.format))
+        set(.failureCount, failureCount > 0 ? String(failureCount) : nil)
+        set(.nextAttempt, nextAttempt.map(Self.format))
+        set(.profile, profile)
+        set(.orderURL, orderURL)
+        set(.issuer, issuer)
+        set(.renewRequested, renewRequested ? "true" : nil)
+    }
+
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    static func parseDate(_ text: String) -> Date? {
+        ISO8601DateFormatter().date(from: text)
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import CertctlCore
+import Foundation
+import Kubernetes
+import Logging
+import Transport
+
+/// How every command chooses its cluster: a manifests directory (local), a kubeconfig context,
+/// or the pod's service account when neither is given.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Local mode: read Ingress manifests from this directory.", valueName: "dir"))
+    var manifests: String?
+
+    @Option(help: ArgumentHelp("State directory (local Secrets and ACME accounts).", valueName: "dir"))
+    var state = ".certctl"
+
+    @Option(help: ArgumentHelp("kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).", valueName: "path"))
+    var kubeconfig: String?
+
+    @Option(help: ArgumentHelp("kubeconfig context (default: its current-context).", valueName: "name"))
+    var context: String?
+
+    @Option(
+        name: [.customShort("n"), .customLong("namespace")],
+        help: ArgumentHelp("A namespace to look at; repeat for more.", valueName: "name"))
+    var namespaces: [String] = []
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Look at every namespace.")
+    var allNamespaces = false
+
+    @Option(help: ArgumentHelp("Directory of issuer YAML files.", valueName: "dir"))
+    var issuers = "issuers"
+
+    @Option(
+        name: .customLong("default-issuer"),
+        help: ArgumentHelp("Issuer for kubernetes.io/tls-acme Ingresses.", valueName: "name"))
+    var defaultIssuer: String?
+
+    func validate() throws {
+        if manifests != nil, kubeconfig != nil || context != nil {
+            throw ValidationError("--manifests (local) and --kubeconfig/--context (cluster) exclude each other")
+        }
+        if allNamespaces, !namespaces.isEmpty {
+            throw ValidationError("--all-namespaces and --namespace exclude each other")
+        }
+    }
+
+    /// The store, and the namespaces in scope.
+    func makeStore(logger: Logger) throws -> (store: any ClusterStore, scope: NamespaceScope) {
+        let environment = ProcessInfo.processInfo.environment
+        if let manifests {
+            let scope: NamespaceScope = namespaces.isEmpty ? .all : .only(namespaces)
+            return (LocalDirectoryStore(manifests: manifests, state: state), scope)
+        }
+        let connection: ClusterConnection
+        if kubeconfig != nil || context != nil || environment["KUBERNETES_SERVICE_HOST"] == nil {
+            let config = try Kubeconfig.load(explicit: kubeconfig, environment: environment)
+            let (found, warnings) = try config.connection(context: context)
+            for warning in warnings { logger.warning("\(warning)") }
+            connection = found
+        } else {
+            connection = try ClusterConnection.inCluster(environment: environment)
+        }
+        let client = KubernetesClient(
+            connection: connection, transport: CurlTransport(userAgent: CertctlVersion.userAgent))
+        let scope: NamespaceScope =
+            allNamespaces ? .all : .only(namespaces.isEmpty ? [connection.namespace] : namespaces)
+        return (KubernetesStore(client: client), scope)
+    }
+
+    /// The issuers by name, and the default issuer (given, or the only one defined).
+    func loadIssuers() throws -> (issuers: [String: Issuer], defaultIssuer: String?) {
+        let loaded = try IssuerLoader.load(directory: issuers)
+        if let defaultIssuer, loaded[defaultIssuer] == nil {
+            throw CertctlError(
+                .unknownIssuer,
+                object: "--default-issuer \(defaultIssuer)",
+                "no such issuer in \(issuers) (known: \(loaded.keys.sorted().joined(separator: ", ")))"
+            )
+        }
+        return (loaded, defaultIssuer ?? (loaded.count == 1 ? loaded.keys.first : nil))
+    }
+}

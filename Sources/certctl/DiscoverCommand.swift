@@ -1,0 +1,47 @@
+import ArgumentParser
+import CertctlCore
+import Foundation
+
+struct DiscoverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "discover",
+        abstract: "List the certificates certctl would manage: one per spec.tls[] of each managed Ingress.",
+        discussion: """
+            An Ingress is managed when it has kubernetes.io/tls-acme: "true" (the default issuer), \
+            cert-manager.io/cluster-issuer or cert-manager.io/issuer. Problems with single objects \
+            are listed after the table; the exit code is 64 when there are any.
+            """
+    )
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "table or json")
+    var output = "table"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard ["table", "json"].contains(output) else {
+            throw ValidationError("-o \(output): use table or json")
+        }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        do {
+            let (issuers, defaultIssuer) = try cluster.loadIssuers()
+            let (store, scope) = try cluster.makeStore(logger: logger)
+            let inventory = try await Inventory.load(
+                from: store, scope: scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
+            print(
+                output == "json" ? try DiscoverReport.json(inventory) : DiscoverReport.table(inventory), terminator: "")
+            if !inventory.problems.isEmpty {
+                throw CertctlExit.configuration
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw CertctlExit.report(error)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import CertctlCore
+import Certificates
+import Foundation
+
+enum DiscoverReport {
+    static func table(_ inventory: Inventory) -> String {
+        var rows = [["NAMESPACE", "INGRESS", "SECRET", "HOSTS", "ISSUER", "NOT AFTER"]]
+        for entry in inventory.entries {
+            rows.append([
+                entry.desired.namespace,
+                entry.desired.ingresses.joined(separator: ","),
+                entry.desired.secretName,
+                entry.desired.hosts.joined(separator: ","),
+                entry.desired.issuer,
+                notAfter(entry),
+            ])
+        }
+        var text = TextTable.render(rows)
+        text += "\n\(inventory.entries.count) certificates in \(inventory.cluster)"
+        text += inventory.problems.isEmpty ? "\n" : ", \(inventory.problems.count) problems:\n"
+        for problem in inventory.problems {
+            text += "  \(problem)\n"
+        }
+        for ingress in inventory.withoutTLS {
+            text += "  note: \(ingress) is annotated for certificates but has no spec.tls\n"
+        }
+        return text
+    }
+
+    static func notAfter(_ entry: Inventory.Entry) -> String {
+        guard let current = entry.current else { return "missing" }
+        guard let summary = current.summary else { return "unreadable" }
+        let formatted = ISO8601DateFormatter().string(from: summary.notAfter)
+        return current.problems.isEmpty ? formatted : "\(formatted) (invalid)"
+    }
+
+    /// Stable JSON: one object per certificate, then problems.
+    static func json(_ inventory: Inventory) throws -> String {
+        let formatter = ISO8601DateFormatter()
+        let certificates: [[String: Any]] = inventory.entries.map { entry in
+            var object: [String: Any] = [
+                "namespace": entry.desired.namespace,
+                "ingresses": entry.desired.ingresses,
+                "secret": entry.desired.secretName,
+                "hosts": entry.desired.hosts,
+                "issuer": entry.desired.issuer,
+                "issuerKind": entry.desired.issuerKind,
+            ]
+            object["ingressClass"] = entry.desired.ingressClass
+            object["notAfter"] = entry.current?.summary.map { formatter.string(from: $0.notAfter) } ?? NSNull()
+            object["secretProblems"] = entry.current?.problems ?? ["missing"]
+            return object
+        }
+        let object: [String: Any] = [
+            "cluster": inventory.cluster,
+            "certificates": certificates,
+            "problems": inventory.problems.map { ["object": $0.object, "reason": $0.reason] },
+        ]
+        let data = try JSONSerialization.data(
+            withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+enum TextTable {
+    /// Left-aligned columns separated by two spaces.
+    static func render(_ rows: [[String]]) -> String {
+        guard let first = rows.first else { return "" }
+        var widths = Array(repeating: 0, count: first.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}
