@@ -15,6 +15,24 @@ public struct DesiredCertificate: Sendable, Equatable {
     public var ingressClass: String?
 
     public var id: String { "\(namespace)/\(secretName)" }
+
+    public init(
+        namespace: String,
+        secretName: String,
+        hosts: [String],
+        issuer: String,
+        issuerKind: String,
+        ingresses: [String],
+        ingressClass: String?
+    ) {
+        self.namespace = namespace
+        self.secretName = secretName
+        self.hosts = hosts
+        self.issuer = issuer
+        self.issuerKind = issuerKind
+        self.ingresses = ingresses
+        self.ingressClass = ingressClass
+    }
 }
 
 /// Which Ingresses certctl manages and the certificates they need (DESIGN.md "Which Ingresses").

@@ -1,6 +1,7 @@
 import ACME
 import ArgumentParser
 import CertctlCore
+import Kubernetes
 
 /// The exit codes of DESIGN.md: 0 fine, 1 a renewal failed, 2 critical, 64+ usage and configuration.
 enum CertctlExit {
@@ -16,6 +17,9 @@ enum CertctlExit {
         case let error as CertctlError:
             message = error.description
             code = error.isConfigurationError ? configuration : renewalFailed
+        case let error as KubernetesError:
+            message = error.description
+            code = error.code == .configuration || error.code == .credentials ? configuration : renewalFailed
         case let error as ACMEError:
             message = error.description
             code = error.code == .invalidConfiguration ? configuration : renewalFailed

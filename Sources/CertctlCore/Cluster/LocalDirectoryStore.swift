@@ -50,7 +50,7 @@ public struct LocalDirectoryStore: ClusterStore {
                 guard let object = document.value as? [String: Any], object["kind"] as? String == Ingress.kind else {
                     continue
                 }
-                let place = "\(file):\(document.line + 1)"
+                let place = "\(file):\(document.line)"
                 do {
                     var ingress = try Self.decode(Ingress.self, from: object, place: place)
                     if ingress.metadata.namespace == nil { ingress.metadata.namespace = "default" }

@@ -1,0 +1,104 @@
+import CertctlCore
+import CertctlTestSupport
+import Foundation
+import Kubernetes
+import Testing
+import Transport
+import Yams
+
+/// The two implementations of the cluster seam, for tests that must hold for both.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
+    case local
+    case kubernetes
+
+    var testDescription: String { rawValue }
+}
+
+/// A store of `kind` holding `ingresses` (and nothing else yet).
+struct StoreFixture {
+    let store: any ClusterStore
+    let server: FakeAPIServer?
+    let directory: URL
+
+    static func make(_ kind: StoreKind, ingresses: [Ingress] = [], rawManifests: [String: String] = [:]) async throws
+        -> StoreFixture
+    {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "certctl-store-\(UUID().uuidString)")
+        let manifests = directory.appendingPathComponent("ingress")
+        try FileManager.default.createDirectory(at: manifests, withIntermediateDirectories: true)
+        switch kind {
+        case .local:
+            for (index, ingress) in ingresses.enumerated() {
+                let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(ingress))
+                let yaml = try Yams.dump(object: object, sortKeys: true)
+                try yaml.write(
+                    to: manifests.appendingPathComponent("\(index)-\(ingress.metadata.name ?? "x").yaml"),
+                    atomically: true, encoding: .utf8)
+            }
+            for (name, text) in rawManifests {
+                try text.write(to: manifests.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+            let store = LocalDirectoryStore(
+                manifests: manifests.path, state: directory.appendingPathComponent("state").path)
+            return StoreFixture(store: store, server: nil, directory: directory)
+        case .kubernetes:
+            let server = try await FakeAPIServer.start()
+            let client = fakeClient(server)
+            for ingress in ingresses {
+                _ = try await client.create(ingress)
+            }
+            return StoreFixture(store: KubernetesStore(client: client), server: server, directory: directory)
+        }
+    }
+
+    func stop() async {
+        await server?.stop()
+    }
+}
+
+func ingress(
+    _ namespace: String,
+    _ name: String,
+    annotations: [String: String] = ["kubernetes.io/tls-acme": "true"],
+    tls: [(hosts: [String], secret: String?)],
+    className: String? = nil
+) -> Ingress {
+    Ingress(
+        metadata: ObjectMeta(name: name, namespace: namespace, annotations: annotations),
+        spec: .init(ingressClassName: className, tls: tls.map { Ingress.TLS(hosts: $0.hosts, secretName: $0.secret) })
+    )
+}
+
+/// A dozen Ingresses shaped like a meta chart deployment in two namespaces, with the mistakes
+/// real ones have.
+let metaChartIngresses: [Ingress] = [
+    ingress("prod", "binder", tls: [(["mybinder.org"], "kubelego-tls-binder")]),
+    ingress("prod", "hub", tls: [(["hub.mybinder.org"], "kubelego-tls-hub")]),
+    ingress(
+        "prod", "static", annotations: ["cert-manager.io/cluster-issuer": "letsencrypt-prod"],
+        tls: [(["static.mybinder.org"], "kubelego-tls-static")]),
+    ingress("prod", "grafana", tls: [(["grafana.mybinder.org"], "kubelego-tls-grafana")], className: "traefik"),
+    ingress(
+        "prod", "redirector",
+        tls: [(["www.mybinder.org", "beta.mybinder.org", "www.mybinder.org"], "kubelego-tls-redirector")]),
+    // Same Secret, same hosts: one certificate for both Ingresses.
+    ingress("prod", "redirector-docs", tls: [(["beta.mybinder.org", "www.mybinder.org"], "kubelego-tls-redirector")]),
+    // Same Secret, other hosts: a configuration error for that Secret.
+    ingress("prod", "prometheus", tls: [(["prometheus.mybinder.org"], "kubelego-tls-shared")]),
+    ingress("prod", "alertmanager", tls: [(["alertmanager.mybinder.org"], "kubelego-tls-shared")]),
+    ingress("prod", "bad-host", tls: [(["under_score.mybinder.org"], "kubelego-tls-bad")]),
+    ingress("prod", "no-tls", tls: []),
+    ingress("prod", "unmanaged", annotations: [:], tls: [(["unmanaged.mybinder.org"], "unmanaged-tls")]),
+    ingress("staging", "binder", tls: [(["staging.mybinder.org"], "kubelego-tls-binder")]),
+    ingress(
+        "staging", "other-issuer", annotations: ["cert-manager.io/issuer": "venafi"],
+        tls: [(["v.staging.mybinder.org"], "venafi-tls")]),
+    ingress(
+        "staging", "multi", annotations: ["cert-manager.io/cluster-issuer": "letsencrypt-staging"],
+        tls: [
+            (["a.staging.mybinder.org"], "multi-a"), (["b.staging.mybinder.org", "c.staging.mybinder.org"], "multi-b"),
+        ]),
+]
+
+let fixtureIssuers: Set<String> = ["letsencrypt-prod", "letsencrypt-staging", "pebble"]

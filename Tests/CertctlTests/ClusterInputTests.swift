@@ -1,0 +1,196 @@
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import Foundation
+import Kubernetes
+import Testing
+
+@Suite("Broken input in manifests and Secrets: reported for that object, the rest go on")
+struct ClusterInputTests {
+    @Test("malformed YAML and wrongly typed fields name the file and line")
+    func malformedManifests() async throws {
+        let good = ingress("prod", "hub", tls: [(["hub.mybinder.org"], "kubelego-tls-hub")])
+        let fixture = try await StoreFixture.make(
+            .local, ingresses: [good],
+            rawManifests: [
+                "broken.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x\n",
+                "bool.yaml": """
+                ---
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: ignored}
+                ---
+                apiVersion: networking.k8s.io/v1
+                kind: Ingress
+                metadata:
+                  name: unquoted
+                  annotations:
+                    kubernetes.io/tls-acme: true
+                spec:
+                  tls: [{hosts: [a.mybinder.org], secretName: a}]
+                """,
+            ])
+        let (items, problems) = try await fixture.store.ingresses(in: .all)
+        #expect(items.map(\.metadata.name) == ["hub"])
+        #expect(items.first?.metadata.namespace == "prod")
+        #expect(problems.count == 2)
+        let broken = try #require(problems.first { $0.object.hasSuffix("broken.yaml") })
+        #expect(broken.reason.contains("not valid YAML"))
+        #expect(broken.reason.contains("line") || broken.reason.contains("3:"), "\(broken.reason)")
+        let unquoted = try #require(problems.first { $0.object.contains("bool.yaml") })
+        #expect(unquoted.object.hasSuffix("bool.yaml:6"), "\(unquoted.object)")
+        #expect(unquoted.reason.contains("quoted strings"))
+    }
+
+    @Test("a missing manifests directory is a usage error")
+    func missingDirectory() async {
+        let store = LocalDirectoryStore(manifests: "/nonexistent/ingress", state: "/tmp/x")
+        await #expect(throws: CertctlError.self) { _ = try await store.ingresses(in: .all) }
+    }
+
+    @Test("Secrets as found: wrong type, corrupt PEM, a foreign key, each named")
+    func secretProblems() throws {
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let pem = try authority.issuePEM(
+            for: key, names: ["hub.mybinder.org"], notBefore: Date(), notAfter: Date().addingTimeInterval(86_400))
+        func secret(type: String = Secret.tlsType, crt: String?, key: String?) -> Secret {
+            var data: [String: Data] = [:]
+            data["tls.crt"] = crt.map { Data($0.utf8) }
+            data["tls.key"] = key.map { Data($0.utf8) }
+            return Secret(metadata: ObjectMeta(name: "s", namespace: "prod"), type: type, data: data)
+        }
+        let good = CurrentCertificate(secret: secret(crt: pem, key: try key.pemRepresentation()))
+        #expect(good.isUsable)
+        #expect(good.isValid(at: Date().addingTimeInterval(60)))
+        #expect(!good.isValid(at: Date().addingTimeInterval(2 * 86_400)))
+
+        let opaque = CurrentCertificate(secret: secret(type: "Opaque", crt: pem, key: try key.pemRepresentation()))
+        #expect(opaque.problems.first?.contains("not kubernetes.io/tls") == true)
+        let corrupt = CurrentCertificate(
+            secret: secret(
+                crt: "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", key: try key.pemRepresentation())
+        )
+        #expect(corrupt.problems.contains { $0.contains("tls.crt is unreadable") })
+        let foreign = CurrentCertificate(
+            secret: secret(crt: pem, key: try PrivateKey(generating: .ecdsaP256).pemRepresentation()))
+        #expect(foreign.problems == ["tls.key does not belong to the certificate in tls.crt"])
+        #expect(!foreign.keyMatches)
+        let empty = CurrentCertificate(secret: secret(crt: nil, key: nil))
+        #expect(empty.problems == ["has no tls.crt", "has no tls.key"])
+    }
+
+    @Test("a Secret written by cert-manager or kube-lego is adopted as it is")
+    func adoption() throws {
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .rsa2048)
+        let pem = try authority.issuePEM(
+            for: key, names: ["mybinder.org"], notBefore: Date(), notAfter: Date().addingTimeInterval(86_400))
+        let secret = Secret(
+            metadata: ObjectMeta(
+                name: "kubelego-tls-binder",
+                namespace: "prod",
+                annotations: [
+                    "cert-manager.io/issuer-name": "letsencrypt-prod", "cert-manager.io/alt-names": "mybinder.org",
+                ]
+            ),
+            type: Secret.tlsType,
+            data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8), "ca.crt": Data()]
+        )
+        let current = CurrentCertificate(secret: secret)
+        #expect(current.isUsable)
+        #expect(current.issuerName == "letsencrypt-prod")
+        #expect(current.summary?.keyType == .rsa2048)
+        #expect(current.record == RenewalRecord())
+    }
+
+    @Test("local Secrets are 0600 manifests that kubectl apply accepts (no resourceVersion)")
+    func localManifest() async throws {
+        let fixture = try await StoreFixture.make(.local)
+        _ = try await fixture.store.create(tlsSecret("prod", "kubelego-tls-hub"))
+        let path = fixture.directory.appendingPathComponent("state/secrets/prod/kubelego-tls-hub.yaml").path
+        let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("kind: Secret"))
+        #expect(text.contains("type: kubernetes.io/tls"))
+        #expect(text.contains("tls.crt: Y3J0"))
+        #expect(!text.contains("resourceVersion"))
+    }
+}
+
+@Suite("certctl discover", .serialized)
+struct DiscoverCommandTests {
+    @Test("local: the table lists every certificate and exits 0")
+    func localTable() throws {
+        let result = try CertctlProcess.run(
+            [
+                "discover", "--manifests", "ingress", "--issuers", "issuers", "--default-issuer", "pebble", "--state",
+                "/nonexistent-state",
+            ],
+            directory: CertctlProcess.repository
+        )
+        #expect(result.status == 0, "\(result.standardError)")
+        let lines = result.standardOutput.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("NAMESPACE  INGRESS") == true)
+        #expect(result.standardOutput.contains("kubelego-tls-redirector"))
+        #expect(result.standardOutput.contains("beta.mybinder.org,docs.mybinder.org,www.mybinder.org"))
+        #expect(result.standardOutput.contains("7 certificates in local"))
+    }
+
+    @Test("through a kubeconfig against the fake API server, as JSON; problems exit 64")
+    func kubeconfigJSON() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        for ingress in metaChartIngresses { _ = try await client.create(ingress) }
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let notAfter = Date(timeIntervalSince1970: 1_900_000_000)
+        let pem = try authority.issuePEM(for: key, names: ["hub.mybinder.org"], notBefore: Date(), notAfter: notAfter)
+        _ = try await client.create(
+            tlsSecret(
+                "prod", "kubelego-tls-hub",
+                data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discover-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let kubeconfig = folder.appendingPathComponent("kubeconfig")
+        try server.kubeconfig(namespace: "prod").write(to: kubeconfig, atomically: true, encoding: .utf8)
+
+        let result = try CertctlProcess.run(
+            [
+                "discover", "--kubeconfig", kubeconfig.path, "--issuers",
+                CertctlProcess.repository.appendingPathComponent("issuers").path, "--default-issuer", "pebble", "-o",
+                "json", "-A",
+            ]
+        )
+        #expect(result.status == 64, "\(result.standardError)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(object["cluster"] as? String == "fake")
+        let certificates = try #require(object["certificates"] as? [[String: Any]])
+        #expect(certificates.count == 8)
+        let hub = try #require(certificates.first { $0["secret"] as? String == "kubelego-tls-hub" })
+        #expect(hub["notAfter"] as? String == "2030-03-17T17:46:40Z")
+        #expect((object["problems"] as? [Any])?.count == 3)
+
+        let scoped = try CertctlProcess.run(
+            [
+                "discover", "--kubeconfig", kubeconfig.path, "--issuers",
+                CertctlProcess.repository.appendingPathComponent("issuers").path, "--default-issuer", "pebble", "-n",
+                "staging",
+            ]
+        )
+        #expect(scoped.standardOutput.contains("3 certificates in fake"), "\(scoped.standardOutput)")
+    }
+
+    @Test("an unknown context and a missing kubeconfig are configuration errors")
+    func badKubeconfig() throws {
+        let result = try CertctlProcess.run(
+            ["discover", "--kubeconfig", "/nonexistent/kubeconfig"], directory: CertctlProcess.repository)
+        #expect(result.status == 64)
+        #expect(
+            result.standardError.contains("/nonexistent/kubeconfig: cannot read the kubeconfig file"),
+            "\(result.standardError)")
+    }
+}

@@ -1,0 +1,176 @@
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import Foundation
+import Kubernetes
+import Testing
+
+@Suite("Cluster seam: the same behaviour from the API server and the local directory")
+struct ClusterStoreTests {
+    @Test("discovery of a meta chart deployment", arguments: StoreKind.allCases)
+    func discovery(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind, ingresses: metaChartIngresses)
+        defer { Task { await fixture.stop() } }
+        let inventory = try await Inventory.load(
+            from: fixture.store, scope: .all, issuers: fixtureIssuers, defaultIssuer: "pebble")
+        let ids = inventory.entries.map(\.desired.id)
+        #expect(
+            ids == [
+                "prod/kubelego-tls-binder", "prod/kubelego-tls-grafana", "prod/kubelego-tls-hub",
+                "prod/kubelego-tls-redirector",
+                "prod/kubelego-tls-static", "staging/kubelego-tls-binder", "staging/multi-a", "staging/multi-b",
+            ])
+        let redirector = try #require(inventory.entries.first { $0.desired.id == "prod/kubelego-tls-redirector" })
+        #expect(redirector.desired.hosts == ["www.mybinder.org", "beta.mybinder.org"])
+        #expect(redirector.desired.ingresses == ["redirector", "redirector-docs"])
+        #expect(
+            inventory.entries.first { $0.desired.secretName == "kubelego-tls-static" }?.desired.issuer
+                == "letsencrypt-prod")
+        #expect(
+            inventory.entries.first { $0.desired.id == "prod/kubelego-tls-grafana" }?.desired.ingressClass == "traefik")
+        #expect(
+            inventory.entries.first { $0.desired.id == "staging/multi-b" }?.desired.hosts == [
+                "b.staging.mybinder.org", "c.staging.mybinder.org",
+            ])
+        #expect(inventory.entries.allSatisfy { $0.current == nil })
+
+        let problems = inventory.problems.map(\.description)
+        #expect(problems.count == 3, "\(problems)")
+        #expect(
+            problems.contains {
+                $0.hasPrefix("Secret prod/kubelego-tls-shared:") && $0.contains("give each its own secretName")
+            })
+        #expect(
+            problems.contains {
+                $0.hasPrefix("Secret prod/kubelego-tls-bad:") && $0.contains("under_score.mybinder.org")
+            })
+        #expect(problems.contains { $0.hasPrefix("Ingress staging/other-issuer:") && $0.contains("\"venafi\"") })
+        #expect(inventory.withoutTLS == ["Ingress prod/no-tls"])
+    }
+
+    @Test("namespaces narrow the scope", arguments: StoreKind.allCases)
+    func namespaces(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind, ingresses: metaChartIngresses)
+        defer { Task { await fixture.stop() } }
+        let inventory = try await Inventory.load(
+            from: fixture.store, scope: .only(["staging"]), issuers: fixtureIssuers, defaultIssuer: "pebble")
+        #expect(inventory.entries.map(\.desired.namespace).allSatisfy { $0 == "staging" })
+        #expect(inventory.entries.count == 3)
+    }
+
+    @Test(
+        "Secrets: create, read, conflict on a stale version, AlreadyExists, tls validation",
+        arguments: StoreKind.allCases)
+    func secrets(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind)
+        defer { Task { await fixture.stop() } }
+        let store = fixture.store
+        let created = try await store.create(tlsSecret("prod", "kubelego-tls-hub"))
+        #expect(created.metadata.resourceVersion != nil)
+        let read = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-hub"))
+        #expect(read.data?["tls.crt"] == Data("crt".utf8))
+        #expect(read.metadata.resourceVersion == created.metadata.resourceVersion)
+        #expect(try await store.secret(namespace: "prod", name: "nope") == nil)
+
+        var changed = read
+        changed.data?["tls.crt"] = Data("new".utf8)
+        let updated = try await store.update(changed)
+        #expect(updated.metadata.resourceVersion != read.metadata.resourceVersion)
+        await #expect(throws: KubernetesError.self) { _ = try await store.update(changed) }
+        do {
+            _ = try await store.update(changed)
+        } catch let error as KubernetesError {
+            #expect(error.isConflict)
+        }
+        do {
+            _ = try await store.create(tlsSecret("prod", "kubelego-tls-hub"))
+            Issue.record("must exist already")
+        } catch let error as KubernetesError {
+            #expect(error.isAlreadyExists)
+        }
+        do {
+            _ = try await store.create(tlsSecret("prod", "half", data: ["tls.crt": Data("x".utf8)]))
+            Issue.record("a tls Secret without tls.key is invalid")
+        } catch let error as KubernetesError {
+            #expect(error.httpStatus == 422)
+        }
+        _ = try await store.create(
+            Secret(metadata: ObjectMeta(name: "opaque", namespace: "prod"), type: "Opaque", data: ["a": Data()]))
+        let listed = try await store.tlsSecrets(in: .all).items.compactMap(\.metadata.name)
+        #expect(listed == ["kubelego-tls-hub"])
+        #expect(try await store.secret(namespace: "prod", name: "opaque")?.type == "Opaque")
+    }
+
+    @Test("the writer stores cert-manager's format and re-applies after a conflict", arguments: StoreKind.allCases)
+    func writer(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind)
+        defer { Task { await fixture.stop() } }
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let now = Date()
+        let chain = try CertificateChain(
+            pem: try authority.issuePEM(
+                for: key, names: ["hub.mybinder.org"], notBefore: now, notAfter: now.addingTimeInterval(90 * 86_400)))
+        let desired = DesiredCertificate(
+            namespace: "prod", secretName: "kubelego-tls-hub", hosts: ["hub.mybinder.org"], issuer: "pebble",
+            issuerKind: "ClusterIssuer", ingresses: ["hub"], ingressClass: nil)
+        var record = RenewalRecord()
+        record.issuer = "pebble"
+        record.renewalTime = now.addingTimeInterval(60 * 86_400)
+        let stored = try await SecretWriter.store(desired, chain: chain, key: key, record: record, in: fixture.store)
+        #expect(stored.type == Secret.tlsType)
+        #expect(stored.metadata.labels?["app.kubernetes.io/managed-by"] == "certctl")
+        #expect(stored.metadata.annotations?["cert-manager.io/alt-names"] == "hub.mybinder.org")
+        #expect(stored.metadata.annotations?["cert-manager.io/issuer-name"] == "pebble")
+        #expect(stored.metadata.annotations?["cert-manager.io/issuer-kind"] == "ClusterIssuer")
+        #expect(stored.data?["ca.crt"] == nil)
+
+        let current = CurrentCertificate(
+            secret: try #require(try await fixture.store.secret(namespace: "prod", name: "kubelego-tls-hub")))
+        #expect(current.isUsable)
+        #expect(current.keyMatches)
+        #expect(current.record.issuer == "pebble")
+        #expect(
+            abs((current.record.renewalTime ?? .distantPast).timeIntervalSince(now.addingTimeInterval(60 * 86_400))) < 1
+        )
+
+        if let server = fixture.server {
+            await server.failNext("update", collection: "v1/secrets", status: 409)
+        }
+        record.failureCount = 2
+        record.lastFailure = "rateLimited"
+        let recorded = try await SecretWriter.storeRecord(record, for: desired, in: fixture.store)
+        #expect(recorded?.metadata.annotations?["certctl.io/failure-count"] == "2")
+        #expect(recorded?.data?["tls.key"] == stored.data?["tls.key"])
+
+        var other = desired
+        other.secretName = "not-there"
+        #expect(try await SecretWriter.storeRecord(record, for: other, in: fixture.store) == nil)
+    }
+
+    @Test("a Secret of another type is never overwritten", arguments: StoreKind.allCases)
+    func wrongType(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind)
+        defer { Task { await fixture.stop() } }
+        _ = try await fixture.store.create(
+            Secret(
+                metadata: ObjectMeta(name: "kubelego-tls-hub", namespace: "prod"), type: "Opaque",
+                data: ["password": Data("x".utf8)]))
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let chain = try CertificateChain(
+            pem: try TestCertificateAuthority().issuePEM(
+                for: key, names: ["hub.mybinder.org"], notBefore: Date(), notAfter: Date().addingTimeInterval(86_400)))
+        let desired = DesiredCertificate(
+            namespace: "prod", secretName: "kubelego-tls-hub", hosts: ["hub.mybinder.org"], issuer: "pebble",
+            issuerKind: "ClusterIssuer", ingresses: ["hub"], ingressClass: nil)
+        do {
+            try await SecretWriter.store(desired, chain: chain, key: key, record: RenewalRecord(), in: fixture.store)
+            Issue.record("must refuse")
+        } catch let error as CertctlError {
+            #expect(error.description.contains("Opaque"))
+        }
+        #expect(
+            try await fixture.store.secret(namespace: "prod", name: "kubelego-tls-hub")?.data?["password"]
+                == Data("x".utf8))
+    }
+}
