@@ -116,6 +116,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "certctl-fakeapi",
+            dependencies: [
+                "CertctlTestSupport",
+                "Certificates",
+                "Kubernetes",
+                "Transport",
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "CertctlTests",
             dependencies: [
