@@ -22,6 +22,9 @@ public struct RenewalRecord: Sendable, Equatable {
     public var issuer: String?
     /// A `certctl renew` request: re-issue on the next run.
     public var renewRequested = false
+    /// The serial of the certificate the times above belong to; another certificate in the
+    /// Secret (replaced by hand) makes them void.
+    public var serial: String?
 
     public init() {}
 
@@ -38,6 +41,7 @@ public struct RenewalRecord: Sendable, Equatable {
         case orderURL = "order-url"
         case issuer
         case renewRequested = "renew-requested"
+        case serial
 
         var annotation: String { RenewalRecord.prefix + rawValue }
     }
@@ -57,6 +61,7 @@ public struct RenewalRecord: Sendable, Equatable {
         orderURL = annotations[Key.orderURL.annotation]
         issuer = annotations[Key.issuer.annotation]
         renewRequested = annotations[Key.renewRequested.annotation] == "true"
+        serial = annotations[Key.serial.annotation]
     }
 
     /// The record as annotations; keys of absent values are removed from `annotations`.
@@ -74,6 +79,7 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.orderURL, orderURL)
         set(.issuer, issuer)
         set(.renewRequested, renewRequested ? "true" : nil)
+        set(.serial, serial)
     }
 
     static func format(_ date: Date) -> String {
