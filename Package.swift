@@ -79,6 +79,7 @@ let package = Package(
                 "Certificates",
                 "Kubernetes",
                 "Transport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

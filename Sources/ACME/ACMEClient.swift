@@ -55,6 +55,14 @@ public actor ACMEClient {
     public private(set) var accountKey: AccountKey
     /// The account URL (`kid`), known after registration or lookup.
     public private(set) var accountURL: String?
+    /// Registers again when the CA no longer knows the stored account (`accountDoesNotExist`):
+    /// a CA reset (Pebble restarts, staging wipes) must not stop renewals.
+    private var accountRecovery: (@Sendable (ACMEClient) async throws -> Void)?
+
+    /// Sets what to do when the CA says the account does not exist; it must register again.
+    public func setAccountRecovery(_ recovery: @escaping @Sendable (ACMEClient) async throws -> Void) {
+        accountRecovery = recovery
+    }
 
     public init(
         configuration: Configuration,
@@ -111,18 +119,20 @@ public actor ACMEClient {
         accept: String? = nil
     ) async throws -> HTTPResponse {
         let signingKey = key ?? accountKey
-        let identification: JWS.KeyIdentification
-        if useJWK {
-            identification = .jwk
-        } else {
-            guard let accountURL else {
-                throw ACMEError(.invalidConfiguration, "no ACME account is registered yet; register before \(action)")
-            }
-            identification = .kid(accountURL)
-        }
         var badNonces = 0
         var unavailable = 0
+        var recovered = false
         while true {
+            let identification: JWS.KeyIdentification
+            if useJWK {
+                identification = .jwk
+            } else {
+                guard let accountURL else {
+                    throw ACMEError(
+                        .invalidConfiguration, "no ACME account is registered yet; register before \(action)")
+                }
+                identification = .kid(accountURL)
+            }
             let response: HTTPResponse
             do {
                 let nonce = try await nextNonce()
@@ -148,6 +158,14 @@ public actor ACMEClient {
             await nonces.requestFinished(nonce: response.headers["Replay-Nonce"])
             if response.isSuccess { return response }
             let error = problemError(action: action, url: url, response: response)
+            if error.problem?.kind == .accountDoesNotExist, !useJWK, !recovered, let accountRecovery {
+                recovered = true
+                logger.notice(
+                    "the CA does not know the stored account; registering the key again",
+                    metadata: ["action": "\(action)"])
+                try await accountRecovery(self)
+                continue
+            }
             if error.problem?.kind == .badNonce, badNonces < configuration.badNonceRetries {
                 badNonces += 1
                 logger.debug(

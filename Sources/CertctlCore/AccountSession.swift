@@ -39,22 +39,31 @@ public enum AccountSession {
             logger: logger,
             observer: observer
         )
-        if account.url == nil {
+        let registration = account
+        let register: @Sendable (ACMEClient) async throws -> Void = { client in
             var binding: ExternalAccountBinding?
             if let reference = issuer.externalAccountBinding {
                 let mac = try await secrets.value(of: reference.keySecret)
                 binding = try ExternalAccountBinding(
-                    keyID: reference.keyID, encodedMACKey: String(decoding: mac, as: UTF8.self))
+                    keyID: reference.keyID,
+                    encodedMACKey: String(decoding: mac, as: UTF8.self)
+                )
             }
             let registered = try await client.register(
                 contact: issuer.email.map { ["mailto:\($0)"] } ?? [],
                 externalAccountBinding: binding
             )
-            account.url = registered.url
-            try await store.save(account, for: issuer)
+            var updated = registration
+            updated.url = registered.url
+            try await store.save(updated, for: issuer)
             logger.info(
                 "registered the ACME account", metadata: ["issuer": "\(issuer.name)", "account": "\(registered.url)"])
         }
+        if account.url == nil {
+            try await register(client)
+        }
+        // A CA that forgot the account (a reset, a wiped staging) gets the same key registered again.
+        await client.setAccountRecovery(register)
         return client
     }
 }

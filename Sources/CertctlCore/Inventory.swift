@@ -6,6 +6,11 @@ public struct Inventory: Sendable {
         public var desired: DesiredCertificate
         /// nil when the Secret does not exist.
         public var current: CurrentCertificate?
+        /// certctl's record while the Secret does not exist (a failed first issuance).
+        public var pending: RenewalRecord?
+
+        /// The record that rules this certificate: the Secret's, else the pending one.
+        public var record: RenewalRecord { current?.record ?? pending ?? RenewalRecord() }
     }
 
     public var cluster: String
@@ -34,7 +39,14 @@ public struct Inventory: Sendable {
             if secret == nil {
                 secret = try await store.secret(namespace: desired.namespace, name: desired.secretName)
             }
-            entries.append(Entry(desired: desired, current: secret.map(CurrentCertificate.init)))
+            var pending: RenewalRecord?
+            if secret == nil,
+                let annotations = try await store.pendingRecord(
+                    namespace: desired.namespace, secretName: desired.secretName)
+            {
+                pending = RenewalRecord(annotations: annotations)
+            }
+            entries.append(Entry(desired: desired, current: secret.map(CurrentCertificate.init), pending: pending))
         }
         return Inventory(
             cluster: store.name,

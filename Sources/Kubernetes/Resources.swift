@@ -263,3 +263,20 @@ public struct Event: KubernetesResource, Equatable {
         self.type = type
     }
 }
+
+/// A core/v1 ConfigMap (certctl's record for a certificate whose Secret does not exist yet).
+public struct ConfigMap: KubernetesResource, Equatable {
+    public static let apiVersion = "v1"
+    public static let kind = "ConfigMap"
+    public static let plural = "configmaps"
+
+    public var apiVersion: String? = ConfigMap.apiVersion
+    public var kind: String? = ConfigMap.kind
+    public var metadata: ObjectMeta
+    public var data: [String: String]?
+
+    public init(metadata: ObjectMeta, data: [String: String]?) {
+        self.metadata = metadata
+        self.data = data
+    }
+}

@@ -47,10 +47,25 @@ struct ClusterOptions: ParsableArguments {
 
     /// The store, and the namespaces in scope.
     func makeStore(logger: Logger) throws -> (store: any ClusterStore, scope: NamespaceScope) {
+        let context = try makeContext(logger: logger)
+        return (context.store, context.scope)
+    }
+
+    /// Everything a run needs from the cluster (or the state directory).
+    struct Context {
+        var store: any ClusterStore
+        var scope: NamespaceScope
+        /// The API client, in cluster mode.
+        var client: KubernetesClient?
+        /// certctl's own namespace (accounts, the Lease), in cluster mode.
+        var namespace: String?
+    }
+
+    func makeContext(logger: Logger) throws -> Context {
         let environment = ProcessInfo.processInfo.environment
         if let manifests {
             let scope: NamespaceScope = namespaces.isEmpty ? .all : .only(namespaces)
-            return (LocalDirectoryStore(manifests: manifests, state: state), scope)
+            return Context(store: LocalDirectoryStore(manifests: manifests, state: state), scope: scope)
         }
         let connection: ClusterConnection
         if kubeconfig != nil || context != nil || environment["KUBERNETES_SERVICE_HOST"] == nil {
@@ -65,7 +80,8 @@ struct ClusterOptions: ParsableArguments {
             connection: connection, transport: CurlTransport(userAgent: CertctlVersion.userAgent))
         let scope: NamespaceScope =
             allNamespaces ? .all : .only(namespaces.isEmpty ? [connection.namespace] : namespaces)
-        return (KubernetesStore(client: client), scope)
+        let own = environment["POD_NAMESPACE"] ?? connection.namespace
+        return Context(store: KubernetesStore(client: client), scope: scope, client: client, namespace: own)
     }
 
     /// The issuers by name, and the default issuer (given, or the only one defined).

@@ -47,4 +47,11 @@ public protocol ClusterStore: Sendable {
 
     /// Replaces the Secret; fails with `Conflict` when its `resourceVersion` is stale.
     func update(_ secret: Secret) async throws -> Secret
+
+    /// certctl's record for a certificate whose Secret does not exist yet (a failed first
+    /// issuance, its back-off), as annotations; nil when there is none.
+    func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]?
+
+    /// Stores that record, or removes it (nil) once the Secret exists.
+    func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
 }

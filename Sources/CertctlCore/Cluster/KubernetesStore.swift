@@ -48,4 +48,38 @@ public struct KubernetesStore: ClusterStore {
     public func update(_ secret: Secret) async throws -> Secret {
         try await client.update(secret)
     }
+
+    /// A ConfigMap `certctl-pending-<secret>` beside where the Secret will be.
+    static func pendingName(_ secretName: String) -> String { "certctl-pending-\(secretName)" }
+
+    public func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]? {
+        do {
+            return try await client.get(ConfigMap.self, namespace: namespace, name: Self.pendingName(secretName)).data
+                ?? [:]
+        } catch let error as KubernetesError where error.isNotFound {
+            return nil
+        }
+    }
+
+    public func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
+    {
+        let name = Self.pendingName(secretName)
+        guard let annotations else {
+            do {
+                try await client.delete(ConfigMap.self, namespace: namespace, name: name)
+            } catch let error as KubernetesError where error.isNotFound {}
+            return
+        }
+        let map = ConfigMap(
+            metadata: ObjectMeta(name: name, namespace: namespace, labels: ["app.kubernetes.io/managed-by": "certctl"]),
+            data: annotations
+        )
+        do {
+            _ = try await client.create(map)
+        } catch let error as KubernetesError where error.isAlreadyExists {
+            var existing = try await client.get(ConfigMap.self, namespace: namespace, name: name)
+            existing.data = annotations
+            _ = try await client.update(existing)
+        }
+    }
 }

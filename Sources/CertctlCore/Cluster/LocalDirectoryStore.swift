@@ -170,6 +170,28 @@ public struct LocalDirectoryStore: ClusterStore {
         }
     }
 
+    private func pendingPath(_ namespace: String, _ name: String) -> String {
+        ((secretsDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+            "pending/\(namespace)/\(name).json")
+    }
+
+    public func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]? {
+        guard let data = AtomicFile.read(pendingPath(namespace, secretName)) else { return nil }
+        return (try? JSONDecoder().decode([String: String].self, from: Data(data))) ?? [:]
+    }
+
+    public func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
+    {
+        let path = pendingPath(namespace, secretName)
+        guard let annotations else {
+            try? FileManager.default.removeItem(atPath: path)
+            return
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(Array(try encoder.encode(annotations)), to: path, mode: 0o600)
+    }
+
     private func write(_ secret: Secret, namespace: String, name: String, version: Int) throws -> Secret {
         if secret.type == Secret.tlsType {
             let missing = ["tls.crt", "tls.key"].filter { secret.data?[$0] == nil }

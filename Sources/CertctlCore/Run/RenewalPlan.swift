@@ -66,10 +66,11 @@ public enum RenewalPlan {
     public static func decide(
         desired: DesiredCertificate,
         current: CurrentCertificate?,
+        pending: RenewalRecord? = nil,
         profile: String?,
         now: Date
     ) -> PlannedAction {
-        let record = current?.record ?? RenewalRecord()
+        let record = current?.record ?? pending ?? RenewalRecord()
         func due(_ reason: PlannedAction.Reason, renewalTime: Date? = nil) -> PlannedAction {
             if let nextAttempt = record.nextAttempt, nextAttempt > now {
                 return PlannedAction(kind: .backOff(until: nextAttempt), reason: reason, renewalTime: renewalTime)

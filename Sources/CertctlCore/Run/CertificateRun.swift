@@ -1,0 +1,336 @@
+public import ACME
+public import Certificates
+public import Foundation
+public import Logging
+import Synchronization
+public import Transport
+
+/// One run of the CronJob: discover, plan, take the lock, issue what is due (concurrently, one
+/// account per issuer), check, store, record, report.
+public struct CertificateRun: Sendable {
+    public struct Options: Sendable {
+        public var scope: NamespaceScope
+        public var issuers: [String: Issuer]
+        public var defaultIssuer: String?
+        public var concurrency: Int
+        public var dryRun: Bool
+        public var http01Listen: ListenAddress
+        public var keyType: KeyType
+        /// Limit the run to these Secrets (`namespace/name`), for `certctl renew --now`.
+        public var only: Set<String>?
+
+        public init(
+            scope: NamespaceScope,
+            issuers: [String: Issuer],
+            defaultIssuer: String?,
+            concurrency: Int = 8,
+            dryRun: Bool = false,
+            http01Listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8089),
+            keyType: KeyType = .ecdsaP256,
+            only: Set<String>? = nil
+        ) {
+            self.scope = scope
+            self.issuers = issuers
+            self.defaultIssuer = defaultIssuer
+            self.concurrency = concurrency
+            self.dryRun = dryRun
+            self.http01Listen = http01Listen
+            self.keyType = keyType
+            self.only = only
+        }
+    }
+
+    public typealias SolverFactory = @Sendable (HTTP01Responder, DesiredCertificate) -> any ChallengeSolver
+
+    public var store: any ClusterStore
+    public var accounts: any AccountStore
+    public var secrets: any SecretValueSource
+    public var lock: any RunLock
+    public var transport: any HTTPTransport
+    public var logger: Logger
+    public var makeSolver: SolverFactory
+    public var observer: (@Sendable (ACMERequestRecord) -> Void)?
+    public var now: @Sendable () -> Date
+
+    public init(
+        store: any ClusterStore,
+        accounts: any AccountStore,
+        secrets: any SecretValueSource,
+        lock: any RunLock,
+        transport: any HTTPTransport,
+        logger: Logger,
+        makeSolver: @escaping SolverFactory = { responder, _ in ResponderSolver(responder: responder) },
+        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.accounts = accounts
+        self.secrets = secrets
+        self.lock = lock
+        self.transport = transport
+        self.logger = logger
+        self.makeSolver = makeSolver
+        self.observer = observer
+        self.now = now
+    }
+
+    public func run(_ options: Options) async throws -> RunReport {
+        let counter = RequestTally()
+        let inventory = try await Inventory.load(
+            from: store,
+            scope: options.scope,
+            issuers: Set(options.issuers.keys),
+            defaultIssuer: options.defaultIssuer
+        )
+        let started = now()
+        var entries = inventory.entries
+        if let only = options.only { entries = entries.filter { only.contains($0.desired.id) } }
+        let planned = entries.map { entry in
+            (
+                entry,
+                RenewalPlan.decide(
+                    desired: entry.desired,
+                    current: entry.current,
+                    pending: entry.pending,
+                    profile: options.issuers[entry.desired.issuer]?.profile,
+                    now: started
+                )
+            )
+        }
+        for problem in inventory.problems {
+            logger.warning("\(problem.reason)", metadata: ["object": "\(problem.object)"])
+        }
+        var reports: [String: CertificateReport] = [:]
+        var due: [(Inventory.Entry, PlannedAction)] = []
+        for (entry, action) in planned {
+            switch action.kind {
+            case .issue where options.dryRun:
+                reports[entry.desired.id] = report(entry, action, .planned)
+            case .issue:
+                due.append((entry, action))
+            case .wait:
+                reports[entry.desired.id] = report(entry, action, .unchanged)
+            case .backOff:
+                reports[entry.desired.id] = report(entry, action, .deferred)
+            case .blocked:
+                reports[entry.desired.id] = report(entry, action, .blocked)
+            }
+        }
+        var lockHeld = false
+        if !due.isEmpty {
+            if try await lock.acquire() {
+                do {
+                    for result in try await issue(due, options: options, counter: counter) {
+                        reports[result.desired.id] = result
+                    }
+                } catch {
+                    await lock.release()
+                    throw error
+                }
+                await lock.release()
+            } else {
+                lockHeld = true
+                logger.notice("another certctl run holds the lock; this one leaves the due certificates to it")
+                for (entry, action) in due {
+                    reports[entry.desired.id] = report(entry, action, .deferred)
+                }
+            }
+        }
+        return RunReport(
+            cluster: inventory.cluster,
+            certificates: planned.compactMap { reports[$0.0.desired.id] },
+            problems: inventory.problems,
+            lockHeld: lockHeld,
+            acmeRequests: counter.value
+        )
+    }
+
+    private func report(_ entry: Inventory.Entry, _ action: PlannedAction, _ outcome: CertificateReport.Outcome)
+        -> CertificateReport
+    {
+        CertificateReport(
+            desired: entry.desired,
+            action: action,
+            outcome: outcome,
+            summary: entry.current?.isUsable == true ? entry.current?.summary : nil,
+            nextAttempt: entry.record.nextAttempt,
+            failureCount: entry.record.failureCount
+        )
+    }
+
+    /// Issues every due certificate, `concurrency` at a time, one ACME account per issuer.
+    private func issue(_ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally) async throws
+        -> [CertificateReport]
+    {
+        let responder = try await IssueWorkflow.startResponder(options.http01Listen, logger: logger)
+        let results = await issue(due, options: options, counter: counter, responder: responder)
+        await responder.stop()
+        return results
+    }
+
+    private func issue(
+        _ due: [(Inventory.Entry, PlannedAction)],
+        options: Options,
+        counter: RequestTally,
+        responder: HTTP01Responder
+    ) async -> [CertificateReport] {
+        let observer = self.observer
+        let tally: @Sendable (ACMERequestRecord) -> Void = { record in
+            counter.add()
+            observer?(record)
+        }
+        var clients: [String: Result<ACMEClient, any Error>] = [:]
+        for issuerName in Set(due.map(\.0.desired.issuer)).sorted() {
+            guard let issuer = options.issuers[issuerName] else { continue }
+            do {
+                let client = try await AccountSession.open(
+                    issuer: issuer,
+                    store: accounts,
+                    secrets: secrets,
+                    transport: transport,
+                    logger: logger,
+                    observer: tally
+                )
+                clients[issuerName] = .success(client)
+            } catch {
+                logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuerName)", "error": "\(error)"])
+                clients[issuerName] = .failure(error)
+            }
+        }
+        return await withTaskGroup(of: CertificateReport.self) { group in
+            var results: [CertificateReport] = []
+            var pending = due[...]
+            func startNext() {
+                guard let (entry, action) = pending.popFirst() else { return }
+                let issuer = options.issuers[entry.desired.issuer]
+                let client = clients[entry.desired.issuer]
+                group.addTask {
+                    guard let issuer, let client else {
+                        return await failed(entry, action, "the issuer \(entry.desired.issuer) is not defined")
+                    }
+                    switch client {
+                    case .failure(let error): return await failed(entry, action, "\(error)", error: error)
+                    case .success(let client):
+                        return await issueOne(
+                            entry, action, issuer: issuer, client: client, responder: responder,
+                            keyType: options.keyType)
+                    }
+                }
+            }
+            for _ in 0..<max(options.concurrency, 1) { startNext() }
+            while let result = await group.next() {
+                results.append(result)
+                startNext()
+            }
+            return results
+        }
+    }
+
+    private func issueOne(
+        _ entry: Inventory.Entry,
+        _ action: PlannedAction,
+        issuer: Issuer,
+        client: ACMEClient,
+        responder: HTTP01Responder,
+        keyType: KeyType
+    ) async -> CertificateReport {
+        let desired = entry.desired
+        var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
+        logger.info("issuing", metadata: metadata)
+        do {
+            let key = try PrivateKey(generating: keyType)
+            let replaces = entry.current?.isUsable == true ? entry.current?.summary?.ariCertificateID : nil
+            let order = CertificateOrder(
+                names: desired.hosts,
+                key: key,
+                profile: issuer.profile,
+                replaces: replaces,
+                preferredChain: issuer.preferredChain
+            )
+            let issued = try await client.issue(order, solver: makeSolver(responder, desired))
+            try IssuedCheck.verify(issued, key: key, names: desired.hosts, now: now())
+            let summary = CertificateSummary(issued.chain.leaf)
+            var record = RenewalRecord()
+            record.issuer = desired.issuer
+            record.profile = issued.profile
+            record.orderURL = issued.orderURL
+            record.serial = summary.serialHex
+            record.renewalTime = RenewalPlan.defaultRenewalTime(
+                notBefore: summary.notBefore, notAfter: summary.notAfter)
+            if let id = summary.ariCertificateID, let info = try? await client.renewalInfo(certificateID: id) {
+                var generator = SystemRandomNumberGenerator()
+                record.ariWindowStart = info.suggestedWindow.start
+                record.ariWindowEnd = info.suggestedWindow.end
+                record.renewalTime = info.renewalTime(using: &generator)
+                record.ariNextCheck = info.retryAfter ?? now().addingTimeInterval(6 * 3600)
+            }
+            try await SecretWriter.store(desired, chain: issued.chain, key: key, record: record, in: store)
+            if entry.pending != nil {
+                try? await store.savePendingRecord(nil, namespace: desired.namespace, secretName: desired.secretName)
+            }
+            metadata["serial"] = "\(summary.serialHex)"
+            metadata["notAfter"] = "\(RenewalRecord.format(summary.notAfter))"
+            logger.notice("issued", metadata: metadata)
+            return CertificateReport(
+                desired: desired, action: action, outcome: .issued, summary: summary, nextAttempt: nil, failureCount: 0)
+        } catch {
+            return await failed(entry, action, Self.describe(error), error: error)
+        }
+    }
+
+    /// Records a failure on the Secret (never touching its certificate) with its back-off.
+    private func failed(_ entry: Inventory.Entry, _ action: PlannedAction, _ message: String, error: (any Error)? = nil)
+        async -> CertificateReport
+    {
+        let time = now()
+        var record = entry.record
+        record.failureCount += 1
+        record.lastFailure = message
+        record.lastFailureTime = time
+        var next = time.addingTimeInterval(RenewalPlan.backOff(failures: record.failureCount))
+        if let acme = error as? ACMEError, let retryAfter = acme.retryAfter, retryAfter > next {
+            next = retryAfter
+        }
+        record.nextAttempt = next
+        do {
+            if try await SecretWriter.storeRecord(record, for: entry.desired, in: store) == nil {
+                var annotations: [String: String] = [:]
+                record.apply(to: &annotations)
+                try await store.savePendingRecord(
+                    annotations, namespace: entry.desired.namespace, secretName: entry.desired.secretName)
+            }
+        } catch {
+            logger.error("cannot record the failure", metadata: ["secret": "\(entry.desired.id)", "error": "\(error)"])
+        }
+        logger.error(
+            "renewal failed",
+            metadata: [
+                "secret": "\(entry.desired.id)", "error": "\(message)", "nextAttempt": "\(RenewalRecord.format(next))",
+            ]
+        )
+        let stillValid = entry.current?.isValid(at: time) ?? false
+        return CertificateReport(
+            desired: entry.desired,
+            action: action,
+            outcome: .failed(message, stillValid: stillValid),
+            summary: entry.current?.isUsable == true ? entry.current?.summary : nil,
+            nextAttempt: next,
+            failureCount: record.failureCount
+        )
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as ACMEError: error.description
+        case let error as CertctlError: error.description
+        default: "\(error)"
+        }
+    }
+}
+
+/// Counts ACME requests across concurrent issuances.
+final class RequestTally: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}

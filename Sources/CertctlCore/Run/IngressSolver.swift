@@ -1,0 +1,169 @@
+public import ACME
+import Crypto
+import Foundation
+public import Kubernetes
+public import Logging
+public import Transport
+
+/// HTTP-01 in a cluster (as cert-manager does it, without a solver pod): per challenge a Service
+/// selecting this pod and an Ingress with an `Exact` path for the token, so the CA's request
+/// reaches the job's own responder. Self-checks the URL before the CA is told, and deletes what
+/// it made on success, failure and cancellation (SIGTERM).
+public struct IngressSolver: ChallengeSolver {
+    public struct Pod: Sendable {
+        public var name: String
+        public var namespace: String
+        /// The pod's labels (downward API), which the Service selects.
+        public var labels: [String: String]
+        /// The responder's container port.
+        public var port: Int
+
+        public init(name: String, namespace: String, labels: [String: String], port: Int) {
+            self.name = name
+            self.namespace = namespace
+            self.labels = labels
+            self.port = port
+        }
+    }
+
+    public static let solverLabel = "certctl.io/http01-solver"
+
+    public let client: KubernetesClient
+    public let responder: HTTP01Responder
+    public let pod: Pod
+    /// The certificate's namespace and Ingress class (from its Ingress or the issuer's solver).
+    public let namespace: String
+    public let ingressClass: String?
+    /// Self-check passes before telling the CA (0: skip, like cert-manager's waitInsteadOfSelfCheck).
+    public let selfCheckPasses: Int
+    public let transport: any HTTPTransport
+    public let logger: Logger
+
+    public init(
+        client: KubernetesClient,
+        responder: HTTP01Responder,
+        pod: Pod,
+        namespace: String,
+        ingressClass: String?,
+        selfCheckPasses: Int,
+        transport: any HTTPTransport,
+        logger: Logger
+    ) {
+        self.client = client
+        self.responder = responder
+        self.pod = pod
+        self.namespace = namespace
+        self.ingressClass = ingressClass
+        self.selfCheckPasses = selfCheckPasses
+        self.transport = transport
+        self.logger = logger
+    }
+
+    public var challengeType: String { "http-01" }
+
+    static func objectName(_ token: String) -> String {
+        let digest = SHA256.hash(data: Array(token.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        return "certctl-http01-\(digest)"
+    }
+
+    public func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws {
+        responder.present(token: token, keyAuthorization: keyAuthorization)
+        guard namespace == pod.namespace else {
+            throw CertctlError(
+                .issuance,
+                object: "Ingress \(namespace)",
+                "HTTP-01 in namespace \(namespace) needs certctl's pod there (it runs in \(pod.namespace)); run certctl in that namespace"
+            )
+        }
+        let name = Self.objectName(token)
+        let labels = [Self.solverLabel: "true", "app.kubernetes.io/managed-by": "certctl"]
+        let service = Service(
+            metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
+            spec: .init(
+                selector: pod.labels, ports: [.init(name: "http", port: 80, targetPort: pod.port)], type: "ClusterIP")
+        )
+        var annotations: [String: String] = [:]
+        if let ingressClass { annotations["kubernetes.io/ingress.class"] = ingressClass }
+        let path = HTTP01Responder.pathPrefix + token
+        let ingress = Ingress(
+            metadata: ObjectMeta(name: name, namespace: namespace, labels: labels, annotations: annotations),
+            spec: .init(
+                ingressClassName: nil,
+                tls: nil,
+                rules: [
+                    .init(
+                        host: identifier.value,
+                        http: .init(paths: [
+                            .init(
+                                path: path, pathType: "Exact",
+                                backend: .init(service: .init(name: name, port: .init(number: 80))))
+                        ])
+                    )
+                ]
+            )
+        )
+        try await createReplacing(service)
+        try await createReplacing(ingress)
+        try await selfCheck(host: identifier.value, token: token, expected: keyAuthorization)
+    }
+
+    public func cleanUp(identifier: ACMEIdentifier, token: String) async {
+        responder.remove(token: token)
+        let name = Self.objectName(token)
+        try? await client.delete(Ingress.self, namespace: namespace, name: name)
+        try? await client.delete(Service.self, namespace: namespace, name: name)
+    }
+
+    private func createReplacing<R: KubernetesResource>(_ object: R) async throws {
+        do {
+            _ = try await client.create(object)
+        } catch let error as KubernetesError where error.isAlreadyExists {
+            try await client.delete(R.self, namespace: object.metadata.namespace, name: object.metadata.name ?? "")
+            _ = try await client.create(object)
+        }
+    }
+
+    /// GETs the token through the ingress until `selfCheckPasses` consecutive answers are right.
+    private func selfCheck(host: String, token: String, expected: String) async throws {
+        guard selfCheckPasses > 0 else { return }
+        let url = "http://\(host)\(HTTP01Responder.pathPrefix)\(token)"
+        var passes = 0
+        for _ in 0..<(selfCheckPasses * 6) {
+            let response = try? await transport.send(HTTPRequest(url: url, timeout: .seconds(5)))
+            if response?.status == 200, response.map({ String(decoding: $0.body, as: UTF8.self) }) == expected {
+                passes += 1
+                if passes >= selfCheckPasses { return }
+            } else {
+                passes = 0
+            }
+            try await Task.sleep(for: .seconds(2))
+        }
+        throw CertctlError(
+            .issuance, object: url,
+            "the self-check never saw the key authorization through the ingress; check the ingress class and DNS of \(host)"
+        )
+    }
+
+    /// Deletes solver objects a killed run left behind.
+    public static func removeLeftovers(client: KubernetesClient, namespaces: [String]) async -> Int {
+        var removed = 0
+        for namespace in namespaces {
+            let selector = "\(solverLabel)=true"
+            for ingress in (try? await client.list(Ingress.self, namespace: namespace, labelSelector: selector)) ?? [] {
+                if (try? await client.delete(Ingress.self, namespace: namespace, name: ingress.metadata.name ?? ""))
+                    != nil
+                {
+                    removed += 1
+                }
+            }
+            for service in (try? await client.list(Service.self, namespace: namespace, labelSelector: selector)) ?? [] {
+                if (try? await client.delete(Service.self, namespace: namespace, name: service.metadata.name ?? ""))
+                    != nil
+                {
+                    removed += 1
+                }
+            }
+        }
+        return removed
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+public import Kubernetes
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One run at a time: a Lease in a cluster, a file lock locally. A second run finds it held
+/// and exits cleanly; a lock left by a killed run expires (Lease) or dies with it (file lock).
+public protocol RunLock: Sendable {
+    /// True when this run now holds the lock; false when another live run does.
+    func acquire() async throws -> Bool
+    func release() async
+}
+
+/// `flock` on `STATE/run.lock`: released by the kernel when the process dies.
+public final class FileRunLock: RunLock, @unchecked Sendable {
+    private let path: String
+    private var descriptor: Int32 = -1
+    private let lock = NSLock()
+
+    public init(stateDirectory: String) {
+        path = (stateDirectory as NSString).appendingPathComponent("run.lock")
+    }
+
+    public func acquire() async throws -> Bool {
+        try AtomicFile.createDirectory((path as NSString).deletingLastPathComponent)
+        let opened = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard opened >= 0 else {
+            throw CertctlError(.io, object: path, "cannot open the run lock")
+        }
+        guard flock(opened, LOCK_EX | LOCK_NB) == 0 else {
+            close(opened)
+            return false
+        }
+        lock.withLock { descriptor = opened }
+        return true
+    }
+
+    public func release() async {
+        lock.withLock {
+            if descriptor >= 0 {
+                flock(descriptor, LOCK_UN)
+                close(descriptor)
+                descriptor = -1
+            }
+        }
+    }
+}
+
+/// A `coordination.k8s.io/v1` Lease: held while `renewTime + leaseDurationSeconds` is ahead.
+public struct LeaseRunLock: RunLock {
+    public let client: KubernetesClient
+    public let namespace: String
+    public let name: String
+    public let identity: String
+    public let duration: Int
+
+    public init(
+        client: KubernetesClient, namespace: String, name: String = "certctl-run", identity: String, duration: Int = 900
+    ) {
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.duration = duration
+    }
+
+    public func acquire() async throws -> Bool {
+        let now = Date()
+        let stamp = Self.microTime(now)
+        let spec = Lease.Spec(
+            holderIdentity: identity, leaseDurationSeconds: duration, acquireTime: stamp, renewTime: stamp)
+        let existing: Lease
+        do {
+            existing = try await client.get(Lease.self, namespace: namespace, name: name)
+        } catch let error as KubernetesError where error.isNotFound {
+            do {
+                _ = try await client.create(Lease(metadata: ObjectMeta(name: name, namespace: namespace), spec: spec))
+                return true
+            } catch let error as KubernetesError where error.isAlreadyExists {
+                return false
+            }
+        }
+        if let holder = existing.spec?.holderIdentity, !holder.isEmpty, holder != identity,
+            let renewed = existing.spec?.renewTime.flatMap(Self.parse),
+            renewed.addingTimeInterval(TimeInterval(existing.spec?.leaseDurationSeconds ?? duration)) > now
+        {
+            return false
+        }
+        var taken = existing
+        taken.spec = spec
+        do {
+            _ = try await client.update(taken)  // carries the resourceVersion read: a race loses with 409
+            return true
+        } catch let error as KubernetesError where error.isConflict {
+            return false
+        }
+    }
+
+    public func release() async {
+        guard var lease = try? await client.get(Lease.self, namespace: namespace, name: name),
+            lease.spec?.holderIdentity == identity
+        else { return }
+        lease.spec?.holderIdentity = nil
+        lease.spec?.renewTime = nil
+        _ = try? await client.update(lease)
+    }
+
+    static func microTime(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        // Kubernetes MicroTime has six fractional digits.
+        if let dot = text.firstIndex(of: "."), text.hasSuffix("Z") {
+            return parse(String(text[..<dot]) + "Z")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,89 @@
+public import Certificates
+public import Foundation
+
+/// What one run did with one certificate.
+public struct CertificateReport: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        /// A new certificate is stored.
+        case issued
+        /// Renewal failed; `stillValid` says whether the Secret still serves a valid certificate.
+        case failed(String, stillValid: Bool)
+        /// Not due: nothing done.
+        case unchanged
+        /// Due, but held by a back-off or rate limit: no ACME request.
+        case deferred
+        /// The Secret cannot be written (another type).
+        case blocked
+        /// `--dry-run`: would be issued.
+        case planned
+    }
+
+    public var desired: DesiredCertificate
+    public var action: PlannedAction
+    public var outcome: Outcome
+    /// The certificate in the Secret after the run.
+    public var summary: CertificateSummary?
+    public var nextAttempt: Date?
+    public var failureCount: Int
+
+    public init(
+        desired: DesiredCertificate,
+        action: PlannedAction,
+        outcome: Outcome,
+        summary: CertificateSummary?,
+        nextAttempt: Date?,
+        failureCount: Int
+    ) {
+        self.desired = desired
+        self.action = action
+        self.outcome = outcome
+        self.summary = summary
+        self.nextAttempt = nextAttempt
+        self.failureCount = failureCount
+    }
+
+    /// Serving a valid certificate at `now`.
+    public func isValid(at now: Date) -> Bool {
+        guard let summary, outcome != .blocked else { return false }
+        return summary.notBefore <= now && now < summary.notAfter
+    }
+
+    /// Less than a tenth of its lifetime left: about to expire whatever happens next.
+    public func isCritical(at now: Date) -> Bool {
+        guard let summary else { return true }
+        return summary.notAfter.timeIntervalSince(now) < summary.lifetime / 10
+    }
+}
+
+/// The whole run: every certificate, the problems with single objects, and the exit code.
+public struct RunReport: Sendable {
+    public var cluster: String
+    public var certificates: [CertificateReport]
+    public var problems: [ObjectProblem]
+    /// Another run held the lock: this one did nothing.
+    public var lockHeld: Bool
+    public var acmeRequests: Int
+
+    public init(
+        cluster: String, certificates: [CertificateReport], problems: [ObjectProblem], lockHeld: Bool, acmeRequests: Int
+    ) {
+        self.cluster = cluster
+        self.certificates = certificates
+        self.problems = problems
+        self.lockHeld = lockHeld
+        self.acmeRequests = acmeRequests
+    }
+
+    /// DESIGN.md: 0 all valid and none overdue; 1 a renewal failed but the certificate is still
+    /// valid (or an object is misconfigured); 2 expired, missing or critical.
+    public func exitCode(at now: Date) -> Int32 {
+        var code: Int32 = problems.isEmpty ? 0 : 1
+        for report in certificates {
+            if report.outcome == .planned { continue }
+            if !report.isValid(at: now) || report.isCritical(at: now) { return 2 }
+            if case .failed = report.outcome { code = max(code, 1) }
+            if report.outcome == .deferred { code = max(code, 1) }
+        }
+        return code
+    }
+}

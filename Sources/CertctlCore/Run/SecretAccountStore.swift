@@ -1,0 +1,67 @@
+import ACME
+import Foundation
+public import Kubernetes
+
+/// ACME accounts in the cluster, where cert-manager keeps them: the Secret named by
+/// `privateKeySecretRef`, key `tls.key`, in certctl's namespace. The account URL rides along in
+/// an annotation, so a run makes no account request once it is known.
+public struct SecretAccountStore: AccountStore {
+    public let client: KubernetesClient
+    public let namespace: String
+    static let urlAnnotation = "certctl.io/account-url"
+    static let serverAnnotation = "certctl.io/account-server"
+
+    public init(client: KubernetesClient, namespace: String) {
+        self.client = client
+        self.namespace = namespace
+    }
+
+    public func load(for issuer: Issuer) async throws -> StoredAccount? {
+        let secret: Secret
+        do {
+            secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
+        } catch let error as KubernetesError where error.isNotFound {
+            return nil
+        }
+        guard let pem = secret.data?["tls.key"] else {
+            throw CertctlError(
+                .io, object: "Secret \(namespace)/\(issuer.accountKeySecret)",
+                "has no tls.key; delete it to register a new account")
+        }
+        let key: AccountKey
+        do {
+            key = try AccountKey(pem: String(decoding: pem, as: UTF8.self))
+        } catch {
+            throw CertctlError(
+                .io, object: "Secret \(namespace)/\(issuer.accountKeySecret)",
+                "holds an unreadable account key (\(error)); restore it or delete the Secret")
+        }
+        let annotations = secret.metadata.annotations ?? [:]
+        return StoredAccount(
+            key: key, url: annotations[Self.urlAnnotation], server: annotations[Self.serverAnnotation] ?? issuer.server)
+    }
+
+    public func save(_ account: StoredAccount, for issuer: Issuer) async throws {
+        var annotations = [Self.serverAnnotation: account.server]
+        annotations[Self.urlAnnotation] = account.url
+        let data = ["tls.key": Data(account.key.pemRepresentation.utf8)]
+        do {
+            var secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
+            secret.data = data
+            secret.metadata.annotations = (secret.metadata.annotations ?? [:]).merging(annotations) { $1 }
+            _ = try await client.update(secret)
+        } catch let error as KubernetesError where error.isNotFound {
+            let secret = Secret(
+                metadata: ObjectMeta(
+                    name: issuer.accountKeySecret,
+                    namespace: namespace,
+                    labels: ["app.kubernetes.io/managed-by": "certctl"],
+                    annotations: annotations
+                ),
+                type: "Opaque",
+                data: data
+            )
+            _ = try await client.create(secret)
+        }
+    }
+}

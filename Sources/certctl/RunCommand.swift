@@ -1,0 +1,167 @@
+import ACME
+import ArgumentParser
+import CertctlCore
+import Certificates
+import Foundation
+import Kubernetes
+import Logging
+import Transport
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "The CronJob's job: renew every managed certificate that is due, store it, report.",
+        discussion: """
+            Exit codes: 0 every certificate valid and none overdue; 1 a renewal failed but the \
+            certificate is still valid (or an object is misconfigured); 2 a certificate is expired, \
+            missing or close to expiry; 64 usage or configuration errors.
+            """
+    )
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(help: "Certificates issued at the same time.")
+    var concurrency = 8
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @Option(
+        name: .customLong("http01-listen"),
+        help: ArgumentHelp("Where the HTTP-01 responder listens.", valueName: "host:port"))
+    var http01Listen = "0.0.0.0:8089"
+
+    @Option(
+        name: .customLong("http01-self-check-passes"),
+        help: "Self-checks through the ingress before the CA is told (0: none).")
+    var selfCheckPasses = 5
+
+    @Option(name: .customLong("key-type"), help: ArgumentHelp("Certificate key: \(KeyType.names).", valueName: "type"))
+    var keyType = "ecdsa-p256"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        let code: Int32
+        do {
+            code = try await RunCommand.execute(
+                cluster: cluster,
+                options: { issuers, defaultIssuer, scope in
+                    guard let keyType = KeyType(name: keyType) else {
+                        throw CertctlError(
+                            .invalidArgument, object: "--key-type \(keyType)",
+                            "unknown key type; use one of \(KeyType.names)")
+                    }
+                    return CertificateRun.Options(
+                        scope: scope,
+                        issuers: issuers,
+                        defaultIssuer: defaultIssuer,
+                        concurrency: concurrency,
+                        dryRun: dryRun,
+                        http01Listen: try ListenAddress(parsing: http01Listen),
+                        keyType: keyType
+                    )
+                },
+                selfCheckPasses: selfCheckPasses,
+                logger: logger
+            )
+        } catch {
+            throw CertctlExit.report(error)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// Builds the run for the chosen cluster, runs it (cancelled by SIGTERM), prints the report.
+    static func execute(
+        cluster: ClusterOptions,
+        options makeOptions: ([String: Issuer], String?, NamespaceScope) throws -> CertificateRun.Options,
+        selfCheckPasses: Int,
+        logger: Logger
+    ) async throws -> Int32 {
+        let (issuers, defaultIssuer) = try cluster.loadIssuers()
+        let context = try cluster.makeContext(logger: logger)
+        let options = try makeOptions(issuers, defaultIssuer, context.scope)
+        let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
+        let environment = ProcessInfo.processInfo.environment
+        var run: CertificateRun
+        if let client = context.client, let namespace = context.namespace {
+            let identity = environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+            run = CertificateRun(
+                store: context.store,
+                accounts: SecretAccountStore(client: client, namespace: namespace),
+                secrets: KubernetesSecretValues(client: client, namespace: namespace),
+                lock: LeaseRunLock(client: client, namespace: namespace, identity: identity),
+                transport: transport,
+                logger: logger
+            )
+            if let podName = environment["POD_NAME"] {
+                let pod = IngressSolver.Pod(
+                    name: podName,
+                    namespace: namespace,
+                    labels: PodLabels.read(environment["CERTCTL_POD_LABELS_FILE"] ?? "/etc/podinfo/labels"),
+                    port: options.http01Listen.port
+                )
+                let removed = await IngressSolver.removeLeftovers(
+                    client: client, namespaces: context.scope.namespaces ?? [namespace])
+                if removed > 0 {
+                    logger.notice("removed HTTP-01 objects a previous run left", metadata: ["count": "\(removed)"])
+                }
+                run.makeSolver = { responder, desired in
+                    IngressSolver(
+                        client: client,
+                        responder: responder,
+                        pod: pod,
+                        namespace: desired.namespace,
+                        ingressClass: issuers[desired.issuer]?.solver(for: desired.hosts)?.ingressClass
+                            ?? desired.ingressClass,
+                        selfCheckPasses: selfCheckPasses,
+                        transport: transport,
+                        logger: logger
+                    )
+                }
+            } else {
+                logger.notice(
+                    "not in a pod (no POD_NAME): no solver Service or Ingress is created; the CA must reach \(options.http01Listen) directly"
+                )
+            }
+        } else {
+            let state = cluster.state
+            run = CertificateRun(
+                store: context.store,
+                accounts: LocalAccountStore(stateDirectory: state),
+                secrets: LocalSecretValues(directories: [(state as NSString).appendingPathComponent("secrets")]),
+                lock: FileRunLock(stateDirectory: state),
+                transport: transport,
+                logger: logger
+            )
+        }
+        let started = ContinuousClock.now
+        let report = try await withSIGTERMCancellation(logger: logger) { [run] in
+            try await run.run(options)
+        }
+        print(RunSummary.render(report, elapsed: ContinuousClock.now - started, now: Date()), terminator: "")
+        return report.exitCode(at: Date())
+    }
+}
+
+extension NamespaceScope {
+    var namespaces: [String]? {
+        if case .only(let names) = self { return names }
+        return nil
+    }
+}
+
+/// The pod's labels from a downward API volume file (`key="value"` per line).
+enum PodLabels {
+    static func read(_ path: String) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        var labels: [String: String] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let pair = line.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { continue }
+            labels[String(pair[0])] = String(pair[1]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return labels
+    }
+}

@@ -1,0 +1,58 @@
+import CertctlCore
+import Certificates
+import Foundation
+
+/// The summary `certctl run` prints: a line per certificate, then the totals.
+enum RunSummary {
+    static func render(_ report: RunReport, elapsed: Duration, now: Date) -> String {
+        var rows: [[String]] = []
+        var counts: [String: Int] = [:]
+        for certificate in report.certificates {
+            let (word, detail) = describe(certificate)
+            counts[word, default: 0] += 1
+            rows.append([word, certificate.desired.id, certificate.desired.hosts.joined(separator: ","), detail])
+        }
+        var text = rows.isEmpty ? "" : TextTable.render(rows)
+        if report.lockHeld {
+            text += "another run holds the lock: due certificates were left to it\n"
+        }
+        for problem in report.problems {
+            text += "problem  \(problem)\n"
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let totals = ["issued", "failed", "deferred", "blocked", "would issue", "ok"].compactMap { word in
+            counts[word].map { "\($0) \(word)" }
+        }
+        text += "\(report.certificates.count) certificates in \(report.cluster): \(totals.joined(separator: ", "))"
+        text += String(format: "; %d ACME requests in %.2f s\n", report.acmeRequests, seconds)
+        return text
+    }
+
+    static func describe(_ report: CertificateReport) -> (String, String) {
+        let notAfter = report.summary.map { "until \(day($0.notAfter))" } ?? "no certificate"
+        switch report.outcome {
+        case .issued:
+            return ("issued", "\(notAfter) (\(report.action.reason.rawValue))")
+        case .unchanged:
+            return ("ok", "\(notAfter), renews \(report.action.renewalTime.map(day) ?? "?")")
+        case .planned:
+            return ("would issue", report.action.reason.rawValue)
+        case .deferred:
+            return (
+                "deferred",
+                "\(notAfter); \(report.action.reason.rawValue), next attempt \(report.nextAttempt.map(day) ?? "after the other run")"
+            )
+        case .blocked:
+            return ("blocked", report.action.reason.rawValue)
+        case .failed(let message, let stillValid):
+            let validity = stillValid ? "still valid \(notAfter)" : "NOT valid"
+            return ("failed", "\(validity); next attempt \(report.nextAttempt.map(day) ?? "?"): \(message)")
+        }
+    }
+
+    static func day(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
