@@ -106,6 +106,11 @@ public final class FakeAPIServer: Sendable {
         get async { await state.counts }
     }
 
+    /// Every request as "verb collection namespace/name" (`create v1/services prod/x`).
+    public var requestLog: [String] {
+        get async { await state.log }
+    }
+
     /// The next `count` requests of `verb` on `collection` (`v1/secrets`) fail with `status`.
     public func failNext(_ verb: String, collection: String, status: Int, count: Int = 1) async {
         await state.addFault(verb: verb, collection: collection, status: status, count: count)

@@ -23,6 +23,8 @@ actor FakeAPIState {
     private var resourceVersion = 1000
     private var faults: [Fault] = []
     private(set) var counts: [String: Int] = [:]
+    /// Every request as "verb collection namespace/name".
+    private(set) var log: [String] = []
 
     init(tokens: Set<String>) {
         self.tokens = tokens
@@ -78,6 +80,7 @@ actor FakeAPIState {
             return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         }
         counts[verb, default: 0] += 1
+        log.append("\(verb) \(target.collection) \(target.namespace ?? "*")/\(target.name ?? "")")
         if let index = faults.firstIndex(where: {
             $0.verb == verb && $0.collection == target.collection && $0.count > 0
         }) {

@@ -1,0 +1,310 @@
+import ACME
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import Foundation
+import Kubernetes
+import Logging
+import Synchronization
+import Testing
+import Transport
+
+/// A run wired for tests: local directory or fake API server, against a given ACME server.
+struct RunFixture {
+    let fixture: StoreFixture
+    let run: CertificateRun
+    let options: CertificateRun.Options
+    let requests: RequestCount
+
+    static func make(
+        _ kind: StoreKind,
+        ingresses: [Ingress],
+        server: String,
+        caBundle: [UInt8]?,
+        port: Int,
+        solver: ((KubernetesClient, FakeAPIServer) -> CertificateRun.SolverFactory)? = nil
+    ) async throws -> RunFixture {
+        let fixture = try await StoreFixture.make(kind, ingresses: ingresses)
+        let issuer = try #require(
+            try IssuerLoader.parse(
+                """
+                kind: ClusterIssuer
+                metadata: {name: pebble}
+                spec:
+                  acme:
+                    server: \(server)
+                    privateKeySecretRef: {name: pebble-account}
+                \(caBundle.map { "    caBundle: \(Data($0).base64EncodedString())" } ?? "")
+                """,
+                source: "test"
+            ).first
+        )
+        let state = fixture.directory.appendingPathComponent("state").path
+        let logger = Logger(label: "run-test")
+        let transport = CurlTransport(userAgent: "certctl-tests")
+        let counter = RequestCount()
+        var run: CertificateRun
+        if let server = fixture.server, case let store as KubernetesStore = fixture.store {
+            run = CertificateRun(
+                store: store,
+                accounts: SecretAccountStore(client: store.client, namespace: "certctl"),
+                secrets: KubernetesSecretValues(client: store.client, namespace: "certctl"),
+                lock: LeaseRunLock(client: store.client, namespace: "certctl", identity: "test-\(UUID().uuidString)"),
+                transport: transport,
+                logger: logger
+            )
+            if let solver { run.makeSolver = solver(store.client, server) }
+        } else {
+            run = CertificateRun(
+                store: fixture.store,
+                accounts: LocalAccountStore(stateDirectory: state),
+                secrets: LocalSecretValues(directories: []),
+                lock: FileRunLock(stateDirectory: state),
+                transport: transport,
+                logger: logger
+            )
+        }
+        let requests = counter
+        run.observer = { _ in requests.value.withLock { $0 += 1 } }
+        let options = CertificateRun.Options(
+            scope: .all,
+            issuers: ["pebble": issuer],
+            defaultIssuer: "pebble",
+            http01Listen: ListenAddress(host: "127.0.0.1", port: port)
+        )
+        return RunFixture(fixture: fixture, run: run, options: options, requests: counter)
+    }
+
+    /// Runs once; returns the report and the ACME requests it made.
+    func runOnce(_ change: (inout CertificateRun.Options) -> Void = { _ in }) async throws -> (RunReport, Int) {
+        requests.value.withLock { $0 = 0 }
+        var options = self.options
+        change(&options)
+        let report = try await run.run(options)
+        return (report, requests.value.withLock { $0 })
+    }
+}
+
+final class RequestCount: Sendable {
+    let value = Mutex(0)
+}
+
+/// `count` Ingresses shaped like a meta chart's, one name each.
+func siteIngresses(_ count: Int, namespace: String = "prod") -> [Ingress] {
+    (0..<count).map { ingress(namespace, "site\($0)", tls: [(["site\($0).mybinder.org"], "kubelego-tls-site\($0)")]) }
+}
+
+@Suite("certctl run against Pebble", .serialized)
+struct RunTests {
+    @Test(
+        "20 Ingresses: the first run issues all, the second makes no ACME request; a broken Secret is re-issued alone",
+        arguments: StoreKind.allCases)
+    func twentyIngresses(kind: StoreKind) async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let run = try await RunFixture.make(
+            kind, ingresses: siteIngresses(20), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port)
+        defer { Task { await run.fixture.stop() } }
+
+        let (first, firstRequests) = try await run.runOnce()
+        #expect(first.certificates.count == 20)
+        #expect(first.certificates.allSatisfy { $0.outcome == .issued }, "\(first.certificates.map(\.outcome))")
+        #expect(first.exitCode(at: Date()) == 0)
+        #expect(firstRequests > 20 * 5)
+
+        let (second, secondRequests) = try await run.runOnce()
+        #expect(secondRequests == 0)
+        #expect(second.certificates.allSatisfy { $0.outcome == .unchanged })
+
+        // Break one Secret: a key that is not the certificate's.
+        let store = run.fixture.store
+        var broken = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site7"))
+        broken.data?["tls.key"] = Data(try PrivateKey(generating: .ecdsaP256).pemRepresentation().utf8)
+        _ = try await store.update(broken)
+        let (third, _) = try await run.runOnce()
+        let reissued = third.certificates.filter { $0.outcome == .issued }
+        #expect(reissued.map(\.desired.secretName) == ["kubelego-tls-site7"])
+        #expect(reissued.first?.action.reason == .keyMismatch)
+        let repaired = CurrentCertificate(
+            secret: try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site7")))
+        #expect(repaired.isUsable)
+        #expect(repaired.record.serial == repaired.summary?.serialHex)
+    }
+
+    @Test(
+        "CA down: the old valid Secret is untouched, the failure and back-off recorded, exit 1; no order inside the back-off"
+    )
+    func caDown() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port)
+        _ = try await run.runOnce()
+        let before = try #require(try await run.fixture.store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        pebble.stop()
+
+        // Force a renewal of site0 through the operator's request, with the CA down.
+        var requested = before
+        var annotations = requested.metadata.annotations ?? [:]
+        annotations["certctl.io/renew-requested"] = "true"
+        requested.metadata.annotations = annotations
+        _ = try await run.fixture.store.update(requested)
+        let (report, _) = try await run.runOnce()
+        let site0 = try #require(report.certificates.first { $0.desired.secretName == "kubelego-tls-site0" })
+        guard case .failed(let message, let stillValid) = site0.outcome else {
+            Issue.record("expected a failure, got \(site0.outcome)")
+            return
+        }
+        #expect(stillValid)
+        #expect(message.contains("cannot reach the ACME server"))
+        #expect(report.exitCode(at: Date()) == 1)
+        let after = try #require(try await run.fixture.store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        #expect(after.data?["tls.crt"] == before.data?["tls.crt"])
+        #expect(after.data?["tls.key"] == before.data?["tls.key"])
+        let record = RenewalRecord(annotations: after.metadata.annotations ?? [:])
+        #expect(record.failureCount == 1)
+        #expect(record.lastFailure?.contains("cannot reach") == true)
+        let nextAttempt = try #require(record.nextAttempt)
+        #expect(abs(nextAttempt.timeIntervalSinceNow - 3600) < 60)
+
+        let (again, requests) = try await run.runOnce()
+        #expect(requests == 0)
+        #expect(again.certificates.first { $0.desired.secretName == "kubelego-tls-site0" }?.outcome == .deferred)
+    }
+
+    @Test("a second run while the lock is held issues nothing and says so")
+    func lockHeld() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port)
+        let other = FileRunLock(stateDirectory: run.fixture.directory.appendingPathComponent("state").path)
+        #expect(try await other.acquire())
+        let (report, requests) = try await run.runOnce()
+        #expect(report.lockHeld)
+        #expect(requests == 0)
+        #expect(report.certificates.allSatisfy { $0.outcome == .deferred })
+        await other.release()
+        let (after, _) = try await run.runOnce()
+        #expect(!after.lockHeld)
+        #expect(after.certificates.allSatisfy { $0.outcome == .issued })
+    }
+}
+
+@Suite("certctl run: rate limits and the cluster", .serialized)
+struct RunClusterTests {
+    @Test("rateLimited: not retried before its Retry-After, across runs")
+    func rateLimited() async throws {
+        let port = freeLoopbackPort()
+        var behaviour = TestACMEServer.Behaviour()
+        behaviour.rateLimitedOrders = 1
+        behaviour.rateLimitRetryAfter = 7200
+        let server = try await TestACMEServer.start(validationPort: port, behaviour: behaviour)
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port)
+        let (first, _) = try await run.runOnce()
+        guard case .failed(let message, _) = first.certificates.first?.outcome else {
+            Issue.record("expected a rate-limit failure")
+            return
+        }
+        #expect(message.contains("rateLimited"))
+        let nextAttempt = try #require(first.certificates.first?.nextAttempt)
+        #expect(abs(nextAttempt.timeIntervalSinceNow - 7200) < 60, "Retry-After (2 h) beats the 1 h back-off")
+        let (second, requests) = try await run.runOnce()
+        #expect(requests == 0)
+        #expect(second.certificates.first?.outcome == .deferred)
+        #expect(await server.orders.count == 1)
+        await server.stop()
+    }
+
+    @Test(
+        "in a pod: per challenge a Service and an Exact-path Ingress, removed afterwards; Secrets, Lease and account in the cluster"
+    )
+    func clusterSolver() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let pod = IngressSolver.Pod(
+            name: "certctl-123", namespace: "prod", labels: ["app": "certctl", "job-name": "certctl-123"], port: 8089)
+        let run = try await RunFixture.make(
+            .kubernetes,
+            ingresses: siteIngresses(3),
+            server: pebble.directoryURL,
+            caBundle: Pebble.caBundle,
+            port: port,
+            solver: { client, _ in
+                { responder, desired in
+                    IngressSolver(
+                        client: client, responder: responder, pod: pod, namespace: desired.namespace,
+                        ingressClass: "traefik",
+                        selfCheckPasses: 0, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t")
+                    )
+                }
+            }
+        )
+        defer { Task { await run.fixture.stop() } }
+        let server = try #require(run.fixture.server)
+        let (report, _) = try await run.runOnce()
+        #expect(report.certificates.allSatisfy { $0.outcome == .issued }, "\(report.certificates.map(\.outcome))")
+
+        let log = await server.requestLog
+        let createdServices = log.filter { $0.hasPrefix("create v1/services prod/") }
+        let deletedServices = log.filter { $0.hasPrefix("delete v1/services prod/certctl-http01-") }
+        let createdIngresses = log.filter { $0.hasPrefix("create networking.k8s.io/v1/ingresses prod/") }
+        let deletedIngresses = log.filter { $0.hasPrefix("delete networking.k8s.io/v1/ingresses prod/certctl-http01-") }
+        #expect(createdServices.count >= 3)
+        #expect(deletedServices.count == createdServices.count)
+        #expect(deletedIngresses.count == createdIngresses.count - 3, "the three site Ingresses were seeded")
+        #expect(log.contains { $0.hasPrefix("create coordination.k8s.io/v1/leases certctl/") })
+        let account = await server.object("v1/secrets", namespace: "certctl", name: "pebble-account")
+        #expect(
+            (account?["data"] as? [String: String])?["tls.key"] != nil, "the account key lives in privateKeySecretRef")
+        #expect(
+            await server.object("v1/secrets", namespace: "prod", name: "kubelego-tls-site1")?["type"] as? String
+                == "kubernetes.io/tls")
+        let client = fakeClient(server)
+        #expect(
+            try await client.list(Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+                .isEmpty)
+        let lease = try await client.get(Lease.self, namespace: "certctl", name: "certctl-run")
+        #expect(lease.spec?.holderIdentity == nil, "released after the run")
+    }
+
+    @Test("the solver's objects: host, Exact path, class and selector")
+    func solverObjects() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let responder = try await HTTP01Responder.start(host: "127.0.0.1", port: 0, logger: Logger(label: "t"))
+        defer { Task { await responder.stop() } }
+        let pod = IngressSolver.Pod(name: "certctl-1", namespace: "prod", labels: ["job-name": "certctl-1"], port: 8089)
+        let solver = IngressSolver(
+            client: client, responder: responder, pod: pod, namespace: "prod", ingressClass: "traefik",
+            selfCheckPasses: 0,
+            transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t")
+        )
+        try await solver.present(
+            identifier: .dns("hub.mybinder.org"), token: "tok123", keyAuthorization: "tok123.thumb")
+        let ingresses = try await client.list(Ingress.self, namespace: "prod")
+        let ingress = try #require(ingresses.first)
+        #expect(ingress.metadata.annotations?["kubernetes.io/ingress.class"] == "traefik")
+        let rule = try #require(ingress.spec?.rules?.first)
+        #expect(rule.host == "hub.mybinder.org")
+        #expect(rule.http?.paths.first?.path == "/.well-known/acme-challenge/tok123")
+        #expect(rule.http?.paths.first?.pathType == "Exact")
+        let service = try #require(try await client.list(Service.self, namespace: "prod").first)
+        #expect(service.spec?.selector == ["job-name": "certctl-1"])
+        #expect(service.spec?.ports?.first?.targetPort == 8089)
+        #expect(rule.http?.paths.first?.backend.service?.name == service.metadata.name)
+
+        await solver.cleanUp(identifier: .dns("hub.mybinder.org"), token: "tok123")
+        #expect(try await client.list(Ingress.self, namespace: "prod").isEmpty)
+        #expect(try await client.list(Service.self, namespace: "prod").isEmpty)
+
+        // A leftover from a killed run is removed by the next.
+        try await solver.present(identifier: .dns("hub.mybinder.org"), token: "left", keyAuthorization: "left.thumb")
+        #expect(await IngressSolver.removeLeftovers(client: client, namespaces: ["prod"]) == 2)
+    }
+}
