@@ -84,7 +84,9 @@ struct ClusterOptions: ParsableArguments {
         return Context(store: KubernetesStore(client: client), scope: scope, client: client, namespace: own)
     }
 
-    /// The issuers by name, and the default issuer (given, or the only one defined).
+    /// The issuers by name, and the default issuer for `kubernetes.io/tls-acme`: the one given,
+    /// else `pebble` in local mode (the embedded default never reaches a public CA by surprise),
+    /// else `letsencrypt-prod`, else the only issuer defined.
     func loadIssuers() throws -> (issuers: [String: Issuer], defaultIssuer: String?) {
         let loaded = try IssuerLoader.load(directory: issuers)
         if let defaultIssuer, loaded[defaultIssuer] == nil {
@@ -94,6 +96,9 @@ struct ClusterOptions: ParsableArguments {
                 "no such issuer in \(issuers) (known: \(loaded.keys.sorted().joined(separator: ", ")))"
             )
         }
-        return (loaded, defaultIssuer ?? (loaded.count == 1 ? loaded.keys.first : nil))
+        let fallback = manifests != nil ? "pebble" : "letsencrypt-prod"
+        let chosen =
+            defaultIssuer ?? (loaded[fallback] != nil ? fallback : (loaded.count == 1 ? loaded.keys.first : nil))
+        return (loaded, chosen)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertctlCore
+import Foundation
 import Logging
 
 /// Flags every command shares for its log.
@@ -7,16 +8,55 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "warning"
 
+    @Option(help: "Log format: text (for a terminal) or json (one object per line, for a cluster).")
+    var logFormat = "text"
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError(
                 "--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
         }
+        guard ["text", "json"].contains(logFormat) else {
+            throw ValidationError("--log-format \(logFormat) is not text or json")
+        }
     }
 
     func makeLogger() -> Logger {
-        var logger = Logger(label: "certctl") { label in StreamLogHandler.standardError(label: label) }
+        let json = logFormat == "json"
+        var logger = Logger(label: "certctl") { label in
+            json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
+        }
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         return logger
+    }
+}
+
+/// One JSON object per line on standard error: time, level, message, then the metadata.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var object: [String: String] = [:]
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            object[key] = "\(value)"
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        object["time"] = formatter.string(from: Date())
+        object["level"] = event.level.rawValue
+        object["message"] = "\(event.message)"
+        object["logger"] = label
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
+        FileHandle.standardError.write(data + Data("\n".utf8))
     }
 }

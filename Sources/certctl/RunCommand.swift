@@ -95,6 +95,7 @@ struct RunCommand: AsyncParsableCommand {
                 transport: transport,
                 logger: logger
             )
+            run.events = EventRecorder(client: client, instance: identity, logger: logger)
             if let podName = environment["POD_NAME"] {
                 let pod = IngressSolver.Pod(
                     name: podName,

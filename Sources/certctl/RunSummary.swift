@@ -34,7 +34,7 @@ enum RunSummary {
         case .issued:
             return ("issued", "\(notAfter) (\(report.action.reason.rawValue))")
         case .unchanged:
-            return ("ok", "\(notAfter), renews \(report.action.renewalTime.map(day) ?? "?")")
+            return ("ok", "\(notAfter); not due before \(report.action.renewalTime.map(day) ?? "?")")
         case .planned:
             return ("would issue", report.action.reason.rawValue)
         case .deferred:

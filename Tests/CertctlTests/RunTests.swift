@@ -308,3 +308,73 @@ struct RunClusterTests {
         #expect(await IngressSolver.removeLeftovers(client: client, namespaces: ["prod"]) == 2)
     }
 }
+
+@Suite("certctl run as a process in a pod", .serialized)
+struct RunProcessTests {
+    @Test("SIGTERM mid-run: the solver's Service and Ingress are deleted and the Lease released")
+    func sigterm() async throws {
+        let port = freeLoopbackPort()
+        let acme = try await TestACMEServer.start(validationPort: port)
+        let server = try await FakeAPIServer.start()
+        let client = fakeClient(server)
+        for site in siteIngresses(1) { _ = try await client.create(site) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sigterm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
+        try server.kubeconfig(namespace: "prod").write(
+            to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        try """
+        kind: ClusterIssuer
+        metadata: {name: local}
+        spec:
+          acme:
+            server: \(acme.directoryURL)
+        """.write(to: folder.appendingPathComponent("issuers/local.yaml"), atomically: true, encoding: .utf8)
+        try "app=\"certctl\"\n".write(to: folder.appendingPathComponent("labels"), atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = CertctlProcess.binary
+        process.arguments = [
+            "run", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "local",
+            "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "3",
+        ]
+        process.currentDirectoryURL = folder
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "POD_NAME": "certctl-1", "POD_NAMESPACE": "prod",
+            "CERTCTL_POD_LABELS_FILE": folder.appendingPathComponent("labels").path,
+        ]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+
+        // The self-check cannot reach site0.mybinder.org here, so the run waits in it.
+        var created = false
+        for _ in 0..<100 {
+            if !(try await client.list(Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true"))
+                .isEmpty
+            {
+                created = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(created, "the solver Service should appear")
+        #expect(
+            try await client.list(Ingress.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true").count
+                == 1)
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+
+        #expect(
+            try await client.list(Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+                .isEmpty)
+        #expect(
+            try await client.list(Ingress.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+                .isEmpty)
+        let lease = try await client.get(Lease.self, namespace: "prod", name: "certctl-run")
+        #expect(lease.spec?.holderIdentity == nil)
+        #expect(await acme.orders.count == 1)
+        await server.stop()
+        await acme.stop()
+    }
+}

@@ -51,6 +51,8 @@ public struct CertificateRun: Sendable {
     public var makeSolver: SolverFactory
     public var observer: (@Sendable (ACMERequestRecord) -> Void)?
     public var now: @Sendable () -> Date
+    /// Events on the Ingresses, in a cluster.
+    public var events: EventRecorder?
 
     public init(
         store: any ClusterStore,
@@ -124,10 +126,10 @@ public struct CertificateRun: Sendable {
                         reports[result.desired.id] = result
                     }
                 } catch {
-                    await lock.release()
+                    await release(lock)
                     throw error
                 }
-                await lock.release()
+                await release(lock)
             } else {
                 lockHeld = true
                 logger.notice("another certctl run holds the lock; this one leaves the due certificates to it")
@@ -143,6 +145,11 @@ public struct CertificateRun: Sendable {
             lockHeld: lockHeld,
             acmeRequests: counter.value
         )
+    }
+
+    /// Releases the lock even when the run was cancelled (SIGTERM).
+    private func release(_ lock: any RunLock) async {
+        await Task { await lock.release() }.value
     }
 
     private func report(_ entry: Inventory.Entry, _ action: PlannedAction, _ outcome: CertificateReport.Outcome)
@@ -271,6 +278,14 @@ public struct CertificateRun: Sendable {
             metadata["serial"] = "\(summary.serialHex)"
             metadata["notAfter"] = "\(RenewalRecord.format(summary.notAfter))"
             logger.notice("issued", metadata: metadata)
+            let renewed = entry.current != nil
+            await events?.record(
+                desired,
+                warning: false,
+                reason: renewed ? "Renewed" : "Issued",
+                note:
+                    "certificate for \(desired.hosts.joined(separator: ", ")) valid until \(RenewalRecord.format(summary.notAfter)) (\(action.reason.rawValue))"
+            )
             return CertificateReport(
                 desired: desired, action: action, outcome: .issued, summary: summary, nextAttempt: nil, failureCount: 0)
         } catch {
@@ -309,6 +324,12 @@ public struct CertificateRun: Sendable {
             ]
         )
         let stillValid = entry.current?.isValid(at: time) ?? false
+        await events?.record(
+            entry.desired,
+            warning: true,
+            reason: "Failed",
+            note: "\(message); next attempt \(RenewalRecord.format(next))"
+        )
         return CertificateReport(
             desired: entry.desired,
             action: action,

@@ -110,8 +110,13 @@ public struct IngressSolver: ChallengeSolver {
     public func cleanUp(identifier: ACMEIdentifier, token: String) async {
         responder.remove(token: token)
         let name = Self.objectName(token)
-        try? await client.delete(Ingress.self, namespace: namespace, name: name)
-        try? await client.delete(Service.self, namespace: namespace, name: name)
+        let (client, namespace) = (self.client, self.namespace)
+        // In a task of its own: clean-up must happen also when the run was cancelled (SIGTERM),
+        // and a cancelled task's requests would not even start.
+        await Task {
+            try? await client.delete(Ingress.self, namespace: namespace, name: name)
+            try? await client.delete(Service.self, namespace: namespace, name: name)
+        }.value
     }
 
     private func createReplacing<R: KubernetesResource>(_ object: R) async throws {

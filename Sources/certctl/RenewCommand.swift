@@ -1,0 +1,87 @@
+import ArgumentParser
+import CertctlCore
+import Foundation
+import Kubernetes
+
+struct RenewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "renew",
+        abstract: "Mark certificates for re-issue by the next run (or this one, with --now).",
+        discussion:
+            "The mark is the annotation certctl.io/renew-requested on the Secret; a successful issuance clears it."
+    )
+
+    @Argument(help: "The Secret to renew (its namespace from -n, or the context's).")
+    var secret: String?
+
+    @Flag(help: "Every managed certificate in scope.")
+    var all = false
+
+    @Flag(help: "Run now and re-issue at once.")
+    var now = false
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(
+        name: .customLong("http01-listen"),
+        help: ArgumentHelp("Where the HTTP-01 responder listens (with --now).", valueName: "host:port"))
+    var http01Listen = "0.0.0.0:8089"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (secret != nil) != all else {
+            throw ValidationError("name one Secret or pass --all")
+        }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        let code: Int32
+        do {
+            let (issuers, defaultIssuer) = try cluster.loadIssuers()
+            let context = try cluster.makeContext(logger: logger)
+            let inventory = try await Inventory.load(
+                from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
+            var chosen = inventory.entries
+            if let secret {
+                chosen = chosen.filter { $0.desired.secretName == secret }
+                guard !chosen.isEmpty else {
+                    throw CertctlError(
+                        .invalidArgument,
+                        object: "Secret \(secret)",
+                        "is not a certificate certctl manages in \(inventory.cluster); see certctl discover"
+                    )
+                }
+            }
+            for entry in chosen {
+                var record = entry.record
+                record.renewRequested = true
+                if try await SecretWriter.storeRecord(record, for: entry.desired, in: context.store) == nil {
+                    print("\(entry.desired.id): no Secret yet; the next run issues it anyway")
+                } else {
+                    print("\(entry.desired.id): marked for renewal")
+                }
+            }
+            guard now else { return }
+            let only = Set(chosen.map(\.desired.id))
+            code = try await RunCommand.execute(
+                cluster: cluster,
+                options: { issuers, defaultIssuer, scope in
+                    CertificateRun.Options(
+                        scope: scope,
+                        issuers: issuers,
+                        defaultIssuer: defaultIssuer,
+                        http01Listen: try ListenAddress(parsing: http01Listen),
+                        only: only
+                    )
+                },
+                selfCheckPasses: 5,
+                logger: logger
+            )
+        } catch {
+            throw CertctlExit.report(error)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}
