@@ -54,6 +54,7 @@ struct RunFixture {
                 logger: logger
             )
             if let solver { run.makeSolver = solver(store.client, server) }
+            run.events = EventRecorder(client: store.client, instance: "test", logger: logger)
         } else {
             run = CertificateRun(
                 store: fixture.store,
@@ -258,6 +259,9 @@ struct RunClusterTests {
         #expect(deletedServices.count == createdServices.count)
         #expect(deletedIngresses.count == createdIngresses.count - 3, "the three site Ingresses were seeded")
         #expect(log.contains { $0.hasPrefix("create coordination.k8s.io/v1/leases certctl/") })
+        #expect(
+            log.filter { $0.hasPrefix("create events.k8s.io/v1/events prod/") }.count == 3,
+            "an Issued Event per Ingress")
         let account = await server.object("v1/secrets", namespace: "certctl", name: "pebble-account")
         #expect(
             (account?["data"] as? [String: String])?["tls.key"] != nil, "the account key lives in privateKeySecretRef")
@@ -376,5 +380,83 @@ struct RunProcessTests {
         #expect(await acme.orders.count == 1)
         await server.stop()
         await acme.stop()
+    }
+}
+
+@Suite("Run locks")
+struct RunLockTests {
+    @Test("a live Lease holds off a second run; a stale one is taken over; release frees it")
+    func lease() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let first = LeaseRunLock(client: client, namespace: "prod", identity: "pod-a", duration: 600)
+        let second = LeaseRunLock(client: client, namespace: "prod", identity: "pod-b", duration: 600)
+        #expect(try await first.acquire())
+        #expect(try await !second.acquire())
+        await first.release()
+        #expect(try await second.acquire())
+
+        // pod-b dies without releasing; its Lease was renewed an hour ago with 10 minutes to live.
+        var lease = try await client.get(Lease.self, namespace: "prod", name: "certctl-run")
+        lease.spec?.renewTime = "2026-01-01T00:00:00.000000Z"
+        _ = try await client.update(lease)
+        #expect(try await first.acquire(), "a stale Lease expires")
+        #expect(
+            try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.holderIdentity == "pod-a")
+    }
+
+    @Test("a file lock is exclusive and released with its holder")
+    func file() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)").path
+        let first = FileRunLock(stateDirectory: folder)
+        let second = FileRunLock(stateDirectory: folder)
+        #expect(try await first.acquire())
+        #expect(try await !second.acquire())
+        await first.release()
+        #expect(try await second.acquire())
+        await second.release()
+    }
+}
+
+@Suite("certctl renew", .serialized)
+struct RenewCommandTests {
+    @Test("marks a Secret and, with --now, re-issues it alone")
+    func renewNow() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let directory = try IssueCommandTests.scratch(issuer: IssueCommandTests.issuerYAML(server: pebble.directoryURL))
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
+        for site in ["a", "b"] {
+            try """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: \(site), namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+            spec:
+              tls: [{hosts: [\(site).mybinder.org], secretName: tls-\(site)}]
+            """.write(to: directory.appendingPathComponent("ingress/\(site).yaml"), atomically: true, encoding: .utf8)
+        }
+        let common = [
+            "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
+            "--http01-listen", "127.0.0.1:\(port)",
+        ]
+        let first = try CertctlProcess.run(["run"] + common, directory: directory)
+        #expect(first.status == 0, "\(first.standardError)")
+        #expect(first.standardOutput.contains("2 issued"))
+
+        let renewed = try CertctlProcess.run(["renew", "tls-b", "--now"] + common, directory: directory)
+        #expect(renewed.status == 0, "\(renewed.standardError)")
+        #expect(renewed.standardOutput.contains("prod/tls-b: marked for renewal"))
+        #expect(renewed.standardOutput.contains("1 issued"))
+        #expect(renewed.standardOutput.contains("renewal requested"))
+
+        let again = try CertctlProcess.run(["run"] + common, directory: directory)
+        #expect(again.standardOutput.contains("2 ok; 0 ACME requests"), "the mark is cleared: \(again.standardOutput)")
+
+        let unknown = try CertctlProcess.run(["renew", "nope"] + common, directory: directory)
+        #expect(unknown.status == 64)
+        #expect(unknown.standardError.contains("Secret nope: is not a certificate certctl manages"))
     }
 }
