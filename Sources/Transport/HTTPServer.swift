@@ -1,6 +1,7 @@
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A request as the small built-in server sees it: the whole body collected.
 public struct ServerRequest: Sendable {
@@ -57,14 +58,36 @@ public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (ServerRequest) async -> ServerResponse
 
     private let channel: any Channel
+    private let connections: Connections
     /// The port actually bound (useful with port 0).
     public let port: Int
     public let host: String
 
-    private init(channel: any Channel, host: String, port: Int) {
+    private init(channel: any Channel, connections: Connections, host: String, port: Int) {
         self.channel = channel
+        self.connections = connections
         self.host = host
         self.port = port
+    }
+
+    /// Open connections, closed on `stop` so that no kept-alive client reaches a stopped server.
+    private final class Connections: Sendable {
+        private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+        func add(_ channel: any Channel) {
+            let id = ObjectIdentifier(channel)
+            open.withLock { $0[id] = channel }
+            channel.closeFuture.whenComplete { [weak self] _ in
+                _ = self?.open.withLock { $0.removeValue(forKey: id) }
+            }
+        }
+
+        func closeAll() async {
+            let channels = open.withLock { Array($0.values) }
+            for channel in channels {
+                try? await channel.close()
+            }
+        }
     }
 
     /// Binds `host:port` and serves `handler`. `configure` may add handlers in front (TLS).
@@ -75,11 +98,13 @@ public final class HTTPServer: Sendable {
         peerIdentity: (@Sendable (any Channel) -> String?)? = nil,
         handler: @escaping Handler
     ) async throws -> HTTPServer {
+        let connections = Connections()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
+                connections.add(channel)
                 let front = configure?(channel) ?? channel.eventLoop.makeSucceededVoidFuture()
                 return front.flatMapThrowing {
                     let pipeline = channel.pipeline.syncOperations
@@ -89,11 +114,12 @@ public final class HTTPServer: Sendable {
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         let bound = channel.localAddress?.port ?? port
-        return HTTPServer(channel: channel, host: host, port: bound)
+        return HTTPServer(channel: channel, connections: connections, host: host, port: bound)
     }
 
     public func stop() async {
         try? await channel.close()
+        await connections.closeAll()
     }
 }
 

@@ -460,3 +460,45 @@ struct RenewCommandTests {
         #expect(unknown.standardError.contains("Secret nope: is not a certificate certctl manages"))
     }
 }
+
+@Suite("certctl run with ARI", .serialized)
+struct RunARITests {
+    @Test("the window is recorded at issuance, re-checked when due, and a moved window renews with replaces")
+    func ariWindowMoves() async throws {
+        let port = freeLoopbackPort()
+        let server = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await server.stop() } }
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port)
+        let (first, _) = try await run.runOnce()
+        #expect(first.certificates.first?.outcome == .issued)
+        let store = run.fixture.store
+        let issued = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        let record = RenewalRecord(annotations: issued.metadata.annotations ?? [:])
+        let windowStart = try #require(record.ariWindowStart)
+        let windowEnd = try #require(record.ariWindowEnd)
+        let renewalTime = try #require(record.renewalTime)
+        #expect(renewalTime >= windowStart && renewalTime < windowEnd)
+        #expect(
+            abs((record.ariNextCheck ?? .distantPast).timeIntervalSinceNow - 21_600) < 60, "Retry-After of renewalInfo")
+
+        // Before the next check: no request at all.
+        let (quiet, requests) = try await run.runOnce()
+        #expect(requests == 0)
+        #expect(quiet.certificates.first?.outcome == .unchanged)
+
+        // The CA moves the window into the past (say, a mass revocation) and the check is due.
+        await server.update { behaviour in
+            behaviour.renewalWindow = { _, _ in (Date().addingTimeInterval(-7200), Date().addingTimeInterval(-3600)) }
+        }
+        var due = issued
+        due.metadata.annotations?["certctl.io/ari-next-check"] = "2026-01-01T00:00:00Z"
+        _ = try await store.update(due)
+        let oldID = try #require(CurrentCertificate(secret: issued).summary?.ariCertificateID)
+        let (moved, _) = try await run.runOnce()
+        #expect(moved.certificates.first?.outcome == .issued)
+        #expect(moved.certificates.first?.action.reason == .ariWindow)
+        #expect(await server.orders.last?.replaces == oldID)
+        #expect(await server.renewalInfoQueries.contains(oldID))
+    }
+}

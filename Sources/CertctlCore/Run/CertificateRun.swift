@@ -87,6 +87,9 @@ public struct CertificateRun: Sendable {
         let started = now()
         var entries = inventory.entries
         if let only = options.only { entries = entries.filter { only.contains($0.desired.id) } }
+        if !options.dryRun {
+            entries = await refreshRenewalInfo(entries, options: options, counter: counter, now: started)
+        }
         let planned = entries.map { entry in
             (
                 entry,
@@ -145,6 +148,77 @@ public struct CertificateRun: Sendable {
             lockHeld: lockHeld,
             acmeRequests: counter.value
         )
+    }
+
+    /// ARI (RFC 9773 §4.2): for valid certificates whose recorded next check has come, asks the
+    /// CA for its current window; a moved window gets a new random renewal time, stored on the
+    /// Secret with the next check (the response's Retry-After). No request when nothing is due
+    /// for a check, none after expiry.
+    private func refreshRenewalInfo(
+        _ entries: [Inventory.Entry],
+        options: Options,
+        counter: RequestTally,
+        now time: Date
+    ) async -> [Inventory.Entry] {
+        var clients: [String: ACMEClient] = [:]
+        var refreshed = entries
+        for (index, entry) in entries.enumerated() {
+            guard let current = entry.current, current.isValid(at: time), let summary = current.summary,
+                current.record.serial == summary.serialHex, let nextCheck = current.record.ariNextCheck,
+                nextCheck <= time,
+                let certificateID = summary.ariCertificateID, let issuer = options.issuers[entry.desired.issuer]
+            else { continue }
+            let client: ACMEClient
+            if let known = clients[issuer.name] {
+                client = known
+            } else {
+                guard let key = try? AccountKey(generating: .ecdsaP256) else { continue }
+                let observer = self.observer
+                client = ACMEClient(
+                    configuration: .init(directoryURL: issuer.server, tls: issuer.tls),
+                    accountKey: key,
+                    transport: transport,
+                    logger: logger,
+                    observer: { record in
+                        counter.add()
+                        observer?(record)
+                    }
+                )
+                clients[issuer.name] = client
+            }
+            var record = current.record
+            do {
+                guard let info = try await client.renewalInfo(certificateID: certificateID) else {
+                    record.ariNextCheck = nil  // the CA stopped offering ARI
+                    try await SecretWriter.storeRecord(record, for: entry.desired, in: store)
+                    continue
+                }
+                if info.suggestedWindow.start != record.ariWindowStart
+                    || info.suggestedWindow.end != record.ariWindowEnd
+                {
+                    var generator = SystemRandomNumberGenerator()
+                    record.ariWindowStart = info.suggestedWindow.start
+                    record.ariWindowEnd = info.suggestedWindow.end
+                    record.renewalTime = info.renewalTime(using: &generator)
+                    logger.notice(
+                        "the CA moved the renewal window",
+                        metadata: [
+                            "secret": "\(entry.desired.id)",
+                            "renewalTime": "\(RenewalRecord.format(record.renewalTime ?? time))",
+                        ]
+                    )
+                }
+                record.ariNextCheck = info.retryAfter ?? time.addingTimeInterval(6 * 3600)
+                if let stored = try await SecretWriter.storeRecord(record, for: entry.desired, in: store) {
+                    refreshed[index].current = CurrentCertificate(secret: stored)
+                }
+            } catch {
+                logger.warning(
+                    "renewalInfo failed; keeping the recorded window",
+                    metadata: ["secret": "\(entry.desired.id)", "error": "\(error)"])
+            }
+        }
+        return refreshed
     }
 
     /// Releases the lock even when the run was cancelled (SIGTERM).
