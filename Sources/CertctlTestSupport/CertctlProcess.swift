@@ -22,7 +22,22 @@ public enum CertctlProcess {
         return repository.appendingPathComponent(".build/debug/certctl")
     }
 
-    public static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws
+    /// Runs the binary on a thread of its own: waiting for it must never block Swift's
+    /// cooperative pool, where the in-process servers it talks to (the fake API server) run.
+    public static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        directory: URL? = nil
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Swift.Result { try runBlocking(arguments, environment: environment, directory: directory) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], environment: [String: String], directory: URL?) throws
         -> Result
     {
         let process = Process()

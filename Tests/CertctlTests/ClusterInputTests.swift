@@ -49,7 +49,7 @@ struct ClusterInputTests {
     }
 
     @Test("Secrets as found: wrong type, corrupt PEM, a foreign key, each named")
-    func secretProblems() throws {
+    func secretProblems() async throws {
         let authority = try TestCertificateAuthority()
         let key = try PrivateKey(generating: .ecdsaP256)
         let pem = try authority.issuePEM(
@@ -81,7 +81,7 @@ struct ClusterInputTests {
     }
 
     @Test("a Secret written by cert-manager or kube-lego is adopted as it is")
-    func adoption() throws {
+    func adoption() async throws {
         let authority = try TestCertificateAuthority()
         let key = try PrivateKey(generating: .rsa2048)
         let pem = try authority.issuePEM(
@@ -122,8 +122,8 @@ struct ClusterInputTests {
 @Suite("certctl discover", .serialized)
 struct DiscoverCommandTests {
     @Test("local: the table lists every certificate and exits 0")
-    func localTable() throws {
-        let result = try CertctlProcess.run(
+    func localTable() async throws {
+        let result = try await CertctlProcess.run(
             [
                 "discover", "--manifests", "ingress", "--issuers", "issuers", "--default-issuer", "pebble", "--state",
                 "/nonexistent-state",
@@ -157,7 +157,7 @@ struct DiscoverCommandTests {
         let kubeconfig = folder.appendingPathComponent("kubeconfig")
         try server.kubeconfig(namespace: "prod").write(to: kubeconfig, atomically: true, encoding: .utf8)
 
-        let result = try CertctlProcess.run(
+        let result = try await CertctlProcess.run(
             [
                 "discover", "--kubeconfig", kubeconfig.path, "--issuers",
                 CertctlProcess.repository.appendingPathComponent("issuers").path, "--default-issuer", "pebble", "-o",
@@ -174,7 +174,7 @@ struct DiscoverCommandTests {
         #expect(hub["notAfter"] as? String == "2030-03-17T17:46:40Z")
         #expect((object["problems"] as? [Any])?.count == 3)
 
-        let scoped = try CertctlProcess.run(
+        let scoped = try await CertctlProcess.run(
             [
                 "discover", "--kubeconfig", kubeconfig.path, "--issuers",
                 CertctlProcess.repository.appendingPathComponent("issuers").path, "--default-issuer", "pebble", "-n",
@@ -185,8 +185,8 @@ struct DiscoverCommandTests {
     }
 
     @Test("an unknown context and a missing kubeconfig are configuration errors")
-    func badKubeconfig() throws {
-        let result = try CertctlProcess.run(
+    func badKubeconfig() async throws {
+        let result = try await CertctlProcess.run(
             ["discover", "--kubeconfig", "/nonexistent/kubeconfig"], directory: CertctlProcess.repository)
         #expect(result.status == 64)
         #expect(

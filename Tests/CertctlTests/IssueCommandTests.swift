@@ -91,7 +91,7 @@ struct IssueCommandTests {
         let pebble = try await Pebble.start(httpPort: port)
         defer { pebble.stop() }
         let directory = try Self.scratch(issuer: Self.issuerYAML(server: pebble.directoryURL))
-        let result = try CertctlProcess.run(
+        let result = try await CertctlProcess.run(
             [
                 "issue", "--issuers", "issuers", "--issuer", "local", "-d", "grafana.mybinder.org", "--state", "state",
                 "--out", "out", "--http01-listen", "127.0.0.1:\(port)", "--key-type", "ecdsa-p384",
@@ -116,10 +116,10 @@ struct IssueCommandTests {
             (["--issuer", "local", "-d", "a.mybinder.org", "--http01-listen", "nowhere"], "HOST:PORT"),
         ]
     )
-    func badInput(arguments: [String], message: String) throws {
+    func badInput(arguments: [String], message: String) async throws {
         // The server is a closed port: any request would fail with exit code 1, not 64.
         let directory = try Self.scratch(issuer: Self.issuerYAML(server: "https://127.0.0.1:\(freeLoopbackPort())/dir"))
-        let result = try CertctlProcess.run(
+        let result = try await CertctlProcess.run(
             ["issue", "--issuers", "issuers", "--state", "state", "--out", "out"] + arguments, directory: directory)
         #expect(result.status == 64, "\(result.standardError)")
         #expect(result.standardError.contains(message), "\(result.standardError)")
@@ -139,9 +139,9 @@ struct IssueCommandTests {
             ),
         ]
     )
-    func brokenIssuer(yaml: String, message: String) throws {
+    func brokenIssuer(yaml: String, message: String) async throws {
         let directory = try Self.scratch(issuer: yaml)
-        let result = try CertctlProcess.run(
+        let result = try await CertctlProcess.run(
             ["issue", "--issuers", "issuers", "--issuer", "local", "-d", "a.mybinder.org", "--out", "out"],
             directory: directory)
         #expect(result.status == 64)
@@ -150,9 +150,9 @@ struct IssueCommandTests {
     }
 
     @Test("an unreachable CA fails with exit code 1 and says which")
-    func unreachable() throws {
+    func unreachable() async throws {
         let directory = try Self.scratch(issuer: Self.issuerYAML(server: "https://127.0.0.1:\(freeLoopbackPort())/dir"))
-        let result = try CertctlProcess.run(
+        let result = try await CertctlProcess.run(
             [
                 "issue", "--issuers", "issuers", "--issuer", "local", "-d", "a.mybinder.org", "--out", "out", "--state",
                 "state", "--http01-listen", "127.0.0.1:0",
@@ -178,7 +178,7 @@ struct ProxyTests {
         ]
         // A proxy nobody listens on: every request through it fails.
         let deadProxy = "http://127.0.0.1:\(freeLoopbackPort())"
-        let proxied = try CertctlProcess.run(
+        let proxied = try await CertctlProcess.run(
             arguments,
             environment: ["HTTPS_PROXY": deadProxy, "https_proxy": deadProxy, "NO_PROXY": "", "no_proxy": ""],
             directory: directory
@@ -186,7 +186,7 @@ struct ProxyTests {
         #expect(proxied.status == 1)
         #expect(proxied.standardError.contains("cannot reach the ACME server"), "\(proxied.standardError)")
 
-        let exempted = try CertctlProcess.run(
+        let exempted = try await CertctlProcess.run(
             arguments,
             environment: [
                 "HTTPS_PROXY": deadProxy, "https_proxy": deadProxy, "NO_PROXY": "localhost,127.0.0.1",

@@ -442,20 +442,20 @@ struct RenewCommandTests {
             "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
             "--http01-listen", "127.0.0.1:\(port)",
         ]
-        let first = try CertctlProcess.run(["run"] + common, directory: directory)
+        let first = try await CertctlProcess.run(["run"] + common, directory: directory)
         #expect(first.status == 0, "\(first.standardError)")
         #expect(first.standardOutput.contains("2 issued"))
 
-        let renewed = try CertctlProcess.run(["renew", "tls-b", "--now"] + common, directory: directory)
+        let renewed = try await CertctlProcess.run(["renew", "tls-b", "--now"] + common, directory: directory)
         #expect(renewed.status == 0, "\(renewed.standardError)")
         #expect(renewed.standardOutput.contains("prod/tls-b: marked for renewal"))
         #expect(renewed.standardOutput.contains("1 issued"))
         #expect(renewed.standardOutput.contains("renewal requested"))
 
-        let again = try CertctlProcess.run(["run"] + common, directory: directory)
+        let again = try await CertctlProcess.run(["run"] + common, directory: directory)
         #expect(again.standardOutput.contains("2 ok; 0 ACME requests"), "the mark is cleared: \(again.standardOutput)")
 
-        let unknown = try CertctlProcess.run(["renew", "nope"] + common, directory: directory)
+        let unknown = try await CertctlProcess.run(["renew", "nope"] + common, directory: directory)
         #expect(unknown.status == 64)
         #expect(unknown.standardError.contains("Secret nope: is not a certificate certctl manages"))
     }
