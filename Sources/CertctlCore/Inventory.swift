@@ -9,6 +9,12 @@ public struct Inventory: Sendable {
         /// certctl's record while the Secret does not exist (a failed first issuance).
         public var pending: RenewalRecord?
 
+        public init(desired: DesiredCertificate, current: CurrentCertificate?, pending: RenewalRecord? = nil) {
+            self.desired = desired
+            self.current = current
+            self.pending = pending
+        }
+
         /// The record that rules this certificate: the Secret's, else the pending one.
         public var record: RenewalRecord { current?.record ?? pending ?? RenewalRecord() }
     }
@@ -17,6 +23,13 @@ public struct Inventory: Sendable {
     public var entries: [Entry]
     public var problems: [ObjectProblem]
     public var withoutTLS: [String]
+
+    public init(cluster: String, entries: [Entry], problems: [ObjectProblem] = [], withoutTLS: [String] = []) {
+        self.cluster = cluster
+        self.entries = entries
+        self.problems = problems
+        self.withoutTLS = withoutTLS
+    }
 
     /// Reads Ingresses and TLS Secrets with one list each, then fetches only the Secrets that
     /// the list did not have (missing, or of another type).

@@ -1,0 +1,108 @@
+public import Certificates
+public import Foundation
+
+/// One certificate as `certctl status`, the metrics and the exporter show it.
+public struct CertificateStatus: Sendable {
+    /// Most urgent first.
+    public enum State: String, Sendable, CaseIterable, Comparable {
+        case expired = "Expired"
+        case missing = "Missing"
+        case invalid = "Invalid"
+        case expiring = "Expiring"
+        case failing = "Failing"
+        case due = "Due"
+        case renewing = "Renewing"
+        case ready = "Ready"
+
+        var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+
+        public static func < (lhs: State, rhs: State) -> Bool { lhs.rank < rhs.rank }
+
+        /// 2 critical, 1 warning, 0 fine (the exit code of `certctl status`).
+        public var severity: Int32 {
+            switch self {
+            case .expired, .missing, .invalid, .expiring: 2
+            case .failing: 1
+            case .due, .renewing, .ready: 0
+            }
+        }
+    }
+
+    public var cluster: String
+    public var desired: DesiredCertificate
+    public var state: State
+    public var summary: CertificateSummary?
+    public var record: RenewalRecord
+    public var renewalTime: Date?
+    /// What is wrong, in a few words (the Secret's problem or the last failure).
+    public var problem: String?
+    public var chainIssuer: String?
+
+    /// Classifies an inventory entry at `now`.
+    public init(cluster: String, entry: Inventory.Entry, profile: String?, now: Date) {
+        self.cluster = cluster
+        desired = entry.desired
+        record = entry.record
+        let action = RenewalPlan.decide(
+            desired: entry.desired, current: entry.current, pending: entry.pending, profile: profile, now: now)
+        renewalTime = action.renewalTime
+        guard let current = entry.current else {
+            state = .missing
+            summary = nil
+            problem = record.lastFailure ?? "no Secret yet"
+            return
+        }
+        summary = current.isUsable ? current.summary : nil
+        chainIssuer = current.chain?.topIssuerCommonName
+        if !current.isUsable {
+            state = .invalid
+            problem = current.problems.first
+            return
+        }
+        guard let summary else {
+            state = .invalid
+            return
+        }
+        if summary.notAfter <= now {
+            state = .expired
+        } else if summary.notAfter.timeIntervalSince(now) < summary.lifetime / 10 {
+            state = .expiring
+        } else if record.failureCount > 0 {
+            state = .failing
+        } else if record.renewRequested {
+            state = .renewing
+        } else if action.isIssue || { if case .backOff = action.kind { return true } else { return false } }() {
+            state = .due
+        } else {
+            state = .ready
+        }
+        problem = record.lastFailure ?? (action.isIssue && action.reason != .notDue ? action.reason.rawValue : nil)
+    }
+
+    /// Seconds left, negative once expired.
+    public func timeLeft(at now: Date) -> TimeInterval? {
+        summary.map { $0.notAfter.timeIntervalSince(now) }
+    }
+
+    /// The share of the lifetime left, 0...1.
+    public func lifetimeLeft(at now: Date) -> Double? {
+        guard let summary, summary.lifetime > 0 else { return nil }
+        return max(0, min(1, summary.notAfter.timeIntervalSince(now) / summary.lifetime))
+    }
+}
+
+extension CertificateStatus {
+    /// Every certificate of `inventory`, most urgent first, then by time left.
+    public static func all(in inventory: Inventory, issuers: [String: Issuer], now: Date) -> [CertificateStatus] {
+        inventory.entries.map { entry in
+            CertificateStatus(
+                cluster: inventory.cluster, entry: entry, profile: issuers[entry.desired.issuer]?.profile, now: now)
+        }
+        .sorted { lhs, rhs in
+            if lhs.state != rhs.state { return lhs.state < rhs.state }
+            return (lhs.timeLeft(at: now) ?? -.infinity, lhs.desired.id) < (
+                rhs.timeLeft(at: now) ?? -.infinity, rhs.desired.id
+            )
+        }
+    }
+}

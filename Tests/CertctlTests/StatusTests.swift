@@ -1,0 +1,149 @@
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import Foundation
+import Kubernetes
+import Testing
+
+@Suite("certctl status")
+struct StatusTests {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+    static let day: TimeInterval = 86_400
+
+    static func entry(
+        _ name: String,
+        start: Double? = -10,
+        days: Double = 90,
+        annotations: [String: String] = [:],
+        type: String = Secret.tlsType,
+        foreignKey: Bool = false
+    ) throws -> Inventory.Entry {
+        let desired = DesiredCertificate(
+            namespace: "prod", secretName: name, hosts: ["\(name).mybinder.org"], issuer: "letsencrypt-prod",
+            issuerKind: "ClusterIssuer", ingresses: [name], ingressClass: "traefik"
+        )
+        guard let start else { return Inventory.Entry(desired: desired, current: nil) }
+        let authority = try TestCertificateAuthority(name: "Test Root")
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let notBefore = now.addingTimeInterval(start * day)
+        let pem = try authority.issuePEM(
+            for: key, names: desired.hosts, notBefore: notBefore, notAfter: notBefore.addingTimeInterval(days * day))
+        let keyPEM =
+            foreignKey ? try PrivateKey(generating: .ecdsaP256).pemRepresentation() : try key.pemRepresentation()
+        let secret = Secret(
+            metadata: ObjectMeta(name: name, namespace: "prod", annotations: annotations),
+            type: type,
+            data: ["tls.crt": Data(pem.utf8), "tls.key": Data(keyPEM.utf8)]
+        )
+        return Inventory.Entry(desired: desired, current: CurrentCertificate(secret: secret))
+    }
+
+    static func fixture() throws -> [CertificateStatus] {
+        let inventory = Inventory(
+            cluster: "prod-cluster",
+            entries: [
+                try entry("ready"),
+                try entry("expired", start: -100),
+                try entry("missing", start: nil),
+                try entry(
+                    "failing",
+                    annotations: [
+                        "certctl.io/failure-count": "3",
+                        "certctl.io/last-failure": "rateLimited: too many certificates",
+                    ]),
+                try entry("short", start: -5.7, days: 6),  // a 6-day certificate with 7 hours left
+                try entry("due", start: -70),
+                try entry("invalid", foreignKey: true),
+                try entry("renewing", annotations: ["certctl.io/renew-requested": "true"]),
+            ]
+        )
+        return CertificateStatus.all(in: inventory, issuers: [:], now: now)
+    }
+
+    @Test("states, most urgent first")
+    func states() throws {
+        let statuses = try Self.fixture()
+        #expect(
+            statuses.map(\.desired.secretName) == [
+                "expired", "missing", "invalid", "short", "failing", "due", "renewing", "ready",
+            ])
+        #expect(statuses.map(\.state) == [.expired, .missing, .invalid, .expiring, .failing, .due, .renewing, .ready])
+        #expect(statuses.map(\.state.severity).max() == 2)
+        #expect(statuses.first { $0.state == .failing }?.problem == "rateLimited: too many certificates")
+        #expect(
+            statuses.first { $0.state == .invalid }?.problem == "tls.key does not belong to the certificate in tls.crt")
+    }
+
+    @Test("the table: columns, time left with a bar, no colour unless asked")
+    func table() throws {
+        let text = StatusTable.render(
+            try Self.fixture(), now: Self.now, style: .init(colour: false, wide: false, showCluster: false))
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("NAMESPACE  INGRESS   SECRET    HOSTS"))
+        #expect(lines[0].contains("TIME LEFT") && lines[0].contains("RENEWS AT") && lines[0].contains("LAST ERROR"))
+        let expired = try #require(lines.first { $0.contains("expired.mybinder.org") })
+        #expect(expired.contains("expired 10d 0h ago ░░░░░░░░░░"))
+        #expect(expired.contains("Expired"))
+        let short = try #require(lines.first { $0.contains("short.mybinder.org") })
+        #expect(short.contains("7h 12m █░░░░░░░░░"))
+        let ready = try #require(lines.first { $0.contains(" ready.mybinder.org") })
+        #expect(ready.contains("80d 0h █████████░"))
+        #expect(ready.contains("2027-03-06 08:00"))
+        #expect(
+            lines.last
+                == "8 certificates: 1 expired, 1 missing, 1 invalid, 1 expiring, 1 failing, 1 due, 1 renewing, 1 ready")
+        #expect(!text.contains("\u{1B}["))
+        #expect(!lines.contains { $0.hasSuffix(" ") })
+
+        let coloured = StatusTable.render(
+            try Self.fixture(), now: Self.now, style: .init(colour: true, wide: false, showCluster: true))
+        #expect(coloured.contains("\u{1B}[1;31mExpired"))
+        #expect(coloured.contains("\u{1B}[32mReady"))
+        #expect(coloured.hasPrefix("CLUSTER"))
+    }
+
+    @Test("wide adds serial, key, chain issuer, failures and next attempt; JSON is stable")
+    func wideAndJSON() throws {
+        let statuses = try Self.fixture()
+        let wide = StatusTable.render(
+            statuses, now: Self.now, style: .init(colour: false, wide: true, showCluster: false))
+        let header = String(wide.split(separator: "\n")[0])
+        #expect(
+            header.contains("  SERIAL  ") && header.contains("  KEY  ")
+                && header.contains("CHAIN ISSUER  FAILURES  NEXT ATTEMPT"))
+        #expect(wide.contains("Test Root"))
+        let json = try StatusTable.json(statuses, now: Self.now)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let certificates = try #require(object["certificates"] as? [[String: Any]])
+        #expect(certificates.count == 8)
+        let first = certificates[0]
+        #expect(first["state"] as? String == "Expired")
+        #expect(first["timeLeftSeconds"] as? Int == -10 * 86_400)
+        #expect(
+            Set(first.keys) == [
+                "chainIssuer", "cluster", "failureCount", "hosts", "ingresses", "issuer", "keyType", "lifetimeSeconds",
+                "namespace",
+                "nextAttempt", "notAfter", "notBefore", "problem", "profile", "renewalTime", "secret", "serial",
+                "state", "timeLeftSeconds",
+            ])
+        #expect(certificates[1]["notAfter"] is NSNull)
+    }
+
+    @Test("one certificate in full")
+    func detail() throws {
+        let failing = try #require(try Self.fixture().first { $0.state == .failing })
+        let text = StatusTable.detail(failing, now: Self.now)
+        #expect(text.contains("Secret        prod/failing (prod-cluster)"))
+        #expect(text.contains("Failures      3"))
+        #expect(text.contains("Last failure  rateLimited: too many certificates"))
+    }
+
+    @Test(
+        "durations",
+        arguments: [
+            (90.0 * 60, "1h 30m"), (59.0, "0m"), (86_400.0 * 2 + 3600, "2d 1h"), (-3600.0, "expired 1h 0m ago"),
+        ])
+    func durations(seconds: Double, text: String) {
+        #expect(StatusTable.duration(seconds) == text)
+    }
+}
