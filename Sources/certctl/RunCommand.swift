@@ -39,6 +39,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("key-type"), help: ArgumentHelp("Certificate key: \(KeyType.names).", valueName: "type"))
     var keyType = "ecdsa-p256"
 
+    @Option(
+        name: .customLong("metrics-file"),
+        help: ArgumentHelp("Write the metrics here (atomically) for a textfile collector.", valueName: "path"))
+    var metricsFile: String?
+
+    @Option(
+        help: ArgumentHelp("Push the metrics to this Pushgateway (job certctl, grouped by cluster).", valueName: "url"))
+    var pushgateway: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -64,6 +73,7 @@ struct RunCommand: AsyncParsableCommand {
                     )
                 },
                 selfCheckPasses: selfCheckPasses,
+                metrics: MetricsOutput(file: metricsFile, pushgateway: pushgateway),
                 logger: logger
             )
         } catch {
@@ -72,11 +82,20 @@ struct RunCommand: AsyncParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
+    /// Where a run's metrics go.
+    struct MetricsOutput {
+        var file: String?
+        var pushgateway: String?
+
+        var isEmpty: Bool { file == nil && pushgateway == nil }
+    }
+
     /// Builds the run for the chosen cluster, runs it (cancelled by SIGTERM), prints the report.
     static func execute(
         cluster: ClusterOptions,
         options makeOptions: ([String: Issuer], String?, NamespaceScope) throws -> CertificateRun.Options,
         selfCheckPasses: Int,
+        metrics: MetricsOutput = MetricsOutput(),
         logger: Logger
     ) async throws -> Int32 {
         let (issuers, defaultIssuer) = try cluster.loadIssuers()
@@ -141,8 +160,52 @@ struct RunCommand: AsyncParsableCommand {
         let report = try await withSIGTERMCancellation(logger: logger) { [run] in
             try await run.run(options)
         }
-        print(RunSummary.render(report, elapsed: ContinuousClock.now - started, now: Date()), terminator: "")
+        let elapsed = ContinuousClock.now - started
+        print(RunSummary.render(report, elapsed: elapsed, now: Date()), terminator: "")
+        if !metrics.isEmpty, !options.dryRun {
+            try await publish(
+                report, elapsed: elapsed, context: context, issuers: issuers, defaultIssuer: defaultIssuer, to: metrics,
+                logger: logger)
+        }
         return report.exitCode(at: Date())
+    }
+
+    /// Metrics of the Secrets as the run left them, plus the run's own figures.
+    static func publish(
+        _ report: RunReport,
+        elapsed: Duration,
+        context: ClusterOptions.Context,
+        issuers: [String: Issuer],
+        defaultIssuer: String?,
+        to output: MetricsOutput,
+        logger: Logger
+    ) async throws {
+        let now = Date()
+        let inventory = try await Inventory.load(
+            from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
+        let text = CertificateMetrics.render(
+            CertificateStatus.all(in: inventory, issuers: issuers, now: now),
+            run: report.figures(finished: now, duration: elapsed)
+        )
+        if let file = output.file {
+            try AtomicFile.write(text, to: file, mode: 0o644)
+        }
+        if let gateway = output.pushgateway {
+            let base = gateway.hasSuffix("/") ? String(gateway.dropLast()) : gateway
+            let url =
+                "\(base)/metrics/job/certctl/cluster/\(inventory.cluster.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "cluster")"
+            let response = try await CurlTransport(userAgent: CertctlVersion.userAgent).send(
+                HTTPRequest(
+                    method: .put, url: url, headers: ["Content-Type": "text/plain; version=0.0.4"],
+                    body: Array(text.utf8), timeout: .seconds(10))
+            )
+            guard response.isSuccess else {
+                throw CertctlError(
+                    .io, object: url,
+                    "the Pushgateway answered HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
+                )
+            }
+        }
     }
 }
 

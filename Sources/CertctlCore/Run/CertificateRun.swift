@@ -146,7 +146,8 @@ public struct CertificateRun: Sendable {
             certificates: planned.compactMap { reports[$0.0.desired.id] },
             problems: inventory.problems,
             lockHeld: lockHeld,
-            acmeRequests: counter.value
+            acmeRequests: counter.value,
+            acmeRequestsByAction: counter.byAction
         )
     }
 
@@ -180,7 +181,7 @@ public struct CertificateRun: Sendable {
                     transport: transport,
                     logger: logger,
                     observer: { record in
-                        counter.add()
+                        counter.add(record)
                         observer?(record)
                     }
                 )
@@ -257,7 +258,7 @@ public struct CertificateRun: Sendable {
     ) async -> [CertificateReport] {
         let observer = self.observer
         let tally: @Sendable (ACMERequestRecord) -> Void = { record in
-            counter.add()
+            counter.add(record)
             observer?(record)
         }
         var clients: [String: Result<ACMEClient, any Error>] = [:]
@@ -423,9 +424,16 @@ public struct CertificateRun: Sendable {
     }
 }
 
-/// Counts ACME requests across concurrent issuances.
+/// Counts ACME requests across concurrent issuances, by action and status.
 final class RequestTally: Sendable {
-    private let count = Mutex(0)
-    func add() { count.withLock { $0 += 1 } }
-    var value: Int { count.withLock { $0 } }
+    private let counts = Mutex<[CertificateMetrics.RequestKey: Int]>([:])
+
+    func add(_ record: ACMERequestRecord) {
+        let key = CertificateMetrics.RequestKey(
+            action: record.action, status: record.status.map(String.init) ?? "error")
+        counts.withLock { $0[key, default: 0] += 1 }
+    }
+
+    var value: Int { counts.withLock { $0.values.reduce(0, +) } }
+    var byAction: [CertificateMetrics.RequestKey: Int] { counts.withLock { $0 } }
 }

@@ -63,15 +63,47 @@ public struct RunReport: Sendable {
     /// Another run held the lock: this one did nothing.
     public var lockHeld: Bool
     public var acmeRequests: Int
+    public var acmeRequestsByAction: [CertificateMetrics.RequestKey: Int]
 
     public init(
-        cluster: String, certificates: [CertificateReport], problems: [ObjectProblem], lockHeld: Bool, acmeRequests: Int
+        cluster: String,
+        certificates: [CertificateReport],
+        problems: [ObjectProblem],
+        lockHeld: Bool,
+        acmeRequests: Int,
+        acmeRequestsByAction: [CertificateMetrics.RequestKey: Int] = [:]
     ) {
         self.cluster = cluster
         self.certificates = certificates
         self.problems = problems
         self.lockHeld = lockHeld
         self.acmeRequests = acmeRequests
+        self.acmeRequestsByAction = acmeRequestsByAction
+    }
+
+    /// The run's figures for the metrics.
+    public func figures(finished: Date, duration: Duration) -> CertificateMetrics.RunFigures {
+        var issued = 0
+        var failed = 0
+        var rateLimited = 0
+        for certificate in certificates {
+            switch certificate.outcome {
+            case .issued: issued += 1
+            case .failed(let message, _):
+                failed += 1
+                if message.contains("rateLimited") { rateLimited += 1 }
+            default: break
+            }
+        }
+        return CertificateMetrics.RunFigures(
+            finished: finished,
+            duration: duration,
+            succeeded: exitCode(at: finished) == 0,
+            acmeRequests: acmeRequestsByAction,
+            issued: issued,
+            failed: failed,
+            rateLimited: rateLimited
+        )
     }
 
     /// DESIGN.md: 0 all valid and none overdue; 1 a renewal failed but the certificate is still

@@ -1,0 +1,151 @@
+import Certificates
+public import Foundation
+import Prometheus
+
+/// The Prometheus exposition of certificates and runs, rendered by swift-prometheus. Labels
+/// name objects, never key material: `namespace`, `secret`, `ingress`, `issuer` (and `serial`,
+/// `profile`, `key_type` on the info metric).
+public enum CertificateMetrics {
+    /// What a run adds to the certificate metrics.
+    public struct RunFigures: Sendable {
+        public var finished: Date
+        public var duration: Duration
+        public var succeeded: Bool
+        /// Requests by (action, HTTP status or "error").
+        public var acmeRequests: [RequestKey: Int]
+        public var issued: Int
+        public var failed: Int
+        public var rateLimited: Int
+
+        public init(
+            finished: Date,
+            duration: Duration,
+            succeeded: Bool,
+            acmeRequests: [RequestKey: Int],
+            issued: Int,
+            failed: Int,
+            rateLimited: Int
+        ) {
+            self.finished = finished
+            self.duration = duration
+            self.succeeded = succeeded
+            self.acmeRequests = acmeRequests
+            self.issued = issued
+            self.failed = failed
+            self.rateLimited = rateLimited
+        }
+    }
+
+    public struct RequestKey: Hashable, Sendable {
+        public var action: String
+        public var status: String
+
+        public init(action: String, status: String) {
+            self.action = action
+            self.status = status
+        }
+    }
+
+    public static func render(_ statuses: [CertificateStatus], run: RunFigures? = nil) -> String {
+        let registry = PrometheusCollectorRegistry()
+        for status in statuses {
+            let labels = [
+                ("namespace", status.desired.namespace),
+                ("secret", status.desired.secretName),
+                ("ingress", status.desired.ingresses.joined(separator: ",")),
+                ("issuer", status.desired.issuer),
+            ]
+            func gauge(_ name: String, _ help: String, _ value: Double, extra: [(String, String)] = []) {
+                registry.makeGauge(descriptor: describe(name, help), labels: labels + extra).set(value)
+            }
+            let valid = status.summary != nil && ![.expired, .missing, .invalid].contains(status.state)
+            gauge(
+                "certctl_certificate_ready", "1 when the Secret holds a valid certificate for the Ingress's hosts.",
+                valid ? 1 : 0)
+            if let summary = status.summary {
+                gauge(
+                    "certctl_certificate_not_after_timestamp_seconds", "When the certificate expires.",
+                    summary.notAfter.timeIntervalSince1970)
+                gauge(
+                    "certctl_certificate_not_before_timestamp_seconds", "When the certificate became valid.",
+                    summary.notBefore.timeIntervalSince1970)
+                gauge(
+                    "certctl_certificate_info",
+                    "The certificate's identity; value 1.",
+                    1,
+                    extra: [
+                        ("serial", summary.serialHex), ("profile", status.record.profile ?? ""),
+                        ("key_type", summary.keyType?.rawValue ?? "unknown"),
+                    ]
+                )
+            }
+            if let renewal = status.renewalTime {
+                gauge(
+                    "certctl_certificate_renewal_timestamp_seconds",
+                    "When certctl renews the certificate (ARI choice or 2/3 of its lifetime).",
+                    renewal.timeIntervalSince1970)
+            }
+            if let start = status.record.ariWindowStart, let end = status.record.ariWindowEnd {
+                gauge(
+                    "certctl_certificate_ari_window_start_timestamp_seconds",
+                    "Start of the CA's suggested renewal window (RFC 9773).", start.timeIntervalSince1970)
+                gauge(
+                    "certctl_certificate_ari_window_end_timestamp_seconds",
+                    "End of the CA's suggested renewal window (RFC 9773).", end.timeIntervalSince1970)
+            }
+            gauge("certctl_certificate_failures", "Consecutive failed renewals.", Double(status.record.failureCount))
+            if let next = status.record.nextAttempt {
+                gauge(
+                    "certctl_certificate_next_attempt_timestamp_seconds",
+                    "No ACME request before then (back-off or rate limit).", next.timeIntervalSince1970)
+            }
+        }
+        let counts = Dictionary(grouping: statuses, by: \.state).mapValues(\.count)
+        for state in CertificateStatus.State.allCases {
+            registry.makeGauge(
+                descriptor: describe("certctl_certificates", "Certificates by state."),
+                labels: [("state", state.rawValue)]
+            )
+            .set(Double(counts[state] ?? 0))
+        }
+        if let run {
+            if run.succeeded {
+                registry.makeGauge(
+                    descriptor: describe(
+                        "certctl_run_last_success_timestamp_seconds",
+                        "When a run last finished with every certificate valid.")
+                )
+                .set(run.finished.timeIntervalSince1970)
+            }
+            let seconds = Double(run.duration.components.seconds) + Double(run.duration.components.attoseconds) / 1e18
+            registry.makeGauge(descriptor: describe("certctl_run_duration_seconds", "How long the last run took.")).set(
+                seconds)
+            for (key, count) in run.acmeRequests.sorted(by: {
+                ($0.key.action, $0.key.status) < ($1.key.action, $1.key.status)
+            }) {
+                registry.makeCounter(
+                    descriptor: describe("certctl_acme_requests_total", "ACME requests of the last run."),
+                    labels: [("action", key.action), ("status", key.status)]
+                )
+                .increment(by: Int64(count))
+            }
+            for (result, count) in [("issued", run.issued), ("failed", run.failed)] {
+                registry.makeCounter(
+                    descriptor: describe("certctl_issuances_total", "Issuances of the last run by result."),
+                    labels: [("result", result)]
+                )
+                .increment(by: Int64(count))
+            }
+            registry.makeCounter(
+                descriptor: describe(
+                    "certctl_rate_limited_total", "Orders the CA refused with rateLimited in the last run.")
+            )
+            .increment(by: Int64(run.rateLimited))
+        }
+        return registry.emitToString()
+    }
+
+    private static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+}
