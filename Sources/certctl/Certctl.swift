@@ -7,6 +7,9 @@ struct Certctl: AsyncParsableCommand {
         commandName: "certctl",
         abstract: "Obtain, renew and watch the TLS certificates of a Kubernetes deployment over ACME.",
         version: CertctlVersion.current,
-        subcommands: [RunCommand.self, StatusCommand.self, RenewCommand.self, DiscoverCommand.self, IssueCommand.self]
+        subcommands: [
+            RunCommand.self, StatusCommand.self, ServeCommand.self, RenewCommand.self, DiscoverCommand.self,
+            IssueCommand.self,
+        ]
     )
 }

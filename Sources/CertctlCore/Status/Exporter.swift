@@ -1,0 +1,76 @@
+public import Foundation
+public import Logging
+import Synchronization
+public import Transport
+
+/// `certctl serve`: an always-on exporter for clusters that scrape pods. `/metrics` and `/` are
+/// computed from the Secrets, cached for `cacheFor` so that scrapes stay cheap; `/healthz`.
+public final class Exporter: Sendable {
+    public typealias Load = @Sendable () async throws -> [CertificateStatus]
+
+    private struct Snapshot {
+        var statuses: [CertificateStatus]
+        var read: Date
+    }
+
+    private let load: Load
+    private let cacheFor: TimeInterval
+    private let snapshot = Mutex<Snapshot?>(nil)
+    private let logger: Logger
+
+    public init(cacheFor: TimeInterval = 30, logger: Logger, load: @escaping Load) {
+        self.load = load
+        self.cacheFor = cacheFor
+        self.logger = logger
+    }
+
+    /// Serves on `address` until the server is stopped.
+    public func start(_ address: ListenAddress) async throws -> HTTPServer {
+        try await HTTPServer.start(host: address.host, port: address.port) { [self] request in
+            await self.handle(request)
+        }
+    }
+
+    func handle(_ request: ServerRequest) async -> ServerResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return ServerResponse(status: 405, contentType: "text/plain", text: "only GET\n")
+        }
+        switch request.path {
+        case "/healthz":
+            return ServerResponse(status: 200, contentType: "text/plain", text: "ok\n")
+        case "/metrics", "/":
+            do {
+                let current = try await statuses()
+                if request.path == "/metrics" {
+                    return ServerResponse(
+                        status: 200,
+                        contentType: "text/plain; version=0.0.4; charset=utf-8",
+                        text: CertificateMetrics.render(current.statuses)
+                    )
+                }
+                return ServerResponse(
+                    status: 200,
+                    contentType: "text/html; charset=utf-8",
+                    text: StatusPage.render(current.statuses, now: Date(), refreshed: current.read)
+                )
+            } catch {
+                logger.error("cannot read the certificates", metadata: ["error": "\(error)"])
+                return ServerResponse(
+                    status: 503, contentType: "text/plain", text: "cannot read the certificates: \(error)\n")
+            }
+        default:
+            return ServerResponse(
+                status: 404, contentType: "text/plain", text: "not found; try /, /metrics or /healthz\n")
+        }
+    }
+
+    private func statuses() async throws -> (statuses: [CertificateStatus], read: Date) {
+        if let cached = snapshot.withLock({ $0 }), Date().timeIntervalSince(cached.read) < cacheFor {
+            return (cached.statuses, cached.read)
+        }
+        let fresh = try await load()
+        let read = Date()
+        snapshot.withLock { $0 = Snapshot(statuses: fresh, read: read) }
+        return (fresh, read)
+    }
+}

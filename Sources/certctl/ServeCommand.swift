@@ -1,0 +1,45 @@
+import ArgumentParser
+import CertctlCore
+import Foundation
+import Logging
+import Transport
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "A small exporter: /metrics and a status page computed from the Secrets, /healthz."
+    )
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(help: ArgumentHelp("Where to listen.", valueName: "host:port"))
+    var listen = "0.0.0.0:9102"
+
+    @Option(name: .customLong("cache-seconds"), help: "How long one reading of the Secrets serves scrapes.")
+    var cacheSeconds = 30.0
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        do {
+            let (issuers, defaultIssuer) = try cluster.loadIssuers()
+            let context = try cluster.makeContext(logger: logger)
+            let exporter = Exporter(cacheFor: cacheSeconds, logger: logger) {
+                let inventory = try await Inventory.load(
+                    from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
+                return CertificateStatus.all(in: inventory, issuers: issuers, now: Date())
+            }
+            let server = try await exporter.start(try ListenAddress(parsing: listen))
+            logger.notice("serving", metadata: ["address": "\(server.host):\(server.port)"])
+            print("certctl serve: http://\(server.host):\(server.port)/ (metrics at /metrics)")
+            try await withSIGTERMCancellation(logger: logger) {
+                while true { try await Task.sleep(for: .seconds(3600)) }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            throw CertctlExit.report(error)
+        }
+    }
+}
