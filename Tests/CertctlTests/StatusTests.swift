@@ -147,3 +147,57 @@ struct StatusTests {
         #expect(StatusTable.duration(seconds) == text)
     }
 }
+
+@Suite("certctl status, the binary", .serialized)
+struct StatusCommandTests {
+    @Test("an expired certificate makes exit code 2; no colour when piped; one Secret in full")
+    func binary() async throws {
+        let directory = try IssueCommandTests.scratch(
+            issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:1/dir"))
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
+        for site in ["old", "new"] {
+            try """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: \(site), namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+            spec:
+              tls: [{hosts: [\(site).mybinder.org], secretName: tls-\(site)}]
+            """.write(to: directory.appendingPathComponent("ingress/\(site).yaml"), atomically: true, encoding: .utf8)
+        }
+        let store = LocalDirectoryStore(
+            manifests: directory.appendingPathComponent("ingress").path,
+            state: directory.appendingPathComponent("state").path)
+        let authority = try TestCertificateAuthority()
+        for (site, start) in [("old", -100.0), ("new", -1.0)] {
+            let key = try PrivateKey(generating: .ecdsaP256)
+            let notBefore = Date().addingTimeInterval(start * 86_400)
+            let pem = try authority.issuePEM(
+                for: key, names: ["\(site).mybinder.org"], notBefore: notBefore,
+                notAfter: notBefore.addingTimeInterval(90 * 86_400))
+            _ = try await store.create(
+                tlsSecret(
+                    "prod", "tls-\(site)",
+                    data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]))
+        }
+        let common = [
+            "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
+        ]
+        let table = try await CertctlProcess.run(["status"] + common, directory: directory)
+        #expect(table.status == 2, "\(table.standardError)")
+        let lines = table.standardOutput.split(separator: "\n")
+        #expect(lines[1].contains("tls-old") && lines[1].contains("Expired"), "most urgent first")
+        #expect(lines[2].contains("tls-new") && lines[2].contains("Ready"))
+        #expect(!table.standardOutput.contains("\u{1B}["))
+        #expect(table.standardOutput.contains("2 certificates: 1 expired, 1 ready"))
+
+        let one = try await CertctlProcess.run(["status", "tls-new"] + common, directory: directory)
+        #expect(one.status == 0)
+        #expect(one.standardOutput.contains("State       Ready"))
+
+        let json = try await CertctlProcess.run(["status", "-o", "json"] + common, directory: directory)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        #expect((object["certificates"] as? [[String: Any]])?.first?["state"] as? String == "Expired")
+    }
+}

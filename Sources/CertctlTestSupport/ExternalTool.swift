@@ -1,0 +1,34 @@
+import Foundation
+
+/// Runs a real tool (promtool, openssl) with input on stdin, off the cooperative pool.
+public enum ExternalTool {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
+    }
+
+    public static func run(_ path: String, _ arguments: [String], input: String = "") async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Swift.Result { try runBlocking(path, arguments, input: input) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ path: String, _ arguments: [String], input: String) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let stdin = Pipe()
+        let output = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+}

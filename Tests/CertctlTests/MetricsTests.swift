@@ -1,0 +1,113 @@
+import CertctlCore
+import CertctlTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import Transport
+
+@Suite("Metrics and the exporter")
+struct MetricsTests {
+    static func exposition() throws -> String {
+        let statuses = try StatusTests.fixture()
+        let run = CertificateMetrics.RunFigures(
+            finished: StatusTests.now,
+            duration: .milliseconds(1500),
+            succeeded: true,
+            acmeRequests: [.init(action: "newOrder", status: "201"): 3, .init(action: "newOrder", status: "429"): 1],
+            issued: 3,
+            failed: 1,
+            rateLimited: 1
+        )
+        return CertificateMetrics.render(statuses, run: run)
+    }
+
+    /// The samples of the exposition, as "name{labels} value" lines, sorted.
+    static func samples(_ text: String) -> [String] {
+        text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }.sorted()
+    }
+
+    @Test("names and labels of DESIGN.md, values from the certificates, never key material")
+    func names() throws {
+        let text = try Self.exposition()
+        let samples = Self.samples(text)
+        let ready =
+            #"certctl_certificate_ready{namespace="prod",secret="ready",ingress="ready",issuer="letsencrypt-prod"} 1.0"#
+        #expect(samples.contains(ready))
+        #expect(
+            samples.contains(
+                #"certctl_certificate_ready{namespace="prod",secret="expired",ingress="expired",issuer="letsencrypt-prod"} 0.0"#
+            ))
+        #expect(
+            samples.contains(
+                #"certctl_certificate_ready{namespace="prod",secret="missing",ingress="missing",issuer="letsencrypt-prod"} 0.0"#
+            ))
+        let notAfter = StatusTests.now.addingTimeInterval(80 * 86_400).timeIntervalSince1970
+        #expect(
+            samples.contains(
+                #"certctl_certificate_not_after_timestamp_seconds{namespace="prod",secret="ready",ingress="ready",issuer="letsencrypt-prod"} \#(notAfter)"#
+            ))
+        #expect(
+            samples.contains(
+                #"certctl_certificate_failures{namespace="prod",secret="failing",ingress="failing",issuer="letsencrypt-prod"} 3.0"#
+            ))
+        #expect(samples.contains(#"certctl_certificates{state="Expired"} 1.0"#))
+        #expect(samples.contains(#"certctl_acme_requests_total{action="newOrder",status="429"} 1"#))
+        #expect(samples.contains(#"certctl_issuances_total{result="issued"} 3"#))
+        #expect(samples.contains("certctl_rate_limited_total 1"))
+        #expect(samples.contains("certctl_run_duration_seconds 1.5"))
+        #expect(samples.contains("certctl_run_last_success_timestamp_seconds \(StatusTests.now.timeIntervalSince1970)"))
+        #expect(
+            samples.contains { $0.hasPrefix("certctl_certificate_info{") && $0.contains(#"key_type="ecdsa-p256""#) })
+        for name in ["not_before_timestamp_seconds", "renewal_timestamp_seconds"] {
+            #expect(samples.contains { $0.hasPrefix("certctl_certificate_\(name){") })
+        }
+        #expect(!text.contains("PRIVATE KEY"))
+    }
+
+    @Test("promtool check metrics accepts the exposition")
+    func promtool() async throws {
+        let text = try Self.exposition()
+        let result = try await ExternalTool.run("/usr/bin/promtool", ["check", "metrics"], input: text)
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("the exporter serves /metrics, / and /healthz, reading the Secrets once per cache period")
+    func exporter() async throws {
+        let reads = ReadCounter()
+        let exporter = Exporter(cacheFor: 60, logger: Logger(label: "t")) {
+            reads.add()
+            return try StatusTests.fixture()
+        }
+        let server = try await exporter.start(ListenAddress(host: "127.0.0.1", port: 0))
+        defer { Task { await server.stop() } }
+        let transport = CurlTransport(userAgent: "t")
+        let base = "http://127.0.0.1:\(server.port)"
+        let metrics = try await transport.send(HTTPRequest(url: base + "/metrics"))
+        #expect(metrics.status == 200)
+        #expect(metrics.headers["Content-Type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(
+            String(decoding: metrics.body, as: UTF8.self).contains("certctl_certificate_not_after_timestamp_seconds{"))
+        let page = try await transport.send(HTTPRequest(url: base + "/"))
+        let html = String(decoding: page.body, as: UTF8.self)
+        #expect(page.status == 200)
+        #expect(html.contains("<title>certctl: 8 certificates</title>"))
+        #expect(html.contains(#"<tr class="expired">"#))
+        #expect(html.contains("rateLimited: too many certificates"))
+        #expect(try await transport.send(HTTPRequest(url: base + "/healthz")).status == 200)
+        #expect(try await transport.send(HTTPRequest(url: base + "/other")).status == 404)
+        _ = try await transport.send(HTTPRequest(url: base + "/metrics"))
+        #expect(reads.value == 1, "scrapes within the cache period read the Secrets once")
+    }
+
+    @Test("HTML escapes what comes from the cluster")
+    func escaping() {
+        #expect(StatusPage.escape("<script>&\"") == "&lt;script&gt;&amp;&quot;")
+    }
+}
+
+final class ReadCounter: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
