@@ -25,6 +25,9 @@ public struct RenewalRecord: Sendable, Equatable {
     /// The serial of the certificate the times above belong to; another certificate in the
     /// Secret (replaced by hand) makes them void.
     public var serial: String?
+    /// The last notification sent for this certificate (expiring, expired, failing) and when.
+    public var notifiedState: String?
+    public var notifiedAt: Date?
 
     public init() {}
 
@@ -42,6 +45,8 @@ public struct RenewalRecord: Sendable, Equatable {
         case issuer
         case renewRequested = "renew-requested"
         case serial
+        case notifiedState = "notified-state"
+        case notifiedAt = "notified-at"
 
         var annotation: String { RenewalRecord.prefix + rawValue }
     }
@@ -62,6 +67,8 @@ public struct RenewalRecord: Sendable, Equatable {
         issuer = annotations[Key.issuer.annotation]
         renewRequested = annotations[Key.renewRequested.annotation] == "true"
         serial = annotations[Key.serial.annotation]
+        notifiedState = annotations[Key.notifiedState.annotation]
+        notifiedAt = date(.notifiedAt)
     }
 
     /// The record as annotations; keys of absent values are removed from `annotations`.
@@ -80,6 +87,8 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.issuer, issuer)
         set(.renewRequested, renewRequested ? "true" : nil)
         set(.serial, serial)
+        set(.notifiedState, notifiedState)
+        set(.notifiedAt, notifiedAt.map(Self.format))
     }
 
     static func format(_ date: Date) -> String {

@@ -48,6 +48,11 @@ struct RunCommand: AsyncParsableCommand {
         help: ArgumentHelp("Push the metrics to this Pushgateway (job certctl, grouped by cluster).", valueName: "url"))
     var pushgateway: String?
 
+    @Option(
+        name: .customLong("notify-config"),
+        help: ArgumentHelp("Send what changed state to the channels of this file.", valueName: "path"))
+    var notifyConfig: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -74,6 +79,7 @@ struct RunCommand: AsyncParsableCommand {
                 },
                 selfCheckPasses: selfCheckPasses,
                 metrics: MetricsOutput(file: metricsFile, pushgateway: pushgateway),
+                notifications: try notifyConfig.map(NotificationConfig.load(file:)),
                 logger: logger
             )
         } catch {
@@ -96,6 +102,7 @@ struct RunCommand: AsyncParsableCommand {
         options makeOptions: ([String: Issuer], String?, NamespaceScope) throws -> CertificateRun.Options,
         selfCheckPasses: Int,
         metrics: MetricsOutput = MetricsOutput(),
+        notifications: NotificationConfig? = nil,
         logger: Logger
     ) async throws -> Int32 {
         let (issuers, defaultIssuer) = try cluster.loadIssuers()
@@ -162,38 +169,82 @@ struct RunCommand: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - started
         print(RunSummary.render(report, elapsed: elapsed, now: Date()), terminator: "")
-        if !metrics.isEmpty, !options.dryRun {
-            try await publish(
-                report, elapsed: elapsed, context: context, issuers: issuers, defaultIssuer: defaultIssuer, to: metrics,
-                logger: logger)
+        if !metrics.isEmpty || notifications != nil, !options.dryRun {
+            let now = Date()
+            let inventory = try await Inventory.load(
+                from: context.store,
+                scope: context.scope,
+                issuers: Set(issuers.keys),
+                defaultIssuer: defaultIssuer
+            )
+            let statuses = CertificateStatus.all(in: inventory, issuers: issuers, now: now)
+            if !metrics.isEmpty {
+                try await publish(statuses, report: report, elapsed: elapsed, cluster: inventory.cluster, to: metrics)
+            }
+            if let notifications {
+                await notify(
+                    statuses,
+                    config: notifications,
+                    cluster: inventory.cluster,
+                    store: context.store,
+                    transport: transport,
+                    logger: logger,
+                    now: now
+                )
+            }
         }
         return report.exitCode(at: Date())
     }
 
+    /// Sends what changed state and records it, so that the next run does not repeat it.
+    static func notify(
+        _ statuses: [CertificateStatus],
+        config: NotificationConfig,
+        cluster: String,
+        store: any ClusterStore,
+        transport: any HTTPTransport,
+        logger: Logger,
+        now: Date
+    ) async {
+        let due = NotificationPolicy.notices(for: statuses, interval: config.interval, now: now)
+        guard !due.isEmpty else { return }
+        let notifier = Notifier(config: config, transport: transport, cluster: cluster, logger: logger)
+        let failed = await notifier.send(due.map(\.notice), now: now)
+        guard failed.count < config.channels.count else { return }  // nobody heard it: try again next run
+        for (_, status, record) in due {
+            do {
+                if try await SecretWriter.storeRecord(record, for: status.desired, in: store) == nil {
+                    var annotations: [String: String] = [:]
+                    record.apply(to: &annotations)
+                    try await store.savePendingRecord(
+                        annotations,
+                        namespace: status.desired.namespace,
+                        secretName: status.desired.secretName
+                    )
+                }
+            } catch {
+                logger.error(
+                    "cannot record the notification", metadata: ["secret": "\(status.desired.id)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Metrics of the Secrets as the run left them, plus the run's own figures.
     static func publish(
-        _ report: RunReport,
+        _ statuses: [CertificateStatus],
+        report: RunReport,
         elapsed: Duration,
-        context: ClusterOptions.Context,
-        issuers: [String: Issuer],
-        defaultIssuer: String?,
-        to output: MetricsOutput,
-        logger: Logger
+        cluster: String,
+        to output: MetricsOutput
     ) async throws {
-        let now = Date()
-        let inventory = try await Inventory.load(
-            from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
-        let text = CertificateMetrics.render(
-            CertificateStatus.all(in: inventory, issuers: issuers, now: now),
-            run: report.figures(finished: now, duration: elapsed)
-        )
+        let text = CertificateMetrics.render(statuses, run: report.figures(finished: Date(), duration: elapsed))
         if let file = output.file {
             try AtomicFile.write(text, to: file, mode: 0o644)
         }
         if let gateway = output.pushgateway {
             let base = gateway.hasSuffix("/") ? String(gateway.dropLast()) : gateway
             let url =
-                "\(base)/metrics/job/certctl/cluster/\(inventory.cluster.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "cluster")"
+                "\(base)/metrics/job/certctl/cluster/\(cluster.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "cluster")"
             let response = try await CurlTransport(userAgent: CertctlVersion.userAgent).send(
                 HTTPRequest(
                     method: .put, url: url, headers: ["Content-Type": "text/plain; version=0.0.4"],

@@ -337,6 +337,9 @@ public struct CertificateRun: Sendable {
             record.profile = issued.profile
             record.orderURL = issued.orderURL
             record.serial = summary.serialHex
+            // What was announced stays known, so that the recovery is announced too.
+            record.notifiedState = entry.record.notifiedState
+            record.notifiedAt = entry.record.notifiedAt
             record.renewalTime = RenewalPlan.defaultRenewalTime(
                 notBefore: summary.notBefore, notAfter: summary.notAfter)
             if let id = summary.ariCertificateID, let info = try? await client.renewalInfo(certificateID: id) {

@@ -1,0 +1,228 @@
+import CertctlCore
+import CertctlTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import Transport
+
+@Suite("Notifications: what, when, and through real receivers", .serialized)
+struct NotificationTests {
+    static func statuses(annotations: [String: String] = [:]) throws -> [CertificateStatus] {
+        try StatusTests.fixture()
+    }
+
+    @Test("announced once, repeated after the interval, recovered once")
+    func policy() throws {
+        let now = StatusTests.now
+        let statuses = try StatusTests.fixture()
+        let first = NotificationPolicy.notices(for: statuses, interval: 86_400, now: now)
+        #expect(Set(first.map(\.notice.kind)) == [.expired, .expiring, .failing])
+        #expect(first.map(\.notice.secret).sorted() == ["expired", "failing", "invalid", "missing", "short"])
+        #expect(first.allSatisfy { $0.record.notifiedAt == now })
+
+        // The same states with the records stored: nothing until the interval has passed.
+        func withRecords(
+            _ base: [CertificateStatus], _ sent: [(notice: Notice, status: CertificateStatus, record: RenewalRecord)]
+        ) -> [CertificateStatus] {
+            base.map { status in
+                var copy = status
+                if let record = sent.first(where: { $0.status.desired.id == status.desired.id })?.record {
+                    copy.record = record
+                }
+                return copy
+            }
+        }
+        let remembered = withRecords(statuses, first)
+        #expect(
+            NotificationPolicy.notices(for: remembered, interval: 86_400, now: now.addingTimeInterval(3600)).isEmpty)
+        #expect(
+            NotificationPolicy.notices(for: remembered, interval: 86_400, now: now.addingTimeInterval(86_401)).count
+                == 5)
+
+        // The failing one recovers: one "recovered", then silence.
+        var healed = remembered
+        let index = try #require(healed.firstIndex { $0.desired.secretName == "failing" })
+        healed[index].state = .ready
+        let recovered = NotificationPolicy.notices(for: healed, interval: 86_400, now: now.addingTimeInterval(7200))
+        #expect(recovered.map(\.notice.kind) == [.recovered])
+        #expect(recovered.first?.record.notifiedState == nil)
+        healed[index].record = try #require(recovered.first?.record)
+        #expect(NotificationPolicy.notices(for: healed, interval: 86_400, now: now.addingTimeInterval(9000)).isEmpty)
+    }
+
+    @Test("config: channels, credentials from files only, clear errors")
+    func config() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try "https://chat.example.org/api/v1/external/slack_incoming?api_key=SECRET\n".write(
+            to: folder.appendingPathComponent("url"), atomically: true, encoding: .utf8)
+        let config = try NotificationConfig.parse(
+            """
+            interval: 6h
+            channels:
+              - name: chat
+                webhook: {urlFile: \(folder.path)/url, format: zulip}
+              - name: am
+                alertmanager: {url: "http://127.0.0.1:9093"}
+            """,
+            source: "notify.yaml"
+        )
+        #expect(config.interval == 6 * 3600)
+        #expect(config.channels.map(\.name) == ["chat", "am"])
+        for (yaml, message) in [
+            (
+                "channels: [{name: m, email: {smtp: 'smtp://x', from: a@b.c, to: [d@e.f], password: hunter2}}]",
+                "passwordFile"
+            ),
+            ("channels: [{name: w, webhook: {url: 'http://x', format: teams}}]", "generic, slack or zulip"),
+            ("channels: [{name: z, pager: {}}]", "webhook, alertmanager or email"),
+            ("interval: soon\nchannels: [{name: a, alertmanager: {url: 'http://x'}}]", "duration"),
+        ] {
+            do {
+                _ = try NotificationConfig.parse(yaml, source: "notify.yaml")
+                Issue.record("\(message): must fail")
+            } catch let error as CertctlError {
+                #expect(error.description.contains(message), "\(error.description)")
+                #expect(!error.description.contains("hunter2"))
+            }
+        }
+    }
+
+    @Test("a webhook receives generic JSON and Slack/Zulip text; the URL's key is never logged")
+    func webhook() async throws {
+        let bodies = Mutex<[String]>([])
+        let receiver = try await HTTPServer.start(host: "127.0.0.1", port: 0) { request in
+            bodies.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
+            return ServerResponse(status: 200)
+        }
+        defer { Task { await receiver.stop() } }
+        let url = "http://127.0.0.1:\(receiver.port)/hook?api_key=SECRET"
+        let config = NotificationConfig(channels: [
+            ("generic", .webhook(url: url, format: .generic)), ("zulip", .webhook(url: url, format: .zulip)),
+        ])
+        let notices = NotificationPolicy.notices(for: try StatusTests.fixture(), interval: 86_400, now: StatusTests.now)
+            .map(\.notice)
+        let failed = await Notifier(
+            config: config, transport: CurlTransport(userAgent: "t"), cluster: "prod-cluster",
+            logger: Logger(label: "t")
+        ).send(notices)
+        #expect(failed.isEmpty)
+        let received = bodies.withLock { $0 }
+        #expect(received.count == 2)
+        let generic = try #require(try JSONSerialization.jsonObject(with: Data(received[0].utf8)) as? [String: Any])
+        #expect(generic["cluster"] as? String == "prod-cluster")
+        #expect((generic["notices"] as? [[String: Any]])?.count == 5)
+        let zulip = try #require(try JSONSerialization.jsonObject(with: Data(received[1].utf8)) as? [String: String])
+        #expect(zulip.keys.sorted() == ["text"])
+        #expect(zulip["text"]?.contains("EXPIRED: prod/expired for expired.mybinder.org is Expired") == true)
+        #expect(Notifier.redacted(url) == "http://127.0.0.1:\(receiver.port)/hook")
+    }
+
+    @Test("Alertmanager (Debian's) receives the alerts on its v2 API, and the resolved one ends")
+    func alertmanager() async throws {
+        let port = freeLoopbackPort()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("am-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try "route: {receiver: sink}\nreceivers: [{name: sink}]\n".write(
+            to: folder.appendingPathComponent("am.yml"), atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-alertmanager")
+        process.arguments = [
+            "--config.file=\(folder.path)/am.yml", "--storage.path=\(folder.path)/data",
+            "--web.listen-address=127.0.0.1:\(port)",
+            "--cluster.listen-address=",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate() }
+        let transport = CurlTransport(userAgent: "t")
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = (try? await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready")))?.status == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready)
+        let config = NotificationConfig(channels: [("am", .alertmanager(url: "http://127.0.0.1:\(port)"))])
+        let notices = NotificationPolicy.notices(for: try StatusTests.fixture(), interval: 86_400, now: Date()).map(
+            \.notice)
+        let notifier = Notifier(
+            config: config, transport: transport, cluster: "prod-cluster", logger: Logger(label: "t"))
+        #expect(await notifier.send(notices).isEmpty)
+        let listed = try await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/api/v2/alerts"))
+        let alerts = try #require(try JSONSerialization.jsonObject(with: Data(listed.body)) as? [[String: Any]])
+        let labels = alerts.compactMap { $0["labels"] as? [String: String] }
+        #expect(
+            labels.contains {
+                $0["alertname"] == "CertificateExpired" && $0["secret"] == "expired" && $0["severity"] == "critical"
+            })
+        #expect(labels.contains { $0["alertname"] == "CertificateRenewalFailing" && $0["secret"] == "failing" })
+        #expect(alerts.count == 5)
+    }
+
+    @Test("e-mail over SMTP with STARTTLS to a real server (aiosmtpd)")
+    func email() async throws {
+        let port = freeLoopbackPort()
+        let assets = Pebble.assets
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)",
+            "--tlscert", assets.appendingPathComponent("cert.pem").path, "--tlskey",
+            assets.appendingPathComponent("key.pem").path,
+        ]
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        defer { process.terminate() }
+        try await Task.sleep(for: .milliseconds(1500))
+
+        let config = NotificationConfig(channels: [
+            (
+                "mail",
+                .email(
+                    smtp: "smtp://localhost:\(port)", starttls: true, from: "certctl@mybinder.org",
+                    to: ["ops@mybinder.org"], username: nil, password: nil, caBundle: Pebble.caBundle)
+            )
+        ])
+        let notices = NotificationPolicy.notices(for: try StatusTests.fixture(), interval: 86_400, now: Date()).map(
+            \.notice)
+        let failed = await Notifier(
+            config: config, transport: CurlTransport(userAgent: "t"), cluster: "prod-cluster",
+            logger: Logger(label: "t")
+        ).send(notices)
+        #expect(failed.isEmpty)
+        try await Task.sleep(for: .milliseconds(500))
+        let log = try String(contentsOf: output, encoding: .utf8)
+        #expect(log.contains("Subject: [certctl] prod-cluster: 5 certificates EXPIRED"), "\(log.suffix(2000))")
+        #expect(log.contains("EXPIRED: prod/expired for expired.mybinder.org"))
+        #expect(log.contains("X-Peer") || log.contains("ops@mybinder.org"))
+
+        // Without STARTTLS support on the server side a required STARTTLS fails instead of sending in clear.
+        let plainPort = freeLoopbackPort()
+        let plain = Process()
+        plain.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        plain.arguments = ["python3", "-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(plainPort)"]
+        plain.standardOutput = FileHandle.nullDevice
+        plain.standardError = FileHandle.nullDevice
+        try plain.run()
+        defer { plain.terminate() }
+        try await Task.sleep(for: .milliseconds(1500))
+        let refusing = NotificationConfig(channels: [
+            (
+                "mail",
+                .email(
+                    smtp: "smtp://127.0.0.1:\(plainPort)", starttls: true, from: "certctl@mybinder.org",
+                    to: ["ops@mybinder.org"], username: nil, password: nil, caBundle: nil)
+            )
+        ])
+        #expect(
+            await Notifier(
+                config: refusing, transport: CurlTransport(userAgent: "t"), cluster: "c", logger: Logger(label: "t")
+            ).send(notices) == ["mail"])
+    }
+}
