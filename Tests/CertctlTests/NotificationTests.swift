@@ -1,5 +1,6 @@
 import CertctlCore
 import CertctlTestSupport
+import Certificates
 import Foundation
 import Logging
 import Synchronization
@@ -224,5 +225,58 @@ struct NotificationTests {
             await Notifier(
                 config: refusing, transport: CurlTransport(userAgent: "t"), cluster: "c", logger: Logger(label: "t")
             ).send(notices) == ["mail"])
+    }
+}
+
+@Suite("certctl run --notify-config", .serialized)
+struct RunNotificationTests {
+    @Test("an expired certificate is announced by the run once, not again by the next run")
+    func once() async throws {
+        let bodies = Mutex<[String]>([])
+        let receiver = try await HTTPServer.start(host: "127.0.0.1", port: 0) { request in
+            bodies.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
+            return ServerResponse(status: 204)
+        }
+        defer { Task { await receiver.stop() } }
+        // The CA is unreachable: the expired certificate cannot be renewed.
+        let directory = try IssueCommandTests.scratch(
+            issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:\(freeLoopbackPort())/dir"))
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
+        try """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: old, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+        spec:
+          tls: [{hosts: [old.mybinder.org], secretName: tls-old}]
+        """.write(to: directory.appendingPathComponent("ingress/old.yaml"), atomically: true, encoding: .utf8)
+        let store = LocalDirectoryStore(
+            manifests: directory.appendingPathComponent("ingress").path,
+            state: directory.appendingPathComponent("state").path)
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let notBefore = Date().addingTimeInterval(-100 * 86_400)
+        let pem = try TestCertificateAuthority().issuePEM(
+            for: key, names: ["old.mybinder.org"], notBefore: notBefore,
+            notAfter: notBefore.addingTimeInterval(90 * 86_400))
+        _ = try await store.create(
+            tlsSecret(
+                "prod", "tls-old", data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)])
+        )
+        try "channels: [{name: hook, webhook: {url: 'http://127.0.0.1:\(receiver.port)/hook', format: slack}}]\n"
+            .write(to: directory.appendingPathComponent("notify.yaml"), atomically: true, encoding: .utf8)
+        let arguments = [
+            "run", "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
+            "--http01-listen", "127.0.0.1:0", "--notify-config", "notify.yaml", "--metrics-file", "metrics.prom",
+        ]
+        let first = try await CertctlProcess.run(arguments, directory: directory)
+        #expect(first.status == 2, "\(first.standardError)")
+        #expect(bodies.withLock { $0.count } == 1)
+        #expect(bodies.withLock { $0.first }?.contains("EXPIRED: prod/tls-old") == true)
+        let metrics = try String(contentsOf: directory.appendingPathComponent("metrics.prom"), encoding: .utf8)
+        #expect(metrics.contains(#"certctl_certificates{state="Expired"} 1.0"#))
+
+        let second = try await CertctlProcess.run(arguments, directory: directory)
+        #expect(second.status == 2)
+        #expect(bodies.withLock { $0.count } == 1, "not repeated within the interval")
     }
 }
