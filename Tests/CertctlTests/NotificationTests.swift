@@ -280,3 +280,45 @@ struct RunNotificationTests {
         #expect(bodies.withLock { $0.count } == 1, "not repeated within the interval")
     }
 }
+
+@Suite("certctl run --pushgateway", .serialized)
+struct PushgatewayTests {
+    @Test("a run pushes its metrics to a real Pushgateway, grouped by job and cluster")
+    func push() async throws {
+        let port = freeLoopbackPort()
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-pushgateway")
+        gateway.arguments = ["--web.listen-address=127.0.0.1:\(port)"]
+        gateway.standardOutput = FileHandle.nullDevice
+        gateway.standardError = FileHandle.nullDevice
+        try gateway.run()
+        defer { gateway.terminate() }
+        let transport = CurlTransport(userAgent: "t")
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = (try? await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready")))?.status == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready)
+        let directory = try IssueCommandTests.scratch(
+            issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:1/dir"))
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
+        let result = try await CertctlProcess.run(
+            [
+                "run", "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--pushgateway",
+                "http://127.0.0.1:\(port)",
+            ],
+            directory: directory
+        )
+        #expect(result.status == 0, "\(result.standardError)")
+        let metrics = String(
+            decoding: try await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/metrics")).body, as: UTF8.self
+        )
+        #expect(
+            metrics.contains(#"certctl_certificates{cluster="local",instance="",job="certctl",state="Ready"} 0"#),
+            "\(metrics.prefix(3000))")
+        #expect(
+            metrics.contains(#"certctl_run_last_success_timestamp_seconds{cluster="local",instance="",job="certctl"}"#))
+    }
+}

@@ -8,9 +8,12 @@ public import Transport
 public final class Exporter: Sendable {
     public typealias Load = @Sendable () async throws -> [CertificateStatus]
 
+    /// One reading of the Secrets, rendered once for every scrape until it is refreshed.
     private struct Snapshot {
         var statuses: [CertificateStatus]
         var read: Date
+        var metrics: String
+        var page: String?
     }
 
     private let load: Load
@@ -40,19 +43,14 @@ public final class Exporter: Sendable {
             return ServerResponse(status: 200, contentType: "text/plain", text: "ok\n")
         case "/metrics", "/":
             do {
-                let current = try await statuses()
+                let current = try await snapshotNow()
                 if request.path == "/metrics" {
                     return ServerResponse(
-                        status: 200,
-                        contentType: "text/plain; version=0.0.4; charset=utf-8",
-                        text: CertificateMetrics.render(current.statuses)
-                    )
+                        status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", text: current.metrics)
                 }
-                return ServerResponse(
-                    status: 200,
-                    contentType: "text/html; charset=utf-8",
-                    text: StatusPage.render(current.statuses, now: Date(), refreshed: current.read)
-                )
+                let page = current.page ?? StatusPage.render(current.statuses, now: Date(), refreshed: current.read)
+                snapshot.withLock { if $0?.read == current.read { $0?.page = page } }
+                return ServerResponse(status: 200, contentType: "text/html; charset=utf-8", text: page)
             } catch {
                 logger.error("cannot read the certificates", metadata: ["error": "\(error)"])
                 return ServerResponse(
@@ -64,13 +62,13 @@ public final class Exporter: Sendable {
         }
     }
 
-    private func statuses() async throws -> (statuses: [CertificateStatus], read: Date) {
+    private func snapshotNow() async throws -> Snapshot {
         if let cached = snapshot.withLock({ $0 }), Date().timeIntervalSince(cached.read) < cacheFor {
-            return (cached.statuses, cached.read)
+            return cached
         }
         let fresh = try await load()
-        let read = Date()
-        snapshot.withLock { $0 = Snapshot(statuses: fresh, read: read) }
-        return (fresh, read)
+        let current = Snapshot(statuses: fresh, read: Date(), metrics: CertificateMetrics.render(fresh), page: nil)
+        snapshot.withLock { $0 = current }
+        return current
     }
 }
