@@ -17,8 +17,15 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).", valueName: "path"))
     var kubeconfig: String?
 
-    @Option(help: ArgumentHelp("kubeconfig context (default: its current-context).", valueName: "name"))
-    var context: String?
+    @Option(
+        name: .customLong("context"),
+        help: ArgumentHelp(
+            "kubeconfig context (default: its current-context); status takes several.", valueName: "name")
+    )
+    var contexts: [String] = []
+
+    /// The one context of commands that work on one cluster.
+    var context: String? { contexts.first }
 
     @Option(
         name: [.customShort("n"), .customLong("namespace")],
@@ -37,7 +44,7 @@ struct ClusterOptions: ParsableArguments {
     var defaultIssuer: String?
 
     func validate() throws {
-        if manifests != nil, kubeconfig != nil || context != nil {
+        if manifests != nil, kubeconfig != nil || !contexts.isEmpty {
             throw ValidationError("--manifests (local) and --kubeconfig/--context (cluster) exclude each other")
         }
         if allNamespaces, !namespaces.isEmpty {
@@ -62,15 +69,28 @@ struct ClusterOptions: ParsableArguments {
     }
 
     func makeContext(logger: Logger) throws -> Context {
+        try makeContext(logger: logger, contextName: context)
+    }
+
+    /// Refuses several --context for commands that work on one cluster.
+    func requireSingleCluster() throws {
+        if contexts.count > 1 {
+            throw CertctlError(
+                .invalidArgument, object: "--context",
+                "this command works on one cluster; only certctl status takes several")
+        }
+    }
+
+    func makeContext(logger: Logger, contextName: String?) throws -> Context {
         let environment = ProcessInfo.processInfo.environment
         if let manifests {
             let scope: NamespaceScope = namespaces.isEmpty ? .all : .only(namespaces)
             return Context(store: LocalDirectoryStore(manifests: manifests, state: state), scope: scope)
         }
         let connection: ClusterConnection
-        if kubeconfig != nil || context != nil || environment["KUBERNETES_SERVICE_HOST"] == nil {
+        if kubeconfig != nil || contextName != nil || environment["KUBERNETES_SERVICE_HOST"] == nil {
             let config = try Kubeconfig.load(explicit: kubeconfig, environment: environment)
-            let (found, warnings) = try config.connection(context: context)
+            let (found, warnings) = try config.connection(context: contextName)
             for warning in warnings { logger.warning("\(warning)") }
             connection = found
         } else {

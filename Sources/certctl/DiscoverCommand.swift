@@ -29,6 +29,7 @@ struct DiscoverCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger()
         do {
+            try cluster.requireSingleCluster()
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let (store, scope) = try cluster.makeStore(logger: logger)
             let inventory = try await Inventory.load(

@@ -39,6 +39,7 @@ struct RenewCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         let code: Int32
         do {
+            try cluster.requireSingleCluster()
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let context = try cluster.makeContext(logger: logger)
             let inventory = try await Inventory.load(

@@ -59,6 +59,7 @@ struct RunCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         let code: Int32
         do {
+            try cluster.requireSingleCluster()
             code = try await RunCommand.execute(
                 cluster: cluster,
                 options: { issuers, defaultIssuer, scope in

@@ -23,6 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger()
         do {
+            try cluster.requireSingleCluster()
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let context = try cluster.makeContext(logger: logger)
             let exporter = Exporter(cacheFor: cacheSeconds, logger: logger) {

@@ -37,26 +37,39 @@ struct StatusCommand: AsyncParsableCommand {
         let worst: Int32
         do {
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
-            let context = try cluster.makeContext(logger: logger)
-            let inventory = try await Inventory.load(
-                from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
+            // One view over every cluster asked for (a federation), or the one chosen.
+            let names: [String?] = cluster.contexts.count > 1 ? cluster.contexts : [cluster.context]
+            var inventories: [Inventory] = []
+            for name in names {
+                let context = try cluster.makeContext(logger: logger, contextName: name)
+                inventories.append(
+                    try await Inventory.load(
+                        from: context.store, scope: context.scope, issuers: Set(issuers.keys),
+                        defaultIssuer: defaultIssuer)
+                )
+            }
             let now = Date()
-            var statuses = CertificateStatus.all(in: inventory, issuers: issuers, now: now)
+            var statuses = CertificateStatus.merged(
+                inventories.map { CertificateStatus.all(in: $0, issuers: issuers, now: now) }, now: now)
             if let secret {
                 statuses = statuses.filter { $0.desired.secretName == secret }
                 guard !statuses.isEmpty else {
                     throw CertctlError(
                         .invalidArgument, object: "Secret \(secret)",
-                        "is not a certificate certctl manages in \(inventory.cluster); see certctl discover")
+                        "is not a certificate certctl manages in \(inventories.map { $0.cluster }.joined(separator: ", ")); see certctl discover"
+                    )
                 }
                 print(statuses.map { StatusTable.detail($0, now: now) }.joined(separator: "\n"), terminator: "")
             } else if output == "json" {
                 print(try StatusTable.json(statuses, now: now), terminator: "")
             } else {
                 let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-                let style = StatusTable.Style(colour: colour, wide: output == "wide", showCluster: false)
+                let style = StatusTable.Style(
+                    colour: colour, wide: output == "wide", showCluster: inventories.count > 1)
                 print(StatusTable.render(statuses, now: now, style: style), terminator: "")
-                for problem in inventory.problems { print("problem  \(problem)") }
+                for inventory in inventories {
+                    for problem in inventory.problems { print("problem  \(inventory.cluster): \(problem)") }
+                }
             }
             worst = statuses.map(\.state.severity).max() ?? 0
         } catch {

@@ -201,3 +201,55 @@ struct StatusCommandTests {
         #expect((object["certificates"] as? [[String: Any]])?.first?["state"] as? String == "Expired")
     }
 }
+
+@Suite("certctl status over several clusters", .serialized)
+struct FederationStatusTests {
+    @Test("--context twice: one table with a cluster column, most urgent first across clusters")
+    func twoClusters() async throws {
+        let east = try await FakeAPIServer.start()
+        let west = try await FakeAPIServer.start()
+        defer {
+            Task {
+                await east.stop()
+                await west.stop()
+            }
+        }
+        let authority = try TestCertificateAuthority()
+        for (server, start) in [(east, -1.0), (west, -100.0)] {
+            let client = fakeClient(server)
+            _ = try await client.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "kubelego-tls-hub")]))
+            let key = try PrivateKey(generating: .ecdsaP256)
+            let notBefore = Date().addingTimeInterval(start * 86_400)
+            let pem = try authority.issuePEM(
+                for: key, names: ["hub.mybinder.org"], notBefore: notBefore,
+                notAfter: notBefore.addingTimeInterval(90 * 86_400))
+            _ = try await client.create(
+                tlsSecret(
+                    "prod", "kubelego-tls-hub",
+                    data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]))
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("federation-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try east.kubeconfig(context: "east", namespace: "prod").write(
+            to: folder.appendingPathComponent("east"), atomically: true, encoding: .utf8)
+        try west.kubeconfig(context: "west", namespace: "prod").write(
+            to: folder.appendingPathComponent("west"), atomically: true, encoding: .utf8)
+        let issuers = CertctlProcess.repository.appendingPathComponent("issuers").path
+        let result = try await CertctlProcess.run(
+            [
+                "status", "--context", "east", "--context", "west", "--issuers", issuers, "--default-issuer",
+                "letsencrypt-prod",
+            ],
+            environment: ["KUBECONFIG": "\(folder.path)/east:\(folder.path)/west"]
+        )
+        #expect(result.status == 2, "\(result.standardError)")
+        let lines = result.standardOutput.split(separator: "\n")
+        #expect(lines[0].hasPrefix("CLUSTER  NAMESPACE"))
+        #expect(lines[1].hasPrefix("west") && lines[1].contains("Expired"))
+        #expect(lines[2].hasPrefix("east") && lines[2].contains("Ready"))
+
+        let run = try await CertctlProcess.run(["run", "--context", "east", "--context", "west", "--issuers", issuers])
+        #expect(run.status == 64)
+        #expect(run.standardError.contains("only certctl status takes several"))
+    }
+}

@@ -98,11 +98,19 @@ extension CertificateStatus {
             CertificateStatus(
                 cluster: inventory.cluster, entry: entry, profile: issuers[entry.desired.issuer]?.profile, now: now)
         }
-        .sorted { lhs, rhs in
-            if lhs.state != rhs.state { return lhs.state < rhs.state }
-            return (lhs.timeLeft(at: now) ?? -.infinity, lhs.desired.id) < (
-                rhs.timeLeft(at: now) ?? -.infinity, rhs.desired.id
-            )
-        }
+        .sorted { urgency($0, $1, now: now) }
+    }
+
+    /// Several clusters' certificates in one list, most urgent first.
+    public static func merged(_ lists: [[CertificateStatus]], now: Date) -> [CertificateStatus] {
+        lists.flatMap { $0 }.sorted { urgency($0, $1, now: now) }
+    }
+
+    static func urgency(_ lhs: CertificateStatus, _ rhs: CertificateStatus, now: Date) -> Bool {
+        if lhs.state != rhs.state { return lhs.state < rhs.state }
+        let left = lhs.timeLeft(at: now) ?? -.infinity
+        let right = rhs.timeLeft(at: now) ?? -.infinity
+        if left != right { return left < right }
+        return (lhs.cluster, lhs.desired.id) < (rhs.cluster, rhs.desired.id)
     }
 }
