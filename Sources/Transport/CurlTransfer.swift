@@ -11,10 +11,13 @@ final class CurlTransfer: @unchecked Sendable {
     private var body: [UInt8] = []
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var mailRecipients: UnsafeMutablePointer<curl_slist>?
+    private var connectTo: UnsafeMutablePointer<curl_slist>?
     private var upload: [UInt8] = []
     private var uploadOffset = 0
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     var continuation: CheckedContinuation<HTTPResponse, any Error>?
+    /// Read the peer's certificate (CURLOPT_CERTINFO) when the transfer completes.
+    var collectsPeerCertificate = false
 
     init(url: String) throws {
         guard let handle = curl_easy_init() else {
@@ -37,6 +40,7 @@ final class CurlTransfer: @unchecked Sendable {
         curl_easy_cleanup(handle)
         curl_slist_free_all(headerList)
         curl_slist_free_all(mailRecipients)
+        curl_slist_free_all(connectTo)
         errorBuffer.deallocate()
     }
 
@@ -72,6 +76,14 @@ final class CurlTransfer: @unchecked Sendable {
             mailRecipients = curl_slist_append(mailRecipients, recipient)
         }
         try set(CURLOPT_MAIL_RCPT, pointer: UnsafeMutableRawPointer(mailRecipients))
+    }
+
+    /// `CURLOPT_CONNECT_TO`: "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT" entries.
+    func setConnectTo(_ entries: [String]) throws {
+        for entry in entries {
+            connectTo = curl_slist_append(connectTo, entry)
+        }
+        try set(CURLOPT_CONNECT_TO, pointer: UnsafeMutableRawPointer(connectTo))
     }
 
     /// Streams `bytes` as the upload body (SMTP DATA); libcurl reads it through the read callback.
@@ -133,7 +145,26 @@ final class CurlTransfer: @unchecked Sendable {
         var code = 0
         certctl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
         status = code
-        continuation.resume(returning: HTTPResponse(status: status, headers: headers, body: body))
+        let peer = collectsPeerCertificate ? peerCertificate() : nil
+        continuation.resume(
+            returning: HTTPResponse(status: status, headers: headers, body: body, peerCertificatePEM: peer))
+    }
+
+    /// The first certificate of CURLINFO_CERTINFO (its "Cert:" field, PEM).
+    private func peerCertificate() -> String? {
+        var raw: UnsafeMutableRawPointer?
+        guard certctl_easy_getinfo_pointer(handle, CURLINFO_CERTINFO, &raw) == CURLE_OK, let raw else { return nil }
+        let info = raw.assumingMemoryBound(to: curl_certinfo.self).pointee
+        guard info.num_of_certs > 0, let lists = info.certinfo else { return nil }
+        var entry = lists[0]
+        while let node = entry {
+            if let data = node.pointee.data {
+                let field = String(cString: data)
+                if field.hasPrefix("Cert:") { return String(field.dropFirst(5)) }
+            }
+            entry = node.pointee.next
+        }
+        return nil
     }
 
     private func errorMessage(_ result: CURLcode) -> String {

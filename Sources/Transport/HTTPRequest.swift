@@ -70,11 +70,14 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// The certificate the server presented (PEM), when the request asked for it (`TLSProbe`).
+    public var peerCertificatePEM: String?
 
-    public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+    public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = [], peerCertificatePEM: String? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.peerCertificatePEM = peerCertificatePEM
     }
 
     public var isSuccess: Bool { (200..<300).contains(status) }

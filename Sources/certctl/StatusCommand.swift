@@ -24,6 +24,17 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "table, wide or json")
     var output = "table"
 
+    @Flag(help: "Connect to each host (SNI) and compare the certificate it serves with the Secret's.")
+    var probe = false
+
+    @Option(name: .customLong("probe-port"), help: "The port --probe connects to.")
+    var probePort = 443
+
+    @Option(
+        name: .customLong("probe-address"),
+        help: ArgumentHelp("Connect --probe here instead of resolving each host.", valueName: "address"))
+    var probeAddress: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -51,6 +62,10 @@ struct StatusCommand: AsyncParsableCommand {
             let now = Date()
             var statuses = CertificateStatus.merged(
                 inventories.map { CertificateStatus.all(in: $0, issuers: issuers, now: now) }, now: now)
+            if probe {
+                statuses = await ServedCertificateProbe.check(statuses, port: probePort, address: probeAddress)
+                statuses = CertificateStatus.merged([statuses], now: now)
+            }
             if let secret {
                 statuses = statuses.filter { $0.desired.secretName == secret }
                 guard !statuses.isEmpty else {

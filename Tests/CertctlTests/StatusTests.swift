@@ -4,6 +4,7 @@ import Certificates
 import Foundation
 import Kubernetes
 import Testing
+import Transport
 
 @Suite("certctl status")
 struct StatusTests {
@@ -251,5 +252,64 @@ struct FederationStatusTests {
         let run = try await CertctlProcess.run(["run", "--context", "east", "--context", "west", "--issuers", issuers])
         #expect(run.status == 64)
         #expect(run.standardError.contains("only certctl status takes several"))
+    }
+}
+
+@Suite("certctl status --probe", .serialized)
+struct ProbeTests {
+    @Test("a host serving the Secret's certificate is Ready; one serving another certificate is flagged")
+    func probe() async throws {
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let now = Date()
+        let stored = try authority.issuePEM(
+            for: key, names: ["hub.mybinder.org"], notBefore: now.addingTimeInterval(-86_400),
+            notAfter: now.addingTimeInterval(89 * 86_400))
+        let old = try authority.issuePEM(
+            for: key, names: ["hub.mybinder.org"], notBefore: now.addingTimeInterval(-80 * 86_400),
+            notAfter: now.addingTimeInterval(10 * 86_400))
+        let keyPEM = try key.pemRepresentation()
+
+        let directory = try IssueCommandTests.scratch(
+            issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:1/dir"))
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
+        try """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: hub, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+        spec:
+          tls: [{hosts: [hub.mybinder.org], secretName: kubelego-tls-hub}]
+        """.write(to: directory.appendingPathComponent("ingress/hub.yaml"), atomically: true, encoding: .utf8)
+        let store = LocalDirectoryStore(
+            manifests: directory.appendingPathComponent("ingress").path,
+            state: directory.appendingPathComponent("state").path)
+        _ = try await store.create(
+            tlsSecret("prod", "kubelego-tls-hub", data: ["tls.crt": Data(stored.utf8), "tls.key": Data(keyPEM.utf8)]))
+        let arguments = [
+            "status", "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
+            "--probe", "--probe-address", "127.0.0.1",
+        ]
+
+        let right = try await TLSTestServer.start(certificateChainPEM: stored, keyPEM: keyPEM)
+        let good = try await CertctlProcess.run(arguments + ["--probe-port", "\(right.port)"], directory: directory)
+        await right.stop()
+        #expect(good.status == 0, "\(good.standardOutput)\(good.standardError)")
+        #expect(good.standardOutput.contains("Ready"))
+
+        let wrong = try await TLSTestServer.start(certificateChainPEM: old, keyPEM: keyPEM)
+        let bad = try await CertctlProcess.run(arguments + ["--probe-port", "\(wrong.port)"], directory: directory)
+        await wrong.stop()
+        #expect(bad.status == 2)
+        #expect(bad.standardOutput.contains("Invalid"))
+        let detail = try await CertctlProcess.run(
+            [
+                "status", "kubelego-tls-hub", "--manifests", "ingress", "--state", "state", "--issuers", "issuers",
+                "--default-issuer", "local",
+                "--probe", "--probe-address", "127.0.0.1", "--probe-port", "1",
+            ],
+            directory: directory
+        )
+        #expect(detail.standardOutput.contains("cannot probe hub.mybinder.org:1"), "\(detail.standardOutput)")
     }
 }
