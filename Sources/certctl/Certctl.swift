@@ -8,7 +8,8 @@ struct Certctl: AsyncParsableCommand {
         abstract: "Obtain, renew and watch the TLS certificates of a Kubernetes deployment over ACME.",
         version: CertctlVersion.current,
         subcommands: [
-            RunCommand.self, StatusCommand.self, ServeCommand.self, RenewCommand.self, DiscoverCommand.self,
+            RunCommand.self, StatusCommand.self, ServeCommand.self, NotifyCommand.self, RenewCommand.self,
+            DiscoverCommand.self,
             IssueCommand.self,
         ]
     )

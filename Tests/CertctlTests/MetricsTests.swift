@@ -19,7 +19,9 @@ struct MetricsTests {
             failed: 1,
             rateLimited: 1
         )
-        return CertificateMetrics.render(statuses, run: run)
+        var figures = run
+        figures.failuresByReason = ["rate_limited": 1]
+        return CertificateMetrics.render(statuses, run: figures)
     }
 
     /// The samples of the exposition, as "name{labels} value" lines, sorted.
@@ -55,6 +57,7 @@ struct MetricsTests {
         #expect(samples.contains(#"certctl_acme_requests_total{action="newOrder",status="429"} 1"#))
         #expect(samples.contains(#"certctl_issuances_total{result="issued"} 3"#))
         #expect(samples.contains("certctl_rate_limited_total 1"))
+        #expect(samples.contains(#"certctl_run_failures_total{reason="rate_limited"} 1"#))
         #expect(samples.contains("certctl_run_duration_seconds 1.5"))
         #expect(samples.contains("certctl_run_last_success_timestamp_seconds \(StatusTests.now.timeIntervalSince1970)"))
         #expect(

@@ -322,3 +322,30 @@ struct PushgatewayTests {
             metrics.contains(#"certctl_run_last_success_timestamp_seconds{cluster="local",instance="",job="certctl"}"#))
     }
 }
+
+@Suite("certctl notify --test", .serialized)
+struct NotifyCommandTests {
+    @Test("one test message per channel; a dead channel is named and exits 1")
+    func test() async throws {
+        let bodies = Mutex<[String]>([])
+        let receiver = try await HTTPServer.start(host: "127.0.0.1", port: 0) { request in
+            bodies.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
+            return ServerResponse(status: 200)
+        }
+        defer { Task { await receiver.stop() } }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("notify-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try """
+        channels:
+          - {name: chat, webhook: {url: 'http://127.0.0.1:\(receiver.port)/hook', format: slack}}
+          - {name: dead, alertmanager: {url: 'http://127.0.0.1:\(freeLoopbackPort())'}}
+        """.write(to: folder.appendingPathComponent("notify.yaml"), atomically: true, encoding: .utf8)
+        let result = try await CertctlProcess.run([
+            "notify", "--test", "--notify-config", folder.appendingPathComponent("notify.yaml").path,
+        ])
+        #expect(result.status == 1)
+        #expect(result.standardOutput.contains("sent    chat"))
+        #expect(result.standardOutput.contains("failed  dead"))
+        #expect(bodies.withLock { $0 }.first?.contains("certctl can reach this channel") == true)
+    }
+}

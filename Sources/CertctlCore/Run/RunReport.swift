@@ -86,16 +86,18 @@ public struct RunReport: Sendable {
         var issued = 0
         var failed = 0
         var rateLimited = 0
+        var reasons: [String: Int] = [:]
         for certificate in certificates {
             switch certificate.outcome {
             case .issued: issued += 1
             case .failed(let message, _):
                 failed += 1
                 if message.contains("rateLimited") { rateLimited += 1 }
+                reasons[Self.failureReason(message), default: 0] += 1
             default: break
             }
         }
-        return CertificateMetrics.RunFigures(
+        var figures = CertificateMetrics.RunFigures(
             finished: finished,
             duration: duration,
             succeeded: exitCode(at: finished) == 0,
@@ -104,6 +106,17 @@ public struct RunReport: Sendable {
             failed: failed,
             rateLimited: rateLimited
         )
+        figures.failuresByReason = reasons
+        return figures
+    }
+
+    /// A few stable words for a failure, for the metrics' `reason` label.
+    static func failureReason(_ message: String) -> String {
+        if message.contains("rateLimited") { return "rate_limited" }
+        if message.contains("cannot reach") { return "ca_unreachable" }
+        if message.contains("could not validate") || message.contains("self-check") { return "challenge" }
+        if message.contains("the CA refused") { return "ca_refused" }
+        return "other"
     }
 
     /// DESIGN.md: 0 all valid and none overdue; 1 a renewal failed but the certificate is still

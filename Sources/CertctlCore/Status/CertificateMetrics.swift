@@ -16,6 +16,8 @@ public enum CertificateMetrics {
         public var issued: Int
         public var failed: Int
         public var rateLimited: Int
+        /// Failed issuances by reason (`rate_limited`, `ca_unreachable`, `challenge`, `other`).
+        public var failuresByReason: [String: Int] = [:]
 
         public init(
             finished: Date,
@@ -133,6 +135,13 @@ public enum CertificateMetrics {
                 registry.makeCounter(
                     descriptor: describe("certctl_issuances_total", "Issuances of the last run by result."),
                     labels: [("result", result)]
+                )
+                .increment(by: Int64(count))
+            }
+            for (reason, count) in run.failuresByReason.sorted(by: { $0.key < $1.key }) {
+                registry.makeCounter(
+                    descriptor: describe("certctl_run_failures_total", "Failed issuances of the last run by reason."),
+                    labels: [("reason", reason)]
                 )
                 .increment(by: Int64(count))
             }
