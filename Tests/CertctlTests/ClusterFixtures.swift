@@ -1,5 +1,6 @@
 import CertctlCore
 import CertctlTestSupport
+import Certificates
 import Foundation
 import Kubernetes
 import Testing
@@ -102,3 +103,54 @@ let metaChartIngresses: [Ingress] = [
 ]
 
 let fixtureIssuers: Set<String> = ["letsencrypt-prod", "letsencrypt-staging", "pebble"]
+
+/// A scratch project for the binary: `issuers/` with an issuer `local` at `server`, `ingress/`
+/// with one managed Ingress per site (Secret `tls-<site>`, host `<site>.mybinder.org`), and the
+/// local store over `state/`.
+struct LocalProject {
+    let directory: URL
+    let store: LocalDirectoryStore
+
+    /// The flags that point a command at this project.
+    static let flags = [
+        "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
+    ]
+
+    static func make(server: String, sites: [String]) throws -> LocalProject {
+        let directory = try IssueCommandTests.scratch(issuer: IssueCommandTests.issuerYAML(server: server))
+        let ingress = directory.appendingPathComponent("ingress")
+        try FileManager.default.createDirectory(at: ingress, withIntermediateDirectories: true)
+        for site in sites {
+            try """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: \(site), namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+            spec:
+              tls: [{hosts: [\(site).mybinder.org], secretName: tls-\(site)}]
+            """.write(to: ingress.appendingPathComponent("\(site).yaml"), atomically: true, encoding: .utf8)
+        }
+        let store = LocalDirectoryStore(manifests: ingress.path, state: directory.appendingPathComponent("state").path)
+        return LocalProject(directory: directory, store: store)
+    }
+
+    /// Stores `tls-<site>` with a certificate that became valid `startDays` ago (negative: past).
+    @discardableResult
+    func seedCertificate(
+        _ site: String,
+        startDays: Double,
+        days: Double = 90,
+        authority: TestCertificateAuthority,
+        key: PrivateKey? = nil
+    ) async throws -> (pem: String, key: PrivateKey) {
+        let key = try key ?? PrivateKey(generating: .ecdsaP256)
+        let notBefore = Date().addingTimeInterval(startDays * 86_400)
+        let pem = try authority.issuePEM(
+            for: key, names: ["\(site).mybinder.org"], notBefore: notBefore,
+            notAfter: notBefore.addingTimeInterval(days * 86_400))
+        _ = try await store.create(
+            tlsSecret(
+                "prod", "tls-\(site)",
+                data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]))
+        return (pem, key)
+    }
+}

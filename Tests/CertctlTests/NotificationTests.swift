@@ -127,24 +127,16 @@ struct NotificationTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try "route: {receiver: sink}\nreceivers: [{name: sink}]\n".write(
             to: folder.appendingPathComponent("am.yml"), atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-alertmanager")
-        process.arguments = [
-            "--config.file=\(folder.path)/am.yml", "--storage.path=\(folder.path)/data",
-            "--web.listen-address=127.0.0.1:\(port)",
-            "--cluster.listen-address=",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { process.terminate() }
+        let alertmanager = try await ExternalServer.start(
+            "/usr/bin/prometheus-alertmanager",
+            [
+                "--config.file=\(folder.path)/am.yml", "--storage.path=\(folder.path)/data",
+                "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=",
+            ],
+            readyURL: "http://127.0.0.1:\(port)/-/ready"
+        )
+        defer { alertmanager.stop() }
         let transport = CurlTransport(userAgent: "t")
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = (try? await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready")))?.status == 200
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(ready)
         let config = NotificationConfig(channels: [("am", .alertmanager(url: "http://127.0.0.1:\(port)"))])
         let notices = NotificationPolicy.notices(for: try StatusTests.fixture(), interval: 86_400, now: Date()).map(
             \.notice)
@@ -239,29 +231,9 @@ struct RunNotificationTests {
         }
         defer { Task { await receiver.stop() } }
         // The CA is unreachable: the expired certificate cannot be renewed.
-        let directory = try IssueCommandTests.scratch(
-            issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:\(freeLoopbackPort())/dir"))
-        try FileManager.default.createDirectory(
-            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
-        try """
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata: {name: old, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
-        spec:
-          tls: [{hosts: [old.mybinder.org], secretName: tls-old}]
-        """.write(to: directory.appendingPathComponent("ingress/old.yaml"), atomically: true, encoding: .utf8)
-        let store = LocalDirectoryStore(
-            manifests: directory.appendingPathComponent("ingress").path,
-            state: directory.appendingPathComponent("state").path)
-        let key = try PrivateKey(generating: .ecdsaP256)
-        let notBefore = Date().addingTimeInterval(-100 * 86_400)
-        let pem = try TestCertificateAuthority().issuePEM(
-            for: key, names: ["old.mybinder.org"], notBefore: notBefore,
-            notAfter: notBefore.addingTimeInterval(90 * 86_400))
-        _ = try await store.create(
-            tlsSecret(
-                "prod", "tls-old", data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)])
-        )
+        let project = try LocalProject.make(server: "https://127.0.0.1:\(freeLoopbackPort())/dir", sites: ["old"])
+        let directory = project.directory
+        try await project.seedCertificate("old", startDays: -100, authority: try TestCertificateAuthority())
         try "channels: [{name: hook, webhook: {url: 'http://127.0.0.1:\(receiver.port)/hook', format: slack}}]\n"
             .write(to: directory.appendingPathComponent("notify.yaml"), atomically: true, encoding: .utf8)
         let arguments = [
@@ -286,20 +258,13 @@ struct PushgatewayTests {
     @Test("a run pushes its metrics to a real Pushgateway, grouped by job and cluster")
     func push() async throws {
         let port = freeLoopbackPort()
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-pushgateway")
-        gateway.arguments = ["--web.listen-address=127.0.0.1:\(port)"]
-        gateway.standardOutput = FileHandle.nullDevice
-        gateway.standardError = FileHandle.nullDevice
-        try gateway.run()
-        defer { gateway.terminate() }
+        let gateway = try await ExternalServer.start(
+            "/usr/bin/prometheus-pushgateway",
+            ["--web.listen-address=127.0.0.1:\(port)"],
+            readyURL: "http://127.0.0.1:\(port)/-/ready"
+        )
+        defer { gateway.stop() }
         let transport = CurlTransport(userAgent: "t")
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = (try? await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready")))?.status == 200
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(ready)
         let directory = try IssueCommandTests.scratch(
             issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:1/dir"))
         try FileManager.default.createDirectory(

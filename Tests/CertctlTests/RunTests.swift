@@ -426,22 +426,8 @@ struct RenewCommandTests {
         let port = freeLoopbackPort()
         let pebble = try await Pebble.start(httpPort: port)
         defer { pebble.stop() }
-        let directory = try IssueCommandTests.scratch(issuer: IssueCommandTests.issuerYAML(server: pebble.directoryURL))
-        try FileManager.default.createDirectory(
-            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
-        for site in ["a", "b"] {
-            try """
-            apiVersion: networking.k8s.io/v1
-            kind: Ingress
-            metadata: {name: \(site), namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
-            spec:
-              tls: [{hosts: [\(site).mybinder.org], secretName: tls-\(site)}]
-            """.write(to: directory.appendingPathComponent("ingress/\(site).yaml"), atomically: true, encoding: .utf8)
-        }
-        let common = [
-            "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
-            "--http01-listen", "127.0.0.1:\(port)",
-        ]
+        let directory = try LocalProject.make(server: pebble.directoryURL, sites: ["a", "b"]).directory
+        let common = LocalProject.flags + ["--http01-listen", "127.0.0.1:\(port)"]
         let first = try await CertctlProcess.run(["run"] + common, directory: directory)
         #expect(first.status == 0, "\(first.standardError)")
         #expect(first.standardOutput.contains("2 issued"))

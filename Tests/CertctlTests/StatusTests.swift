@@ -153,37 +153,12 @@ struct StatusTests {
 struct StatusCommandTests {
     @Test("an expired certificate makes exit code 2; no colour when piped; one Secret in full")
     func binary() async throws {
-        let directory = try IssueCommandTests.scratch(
-            issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:1/dir"))
-        try FileManager.default.createDirectory(
-            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
-        for site in ["old", "new"] {
-            try """
-            apiVersion: networking.k8s.io/v1
-            kind: Ingress
-            metadata: {name: \(site), namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
-            spec:
-              tls: [{hosts: [\(site).mybinder.org], secretName: tls-\(site)}]
-            """.write(to: directory.appendingPathComponent("ingress/\(site).yaml"), atomically: true, encoding: .utf8)
-        }
-        let store = LocalDirectoryStore(
-            manifests: directory.appendingPathComponent("ingress").path,
-            state: directory.appendingPathComponent("state").path)
+        let project = try LocalProject.make(server: "https://127.0.0.1:1/dir", sites: ["old", "new"])
+        let directory = project.directory
         let authority = try TestCertificateAuthority()
-        for (site, start) in [("old", -100.0), ("new", -1.0)] {
-            let key = try PrivateKey(generating: .ecdsaP256)
-            let notBefore = Date().addingTimeInterval(start * 86_400)
-            let pem = try authority.issuePEM(
-                for: key, names: ["\(site).mybinder.org"], notBefore: notBefore,
-                notAfter: notBefore.addingTimeInterval(90 * 86_400))
-            _ = try await store.create(
-                tlsSecret(
-                    "prod", "tls-\(site)",
-                    data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]))
-        }
-        let common = [
-            "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
-        ]
+        try await project.seedCertificate("old", startDays: -100, authority: authority)
+        try await project.seedCertificate("new", startDays: -1, authority: authority)
+        let common = LocalProject.flags
         let table = try await CertctlProcess.run(["status"] + common, directory: directory)
         #expect(table.status == 2, "\(table.standardError)")
         let lines = table.standardOutput.split(separator: "\n")
@@ -260,36 +235,18 @@ struct ProbeTests {
     @Test("a host serving the Secret's certificate is Ready; one serving another certificate is flagged")
     func probe() async throws {
         let authority = try TestCertificateAuthority()
-        let key = try PrivateKey(generating: .ecdsaP256)
-        let now = Date()
-        let stored = try authority.issuePEM(
-            for: key, names: ["hub.mybinder.org"], notBefore: now.addingTimeInterval(-86_400),
-            notAfter: now.addingTimeInterval(89 * 86_400))
-        let old = try authority.issuePEM(
-            for: key, names: ["hub.mybinder.org"], notBefore: now.addingTimeInterval(-80 * 86_400),
-            notAfter: now.addingTimeInterval(10 * 86_400))
+        let project = try LocalProject.make(server: "https://127.0.0.1:1/dir", sites: ["hub"])
+        let directory = project.directory
+        let (stored, key) = try await project.seedCertificate("hub", startDays: -1, authority: authority)
         let keyPEM = try key.pemRepresentation()
-
-        let directory = try IssueCommandTests.scratch(
-            issuer: IssueCommandTests.issuerYAML(server: "https://127.0.0.1:1/dir"))
-        try FileManager.default.createDirectory(
-            at: directory.appendingPathComponent("ingress"), withIntermediateDirectories: true)
-        try """
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata: {name: hub, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
-        spec:
-          tls: [{hosts: [hub.mybinder.org], secretName: kubelego-tls-hub}]
-        """.write(to: directory.appendingPathComponent("ingress/hub.yaml"), atomically: true, encoding: .utf8)
-        let store = LocalDirectoryStore(
-            manifests: directory.appendingPathComponent("ingress").path,
-            state: directory.appendingPathComponent("state").path)
-        _ = try await store.create(
-            tlsSecret("prod", "kubelego-tls-hub", data: ["tls.crt": Data(stored.utf8), "tls.key": Data(keyPEM.utf8)]))
-        let arguments = [
-            "status", "--manifests", "ingress", "--state", "state", "--issuers", "issuers", "--default-issuer", "local",
-            "--probe", "--probe-address", "127.0.0.1",
-        ]
+        let now = Date()
+        let old = try authority.issuePEM(
+            for: key,
+            names: ["hub.mybinder.org"],
+            notBefore: now.addingTimeInterval(-80 * 86_400),
+            notAfter: now.addingTimeInterval(10 * 86_400)
+        )
+        let arguments = ["status"] + LocalProject.flags + ["--probe", "--probe-address", "127.0.0.1"]
 
         let right = try await TLSTestServer.start(certificateChainPEM: stored, keyPEM: keyPEM)
         let good = try await CertctlProcess.run(arguments + ["--probe-port", "\(right.port)"], directory: directory)
@@ -303,9 +260,7 @@ struct ProbeTests {
         #expect(bad.status == 2)
         #expect(bad.standardOutput.contains("Invalid"))
         let detail = try await CertctlProcess.run(
-            [
-                "status", "kubelego-tls-hub", "--manifests", "ingress", "--state", "state", "--issuers", "issuers",
-                "--default-issuer", "local",
+            ["status", "tls-hub"] + LocalProject.flags + [
                 "--probe", "--probe-address", "127.0.0.1", "--probe-port", "1",
             ],
             directory: directory
