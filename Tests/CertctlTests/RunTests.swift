@@ -406,6 +406,28 @@ struct RunLockTests {
             try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.holderIdentity == "pod-a")
     }
 
+    @Test("a renewed Lease stays held past its duration")
+    func leaseRenewal() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let holder = LeaseRunLock(client: client, namespace: "prod", identity: "pod-a", duration: 2)
+        let other = LeaseRunLock(client: client, namespace: "prod", identity: "pod-b", duration: 2)
+        #expect(try await holder.acquire())
+        #expect(holder.renewalInterval == .seconds(1))
+        let before = try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.renewTime
+        try await Task.sleep(for: .milliseconds(1200))
+        await holder.renew()
+        let after = try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.renewTime
+        #expect(after != before)
+        try await Task.sleep(for: .milliseconds(1200))
+        // 2.4 s after acquiring, beyond the 2 s duration, but renewed 1.2 s ago: still held.
+        #expect(try await !other.acquire())
+        await other.renew()  // not its Lease: changes nothing
+        #expect(
+            try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.holderIdentity == "pod-a")
+    }
+
     @Test("a file lock is exclusive and released with its holder")
     func file() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)").path

@@ -124,14 +124,17 @@ public struct CertificateRun: Sendable {
         var lockHeld = false
         if !due.isEmpty {
             if try await lock.acquire() {
+                let keeper = keepAlive(lock)
                 do {
                     for result in try await issue(due, options: options, counter: counter) {
                         reports[result.desired.id] = result
                     }
                 } catch {
+                    keeper?.cancel()
                     await release(lock)
                     throw error
                 }
+                keeper?.cancel()
                 await release(lock)
             } else {
                 lockHeld = true
@@ -220,6 +223,18 @@ public struct CertificateRun: Sendable {
             }
         }
         return refreshed
+    }
+
+    /// Renews the lock in the background for as long as the run holds it.
+    private func keepAlive(_ lock: any RunLock) -> Task<Void, Never>? {
+        guard let interval = lock.renewalInterval else { return nil }
+        return Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                await lock.renew()
+            }
+        }
     }
 
     /// Releases the lock even when the run was cancelled (SIGTERM).

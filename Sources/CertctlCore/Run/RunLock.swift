@@ -13,6 +13,15 @@ public protocol RunLock: Sendable {
     /// True when this run now holds the lock; false when another live run does.
     func acquire() async throws -> Bool
     func release() async
+    /// Keeps the lock alive while a long run works (a Lease's renewTime); called periodically.
+    func renew() async
+    /// How often `renew` is needed; nil when never (a file lock lives as long as its process).
+    var renewalInterval: Duration? { get }
+}
+
+extension RunLock {
+    public func renew() async {}
+    public var renewalInterval: Duration? { nil }
 }
 
 /// `flock` on `STATE/run.lock`: released by the kernel when the process dies.
@@ -98,6 +107,17 @@ public struct LeaseRunLock: RunLock {
         } catch let error as KubernetesError where error.isConflict {
             return false
         }
+    }
+
+    public var renewalInterval: Duration? { .seconds(max(duration / 3, 1)) }
+
+    /// Moves renewTime forward while this run holds the Lease.
+    public func renew() async {
+        guard var lease = try? await client.get(Lease.self, namespace: namespace, name: name),
+            lease.spec?.holderIdentity == identity
+        else { return }
+        lease.spec?.renewTime = Self.microTime(Date())
+        _ = try? await client.update(lease)
     }
 
     public func release() async {
