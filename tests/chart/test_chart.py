@@ -1,0 +1,210 @@
+"""The mybinder meta chart, rendered and linted with the real Helm engine (helm-python-sdk),
+validated against Kubernetes schemas (kubernetes-validate), its rules checked by promtool."""
+
+import json
+import pathlib
+import subprocess
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
+CHART = REPOSITORY / "mybinder"
+KUBERNETES_VERSION = "1.30"
+
+
+def values(name):
+    return yaml.safe_load((CHART / "config" / f"{name}.yaml").read_text())
+
+
+def render(config, extra=None, namespace="prod"):
+    chosen = values(config)
+    if extra:
+        chosen = merge(chosen, extra)
+    manifests = helm.Chart.load(str(CHART)).render(chosen, name=config, namespace=namespace)
+    objects = []
+    for path, text in manifests.items():
+        if path.endswith("NOTES.txt"):
+            continue
+        objects += [document for document in yaml.safe_load_all(text) if document]
+    return objects, manifests
+
+
+def merge(base, extra):
+    result = dict(base)
+    for key, value in extra.items():
+        result[key] = merge(result.get(key, {}), value) if isinstance(value, dict) else value
+    return result
+
+
+def find(objects, kind, name=None):
+    return [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+@pytest.mark.parametrize("config", ["prod", "staging"])
+def test_renders_lints_and_validates(config):
+    objects, _ = render(config)
+    kinds = sorted({o["kind"] for o in objects})
+    assert kinds == ["ConfigMap", "CronJob", "Deployment", "Ingress", "Role", "RoleBinding", "Service", "ServiceAccount"]
+    for document in objects:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    report = helm.lint(str(CHART), values(config))
+    assert report["errors"] == []
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    # The pinned subcharts cannot be fetched here; that is the only finding allowed.
+    assert [m["error"] for m in problems] == ["chart directory is missing these dependencies: binderhub,prometheus,grafana"]
+
+
+def test_cronjob():
+    objects, _ = render("prod")
+    cronjob = find(objects, "CronJob", "certctl")[0]
+    spec = cronjob["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["schedule"] == "*/15 * * * *"
+    assert spec["startingDeadlineSeconds"] == 600
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] == 900
+    assert spec["successfulJobsHistoryLimit"] == 3 and spec["failedJobsHistoryLimit"] == 3
+    pod = job["template"]["spec"]
+    labels = job["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "certctl" and labels["app.kubernetes.io/component"] == "job"
+    assert pod["serviceAccountName"] == "certctl"
+    container = pod["containers"][0]
+    assert container["args"][:2] == ["run", "--issuers=/etc/certctl/issuers"]
+    assert "--default-issuer=letsencrypt-prod" in container["args"]
+    assert "--namespace=prod" in container["args"]
+    assert "--notify-config=/etc/certctl/notify/notify.yaml" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["CERTCTL_POD_LABELS_FILE"]["value"] == "/etc/podinfo/labels"
+    assert container["ports"] == [{"name": "http01", "containerPort": 8089, "protocol": "TCP"}]
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] == 65532
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["limits"]["memory"] == "256Mi"
+    podinfo = [v for v in pod["volumes"] if v["name"] == "podinfo"][0]
+    assert podinfo["downwardAPI"]["items"] == [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]
+
+
+def test_exporter_is_scraped_by_annotation():
+    objects, _ = render("prod")
+    deployment = find(objects, "Deployment", "certctl-exporter")[0]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": "9102", "prometheus.io/path": "/metrics"}
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][0] == "serve"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    service = find(objects, "Service", "certctl-exporter")[0]
+    assert service["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+
+
+def rules_of(role):
+    return {(tuple(r["apiGroups"]), tuple(r["resources"])): r["verbs"] for r in role["rules"]}
+
+
+def test_rbac_grants_the_fewest_verbs():
+    objects, _ = render("prod", {"certctl": {"namespaces": ["prod", "other"]}})
+    roles = find(objects, "Role", "certctl")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["other", "prod"]
+    assert rules_of(roles[0]) == {
+        (("networking.k8s.io",), ("ingresses",)): ["get", "list", "create", "delete"],
+        (("",), ("services",)): ["list", "create", "delete"],
+        (("",), ("secrets",)): ["get", "list", "create", "update"],
+        (("",), ("configmaps",)): ["get", "create", "update", "delete"],
+        (("coordination.k8s.io",), ("leases",)): ["get", "create", "update"],
+        (("events.k8s.io",), ("events",)): ["create"],
+    }
+    exporter = find(objects, "Role", "certctl-exporter")[0]
+    assert rules_of(exporter) == {
+        (("networking.k8s.io",), ("ingresses",)): ["list"],
+        (("",), ("secrets",)): ["get", "list"],
+        (("",), ("configmaps",)): ["get"],
+    }
+    for role in find(objects, "Role"):
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+    assert not find(objects, "ClusterRole")
+    binding = find(objects, "RoleBinding", "certctl")[0]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "certctl", "namespace": "prod"}]
+
+
+def test_no_secret_value_in_the_output():
+    _, manifests = render("prod", {"certctl": {"smtpPassword": "hunter2-not-for-output"}})
+    text = "\n".join(manifests.values())
+    assert "hunter2-not-for-output" not in text
+    objects, _ = render("prod")
+    assert not find(objects, "Secret")
+
+
+def test_ingress_objects_match_the_repository():
+    """ingress/ and the chart's rendering of the same services must not drift apart."""
+    objects, _ = render("prod")
+    rendered = {o["metadata"]["name"]: o for o in find(objects, "Ingress")}
+    files = {}
+    for path in sorted((REPOSITORY / "ingress").glob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        files[document["metadata"]["name"]] = document
+    assert sorted(rendered) == sorted(files)
+    for name, document in files.items():
+        assert rendered[name]["metadata"]["namespace"] == document["metadata"]["namespace"]
+        assert rendered[name]["metadata"]["annotations"] == document["metadata"]["annotations"]
+        assert rendered[name]["spec"] == document["spec"], name
+
+
+def test_issuers_and_rules_come_from_the_repository():
+    objects, _ = render("prod")
+    issuers = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
+    files = {p.name: p.read_text() for p in (REPOSITORY / "issuers").glob("*.yaml")}
+    assert issuers == files
+    rules = find(objects, "ConfigMap", "certctl-alert-rules")[0]["data"]["certctl.rules.yml"]
+    assert rules == (REPOSITORY / "alerts" / "certctl.rules.yml").read_text()
+
+
+@pytest.mark.parametrize("operator", [False, True])
+def test_rules_as_rendered_pass_promtool(tmp_path, operator):
+    objects, _ = render("prod", {"certctl": {"prometheusRule": {"enabled": operator}}})
+    if operator:
+        rule = find(objects, "PrometheusRule", "certctl")[0]
+        text = yaml.safe_dump(rule["spec"])
+    else:
+        text = find(objects, "ConfigMap", "certctl-alert-rules")[0]["data"]["certctl.rules.yml"]
+    (tmp_path / "certctl.rules.yml").write_text(text)
+    (tmp_path / "certctl.rules.test.yml").write_text((REPOSITORY / "alerts" / "certctl.rules.test.yml").read_text())
+    check = subprocess.run(["promtool", "check", "rules", "certctl.rules.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    test = subprocess.run(["promtool", "test", "rules", "certctl.rules.test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+def test_dashboard_is_grafana_json():
+    objects, _ = render("prod")
+    dashboard = find(objects, "ConfigMap", "certctl-dashboard")[0]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    model = json.loads(dashboard["data"]["certctl.json"])
+    assert model["uid"] == "certctl"
+    expressions = [t["expr"] for p in model["panels"] for t in p["targets"]]
+    assert any("certctl_certificate_not_after_timestamp_seconds" in e for e in expressions)
+
+
+def test_staging_differs_from_prod_only_where_it_must():
+    prod, staging = values("prod"), values("staging")
+    assert set(prod) == {"certctl"}
+    assert set(staging) == {"certctl", "ingresses"}
+    assert {k for k in staging["certctl"] if staging["certctl"][k] != prod["certctl"].get(k)} == {"defaultIssuer"}
+    objects, _ = render("staging", namespace="staging")
+    hosts = [h for o in find(objects, "Ingress") for h in o["spec"]["tls"][0]["hosts"]]
+    assert hosts and all(h.endswith("staging.mybinder.org") for h in hosts)
+    cronjob = find(objects, "CronJob", "certctl")[0]
+    assert "--default-issuer=letsencrypt-staging" in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_notes_tell_how_to_see_status():
+    _, manifests = render("prod")
+    notes = [text for path, text in manifests.items() if path.endswith("NOTES.txt")][0]
+    assert "kubectl -n prod create job --from=cronjob/certctl" in notes
+    assert "svc/certctl-exporter 9102" in notes
