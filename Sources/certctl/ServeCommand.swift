@@ -26,7 +26,13 @@ struct ServeCommand: AsyncParsableCommand {
             try cluster.requireSingleCluster()
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let context = try cluster.makeContext(logger: logger)
-            let exporter = Exporter(cacheFor: cacheSeconds, logger: logger) {
+            let lock: any RunLock =
+                if let client = context.client, let namespace = context.namespace {
+                    LeaseRunLock(client: client, namespace: namespace, identity: "certctl-exporter")
+                } else {
+                    FileRunLock(stateDirectory: cluster.state)
+                }
+            let exporter = Exporter(cacheFor: cacheSeconds, logger: logger, lastSuccess: { await lock.lastSuccess() }) {
                 let inventory = try await Inventory.load(
                     from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
                 return CertificateStatus.all(in: inventory, issuers: issuers, now: Date())

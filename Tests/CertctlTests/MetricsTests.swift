@@ -78,7 +78,9 @@ struct MetricsTests {
     @Test("the exporter serves /metrics, / and /healthz, reading the Secrets once per cache period")
     func exporter() async throws {
         let reads = ReadCounter()
-        let exporter = Exporter(cacheFor: 60, logger: Logger(label: "t")) {
+        let exporter = Exporter(
+            cacheFor: 60, logger: Logger(label: "t"), lastSuccess: { Date(timeIntervalSince1970: 1_800_000_000) }
+        ) {
             reads.add()
             return try StatusTests.fixture()
         }

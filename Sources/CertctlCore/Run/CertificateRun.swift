@@ -144,7 +144,7 @@ public struct CertificateRun: Sendable {
                 }
             }
         }
-        return RunReport(
+        let report = RunReport(
             cluster: inventory.cluster,
             certificates: planned.compactMap { reports[$0.0.desired.id] },
             problems: inventory.problems,
@@ -152,6 +152,10 @@ public struct CertificateRun: Sendable {
             acmeRequests: counter.value,
             acmeRequestsByAction: counter.byAction
         )
+        if !options.dryRun, report.exitCode(at: now()) == 0 {
+            await lock.recordSuccess(at: now())
+        }
+        return report
     }
 
     /// ARI (RFC 9773 §4.2): for valid certificates whose recorded next check has come, asks the

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Kubernetes
 
 #if canImport(Glibc)
@@ -17,6 +17,11 @@ public protocol RunLock: Sendable {
     func renew() async
     /// How often `renew` is needed; nil when never (a file lock lives as long as its process).
     var renewalInterval: Duration? { get }
+    /// Records that a run finished with every certificate valid (for the exporter's
+    /// `certctl_run_last_success_timestamp_seconds`).
+    func recordSuccess(at date: Date) async
+    /// When a run last succeeded, if recorded.
+    func lastSuccess() async -> Date?
 }
 
 extension RunLock {
@@ -46,6 +51,18 @@ public final class FileRunLock: RunLock, @unchecked Sendable {
         }
         lock.withLock { descriptor = opened }
         return true
+    }
+
+    private var successPath: String {
+        ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("last-success")
+    }
+
+    public func recordSuccess(at date: Date) async {
+        try? AtomicFile.write(RenewalRecord.format(date), to: successPath, mode: 0o644)
+    }
+
+    public func lastSuccess() async -> Date? {
+        AtomicFile.read(successPath).flatMap { RenewalRecord.parseDate(String(decoding: $0, as: UTF8.self)) }
     }
 
     public func release() async {
@@ -110,6 +127,33 @@ public struct LeaseRunLock: RunLock {
     }
 
     public var renewalInterval: Duration? { .seconds(max(duration / 3, 1)) }
+
+    static let successAnnotation = "certctl.io/last-success"
+
+    /// Kept as an annotation on the Lease, which every run reads anyway.
+    public func recordSuccess(at date: Date) async {
+        do {
+            var lease = try await client.get(Lease.self, namespace: namespace, name: name)
+            var annotations = lease.metadata.annotations ?? [:]
+            annotations[Self.successAnnotation] = RenewalRecord.format(date)
+            lease.metadata.annotations = annotations
+            _ = try await client.update(lease)
+        } catch let error as KubernetesError where error.isNotFound {
+            let lease = Lease(
+                metadata: ObjectMeta(
+                    name: name, namespace: namespace, annotations: [Self.successAnnotation: RenewalRecord.format(date)]),
+                spec: .init(holderIdentity: nil, leaseDurationSeconds: duration, acquireTime: nil, renewTime: nil)
+            )
+            _ = try? await client.create(lease)
+        } catch {
+            return  // a conflict means another run just wrote: its news is as good
+        }
+    }
+
+    public func lastSuccess() async -> Date? {
+        guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name) else { return nil }
+        return lease.metadata.annotations?[Self.successAnnotation].flatMap(RenewalRecord.parseDate)
+    }
 
     /// Moves renewTime forward while this run holds the Lease.
     public func renew() async {

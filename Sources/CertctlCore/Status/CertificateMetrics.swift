@@ -48,7 +48,11 @@ public enum CertificateMetrics {
         }
     }
 
-    public static func render(_ statuses: [CertificateStatus], run: RunFigures? = nil) -> String {
+    /// - Parameter lastSuccess: when a run last succeeded, as recorded on the run lock (the
+    ///   exporter's source); a run's own figures take precedence.
+    public static func render(_ statuses: [CertificateStatus], run: RunFigures? = nil, lastSuccess: Date? = nil)
+        -> String
+    {
         let registry = PrometheusCollectorRegistry()
         for status in statuses {
             let labels = [
@@ -110,15 +114,15 @@ public enum CertificateMetrics {
             )
             .set(Double(counts[state] ?? 0))
         }
+        if let success = run.flatMap({ $0.succeeded ? $0.finished : nil }) ?? lastSuccess {
+            registry.makeGauge(
+                descriptor: describe(
+                    "certctl_run_last_success_timestamp_seconds",
+                    "When a run last finished with every certificate valid.")
+            )
+            .set(success.timeIntervalSince1970)
+        }
         if let run {
-            if run.succeeded {
-                registry.makeGauge(
-                    descriptor: describe(
-                        "certctl_run_last_success_timestamp_seconds",
-                        "When a run last finished with every certificate valid.")
-                )
-                .set(run.finished.timeIntervalSince1970)
-            }
             let seconds = Double(run.duration.components.seconds) + Double(run.duration.components.attoseconds) / 1e18
             registry.makeGauge(descriptor: describe("certctl_run_duration_seconds", "How long the last run took.")).set(
                 seconds)

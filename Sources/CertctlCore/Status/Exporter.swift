@@ -7,6 +7,7 @@ public import Transport
 /// computed from the Secrets, cached for `cacheFor` so that scrapes stay cheap; `/healthz`.
 public final class Exporter: Sendable {
     public typealias Load = @Sendable () async throws -> [CertificateStatus]
+    public typealias LastSuccess = @Sendable () async -> Date?
 
     /// One reading of the Secrets, rendered once for every scrape until it is refreshed.
     private struct Snapshot {
@@ -17,12 +18,16 @@ public final class Exporter: Sendable {
     }
 
     private let load: Load
+    private let lastSuccess: LastSuccess
     private let cacheFor: TimeInterval
     private let snapshot = Mutex<Snapshot?>(nil)
     private let logger: Logger
 
-    public init(cacheFor: TimeInterval = 30, logger: Logger, load: @escaping Load) {
+    public init(
+        cacheFor: TimeInterval = 30, logger: Logger, lastSuccess: @escaping LastSuccess = { nil }, load: @escaping Load
+    ) {
         self.load = load
+        self.lastSuccess = lastSuccess
         self.cacheFor = cacheFor
         self.logger = logger
     }
@@ -67,7 +72,8 @@ public final class Exporter: Sendable {
             return cached
         }
         let fresh = try await load()
-        let current = Snapshot(statuses: fresh, read: Date(), metrics: CertificateMetrics.render(fresh), page: nil)
+        let metrics = CertificateMetrics.render(fresh, lastSuccess: await lastSuccess())
+        let current = Snapshot(statuses: fresh, read: Date(), metrics: metrics, page: nil)
         snapshot.withLock { $0 = current }
         return current
     }
