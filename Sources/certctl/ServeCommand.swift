@@ -32,11 +32,20 @@ struct ServeCommand: AsyncParsableCommand {
                 } else {
                     FileRunLock(stateDirectory: cluster.state)
                 }
-            let exporter = Exporter(cacheFor: cacheSeconds, logger: logger, lastSuccess: { await lock.lastSuccess() }) {
-                let inventory = try await Inventory.load(
-                    from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
-                return CertificateStatus.all(in: inventory, issuers: issuers, now: Date())
-            }
+            let exporter = Exporter(
+                cacheFor: cacheSeconds,
+                logger: logger,
+                lastSuccess: { await lock.lastSuccess() },
+                load: {
+                    let inventory = try await Inventory.load(
+                        from: context.store,
+                        scope: context.scope,
+                        issuers: Set(issuers.keys),
+                        defaultIssuer: defaultIssuer
+                    )
+                    return CertificateStatus.all(in: inventory, issuers: issuers, now: Date())
+                }
+            )
             let server = try await exporter.start(try ListenAddress(parsing: listen))
             logger.notice("serving", metadata: ["address": "\(server.host):\(server.port)"])
             print("certctl serve: http://\(server.host):\(server.port)/ (metrics at /metrics)")

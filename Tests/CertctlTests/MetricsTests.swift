@@ -79,11 +79,14 @@ struct MetricsTests {
     func exporter() async throws {
         let reads = ReadCounter()
         let exporter = Exporter(
-            cacheFor: 60, logger: Logger(label: "t"), lastSuccess: { Date(timeIntervalSince1970: 1_800_000_000) }
-        ) {
-            reads.add()
-            return try StatusTests.fixture()
-        }
+            cacheFor: 60,
+            logger: Logger(label: "t"),
+            lastSuccess: { Date(timeIntervalSince1970: 1_800_000_000) },
+            load: {
+                reads.add()
+                return try StatusTests.fixture()
+            }
+        )
         let server = try await exporter.start(ListenAddress(host: "127.0.0.1", port: 0))
         defer { Task { await server.stop() } }
         let transport = CurlTransport(userAgent: "t")
