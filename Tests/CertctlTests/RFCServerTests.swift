@@ -41,11 +41,7 @@ struct RFCServerTests {
     @Test("profiles: an offered profile is sent and shapes the certificate")
     func profileSent() async throws {
         try await withRFCServer { server, client, _, responder in
-            let issued = try await client.issue(
-                CertificateOrder(
-                    names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "shortlived"),
-                solver: ResponderSolver(responder: responder)
-            )
+            let issued = try await client.issue("hub.mybinder.org", profile: "shortlived", responder: responder)
             #expect(await server.orders.last?.profile == "shortlived")
             #expect(issued.profile == "shortlived")
             let lifetime = CertificateSummary(issued.chain.leaf).lifetime
@@ -57,11 +53,7 @@ struct RFCServerTests {
     func profileNotOffered() async throws {
         try await withRFCServer { server, client, _, responder in
             do {
-                _ = try await client.issue(
-                    CertificateOrder(
-                        names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "tlsserver"),
-                    solver: ResponderSolver(responder: responder)
-                )
+                _ = try await client.issue("hub.mybinder.org", profile: "tlsserver", responder: responder)
                 Issue.record("an unlisted profile must fail")
             } catch let error as ACMEError {
                 #expect(error.code == .invalidConfiguration)
@@ -77,11 +69,7 @@ struct RFCServerTests {
             _ = try await client.directory()
             await server.update { $0.profiles = ["classic": "only this"] }
             do {
-                _ = try await client.issue(
-                    CertificateOrder(
-                        names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), profile: "shortlived"),
-                    solver: ResponderSolver(responder: responder)
-                )
+                _ = try await client.issue("hub.mybinder.org", profile: "shortlived", responder: responder)
                 Issue.record("invalidProfile must fail")
             } catch let error as ACMEError {
                 #expect(error.code == .invalidConfiguration)
@@ -93,10 +81,7 @@ struct RFCServerTests {
     @Test("no profile asked: none sent")
     func noProfile() async throws {
         try await withRFCServer { server, client, _, responder in
-            _ = try await client.issue(
-                CertificateOrder(names: ["static.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: ResponderSolver(responder: responder)
-            )
+            _ = try await client.issue("static.mybinder.org", responder: responder)
             #expect(await server.orders.last?.profile == nil)
         }
     }
@@ -106,10 +91,7 @@ struct RFCServerTests {
         var behaviour = TestACMEServer.Behaviour()
         behaviour.explanationURL = "https://ca.test/why"
         try await withRFCServer(behaviour) { server, client, clock, responder in
-            let issued = try await client.issue(
-                CertificateOrder(names: ["static.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: ResponderSolver(responder: responder)
-            )
+            let issued = try await client.issue("static.mybinder.org", responder: responder)
             let summary = CertificateSummary(issued.chain.leaf)
             let id = try #require(summary.ariCertificateID)
             let info = try #require(try await client.renewalInfo(certificateID: id))
@@ -131,15 +113,9 @@ struct RFCServerTests {
     func replacesSent() async throws {
         try await withRFCServer { server, client, _, responder in
             let solver = ResponderSolver(responder: responder)
-            let first = try await client.issue(
-                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: solver)
+            let first = try await client.issue("binder.mybinder.org", solver: solver)
             let id = try #require(CertificateSummary(first.chain.leaf).ariCertificateID)
-            let renewal = try await client.issue(
-                CertificateOrder(
-                    names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
-                solver: solver
-            )
+            let renewal = try await client.issue("binder.mybinder.org", replaces: id, solver: solver)
             #expect(await server.orders.last?.replaces == id)
             #expect(renewal.replaced)
         }
@@ -149,16 +125,10 @@ struct RFCServerTests {
     func alreadyReplaced() async throws {
         try await withRFCServer { server, client, _, responder in
             let solver = ResponderSolver(responder: responder)
-            let first = try await client.issue(
-                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: solver)
+            let first = try await client.issue("binder.mybinder.org", solver: solver)
             let id = try #require(CertificateSummary(first.chain.leaf).ariCertificateID)
             await server.update { $0.alreadyReplaced = [id] }
-            let renewal = try await client.issue(
-                CertificateOrder(
-                    names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
-                solver: solver
-            )
+            let renewal = try await client.issue("binder.mybinder.org", replaces: id, solver: solver)
             let orders = await server.orders.suffix(2)
             #expect(orders.map(\.status) == [409, 201])
             #expect(orders.map(\.replaces) == [id, nil])
@@ -172,15 +142,10 @@ struct RFCServerTests {
         behaviour.offersRenewalInfo = false
         try await withRFCServer(behaviour) { server, client, _, responder in
             let solver = ResponderSolver(responder: responder)
-            let first = try await client.issue(
-                CertificateOrder(names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: solver)
+            let first = try await client.issue("binder.mybinder.org", solver: solver)
             let id = try #require(CertificateSummary(first.chain.leaf).ariCertificateID)
             #expect(try await client.renewalInfo(certificateID: id) == nil)
-            _ = try await client.issue(
-                CertificateOrder(
-                    names: ["binder.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256), replaces: id),
-                solver: solver)
+            _ = try await client.issue("binder.mybinder.org", replaces: id, solver: solver)
             #expect(await server.orders.last?.replaces == nil)
             #expect(await server.renewalInfoQueries.isEmpty)
         }
@@ -192,10 +157,7 @@ struct RFCServerTests {
         behaviour.processingPolls = 2
         behaviour.orderRetryAfter = 7
         try await withRFCServer(behaviour) { _, client, clock, responder in
-            let issued = try await client.issue(
-                CertificateOrder(names: ["grafana.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: ResponderSolver(responder: responder)
-            )
+            let issued = try await client.issue("grafana.mybinder.org", responder: responder)
             #expect(CertificateSummary(issued.chain.leaf).dnsNames == ["grafana.mybinder.org"])
             let sevens = clock.sleeps.filter { abs(Double($0.components.seconds) - 7) <= 1 }
             #expect(sevens.count >= 2, "slept \(clock.sleeps)")
@@ -207,10 +169,7 @@ struct RFCServerTests {
         var behaviour = TestACMEServer.Behaviour()
         behaviour.pendingPollsAfterAuthorization = 2
         try await withRFCServer(behaviour) { server, client, _, responder in
-            let issued = try await client.issue(
-                CertificateOrder(names: ["grafana.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: ResponderSolver(responder: responder)
-            )
+            let issued = try await client.issue("grafana.mybinder.org", responder: responder)
             #expect(CertificateSummary(issued.chain.leaf).dnsNames == ["grafana.mybinder.org"])
             let finalizes = await server.requests.filter { $0.hasPrefix("POST /finalize/") }
             #expect(finalizes.count == 2)
@@ -221,10 +180,7 @@ struct RFCServerTests {
     func requestBudget() async throws {
         try await withRFCServer { server, client, _, responder in
             let before = await server.requests.count
-            _ = try await client.issue(
-                CertificateOrder(names: ["grafana.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                solver: ResponderSolver(responder: responder)
-            )
+            _ = try await client.issue("grafana.mybinder.org", responder: responder)
             let used = await server.requests.dropFirst(before)
             #expect(used.count <= 7, "\(Array(used))")
             #expect(!used.contains { $0.hasPrefix("HEAD /nonce") })
@@ -238,10 +194,7 @@ struct RFCServerTests {
         behaviour.orderRetryAfter = 7
         try await withRFCServer(behaviour, orderDeadline: .seconds(20)) { _, client, clock, responder in
             do {
-                _ = try await client.issue(
-                    CertificateOrder(names: ["grafana.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                    solver: ResponderSolver(responder: responder)
-                )
+                _ = try await client.issue("grafana.mybinder.org", responder: responder)
                 Issue.record("the order should time out")
             } catch let error as ACMEError {
                 #expect(error.code == .timeout)
@@ -258,10 +211,7 @@ struct RFCServerTests {
         behaviour.rateLimitRetryAfter = 3600
         try await withRFCServer(behaviour) { server, client, clock, responder in
             do {
-                _ = try await client.issue(
-                    CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                    solver: ResponderSolver(responder: responder)
-                )
+                _ = try await client.issue("hub.mybinder.org", responder: responder)
                 Issue.record("a rate-limited order must fail")
             } catch let error as ACMEError {
                 #expect(error.isRateLimited)
@@ -277,9 +227,7 @@ struct RFCServerTests {
         try await withRFCServer { _, client, _, responder in
             let solver = WrongAnswerSolver(responder: responder)
             do {
-                _ = try await client.issue(
-                    CertificateOrder(names: ["hub.mybinder.org"], key: try PrivateKey(generating: .ecdsaP256)),
-                    solver: solver)
+                _ = try await client.issue("hub.mybinder.org", solver: solver)
                 Issue.record("a wrong answer must fail")
             } catch let error as ACMEError {
                 #expect(error.code == .authorizationInvalid)
@@ -303,5 +251,21 @@ final class WrongAnswerSolver: ChallengeSolver {
     func cleanUp(identifier: ACMEIdentifier, token: String) async {
         responder.remove(token: token)
         cleaned.withLock { $0 += 1 }
+    }
+}
+
+extension ACMEClient {
+    /// One certificate for `name` with a new P-256 key, answered by `responder` (or `solver`).
+    func issue(
+        _ name: String,
+        profile: String? = nil,
+        replaces: String? = nil,
+        responder: HTTP01Responder? = nil,
+        solver: (any ChallengeSolver)? = nil
+    ) async throws -> IssuedCertificate {
+        let chosen: any ChallengeSolver = try #require(solver ?? responder.map { ResponderSolver(responder: $0) })
+        let order = CertificateOrder(
+            names: [name], key: try PrivateKey(generating: .ecdsaP256), profile: profile, replaces: replaces)
+        return try await issue(order, solver: chosen)
     }
 }
