@@ -310,8 +310,9 @@ struct Deadline: Sendable {
     var remaining: Duration { limit - elapsed() }
 }
 
-/// RFC 3339 timestamps as ACME writes them, with or without fractional seconds.
-func parseRFC3339(_ text: String) -> Date? {
+/// RFC 3339 timestamps as ACME and Kubernetes write them, with or without fractional seconds
+/// (up to nanoseconds).
+public func parseRFC3339(_ text: String) -> Date? {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     if let date = formatter.date(from: text) { return date }

@@ -1,3 +1,4 @@
+import ACME
 public import Foundation
 
 /// certctl's state of one certificate, kept as `certctl.io/` annotations on its Secret so that
@@ -98,6 +99,6 @@ public struct RenewalRecord: Sendable, Equatable {
     }
 
     static func parseDate(_ text: String) -> Date? {
-        ISO8601DateFormatter().date(from: text)
+        parseRFC3339(text)
     }
 }

@@ -1,3 +1,4 @@
+import ACME
 public import Foundation
 public import Kubernetes
 
@@ -111,7 +112,7 @@ public struct LeaseRunLock: RunLock {
             }
         }
         if let holder = existing.spec?.holderIdentity, !holder.isEmpty, holder != identity,
-            let renewed = existing.spec?.renewTime.flatMap(Self.parse),
+            let renewed = existing.spec?.renewTime.flatMap(parseRFC3339),
             renewed.addingTimeInterval(TimeInterval(existing.spec?.leaseDurationSeconds ?? duration)) > now
         {
             return false
@@ -177,18 +178,5 @@ public struct LeaseRunLock: RunLock {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
-    }
-
-    static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        // Kubernetes MicroTime has six fractional digits.
-        if let dot = text.firstIndex(of: "."), text.hasSuffix("Z") {
-            return parse(String(text[..<dot]) + "Z")
-        }
-        return nil
     }
 }
