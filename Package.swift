@@ -122,6 +122,7 @@ let package = Package(
         .executableTarget(
             name: "certctl-fakeapi",
             dependencies: [
+                "CertctlCore",
                 "CertctlTestSupport",
                 "Certificates",
                 "Kubernetes",

@@ -1,36 +1,41 @@
+import CertctlCore
 import CertctlTestSupport
 import Certificates
 import Foundation
 import Kubernetes
 import Transport
 
-/// Development tool: a fake API server seeded like a meta chart deployment of any size, for
-/// benchmarks and trying certctl against "a cluster" by hand.
+/// Development tool: a cluster seeded like a meta chart deployment of any size, for benchmarks and
+/// trying certctl against "a cluster" by hand.
 ///
 ///     certctl-fakeapi --certificates 5000 --kubeconfig /tmp/fake.kubeconfig [--namespaces 2]
+///                     [--expired-every N] [--control-port PORT]
+///     certctl-fakeapi --certificates 5000 --local DIR
 ///
-/// It writes a kubeconfig for itself, prints its URL, and serves until interrupted.
+/// The first form serves a fake API server, writes a kubeconfig for it, prints its URL and serves
+/// until interrupted; with `--control-port`, `GET http://127.0.0.1:PORT/requests` answers the
+/// requests served so far as JSON (`{"total": N, "byVerb": {...}}`), for benchmarks. The second
+/// form writes the same objects for local mode and exits: `DIR/manifests/` (one Ingress per
+/// file) and `DIR/state/secrets/` (what `certctl run --manifests DIR/manifests --state
+/// DIR/state` reads).
 @main
 struct FakeAPICommand {
-    static func main() async throws {
-        var arguments = CommandLine.arguments.dropFirst()
+    struct Options {
         var certificates = 100
         var namespaces = 2
         var kubeconfig = "fake.kubeconfig"
         var expiredEvery = 0
-        while let argument = arguments.popFirst() {
-            switch argument {
-            case "--certificates": certificates = Int(arguments.popFirst() ?? "") ?? certificates
-            case "--namespaces": namespaces = Int(arguments.popFirst() ?? "") ?? namespaces
-            case "--kubeconfig": kubeconfig = arguments.popFirst() ?? kubeconfig
-            case "--expired-every": expiredEvery = Int(arguments.popFirst() ?? "") ?? 0
-            default:
-                FileHandle.standardError.write(
-                    Data(
-                        "usage: certctl-fakeapi [--certificates N] [--namespaces N] [--kubeconfig PATH] [--expired-every N]\n"
-                            .utf8))
-                exit(64)
-            }
+        var controlPort: Int?
+        var local: String?
+    }
+
+    static func main() async throws {
+        let options = parse(CommandLine.arguments.dropFirst())
+        let seed = try Seed(options: options)
+        if let directory = options.local {
+            try await seed.writeLocal(into: directory)
+            print("wrote \(options.certificates) Ingresses to \(directory)/manifests and Secrets to \(directory)/state")
+            return
         }
         let server = try await FakeAPIServer.start()
         let client = KubernetesClient(
@@ -39,41 +44,124 @@ struct FakeAPICommand {
                 namespace: "default"),
             transport: CurlTransport(userAgent: "certctl-fakeapi")
         )
-        let authority = try TestCertificateAuthority(name: "certctl-fakeapi CA")
-        let key = try PrivateKey(generating: .ecdsaP256)
-        let keyPEM = Data(try key.pemRepresentation().utf8)
-        let now = Date()
-        for index in 0..<certificates {
-            let namespace = "ns\(index % max(namespaces, 1))"
-            let host = "site\(index).mybinder.org"
-            let secretName = "kubelego-tls-site\(index)"
-            _ = try await client.create(
-                Ingress(
-                    metadata: ObjectMeta(
-                        name: "site\(index)", namespace: namespace, annotations: ["kubernetes.io/tls-acme": "true"]),
-                    spec: .init(tls: [.init(hosts: [host], secretName: secretName)])
-                )
-            )
-            let expired = expiredEvery > 0 && index % expiredEvery == 0
-            let notBefore = now.addingTimeInterval(expired ? -100 * 86_400 : -10 * 86_400)
-            let pem = try authority.issuePEM(
-                for: key, names: [host], notBefore: notBefore, notAfter: notBefore.addingTimeInterval(90 * 86_400))
-            _ = try await client.create(
-                Secret(
-                    metadata: ObjectMeta(name: secretName, namespace: namespace),
-                    type: Secret.tlsType,
-                    data: ["tls.crt": Data(pem.utf8), "tls.key": keyPEM]
-                )
-            )
+        for index in 0..<options.certificates {
+            _ = try await client.create(seed.ingress(index))
+            _ = try await client.create(try seed.secret(index))
         }
-        try server.kubeconfig().write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        try server.kubeconfig().write(toFile: options.kubeconfig, atomically: true, encoding: .utf8)
+        var control = ""
+        if let port = options.controlPort {
+            _ = try await HTTPServer.start(host: "127.0.0.1", port: port) { request in
+                guard request.method == "GET", request.uri == "/requests" else {
+                    return ServerResponse(status: 404, contentType: "text/plain", text: "GET /requests\n")
+                }
+                let counts = await server.requestCounts
+                let body = try? JSONSerialization.data(
+                    withJSONObject: ["total": counts.values.reduce(0, +), "byVerb": counts], options: [.sortedKeys])
+                return ServerResponse(status: 200, headers: ["Content-Type": "application/json"], body: Array(body ?? Data()))
+            }
+            control = "; request counts on http://127.0.0.1:\(port)/requests"
+        }
         FileHandle.standardOutput.write(
             Data(
-                "fake API server on \(server.url) with \(certificates) Ingresses and Secrets; kubeconfig in \(kubeconfig)\n"
-                    .utf8)
-        )
+                "fake API server on \(server.url) with \(options.certificates) Ingresses and Secrets; kubeconfig in \(options.kubeconfig)\(control)\n"
+                    .utf8))
         while true {
             try await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    static func parse(_ arguments: ArraySlice<String>) -> Options {
+        var arguments = arguments
+        var options = Options()
+        while let argument = arguments.popFirst() {
+            let value = arguments.popFirst()
+            switch (argument, value) {
+            case ("--certificates", let value?) where Int(value) != nil: options.certificates = Int(value)!
+            case ("--namespaces", let value?) where Int(value) != nil: options.namespaces = max(Int(value)!, 1)
+            case ("--expired-every", let value?) where Int(value) != nil: options.expiredEvery = Int(value)!
+            case ("--control-port", let value?) where Int(value) != nil: options.controlPort = Int(value)!
+            case ("--kubeconfig", let value?): options.kubeconfig = value
+            case ("--local", let value?): options.local = value
+            default:
+                FileHandle.standardError.write(
+                    Data(
+                        """
+                        usage: certctl-fakeapi [--certificates N] [--namespaces N] [--expired-every N]
+                                               [--kubeconfig PATH] [--control-port PORT] | [--local DIR]
+
+                        """.utf8))
+                exit(64)
+            }
+        }
+        return options
+    }
+}
+
+/// The seeded objects: Ingress `siteI` in namespace `nsI%namespaces` for `siteI.mybinder.org`, and
+/// its Secret `kubelego-tls-siteI` with a 90-day certificate 10 days old (100 days old, expired,
+/// for every `expiredEvery`-th), as kube-lego left them: nothing is due.
+struct Seed {
+    let options: FakeAPICommand.Options
+    let authority: TestCertificateAuthority
+    let key: PrivateKey
+    let keyPEM: Data
+    let now = Date()
+
+    init(options: FakeAPICommand.Options) throws {
+        self.options = options
+        authority = try TestCertificateAuthority(name: "certctl-fakeapi CA")
+        key = try PrivateKey(generating: .ecdsaP256)
+        keyPEM = Data(try key.pemRepresentation().utf8)
+    }
+
+    func namespace(_ index: Int) -> String { "ns\(index % options.namespaces)" }
+
+    func ingress(_ index: Int) -> Ingress {
+        Ingress(
+            metadata: ObjectMeta(
+                name: "site\(index)", namespace: namespace(index), annotations: ["kubernetes.io/tls-acme": "true"]),
+            spec: .init(tls: [.init(hosts: ["site\(index).mybinder.org"], secretName: "kubelego-tls-site\(index)")])
+        )
+    }
+
+    func secret(_ index: Int) throws -> Secret {
+        let expired = options.expiredEvery > 0 && index % options.expiredEvery == 0
+        let notBefore = now.addingTimeInterval(expired ? -100 * 86_400 : -10 * 86_400)
+        let pem = try authority.issuePEM(
+            for: key, names: ["site\(index).mybinder.org"], notBefore: notBefore,
+            notAfter: notBefore.addingTimeInterval(90 * 86_400))
+        return Secret(
+            metadata: ObjectMeta(name: "kubelego-tls-site\(index)", namespace: namespace(index)),
+            type: Secret.tlsType,
+            data: ["tls.crt": Data(pem.utf8), "tls.key": keyPEM]
+        )
+    }
+
+    func writeLocal(into directory: String) async throws {
+        let manifests = (directory as NSString).appendingPathComponent("manifests")
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        let store = LocalDirectoryStore(manifests: manifests, state: (directory as NSString).appendingPathComponent("state"))
+        for index in 0..<options.certificates {
+            let manifest = """
+                apiVersion: networking.k8s.io/v1
+                kind: Ingress
+                metadata:
+                  name: site\(index)
+                  namespace: \(namespace(index))
+                  annotations:
+                    kubernetes.io/tls-acme: "true"
+                spec:
+                  tls:
+                    - secretName: kubelego-tls-site\(index)
+                      hosts:
+                        - site\(index).mybinder.org
+
+                """
+            try manifest.write(
+                toFile: (manifests as NSString).appendingPathComponent("site\(index).yaml"), atomically: true,
+                encoding: .utf8)
+            _ = try await store.create(try secret(index))
         }
     }
 }
