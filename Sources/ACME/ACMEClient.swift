@@ -240,7 +240,7 @@ public actor ACMEClient {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .custom { decoder in
                 let text = try decoder.singleValueContainer().decode(String.self)
-                guard let date = parseRFC3339(text) else {
+                guard let date = Timestamp.rfc3339(text) else {
                     throw DecodingError.dataCorrupted(
                         .init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date: \(text)"))
                 }
@@ -308,24 +308,4 @@ struct Deadline: Sendable {
     let elapsed: @Sendable () -> Duration
 
     var remaining: Duration { limit - elapsed() }
-}
-
-/// RFC 3339 timestamps as ACME and Kubernetes write them, with or without fractional seconds
-/// (up to nanoseconds).
-public func parseRFC3339(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return date }
-    formatter.formatOptions = [.withInternetDateTime]
-    if let date = formatter.date(from: text) { return date }
-    // Nanosecond precision (Go's time.RFC3339Nano): keep milliseconds.
-    if let dot = text.firstIndex(of: "."),
-        let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" })
-    {
-        let fraction = text[text.index(after: dot)..<zone].prefix(3)
-        let trimmed = text[..<dot] + "." + fraction + text[zone...]
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: String(trimmed))
-    }
-    return nil
 }

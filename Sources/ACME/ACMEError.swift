@@ -1,4 +1,5 @@
 public import Foundation
+import Transport
 
 /// Every failure of the ACME client: a stable code, a sentence for the operator, and the CA's
 /// problem document when there was one.
@@ -50,7 +51,7 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible {
             text += ": \(problem)"
         }
         if let retryAfter {
-            text += " (retry after \(ISO8601DateFormatter().string(from: retryAfter)))"
+            text += " (retry after \(Timestamp.rfc3339(retryAfter)))"
         }
         return text
     }

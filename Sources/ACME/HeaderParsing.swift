@@ -1,4 +1,5 @@
 public import Foundation
+import Transport
 
 /// `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date; nil when neither.
 public func parseRetryAfter(_ value: String?, now: Date) -> Date? {
@@ -6,16 +7,7 @@ public func parseRetryAfter(_ value: String?, now: Date) -> Date? {
     if let seconds = Int(value) {
         return seconds >= 0 ? now.addingTimeInterval(TimeInterval(seconds)) : nil
     }
-    for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = format
-        if let date = formatter.date(from: value) {
-            return date
-        }
-    }
-    return nil
+    return Timestamp.httpDate(value)
 }
 
 /// One `Link` header entry (RFC 8288): target URL and its `rel` values.

@@ -4,18 +4,27 @@ public import Kubernetes
 
 /// A typed view of a TLS Secret as found: its chain, key, validity, names, and certctl's record.
 /// Secrets written by cert-manager or kube-lego read the same (adoption).
+///
+/// It keeps what was learnt from the key material, not the material: over thousands of Secrets
+/// the bytes, parsed chains and keys were most of `certctl serve`'s memory. A write reads the
+/// Secret afresh (SecretWriter), so nothing needs them afterwards.
 public struct CurrentCertificate: Sendable {
+    /// The Secret's metadata and type, without its `data`.
     public var secret: Secret
-    public var chain: CertificateChain?
     public var summary: CertificateSummary?
-    public var key: PrivateKey?
+    /// The common name of the chain's last issuer (for the preferred-chain check and `-o wide`).
+    public var chainIssuer: String?
+    /// True when tls.key holds a private key certctl can read.
+    public var hasKey: Bool
     public var keyMatches: Bool
     public var record: RenewalRecord
     /// What is wrong with it, for the operator (wrong type, corrupt PEM, key mismatch).
     public var problems: [String]
 
     public init(secret: Secret) {
-        self.secret = secret
+        var metadataOnly = secret
+        metadataOnly.data = nil
+        self.secret = metadataOnly
         record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
         var problems: [String] = []
         if secret.type != Secret.tlsType {
@@ -24,6 +33,8 @@ public struct CurrentCertificate: Sendable {
             )
         }
         let data = secret.data ?? [:]
+        var chain: CertificateChain?
+        var key: PrivateKey?
         if let crt = data["tls.crt"] {
             do {
                 chain = try CertificateChain(pem: String(decoding: crt, as: UTF8.self))
@@ -43,6 +54,8 @@ public struct CurrentCertificate: Sendable {
             problems.append("has no tls.key")
         }
         summary = chain.map { CertificateSummary($0.leaf) }
+        chainIssuer = chain?.topIssuerCommonName
+        hasKey = key != nil
         if let chain, let key {
             keyMatches = key.matches(chain.leaf)
             if !keyMatches { problems.append("tls.key does not belong to the certificate in tls.crt") }

@@ -41,14 +41,17 @@ public struct Inventory: Sendable {
     ) async throws -> Inventory {
         let (ingresses, ingressProblems) = try await store.ingresses(in: scope)
         let discovered = Discovery.certificates(for: ingresses, issuers: issuers, defaultIssuer: defaultIssuer)
-        let (secrets, secretProblems) = try await store.tlsSecrets(in: scope)
+        var (secrets, secretProblems) = try await store.tlsSecrets(in: scope)
         var byName: [String: Secret] = [:]
         for secret in secrets {
             byName["\(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")"] = secret
         }
+        secrets = []
         var entries: [Entry] = []
+        entries.reserveCapacity(discovered.certificates.count)
         for desired in discovered.certificates {
-            var secret = byName[desired.id]
+            // Taken out as it is read: each Secret's bytes are freed once its summary is made.
+            var secret = byName.removeValue(forKey: desired.id)
             if secret == nil {
                 secret = try await store.secret(namespace: desired.namespace, name: desired.secretName)
             }

@@ -1,5 +1,6 @@
 import ACME
 public import Foundation
+import Transport
 
 /// certctl's state of one certificate, kept as `certctl.io/` annotations on its Secret so that
 /// every run (a CronJob every few minutes) knows what the last one learnt.
@@ -93,12 +94,10 @@ public struct RenewalRecord: Sendable, Equatable {
     }
 
     static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        Timestamp.rfc3339(date)
     }
 
     static func parseDate(_ text: String) -> Date? {
-        parseRFC3339(text)
+        Timestamp.rfc3339(text)
     }
 }

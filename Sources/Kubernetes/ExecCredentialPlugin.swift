@@ -1,4 +1,5 @@
 public import Foundation
+import Transport
 
 /// A kubeconfig `users[].user.exec` credential plugin (GKE's gke-gcloud-auth-plugin, EKS's
 /// aws-iam-authenticator): a command that prints an `ExecCredential` on stdout.
@@ -111,7 +112,7 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
                 reason: "its ExecCredential has neither a token nor a client certificate and key"
             )
         }
-        let expiration = (status["expirationTimestamp"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) }
+        let expiration = (status["expirationTimestamp"] as? String).flatMap(Timestamp.rfc3339)
         return Credential(token: token, clientCertificateData: certificate, clientKeyData: key, expiration: expiration)
     }
 }

@@ -58,7 +58,8 @@ struct FakeAPICommand {
                 let counts = await server.requestCounts
                 let body = try? JSONSerialization.data(
                     withJSONObject: ["total": counts.values.reduce(0, +), "byVerb": counts], options: [.sortedKeys])
-                return ServerResponse(status: 200, headers: ["Content-Type": "application/json"], body: Array(body ?? Data()))
+                return ServerResponse(
+                    status: 200, headers: ["Content-Type": "application/json"], body: Array(body ?? Data()))
             }
             control = "; request counts on http://127.0.0.1:\(port)/requests"
         }
@@ -141,7 +142,8 @@ struct Seed {
     func writeLocal(into directory: String) async throws {
         let manifests = (directory as NSString).appendingPathComponent("manifests")
         try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
-        let store = LocalDirectoryStore(manifests: manifests, state: (directory as NSString).appendingPathComponent("state"))
+        let store = LocalDirectoryStore(
+            manifests: manifests, state: (directory as NSString).appendingPathComponent("state"))
         for index in 0..<options.certificates {
             let manifest = """
                 apiVersion: networking.k8s.io/v1

@@ -1,6 +1,7 @@
 import CertctlCore
 import Certificates
 import Foundation
+import Transport
 
 enum DiscoverReport {
     static func table(_ inventory: Inventory) -> String {
@@ -30,13 +31,12 @@ enum DiscoverReport {
     static func notAfter(_ entry: Inventory.Entry) -> String {
         guard let current = entry.current else { return "missing" }
         guard let summary = current.summary else { return "unreadable" }
-        let formatted = ISO8601DateFormatter().string(from: summary.notAfter)
+        let formatted = Timestamp.rfc3339(summary.notAfter)
         return current.problems.isEmpty ? formatted : "\(formatted) (invalid)"
     }
 
     /// Stable JSON: one object per certificate, then problems.
     static func json(_ inventory: Inventory) throws -> String {
-        let formatter = ISO8601DateFormatter()
         let certificates: [[String: Any]] = inventory.entries.map { entry in
             var object: [String: Any] = [
                 "namespace": entry.desired.namespace,
@@ -47,7 +47,7 @@ enum DiscoverReport {
                 "issuerKind": entry.desired.issuerKind,
             ]
             object["ingressClass"] = entry.desired.ingressClass
-            object["notAfter"] = entry.current?.summary.map { formatter.string(from: $0.notAfter) } ?? NSNull()
+            object["notAfter"] = entry.current?.summary.map { Timestamp.rfc3339($0.notAfter) } ?? NSNull()
             object["secretProblems"] = entry.current?.problems ?? ["missing"]
             return object
         }

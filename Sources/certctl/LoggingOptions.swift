@@ -2,6 +2,7 @@ import ArgumentParser
 import CertctlCore
 import Foundation
 import Logging
+import Transport
 
 /// Flags every command shares for its log.
 struct LoggingOptions: ParsableArguments {
@@ -47,9 +48,7 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             object[key] = "\(value)"
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        object["time"] = formatter.string(from: Date())
+        object["time"] = Timestamp.rfc3339(Date(), milliseconds: true)
         object["level"] = event.level.rawValue
         object["message"] = "\(event.message)"
         object["logger"] = label

@@ -1,6 +1,7 @@
 import CertctlCore
 import Certificates
 import Foundation
+import Transport
 
 /// The summary `certctl run` prints: a line per certificate, then the totals.
 enum RunSummary {
@@ -51,8 +52,6 @@ enum RunSummary {
     }
 
     static func day(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        Timestamp.rfc3339(date)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Transport
 
 @testable import ACME
 
@@ -69,8 +70,44 @@ struct ProtocolParsingTests {
 
     @Test("RFC 3339 dates with nanoseconds, as Pebble and Boulder write them")
     func rfc3339() {
-        #expect(parseRFC3339("2026-01-02T03:04:05Z") == Date(timeIntervalSince1970: 1_767_323_045))
-        #expect(parseRFC3339("2026-01-02T03:04:05.123456789Z")?.timeIntervalSince1970 ?? 0 > 1_767_323_045)
-        #expect(parseRFC3339("yesterday") == nil)
+        #expect(Timestamp.rfc3339("2026-01-02T03:04:05Z") == Date(timeIntervalSince1970: 1_767_323_045))
+        #expect(Timestamp.rfc3339("2026-01-02T03:04:05.123456789Z")?.timeIntervalSince1970 ?? 0 > 1_767_323_045)
+        #expect(Timestamp.rfc3339("yesterday") == nil)
+    }
+
+    @Test("RFC 3339: offsets, lower case, fractions, and dates that do not exist")
+    func rfc3339Forms() throws {
+        let base = Date(timeIntervalSince1970: 1_767_323_045)
+        #expect(Timestamp.rfc3339("2026-01-02T05:04:05+02:00") == base)
+        #expect(Timestamp.rfc3339("2026-01-01T22:34:05-04:30") == base)
+        #expect(Timestamp.rfc3339("2026-01-02t03:04:05z") == base)
+        let fraction = try #require(Timestamp.rfc3339("2026-01-02T03:04:05.25Z"))
+        #expect(abs(fraction.timeIntervalSince(base) - 0.25) < 1e-6)
+        for invalid in [
+            "2026-02-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T03:04:05",
+            "2026-01-02T03:04:05.Z", "2026-01-02T03:04:05Z ", "2026-01-02 03:04:05Z", "2026-1-02T03:04:05Z", "",
+        ] {
+            #expect(Timestamp.rfc3339(invalid) == nil, "\(invalid)")
+        }
+        #expect(Timestamp.rfc3339(base) == "2026-01-02T03:04:05Z")
+        #expect(Timestamp.rfc3339(base.addingTimeInterval(0.1239), milliseconds: true) == "2026-01-02T03:04:05.123Z")
+        for seconds in stride(from: -86_400.0 * 365 * 30, through: 86_400 * 365 * 80, by: 86_400 * 7.3) {
+            let date = Date(timeIntervalSince1970: seconds.rounded())
+            #expect(Timestamp.rfc3339(Timestamp.rfc3339(date)) == date)
+        }
+    }
+
+    @Test("HTTP-date: IMF-fixdate, RFC 850 and asctime forms; written as IMF-fixdate")
+    func httpDate() {
+        let date = Date(timeIntervalSince1970: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT
+        #expect(Timestamp.httpDate(date) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(Timestamp.httpDate("Sun, 06 Nov 1994 08:49:37 GMT") == date)
+        #expect(Timestamp.httpDate("Sunday, 06-Nov-94 08:49:37 GMT") == date)
+        #expect(Timestamp.httpDate("Sun Nov  6 08:49:37 1994") == date)
+        for invalid in [
+            "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49 GMT", "Sun, 31 Feb 1994 08:49:37 GMT", "1994",
+        ] {
+            #expect(Timestamp.httpDate(invalid) == nil, "\(invalid)")
+        }
     }
 }

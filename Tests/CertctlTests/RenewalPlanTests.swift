@@ -4,6 +4,7 @@ import Certificates
 import Foundation
 import Kubernetes
 import Testing
+import Transport
 
 @Suite("Renewal plan: a pure function, tested as a table")
 struct RenewalPlanTests {
@@ -116,7 +117,7 @@ struct RenewalPlanTests {
             "certctl.io/next-attempt": "2027-03-18T00:00:00Z", "certctl.io/failure-count": "3",
             "cert-manager.io/issuer-name": "letsencrypt-prod",
         ])
-        let nextAttempt = try #require(ISO8601DateFormatter().date(from: "2027-03-18T00:00:00Z"))
+        let nextAttempt = try #require(Timestamp.rfc3339("2027-03-18T00:00:00Z"))
         let held = RenewalPlan.decide(desired: Self.desired, current: failing, profile: nil, now: Self.at(61))
         #expect(held.kind == .backOff(until: nextAttempt))
         #expect(held.reason == .lifetimeThreshold)

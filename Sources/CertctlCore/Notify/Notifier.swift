@@ -125,10 +125,6 @@ public struct Notifier: Sendable {
     }
 
     static func email(_ notices: [Notice], from: String, to: [String], cluster: String, now: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         let worst =
             notices.contains { $0.kind == .expired } ? "EXPIRED" : notices.map { $0.kind.rawValue }.first ?? "notice"
         let subject = "[certctl] \(cluster): \(notices.count) certificate\(notices.count == 1 ? "" : "s") \(worst)"
@@ -137,7 +133,7 @@ public struct Notifier: Sendable {
             From: \(from)
             To: \(to.joined(separator: ", "))
             Subject: \(subject)
-            Date: \(formatter.string(from: now))
+            Date: \(Timestamp.httpDate(now))
             Message-ID: <\(UUID().uuidString.lowercased())@\(domain)>
             MIME-Version: 1.0
             Content-Type: text/plain; charset=utf-8

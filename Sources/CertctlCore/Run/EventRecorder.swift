@@ -1,6 +1,7 @@
 import Foundation
 public import Kubernetes
 public import Logging
+import Transport
 
 /// Kubernetes Events (`events.k8s.io/v1`) on the Ingresses of a certificate: issued, renewed,
 /// failed with the CA's problem. Best effort: a failed Event never fails the run.
@@ -16,14 +17,12 @@ public struct EventRecorder: Sendable {
     }
 
     public func record(_ desired: DesiredCertificate, warning: Bool, reason: String, note: String) async {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         for ingress in desired.ingresses {
             let event = Event(
                 metadata: ObjectMeta(
                     name: "\(ingress).\(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff)",
                     namespace: desired.namespace),
-                eventTime: formatter.string(from: Date()),
+                eventTime: Timestamp.rfc3339(Date(), milliseconds: true),
                 reportingController: "certctl.io/certctl",
                 reportingInstance: instance,
                 action: "Issue",

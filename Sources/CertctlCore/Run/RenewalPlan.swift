@@ -81,7 +81,7 @@ public enum RenewalPlan {
         if current.secret.type != "kubernetes.io/tls" {
             return PlannedAction(kind: .blocked, reason: .wrongType, renewalTime: nil)
         }
-        guard let summary = current.summary, current.key != nil else { return due(.unreadable) }
+        guard let summary = current.summary, current.hasKey else { return due(.unreadable) }
         // Times recorded for another certificate (the Secret was replaced by hand) do not count.
         let recordIsCurrent = record.serial == nil || record.serial == summary.serialHex
         let recorded = recordIsCurrent ? record.renewalTime : nil

@@ -1,6 +1,7 @@
 import ACME
 public import Foundation
 public import Kubernetes
+import Transport
 
 #if canImport(Glibc)
     import Glibc
@@ -112,7 +113,7 @@ public struct LeaseRunLock: RunLock {
             }
         }
         if let holder = existing.spec?.holderIdentity, !holder.isEmpty, holder != identity,
-            let renewed = existing.spec?.renewTime.flatMap(parseRFC3339),
+            let renewed = existing.spec?.renewTime.flatMap(Timestamp.rfc3339),
             renewed.addingTimeInterval(TimeInterval(existing.spec?.leaseDurationSeconds ?? duration)) > now
         {
             return false
@@ -175,8 +176,6 @@ public struct LeaseRunLock: RunLock {
     }
 
     static func microTime(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        Timestamp.rfc3339(date, milliseconds: true)
     }
 }

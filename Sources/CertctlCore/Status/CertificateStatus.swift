@@ -53,7 +53,7 @@ public struct CertificateStatus: Sendable {
             return
         }
         summary = current.isUsable ? current.summary : nil
-        chainIssuer = current.chain?.topIssuerCommonName
+        chainIssuer = current.chainIssuer
         if !current.isUsable {
             state = .invalid
             problem = current.problems.first

@@ -1,5 +1,6 @@
 import Certificates
 public import Foundation
+import Transport
 
 /// `certctl status`: the table, the wide table, the JSON and the one-certificate view.
 public enum StatusTable {
@@ -106,11 +107,7 @@ public enum StatusTable {
     }
 
     static func day(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return formatter.string(from: date)
+        Timestamp.minute(date)
     }
 
     static func timestamp(_ date: Date) -> String {
