@@ -4,7 +4,14 @@ public import Transport
 
 /// An HTTPS server on loopback presenting a chosen certificate (an ingress, for `--probe`).
 public enum TLSTestServer {
-    public static func start(certificateChainPEM: String, keyPEM: String) async throws -> HTTPServer {
+    public static func start(
+        certificateChainPEM: String,
+        keyPEM: String,
+        port: Int = 0,
+        handler: @escaping HTTPServer.Handler = { _ in
+            ServerResponse(status: 200, contentType: "text/plain", text: "ingress\n")
+        }
+    ) async throws -> HTTPServer {
         let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificateChainPEM.utf8)).map {
             NIOSSLCertificateSource.certificate($0)
         }
@@ -15,13 +22,13 @@ public enum TLSTestServer {
         let context = try NIOSSLContext(configuration: configuration)
         return try await HTTPServer.start(
             host: "127.0.0.1",
-            port: 0,
+            port: port,
             configure: { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                 }
             },
-            handler: { _ in ServerResponse(status: 200, contentType: "text/plain", text: "ingress\n") }
+            handler: handler
         )
     }
 }

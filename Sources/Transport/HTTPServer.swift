@@ -40,6 +40,22 @@ public struct ServerResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Fault injection for tests: the connection is dropped instead of answered.
+    public var cut: Cut?
+
+    public enum Cut: Sendable {
+        /// Closed before any byte of the response (the peer sees an empty reply).
+        case beforeResponse
+        /// Closed after the head and half the body (the peer sees a short read).
+        case midBody
+    }
+
+    /// A dropped connection, for fault-injecting test servers.
+    public static func cut(_ cut: Cut, of response: ServerResponse = ServerResponse(status: 200)) -> ServerResponse {
+        var response = response
+        response.cut = cut
+        return response
+    }
 
     public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.status = status
@@ -179,6 +195,10 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
         head: Bool,
         context: ChannelHandlerContext
     ) {
+        if response.cut == .beforeResponse {
+            context.close(promise: nil)
+            return
+        }
         var headers = NIOHTTP1.HTTPHeaders()
         for field in response.headers.fields {
             headers.add(name: field.name, value: field.value)
@@ -191,6 +211,15 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
             headers: headers
         )
         context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        if response.cut == .midBody {
+            var buffer = context.channel.allocator.buffer(capacity: response.body.count / 2)
+            buffer.writeBytes(response.body.prefix(response.body.count / 2))
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer)))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            return
+        }
         if !head && !response.body.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: response.body.count)
             buffer.writeBytes(response.body)

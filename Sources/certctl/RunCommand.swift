@@ -23,6 +23,19 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Certificates issued at the same time.")
     var concurrency = 8
 
+    @Option(
+        name: .customLong("lease-seconds"),
+        help:
+            "Cluster mode: the run's Lease lasts this long unless renewed; a run killed without releasing it holds off the next runs as long."
+    )
+    var leaseSeconds = 900
+
+    func validate() throws {
+        guard leaseSeconds >= 2 else {
+            throw ValidationError("--lease-seconds must be at least 2 (the default is 900)")
+        }
+    }
+
     @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.")
     var dryRun = false
 
@@ -79,6 +92,7 @@ struct RunCommand: AsyncParsableCommand {
                     )
                 },
                 selfCheckPasses: selfCheckPasses,
+                leaseSeconds: leaseSeconds,
                 metrics: MetricsOutput(file: metricsFile, pushgateway: pushgateway),
                 notifications: try notifyConfig.map(NotificationConfig.load(file:)),
                 logger: logger
@@ -102,6 +116,7 @@ struct RunCommand: AsyncParsableCommand {
         cluster: ClusterOptions,
         options makeOptions: ([String: Issuer], String?, NamespaceScope) throws -> CertificateRun.Options,
         selfCheckPasses: Int,
+        leaseSeconds: Int = 900,
         metrics: MetricsOutput = MetricsOutput(),
         notifications: NotificationConfig? = nil,
         logger: Logger
@@ -118,7 +133,7 @@ struct RunCommand: AsyncParsableCommand {
                 store: context.store,
                 accounts: SecretAccountStore(client: client, namespace: namespace),
                 secrets: KubernetesSecretValues(client: client, namespace: namespace),
-                lock: LeaseRunLock(client: client, namespace: namespace, identity: identity),
+                lock: LeaseRunLock(client: client, namespace: namespace, identity: identity, duration: leaseSeconds),
                 transport: transport,
                 logger: logger
             )

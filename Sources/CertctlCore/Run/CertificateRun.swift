@@ -18,6 +18,8 @@ public struct CertificateRun: Sendable {
         public var keyType: KeyType
         /// Limit the run to these Secrets (`namespace/name`), for `certctl renew --now`.
         public var only: Set<String>?
+        /// How long one ACME request may take before it is abandoned (and retried or failed).
+        public var acmeRequestTimeout: Duration = .seconds(30)
 
         public init(
             scope: NamespaceScope,
@@ -183,7 +185,8 @@ public struct CertificateRun: Sendable {
                 guard let key = try? AccountKey(generating: .ecdsaP256) else { continue }
                 let observer = self.observer
                 client = ACMEClient(
-                    configuration: .init(directoryURL: issuer.server, tls: issuer.tls),
+                    configuration: .init(
+                        directoryURL: issuer.server, tls: issuer.tls, requestTimeout: options.acmeRequestTimeout),
                     accountKey: key,
                     transport: transport,
                     logger: logger,

@@ -1,0 +1,272 @@
+import ACME
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import Foundation
+import Kubernetes
+import Synchronization
+import Testing
+import Transport
+
+/// Faults: a CA and a network that fail at the worst time. `CERTCTL_FAULT_ORDERS` sets how many
+/// orders the soak reaches before it lets the last run through cleanly (30 in the regular tests;
+/// `scripts/faults` runs 300), `CERTCTL_FAULT_SEED` replays a sequence of faults.
+@Suite("Faults: nothing lost, nothing half-written", .serialized)
+struct FaultTests {
+    static let minimumOrders = Int(ProcessInfo.processInfo.environment["CERTCTL_FAULT_ORDERS"] ?? "") ?? 30
+    static let seed =
+        UInt64(ProcessInfo.processInfo.environment["CERTCTL_FAULT_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64.max)
+
+    /// Secrets certctl must renew (the operator asked): valid, from another CA, byte-identical
+    /// until certctl replaces them with something valid.
+    static func seedRenewals(_ count: Int, in store: any ClusterStore) async throws -> [String: Secret] {
+        let authority = try TestCertificateAuthority(name: "kube-lego era CA")
+        var seeded: [String: Secret] = [:]
+        for index in 0..<count {
+            let key = try PrivateKey(generating: .ecdsaP256)
+            let notBefore = Date().addingTimeInterval(-10 * 86_400)
+            let pem = try authority.issuePEM(
+                for: key, names: ["site\(index).mybinder.org"], notBefore: notBefore,
+                notAfter: notBefore.addingTimeInterval(90 * 86_400))
+            let secret = Secret(
+                metadata: ObjectMeta(
+                    name: "kubelego-tls-site\(index)", namespace: "prod",
+                    annotations: ["certctl.io/renew-requested": "true"]),
+                type: Secret.tlsType,
+                data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]
+            )
+            seeded[secret.metadata.name!] = try await store.create(secret)
+        }
+        return seeded
+    }
+
+    /// Every Secret present holds a readable, matching, unexpired pair; a seeded one is either
+    /// untouched or replaced. Returns how many hold a certificate certctl obtained.
+    static func checkSecrets(
+        _ store: any ClusterStore, count: Int, seeded: [String: Secret], report: RunReport?
+    ) async throws -> Int {
+        var obtained = 0
+        for index in 0..<count {
+            let name = "kubelego-tls-site\(index)"
+            guard let secret = try await store.secret(namespace: "prod", name: name) else {
+                #expect(seeded[name] == nil, "the seeded Secret \(name) disappeared")
+                continue
+            }
+            let current = CurrentCertificate(secret: secret)
+            #expect(current.problems.isEmpty, "\(name): \(current.problems)")
+            #expect(current.isValid(at: Date()), "\(name) is not valid")
+            if let old = seeded[name], old.data == secret.data {
+                // Untouched: if this run tried and failed, it says so on the Secret.
+                if let outcome = report?.certificates.first(where: { $0.desired.secretName == name })?.outcome,
+                    case .failed = outcome
+                {
+                    let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
+                    #expect(record.failureCount > 0 && record.lastFailure != nil, "\(name): failure not recorded")
+                }
+            } else {
+                obtained += 1
+            }
+        }
+        return obtained
+    }
+
+    @Test(
+        "through a fault-injecting proxy and Pebble rejecting half the nonces, every certificate ends valid or keeps its old Secret"
+    )
+    func acmeFaults() async throws {
+        let port = freeLoopbackPort()
+        var pebbleOptions = Pebble.Options()
+        pebbleOptions.nonceRejectPercent = 50
+        pebbleOptions.authorizationReusePercent = 0
+        let pebble = try await Pebble.start(httpPort: port, options: pebbleOptions)
+        defer { pebble.stop() }
+        let upstream = String(pebble.directoryURL.dropLast("/dir".count))
+        let proxy = try await FaultProxy.start(
+            upstream: upstream, upstreamTLS: pebble.tls,
+            plan: .init(rate: 0.1, slowDelay: .milliseconds(2500), seed: Self.seed))
+        let count = 24
+        var run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(count), server: proxy.url + "/dir", caBundle: proxy.caBundle, port: port)
+        let seeded = try await Self.seedRenewals(8, in: run.fixture.store)
+        // Each run starts two hours after the last, past the one-hour back-off of a failure.
+        let offset = Mutex<TimeInterval>(0)
+        var certificateRun = run.run
+        certificateRun.now = { Date().addingTimeInterval(offset.withLock { $0 }) }
+        run = RunFixture(fixture: run.fixture, run: certificateRun, options: run.options, requests: run.requests)
+
+        var runs = 0
+        var failures = 0
+        while proxy.statistics.ordersAttempted < Self.minimumOrders, runs < 60 {
+            let (report, _) = try await run.runOnce { $0.acmeRequestTimeout = .seconds(1) }
+            runs += 1
+            failures += report.certificates.filter { if case .failed = $0.outcome { true } else { false } }.count
+            _ = try await Self.checkSecrets(run.fixture.store, count: count, seeded: seeded, report: report)
+            offset.withLock { $0 += 7200 }
+            // Keep ordering once everything is issued: ask for renewals again.
+            if try await Self.checkSecrets(run.fixture.store, count: count, seeded: seeded, report: nil) == count {
+                for index in 0..<count {
+                    guard
+                        var secret = try await run.fixture.store.secret(
+                            namespace: "prod", name: "kubelego-tls-site\(index)")
+                    else { continue }
+                    secret.metadata.annotations?["certctl.io/renew-requested"] = "true"
+                    _ = try await run.fixture.store.update(secret)
+                }
+            }
+        }
+        // The network heals: one clean run leaves every certificate issued and valid.
+        proxy.setRate(0)
+        offset.withLock { $0 += 7200 }
+        let (last, _) = try await run.runOnce()
+        let obtained = try await Self.checkSecrets(run.fixture.store, count: count, seeded: seeded, report: last)
+        let statistics = proxy.statistics
+        print(
+            "fault soak (seed \(Self.seed)): \(runs + 1) runs, \(statistics.ordersAttempted) orders, \(statistics.requests) requests, "
+                + "\(statistics.faultsInjected) faults injected \(statistics.faults.map { "\($0.key.rawValue) \($0.value)" }.sorted()), "
+                + "\(failures) certificate failures recorded, \(count - obtained) certificates lost"
+        )
+        #expect(obtained == count, "seed \(Self.seed)")
+        #expect(statistics.ordersAttempted >= Self.minimumOrders)
+        #expect(statistics.faults.count == FaultProxy.Fault.allCases.count, "every kind of fault was injected")
+        await proxy.stop()
+    }
+}
+
+@Suite("Killed runs: nothing lost, nothing left behind", .serialized)
+struct KilledRunTests {
+    /// Signals delivered to running processes (scripts/faults: 30).
+    static let kills = Int(ProcessInfo.processInfo.environment["CERTCTL_FAULT_KILLS"] ?? "") ?? 10
+
+    /// Watches the Secrets while runs come and go; any invalid Secret at any moment is kept.
+    final class Watcher: Sendable {
+        let seen = Mutex<[String]>([])
+        let reads = Mutex(0)
+
+        func watch(_ client: KubernetesClient) -> Task<Void, Never> {
+            Task {
+                while !Task.isCancelled {
+                    if let secrets = try? await client.list(Secret.self, namespace: "prod") {
+                        reads.withLock { $0 += 1 }
+                        for secret in secrets where secret.type == Secret.tlsType {
+                            let current = CurrentCertificate(secret: secret)
+                            if !current.problems.isEmpty || !current.isValid(at: Date()) {
+                                seen.withLock { $0.append("\(current.name): \(current.problems)") }
+                            }
+                        }
+                    }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+            }
+        }
+    }
+
+    @Test(
+        "SIGKILL and SIGTERM at random points of runs: the next run completes, no solver object is left, no Secret is ever invalid"
+    )
+    func killedAtRandom() async throws {
+        let port = freeLoopbackPort()
+        var options = Pebble.Options()
+        options.authorizationReusePercent = 0
+        let pebble = try await Pebble.start(httpPort: port, options: options)
+        defer { pebble.stop() }
+        let server = try await FakeAPIServer.start()
+        let client = fakeClient(server)
+        let count = 6
+        for site in siteIngresses(count) { _ = try await client.create(site) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kills-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
+        try server.kubeconfig(namespace: "prod").write(
+            to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        try """
+        kind: ClusterIssuer
+        metadata: {name: pebble}
+        spec:
+          acme:
+            server: \(pebble.directoryURL)
+            privateKeySecretRef: {name: pebble-account}
+            caBundle: \(Data(Pebble.caBundle).base64EncodedString())
+        """.write(to: folder.appendingPathComponent("issuers/pebble.yaml"), atomically: true, encoding: .utf8)
+        try "app=\"certctl\"\n".write(to: folder.appendingPathComponent("labels"), atomically: true, encoding: .utf8)
+
+        func start(_ pod: Int) throws -> Process {
+            let process = Process()
+            process.executableURL = CertctlProcess.binary
+            process.arguments = [
+                "run", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "pebble",
+                "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "0", "--lease-seconds", "2",
+            ]
+            process.currentDirectoryURL = folder
+            process.environment = ProcessInfo.processInfo.environment.merging([
+                "POD_NAME": "certctl-\(pod)", "POD_NAMESPACE": "prod",
+                "CERTCTL_POD_LABELS_FILE": folder.appendingPathComponent("labels").path,
+            ]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        func waitForExit(_ process: Process) async throws {
+            while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        }
+
+        let watcher = Watcher()
+        let watching = watcher.watch(client)
+        var random = SplitMix64(seed: FaultTests.seed)
+        var signals: [String: Int] = [:]
+        var completed = 0
+        var attempts = 0
+        while signals.values.reduce(0, +) < Self.kills, attempts < Self.kills * 4 {
+            attempts += 1
+            // Keep every run busy: ask for each certificate again once it exists.
+            for secret in try await client.list(Secret.self, namespace: "prod") where secret.type == Secret.tlsType {
+                var requested = secret
+                requested.metadata.annotations?["certctl.io/renew-requested"] = "true"
+                _ = try? await client.update(requested)
+            }
+            let process = try start(attempts)
+            try await Task.sleep(for: .milliseconds(Int(random.next() % 500)))
+            guard process.isRunning else {
+                completed += 1
+                try await waitForExit(process)
+                continue
+            }
+            let killed = signals.values.reduce(0, +) % 2 == 0
+            Foundation.kill(process.processIdentifier, killed ? SIGKILL : SIGTERM)
+            signals[killed ? "SIGKILL" : "SIGTERM", default: 0] += 1
+            try await waitForExit(process)
+            // A SIGKILLed run keeps the Lease until it expires (2 s here), as a real one does.
+            if killed { try await Task.sleep(for: .milliseconds(2100)) }
+        }
+
+        // The Lease of a killed run expires (2 s here); then a run goes through.
+        try await Task.sleep(for: .seconds(3))
+        let last = try start(attempts + 1)
+        try await waitForExit(last)
+        watching.cancel()
+        _ = await watching.value
+
+        #expect(last.terminationStatus == 0, "the run after the kills completes")
+        let secrets = try await client.list(Secret.self, namespace: "prod").filter { $0.type == Secret.tlsType }
+        #expect(secrets.count == count)
+        for secret in secrets {
+            let current = CurrentCertificate(secret: secret)
+            #expect(current.problems.isEmpty && current.isValid(at: Date()), "\(current.name)")
+        }
+        let solverServices = try await client.list(
+            Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+        let solverIngresses = try await client.list(
+            Ingress.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+        #expect(solverServices.isEmpty && solverIngresses.isEmpty, "leftover HTTP-01 objects")
+        #expect(try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.holderIdentity == nil)
+        let invalid = watcher.seen.withLock { $0 }
+        #expect(invalid.isEmpty, "invalid Secrets seen: \(invalid.prefix(5))")
+        let sent = signals.keys.sorted().map { "\($0) \(signals[$0]!)" }.joined(separator: ", ")
+        let reads = watcher.reads.withLock { $0 }
+        print(
+            "kill soak (seed \(FaultTests.seed)): \(attempts + 1) runs (\(sent); \(completed) ended before their signal), "
+                + "\(reads) reads of the Secrets, \(invalid.count) invalid"
+        )
+        await server.stop()
+    }
+}
