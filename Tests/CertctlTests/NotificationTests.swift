@@ -117,7 +117,11 @@ struct NotificationTests {
         let zulip = try #require(try JSONSerialization.jsonObject(with: Data(received[1].utf8)) as? [String: String])
         #expect(zulip.keys.sorted() == ["text"])
         #expect(zulip["text"]?.contains("EXPIRED: prod/expired for expired.mybinder.org is Expired") == true)
-        #expect(Notifier.redacted(url) == "http://127.0.0.1:\(receiver.port)/hook")
+        #expect(Notifier.redacted(url) == "http://127.0.0.1:\(receiver.port)/…")
+        #expect(Notifier.redacted("https://hooks.slack.com/services/T0/B0/XyZ") == "https://hooks.slack.com/…")
+        #expect(Notifier.redacted("https://user:pw@am.example.org:9093/") == "https://am.example.org:9093")
+        #expect(Notifier.redacted("https://am.example.org") == "https://am.example.org")
+        #expect(Notifier.redacted("not a url with a key") == "(a webhook URL)")
     }
 
     @Test("Alertmanager (Debian's) receives the alerts on its v2 API, and the resolved one ends")

@@ -52,19 +52,33 @@ public struct Notifier: Sendable {
 
     private func post(_ url: String, json: Any) async throws {
         let body = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes])
-        let response = try await transport.send(
-            HTTPRequest(
-                method: .post, url: url, headers: ["Content-Type": "application/json"], body: Array(body),
-                timeout: .seconds(15))
-        )
+        let response: HTTPResponse
+        do {
+            response = try await transport.send(
+                HTTPRequest(
+                    method: .post, url: url, headers: ["Content-Type": "application/json"], body: Array(body),
+                    timeout: .seconds(15))
+            )
+        } catch {
+            // libcurl's message names the URL, and a webhook URL is a credential.
+            throw CertctlError(
+                .io, object: Self.redacted(url),
+                "\(error)".replacingOccurrences(of: url, with: Self.redacted(url)))
+        }
         guard response.isSuccess else {
             throw CertctlError(.io, object: Self.redacted(url), "answered HTTP \(response.status)")
         }
     }
 
-    /// A webhook URL without its query (Zulip and Slack URLs carry the key there).
+    /// A webhook URL as far as its host: Slack and Mattermost carry the key in the path, Zulip in
+    /// the query, anyone in `user:password@`.
     public static func redacted(_ url: String) -> String {
-        String(url.split(separator: "?", maxSplits: 1).first ?? "")
+        guard let separator = url.range(of: "://") else { return "(a webhook URL)" }
+        let rest = url[separator.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let host = authority.lastIndex(of: "@").map { authority[authority.index(after: $0)...] } ?? authority
+        let more = rest.dropFirst(authority.count)
+        return url[..<separator.upperBound] + host + (more.isEmpty || more == "/" ? "" : "/…")
     }
 
     // MARK: Payloads
