@@ -119,6 +119,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "CertctlFuzz",
+            dependencies: ["ACME", "Certificates", "CertctlCore", "Kubernetes", "Transport"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "certctl-fuzz",
+            dependencies: ["CertctlFuzz"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "certctl-fakeapi",
             dependencies: [
@@ -136,6 +146,7 @@ let package = Package(
                 "ACME",
                 "Certificates",
                 "CertctlCore",
+                "CertctlFuzz",
                 "Kubernetes",
                 "CertctlTestSupport",
                 "Transport",

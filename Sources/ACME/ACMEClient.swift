@@ -235,18 +235,23 @@ public actor ACMEClient {
 
     // MARK: Decoding
 
+    /// An ACME resource from a response body (RFC 3339 dates).
+    public static func decodeResource<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Timestamp.rfc3339(text) else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date: \(text)"))
+            }
+            return date
+        }
+        return try decoder.decode(type, from: Data(body))
+    }
+
     func decode<T: Decodable>(_ type: T.Type, from response: HTTPResponse, url: String) throws -> T {
         do {
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .custom { decoder in
-                let text = try decoder.singleValueContainer().decode(String.self)
-                guard let date = Timestamp.rfc3339(text) else {
-                    throw DecodingError.dataCorrupted(
-                        .init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date: \(text)"))
-                }
-                return date
-            }
-            return try decoder.decode(type, from: Data(response.body))
+            return try Self.decodeResource(type, from: response.body)
         } catch {
             throw ACMEError(
                 .invalidResponse,
@@ -258,7 +263,7 @@ public actor ACMEClient {
 
     func problemError(action: String, url: String, response: HTTPResponse) -> ACMEError {
         let retryAfter = parseRetryAfter(response.headers["Retry-After"], now: now())
-        let problem = try? JSONDecoder().decode(ACMEProblem.self, from: Data(response.body))
+        let problem = try? Self.decodeResource(ACMEProblem.self, from: response.body)
         let fallback = ACMEProblem(
             type: "about:blank",
             detail: String(decoding: response.body.prefix(200), as: UTF8.self),

@@ -37,6 +37,9 @@ public struct DesiredCertificate: Sendable, Equatable {
 
 /// Which Ingresses certctl manages and the certificates they need (DESIGN.md "Which Ingresses").
 public enum Discovery {
+    /// Names one certificate may hold (Let's Encrypt's limit per order).
+    public static let maximumNames = 100
+
     public static let tlsACME = "kubernetes.io/tls-acme"
     public static let clusterIssuer = "cert-manager.io/cluster-issuer"
     public static let namespacedIssuer = "cert-manager.io/issuer"
@@ -130,6 +133,15 @@ public enum Discovery {
                 guard !hosts.isEmpty else {
                     problems.append(
                         ObjectProblem(object: secretObject, reason: "\(object) spec.tls[\(index)] lists no hosts"))
+                    continue
+                }
+                guard hosts.count <= Self.maximumNames else {
+                    problems.append(
+                        ObjectProblem(
+                            object: secretObject,
+                            reason:
+                                "\(object) spec.tls[\(index)] lists \(hosts.count) hosts; a certificate holds at most \(Self.maximumNames) (Let's Encrypt's limit): split them over several secretNames"
+                        ))
                     continue
                 }
                 let key = "\(namespace)/\(secretName)"

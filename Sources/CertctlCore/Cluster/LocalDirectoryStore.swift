@@ -38,26 +38,41 @@ public struct LocalDirectoryStore: ClusterStore {
                 problems.append(ObjectProblem(object: file, reason: "cannot read the file"))
                 continue
             }
-            let documents: [YAMLDocuments.Document]
-            do {
-                documents = try YAMLDocuments.parse(
-                    String(decoding: data, as: UTF8.self), source: file, code: .invalidManifest)
-            } catch let error as CertctlError {
-                problems.append(ObjectProblem(object: file, reason: error.reason))
+            let found = Self.ingresses(inManifest: String(decoding: data, as: UTF8.self), file: file)
+            items += found.items.filter { scope.contains($0.metadata.namespace ?? "default") }
+            problems += found.problems
+        }
+        return (items, problems)
+    }
+
+    /// The Ingress objects of one manifest file's text (other kinds are skipped), and what is
+    /// wrong with the rest, each named by `file:line`.
+    public static func ingresses(inManifest text: String, file: String) -> (
+        items: [Ingress], problems: [ObjectProblem]
+    ) {
+        let documents: [YAMLDocuments.Document]
+        do {
+            documents = try YAMLDocuments.parse(text, source: file, code: .invalidManifest)
+        } catch let error as CertctlError {
+            return ([], [ObjectProblem(object: file, reason: error.reason)])
+        } catch {
+            return ([], [ObjectProblem(object: file, reason: "\(error)")])
+        }
+        var items: [Ingress] = []
+        var problems: [ObjectProblem] = []
+        for document in documents {
+            guard let object = document.value as? [String: Any], object["kind"] as? String == Ingress.kind else {
                 continue
             }
-            for document in documents {
-                guard let object = document.value as? [String: Any], object["kind"] as? String == Ingress.kind else {
-                    continue
-                }
-                let place = "\(file):\(document.line)"
-                do {
-                    var ingress = try Self.decode(Ingress.self, from: object, place: place)
-                    if ingress.metadata.namespace == nil { ingress.metadata.namespace = "default" }
-                    if scope.contains(ingress.metadata.namespace ?? "default") { items.append(ingress) }
-                } catch let error as CertctlError {
-                    problems.append(ObjectProblem(object: place, reason: error.reason))
-                }
+            let place = "\(file):\(document.line)"
+            do {
+                var ingress = try decode(Ingress.self, from: object, place: place)
+                if ingress.metadata.namespace == nil { ingress.metadata.namespace = "default" }
+                items.append(ingress)
+            } catch let error as CertctlError {
+                problems.append(ObjectProblem(object: place, reason: error.reason))
+            } catch {
+                problems.append(ObjectProblem(object: place, reason: "\(error)"))
             }
         }
         return (items, problems)

@@ -1,0 +1,61 @@
+import ACME
+import CertctlCore
+import Certificates
+import Foundation
+import Kubernetes
+import Transport
+
+/// The parsers that read outside input, one fuzz target each: what a CA, a cluster, an operator's
+/// files or a network peer can hand certctl. A target must never crash, whatever the bytes; a
+/// thrown error is a correct answer. `scripts/fuzz` runs them under libFuzzer; the tests replay
+/// the corpus in `Tests/fuzz-corpus/TARGET/` (seeds and every crash found) through the same code.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    case pem
+    case acmeJSON = "acme-json"
+    case problem
+    case issuer
+    case manifest
+    case kubeconfig
+    case notifyConfig = "notify-config"
+    case headers
+
+    public func run(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch self {
+        case .pem:
+            if let chain = try? CertificateChain(pem: text) {
+                let summary = CertificateSummary(chain.leaf)
+                _ = (summary.serialHex, summary.ariCertificateID, chain.topIssuerCommonName)
+            }
+            if let key = try? PrivateKey(pem: text) { _ = try? key.pemRepresentation() }
+        case .acmeJSON:
+            _ = try? ACMEClient.decodeResource(ACMEDirectory.self, from: bytes)
+            _ = try? ACMEClient.decodeResource(ACMEAccount.self, from: bytes)
+            _ = try? ACMEClient.decodeResource(ACMEOrder.self, from: bytes)
+            _ = try? ACMEClient.decodeResource(ACMEAuthorization.self, from: bytes)
+            _ = try? ACMEClient.decodeResource(ACMERenewalInfo.self, from: bytes)
+        case .problem:
+            if let problem = try? ACMEClient.decodeResource(ACMEProblem.self, from: bytes) {
+                _ = problem.description
+            }
+        case .issuer:
+            if let issuers = try? IssuerLoader.parse(text, source: "fuzz.yaml") { _ = issuers.map(\.name) }
+        case .manifest:
+            let found = LocalDirectoryStore.ingresses(inManifest: text, file: "fuzz.yaml")
+            _ = Discovery.certificates(for: found.items, issuers: ["pebble"], defaultIssuer: "pebble")
+        case .kubeconfig:
+            var kubeconfig = Kubeconfig()
+            if (try? kubeconfig.merge(text, path: "/nonexistent/fuzz/config")) != nil {
+                _ = try? kubeconfig.connection(context: nil)
+            }
+        case .notifyConfig:
+            _ = try? NotificationConfig.parse(text, source: "fuzz.yaml")
+        case .headers:
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            _ = parseRetryAfter(text, now: now)
+            _ = parseLinks([text])
+            _ = Timestamp.rfc3339(text)
+            _ = Timestamp.httpDate(text)
+        }
+    }
+}
