@@ -61,7 +61,11 @@ public final class FakeAPIServer: Sendable {
                 else { return nil }
                 return certificate.subject.commonName
             },
-            handler: { request in await state.handle(request) }
+            handler: { request in
+                let answer = await state.answer(request)
+                if answer.late { try? await Task.sleep(for: FakeAPIServer.lateAnswer) }
+                return answer.response
+            }
         )
         return FakeAPIServer(state: state, server: server, url: "https://127.0.0.1:\(port)", authority: authority)
     }
@@ -114,6 +118,15 @@ public final class FakeAPIServer: Sendable {
     /// The next `count` requests of `verb` on `collection` (`v1/secrets`) fail with `status`.
     public func failNext(_ verb: String, collection: String, status: Int, count: Int = 1) async {
         await state.addFault(verb: verb, collection: collection, status: status, count: count)
+    }
+
+    /// How long a late answer waits: longer than a client with a short timeout waits.
+    public static let lateAnswer = Duration.seconds(3)
+
+    /// The next `count` requests of `verb` on `collection` are carried out, but answered only after
+    /// ``lateAnswer``: the client times out not knowing that its write happened.
+    public func answerLate(_ verb: String, collection: String, count: Int = 1) async {
+        await state.addFault(verb: verb, collection: collection, status: 0, count: count)
     }
 
     /// Changes an object behind certctl's back (bumps its resourceVersion), to provoke a conflict.

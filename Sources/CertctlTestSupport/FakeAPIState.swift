@@ -13,8 +13,15 @@ actor FakeAPIState {
     private struct Fault {
         var verb: String
         var collection: String
+        /// The status answered instead of doing the request; 0: do it, but answer late.
         var status: Int
         var count: Int
+    }
+
+    /// What ``handle(_:)`` decided: the answer, and whether to hold it back past a client's timeout.
+    struct Answer {
+        var response: ServerResponse
+        var late = false
     }
 
     private let tokens: Set<String>
@@ -62,11 +69,15 @@ actor FakeAPIState {
     }
 
     func handle(_ request: ServerRequest) -> ServerResponse {
+        answer(request).response
+    }
+
+    func answer(_ request: ServerRequest) -> Answer {
         guard authenticated(request) else {
-            return status(401, "Unauthorized", "Unauthorized")
+            return Answer(response: status(401, "Unauthorized", "Unauthorized"))
         }
         guard let target = parse(request.path) else {
-            return status(404, "NotFound", "the server could not find the requested resource")
+            return Answer(response: status(404, "NotFound", "the server could not find the requested resource"))
         }
         let verb: String
         switch (request.method, target.name) {
@@ -77,7 +88,9 @@ actor FakeAPIState {
         case ("PATCH", _?): verb = "patch"
         case ("DELETE", _?): verb = "delete"
         default:
-            return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            return Answer(
+                response: status(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
         }
         counts[verb, default: 0] += 1
         log.append("\(verb) \(target.collection) \(target.namespace ?? "*")/\(target.name ?? "")")
@@ -86,8 +99,16 @@ actor FakeAPIState {
         }) {
             faults[index].count -= 1
             let code = faults[index].status
-            return status(code, code == 409 ? "Conflict" : "InternalError", "injected failure for \(verb)")
+            if code != 0 {
+                return Answer(
+                    response: status(code, code == 409 ? "Conflict" : "InternalError", "injected failure for \(verb)"))
+            }
+            return Answer(response: perform(verb, target, request), late: true)
         }
+        return Answer(response: perform(verb, target, request))
+    }
+
+    private func perform(_ verb: String, _ target: Target, _ request: ServerRequest) -> ServerResponse {
         switch verb {
         case "list": return list(target, query: request.query)
         case "get": return get(target)

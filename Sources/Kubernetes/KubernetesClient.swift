@@ -8,6 +8,8 @@ public struct KubernetesClient: Sendable {
     let transport: any HTTPTransport
     let credentials: CredentialSource
     let observer: (@Sendable (_ verb: String, _ status: Int?) -> Void)?
+    /// How long one request may take before it is abandoned.
+    public var requestTimeout: Duration = .seconds(30)
 
     public init(
         connection: ClusterConnection,
@@ -142,7 +144,7 @@ public struct KubernetesClient: Sendable {
         let encodedQuery =
             components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
         var request = HTTPRequest(
-            method: method, url: connection.server + path + encodedQuery, body: body, timeout: .seconds(30))
+            method: method, url: connection.server + path + encodedQuery, body: body, timeout: requestTimeout)
         request.headers.add("Accept", "application/json")
         if body != nil { request.headers.add("Content-Type", contentType) }
         let auth = try await credentials.current()

@@ -21,9 +21,9 @@ struct StoreFixture {
     let server: FakeAPIServer?
     let directory: URL
 
-    static func make(_ kind: StoreKind, ingresses: [Ingress] = [], rawManifests: [String: String] = [:]) async throws
-        -> StoreFixture
-    {
+    static func make(
+        _ kind: StoreKind, ingresses: [Ingress] = [], rawManifests: [String: String] = [:], apiTimeout: Duration? = nil
+    ) async throws -> StoreFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "certctl-store-\(UUID().uuidString)")
         let manifests = directory.appendingPathComponent("ingress")
@@ -45,7 +45,8 @@ struct StoreFixture {
             return StoreFixture(store: store, server: nil, directory: directory)
         case .kubernetes:
             let server = try await FakeAPIServer.start()
-            let client = fakeClient(server)
+            var client = fakeClient(server)
+            if let apiTimeout { client.requestTimeout = apiTimeout }
             for ingress in ingresses {
                 _ = try await client.create(ingress)
             }

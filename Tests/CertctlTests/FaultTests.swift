@@ -90,9 +90,7 @@ struct FaultTests {
         let seeded = try await Self.seedRenewals(8, in: run.fixture.store)
         // Each run starts two hours after the last, past the one-hour back-off of a failure.
         let offset = Mutex<TimeInterval>(0)
-        var certificateRun = run.run
-        certificateRun.now = { Date().addingTimeInterval(offset.withLock { $0 }) }
-        run = RunFixture(fixture: run.fixture, run: certificateRun, options: run.options, requests: run.requests)
+        run = run.withClock { Date().addingTimeInterval(offset.withLock { $0 }) }
 
         var runs = 0
         var failures = 0
@@ -268,5 +266,103 @@ struct KilledRunTests {
                 + "\(reads) reads of the Secrets, \(invalid.count) invalid"
         )
         await server.stop()
+    }
+}
+
+@Suite("API server faults on Secret writes and Lease updates", .serialized)
+struct APIFaultTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var verb: String
+        var collection: String
+        /// The status answered; 0: the request is carried out but answered after the client's timeout.
+        var status: Int
+        var testDescription: String {
+            "\(verb) \(collection): \(status == 0 ? "carried out, answered too late" : "HTTP \(status)")"
+        }
+    }
+
+    static let secrets = "v1/secrets"
+    static let leases = "coordination.k8s.io/v1/leases"
+    static let cases: [Case] = [
+        Case(verb: "update", collection: secrets, status: 409), Case(verb: "update", collection: secrets, status: 500),
+        Case(verb: "update", collection: secrets, status: 0), Case(verb: "create", collection: secrets, status: 500),
+        Case(verb: "create", collection: secrets, status: 0), Case(verb: "update", collection: leases, status: 409),
+        Case(verb: "update", collection: leases, status: 500), Case(verb: "update", collection: leases, status: 0),
+    ]
+
+    @Test(
+        "a renewal and a first issuance under the fault: no Secret worse than before; the next run completes",
+        arguments: cases)
+    func fault(_ testCase: Case) async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let offset = Mutex<TimeInterval>(0)
+        let run = try await RunFixture.make(
+            .kubernetes, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle,
+            port: port,
+            apiTimeout: .seconds(1)
+        ).withClock { Date().addingTimeInterval(offset.withLock { $0 }) }
+        let server = try #require(run.fixture.server)
+        let store = run.fixture.store
+        defer { Task { await run.fixture.stop() } }
+        let (first, _) = try await run.runOnce()
+        #expect(first.exitCode(at: Date()) == 0)
+
+        // site0 is to be renewed, site1's Secret was deleted: one update and one create to come.
+        var site0 = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        let before = site0.data
+        site0.metadata.annotations?["certctl.io/renew-requested"] = "true"
+        _ = try await store.update(site0)
+        let client = try #require(store as? KubernetesStore).client
+        try await client.delete(Secret.self, namespace: "prod", name: "kubelego-tls-site1")
+
+        let logged = await server.requestLog.count
+        if testCase.status == 0 {
+            await server.answerLate(testCase.verb, collection: testCase.collection)
+        } else {
+            await server.failNext(testCase.verb, collection: testCase.collection, status: testCase.status)
+        }
+        do {
+            let (report, _) = try await run.runOnce()
+            for certificate in report.certificates {
+                if case .failed(_, let stillValid) = certificate.outcome,
+                    certificate.desired.secretName.hasSuffix("site0")
+                {
+                    #expect(stillValid, "site0 had a valid certificate")
+                }
+            }
+        } catch {
+            // Only the Lease may stop a run before it starts; Secret faults are per certificate.
+            #expect(testCase.collection == Self.leases, "run failed: \(error)")
+        }
+        let hit = await server.requestLog.dropFirst(logged).contains {
+            $0.hasPrefix("\(testCase.verb) \(testCase.collection) ")
+        }
+        #expect(hit, "the run made the faulted request")
+        let after = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        let current = CurrentCertificate(secret: after)
+        #expect(current.problems.isEmpty && current.isValid(at: Date()), "site0 is never worse")
+        if after.data == before, RenewalRecord(annotations: after.metadata.annotations ?? [:]).failureCount > 0 {
+            #expect(after.metadata.annotations?["certctl.io/renew-requested"] == "true", "the request is kept")
+        }
+        if let site1 = try await store.secret(namespace: "prod", name: "kubelego-tls-site1") {
+            let current = CurrentCertificate(secret: site1)
+            #expect(current.problems.isEmpty && current.isValid(at: Date()))
+        }
+
+        // Past any back-off and any Lease left behind, the next run leaves both issued.
+        try await Task.sleep(for: FakeAPIServer.lateAnswer)
+        offset.withLock { $0 += 7200 }
+        let (next, _) = try await run.runOnce()
+        #expect(
+            next.exitCode(at: Date()) == 0, "\(next.certificates.map { "\($0.desired.secretName): \($0.outcome)" })")
+        for name in ["kubelego-tls-site0", "kubelego-tls-site1"] {
+            let secret = try #require(try await store.secret(namespace: "prod", name: name))
+            let current = CurrentCertificate(secret: secret)
+            #expect(current.problems.isEmpty && current.isValid(at: Date()), "\(name)")
+        }
+        let renewed = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        #expect(renewed.data != before, "site0 was renewed in the end")
     }
 }

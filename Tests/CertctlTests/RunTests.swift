@@ -22,9 +22,10 @@ struct RunFixture {
         server: String,
         caBundle: [UInt8]?,
         port: Int,
+        apiTimeout: Duration? = nil,
         solver: ((KubernetesClient, FakeAPIServer) -> CertificateRun.SolverFactory)? = nil
     ) async throws -> RunFixture {
-        let fixture = try await StoreFixture.make(kind, ingresses: ingresses)
+        let fixture = try await StoreFixture.make(kind, ingresses: ingresses, apiTimeout: apiTimeout)
         let issuer = try #require(
             try IssuerLoader.parse(
                 """
@@ -74,6 +75,13 @@ struct RunFixture {
             http01Listen: ListenAddress(host: "127.0.0.1", port: port)
         )
         return RunFixture(fixture: fixture, run: run, options: options, requests: counter)
+    }
+
+    /// The same run with its planning clock replaced (to step past back-offs).
+    func withClock(_ now: @escaping @Sendable () -> Date) -> RunFixture {
+        var shifted = run
+        shifted.now = now
+        return RunFixture(fixture: fixture, run: shifted, options: options, requests: requests)
     }
 
     /// Runs once; returns the report and the ACME requests it made.
