@@ -279,7 +279,7 @@ public actor ACMEClient {
     }
 
     func encode(_ object: [String: Any]) throws -> [UInt8] {
-        Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        try JSONText.data(object)
     }
 
     func setAccount(url: String?, key: AccountKey) {

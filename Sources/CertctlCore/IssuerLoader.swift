@@ -40,19 +40,6 @@ public enum IssuerLoader {
         return try parse(String(decoding: data, as: UTF8.self), source: path)
     }
 
-    /// `https://`, or `http://` to a loopback address (a test CA on this machine).
-    static func isAcceptableServer(_ server: String) -> Bool {
-        let lowered = server.lowercased()
-        if lowered.hasPrefix("https://") { return true }
-        guard lowered.hasPrefix("http://") else { return false }
-        let authority = lowered.dropFirst("http://".count).prefix { $0 != "/" }
-        let host =
-            authority.hasPrefix("[")
-            ? String(authority.dropFirst().prefix { $0 != "]" })
-            : String(authority.prefix { $0 != ":" })
-        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
-
     public static func parse(_ text: String, source: String) throws -> [Issuer] {
         var issuers: [Issuer] = []
         for document in try YAMLDocuments.parse(text, source: source, code: .invalidIssuer) {
@@ -79,12 +66,6 @@ public enum IssuerLoader {
         guard let server = acme["server"] as? String, !server.isEmpty else {
             throw CertctlError(
                 .invalidIssuer, object: named, "spec.acme.server is missing; set it to the CA's directory URL")
-        }
-        guard Self.isAcceptableServer(server) else {
-            throw CertctlError(
-                .invalidIssuer, object: named,
-                "spec.acme.server \(server) is not https: an ACME server must be reached over TLS (plain http only on loopback, for tests)"
-            )
         }
         let keyRef = acme["privateKeySecretRef"] as? [String: Any]
         let accountKeySecret = (keyRef?["name"] as? String) ?? "\(name)-account-key"

@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import Kubernetes
 
 /// Reads one value of a Secret (an EAB MAC key, an SMTP password) without it ever reaching a log.
 public protocol SecretValueSource: Sendable {
@@ -34,7 +34,7 @@ public struct LocalSecretValues: SecretValueSource {
     }
 
     static func value(_ key: String, inSecretManifest text: String, path: String) throws -> [UInt8] {
-        let object = (try? Yams.load(yaml: text)) as? [String: Any]
+        let object = (try? YAMLText.load(text)) as? [String: Any]
         if let data = object?["data"] as? [String: Any], let encoded = data[key] as? String,
             let decoded = Data(base64Encoded: encoded.filter { !$0.isWhitespace })
         {

@@ -1,6 +1,5 @@
 import Foundation
 import Transport
-import Yams
 
 /// kubeconfig files as kubectl reads them: `KUBECONFIG` may list several, merged so that the
 /// first file to set a cluster, user, context or `current-context` wins.
@@ -70,7 +69,7 @@ public struct Kubeconfig: Sendable {
     public mutating func merge(_ text: String, path: String) throws {
         let root: [String: Any]
         do {
-            root = (try Yams.load(yaml: text) as? [String: Any]) ?? [:]
+            root = (try YAMLText.load(text) as? [String: Any]) ?? [:]
         } catch {
             throw KubernetesError(.configuration, object: path, reason: "is not valid YAML: \(error)")
         }

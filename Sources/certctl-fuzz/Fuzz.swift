@@ -3,11 +3,27 @@ import Foundation
 
 // Built two ways (scripts/fuzz):
 // - normally: `certctl-fuzz TARGET FILE...` runs each file through the target (a replayer);
-// - with `-sanitize=fuzzer -D FUZZING`: libFuzzer's own main drives `LLVMFuzzerTestOneInput`,
-//   and CERTCTL_FUZZ_TARGET names the target.
+// - with `-sanitize=fuzzer -D FUZZING`: libFuzzer drives `LLVMFuzzerTestOneInput`, and
+//   CERTCTL_FUZZ_TARGET names the target. SwiftPM links an executable's entry point under its
+//   own name (`certctl_fuzz_main`), so that entry hands over to libFuzzer's driver.
 
 #if FUZZING
     nonisolated(unsafe) private var selected: FuzzTarget?
+
+    public typealias Argv = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runDriver(
+        _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<Argv?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
+
+    @_cdecl("certctl_fuzz_main")
+    public func fuzzMain(_ argc: CInt, _ argv: Argv?) -> CInt {
+        var count = argc
+        var arguments = argv
+        return runDriver(&count, &arguments, fuzzOne)
+    }
 
     @_cdecl("LLVMFuzzerTestOneInput")
     public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

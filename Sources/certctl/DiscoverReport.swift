@@ -56,8 +56,6 @@ enum DiscoverReport {
             "certificates": certificates,
             "problems": inventory.problems.map { ["object": $0.object, "reason": $0.reason] },
         ]
-        let data = try JSONSerialization.data(
-            withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return try JSONText.encode(object, pretty: true) + "\n"
     }
 }

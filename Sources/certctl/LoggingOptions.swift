@@ -52,10 +52,7 @@ struct JSONLogHandler: LogHandler {
         object["level"] = event.level.rawValue
         object["message"] = "\(event.message)"
         object["logger"] = label
-        guard
-            let data = try? JSONSerialization.data(
-                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
-        FileHandle.standardError.write(data + Data("\n".utf8))
+        guard let line = try? JSONText.encode(object) else { return }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }

@@ -110,4 +110,23 @@ struct ProtocolParsingTests {
             #expect(Timestamp.httpDate(invalid) == nil, "\(invalid)")
         }
     }
+
+    @Test("JSON text: keys in byte order, escapes, numbers, and it parses back to the same value")
+    func jsonText() throws {
+        let value: [String: Any] = [
+            "b": 1, "a": [true, false, NSNull(), 2.5, -3], "Z": "quote\" back\\ slash/ \n\t\u{1}é",
+            "nested": ["y": [:] as [String: Any], "x": [] as [Any]], "optional": String?.none as Any,
+        ]
+        let compact = try JSONText.encode(value)
+        #expect(compact.hasPrefix(#"{"Z":"quote\" back\\ slash/ \n\t\u0001é","a":[true,false,null,2.5,-3],"b":1,"#))
+        #expect(compact.hasSuffix(#""nested":{"x":[],"y":{}},"optional":null}"#))
+        for text in [compact, try JSONText.encode(value, pretty: true)] {
+            let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            #expect(parsed["Z"] as? String == "quote\" back\\ slash/ \n\t\u{1}é")
+            #expect((parsed["a"] as? [Any])?.count == 5)
+            #expect(parsed["b"] as? Int == 1)
+        }
+        #expect(throws: JSONText.Unencodable.self) { try JSONText.encode(["x": Double.nan]) }
+        #expect(throws: JSONText.Unencodable.self) { try JSONText.encode(["x": Date()]) }
+    }
 }

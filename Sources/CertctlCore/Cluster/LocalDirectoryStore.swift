@@ -1,6 +1,5 @@
 import Foundation
 public import Kubernetes
-import Yams
 
 #if canImport(Glibc)
     import Glibc
@@ -238,7 +237,7 @@ public struct LocalDirectoryStore: ClusterStore {
         var object: [String: Any] = ["apiVersion": "v1", "kind": "Secret", "metadata": metadata]
         if let type = secret.type { object["type"] = type }
         if let data = secret.data { object["data"] = data.mapValues { $0.base64EncodedString() } }
-        return try Yams.dump(object: object, width: -1, sortKeys: true)
+        return YAMLText.block(object)
     }
 
     private static func identity(_ secret: Secret) throws -> (String, String) {

@@ -51,7 +51,7 @@ public struct Notifier: Sendable {
     }
 
     private func post(_ url: String, json: Any) async throws {
-        let body = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes])
+        let body = try JSONText.data(json)
         let response: HTTPResponse
         do {
             response = try await transport.send(

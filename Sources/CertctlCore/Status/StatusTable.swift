@@ -140,9 +140,7 @@ public enum StatusTable {
             object["nextAttempt"] = status.record.nextAttempt.map { timestamp($0) } ?? NSNull()
             return object
         }
-        let data = try JSONSerialization.data(
-            withJSONObject: ["certificates": objects], options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return try JSONText.encode(["certificates": objects], pretty: true) + "\n"
     }
 
     /// Everything about one certificate, like `cmctl status certificate`.
