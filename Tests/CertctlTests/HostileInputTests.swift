@@ -6,6 +6,7 @@ import Certificates
 import Foundation
 import Kubernetes
 import Testing
+import Transport
 
 /// Broken and hostile input: each gets a clear error naming the object and what to do, and the
 /// fuzz corpus (seeds and every crash ever found) goes through the fuzzed parsers on every run.
@@ -141,5 +142,26 @@ struct HostileInputTests {
         #expect(try IssuerLoader.parse(try text("issuer/pebble.yaml"), source: "pebble.yaml").first?.name == "pebble")
         #expect(LocalDirectoryStore.ingresses(inManifest: try text("manifest/binder.yaml"), file: "b").items.count == 1)
         #expect(parseLinks([try text("headers/link")]).count == 2)
+    }
+
+    @Test("TLS is always verified: a private CA is trusted only when given (caBundle, kubeconfig CA)")
+    func tlsVerification() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let transport = CurlTransport(userAgent: "certctl-tests")
+        for url in [pebble.directoryURL, server.url + "/api/v1/namespaces"] {
+            do {
+                _ = try await transport.send(HTTPRequest(url: url))
+                Issue.record("\(url) answered without its CA being trusted")
+            } catch let error as HTTPError {
+                #expect(error.code == .tls, "\(error)")
+            }
+        }
+        #expect(try await transport.send(HTTPRequest(url: pebble.directoryURL, tls: pebble.tls)).status == 200)
+        let answer = try await transport.send(HTTPRequest(url: server.url + "/api/v1/namespaces", tls: server.tls))
+        #expect(answer.status == 401, "trusted, and then refused without a token")
     }
 }
