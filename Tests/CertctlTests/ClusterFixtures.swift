@@ -155,3 +155,60 @@ struct LocalProject {
         return (pem, key)
     }
 }
+
+/// certctl as a pod in namespace `prod` against a fake API server: a folder with the kubeconfig,
+/// an issuers directory and the downward API's labels file, and the pod's environment.
+struct PodProject {
+    let folder: URL
+
+    static func make(_ server: FakeAPIServer, name: String) throws -> PodProject {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
+        try server.kubeconfig(namespace: "prod").write(
+            to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        try "app=\"certctl\"\n".write(to: folder.appendingPathComponent("labels"), atomically: true, encoding: .utf8)
+        return PodProject(folder: folder)
+    }
+
+    /// Writes `issuers/NAME.yaml` for `server` (trusting `caBundle` when given).
+    func writeIssuer(_ name: String, server: String, caBundle: [UInt8]? = nil) throws {
+        try """
+        kind: ClusterIssuer
+        metadata: {name: \(name)}
+        spec:
+          acme:
+            server: \(server)
+            privateKeySecretRef: {name: \(name)-account}
+        \(caBundle.map { "    caBundle: \(Data($0).base64EncodedString())" } ?? "")
+        """.write(to: folder.appendingPathComponent("issuers/\(name).yaml"), atomically: true, encoding: .utf8)
+    }
+
+    /// `certctl run` against the fake cluster with issuer `issuer`, answering HTTP-01 on `port`.
+    func runArguments(issuer: String, port: Int, _ extra: [String] = []) -> [String] {
+        [
+            "run", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", issuer,
+            "--http01-listen", "127.0.0.1:\(port)",
+        ] + extra
+    }
+
+    func environment(pod: String) -> [String: String] {
+        [
+            "POD_NAME": pod, "POD_NAMESPACE": "prod",
+            "CERTCTL_POD_LABELS_FILE": folder.appendingPathComponent("labels").path,
+        ]
+    }
+
+    /// Starts the binary as pod `pod`, its output discarded.
+    func start(_ arguments: [String], pod: String) throws -> Process {
+        let process = Process()
+        process.executableURL = CertctlProcess.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        process.environment = ProcessInfo.processInfo.environment.merging(environment(pod: pod)) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+}

@@ -11,6 +11,12 @@ import Transport
 /// Faults: a CA and a network that fail at the worst time. `CERTCTL_FAULT_ORDERS` sets how many
 /// orders the soak reaches before it lets the last run through cleanly (30 in the regular tests;
 /// `scripts/faults` runs 300), `CERTCTL_FAULT_SEED` replays a sequence of faults.
+/// True when the Secret holds a readable, matching pair, valid now: what an ingress can serve.
+func isServable(_ secret: Secret) -> Bool {
+    let current = CurrentCertificate(secret: secret)
+    return current.problems.isEmpty && current.isValid(at: Date())
+}
+
 @Suite("Faults: nothing lost, nothing half-written", .serialized)
 struct FaultTests {
     static let minimumOrders = Int(ProcessInfo.processInfo.environment["CERTCTL_FAULT_ORDERS"] ?? "") ?? 30
@@ -146,8 +152,8 @@ struct KilledRunTests {
                     if let secrets = try? await client.list(Secret.self, namespace: "prod") {
                         reads.withLock { $0 += 1 }
                         for secret in secrets where secret.type == Secret.tlsType {
-                            let current = CurrentCertificate(secret: secret)
-                            if !current.problems.isEmpty || !current.isValid(at: Date()) {
+                            if !isServable(secret) {
+                                let current = CurrentCertificate(secret: secret)
                                 seen.withLock { $0.append("\(current.name): \(current.problems)") }
                             }
                         }
@@ -171,38 +177,13 @@ struct KilledRunTests {
         let client = fakeClient(server)
         let count = 6
         for site in siteIngresses(count) { _ = try await client.create(site) }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kills-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(
-            at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
-        try server.kubeconfig(namespace: "prod").write(
-            to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
-        try """
-        kind: ClusterIssuer
-        metadata: {name: pebble}
-        spec:
-          acme:
-            server: \(pebble.directoryURL)
-            privateKeySecretRef: {name: pebble-account}
-            caBundle: \(Data(Pebble.caBundle).base64EncodedString())
-        """.write(to: folder.appendingPathComponent("issuers/pebble.yaml"), atomically: true, encoding: .utf8)
-        try "app=\"certctl\"\n".write(to: folder.appendingPathComponent("labels"), atomically: true, encoding: .utf8)
-
+        let project = try PodProject.make(server, name: "kills")
+        try project.writeIssuer("pebble", server: pebble.directoryURL, caBundle: Pebble.caBundle)
         func start(_ pod: Int) throws -> Process {
-            let process = Process()
-            process.executableURL = CertctlProcess.binary
-            process.arguments = [
-                "run", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "pebble",
-                "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "0", "--lease-seconds", "2",
-            ]
-            process.currentDirectoryURL = folder
-            process.environment = ProcessInfo.processInfo.environment.merging([
-                "POD_NAME": "certctl-\(pod)", "POD_NAMESPACE": "prod",
-                "CERTCTL_POD_LABELS_FILE": folder.appendingPathComponent("labels").path,
-            ]) { $1 }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            return process
+            try project.start(
+                project.runArguments(
+                    issuer: "pebble", port: port, ["--http01-self-check-passes", "0", "--lease-seconds", "2"]),
+                pod: "certctl-\(pod)")
         }
         func waitForExit(_ process: Process) async throws {
             while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
@@ -248,8 +229,7 @@ struct KilledRunTests {
         let secrets = try await client.list(Secret.self, namespace: "prod").filter { $0.type == Secret.tlsType }
         #expect(secrets.count == count)
         for secret in secrets {
-            let current = CurrentCertificate(secret: secret)
-            #expect(current.problems.isEmpty && current.isValid(at: Date()), "\(current.name)")
+            #expect(isServable(secret), "\(secret.metadata.name ?? "")")
         }
         let solverServices = try await client.list(
             Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
@@ -341,14 +321,12 @@ struct APIFaultTests {
         }
         #expect(hit, "the run made the faulted request")
         let after = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
-        let current = CurrentCertificate(secret: after)
-        #expect(current.problems.isEmpty && current.isValid(at: Date()), "site0 is never worse")
+        #expect(isServable(after), "site0 is never worse")
         if after.data == before, RenewalRecord(annotations: after.metadata.annotations ?? [:]).failureCount > 0 {
             #expect(after.metadata.annotations?["certctl.io/renew-requested"] == "true", "the request is kept")
         }
         if let site1 = try await store.secret(namespace: "prod", name: "kubelego-tls-site1") {
-            let current = CurrentCertificate(secret: site1)
-            #expect(current.problems.isEmpty && current.isValid(at: Date()))
+            #expect(isServable(site1))
         }
 
         // Past any back-off and any Lease left behind, the next run leaves both issued.
@@ -358,9 +336,7 @@ struct APIFaultTests {
         #expect(
             next.exitCode(at: Date()) == 0, "\(next.certificates.map { "\($0.desired.secretName): \($0.outcome)" })")
         for name in ["kubelego-tls-site0", "kubelego-tls-site1"] {
-            let secret = try #require(try await store.secret(namespace: "prod", name: name))
-            let current = CurrentCertificate(secret: secret)
-            #expect(current.problems.isEmpty && current.isValid(at: Date()), "\(name)")
+            #expect(isServable(try #require(try await store.secret(namespace: "prod", name: name))), "\(name)")
         }
         let renewed = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
         #expect(renewed.data != before, "site0 was renewed in the end")
@@ -381,34 +357,14 @@ struct APIUseTests {
         defer { Task { await server.stop() } }
         let client = fakeClient(server)
         for site in siteIngresses(1) { _ = try await client.create(site) }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("api-use-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(
-            at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
-        try server.kubeconfig(namespace: "prod").write(
-            to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
-        try "app=\"certctl\"\n".write(to: folder.appendingPathComponent("labels"), atomically: true, encoding: .utf8)
-        func issuer(_ server: String) throws {
-            try """
-            kind: ClusterIssuer
-            metadata: {name: pebble}
-            spec:
-              acme:
-                server: \(server)
-                privateKeySecretRef: {name: pebble-account}
-                caBundle: \(Data(Pebble.caBundle).base64EncodedString())
-            """.write(to: folder.appendingPathComponent("issuers/pebble.yaml"), atomically: true, encoding: .utf8)
+        let project = try PodProject.make(server, name: "api-use")
+        func issuer(_ url: String) throws {
+            try project.writeIssuer("pebble", server: url, caBundle: Pebble.caBundle)
         }
         func run() async throws -> Int32 {
             try await CertctlProcess.run(
-                [
-                    "run", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "pebble",
-                    "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "0",
-                ],
-                environment: [
-                    "POD_NAME": "certctl-1", "POD_NAMESPACE": "prod",
-                    "CERTCTL_POD_LABELS_FILE": folder.appendingPathComponent("labels").path,
-                ],
-                directory: folder
+                project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"]),
+                environment: project.environment(pod: "certctl-1"), directory: project.folder
             ).status
         }
         /// Time passes: the back-off of the pending record is over.

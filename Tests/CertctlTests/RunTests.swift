@@ -333,34 +333,10 @@ struct RunProcessTests {
         let server = try await FakeAPIServer.start()
         let client = fakeClient(server)
         for site in siteIngresses(1) { _ = try await client.create(site) }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sigterm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(
-            at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
-        try server.kubeconfig(namespace: "prod").write(
-            to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
-        try """
-        kind: ClusterIssuer
-        metadata: {name: local}
-        spec:
-          acme:
-            server: \(acme.directoryURL)
-        """.write(to: folder.appendingPathComponent("issuers/local.yaml"), atomically: true, encoding: .utf8)
-        try "app=\"certctl\"\n".write(to: folder.appendingPathComponent("labels"), atomically: true, encoding: .utf8)
-
-        let process = Process()
-        process.executableURL = CertctlProcess.binary
-        process.arguments = [
-            "run", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "local",
-            "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "3",
-        ]
-        process.currentDirectoryURL = folder
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "POD_NAME": "certctl-1", "POD_NAMESPACE": "prod",
-            "CERTCTL_POD_LABELS_FILE": folder.appendingPathComponent("labels").path,
-        ]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let project = try PodProject.make(server, name: "sigterm")
+        try project.writeIssuer("local", server: acme.directoryURL)
+        let process = try project.start(
+            project.runArguments(issuer: "local", port: port, ["--http01-self-check-passes", "3"]), pod: "certctl-1")
 
         // The self-check cannot reach site0.mybinder.org here, so the run waits in it.
         var created = false
