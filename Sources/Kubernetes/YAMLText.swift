@@ -6,12 +6,20 @@ import Yams
 /// Yams but resolved here: Yams resolves plain scalars with NSRegularExpression, which on Linux
 /// loads ICU and was a sixth of a short run's CPU over thousands of manifests.
 public enum YAMLText {
+    /// A document that parses as YAML but is no JSON object: a mapping key that is not a string.
+    public struct NotJSON: Error, CustomStringConvertible {
+        public var line: Int
+        public var description: String {
+            "line \(line): a mapping key must be a string (Kubernetes objects are JSON)"
+        }
+    }
+
     /// Every document of a multi-document text, with the line it starts on (1-based).
     public static func documents(_ text: String) throws -> [(value: Any, line: Int)] {
         let parser = try Parser(yaml: text, resolver: .basic)
         var documents: [(value: Any, line: Int)] = []
         while let node = try parser.nextRoot() {
-            documents.append((value(of: node), node.mark.map { $0.line } ?? 0))
+            documents.append((try value(of: node), node.mark.map { $0.line } ?? 0))
         }
         return documents
     }
@@ -23,18 +31,21 @@ public enum YAMLText {
 
     /// Mappings become `[String: Any]`, sequences `[Any]`; plain scalars are resolved to `Bool`,
     /// `Int`, `Double` or `NSNull` where YAML 1.1 says so; quoted and block scalars stay strings.
-    static func value(of node: Node) -> Any {
+    static func value(of node: Node) throws -> Any {
         switch node {
         case .scalar(let scalar):
             return scalar.style == .plain ? resolve(plain: scalar.string) : scalar.string
         case .mapping(let mapping):
             var object: [String: Any] = [:]
             for (key, value) in mapping {
-                object[key.string ?? "\(Self.value(of: key))"] = Self.value(of: value)
+                // A key that is a mapping or a list has no JSON form (and describing one nested
+                // a hundred deep, as a fuzzer's input was, takes exponential time).
+                guard case .scalar(let scalar) = key else { throw NotJSON(line: key.mark?.line ?? 0) }
+                object[scalar.string] = try Self.value(of: value)
             }
             return object
         case .sequence(let sequence):
-            return sequence.map { value(of: $0) }
+            return try sequence.map { try value(of: $0) }
         case .alias:
             return NSNull()  // the parser dereferences aliases; a constructed node may keep one
         }

@@ -118,7 +118,9 @@ struct HostileInputTests {
         }
     }
 
-    @Test("the fuzz corpus (seeds and past crashes) goes through every fuzzed parser", arguments: FuzzTarget.allCases)
+    @Test(
+        "the fuzz corpus (seeds and past crashes and hangs) goes through every fuzzed parser",
+        .timeLimit(.minutes(1)), arguments: FuzzTarget.allCases)
     func corpus(_ target: FuzzTarget) throws {
         let directory = CertctlProcess.repository.appendingPathComponent("Tests/fuzz-corpus/\(target.rawValue)")
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()

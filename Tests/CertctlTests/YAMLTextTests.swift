@@ -51,6 +51,22 @@ struct YAMLTextTests {
         #expect((value["alias"] as? [String: Any])?["t"] as? String == "u", "aliases are dereferenced")
     }
 
+    @Test("a mapping key that is not a string is refused, fast, however deep (a fuzzer's hang)")
+    func complexKeys() throws {
+        for text in [
+            "{[a]: b}", "? {a: b}\n: c\n", String(repeating: "{", count: 200) + String(repeating: "}", count: 200),
+        ] {
+            do {
+                _ = try YAMLText.load(text)
+                Issue.record("\(text.prefix(20)) must be refused")
+            } catch let error as YAMLText.NotJSON {
+                #expect(error.description.contains("a mapping key must be a string"))
+            } catch {
+                // Deep nesting may also stop in libyaml itself: an error, not a hang, is what counts.
+            }
+        }
+    }
+
     @Test("every string written as a scalar reads back as the same string")
     func scalarRoundTrip() throws {
         let strings = [
