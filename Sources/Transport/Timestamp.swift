@@ -125,7 +125,10 @@ public enum Timestamp {
     }
 
     private static func date(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Date? {
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else {
+        // Every field in range before it meets Int32 (a fuzzer's "-26666666666666666:03:0" did not).
+        guard (1...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
+            (0...59).contains(minute), (0...60).contains(second)
+        else {
             return nil
         }
         var fields = tm()

@@ -106,6 +106,8 @@ struct ProtocolParsingTests {
         #expect(Timestamp.httpDate("Sun Nov  6 08:49:37 1994") == date)
         for invalid in [
             "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49 GMT", "Sun, 31 Feb 1994 08:49:37 GMT", "1994",
+            "Sun Oct 12 -26666666666666666:03:0 80", "Sun, 06 Nov 99999999999 08:49:37 GMT",
+            "Sun, -6 Nov 1994 08:49:37 GMT", "Sun Nov  6 08:-1:37 1994",
         ] {
             #expect(Timestamp.httpDate(invalid) == nil, "\(invalid)")
         }
