@@ -55,7 +55,11 @@ extension ACMEClient {
             let csr = try order.key.makeCSR(for: identifiers.map(\.value))
             placed = try await finalize(placed, csr: csr, deadline: deadline)
             if placed.status == .processing || placed.status == .ready {
-                placed = try await poll(placed.url, as: ACMEOrder.self, action: "pollOrder", deadline: deadline) {
+                // Signing takes the CA a moment too: the same short pause saves a poll.
+                placed = try await poll(
+                    placed.url, as: ACMEOrder.self, action: "pollOrder", deadline: deadline,
+                    initialDelay: .milliseconds(100)
+                ) {
                     $0.status != .processing && $0.status != .ready
                 }.with(url: placed.url)
             }
