@@ -122,10 +122,8 @@ public enum YAMLText {
         let padding = String(repeating: " ", count: indent)
         for key in object.keys.sorted() {
             switch object[key] {
-            case let nested as [String: Any]:
+            case let nested as [String: Any]:  // [String: String] (labels, data) too
                 text += "\(padding)\(scalar(key)):\n" + block(nested, indent: indent + 2)
-            case let strings as [String: String]:
-                text += "\(padding)\(scalar(key)):\n" + block(strings, indent: indent + 2)
             case let string as String:
                 text += "\(padding)\(scalar(key)): \(scalar(string))\n"
             default:

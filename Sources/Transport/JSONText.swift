@@ -69,10 +69,6 @@ public enum JSONText {
             newline(into: &output, pretty: pretty, depth: depth)
             output += "}"
         default:
-            if case Optional<Any>.none = value as Any? {
-                output += "null"
-                return
-            }
             let mirror = Mirror(reflecting: value)
             if mirror.displayStyle == .optional {
                 if let wrapped = mirror.children.first?.value {
