@@ -2,25 +2,46 @@ public import Certificates
 import Foundation
 public import Kubernetes
 
-/// Writes certificates into Secrets in the format cert-manager and kube-lego users have, with
-/// optimistic concurrency: on a conflict it re-reads and re-applies, never overwrites blindly.
+/// Writes certificates into Secrets in the format cert-manager and kube-lego users have. A new
+/// Secret is created; an existing one is changed by a merge patch of exactly the keys certctl
+/// owns, with a `resourceVersion` precondition: nothing someone else put on it is removed, and a
+/// conflict re-reads and re-applies instead of overwriting blindly.
 public enum SecretWriter {
     public static let managedByLabel = "app.kubernetes.io/managed-by"
     static let maximumAttempts = 5
 
-    /// The Secret for a new certificate, keeping what others put on `existing` (labels, annotations).
+    /// What one attempt writes.
+    enum Write {
+        case create(Secret)
+        case patch(SecretPatch)
+    }
+
+    /// The Secret for a certificate whose Secret does not exist yet.
     public static func makeSecret(
         for desired: DesiredCertificate,
         chain: CertificateChain,
         key: PrivateKey,
-        record: RenewalRecord,
-        existing: Secret?
+        record: RenewalRecord
     ) throws -> Secret {
-        var metadata = existing?.metadata ?? ObjectMeta(name: desired.secretName, namespace: desired.namespace)
-        var labels = metadata.labels ?? [:]
-        labels[managedByLabel] = "certctl"
-        metadata.labels = labels
-        var annotations = metadata.annotations ?? [:]
+        let metadata = ObjectMeta(
+            name: desired.secretName,
+            namespace: desired.namespace,
+            labels: [managedByLabel: "certctl"],
+            annotations: annotations(for: desired, chain: chain, record: record, existing: [:])
+        )
+        return Secret(
+            metadata: metadata, type: Secret.tlsType,
+            data: [
+                "tls.crt": Data(try chain.pemRepresentation().utf8), "tls.key": Data(try key.pemRepresentation().utf8),
+            ]
+        )
+    }
+
+    /// cert-manager's annotations and certctl's record, over what `existing` has.
+    static func annotations(
+        for desired: DesiredCertificate, chain: CertificateChain, record: RenewalRecord, existing: [String: String]
+    ) -> [String: String] {
+        var annotations = existing
         let summary = CertificateSummary(chain.leaf)
         annotations["cert-manager.io/alt-names"] = summary.dnsNames.joined(separator: ",")
         annotations["cert-manager.io/ip-sans"] =
@@ -30,17 +51,33 @@ public enum SecretWriter {
         annotations["cert-manager.io/issuer-kind"] = desired.issuerKind
         annotations["cert-manager.io/issuer-group"] = "cert-manager.io"
         record.apply(to: &annotations)
-        metadata.annotations = annotations
-        var data = existing?.data ?? [:]
-        data["tls.crt"] = Data(try chain.pemRepresentation().utf8)
-        data["tls.key"] = Data(try key.pemRepresentation().utf8)
-        // An empty ca.crt makes some ingress controllers (traefik) serve their default certificate.
-        if let ca = data["ca.crt"], ca.isEmpty { data["ca.crt"] = nil }
-        return Secret(metadata: metadata, type: Secret.tlsType, data: data)
+        return annotations
     }
 
-    /// Stores a new certificate: creates the Secret, or updates the one read, re-reading after a
-    /// conflict. Refuses to replace a Secret of another type.
+    /// The change that puts a new certificate into `existing`: its two keys, cert-manager's
+    /// annotations, certctl's record and label; an empty `ca.crt` is removed (it makes some
+    /// ingress controllers, traefik among them, serve their default certificate).
+    static func certificatePatch(
+        for desired: DesiredCertificate,
+        chain: CertificateChain,
+        key: PrivateKey,
+        record: RenewalRecord,
+        existing: Secret
+    ) throws -> SecretPatch {
+        var patch = SecretPatch(resourceVersion: existing.metadata.resourceVersion)
+        if existing.metadata.labels?[managedByLabel] != "certctl" { patch.labels[managedByLabel] = "certctl" }
+        let old = existing.metadata.annotations ?? [:]
+        patch.annotations = SecretPatch.delta(
+            from: old, to: annotations(for: desired, chain: chain, record: record, existing: old))
+        patch.data["tls.crt"] = Data(try chain.pemRepresentation().utf8)
+        patch.data["tls.key"] = Data(try key.pemRepresentation().utf8)
+        if let ca = existing.data?["ca.crt"], ca.isEmpty { patch.data["ca.crt"] = .some(nil) }
+        return patch
+    }
+
+    /// Stores a new certificate: creates the Secret, or patches the one read, re-reading after a
+    /// conflict. Refuses a Secret of another type, an immutable one and one being deleted: each
+    /// is reported with what to do, never fought with.
     @discardableResult
     public static func store(
         _ desired: DesiredCertificate,
@@ -50,14 +87,34 @@ public enum SecretWriter {
         in store: any ClusterStore
     ) async throws -> Secret {
         try await retryingConflicts(desired, in: store) { existing in
-            if let existing, existing.type != Secret.tlsType {
-                throw CertctlError(
-                    .issuance,
-                    object: "Secret \(desired.id)",
-                    "is of type \(existing.type ?? "Opaque"), not \(Secret.tlsType); it was left alone: delete it or choose another secretName"
-                )
+            guard let existing else {
+                return .create(try makeSecret(for: desired, chain: chain, key: key, record: record))
             }
-            return try makeSecret(for: desired, chain: chain, key: key, record: record, existing: existing)
+            try checkWritable(existing, desired)
+            return .patch(
+                try certificatePatch(for: desired, chain: chain, key: key, record: record, existing: existing))
+        }
+    }
+
+    static func checkWritable(_ existing: Secret, _ desired: DesiredCertificate) throws {
+        let object = "Secret \(desired.id)"
+        if existing.type != Secret.tlsType {
+            throw CertctlError(
+                .issuance, object: object,
+                "is of type \(existing.type ?? "Opaque"), not \(Secret.tlsType); it was left alone: delete it or choose another secretName"
+            )
+        }
+        if existing.immutable == true {
+            throw CertctlError(
+                .issuance, object: object,
+                "is immutable (immutable: true), so its certificate cannot be renewed in place; it was left alone: delete it (the next run issues a new one) or recreate it without immutable"
+            )
+        }
+        if existing.metadata.deletionTimestamp != nil {
+            throw CertctlError(
+                .issuance, object: object,
+                "is being deleted (deletionTimestamp set, finalizers \(existing.metadata.finalizers ?? [])); the next run issues it anew once it is gone"
+            )
         }
     }
 
@@ -69,14 +126,16 @@ public enum SecretWriter {
     {
         guard try await store.secret(namespace: desired.namespace, name: desired.secretName) != nil else { return nil }
         return try await retryingConflicts(desired, in: store) { existing in
-            guard var secret = existing else {
+            guard let existing else {
                 throw CertctlError(
                     .io, object: "Secret \(desired.id)", "disappeared while certctl was recording its state")
             }
-            var annotations = secret.metadata.annotations ?? [:]
-            record.apply(to: &annotations)
-            secret.metadata.annotations = annotations
-            return secret
+            let old = existing.metadata.annotations ?? [:]
+            var new = old
+            record.apply(to: &new)
+            var patch = SecretPatch(resourceVersion: existing.metadata.resourceVersion)
+            patch.annotations = SecretPatch.delta(from: old, to: new)
+            return .patch(patch)
         }
     }
 
@@ -84,17 +143,23 @@ public enum SecretWriter {
     private static func retryingConflicts(
         _ desired: DesiredCertificate,
         in store: any ClusterStore,
-        change: (Secret?) throws -> Secret
+        change: (Secret?) throws -> Write
     ) async throws -> Secret {
         var attempt = 0
         while true {
             attempt += 1
             let existing = try await store.secret(namespace: desired.namespace, name: desired.secretName)
-            let secret = try change(existing)
             do {
-                return existing == nil ? try await store.create(secret) : try await store.update(secret)
+                switch try change(existing) {
+                case .create(let secret):
+                    return try await store.create(secret)
+                case .patch(let patch):
+                    guard let existing else { continue }
+                    if patch.isEmpty { return existing }
+                    return try await store.patch(patch, namespace: desired.namespace, name: desired.secretName)
+                }
             } catch let error as KubernetesError
-                where (error.isConflict || error.isAlreadyExists) && attempt < maximumAttempts
+                where (error.isConflict || error.isAlreadyExists || error.isNotFound) && attempt < maximumAttempts
             {
                 continue
             }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Transport
 
 /// A small typed client for the API server: get, list (selectors, pagination), create, update
@@ -10,6 +10,12 @@ public struct KubernetesClient: Sendable {
     let observer: (@Sendable (_ verb: String, _ status: Int?) -> Void)?
     /// How long one request may take before it is abandoned.
     public var requestTimeout: Duration = .seconds(30)
+    /// Told what the server warned about (its `Warning` headers: an unknown field, a deprecated
+    /// API) and what the client had to work around (a list restarted after its `continue`
+    /// token expired), with the object concerned.
+    public var onWarning: (@Sendable (_ object: String, _ warning: String) -> Void)?
+    /// How often a list restarts from the first page after 410 Expired before giving up.
+    static let listRestarts = 3
 
     public init(
         connection: ClusterConnection,
@@ -41,19 +47,32 @@ public struct KubernetesClient: Sendable {
     ) async throws -> [R] {
         var items: [R] = []
         var token: String?
-        repeat {
+        var restarts = 0
+        let object = "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")"
+        while true {
             var query: [(String, String)] = [("limit", String(pageSize))]
             if let labelSelector { query.append(("labelSelector", labelSelector)) }
             if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
             if let token { query.append(("continue", token)) }
-            let object = "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")"
-            let response = try await send(
-                .get, path: Self.path(type, namespace: namespace, name: nil), query: query, verb: "list", object: object
-            )
+            let response: HTTPResponse
+            do {
+                response = try await send(
+                    .get, path: Self.path(type, namespace: namespace, name: nil), query: query, verb: "list",
+                    object: object)
+            } catch let error as KubernetesError where error.isExpired && token != nil && restarts < Self.listRestarts {
+                // The server compacted past the list's first page (410 Expired): a consistent
+                // list can only be had by starting again.
+                restarts += 1
+                items = []
+                token = nil
+                onWarning?(object, "the list's continue token expired (410 Expired); the list was restarted")
+                continue
+            }
             let page = try decode(ObjectList<R>.self, response, object: object)
             items += page.items
             token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
-        } while token != nil
+            if token == nil { break }
+        }
         return items
     }
 
@@ -89,15 +108,17 @@ public struct KubernetesClient: Sendable {
         return try decode(R.self, response, object: description)
     }
 
-    /// A JSON merge patch (RFC 7386), e.g. `{"metadata":{"annotations":{...}}}`.
-    public func mergePatch<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String, patch: Data)
+    /// A JSON merge patch (RFC 7386), e.g. `{"metadata":{"annotations":{...}}}`: only what it
+    /// names changes. With `metadata.resourceVersion` in it the server refuses (409 Conflict)
+    /// when someone else wrote since.
+    public func mergePatch<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String, patch: JSONValue)
         async throws -> R
     {
         let description = Self.describe(type, namespace, name)
         let response = try await send(
             .patch,
             path: Self.path(type, namespace: namespace, name: name),
-            body: Array(patch),
+            body: patch.serialized(),
             contentType: "application/merge-patch+json",
             verb: "patch",
             object: description
@@ -161,6 +182,9 @@ public struct KubernetesClient: Sendable {
                 reason: "cannot reach the API server at \(connection.server) to \(verb): \(error)")
         }
         observer?(verb, response.status)
+        if let onWarning {
+            for header in response.headers.values("Warning") { onWarning(object, Self.warningText(header)) }
+        }
         if response.status == 401 { await credentials.invalidate() }
         guard response.isSuccess else {
             let status = try? JSONDecoder().decode(KubernetesStatus.self, from: Data(response.body))
@@ -173,6 +197,16 @@ public struct KubernetesClient: Sendable {
             )
         }
         return response
+    }
+
+    /// The text of a `Warning` header (RFC 7234 §5.5: `299 - "unknown field \"x\""`).
+    static func warningText(_ header: String) -> String {
+        let parts = header.split(separator: " ", maxSplits: 2)
+        guard parts.count == 3, var text = parts.last.map(String.init), text.hasPrefix("\""),
+            text.hasSuffix("\""), text.count >= 2
+        else { return header }
+        text = String(text.dropFirst().dropLast())
+        return text.replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\\\", with: "\\")
     }
 
     private func encode<T: Encodable>(_ value: T) throws -> [UInt8] {

@@ -73,6 +73,10 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
         status?.reason == "Conflict" || (status?.code == 409 && status?.reason != "AlreadyExists")
     }
     public var isAlreadyExists: Bool { status?.reason == "AlreadyExists" }
+    /// 410: a `continue` token (or a watch) older than what the server still keeps.
+    public var isExpired: Bool { status?.reason == "Expired" || status?.code == 410 }
+    /// 403: RBAC does not grant the request.
+    public var isForbidden: Bool { status?.reason == "Forbidden" || status?.code == 403 }
 
     public var description: String {
         "\(object): \(reason)"

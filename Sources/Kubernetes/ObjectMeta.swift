@@ -1,5 +1,3 @@
-import Foundation
-
 /// `metadata` of every object (the fields certctl reads and writes).
 public struct ObjectMeta: Codable, Sendable, Equatable {
     public var name: String?
@@ -7,10 +5,13 @@ public struct ObjectMeta: Codable, Sendable, Equatable {
     public var namespace: String?
     public var uid: String?
     public var resourceVersion: String?
-    public var creationTimestamp: String?
+    public var creationTimestamp: Time?
+    /// Set when the object is being deleted and waits for its finalizers.
+    public var deletionTimestamp: Time?
     public var labels: [String: String]?
     public var annotations: [String: String]?
     public var ownerReferences: [OwnerReference]?
+    public var finalizers: [String]?
 
     public init(
         name: String? = nil,

@@ -125,11 +125,14 @@ public struct Secret: KubernetesResource, Equatable {
     public var metadata: ObjectMeta
     public var type: String?
     public var data: [String: Data]?
+    /// `true`: the API server refuses any change of `data` (only metadata may change).
+    public var immutable: Bool?
 
-    public init(metadata: ObjectMeta, type: String?, data: [String: Data]?) {
+    public init(metadata: ObjectMeta, type: String?, data: [String: Data]?, immutable: Bool? = nil) {
         self.metadata = metadata
         self.type = type
         self.data = data
+        self.immutable = immutable
     }
 }
 
@@ -185,10 +188,13 @@ public struct Lease: KubernetesResource, Equatable {
     public struct Spec: Codable, Sendable, Equatable {
         public var holderIdentity: String?
         public var leaseDurationSeconds: Int?
-        public var acquireTime: String?
-        public var renewTime: String?
+        public var acquireTime: MicroTime?
+        public var renewTime: MicroTime?
+        public var leaseTransitions: Int?
 
-        public init(holderIdentity: String?, leaseDurationSeconds: Int?, acquireTime: String?, renewTime: String?) {
+        public init(
+            holderIdentity: String?, leaseDurationSeconds: Int?, acquireTime: MicroTime?, renewTime: MicroTime?
+        ) {
             self.holderIdentity = holderIdentity
             self.leaseDurationSeconds = leaseDurationSeconds
             self.acquireTime = acquireTime
@@ -232,7 +238,7 @@ public struct Event: KubernetesResource, Equatable {
     public var apiVersion: String? = Event.apiVersion
     public var kind: String? = Event.kind
     public var metadata: ObjectMeta
-    public var eventTime: String?
+    public var eventTime: MicroTime?
     public var reportingController: String?
     public var reportingInstance: String?
     public var action: String?
@@ -243,7 +249,7 @@ public struct Event: KubernetesResource, Equatable {
 
     public init(
         metadata: ObjectMeta,
-        eventTime: String?,
+        eventTime: MicroTime?,
         reportingController: String?,
         reportingInstance: String?,
         action: String?,

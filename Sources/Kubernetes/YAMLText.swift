@@ -116,18 +116,25 @@ public enum YAMLText {
         return (try? JSONText.encode(value)) ?? "\"\""
     }
 
-    /// A block mapping of string values, nested one level (metadata, labels, data), sorted.
+    /// A block mapping, sorted: nested mappings as blocks, strings as scalars, and lists, booleans,
+    /// numbers and nulls in JSON's flow form (which YAML reads back as the same values), so that a
+    /// manifest certctl rewrites keeps every field it had (finalizers, ownerReferences, `immutable`).
     public static func block(_ object: [String: Any], indent: Int = 0) -> String {
         var text = ""
         let padding = String(repeating: " ", count: indent)
         for key in object.keys.sorted() {
             switch object[key] {
             case let nested as [String: Any]:  // [String: String] (labels, data) too
-                text += "\(padding)\(scalar(key)):\n" + block(nested, indent: indent + 2)
+                text +=
+                    "\(padding)\(scalar(key)):" + (nested.isEmpty ? " {}\n" : "\n" + block(nested, indent: indent + 2))
             case let string as String:
                 text += "\(padding)\(scalar(key)): \(scalar(string))\n"
-            default:
-                text += "\(padding)\(scalar(key)): \(scalar("\(object[key] ?? "")"))\n"
+            case let flag as Bool:
+                text += "\(padding)\(scalar(key)): \(flag)\n"
+            case let value?:
+                text += "\(padding)\(scalar(key)): \((try? JSONText.encode(value)) ?? "null")\n"
+            case nil:
+                text += "\(padding)\(scalar(key)): null\n"
             }
         }
         return text

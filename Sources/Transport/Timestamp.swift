@@ -12,13 +12,19 @@ public import Foundation
 public enum Timestamp {
     // MARK: RFC 3339 (ACME, Kubernetes, certctl's annotations)
 
-    /// `2026-11-28T15:04:05Z`, or with milliseconds (`2026-11-28T15:04:05.123Z`).
-    public static func rfc3339(_ date: Date, milliseconds: Bool = false) -> String {
-        let (fields, millisecond) = utcFields(date)
+    /// `2026-11-28T15:04:05Z`, or with `fractionDigits` (1 to 9) digits of the second,
+    /// truncated (`2026-11-28T15:04:05.123456Z` with 6, Kubernetes' `MicroTime`).
+    public static func rfc3339(_ date: Date, fractionDigits: Int = 0) -> String {
+        let (fields, fraction) = utcFields(date)
         var text =
             "\(pad(fields.tm_year + 1900, 4))-\(pad(fields.tm_mon + 1, 2))-\(pad(fields.tm_mday, 2))"
             + "T\(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2)):\(pad(fields.tm_sec, 2))"
-        if milliseconds { text += ".\(pad(millisecond, 3))" }
+        if fractionDigits > 0 {
+            let digits = min(fractionDigits, 9)
+            var scale = 1
+            for _ in 0..<digits { scale *= 10 }
+            text += "." + pad(min(Int((fraction * Double(scale)).rounded(.down)), scale - 1), digits)
+        }
         return text + "Z"
     }
 
@@ -115,13 +121,14 @@ public enum Timestamp {
             + "\(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2))"
     }
 
-    private static func utcFields(_ date: Date) -> (tm, Int) {
+    /// The UTC fields of `date` and the fraction of its second (0 ..< 1).
+    private static func utcFields(_ date: Date) -> (tm, Double) {
         let interval = date.timeIntervalSince1970
         let whole = interval.rounded(.down)
         var seconds = time_t(whole)
         var fields = tm()
         gmtime_r(&seconds, &fields)
-        return (fields, min(Int(((interval - whole) * 1000).rounded(.down)), 999))
+        return (fields, interval - whole)
     }
 
     private static func date(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Date? {

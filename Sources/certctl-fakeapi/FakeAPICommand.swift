@@ -37,7 +37,8 @@ struct FakeAPICommand {
             print("wrote \(options.certificates) Ingresses to \(directory)/manifests and Secrets to \(directory)/state")
             return
         }
-        let server = try await FakeAPIServer.start()
+        let server = try await FakeAPIServer.start(
+            namespaces: (0..<options.namespaces).map { "ns\($0)" } + FakeAPIServer.testNamespaces)
         let client = KubernetesClient(
             connection: ClusterConnection(
                 name: "fake", server: server.url, tls: server.tls, credentials: .token("test-token"),
@@ -122,7 +123,17 @@ struct Seed {
         Ingress(
             metadata: ObjectMeta(
                 name: "site\(index)", namespace: namespace(index), annotations: ["kubernetes.io/tls-acme": "true"]),
-            spec: .init(tls: [.init(hosts: ["site\(index).mybinder.org"], secretName: "kubelego-tls-site\(index)")])
+            spec: .init(
+                tls: [.init(hosts: ["site\(index).mybinder.org"], secretName: "kubelego-tls-site\(index)")],
+                rules: [
+                    .init(
+                        host: "site\(index).mybinder.org",
+                        http: .init(paths: [
+                            .init(
+                                path: "/", pathType: "Prefix",
+                                backend: .init(service: .init(name: "site\(index)", port: .init(number: 80))))
+                        ]))
+                ])
         )
     }
 

@@ -48,7 +48,7 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             object[key] = "\(value)"
         }
-        object["time"] = Timestamp.rfc3339(Date(), milliseconds: true)
+        object["time"] = Timestamp.rfc3339(Date(), fractionDigits: 3)
         object["level"] = event.level.rawValue
         object["message"] = "\(event.message)"
         object["logger"] = label

@@ -127,17 +127,23 @@ struct RunCommand: AsyncParsableCommand {
         let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
         let environment = ProcessInfo.processInfo.environment
         var run: CertificateRun
-        if let client = context.client, let namespace = context.namespace {
+        let warnings = RunWarnings(logger: logger)
+        if var watched = context.client, let namespace = context.namespace {
+            // What the API server warns about, and lists that had to restart, reach the summary.
+            watched.onWarning = { object, warning in
+                warnings.add("api: \(warning)", "\(object): \(warning)")
+            }
+            let client = watched
             let identity = environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
             run = CertificateRun(
-                store: context.store,
+                store: KubernetesStore(client: client),
                 accounts: SecretAccountStore(client: client, namespace: namespace),
                 secrets: KubernetesSecretValues(client: client, namespace: namespace),
                 lock: LeaseRunLock(client: client, namespace: namespace, identity: identity, duration: leaseSeconds),
                 transport: transport,
                 logger: logger
             )
-            run.events = EventRecorder(client: client, instance: identity, logger: logger)
+            run.events = EventRecorder(client: client, instance: identity, warnings: warnings)
             if let podName = environment["POD_NAME"] {
                 let pod = IngressSolver.Pod(
                     name: podName,
@@ -179,6 +185,7 @@ struct RunCommand: AsyncParsableCommand {
                 logger: logger
             )
         }
+        run.warnings = warnings
         let started = ContinuousClock.now
         let report = try await withSIGTERMCancellation(logger: logger) { [run] in
             try await run.run(options)

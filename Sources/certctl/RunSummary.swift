@@ -20,6 +20,9 @@ enum RunSummary {
         for problem in report.problems {
             text += "problem  \(problem)\n"
         }
+        for warning in report.warnings {
+            text += "warning  \(warning)\n"
+        }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let totals = ["issued", "failed", "deferred", "blocked", "would issue", "ok"].compactMap { word in
             counts[word].map { "\($0) \(word)" }
@@ -47,7 +50,9 @@ enum RunSummary {
             return ("blocked", report.action.reason.rawValue)
         case .failed(let message, let stillValid):
             let validity = stillValid ? "still valid \(notAfter)" : "NOT valid"
-            return ("failed", "\(validity); next attempt \(report.nextAttempt.map(day) ?? "?"): \(message)")
+            let next =
+                report.nextAttempt.map { "next attempt \(day($0))" } ?? "no back-off stored, the next run tries again"
+            return ("failed", "\(validity); \(next): \(message)")
         }
     }
 

@@ -5,7 +5,6 @@ import Foundation
 import Kubernetes
 import Testing
 import Transport
-import Yams
 
 /// The two implementations of the cluster seam, for tests that must hold for both.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
@@ -20,6 +19,9 @@ struct StoreFixture {
     let store: any ClusterStore
     let server: FakeAPIServer?
     let directory: URL
+    /// The Ingresses the API server refused (422 Invalid), with the fields it named: a real
+    /// server refuses what only a local manifest can hold (a host with an underscore).
+    var refused: [String: [String]] = [:]
 
     static func make(
         _ kind: StoreKind, ingresses: [Ingress] = [], rawManifests: [String: String] = [:], apiTimeout: Duration? = nil
@@ -31,8 +33,8 @@ struct StoreFixture {
         switch kind {
         case .local:
             for (index, ingress) in ingresses.enumerated() {
-                let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(ingress))
-                let yaml = try Yams.dump(object: object, sortKeys: true)
+                // JSON is YAML; and unlike a dump of JSONSerialization's numbers, `80` stays `80`.
+                let yaml = String(decoding: try JSONEncoder().encode(ingress), as: UTF8.self)
                 try yaml.write(
                     to: manifests.appendingPathComponent("\(index)-\(ingress.metadata.name ?? "x").yaml"),
                     atomically: true, encoding: .utf8)
@@ -47,10 +49,16 @@ struct StoreFixture {
             let server = try await FakeAPIServer.start()
             var client = fakeClient(server)
             if let apiTimeout { client.requestTimeout = apiTimeout }
+            var refused: [String: [String]] = [:]
             for ingress in ingresses {
-                _ = try await client.create(ingress)
+                do {
+                    _ = try await client.create(ingress)
+                } catch let error as KubernetesError where error.httpStatus == 422 {
+                    refused[ingress.metadata.name ?? ""] = error.status?.details?.causes?.compactMap(\.field) ?? []
+                }
             }
-            return StoreFixture(store: KubernetesStore(client: client), server: server, directory: directory)
+            return StoreFixture(
+                store: KubernetesStore(client: client), server: server, directory: directory, refused: refused)
         }
     }
 
@@ -66,9 +74,18 @@ func ingress(
     tls: [(hosts: [String], secret: String?)],
     className: String? = nil
 ) -> Ingress {
-    Ingress(
+    // A rule per host, as a meta chart's Ingresses have (the API server wants rules or a default backend).
+    let backend = Ingress.Backend(service: .init(name: "web", port: .init(number: 80)))
+    let rules = Set(tls.flatMap(\.hosts)).sorted().map { host in
+        Ingress.Rule(host: host, http: .init(paths: [.init(path: "/", pathType: "Prefix", backend: backend)]))
+    }
+    return Ingress(
         metadata: ObjectMeta(name: name, namespace: namespace, annotations: annotations),
-        spec: .init(ingressClassName: className, tls: tls.map { Ingress.TLS(hosts: $0.hosts, secretName: $0.secret) })
+        spec: .init(
+            ingressClassName: className, tls: tls.map { Ingress.TLS(hosts: $0.hosts, secretName: $0.secret) },
+            rules: rules.isEmpty
+                ? [.init(host: nil, http: .init(paths: [.init(path: "/", pathType: "Prefix", backend: backend)]))]
+                : rules)
     )
 }
 

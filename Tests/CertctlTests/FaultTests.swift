@@ -264,10 +264,10 @@ struct APIFaultTests {
     static let secrets = "v1/secrets"
     static let leases = "coordination.k8s.io/v1/leases"
     static let cases: [Case] = [
-        Case(verb: "update", collection: secrets, status: 409), Case(verb: "update", collection: secrets, status: 500),
-        Case(verb: "update", collection: secrets, status: 0), Case(verb: "create", collection: secrets, status: 500),
-        Case(verb: "create", collection: secrets, status: 0), Case(verb: "update", collection: leases, status: 409),
-        Case(verb: "update", collection: leases, status: 500), Case(verb: "update", collection: leases, status: 0),
+        Case(verb: "patch", collection: secrets, status: 409), Case(verb: "patch", collection: secrets, status: 500),
+        Case(verb: "patch", collection: secrets, status: 0), Case(verb: "create", collection: secrets, status: 500),
+        Case(verb: "create", collection: secrets, status: 0), Case(verb: "patch", collection: leases, status: 409),
+        Case(verb: "patch", collection: leases, status: 500), Case(verb: "patch", collection: leases, status: 0),
     ]
 
     @Test(
@@ -340,80 +340,5 @@ struct APIFaultTests {
         }
         let renewed = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
         #expect(renewed.data != before, "site0 was renewed in the end")
-    }
-}
-
-/// What the job asks of the API server over a certificate's life, in a pod: the chart's Role
-/// must grant exactly this (tests/chart/certctl-api-use.json, which the chart test compares
-/// with the rendered Role).
-@Suite("The job's API use matches the chart's Role", .serialized)
-struct APIUseTests {
-    @Test("first failure, second failure, issuance, renewal: every verb on every resource, and nothing else")
-    func verbs() async throws {
-        let port = freeLoopbackPort()
-        let pebble = try await Pebble.start(httpPort: port)
-        defer { pebble.stop() }
-        let server = try await FakeAPIServer.start()
-        defer { Task { await server.stop() } }
-        let client = fakeClient(server)
-        for site in siteIngresses(1) { _ = try await client.create(site) }
-        let project = try PodProject.make(server, name: "api-use")
-        func issuer(_ url: String) throws {
-            try project.writeIssuer("pebble", server: url, caBundle: Pebble.caBundle)
-        }
-        func run() async throws -> Int32 {
-            try await CertctlProcess.run(
-                project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"]),
-                environment: project.environment(pod: "certctl-1"), directory: project.folder
-            ).status
-        }
-        /// Time passes: the back-off of the pending record is over.
-        func backOffOver() async throws {
-            var pending = try await client.get(
-                ConfigMap.self, namespace: "prod", name: "certctl-pending-kubelego-tls-site0")
-            pending.data?["certctl.io/next-attempt"] = "2020-01-01T00:00:00Z"
-            _ = try await client.update(pending)
-        }
-
-        try issuer("https://127.0.0.1:\(freeLoopbackPort())/dir")
-        #expect(try await run() != 0, "the CA is down")
-        try await backOffOver()
-        #expect(try await run() != 0, "still down")
-        try await backOffOver()
-        try issuer(pebble.directoryURL)
-        #expect(try await run() == 0, "issued")
-        var secret = try await client.get(Secret.self, namespace: "prod", name: "kubelego-tls-site0")
-        secret.metadata.annotations?["certctl.io/renew-requested"] = "true"
-        _ = try await client.update(secret)
-        let before = await server.requestLog.count
-        #expect(try await run() == 0, "renewed")
-        #expect(
-            await server.requestLog.dropFirst(before).contains {
-                $0.hasPrefix("update v1/secrets prod/kubelego-tls-site0")
-            })
-
-        // The test's own requests (setup, back-off edits) are not the job's.
-        var used: [String: Set<String>] = [:]
-        for line in await server.requestLog {
-            let parts = line.split(separator: " ")
-            used[String(parts[1]), default: []].insert(String(parts[0]))
-        }
-        let ours: [String: Set<String>] = [
-            "networking.k8s.io/v1/ingresses": ["create"], "v1/configmaps": ["get", "update"],
-            "v1/secrets": ["get", "update"],
-        ]
-        let fixture = CertctlProcess.repository.appendingPathComponent("tests/chart/certctl-api-use.json")
-        let granted = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as? [String: [String]])
-        for (collection, verbs) in used {
-            let allowed = Set(granted[collection] ?? []).union(ours[collection] ?? [])
-            #expect(verbs.isSubset(of: allowed), "\(collection): \(verbs.subtracting(allowed).sorted()) not granted")
-        }
-        // Nothing granted that the job never used (the test's own verbs aside, which it used too).
-        for (collection, verbs) in granted {
-            #expect(
-                Set(verbs).isSubset(of: used[collection] ?? []),
-                "\(collection): granted but unused: \(Set(verbs).subtracting(used[collection] ?? []).sorted())")
-        }
     }
 }

@@ -164,6 +164,6 @@ struct HostileInputTests {
         }
         #expect(try await transport.send(HTTPRequest(url: pebble.directoryURL, tls: pebble.tls)).status == 200)
         let answer = try await transport.send(HTTPRequest(url: server.url + "/api/v1/namespaces", tls: server.tls))
-        #expect(answer.status == 401, "trusted, and then refused without a token")
+        #expect(answer.status == 403, "trusted, and then refused: anonymous may not list namespaces")
     }
 }

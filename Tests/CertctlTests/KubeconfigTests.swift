@@ -104,7 +104,8 @@ struct KubeconfigTests {
 
     @Test("client certificate and CA from data authenticate against the fake API server")
     func clientCertificate() async throws {
-        let server = try await FakeAPIServer.start(tokens: [])
+        let server = try await FakeAPIServer.start(
+            users: [FakeAPIUser(name: "certctl-user.example", token: nil, isAdmin: true)])
         defer { Task { await server.stop() } }
         let key = try PrivateKey(generating: .ecdsaP256)
         let certificate = try server.authority.issue(

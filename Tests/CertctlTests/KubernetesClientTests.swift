@@ -46,6 +46,7 @@ struct KubernetesClientTests {
     func lifecycle() async throws {
         let server = try await FakeAPIServer.start()
         defer { Task { await server.stop() } }
+        await server.createNamespace("binder")
         let client = fakeClient(server)
         let created = try await client.create(tlsSecret("binder", "kubelego-tls-binder"))
         let version = try #require(created.metadata.resourceVersion)
@@ -136,18 +137,59 @@ struct KubernetesClientTests {
         }
     }
 
+    @Test("a list whose continue token expires mid-way (410 Expired) restarts from the first page, and says so")
+    func expiredContinue() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let warnings = Mutex<[String]>([])
+        var client = fakeClient(server)
+        client.onWarning = { object, warning in warnings.withLock { $0.append("\(object): \(warning)") } }
+        for index in 0..<7 { _ = try await client.create(tlsSecret("prod", "cert-\(index)")) }
+        // Compacted after the first page: the second page's token is too old.
+        await server.compact(afterPages: 1)
+        let names = try await client.list(Secret.self, namespace: "prod", pageSize: 3).compactMap(\.metadata.name)
+        #expect(names == (0..<7).map { "cert-\($0)" }, "every Secret once, none twice")
+        #expect(
+            warnings.withLock { $0 }
+                == [
+                    "Secret list in namespace prod: the list's continue token expired (410 Expired); the list was restarted"
+                ]
+        )
+        let log = await server.requestLog.filter { $0.hasPrefix("list ") }
+        #expect(log.count == 5, "first page, the expired one, then the whole list again in 3 pages: \(log)")
+    }
+
+    @Test("the server's Warning headers reach the client's warnings (an unknown field)")
+    func serverWarnings() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let warnings = Mutex<[String]>([])
+        var client = fakeClient(server)
+        client.onWarning = { _, warning in warnings.withLock { $0.append(warning) } }
+        _ = try await client.create(
+            ConfigMap(metadata: ObjectMeta(name: "plain", namespace: "prod"), data: ["a": "b"]))
+        #expect(warnings.withLock { $0 }.isEmpty)
+        let response = try await CurlTransport(userAgent: "t").send(
+            HTTPRequest(
+                method: .post, url: server.url + "/api/v1/namespaces/prod/configmaps",
+                headers: ["Authorization": "Bearer test-token", "Content-Type": "application/json"],
+                body: Array(#"{"metadata":{"name":"extra"},"bogus":1,"data":{"a":"b"}}"#.utf8), tls: server.tls))
+        #expect(response.status == 201)
+        #expect(response.headers.values("Warning") == [#"299 - "unknown field \"bogus\"""#])
+    }
+
     @Test("merge patch changes annotations and honours a resourceVersion precondition")
     func mergePatch() async throws {
         let server = try await FakeAPIServer.start()
         defer { Task { await server.stop() } }
         let client = fakeClient(server)
         let created = try await client.create(tlsSecret("default", "patched"))
-        let patch = Data(#"{"metadata":{"annotations":{"certctl.io/failure-count":"2"}}}"#.utf8)
+        let patch = try JSONValue.parse(#"{"metadata":{"annotations":{"certctl.io/failure-count":"2"}}}"#)
         let patched = try await client.mergePatch(Secret.self, namespace: "default", name: "patched", patch: patch)
         #expect(patched.metadata.annotations?["certctl.io/failure-count"] == "2")
         #expect(patched.data?["tls.key"] == Data("key".utf8))
-        let stale = Data(
-            #"{"metadata":{"resourceVersion":"\#(created.metadata.resourceVersion ?? "")","labels":{"a":"b"}}}"#.utf8)
+        let stale = try JSONValue.parse(
+            #"{"metadata":{"resourceVersion":"\#(created.metadata.resourceVersion ?? "")","labels":{"a":"b"}}}"#)
         await #expect(throws: KubernetesError.self) {
             _ = try await client.mergePatch(Secret.self, namespace: "default", name: "patched", patch: stale)
         }
@@ -158,12 +200,16 @@ struct KubernetesClientTests {
         let server = try await FakeAPIServer.start()
         defer { Task { await server.stop() } }
         let client = fakeClient(server)
-        let ingress = Ingress(
+        let tlsOnly = Ingress(
             metadata: ObjectMeta(name: "binder", namespace: "prod", annotations: ["kubernetes.io/tls-acme": "true"]),
             spec: .init(
                 ingressClassName: "traefik", tls: [.init(hosts: ["mybinder.org"], secretName: "kubelego-tls-binder")])
         )
-        _ = try await client.create(ingress)
+        await #expect(throws: KubernetesError.self, "no rules and no default backend: the server refuses it") {
+            _ = try await client.create(tlsOnly)
+        }
+        _ = try await client.create(
+            ingress("prod", "binder", tls: [(["mybinder.org"], "kubelego-tls-binder")], className: "traefik"))
         let listed = try await client.list(Ingress.self, namespace: nil)
         #expect(listed.first?.spec?.tls?.first?.secretName == "kubelego-tls-binder")
         _ = try await client.create(

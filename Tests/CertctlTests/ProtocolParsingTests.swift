@@ -90,7 +90,7 @@ struct ProtocolParsingTests {
             #expect(Timestamp.rfc3339(invalid) == nil, "\(invalid)")
         }
         #expect(Timestamp.rfc3339(base) == "2026-01-02T03:04:05Z")
-        #expect(Timestamp.rfc3339(base.addingTimeInterval(0.1239), milliseconds: true) == "2026-01-02T03:04:05.123Z")
+        #expect(Timestamp.rfc3339(base.addingTimeInterval(0.1239), fractionDigits: 3) == "2026-01-02T03:04:05.123Z")
         for seconds in stride(from: -86_400.0 * 365 * 30, through: 86_400 * 365 * 80, by: 86_400 * 7.3) {
             let date = Date(timeIntervalSince1970: seconds.rounded())
             #expect(Timestamp.rfc3339(Timestamp.rfc3339(date)) == date)

@@ -55,7 +55,7 @@ struct RunFixture {
                 logger: logger
             )
             if let solver { run.makeSolver = solver(store.client, server) }
-            run.events = EventRecorder(client: store.client, instance: "test", logger: logger)
+            run.events = EventRecorder(client: store.client, instance: "test", warnings: run.warnings)
         } else {
             run = CertificateRun(
                 store: fixture.store,
@@ -231,6 +231,30 @@ struct RunClusterTests {
         await server.stop()
     }
 
+    @Test("an Event the server refuses and a record it cannot store are warnings of the run, once each")
+    func warnings() async throws {
+        let down = try await PodRBACTests.DownCA()
+        defer { Task { await down.server.stop() } }
+        let run = try await RunFixture.make(
+            .kubernetes, ingresses: siteIngresses(3), server: down.url, caBundle: nil, port: freeLoopbackPort())
+        let server = try #require(run.fixture.server)
+        await server.failNext("create", collection: "events.k8s.io/v1/events", status: 500, count: 100)
+        // The first pending record cannot be stored: that certificate has no back-off.
+        await server.failNext("create", collection: "v1/configmaps", status: 500, count: 1)
+        let (report, _) = try await run.runOnce()
+        let events = report.warnings.filter { $0.hasPrefix("cannot record Events") }
+        let records = report.warnings.filter { $0.hasPrefix("cannot store the failure record") }
+        #expect(events.count == 1, "once per run, not once per Event: \(report.warnings)")
+        #expect(events.first?.contains("InternalError") == true)
+        #expect(records.count == 1, "\(report.warnings)")
+        #expect(report.certificates.count == 3)
+        #expect(
+            report.certificates.filter { $0.nextAttempt == nil }.count == 1, "no back-off claimed that was not stored")
+        #expect(report.certificates.filter { $0.nextAttempt != nil }.count == 2)
+        let maps = try await (run.fixture.store as? KubernetesStore)?.client.list(ConfigMap.self, namespace: "prod")
+        #expect(maps?.count == 2, "the two records that could be stored are")
+    }
+
     @Test(
         "in a pod: per challenge a Service and an Exact-path Ingress, removed afterwards; Secrets, Lease and account in the cluster"
     )
@@ -386,7 +410,7 @@ struct RunLockTests {
 
         // pod-b dies without releasing; its Lease was renewed an hour ago with 10 minutes to live.
         var lease = try await client.get(Lease.self, namespace: "prod", name: "certctl-run")
-        lease.spec?.renewTime = "2026-01-01T00:00:00.000000Z"
+        lease.spec?.renewTime = MicroTime(Date().addingTimeInterval(-3600))
         _ = try await client.update(lease)
         #expect(try await first.acquire(), "a stale Lease expires")
         #expect(
@@ -398,16 +422,20 @@ struct RunLockTests {
         let server = try await FakeAPIServer.start()
         defer { Task { await server.stop() } }
         let client = fakeClient(server)
-        let holder = LeaseRunLock(client: client, namespace: "prod", identity: "pod-a", duration: 2)
-        let other = LeaseRunLock(client: client, namespace: "prod", identity: "pod-b", duration: 2)
+        let clock = Mutex(Date())
+        var holder = LeaseRunLock(client: client, namespace: "prod", identity: "pod-a", duration: 2)
+        var other = LeaseRunLock(client: client, namespace: "prod", identity: "pod-b", duration: 2)
+        holder.now = { clock.withLock { $0 } }
+        other.now = holder.now
         #expect(try await holder.acquire())
         #expect(holder.renewalInterval == .seconds(1))
         let before = try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.renewTime
-        try await Task.sleep(for: .milliseconds(1200))
+        clock.withLock { $0 += 1.2 }
         await holder.renew()
         let after = try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.renewTime
+        #expect(after.map { abs($0.date.timeIntervalSince(clock.withLock { $0 })) < 0.001 } == true)
         #expect(after != before)
-        try await Task.sleep(for: .milliseconds(1200))
+        clock.withLock { $0 += 1.2 }
         // 2.4 s after acquiring, beyond the 2 s duration, but renewed 1.2 s ago: still held.
         #expect(try await !other.acquire())
         await other.renew()  // not its Lease: changes nothing

@@ -45,11 +45,15 @@ public protocol ClusterStore: Sendable {
     /// Creates the Secret; fails with `AlreadyExists` when someone else did first.
     func create(_ secret: Secret) async throws -> Secret
 
-    /// Replaces the Secret; fails with `Conflict` when its `resourceVersion` is stale.
-    func update(_ secret: Secret) async throws -> Secret
+    /// Changes only the keys the patch names (labels, annotations, data) of Secret
+    /// `namespace/name`, keeping everything else on it; fails with `Conflict` when the patch's
+    /// `resourceVersion` is stale.
+    func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret
 
     /// certctl's record for a certificate whose Secret does not exist yet (a failed first
-    /// issuance, its back-off), as annotations; nil when there is none.
+    /// issuance, its back-off), as annotations; nil when there is none. In a cluster it is kept
+    /// in the annotations of a ConfigMap `certctl-pending-<secret>` (annotation keys such as
+    /// `certctl.io/failure-count` are not valid ConfigMap data keys).
     func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]?
 
     /// Stores that record, or removes it (nil) once the Secret exists.

@@ -1,4 +1,5 @@
 public import Kubernetes
+import Transport
 
 /// The cluster seam over the API server.
 public struct KubernetesStore: ClusterStore {
@@ -45,8 +46,8 @@ public struct KubernetesStore: ClusterStore {
         try await client.create(secret)
     }
 
-    public func update(_ secret: Secret) async throws -> Secret {
-        try await client.update(secret)
+    public func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret {
+        try await client.mergePatch(Secret.self, namespace: namespace, name: name, patch: patch.mergePatch)
     }
 
     /// A ConfigMap `certctl-pending-<secret>` beside where the Secret will be.
@@ -54,8 +55,8 @@ public struct KubernetesStore: ClusterStore {
 
     public func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]? {
         do {
-            return try await client.get(ConfigMap.self, namespace: namespace, name: Self.pendingName(secretName)).data
-                ?? [:]
+            return try await client.get(ConfigMap.self, namespace: namespace, name: Self.pendingName(secretName))
+                .metadata.annotations ?? [:]
         } catch let error as KubernetesError where error.isNotFound {
             return nil
         }
@@ -71,15 +72,38 @@ public struct KubernetesStore: ClusterStore {
             return
         }
         let map = ConfigMap(
-            metadata: ObjectMeta(name: name, namespace: namespace, labels: ["app.kubernetes.io/managed-by": "certctl"]),
-            data: annotations
+            metadata: ObjectMeta(
+                name: name, namespace: namespace, labels: [SecretWriter.managedByLabel: "certctl"],
+                annotations: annotations),
+            data: nil
         )
-        do {
-            _ = try await client.create(map)
-        } catch let error as KubernetesError where error.isAlreadyExists {
-            var existing = try await client.get(ConfigMap.self, namespace: namespace, name: name)
-            existing.data = annotations
-            _ = try await client.update(existing)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                _ = try await client.create(map)
+                return
+            } catch let error as KubernetesError where error.isAlreadyExists {
+                // Written by an earlier run: change the record's keys, keep the rest.
+                let existing = try await client.get(ConfigMap.self, namespace: namespace, name: name)
+                let delta = SecretPatch.delta(
+                    from: (existing.metadata.annotations ?? [:]).filter { $0.key.hasPrefix(RenewalRecord.prefix) },
+                    to: annotations)
+                let patch: JSONValue = .object([
+                    "metadata": .object([
+                        "resourceVersion": .string(existing.metadata.resourceVersion ?? ""),
+                        "annotations": .object(delta.mapValues { $0.map(JSONValue.string) ?? .null }),
+                    ])
+                ])
+                do {
+                    _ = try await client.mergePatch(ConfigMap.self, namespace: namespace, name: name, patch: patch)
+                    return
+                } catch let error as KubernetesError
+                    where (error.isConflict || error.isNotFound) && attempt < SecretWriter.maximumAttempts
+                {
+                    continue
+                }
+            }
         }
     }
 }

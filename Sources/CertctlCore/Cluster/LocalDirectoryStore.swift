@@ -135,19 +135,7 @@ public struct LocalDirectoryStore: ClusterStore {
 
     private func read(_ namespace: String, _ name: String) throws -> Secret? {
         let file = path(namespace, name)
-        guard let data = FileManager.default.contents(atPath: file) else { return nil }
-        let documents = try YAMLDocuments.parse(
-            String(decoding: data, as: UTF8.self), source: file, code: .invalidManifest)
-        guard var object = documents.first?.value as? [String: Any] else {
-            throw CertctlError(.invalidManifest, object: file, "is not a Secret manifest")
-        }
-        // `stringData` is write-only convenience, merged into `data` as the API server does.
-        if let strings = object["stringData"] as? [String: Any] {
-            var merged = (object["data"] as? [String: Any]) ?? [:]
-            for (key, value) in strings { merged[key] = Data("\(value)".utf8).base64EncodedString() }
-            object["data"] = merged
-            object["stringData"] = nil
-        }
+        guard let object = try rawManifest(file) else { return nil }
         var secret = try Self.decode(Secret.self, from: object, place: file)
         secret.metadata.namespace = secret.metadata.namespace ?? namespace
         secret.metadata.resourceVersion = secret.metadata.annotations?[Self.revisionAnnotation]
@@ -165,23 +153,62 @@ public struct LocalDirectoryStore: ClusterStore {
         }
     }
 
-    public func update(_ secret: Secret) async throws -> Secret {
+    /// Changes the keys the patch names in the manifest as it is on disk: whatever else the file
+    /// holds (finalizers, ownerReferences, fields certctl does not model) stays.
+    public func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret {
         try withLock {
-            let (namespace, name) = try Self.identity(secret)
-            guard let current = try read(namespace, name) else {
-                throw Self.status(404, "NotFound", "secrets \"\(name)\" not found", secret)
+            let file = path(namespace, name)
+            let described = Secret(metadata: ObjectMeta(name: name, namespace: namespace), type: nil, data: nil)
+            guard var object = try rawManifest(file) else {
+                throw Self.status(404, "NotFound", "secrets \"\(name)\" not found", described)
             }
-            let currentVersion = current.metadata.resourceVersion ?? "0"
-            if let sent = secret.metadata.resourceVersion, sent != currentVersion {
+            var metadata = (object["metadata"] as? [String: Any]) ?? [:]
+            var annotations = (metadata["annotations"] as? [String: Any]) ?? [:]
+            let currentVersion = (annotations[Self.revisionAnnotation] as? String) ?? "0"
+            if let sent = patch.resourceVersion, sent != currentVersion {
                 throw Self.status(
                     409,
                     "Conflict",
                     "Operation cannot be fulfilled on secrets \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
-                    secret
+                    described
                 )
             }
-            return try write(secret, namespace: namespace, name: name, version: (Int(currentVersion) ?? 0) + 1)
+            func apply(_ changes: [String: String?], to map: inout [String: Any]) {
+                for (key, value) in changes { map[key] = value }
+            }
+            var labels = (metadata["labels"] as? [String: Any]) ?? [:]
+            apply(patch.labels, to: &labels)
+            metadata["labels"] = labels.isEmpty ? nil : labels
+            apply(patch.annotations, to: &annotations)
+            annotations[Self.revisionAnnotation] = String((Int(currentVersion) ?? 0) + 1)
+            metadata["annotations"] = annotations
+            object["metadata"] = metadata
+            var data = (object["data"] as? [String: Any]) ?? [:]
+            apply(patch.data.mapValues { $0?.base64EncodedString() }, to: &data)
+            object["data"] = data.isEmpty ? nil : data
+            try AtomicFile.write(YAMLText.block(object), to: file, mode: 0o600)
+            guard let stored = try read(namespace, name) else {
+                throw CertctlError(.io, object: file, "disappeared while it was written")
+            }
+            return stored
         }
+    }
+
+    /// The manifest at `file` as read, `stringData` merged into `data` as the API server does.
+    private func rawManifest(_ file: String) throws -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        let documents = try YAMLDocuments.parse(
+            String(decoding: data, as: UTF8.self), source: file, code: .invalidManifest)
+        guard var object = documents.first?.value as? [String: Any] else {
+            throw CertctlError(.invalidManifest, object: file, "is not a Secret manifest")
+        }
+        if let strings = object["stringData"] as? [String: Any] {
+            var merged = (object["data"] as? [String: Any]) ?? [:]
+            for (key, value) in strings { merged[key] = Data("\(value)".utf8).base64EncodedString() }
+            object["data"] = merged
+            object["stringData"] = nil
+        }
+        return object
     }
 
     private func pendingPath(_ namespace: String, _ name: String) -> String {

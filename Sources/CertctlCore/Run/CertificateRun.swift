@@ -55,6 +55,9 @@ public struct CertificateRun: Sendable {
     public var now: @Sendable () -> Date
     /// Events on the Ingresses, in a cluster.
     public var events: EventRecorder?
+    /// What went wrong beside the certificates (an Event or record not stored, a restarted
+    /// list): logged once each and listed in the report.
+    public var warnings: RunWarnings
 
     public init(
         store: any ClusterStore,
@@ -76,6 +79,7 @@ public struct CertificateRun: Sendable {
         self.makeSolver = makeSolver
         self.observer = observer
         self.now = now
+        self.warnings = RunWarnings(logger: logger)
     }
 
     public func run(_ options: Options) async throws -> RunReport {
@@ -152,7 +156,8 @@ public struct CertificateRun: Sendable {
             problems: inventory.problems,
             lockHeld: lockHeld,
             acmeRequests: counter.value,
-            acmeRequestsByAction: counter.byAction
+            acmeRequestsByAction: counter.byAction,
+            warnings: warnings.messages
         )
         if !options.dryRun, report.exitCode(at: now()) == 0 {
             await lock.recordSuccess(at: now())
@@ -224,9 +229,9 @@ public struct CertificateRun: Sendable {
                     refreshed[index].current = CurrentCertificate(secret: stored)
                 }
             } catch {
-                logger.warning(
-                    "renewalInfo failed; keeping the recorded window",
-                    metadata: ["secret": "\(entry.desired.id)", "error": "\(error)"])
+                warnings.add(
+                    "renewal-info", "renewalInfo failed or could not be stored; keeping the recorded window: \(error)",
+                    metadata: ["secret": "\(entry.desired.id)"])
             }
         }
         return refreshed
@@ -373,7 +378,14 @@ public struct CertificateRun: Sendable {
             }
             try await SecretWriter.store(desired, chain: issued.chain, key: key, record: record, in: store)
             if entry.pending != nil {
-                try? await store.savePendingRecord(nil, namespace: desired.namespace, secretName: desired.secretName)
+                do {
+                    try await store.savePendingRecord(nil, namespace: desired.namespace, secretName: desired.secretName)
+                } catch {
+                    warnings.add(
+                        "pending-delete",
+                        "cannot remove the pending record of \(desired.id) (it is void now): \(error)",
+                        metadata: ["secret": "\(desired.id)"])
+                }
             }
             metadata["serial"] = "\(summary.serialHex)"
             metadata["notAfter"] = "\(RenewalRecord.format(summary.notAfter))"
@@ -407,6 +419,8 @@ public struct CertificateRun: Sendable {
             next = retryAfter
         }
         record.nextAttempt = next
+        // The back-off holds only if it is stored: a run never claims a next attempt it did not keep.
+        var stored: Date? = next
         do {
             if try await SecretWriter.storeRecord(record, for: entry.desired, in: store) == nil {
                 var annotations: [String: String] = [:]
@@ -415,12 +429,16 @@ public struct CertificateRun: Sendable {
                     annotations, namespace: entry.desired.namespace, secretName: entry.desired.secretName)
             }
         } catch {
-            logger.error("cannot record the failure", metadata: ["secret": "\(entry.desired.id)", "error": "\(error)"])
+            stored = nil
+            warnings.add(
+                "record", "cannot store the failure record of \(entry.desired.id), so no back-off holds: \(error)",
+                metadata: ["secret": "\(entry.desired.id)"])
         }
         logger.error(
             "renewal failed",
             metadata: [
-                "secret": "\(entry.desired.id)", "error": "\(message)", "nextAttempt": "\(RenewalRecord.format(next))",
+                "secret": "\(entry.desired.id)", "error": "\(message)",
+                "nextAttempt": "\(stored.map(RenewalRecord.format) ?? "not stored: the next run tries again")",
             ]
         )
         let stillValid = entry.current?.isValid(at: time) ?? false
@@ -428,14 +446,14 @@ public struct CertificateRun: Sendable {
             entry.desired,
             warning: true,
             reason: "Failed",
-            note: "\(message); next attempt \(RenewalRecord.format(next))"
+            note: "\(message); next attempt \(stored.map(RenewalRecord.format) ?? "at the next run")"
         )
         return CertificateReport(
             desired: entry.desired,
             action: action,
             outcome: .failed(message, stillValid: stillValid),
             summary: entry.current?.isUsable == true ? entry.current?.summary : nil,
-            nextAttempt: next,
+            nextAttempt: stored,
             failureCount: record.failureCount
         )
     }

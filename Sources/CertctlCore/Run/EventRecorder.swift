@@ -1,44 +1,62 @@
 import Foundation
 public import Kubernetes
-public import Logging
-import Transport
+import Logging
 
 /// Kubernetes Events (`events.k8s.io/v1`) on the Ingresses of a certificate: issued, renewed,
-/// failed with the CA's problem. Best effort: a failed Event never fails the run.
+/// failed with the CA's problem. A failed Event never fails the run, but it is a warning of the
+/// run (logged once, in the summary), never a silent debug line.
 public struct EventRecorder: Sendable {
     public let client: KubernetesClient
     public let instance: String
-    public let logger: Logger
+    public let warnings: RunWarnings
 
-    public init(client: KubernetesClient, instance: String, logger: Logger) {
+    /// The API server's limits (`k8s.io/api` validation): note 1 kB, reportingInstance 128 bytes.
+    static let noteLimit = 1024
+    static let instanceLimit = 128
+
+    public init(client: KubernetesClient, instance: String, warnings: RunWarnings) {
         self.client = client
         self.instance = instance
-        self.logger = logger
+        self.warnings = warnings
+    }
+
+    /// At most `limit` bytes of UTF-8, never cutting a character.
+    static func prefix(_ text: String, bytes limit: Int) -> String {
+        var result = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            guard used + size <= limit else { break }
+            result.append(character)
+            used += size
+        }
+        return result
     }
 
     public func record(_ desired: DesiredCertificate, warning: Bool, reason: String, note: String) async {
         for ingress in desired.ingresses {
             let event = Event(
                 metadata: ObjectMeta(
-                    name: "\(ingress).\(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff)",
+                    name:
+                        "\(ingress.prefix(230)).\(String(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff, radix: 16))",
                     namespace: desired.namespace),
-                eventTime: Timestamp.rfc3339(Date(), milliseconds: true),
+                eventTime: MicroTime(Date()),
                 reportingController: "certctl.io/certctl",
-                reportingInstance: instance,
+                reportingInstance: Self.prefix(instance, bytes: Self.instanceLimit),
                 action: "Issue",
                 reason: reason,
                 regarding: .init(
                     apiVersion: Ingress.apiVersion, kind: Ingress.kind, name: ingress, namespace: desired.namespace,
                     uid: nil),
-                note: String("\(desired.secretName): \(note)".prefix(1024)),
+                note: Self.prefix("\(desired.secretName): \(note)", bytes: Self.noteLimit),
                 type: warning ? "Warning" : "Normal"
             )
             do {
                 _ = try await client.create(event)
             } catch {
-                logger.debug(
-                    "cannot record an Event",
-                    metadata: ["ingress": "\(desired.namespace)/\(ingress)", "error": "\(error)"])
+                warnings.add(
+                    "event", "cannot record Events (first refused: Ingress \(desired.namespace)/\(ingress)): \(error)",
+                    metadata: ["ingress": "\(desired.namespace)/\(ingress)"])
             }
         }
     }

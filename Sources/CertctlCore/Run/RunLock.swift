@@ -85,6 +85,8 @@ public struct LeaseRunLock: RunLock {
     public let name: String
     public let identity: String
     public let duration: Int
+    /// The clock the Lease's times come from (tests step it instead of sleeping).
+    public var now: @Sendable () -> Date = { Date() }
 
     public init(
         client: KubernetesClient, namespace: String, name: String = "certctl-run", identity: String, duration: Int = 900
@@ -97,35 +99,50 @@ public struct LeaseRunLock: RunLock {
     }
 
     public func acquire() async throws -> Bool {
-        let now = Date()
-        let stamp = Self.microTime(now)
-        let spec = Lease.Spec(
-            holderIdentity: identity, leaseDurationSeconds: duration, acquireTime: stamp, renewTime: stamp)
+        let now = self.now()
+        let stamp = MicroTime(now)
         let existing: Lease
         do {
             existing = try await client.get(Lease.self, namespace: namespace, name: name)
         } catch let error as KubernetesError where error.isNotFound {
             do {
+                let spec = Lease.Spec(
+                    holderIdentity: identity, leaseDurationSeconds: duration, acquireTime: stamp, renewTime: stamp)
                 _ = try await client.create(Lease(metadata: ObjectMeta(name: name, namespace: namespace), spec: spec))
                 return true
             } catch let error as KubernetesError where error.isAlreadyExists {
                 return false
             }
         }
-        if let holder = existing.spec?.holderIdentity, !holder.isEmpty, holder != identity,
-            let renewed = existing.spec?.renewTime.flatMap(Timestamp.rfc3339),
-            renewed.addingTimeInterval(TimeInterval(existing.spec?.leaseDurationSeconds ?? duration)) > now
+        let holder = existing.spec?.holderIdentity ?? ""
+        if !holder.isEmpty, holder != identity, let renewed = existing.spec?.renewTime,
+            renewed.date.addingTimeInterval(TimeInterval(existing.spec?.leaseDurationSeconds ?? duration)) > now
         {
             return false
         }
-        var taken = existing
-        taken.spec = spec
+        var spec: [String: JSONValue] = [
+            "holderIdentity": .string(identity), "leaseDurationSeconds": JSONValue(duration),
+            "acquireTime": .string(stamp.description), "renewTime": .string(stamp.description),
+        ]
+        if !holder.isEmpty, holder != identity {
+            spec["leaseTransitions"] = JSONValue((existing.spec?.leaseTransitions ?? 0) + 1)
+        }
         do {
-            _ = try await client.update(taken)  // carries the resourceVersion read: a race loses with 409
+            // The resourceVersion read is the precondition: of two runs taking it, one gets 409.
+            try await patch(existing, spec: spec)
             return true
         } catch let error as KubernetesError where error.isConflict {
             return false
         }
+    }
+
+    /// Changes the Lease's spec fields named, if nobody wrote since `lease` was read.
+    private func patch(_ lease: Lease, spec: [String: JSONValue]) async throws {
+        let patch: JSONValue = .object([
+            "metadata": .object(["resourceVersion": .string(lease.metadata.resourceVersion ?? "")]),
+            "spec": .object(spec),
+        ])
+        _ = try await client.mergePatch(Lease.self, namespace: namespace, name: name, patch: patch)
     }
 
     public var renewalInterval: Duration? { .seconds(max(duration / 3, 1)) }
@@ -134,12 +151,11 @@ public struct LeaseRunLock: RunLock {
 
     /// Kept as an annotation on the Lease, which every run reads anyway.
     public func recordSuccess(at date: Date) async {
+        let patch: JSONValue = .object([
+            "metadata": .object(["annotations": .object([Self.successAnnotation: .string(RenewalRecord.format(date))])])
+        ])
         do {
-            var lease = try await client.get(Lease.self, namespace: namespace, name: name)
-            var annotations = lease.metadata.annotations ?? [:]
-            annotations[Self.successAnnotation] = RenewalRecord.format(date)
-            lease.metadata.annotations = annotations
-            _ = try await client.update(lease)
+            _ = try await client.mergePatch(Lease.self, namespace: namespace, name: name, patch: patch)
         } catch let error as KubernetesError where error.isNotFound {
             let lease = Lease(
                 metadata: ObjectMeta(
@@ -148,7 +164,7 @@ public struct LeaseRunLock: RunLock {
             )
             _ = try? await client.create(lease)
         } catch {
-            return  // a conflict means another run just wrote: its news is as good
+            return  // a failed write of this one annotation leaves the older success standing
         }
     }
 
@@ -159,23 +175,16 @@ public struct LeaseRunLock: RunLock {
 
     /// Moves renewTime forward while this run holds the Lease.
     public func renew() async {
-        guard var lease = try? await client.get(Lease.self, namespace: namespace, name: name),
+        guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name),
             lease.spec?.holderIdentity == identity
         else { return }
-        lease.spec?.renewTime = Self.microTime(Date())
-        _ = try? await client.update(lease)
+        try? await patch(lease, spec: ["renewTime": .string(MicroTime(now()).description)])
     }
 
     public func release() async {
-        guard var lease = try? await client.get(Lease.self, namespace: namespace, name: name),
+        guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name),
             lease.spec?.holderIdentity == identity
         else { return }
-        lease.spec?.holderIdentity = nil
-        lease.spec?.renewTime = nil
-        _ = try? await client.update(lease)
-    }
-
-    static func microTime(_ date: Date) -> String {
-        Timestamp.rfc3339(date, milliseconds: true)
+        try? await patch(lease, spec: ["holderIdentity": .null, "renewTime": .null])
     }
 }

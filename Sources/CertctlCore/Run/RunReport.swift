@@ -64,6 +64,8 @@ public struct RunReport: Sendable {
     public var lockHeld: Bool
     public var acmeRequests: Int
     public var acmeRequestsByAction: [CertificateMetrics.RequestKey: Int]
+    /// What went wrong beside the certificates (``RunWarnings``), once each.
+    public var warnings: [String]
 
     public init(
         cluster: String,
@@ -71,8 +73,10 @@ public struct RunReport: Sendable {
         problems: [ObjectProblem],
         lockHeld: Bool,
         acmeRequests: Int,
-        acmeRequestsByAction: [CertificateMetrics.RequestKey: Int] = [:]
+        acmeRequestsByAction: [CertificateMetrics.RequestKey: Int] = [:],
+        warnings: [String] = []
     ) {
+        self.warnings = warnings
         self.cluster = cluster
         self.certificates = certificates
         self.problems = problems

@@ -46,10 +46,13 @@ public struct SecretAccountStore: AccountStore {
         annotations[Self.urlAnnotation] = account.url
         let data = ["tls.key": Data(account.key.pemRepresentation.utf8)]
         do {
-            var secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
-            secret.data = data
-            secret.metadata.annotations = (secret.metadata.annotations ?? [:]).merging(annotations) { $1 }
-            _ = try await client.update(secret)
+            // Only the key and certctl's two annotations change; the rest of the Secret stays.
+            let secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
+            var patch = SecretPatch(resourceVersion: secret.metadata.resourceVersion)
+            patch.data = data.mapValues { .some($0) }
+            patch.annotations = annotations.mapValues { .some($0) }
+            _ = try await client.mergePatch(
+                Secret.self, namespace: namespace, name: issuer.accountKeySecret, patch: patch.mergePatch)
         } catch let error as KubernetesError where error.isNotFound {
             let secret = Secret(
                 metadata: ObjectMeta(

@@ -1,17 +1,21 @@
 import Certificates
-import Foundation
+public import Foundation
 import NIOCore
 import NIOSSL
 import SwiftASN1
 public import Transport
 import X509
 
-/// An in-process Kubernetes API server over HTTPS on loopback, faithful to the real one for what
-/// certctl uses: bearer tokens and client certificates (401 without), `resourceVersion` on every
-/// write and 409 `Conflict` on a stale one, `AlreadyExists`, 404 `NotFound`, 422 `Invalid` and
-/// 400 `BadRequest` with real `Status` bodies, `limit`/`continue` pagination, label and field
-/// selectors, `kubernetes.io/tls` validation and JSON merge patch. It is never more forgiving than
-/// a real API server: what it refuses, a real one refuses too.
+/// An in-process Kubernetes API server over HTTPS on loopback, held to a recording of a real
+/// kube-apiserver (v1.36.2; `tests/kube-apiserver/`, replayed by `KubeAPIConformanceTests`):
+/// bearer tokens and client certificates (401 for an unknown token, 403 for anonymous), RBAC per
+/// user, namespaces that must exist, every body decoded as the server decodes it (unknown fields
+/// warned about or refused under `fieldValidation=Strict`, `metav1.Time`/`MicroTime` formats,
+/// base64), defaults and validation per kind with the server's `Status` bodies and causes,
+/// `resourceVersion` preconditions, merge, JSON and strategic merge patches, finalizers and
+/// `deletionTimestamp`, immutable Secrets, dry runs, paginated lists with expiring `continue`
+/// tokens, selectors, and cert-manager's custom resources from their CRDs. What it refuses, a real
+/// server refuses too, with the same status, reason and causes.
 public final class FakeAPIServer: Sendable {
     let state: FakeAPIState
     private let server: HTTPServer
@@ -20,9 +24,29 @@ public final class FakeAPIServer: Sendable {
     public let caBundle: [UInt8]
     public let authority: TestCertificateAuthority
 
-    /// Starts on a free port. `tokens` are accepted bearer tokens; client certificates signed by
-    /// `authority` are accepted too (their CN is the user).
-    public static func start(tokens: Set<String> = ["test-token"]) async throws -> FakeAPIServer {
+    /// The namespaces a fake cluster of the tests has besides Kubernetes' own.
+    public static let testNamespaces = ["prod", "staging", "certctl"]
+
+    /// cert-manager's CRDs (`tests/cert-manager-crds/`), for a cluster that runs cert-manager.
+    public static var certManagerCRDs: [URL] {
+        ["certificates", "clusterissuers", "issuers"].map {
+            CertctlProcess.repository.appendingPathComponent("tests/cert-manager-crds/cert-manager.io_\($0).yaml")
+        }
+    }
+
+    /// Starts on a free port with a cluster administrator for each bearer token of `tokens`.
+    public static func start(tokens: [String]) async throws -> FakeAPIServer {
+        try await start(users: tokens.map { .admin(token: $0) })
+    }
+
+    /// Starts on a free port. `users` authenticate by bearer token, or by a client certificate
+    /// signed by `authority` whose CN is their name; `namespaces` exist besides `default`,
+    /// `kube-system`, `kube-public` and `kube-node-lease`; `customResourceDefinitions` are served.
+    public static func start(
+        users: [FakeAPIUser] = [.admin()],
+        namespaces: [String] = testNamespaces,
+        customResourceDefinitions: [URL] = []
+    ) async throws -> FakeAPIServer {
         let authority = try TestCertificateAuthority(name: "fake kube-apiserver CA")
         let key = try Certificates.PrivateKey(generating: .ecdsaP256)
         let now = Date()
@@ -44,7 +68,9 @@ public final class FakeAPIServer: Sendable {
         )
         let context = try NIOSSLContext(configuration: configuration)
 
-        let state = FakeAPIState(tokens: tokens)
+        let state = FakeAPIState(
+            users: users, namespaces: ["default", "kube-system", "kube-public", "kube-node-lease"] + namespaces,
+            kinds: BuiltinKinds.all + (try CustomResources.kinds(from: customResourceDefinitions)))
         let port = freeLoopbackPort()
         let server = try await HTTPServer.start(
             host: "127.0.0.1",
@@ -82,27 +108,56 @@ public final class FakeAPIServer: Sendable {
         await server.stop()
     }
 
-    /// Stores an object as a client with full rights would create it (JSON of any kind).
+    /// Stores an object as the cluster's administrator creates it (JSON of any kind), creating
+    /// its namespace first when there is none, as an administrator would.
     public func seed(_ path: String, _ object: [String: Any]) async throws {
-        let data = try JSONSerialization.data(withJSONObject: object)
-        let response = await state.handle(
+        if let namespace = Self.namespace(in: path) { await state.ensureNamespace(namespace) }
+        let response = await state.answer(
             ServerRequest(
                 method: "POST",
                 uri: path,
-                headers: ["Authorization": "Bearer \(await state.anyToken)", "Content-Type": "application/json"],
-                body: Array(data),
+                headers: ["Authorization": "Bearer \(await state.adminToken)", "Content-Type": "application/json"],
+                body: Array(try JSONSerialization.data(withJSONObject: object)),
                 peerIdentity: nil
             )
-        )
+        ).response
         guard (200..<300).contains(response.status) else {
             throw PebbleError(reason: "seeding \(path) failed: \(String(decoding: response.body, as: UTF8.self))")
         }
     }
 
-    /// The stored object, as JSON, or nil.
+    private static func namespace(in path: String) -> String? {
+        let parts = path.split(separator: "/")
+        return parts.firstIndex(of: "namespaces").flatMap {
+            parts.indices.contains($0 + 1) ? String(parts[$0 + 1]) : nil
+        }
+    }
+
+    /// Creates namespace `name` if it does not exist.
+    public func createNamespace(_ name: String) async {
+        await state.ensureNamespace(name)
+    }
+
+    /// The stored object as the server serves it, as JSON, or nil.
     public func object(_ collection: String, namespace: String, name: String) async -> [String: Any]? {
         guard let data = await state.objectJSON(collection, namespace: namespace, name: name) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
+    }
+
+    /// One more user (a ServiceAccount's token with its Role's rules).
+    public func addUser(_ user: FakeAPIUser) async {
+        await state.addUser(user)
+    }
+
+    /// Expires every `continue` token handed out so far (410 Expired), as an etcd compaction does.
+    public func compact() async {
+        await state.compact()
+    }
+
+    /// Compacts once `pages` more list pages have been served: a list in progress then meets
+    /// 410 Expired on its next page.
+    public func compact(afterPages pages: Int) async {
+        await state.compact(afterPages: pages)
     }
 
     /// Requests served, by verb (`get`, `list`, `create`, `update`, `patch`, `delete`).
@@ -110,7 +165,7 @@ public final class FakeAPIServer: Sendable {
         get async { await state.counts }
     }
 
-    /// Every request as "verb collection namespace/name" (`create v1/services prod/x`).
+    /// Every request as "verb collection namespace/name user" (`create v1/services prod/x kubernetes-admin`).
     public var requestLog: [String] {
         get async { await state.log }
     }

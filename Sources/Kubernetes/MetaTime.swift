@@ -1,0 +1,66 @@
+public import Foundation
+import Transport
+
+/// `metav1.Time`: RFC 3339 with whole seconds in UTC on the wire (`2026-12-01T08:45:49Z`), as
+/// the API server writes `creationTimestamp` and `deletionTimestamp`. Read leniently (a fraction
+/// or an offset is accepted, as the server accepts them).
+public struct Time: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var date: Date
+
+    public init(_ date: Date) {
+        self.date = date
+    }
+
+    /// The wire form.
+    public var description: String { Timestamp.rfc3339(date) }
+
+    public static func < (lhs: Time, rhs: Time) -> Bool { lhs.date < rhs.date }
+}
+
+/// `metav1.MicroTime`: RFC 3339 with exactly six fractional digits (`2026-12-01T08:45:49.450123Z`),
+/// the only form the API server accepts for a Lease's `acquireTime`/`renewTime` and an Event's
+/// `eventTime` (three digits or none are refused with 400 BadRequest).
+public struct MicroTime: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var date: Date
+
+    public init(_ date: Date) {
+        self.date = date
+    }
+
+    /// The wire form.
+    public var description: String { Timestamp.rfc3339(date, fractionDigits: 6) }
+
+    public static func < (lhs: MicroTime, rhs: MicroTime) -> Bool { lhs.date < rhs.date }
+}
+
+extension Time: Codable {
+    public init(from decoder: any Decoder) throws {
+        date = try decodeTimestamp(from: decoder, kind: "Time")
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+extension MicroTime: Codable {
+    public init(from decoder: any Decoder) throws {
+        date = try decodeTimestamp(from: decoder, kind: "MicroTime")
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+private func decodeTimestamp(from decoder: any Decoder, kind: String) throws -> Date {
+    let container = try decoder.singleValueContainer()
+    let text = try container.decode(String.self)
+    guard let date = Timestamp.rfc3339(text) else {
+        throw DecodingError.dataCorruptedError(
+            in: container, debugDescription: "\(kind) is not an RFC 3339 timestamp: \(text)")
+    }
+    return date
+}
