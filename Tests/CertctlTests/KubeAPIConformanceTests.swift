@@ -14,6 +14,52 @@ struct KubeAPIConformanceTests {
             "the recorded body was rewritten after recording (it shows the valid keys of the next case) while the answer is for the key `certctl.io/failure-count`; the case is replayed with that key, as its answer and its why say"
     ]
 
+    /// What the fake knowingly does not do as the real server does, beyond the recording.
+    static let knownDifferences: [(request: String, why: String)] = [
+        ("GET a collection with watch=true", "watches are not served (certctl never watches): 405"),
+        ("DELETE a collection", "deletecollection is not served (certctl deletes by name): 405"),
+        (
+            "PATCH with application/apply-patch+yaml",
+            "server-side apply is not implemented (certctl uses merge patches): 415"
+        ),
+        (
+            "a CRD's x-kubernetes-validations",
+            "CEL rules are not evaluated; a schema error adds the real server's \"some validation rules were not checked\" cause"
+        ),
+        ("DELETE a namespace", "no controllers run: it stays Terminating, as on the recorded server (no controllers)"),
+        ("metadata.managedFields", "one Update entry with the fields set, not the server's exact field set"),
+        (
+            "a continue token",
+            "the 32 newest first pages are kept; an older token is 410 Expired, as after a compaction"
+        ),
+    ]
+
+    @Test("what the fake does not serve is refused in words that say so")
+    func unsupported() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let transport = CurlTransport(userAgent: "t")
+        func send(_ method: HTTPRequest.Method, _ path: String, type: String? = nil) async throws -> HTTPResponse {
+            var headers: HTTPHeaders = ["Authorization": "Bearer test-token"]
+            if let type { headers.add("Content-Type", type) }
+            return try await transport.send(
+                HTTPRequest(
+                    method: method, url: server.url + path, headers: headers,
+                    body: type == nil ? nil : Array("{}".utf8),
+                    tls: server.tls))
+        }
+        let watch = try await send(.get, "/api/v1/namespaces/prod/secrets?watch=true")
+        #expect(watch.status == 405)
+        #expect(String(decoding: watch.body, as: UTF8.self).contains("does not serve watch"))
+        let collection = try await send(.delete, "/api/v1/namespaces/prod/secrets")
+        #expect(collection.status == 405)
+        _ = try await send(.post, "/api/v1/namespaces/prod/configmaps", type: "application/json")
+        let apply = try await send(.patch, "/api/v1/namespaces/prod/secrets/x", type: "application/apply-patch+yaml")
+        #expect(apply.status == 415)
+        #expect(String(decoding: apply.body, as: UTF8.self).contains("server-side apply"))
+        #expect(Self.knownDifferences.count == 7)
+    }
+
     static var recordingURL: URL {
         CertctlProcess.repository.appendingPathComponent("tests/kube-apiserver/conformance.json")
     }

@@ -65,6 +65,16 @@ struct PodRBACTests {
         return project
     }
 
+    /// The verbs the job's ServiceAccount used, by collection (the tests' own requests are the admin's).
+    static func verbsUsed(_ server: FakeAPIServer) async -> [String: Set<String>] {
+        var used: [String: Set<String>] = [:]
+        for line in await server.requestLog where line.hasSuffix(" \(jobUser)") {
+            let parts = line.split(separator: " ")
+            used[String(parts[1]), default: []].insert(String(parts[0]))
+        }
+        return used
+    }
+
     static func run(_ project: PodProject, port: Int) async throws -> CertctlProcess.Result {
         try await CertctlProcess.run(
             project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"]),
@@ -187,11 +197,7 @@ struct PodRBACTests {
         #expect(RenewalRecord(annotations: annotations).failureCount == 1)
 
         // Every verb the job used is granted, and everything granted was used.
-        var used: [String: Set<String>] = [:]
-        for line in await server.requestLog where line.hasSuffix(" \(Self.jobUser)") {
-            let parts = line.split(separator: " ")
-            used[String(parts[1]), default: []].insert(String(parts[0]))
-        }
+        let used = await Self.verbsUsed(server)
         let granted = try Self.chartRole(namespace: "prod").granted
         for (collection, verbs) in used {
             #expect(verbs.isSubset(of: granted[collection] ?? []), "\(collection): \(verbs) not all granted")
@@ -240,11 +246,7 @@ struct PodRBACTests {
             ]))
         #expect(try await Self.run(project, port: port).status == 0, "renewed")
 
-        var used: [String: Set<String>] = [:]
-        for line in await server.requestLog where line.hasSuffix(" \(Self.jobUser)") {
-            let parts = line.split(separator: " ")
-            used[String(parts[1]), default: []].insert(String(parts[0]))
-        }
+        let used = await Self.verbsUsed(server)
         let granted = try Self.chartRole(namespace: "prod").granted
         #expect(
             used == granted, "used: \(used.sorted { $0.key < $1.key }), granted: \(granted.sorted { $0.key < $1.key })")
