@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Runs a real tool (promtool, openssl) with input on stdin, off the cooperative pool.
 public enum ExternalTool {
@@ -7,18 +7,30 @@ public enum ExternalTool {
         public var output: String
     }
 
-    public static func run(_ path: String, _ arguments: [String], input: String = "") async throws -> Result {
+    /// Runs `path` with `arguments`, `environment` added to this process's, `input` on stdin;
+    /// stdout and stderr together in `output`.
+    public static func run(
+        _ path: String, _ arguments: [String], input: String = "", environment: [String: String] = [:],
+        directory: URL? = nil
+    ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Swift.Result { try runBlocking(path, arguments, input: input) })
+                continuation.resume(
+                    with: Swift.Result {
+                        try runBlocking(path, arguments, input: input, environment: environment, directory: directory)
+                    })
             }
         }
     }
 
-    private static func runBlocking(_ path: String, _ arguments: [String], input: String) throws -> Result {
+    private static func runBlocking(
+        _ path: String, _ arguments: [String], input: String, environment: [String: String], directory: URL?
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let directory { process.currentDirectoryURL = directory }
         let stdin = Pipe()
         let output = Pipe()
         process.standardInput = stdin
