@@ -12,7 +12,7 @@ public struct ACMERequestRecord: Sendable {
 
 /// An RFC 8555 client for one CA directory and one account key.
 ///
-/// Behaviours (see REFERENCE.md): every endpoint read from the directory; a nonce pool fed by
+/// Behaviours (RFC 8555 §6-7, RFC 9773): every endpoint read from the directory; a nonce pool fed by
 /// every response; `badNonce` retried with a fresh signature; exact `url` headers; POST-as-GET for
 /// every read; Retry-After honoured in polling, capped by a deadline.
 public actor ACMEClient {

@@ -12,7 +12,8 @@ public enum AccountSession {
         secrets: any SecretValueSource,
         transport: any HTTPTransport,
         logger: Logger,
-        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
+        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil,
+        requestTimeout: Duration = .seconds(30)
     ) async throws -> ACMEClient {
         var account: StoredAccount
         if let stored = try await store.load(for: issuer) {
@@ -32,7 +33,7 @@ public enum AccountSession {
                 metadata: ["issuer": "\(issuer.name)", "secret": "\(issuer.accountKeySecret)"])
         }
         let client = ACMEClient(
-            configuration: .init(directoryURL: issuer.server, tls: issuer.tls),
+            configuration: .init(directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout),
             accountKey: account.key,
             accountURL: account.url,
             transport: transport,

@@ -13,6 +13,8 @@ public struct DesiredCertificate: Sendable, Equatable {
     public var ingresses: [String]
     /// The Ingress class (`spec.ingressClassName` or `kubernetes.io/ingress.class`).
     public var ingressClass: String?
+    /// The class came from the legacy annotation, not `spec.ingressClassName`.
+    public var ingressClassIsLegacy = false
 
     public var id: String { "\(namespace)/\(secretName)" }
 
@@ -35,7 +37,7 @@ public struct DesiredCertificate: Sendable, Equatable {
     }
 }
 
-/// Which Ingresses certctl manages and the certificates they need (DESIGN.md "Which Ingresses").
+/// Which Ingresses certctl manages and the certificates they need (the README's "certctl run", step 1).
 public enum Discovery {
     /// Names one certificate may hold (Let's Encrypt's limit per order).
     public static let maximumNames = 100
@@ -107,6 +109,7 @@ public enum Discovery {
                 continue
             }
             let ingressClass = ingress.spec?.ingressClassName ?? annotations[Self.ingressClass]
+            let ingressClassIsLegacy = ingress.spec?.ingressClassName == nil && ingressClass != nil
             for (index, entry) in entries.enumerated() {
                 guard let secretName = entry.secretName, !secretName.isEmpty else {
                     problems.append(
@@ -170,6 +173,7 @@ public enum Discovery {
                     ingresses: [name],
                     ingressClass: ingressClass
                 )
+                bySecret[key]?.ingressClassIsLegacy = ingressClassIsLegacy
             }
         }
         let certificates = order.filter { !conflicting.contains($0) }.compactMap { bySecret[$0] }

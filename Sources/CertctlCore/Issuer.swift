@@ -21,6 +21,13 @@ public struct Issuer: Sendable {
         public var serviceType: String?
         /// Names this solver is for (`selector.dnsNames`); empty means all.
         public var dnsNames: [String]
+
+        public init(ingressClass: String?, ingressClassName: String?, serviceType: String?, dnsNames: [String]) {
+            self.ingressClass = ingressClass
+            self.ingressClassName = ingressClassName
+            self.serviceType = serviceType
+            self.dnsNames = dnsNames
+        }
     }
 
     public var name: String

@@ -112,6 +112,18 @@ public enum IssuerLoader {
             let dnsNames = (selector?["dnsNames"] as? [String]) ?? []
             if let http01 = solver["http01"] as? [String: Any] {
                 let ingress = (http01["ingress"] as? [String: Any]) ?? [:]
+                if let type = ingress["serviceType"] as? String, !["ClusterIP", "NodePort"].contains(type) {
+                    throw CertctlError(
+                        .invalidIssuer, object: named,
+                        "spec.acme.solvers[\(index)].http01.ingress.serviceType \"\(type)\" is not ClusterIP or NodePort (cert-manager's two)"
+                    )
+                }
+                if ingress["class"] != nil, ingress["ingressClassName"] != nil {
+                    throw CertctlError(
+                        .invalidIssuer, object: named,
+                        "spec.acme.solvers[\(index)].http01.ingress sets both class and ingressClassName; keep one (ingressClassName, unless the controller reads only the legacy annotation)"
+                    )
+                }
                 solvers.append(
                     .init(
                         ingressClass: ingress["class"] as? String,

@@ -3,7 +3,7 @@ import ArgumentParser
 import CertctlCore
 import Kubernetes
 
-/// The exit codes of DESIGN.md: 0 fine, 1 a renewal failed, 2 critical, 64+ usage and configuration.
+/// The exit codes of the README (`certctl run`, step 8): 0 fine, 1 a renewal failed, 2 critical, 64+ usage and configuration.
 enum CertctlExit {
     static let renewalFailed = ExitCode(1)
     static let critical = ExitCode(2)

@@ -30,9 +30,19 @@ struct RunCommand: AsyncParsableCommand {
     )
     var leaseSeconds = 900
 
+    @Option(
+        name: .customLong("acme-timeout"),
+        help: ArgumentHelp(
+            "Seconds one ACME request may take before it is abandoned (retried twice, then the certificate fails).",
+            valueName: "seconds"))
+    var acmeTimeout = 30
+
     func validate() throws {
         guard leaseSeconds >= 2 else {
             throw ValidationError("--lease-seconds must be at least 2 (the default is 900)")
+        }
+        guard (1...600).contains(acmeTimeout) else {
+            throw ValidationError("--acme-timeout must be 1 to 600 seconds (the default is 30)")
         }
     }
 
@@ -81,7 +91,7 @@ struct RunCommand: AsyncParsableCommand {
                             .invalidArgument, object: "--key-type \(keyType)",
                             "unknown key type; use one of \(KeyType.names)")
                     }
-                    return CertificateRun.Options(
+                    var options = CertificateRun.Options(
                         scope: scope,
                         issuers: issuers,
                         defaultIssuer: defaultIssuer,
@@ -90,6 +100,8 @@ struct RunCommand: AsyncParsableCommand {
                         http01Listen: try ListenAddress(parsing: http01Listen),
                         keyType: keyType
                     )
+                    options.acmeRequestTimeout = .seconds(acmeTimeout)
+                    return options
                 },
                 selfCheckPasses: selfCheckPasses,
                 leaseSeconds: leaseSeconds,
@@ -157,13 +169,14 @@ struct RunCommand: AsyncParsableCommand {
                     logger.notice("removed HTTP-01 objects a previous run left", metadata: ["count": "\(removed)"])
                 }
                 run.makeSolver = { responder, desired in
-                    IngressSolver(
+                    let solver = issuers[desired.issuer]?.solver(for: desired.hosts)
+                    return IngressSolver(
                         client: client,
                         responder: responder,
                         pod: pod,
                         namespace: desired.namespace,
-                        ingressClass: issuers[desired.issuer]?.solver(for: desired.hosts)?.ingressClass
-                            ?? desired.ingressClass,
+                        ingressClass: .choose(solver: solver, desired: desired),
+                        serviceType: solver?.serviceType,
                         selfCheckPasses: selfCheckPasses,
                         transport: transport,
                         logger: logger

@@ -90,6 +90,14 @@ struct IssuerTests {
                 "keySecretRef.name"
             ),
             ("kind: ClusterIssuer\nmetadata: [unclosed\n", "not valid YAML"),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    privateKeySecretRef: {name: k}\n    solvers: [{http01: {ingress: {serviceType: LoadBalancer}}}]\n",
+                "serviceType \"LoadBalancer\" is not ClusterIP or NodePort"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    privateKeySecretRef: {name: k}\n    solvers: [{http01: {ingress: {class: a, ingressClassName: b}}}]\n",
+                "sets both class and ingressClassName"
+            ),
         ]
     )
     func brokenIssuer(yaml: String, expected: String) {

@@ -29,7 +29,7 @@ struct MetricsTests {
         text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }.sorted()
     }
 
-    @Test("names and labels of DESIGN.md, values from the certificates, never key material")
+    @Test("names and labels of the README, values from the certificates, never key material")
     func names() throws {
         let text = try Self.exposition()
         let samples = Self.samples(text)

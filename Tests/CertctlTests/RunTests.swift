@@ -23,6 +23,7 @@ struct RunFixture {
         caBundle: [UInt8]?,
         port: Int,
         apiTimeout: Duration? = nil,
+        profile: String? = nil,
         solver: ((KubernetesClient, FakeAPIServer) -> CertificateRun.SolverFactory)? = nil
     ) async throws -> RunFixture {
         let fixture = try await StoreFixture.make(kind, ingresses: ingresses, apiTimeout: apiTimeout)
@@ -36,6 +37,7 @@ struct RunFixture {
                     server: \(server)
                     privateKeySecretRef: {name: pebble-account}
                 \(caBundle.map { "    caBundle: \(Data($0).base64EncodedString())" } ?? "")
+                \(profile.map { "    profile: \($0)" } ?? "")
                 """,
                 source: "test"
             ).first
@@ -231,6 +233,50 @@ struct RunClusterTests {
         await server.stop()
     }
 
+    @Test("a CA that accepts connections but never answers fails the certificate within --acme-timeout")
+    func silentCA() async throws {
+        let silent = try await HTTPServer.start(host: "127.0.0.1", port: freeLoopbackPort()) { _ in
+            try? await Task.sleep(for: .seconds(300))
+            return ServerResponse(status: 500)
+        }
+        defer { Task { await silent.stop() } }
+        let project = try LocalProject.make(server: "http://127.0.0.1:\(silent.port)/dir", sites: ["quiet"])
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try await CertctlProcess.run(
+            ["run", "--acme-timeout", "1", "--http01-listen", "127.0.0.1:\(freeLoopbackPort())"] + LocalProject.flags,
+            directory: project.directory)
+        let elapsed = clock.now - started
+        #expect(result.status == 2, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains("failed"), "\(result.standardOutput)")
+        // Three attempts of 1 s and the pauses between them (1 s, 2 s); with the default 30 s
+        // timeout the same run takes over 90 s.
+        #expect(elapsed < .seconds(20), "took \(elapsed)")
+        let refused = try await CertctlProcess.run(
+            ["run", "--acme-timeout", "0"] + LocalProject.flags, directory: project.directory)
+        #expect(refused.status == 64)
+        #expect(refused.standardError.contains("--acme-timeout must be 1 to 600 seconds"), "\(refused.standardError)")
+    }
+
+    @Test("more names than the issuer's profile takes are refused before ordering")
+    func profileNameLimit() async throws {
+        let port = freeLoopbackPort()
+        let server = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await server.stop() } }
+        let hosts = (0..<26).map { "h\($0).mybinder.org" }
+        let run = try await RunFixture.make(
+            .local, ingresses: [ingress("prod", "many", tls: [(hosts, "tls-many")])], server: server.directoryURL,
+            caBundle: nil, port: port, profile: "shortlived")
+        let (report, _) = try await run.runOnce()
+        guard case .failed(let message, _) = report.certificates.first?.outcome else {
+            Issue.record("expected a refusal: \(report.certificates.map(\.outcome))")
+            return
+        }
+        #expect(
+            message.contains("Secret prod/tls-many: has 26 names; Let's Encrypt's shortlived profile takes at most 25"))
+        #expect(await server.orders.isEmpty, "no order was made")
+    }
+
     @Test("an Event the server refuses and a record it cannot store are warnings of the run, once each")
     func warnings() async throws {
         let down = try await PodRBACTests.DownCA()
@@ -274,7 +320,7 @@ struct RunClusterTests {
                 { responder, desired in
                     IngressSolver(
                         client: client, responder: responder, pod: pod, namespace: desired.namespace,
-                        ingressClass: "traefik",
+                        ingressClass: .name("traefik"),
                         selfCheckPasses: 0, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t")
                     )
                 }
@@ -320,7 +366,7 @@ struct RunClusterTests {
         defer { Task { await responder.stop() } }
         let pod = IngressSolver.Pod(name: "certctl-1", namespace: "prod", labels: ["job-name": "certctl-1"], port: 8089)
         let solver = IngressSolver(
-            client: client, responder: responder, pod: pod, namespace: "prod", ingressClass: "traefik",
+            client: client, responder: responder, pod: pod, namespace: "prod", ingressClass: .name("traefik"),
             selfCheckPasses: 0,
             transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t")
         )
@@ -328,7 +374,8 @@ struct RunClusterTests {
             identifier: .dns("hub.mybinder.org"), token: "tok123", keyAuthorization: "tok123.thumb")
         let ingresses = try await client.list(Ingress.self, namespace: "prod")
         let ingress = try #require(ingresses.first)
-        #expect(ingress.metadata.annotations?["kubernetes.io/ingress.class"] == "traefik")
+        #expect(ingress.spec?.ingressClassName == "traefik")
+        #expect(ingress.metadata.annotations?["kubernetes.io/ingress.class"] == nil)
         let rule = try #require(ingress.spec?.rules?.first)
         #expect(rule.host == "hub.mybinder.org")
         #expect(rule.http?.paths.first?.path == "/.well-known/acme-challenge/tok123")
@@ -336,6 +383,7 @@ struct RunClusterTests {
         let service = try #require(try await client.list(Service.self, namespace: "prod").first)
         #expect(service.spec?.selector == ["job-name": "certctl-1"])
         #expect(service.spec?.ports?.first?.targetPort == 8089)
+        #expect(service.spec?.type == "ClusterIP")
         #expect(rule.http?.paths.first?.backend.service?.name == service.metadata.name)
 
         await solver.cleanUp(identifier: .dns("hub.mybinder.org"), token: "tok123")
@@ -345,6 +393,44 @@ struct RunClusterTests {
         // A leftover from a killed run is removed by the next.
         try await solver.present(identifier: .dns("hub.mybinder.org"), token: "left", keyAuthorization: "left.thumb")
         #expect(await IngressSolver.removeLeftovers(client: client, namespaces: ["prod"]) == 2)
+
+        // The legacy class where the issuer asks for it, and the issuer's service type.
+        let legacy = IngressSolver(
+            client: client, responder: responder, pod: pod, namespace: "prod",
+            ingressClass: .legacyAnnotation("nginx"), serviceType: "NodePort", selfCheckPasses: 0,
+            transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"))
+        try await legacy.present(identifier: .dns("hub.mybinder.org"), token: "old", keyAuthorization: "old.thumb")
+        let annotated = try #require(try await client.list(Ingress.self, namespace: "prod").first)
+        #expect(annotated.metadata.annotations?["kubernetes.io/ingress.class"] == "nginx")
+        #expect(annotated.spec?.ingressClassName == nil)
+        let nodePort = try #require(try await client.list(Service.self, namespace: "prod").first)
+        #expect(nodePort.spec?.type == "NodePort")
+        await legacy.cleanUp(identifier: .dns("hub.mybinder.org"), token: "old")
+    }
+
+    @Test(
+        "the solver's class: the issuer's ingressClassName, else its legacy class, else the certificate's own Ingress's",
+        arguments: [
+            (nil, nil, "traefik", false, IngressSolver.IngressClass.name("traefik")),
+            (nil, nil, "traefik", true, .legacyAnnotation("traefik")),
+            ("nginx", nil, "traefik", false, .name("nginx")),
+            (nil, "haproxy", "traefik", false, .legacyAnnotation("haproxy")),
+            ("nginx", "haproxy", nil, false, .name("nginx")),
+            (nil, nil, nil, false, .none),
+        ] as [(String?, String?, String?, Bool, IngressSolver.IngressClass)])
+    func solverClass(
+        issuerClassName: String?, issuerClass: String?, own: String?, legacy: Bool, expected: IngressSolver.IngressClass
+    ) {
+        var desired = DesiredCertificate(
+            namespace: "prod", secretName: "s", hosts: ["a.mybinder.org"], issuer: "i", issuerKind: "ClusterIssuer",
+            ingresses: ["a"], ingressClass: own)
+        desired.ingressClassIsLegacy = legacy
+        let solver =
+            issuerClassName == nil && issuerClass == nil
+            ? nil
+            : Issuer.HTTP01Solver(
+                ingressClass: issuerClass, ingressClassName: issuerClassName, serviceType: nil, dnsNames: [])
+        #expect(IngressSolver.IngressClass.choose(solver: solver, desired: desired) == expected)
     }
 }
 

@@ -298,7 +298,8 @@ public struct CertificateRun: Sendable {
                     secrets: secrets,
                     transport: transport,
                     logger: logger,
-                    observer: tally
+                    observer: tally,
+                    requestTimeout: options.acmeRequestTimeout
                 )
                 clients[issuerName] = .success(client)
             } catch {
@@ -345,6 +346,14 @@ public struct CertificateRun: Sendable {
     ) async -> CertificateReport {
         let desired = entry.desired
         var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
+        if let profile = issuer.profile, let limit = Self.profileNameLimits[profile], desired.hosts.count > limit {
+            // Refused before ordering: the CA would refuse the order after its authorizations.
+            let error = CertctlError(
+                .invalidName, object: "Secret \(desired.id)",
+                "has \(desired.hosts.count) names; Let's Encrypt's \(profile) profile takes at most \(limit): split the hosts over several secretNames or use another profile"
+            )
+            return await failed(entry, action, error.description, error: error)
+        }
         logger.info("issuing", metadata: metadata)
         do {
             let key = try PrivateKey(generating: keyType)
@@ -457,6 +466,9 @@ public struct CertificateRun: Sendable {
             failureCount: record.failureCount
         )
     }
+
+    /// Names per certificate of Let's Encrypt's profiles that take fewer than the order limit.
+    static let profileNameLimits = ["tlsserver": 25, "shortlived": 25]
 
     static func describe(_ error: any Error) -> String {
         switch error {

@@ -28,12 +28,34 @@ public struct IngressSolver: ChallengeSolver {
 
     public static let solverLabel = "certctl.io/http01-solver"
 
+    /// How the solver Ingress names its class.
+    public enum IngressClass: Sendable, Equatable {
+        /// `spec.ingressClassName` (an IngressClass object's name).
+        case name(String)
+        /// The legacy `kubernetes.io/ingress.class` annotation, for controllers that still read it.
+        case legacyAnnotation(String)
+        /// None: the cluster's default IngressClass serves it.
+        case none
+
+        /// cert-manager's rule: the issuer's solver (`ingressClassName`, else the legacy `class`),
+        /// else the class of the certificate's own Ingress, named the way that Ingress names it.
+        public static func choose(solver: Issuer.HTTP01Solver?, desired: DesiredCertificate) -> IngressClass {
+            if let name = solver?.ingressClassName { return .name(name) }
+            if let legacy = solver?.ingressClass { return .legacyAnnotation(legacy) }
+            guard let own = desired.ingressClass else { return .none }
+            return desired.ingressClassIsLegacy ? .legacyAnnotation(own) : .name(own)
+        }
+    }
+
     public let client: KubernetesClient
     public let responder: HTTP01Responder
     public let pod: Pod
-    /// The certificate's namespace and Ingress class (from its Ingress or the issuer's solver).
+    /// The certificate's namespace, and the solver Ingress's class and Service type (from the
+    /// issuer's solver, or the certificate's own Ingress).
     public let namespace: String
-    public let ingressClass: String?
+    public let ingressClass: IngressClass
+    /// `ClusterIP` unless the issuer's solver asks for another (`serviceType: NodePort`).
+    public let serviceType: String
     /// Self-check passes before telling the CA (0: skip, like cert-manager's waitInsteadOfSelfCheck).
     public let selfCheckPasses: Int
     public let transport: any HTTPTransport
@@ -44,7 +66,8 @@ public struct IngressSolver: ChallengeSolver {
         responder: HTTP01Responder,
         pod: Pod,
         namespace: String,
-        ingressClass: String?,
+        ingressClass: IngressClass,
+        serviceType: String? = nil,
         selfCheckPasses: Int,
         transport: any HTTPTransport,
         logger: Logger
@@ -54,6 +77,7 @@ public struct IngressSolver: ChallengeSolver {
         self.pod = pod
         self.namespace = namespace
         self.ingressClass = ingressClass
+        self.serviceType = serviceType ?? "ClusterIP"
         self.selfCheckPasses = selfCheckPasses
         self.transport = transport
         self.logger = logger
@@ -80,15 +104,20 @@ public struct IngressSolver: ChallengeSolver {
         let service = Service(
             metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
             spec: .init(
-                selector: pod.labels, ports: [.init(name: "http", port: 80, targetPort: pod.port)], type: "ClusterIP")
+                selector: pod.labels, ports: [.init(name: "http", port: 80, targetPort: pod.port)], type: serviceType)
         )
         var annotations: [String: String] = [:]
-        if let ingressClass { annotations["kubernetes.io/ingress.class"] = ingressClass }
+        var className: String?
+        switch ingressClass {
+        case .name(let name): className = name
+        case .legacyAnnotation(let legacy): annotations[Discovery.ingressClass] = legacy
+        case .none: break
+        }
         let path = HTTP01Responder.pathPrefix + token
         let ingress = Ingress(
             metadata: ObjectMeta(name: name, namespace: namespace, labels: labels, annotations: annotations),
             spec: .init(
-                ingressClassName: nil,
+                ingressClassName: className,
                 tls: nil,
                 rules: [
                     .init(

@@ -2,7 +2,7 @@ import Certificates
 public import Foundation
 import Kubernetes
 
-/// What a run does with one certificate, and why (DESIGN.md "When to renew").
+/// What a run does with one certificate, and why (the README's "certctl run", step 2).
 public struct PlannedAction: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// Order a certificate now.
@@ -47,7 +47,7 @@ public struct PlannedAction: Sendable, Equatable {
 /// The renewal rules as pure functions of (desired, current, now, stored state), so they are
 /// tested as tables.
 public enum RenewalPlan {
-    /// Renew at 2/3 of the lifetime, or 1/2 when the lifetime is under 10 days (DESIGN.md rule 3).
+    /// Renew at 2/3 of the lifetime, or 1/2 when the lifetime is under 10 days (RFC 9773 §4.2 for the ARI case; the README's step 2).
     public static func defaultRenewalTime(notBefore: Date, notAfter: Date) -> Date {
         let lifetime = notAfter.timeIntervalSince(notBefore)
         let fraction = lifetime < 10 * 86_400 ? 1.0 / 2.0 : 2.0 / 3.0

@@ -123,7 +123,7 @@ public struct RunReport: Sendable {
         return "other"
     }
 
-    /// DESIGN.md: 0 all valid and none overdue; 1 a renewal failed but the certificate is still
+    /// The README's exit codes: 0 all valid and none overdue; 1 a renewal failed but the certificate is still
     /// valid (or an object is misconfigured); 2 expired, missing or critical.
     public func exitCode(at now: Date) -> Int32 {
         var code: Int32 = problems.isEmpty ? 0 : 1
