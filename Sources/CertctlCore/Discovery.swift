@@ -108,6 +108,14 @@ public enum Discovery {
                 withoutTLS.append(object)
                 continue
             }
+            guard ObjectName.isDNSLabel(namespace) else {
+                problems.append(
+                    ObjectProblem(
+                        object: object,
+                        reason: "metadata.namespace \"\(namespace)\" is not a namespace name (\(ObjectName.labelRule))")
+                )
+                continue
+            }
             let ingressClass = ingress.spec?.ingressClassName ?? annotations[Self.ingressClass]
             let ingressClassIsLegacy = ingress.spec?.ingressClassName == nil && ingressClass != nil
             for (index, entry) in entries.enumerated() {
@@ -116,6 +124,15 @@ public enum Discovery {
                         ObjectProblem(
                             object: object,
                             reason: "spec.tls[\(index)] has no secretName; name the Secret to keep the certificate in"))
+                    continue
+                }
+                guard ObjectName.isDNSSubdomain(secretName) else {
+                    problems.append(
+                        ObjectProblem(
+                            object: object,
+                            reason:
+                                "spec.tls[\(index)].secretName \"\(secretName)\" is not a Secret name (\(ObjectName.subdomainRule)); rename it"
+                        ))
                     continue
                 }
                 let secretObject = "Secret \(namespace)/\(secretName)"

@@ -69,6 +69,11 @@ public enum IssuerLoader {
         }
         let keyRef = acme["privateKeySecretRef"] as? [String: Any]
         let accountKeySecret = (keyRef?["name"] as? String) ?? "\(name)-account-key"
+        guard ObjectName.isDNSSubdomain(accountKeySecret) else {
+            throw fail(
+                "spec.acme.privateKeySecretRef.name \"\(accountKeySecret)\" is not a Secret name (\(ObjectName.subdomainRule))"
+            )
+        }
 
         var binding: Issuer.ExternalAccountBindingReference?
         if let eab = acme["externalAccountBinding"] as? [String: Any] {

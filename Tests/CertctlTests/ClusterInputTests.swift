@@ -138,6 +138,45 @@ struct DiscoverCommandTests {
         #expect(result.standardOutput.contains("7 certificates in local"))
     }
 
+    @Test("a secretName or namespace that is not an object name is refused: no path outside the state directory")
+    func namesThatEscape() async throws {
+        let fixture = try await StoreFixture.make(
+            .local,
+            rawManifests: [
+                "escape.yaml": """
+                apiVersion: networking.k8s.io/v1
+                kind: Ingress
+                metadata: {name: escape, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+                spec:
+                  tls: [{hosts: [a.mybinder.org], secretName: ../../escaped}, {hosts: [b.mybinder.org], secretName: /etc/x}]
+                ---
+                apiVersion: networking.k8s.io/v1
+                kind: Ingress
+                metadata: {name: up, namespace: "../..", annotations: {kubernetes.io/tls-acme: "true"}}
+                spec:
+                  tls: [{hosts: [c.mybinder.org], secretName: fine}]
+                """
+            ])
+        defer { Task { await fixture.stop() } }
+        let inventory = try await Inventory.load(
+            from: fixture.store, scope: .all, issuers: ["pebble"], defaultIssuer: "pebble")
+        #expect(inventory.entries.isEmpty)
+        let problems = inventory.problems.map(\.description)
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.contains { $0.contains("secretName \"../../escaped\" is not a Secret name") })
+        #expect(problems.contains { $0.contains("secretName \"/etc/x\" is not a Secret name") })
+        #expect(problems.contains { $0.contains("metadata.namespace \"../..\" is not a namespace name") })
+        // And the store itself refuses such a name, whoever asks.
+        await #expect(throws: CertctlError.self) {
+            _ = try await fixture.store.secret(namespace: "prod", name: "../../escaped")
+        }
+        await #expect(throws: CertctlError.self) {
+            try await fixture.store.savePendingRecord(["a": "b"], namespace: "..", secretName: "x")
+        }
+        let outside = fixture.directory.appendingPathComponent("escaped.yaml")
+        #expect(!FileManager.default.fileExists(atPath: outside.path))
+    }
+
     @Test("through a kubeconfig against the fake API server, as JSON; problems exit 64")
     func kubeconfigJSON() async throws {
         let server = try await FakeAPIServer.start()

@@ -105,8 +105,15 @@ public struct LocalDirectoryStore: ClusterStore {
 
     // MARK: Secrets
 
-    private func path(_ namespace: String, _ name: String) -> String {
-        "\(secretsDirectory)/\(namespace)/\(name).yaml"
+    /// The file of Secret `namespace/name`; names that are not object names never reach the
+    /// file system (no `../`).
+    private func path(_ namespace: String, _ name: String) throws -> String {
+        guard ObjectName.isDNSLabel(namespace), ObjectName.isDNSSubdomain(name) else {
+            throw CertctlError(
+                .invalidName, object: "Secret \(namespace)/\(name)",
+                "is not a valid namespace and Secret name (\(ObjectName.labelRule); \(ObjectName.subdomainRule))")
+        }
+        return "\(secretsDirectory)/\(namespace)/\(name).yaml"
     }
 
     public func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem]) {
@@ -134,7 +141,7 @@ public struct LocalDirectoryStore: ClusterStore {
     }
 
     private func read(_ namespace: String, _ name: String) throws -> Secret? {
-        let file = path(namespace, name)
+        let file = try path(namespace, name)
         guard let object = try rawManifest(file) else { return nil }
         var secret = try Self.decode(Secret.self, from: object, place: file)
         secret.metadata.namespace = secret.metadata.namespace ?? namespace
@@ -146,7 +153,7 @@ public struct LocalDirectoryStore: ClusterStore {
     public func create(_ secret: Secret) async throws -> Secret {
         try withLock {
             let (namespace, name) = try Self.identity(secret)
-            if FileManager.default.fileExists(atPath: path(namespace, name)) {
+            if FileManager.default.fileExists(atPath: try path(namespace, name)) {
                 throw Self.status(409, "AlreadyExists", "secrets \"\(name)\" already exists", secret)
             }
             return try write(secret, namespace: namespace, name: name, version: 1)
@@ -157,7 +164,7 @@ public struct LocalDirectoryStore: ClusterStore {
     /// holds (finalizers, ownerReferences, fields certctl does not model) stays.
     public func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret {
         try withLock {
-            let file = path(namespace, name)
+            let file = try path(namespace, name)
             let described = Secret(metadata: ObjectMeta(name: name, namespace: namespace), type: nil, data: nil)
             guard var object = try rawManifest(file) else {
                 throw Self.status(404, "NotFound", "secrets \"\(name)\" not found", described)
@@ -211,19 +218,20 @@ public struct LocalDirectoryStore: ClusterStore {
         return object
     }
 
-    private func pendingPath(_ namespace: String, _ name: String) -> String {
-        ((secretsDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+    private func pendingPath(_ namespace: String, _ name: String) throws -> String {
+        _ = try path(namespace, name)  // the same names only
+        return ((secretsDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
             "pending/\(namespace)/\(name).json")
     }
 
     public func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]? {
-        guard let data = AtomicFile.read(pendingPath(namespace, secretName)) else { return nil }
+        guard let data = AtomicFile.read(try pendingPath(namespace, secretName)) else { return nil }
         return (try? JSONDecoder().decode([String: String].self, from: Data(data))) ?? [:]
     }
 
     public func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
     {
-        let path = pendingPath(namespace, secretName)
+        let path = try pendingPath(namespace, secretName)
         guard let annotations else {
             try? FileManager.default.removeItem(atPath: path)
             return
@@ -244,7 +252,7 @@ public struct LocalDirectoryStore: ClusterStore {
         var stored = secret
         stored.metadata.namespace = namespace
         stored.metadata.resourceVersion = String(version)
-        try AtomicFile.write(try Self.manifest(stored), to: path(namespace, name), mode: 0o600)
+        try AtomicFile.write(try Self.manifest(stored), to: try path(namespace, name), mode: 0o600)
         return stored
     }
 
