@@ -21,10 +21,14 @@ public final class HTTP01Responder: Sendable {
         let values = Mutex<[String: String]>([:])
     }
 
-    /// Starts listening on `host:port` (port 0 picks a free one).
-    public static func start(host: String, port: Int, logger: Logger) async throws -> HTTP01Responder {
+    /// Starts listening on `host:port` (port 0 picks a free one). A CA's request is a bodiless
+    /// GET: `limits` keep what any other client can make it hold small.
+    public static func start(
+        host: String, port: Int, logger: Logger,
+        limits: HTTPServer.Limits = .init(maximumBody: 4096, requestTimeout: .seconds(10), maximumConnections: 128)
+    ) async throws -> HTTP01Responder {
         let tokens = TokenStore()
-        let server = try await HTTPServer.start(host: host, port: port) { request in
+        let server = try await HTTPServer.start(host: host, port: port, limits: limits) { request in
             guard request.method == "GET" || request.method == "HEAD",
                 request.path.hasPrefix(pathPrefix)
             else {

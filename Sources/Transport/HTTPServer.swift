@@ -73,6 +73,24 @@ public struct ServerResponse: Sendable {
 public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (ServerRequest) async -> ServerResponse
 
+    /// What one client may make the server hold. The HTTP-01 responder and the exporter listen
+    /// on `0.0.0.0` in the cluster: a request line and headers are bounded by NIO's parser
+    /// (80 KB, else 400), a body by `maximumBody` (else 413), a request that is not complete
+    /// within `requestTimeout` (a slow client) and an idle kept-alive connection are closed, and
+    /// connections beyond `maximumConnections` are closed as they arrive.
+    public struct Limits: Sendable {
+        public var maximumBody: Int
+        public var requestTimeout: Duration
+        public var maximumConnections: Int
+
+        public init(maximumBody: Int = 1 << 20, requestTimeout: Duration = .seconds(10), maximumConnections: Int = 256)
+        {
+            self.maximumBody = maximumBody
+            self.requestTimeout = requestTimeout
+            self.maximumConnections = maximumConnections
+        }
+    }
+
     private let channel: any Channel
     private let connections: Connections
     /// The port actually bound (useful with port 0).
@@ -90,12 +108,19 @@ public final class HTTPServer: Sendable {
     private final class Connections: Sendable {
         private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-        func add(_ channel: any Channel) {
+        /// Tracks `channel`; false when `limit` connections are open already.
+        func add(_ channel: any Channel, limit: Int) -> Bool {
             let id = ObjectIdentifier(channel)
-            open.withLock { $0[id] = channel }
+            let admitted = open.withLock { open in
+                guard open.count < limit else { return false }
+                open[id] = channel
+                return true
+            }
+            guard admitted else { return false }
             channel.closeFuture.whenComplete { [weak self] _ in
                 _ = self?.open.withLock { $0.removeValue(forKey: id) }
             }
+            return true
         }
 
         func closeAll() async {
@@ -112,6 +137,7 @@ public final class HTTPServer: Sendable {
         port: Int,
         configure: (@Sendable (any Channel) -> EventLoopFuture<Void>)? = nil,
         peerIdentity: (@Sendable (any Channel) -> String?)? = nil,
+        limits: Limits = Limits(),
         handler: @escaping Handler
     ) async throws -> HTTPServer {
         let connections = Connections()
@@ -120,12 +146,15 @@ public final class HTTPServer: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                connections.add(channel)
+                guard connections.add(channel, limit: limits.maximumConnections) else {
+                    return channel.close()
+                }
                 let front = configure?(channel) ?? channel.eventLoop.makeSucceededVoidFuture()
                 return front.flatMapThrowing {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(RequestHandler(handler: handler, peerIdentity: peerIdentity))
+                    try pipeline.addHandler(
+                        RequestHandler(handler: handler, peerIdentity: peerIdentity, limits: limits))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -145,12 +174,40 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private let handler: HTTPServer.Handler
     private let peerIdentity: (@Sendable (any Channel) -> String?)?
+    private let limits: HTTPServer.Limits
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
+    /// Set once the body is over the limit: the rest of the request is dropped, 413 answered.
+    private var refused = false
+    /// Closes the connection when a request does not complete in time (or it idles).
+    private var deadline: Scheduled<Void>?
 
-    init(handler: @escaping HTTPServer.Handler, peerIdentity: (@Sendable (any Channel) -> String?)?) {
+    init(
+        handler: @escaping HTTPServer.Handler, peerIdentity: (@Sendable (any Channel) -> String?)?,
+        limits: HTTPServer.Limits
+    ) {
         self.handler = handler
         self.peerIdentity = peerIdentity
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armDeadline(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
+
+    private func armDeadline(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let channel = context.channel
+        let nanoseconds =
+            limits.requestTimeout.components.seconds * 1_000_000_000
+            + limits.requestTimeout.components.attoseconds / 1_000_000_000
+        deadline = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            channel.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -158,11 +215,27 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
         case .head(let head):
             self.head = head
             body.removeAll(keepingCapacity: true)
+            refused = false
         case .body(var buffer):
+            guard !refused else { return }
+            guard body.count + buffer.readableBytes <= limits.maximumBody else {
+                refused = true
+                body = []
+                return
+            }
             body += buffer.readBytes(length: buffer.readableBytes) ?? []
         case .end:
             guard let head else { return }
             self.head = nil
+            // The request is in: the handler's time is not the client's to bound.
+            deadline?.cancel()
+            if refused {
+                let answer = ServerResponse(
+                    status: 413, contentType: "text/plain",
+                    text: "request body over \(limits.maximumBody) bytes\n")
+                write(answer, version: head.version, keepAlive: false, head: false, context: context)
+                return
+            }
             var headers = HTTPHeaders()
             for (name, value) in head.headers {
                 headers.add(name, value)
@@ -229,6 +302,8 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            armDeadline(context: context)  // an idle kept-alive connection ends too
         }
     }
 }

@@ -87,6 +87,8 @@ public final class FakeAPIServer: Sendable {
                 else { return nil }
                 return certificate.subject.commonName
             },
+            // The real server's body limit is 3 MiB; a held answer (answerLate) is the handler's time.
+            limits: .init(maximumBody: 3 << 20, requestTimeout: .seconds(60)),
             handler: { request in
                 let answer = await state.answer(request)
                 if answer.late { try? await Task.sleep(for: FakeAPIServer.lateAnswer) }
