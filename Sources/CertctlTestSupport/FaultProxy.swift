@@ -90,7 +90,12 @@ public final class FaultProxy: Sendable {
                 let fault = shared.state.withLock { state -> Fault? in
                     state.statistics.requests += 1
                     guard state.random.nextDouble() < state.plan.rate, !state.plan.faults.isEmpty else { return nil }
-                    let fault = state.plan.faults[Int(state.random.next() % UInt64(state.plan.faults.count))]
+                    // Every kind once, in the plan's order, then at random: a short soak covers them all.
+                    let injected = state.statistics.faults.values.reduce(0, +)
+                    let fault =
+                        injected < state.plan.faults.count
+                        ? state.plan.faults[injected]
+                        : state.plan.faults[Int(state.random.next() % UInt64(state.plan.faults.count))]
                     state.statistics.faults[fault, default: 0] += 1
                     return fault
                 }

@@ -11,12 +11,14 @@ actor CredentialSource {
 
     private let connection: ClusterConnection
     private var cached: (credential: ExecCredentialPlugin.Credential, fetched: Date)?
+    /// The plugin run under way: concurrent requests wait for the same one.
+    private var running: Task<ExecCredentialPlugin.Credential, any Error>?
 
     init(connection: ClusterConnection) {
         self.connection = connection
     }
 
-    func current() throws -> Current {
+    func current() async throws -> Current {
         switch connection.credentials {
         case .none:
             return Current(token: nil, tls: connection.tls)
@@ -30,7 +32,7 @@ actor CredentialSource {
                 token: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
                 tls: connection.tls)
         case .exec(let plugin):
-            let credential = try execCredential(plugin)
+            let credential = try await execCredential(plugin)
             var tls = connection.tls
             if let certificate = credential.clientCertificateData, let key = credential.clientKeyData {
                 tls.clientCertificate = Array(certificate.utf8)
@@ -45,12 +47,17 @@ actor CredentialSource {
         cached = nil
     }
 
-    private func execCredential(_ plugin: ExecCredentialPlugin) throws -> ExecCredentialPlugin.Credential {
+    private func execCredential(_ plugin: ExecCredentialPlugin) async throws -> ExecCredentialPlugin.Credential {
         if let cached {
             let fresh = cached.credential.expiration.map { $0.timeIntervalSinceNow > 30 } ?? true
             if fresh { return cached.credential }
         }
-        let credential = try plugin.run(cluster: connection.server)
+        if let running { return try await running.value }
+        let server = connection.server
+        let task = Task { try await plugin.run(cluster: server) }
+        running = task
+        defer { running = nil }
+        let credential = try await task.value
         cached = (credential, Date())
         return credential
     }

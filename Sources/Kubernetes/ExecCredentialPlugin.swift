@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 import Transport
 
 /// A kubeconfig `users[].user.exec` credential plugin (GKE's gke-gcloud-auth-plugin, EKS's
@@ -37,9 +38,21 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
     }
 
     static let supportedVersions = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"]
+    /// What is kept of the plugin's output: an ExecCredential is small; more is drained, not kept.
+    static let outputLimit = 1 << 20
+    static let errorLimit = 16 << 10
 
-    /// Runs the plugin once and parses its answer.
-    public func run(cluster server: String) throws -> Credential {
+    /// Runs the plugin once, on a thread of its own (never on Swift's cooperative pool), and
+    /// parses its answer; a plugin still running after `timeout` is terminated.
+    public func run(cluster server: String, timeout: Duration = .seconds(60)) async throws -> Credential {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try self.runBlocking(cluster: server, timeout: timeout) })
+            }
+        }
+    }
+
+    private func runBlocking(cluster server: String, timeout: Duration) throws -> Credential {
         guard Self.supportedVersions.contains(apiVersion) else {
             throw KubernetesError(
                 .credentials,
@@ -82,9 +95,34 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
                 reason: "cannot run it (\(error.localizedDescription))" + (installHint.map { "; \($0)" } ?? "")
             )
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // stdout and stderr drained on threads of their own: a plugin that writes much to stderr
+        // never blocks on a full pipe, and one that never ends is stopped at the timeout even when
+        // a child of it holds the pipes open.
+        let standardOutput = Drained()
+        let errorOutput = Drained()
+        let outputDone = DispatchSemaphore(value: 0)
+        let errorDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            standardOutput.read(output.fileHandleForReading, keeping: Self.outputLimit)
+            outputDone.signal()
+        }
+        Thread.detachNewThread {
+            errorOutput.read(errors.fileHandleForReading, keeping: Self.errorLimit)
+            errorDone.signal()
+        }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        guard outputDone.wait(timeout: .now() + seconds) == .success else {
+            process.terminate()
+            throw KubernetesError(
+                .credentials, object: "exec plugin \(command)",
+                reason:
+                    "did not finish within \(timeout) and was stopped: \(String(decoding: errorOutput.data, as: UTF8.self).prefix(300))"
+            )
+        }
         process.waitUntilExit()
+        _ = errorDone.wait(timeout: .now() + 5)
+        let data = standardOutput.data
+        let errorText = String(decoding: errorOutput.data, as: UTF8.self)
         guard process.terminationStatus == 0 else {
             throw KubernetesError(
                 .credentials,
@@ -115,4 +153,21 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
         let expiration = (status["expirationTimestamp"] as? String).flatMap(Timestamp.rfc3339)
         return Credential(token: token, clientCertificateData: certificate, clientKeyData: key, expiration: expiration)
     }
+}
+
+/// A pipe read to its end, keeping at most a limit of it (thread-safe, for the reader threads).
+private final class Drained: Sendable {
+    private let state = Mutex(Data())
+
+    func read(_ handle: FileHandle, keeping limit: Int) {
+        while true {
+            let chunk = handle.availableData
+            if chunk.isEmpty { return }
+            state.withLock { data in
+                if data.count < limit { data.append(chunk.prefix(limit - data.count)) }
+            }
+        }
+    }
+
+    var data: Data { state.withLock { $0 } }
 }

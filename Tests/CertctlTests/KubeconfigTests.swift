@@ -175,6 +175,33 @@ struct KubeconfigTests {
         #expect(calls == "get-token --cluster prod\n", "the credential is cached until it expires")
     }
 
+    @Test("an exec plugin that writes 1 MiB to stderr does not deadlock; one that hangs is stopped at the timeout")
+    func execPluginBounds() async throws {
+        let folder = try Self.folder()
+        let chatty = folder.appendingPathComponent("chatty.sh")
+        try """
+        #!/bin/sh
+        head -c 1048576 /dev/zero | tr '\\0' 'e' >&2
+        printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"t"}}'
+        """.write(to: chatty, atomically: true, encoding: .utf8)
+        let hung = folder.appendingPathComponent("hung.sh")
+        try "#!/bin/sh\nsleep 300\n".write(to: hung, atomically: true, encoding: .utf8)
+        for script in [chatty, hung] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        }
+        let credential = try await ExecCredentialPlugin(
+            apiVersion: "client.authentication.k8s.io/v1", command: chatty.path
+        ).run(cluster: "https://127.0.0.1:1")
+        #expect(credential.token == "t")
+        do {
+            _ = try await ExecCredentialPlugin(apiVersion: "client.authentication.k8s.io/v1", command: hung.path)
+                .run(cluster: "https://127.0.0.1:1", timeout: .milliseconds(300))
+            Issue.record("a hung plugin must be stopped")
+        } catch let error as KubernetesError {
+            #expect(error.description.contains("did not finish within"), "\(error)")
+        }
+    }
+
     @Test("in-cluster: service-account token re-read before each request, CA and namespace files")
     func inCluster() async throws {
         let server = try await FakeAPIServer.start(tokens: ["token-1", "token-2"])

@@ -176,7 +176,7 @@ struct NotificationTests {
         process.standardError = handle
         try process.run()
         defer { process.terminate() }
-        try await Task.sleep(for: .milliseconds(1500))
+        #expect(await RawConnection.waitForGreeting(port: port, greeting: "220"), "aiosmtpd started")
 
         let config = NotificationConfig(channels: [
             (
@@ -193,8 +193,13 @@ struct NotificationTests {
             logger: Logger(label: "t")
         ).send(notices)
         #expect(failed.isEmpty)
-        try await Task.sleep(for: .milliseconds(500))
-        let log = try String(contentsOf: output, encoding: .utf8)
+        // aiosmtpd prints the message once it has it: wait for that, not for a fixed time.
+        var log = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !log.contains("EXPIRED: prod/expired") {
+            try await Task.sleep(for: .milliseconds(50))
+            log = try String(contentsOf: output, encoding: .utf8)
+        }
         #expect(log.contains("Subject: [certctl] prod-cluster: 5 certificates EXPIRED"), "\(log.suffix(2000))")
         #expect(log.contains("EXPIRED: prod/expired for expired.mybinder.org"))
         #expect(log.contains("X-Peer") || log.contains("ops@mybinder.org"))
@@ -208,7 +213,7 @@ struct NotificationTests {
         plain.standardError = FileHandle.nullDevice
         try plain.run()
         defer { plain.terminate() }
-        try await Task.sleep(for: .milliseconds(1500))
+        #expect(await RawConnection.waitForGreeting(port: plainPort, greeting: "220"), "aiosmtpd started")
         let refusing = NotificationConfig(channels: [
             (
                 "mail",

@@ -33,6 +33,40 @@ final class RawConnection: @unchecked Sendable {
         _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, 0) }
     }
 
+    /// Reads until what was read contains `text` (true), or the peer closes or `seconds` pass.
+    func read(until text: String, within seconds: Double) async -> Bool {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var received: [UInt8] = []
+                let deadline = Date().addingTimeInterval(seconds)
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while Date() < deadline, !String(decoding: received, as: UTF8.self).contains(text) {
+                    var poller = pollfd(fd: self.descriptor, events: Int16(POLLIN), revents: 0)
+                    guard poll(&poller, 1, Int32(max(deadline.timeIntervalSinceNow, 0) * 1000)) > 0 else { break }
+                    let count = recv(self.descriptor, &buffer, buffer.count, 0)
+                    if count <= 0 { break }
+                    received += buffer.prefix(count)
+                }
+                continuation.resume(returning: String(decoding: received, as: UTF8.self).contains(text))
+            }
+        }
+    }
+
+    /// Waits until a server on `port` accepts a connection and greets with `greeting` (an SMTP
+    /// server's `220`): its start as a signal, not a guess of how long it takes.
+    static func waitForGreeting(port: Int, greeting: String, within seconds: Double = 30) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let connection = try? RawConnection(port: port),
+                await connection.read(until: greeting, within: max(deadline.timeIntervalSinceNow, 0))
+            {
+                return true
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     /// Reads until the peer closes or `seconds` pass: what was read, and whether it closed.
     func readUntilClosed(within seconds: Double) async -> (text: String, closed: Bool) {
         await withCheckedContinuation { continuation in
