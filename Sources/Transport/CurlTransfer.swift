@@ -18,6 +18,9 @@ final class CurlTransfer: @unchecked Sendable {
     var continuation: CheckedContinuation<HTTPResponse, any Error>?
     /// Read the peer's certificate (CURLOPT_CERTINFO) when the transfer completes.
     var collectsPeerCertificate = false
+    /// The most of a response body (and of its headers) kept; more aborts the transfer.
+    var maximumResponse = HTTPRequest.defaultMaximumResponse
+    private(set) var overLimit = false
 
     init(url: String) throws {
         guard let handle = curl_easy_init() else {
@@ -103,8 +106,14 @@ final class CurlTransfer: @unchecked Sendable {
 
     // MARK: Callbacks (loop thread)
 
-    fileprivate func appendBody(_ bytes: UnsafeRawBufferPointer) {
+    /// False (abort) once the body would pass `maximumResponse`.
+    fileprivate func appendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard body.count + bytes.count <= maximumResponse else {
+            overLimit = true
+            return false
+        }
         body.append(contentsOf: bytes)
+        return true
     }
 
     fileprivate func appendHeaderLine(_ line: String) {
@@ -139,7 +148,12 @@ final class CurlTransfer: @unchecked Sendable {
             return
         }
         guard result == CURLE_OK else {
-            continuation.resume(throwing: HTTPError(errorCode(result), url: url, reason: errorMessage(result)))
+            let reason =
+                overLimit
+                ? "the response is larger than \(maximumResponse) bytes; it was not read further"
+                : errorMessage(result)
+            continuation.resume(
+                throwing: HTTPError(overLimit ? .transfer : errorCode(result), url: url, reason: reason))
             return
         }
         var code = 0
@@ -195,8 +209,7 @@ private func curlWriteBody(
 ) -> Int {
     guard let data, let context else { return 0 }
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
-    transfer.appendBody(UnsafeRawBufferPointer(start: data, count: size * count))
-    return size * count
+    return transfer.appendBody(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
 }
 
 private func curlWriteHeader(

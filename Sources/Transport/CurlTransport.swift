@@ -31,6 +31,7 @@ public struct CurlTransport: HTTPTransport {
 
     private func makeTransfer(for request: HTTPRequest) throws -> CurlTransfer {
         let transfer = try CurlTransfer(url: request.url)
+        transfer.maximumResponse = request.maximumResponse
         let timeout =
             Int(request.timeout.components.seconds * 1000)
             + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000)

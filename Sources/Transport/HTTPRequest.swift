@@ -16,6 +16,11 @@ public struct HTTPRequest: Sendable {
     /// Whole-transfer deadline.
     public var timeout: Duration
     public var tls: TLSOptions
+    /// The largest response body read (a CA, the API server or a webhook answering more is an
+    /// error, not memory): 32 MiB by default, far over any ACME resource or list page certctl asks for.
+    public var maximumResponse = HTTPRequest.defaultMaximumResponse
+
+    public static let defaultMaximumResponse = 32 << 20
 
     public init(
         method: Method = .get,

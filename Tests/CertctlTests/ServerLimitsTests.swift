@@ -149,4 +149,23 @@ struct ServerLimitsTests {
         let served = await admitted[0].readUntilClosed(within: 5)
         #expect(served.text.hasSuffix("t2.k"), "\(served.text)")
     }
+
+    @Test("a response body over the client's limit is an error, not memory")
+    func responseLimit() async throws {
+        let server = try await HTTPServer.start(host: "127.0.0.1", port: freeLoopbackPort()) { _ in
+            ServerResponse(
+                status: 200, headers: ["Content-Type": "text/plain"], body: [UInt8](repeating: 0x61, count: 3 << 20))
+        }
+        defer { Task { await server.stop() } }
+        var request = HTTPRequest(url: "http://127.0.0.1:\(server.port)/")
+        request.maximumResponse = 1 << 20
+        do {
+            _ = try await CurlTransport(userAgent: "t").send(request)
+            Issue.record("a 3 MiB answer was read with a 1 MiB limit")
+        } catch let error as HTTPError {
+            #expect(error.reason.contains("larger than 1048576 bytes"), "\(error)")
+        }
+        request.maximumResponse = 4 << 20
+        #expect(try await CurlTransport(userAgent: "t").send(request).body.count == 3 << 20)
+    }
 }
