@@ -629,4 +629,36 @@ struct RunARITests {
         #expect(await server.orders.last?.replaces == oldID)
         #expect(await server.renewalInfoQueries.contains(oldID))
     }
+
+    @Test("a due renewalInfo check waits for the lock: another run holding it means no request and no write")
+    func ariUnderLock() async throws {
+        let port = freeLoopbackPort()
+        let server = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await server.stop() } }
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port)
+        _ = try await run.runOnce()
+        let store = run.fixture.store
+        var due = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        due.metadata.annotations?["certctl.io/ari-next-check"] = "2026-01-01T00:00:00Z"
+        let marked = try await store.update(due)
+        let queries = await server.renewalInfoQueries.count
+
+        let other = FileRunLock(stateDirectory: run.fixture.directory.appendingPathComponent("state").path)
+        #expect(try await other.acquire())
+        let (held, requests) = try await run.runOnce()
+        #expect(held.lockHeld, "the check needs the lock")
+        #expect(requests == 0)
+        #expect(await server.renewalInfoQueries.count == queries)
+        let untouched = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        #expect(untouched.metadata.annotations == marked.metadata.annotations, "nothing written without the lock")
+
+        await other.release()
+        let (checked, _) = try await run.runOnce()
+        #expect(!checked.lockHeld)
+        #expect(await server.renewalInfoQueries.count == queries + 1)
+        let after = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        let record = RenewalRecord(annotations: after.metadata.annotations ?? [:])
+        #expect((record.ariNextCheck ?? .distantPast) > Date(), "the next check moved forward, stored under the lock")
+    }
 }

@@ -93,45 +93,24 @@ public struct CertificateRun: Sendable {
         let started = now()
         var entries = inventory.entries
         if let only = options.only { entries = entries.filter { only.contains($0.desired.id) } }
-        if !options.dryRun {
-            entries = await refreshRenewalInfo(entries, options: options, counter: counter, now: started)
-        }
-        let planned = entries.map { entry in
-            (
-                entry,
-                RenewalPlan.decide(
-                    desired: entry.desired,
-                    current: entry.current,
-                    pending: entry.pending,
-                    profile: options.issuers[entry.desired.issuer]?.profile,
-                    now: started
-                )
-            )
-        }
         for problem in inventory.problems {
             logger.warning("\(problem.reason)", metadata: ["object": "\(problem.object)"])
         }
-        var reports: [String: CertificateReport] = [:]
-        var due: [(Inventory.Entry, PlannedAction)] = []
-        for (entry, action) in planned {
-            switch action.kind {
-            case .issue where options.dryRun:
-                reports[entry.desired.id] = report(entry, action, .planned)
-            case .issue:
-                due.append((entry, action))
-            case .wait:
-                reports[entry.desired.id] = report(entry, action, .unchanged)
-            case .backOff:
-                reports[entry.desired.id] = report(entry, action, .deferred)
-            case .blocked:
-                reports[entry.desired.id] = report(entry, action, .blocked)
-            }
-        }
+        var planned = plan(entries, options: options, now: started)
+        var (reports, due) = classify(planned, options: options)
+        // ARI re-checks write records: they happen under the lock, like issuance, from fresh reads.
+        let checksDue =
+            !options.dryRun && entries.contains { renewalInfoTarget($0, options: options, now: started) != nil }
         var lockHeld = false
-        if !due.isEmpty {
+        if !due.isEmpty || checksDue {
             if try await lock.acquire() {
                 let keeper = keepAlive(lock)
                 do {
+                    if checksDue {
+                        entries = await refreshRenewalInfo(entries, options: options, counter: counter, now: started)
+                        planned = plan(entries, options: options, now: started)
+                        (reports, due) = classify(planned, options: options)
+                    }
                     for result in try await issue(due, options: options, counter: counter) {
                         reports[result.desired.id] = result
                     }
@@ -165,6 +144,52 @@ public struct CertificateRun: Sendable {
         return report
     }
 
+    private func plan(_ entries: [Inventory.Entry], options: Options, now: Date) -> [(Inventory.Entry, PlannedAction)] {
+        entries.map { entry in
+            (
+                entry,
+                RenewalPlan.decide(
+                    desired: entry.desired,
+                    current: entry.current,
+                    pending: entry.pending,
+                    profile: options.issuers[entry.desired.issuer]?.profile,
+                    now: now
+                )
+            )
+        }
+    }
+
+    /// The reports of what is not issued now, and the certificates due for issuance.
+    private func classify(_ planned: [(Inventory.Entry, PlannedAction)], options: Options)
+        -> ([String: CertificateReport], [(Inventory.Entry, PlannedAction)])
+    {
+        var reports: [String: CertificateReport] = [:]
+        var due: [(Inventory.Entry, PlannedAction)] = []
+        for (entry, action) in planned {
+            switch action.kind {
+            case .issue where options.dryRun: reports[entry.desired.id] = report(entry, action, .planned)
+            case .issue: due.append((entry, action))
+            case .wait: reports[entry.desired.id] = report(entry, action, .unchanged)
+            case .backOff: reports[entry.desired.id] = report(entry, action, .deferred)
+            case .blocked: reports[entry.desired.id] = report(entry, action, .blocked)
+            }
+        }
+        return (reports, due)
+    }
+
+    /// The certificate ID and issuer to ask renewalInfo about, when `entry`'s recorded next check
+    /// has come: valid, of the serial the record is for, before expiry.
+    private func renewalInfoTarget(_ entry: Inventory.Entry, options: Options, now time: Date)
+        -> (certificateID: String, issuer: Issuer)?
+    {
+        guard let current = entry.current, current.isValid(at: time), let summary = current.summary,
+            current.record.serial == summary.serialHex, let nextCheck = current.record.ariNextCheck,
+            nextCheck <= time,
+            let certificateID = summary.ariCertificateID, let issuer = options.issuers[entry.desired.issuer]
+        else { return nil }
+        return (certificateID, issuer)
+    }
+
     /// ARI (RFC 9773 §4.2): for valid certificates whose recorded next check has come, asks the
     /// CA for its current window; a moved window gets a new random renewal time, stored on the
     /// Secret with the next check (the response's Retry-After). No request when nothing is due
@@ -177,11 +202,15 @@ public struct CertificateRun: Sendable {
     ) async -> [Inventory.Entry] {
         var clients: [String: ACMEClient] = [:]
         var refreshed = entries
-        for (index, entry) in entries.enumerated() {
-            guard let current = entry.current, current.isValid(at: time), let summary = current.summary,
-                current.record.serial == summary.serialHex, let nextCheck = current.record.ariNextCheck,
-                nextCheck <= time,
-                let certificateID = summary.ariCertificateID, let issuer = options.issuers[entry.desired.issuer]
+        for (index, read) in entries.enumerated() where renewalInfoTarget(read, options: options, now: time) != nil {
+            // Read again under the lock: another run may have renewed it since discovery.
+            var entry = read
+            guard let secret = try? await store.secret(namespace: read.desired.namespace, name: read.desired.secretName)
+            else { continue }
+            entry.current = CurrentCertificate(secret: secret)
+            refreshed[index] = entry
+            guard let current = entry.current,
+                let (certificateID, issuer) = renewalInfoTarget(entry, options: options, now: time)
             else { continue }
             let client: ACMEClient
             if let known = clients[issuer.name] {
@@ -202,20 +231,16 @@ public struct CertificateRun: Sendable {
                 )
                 clients[issuer.name] = client
             }
-            var record = current.record
             do {
                 guard let info = try await client.renewalInfo(certificateID: certificateID) else {
-                    record.ariNextCheck = nil  // the CA stopped offering ARI
-                    try await SecretWriter.storeRecord(record, for: entry.desired, in: store)
+                    try await SecretWriter.storeRecord(
+                        RecordPolicy.withoutRenewalInfo(current.record), for: entry.desired, in: store)
                     continue
                 }
-                if info.suggestedWindow.start != record.ariWindowStart
-                    || info.suggestedWindow.end != record.ariWindowEnd
-                {
-                    var generator = SystemRandomNumberGenerator()
-                    record.ariWindowStart = info.suggestedWindow.start
-                    record.ariWindowEnd = info.suggestedWindow.end
-                    record.renewalTime = info.renewalTime(using: &generator)
+                var generator = SystemRandomNumberGenerator()
+                let (record, moved) = RecordPolicy.afterRenewalInfo(
+                    current.record, info, now: time, random: &generator)
+                if moved {
                     logger.notice(
                         "the CA moved the renewal window",
                         metadata: [
@@ -224,7 +249,6 @@ public struct CertificateRun: Sendable {
                         ]
                     )
                 }
-                record.ariNextCheck = info.retryAfter ?? time.addingTimeInterval(6 * 3600)
                 if let stored = try await SecretWriter.storeRecord(record, for: entry.desired, in: store) {
                     refreshed[index].current = CurrentCertificate(secret: stored)
                 }
@@ -368,23 +392,13 @@ public struct CertificateRun: Sendable {
             let issued = try await client.issue(order, solver: makeSolver(responder, desired))
             try IssuedCheck.verify(issued, key: key, names: desired.hosts, now: now())
             let summary = CertificateSummary(issued.chain.leaf)
-            var record = RenewalRecord()
-            record.issuer = desired.issuer
-            record.profile = issued.profile
-            record.orderURL = issued.orderURL
-            record.serial = summary.serialHex
-            // What was announced stays known, so that the recovery is announced too.
-            record.notifiedState = entry.record.notifiedState
-            record.notifiedAt = entry.record.notifiedAt
-            record.renewalTime = RenewalPlan.defaultRenewalTime(
-                notBefore: summary.notBefore, notAfter: summary.notAfter)
-            if let id = summary.ariCertificateID, let info = try? await client.renewalInfo(certificateID: id) {
-                var generator = SystemRandomNumberGenerator()
-                record.ariWindowStart = info.suggestedWindow.start
-                record.ariWindowEnd = info.suggestedWindow.end
-                record.renewalTime = info.renewalTime(using: &generator)
-                record.ariNextCheck = info.retryAfter ?? now().addingTimeInterval(6 * 3600)
-            }
+            var renewalInfo: ACMERenewalInfo?
+            if let id = summary.ariCertificateID { renewalInfo = try? await client.renewalInfo(certificateID: id) }
+            var generator = SystemRandomNumberGenerator()
+            let record = RecordPolicy.afterIssuance(
+                previous: entry.record, issuer: desired.issuer, profile: issued.profile, orderURL: issued.orderURL,
+                serial: summary.serialHex, notBefore: summary.notBefore, notAfter: summary.notAfter,
+                renewalInfo: renewalInfo, now: now(), random: &generator)
             try await SecretWriter.store(desired, chain: issued.chain, key: key, record: record, in: store)
             if entry.pending != nil {
                 do {
@@ -419,15 +433,9 @@ public struct CertificateRun: Sendable {
         async -> CertificateReport
     {
         let time = now()
-        var record = entry.record
-        record.failureCount += 1
-        record.lastFailure = message
-        record.lastFailureTime = time
-        var next = time.addingTimeInterval(RenewalPlan.backOff(failures: record.failureCount))
-        if let acme = error as? ACMEError, let retryAfter = acme.retryAfter, retryAfter > next {
-            next = retryAfter
-        }
-        record.nextAttempt = next
+        let record = RecordPolicy.afterFailure(
+            entry.record, message: message, retryAfter: (error as? ACMEError)?.retryAfter, now: time)
+        let next = record.nextAttempt ?? time
         // The back-off holds only if it is stored: a run never claims a next attempt it did not keep.
         var stored: Date? = next
         do {

@@ -1,0 +1,82 @@
+public import ACME
+public import Foundation
+
+/// What certctl records after an issuance, a renewalInfo answer or a failure: pure functions of
+/// what happened and when, beside ``RenewalPlan`` which reads what they wrote (the README's
+/// "certctl run", steps 2 and 7).
+public enum RecordPolicy {
+    /// How long a renewalInfo answer holds when the CA sends no Retry-After (RFC 9773 §4.3 leaves
+    /// it to the client; Let's Encrypt sends about 6 hours).
+    public static let renewalInfoRecheck: TimeInterval = 6 * 3600
+
+    /// The record of a certificate just stored: who issued it, its renewal time (the ARI choice
+    /// when the CA answered, else 2/3 of its lifetime), nothing of past failures; what was
+    /// announced stays known, so that the recovery is announced too.
+    public static func afterIssuance(
+        previous: RenewalRecord,
+        issuer: String,
+        profile: String?,
+        orderURL: String?,
+        serial: String,
+        notBefore: Date,
+        notAfter: Date,
+        renewalInfo: ACMERenewalInfo?,
+        now: Date,
+        random: inout some RandomNumberGenerator
+    ) -> RenewalRecord {
+        var record = RenewalRecord()
+        record.issuer = issuer
+        record.profile = profile
+        record.orderURL = orderURL
+        record.serial = serial
+        record.notifiedState = previous.notifiedState
+        record.notifiedAt = previous.notifiedAt
+        record.renewalTime = RenewalPlan.defaultRenewalTime(notBefore: notBefore, notAfter: notAfter)
+        if let renewalInfo {
+            record = afterRenewalInfo(record, renewalInfo, now: now, random: &random).record
+        }
+        return record
+    }
+
+    /// A renewalInfo answer: a moved window gets a new random instant in it; the next check is
+    /// the answer's Retry-After (or ``renewalInfoRecheck``). `moved` says whether the window changed.
+    public static func afterRenewalInfo(
+        _ record: RenewalRecord,
+        _ info: ACMERenewalInfo,
+        now: Date,
+        random: inout some RandomNumberGenerator
+    ) -> (record: RenewalRecord, moved: Bool) {
+        var record = record
+        let moved =
+            info.suggestedWindow.start != record.ariWindowStart || info.suggestedWindow.end != record.ariWindowEnd
+        if moved {
+            record.ariWindowStart = info.suggestedWindow.start
+            record.ariWindowEnd = info.suggestedWindow.end
+            record.renewalTime = info.renewalTime(using: &random)
+        }
+        record.ariNextCheck = info.retryAfter ?? now.addingTimeInterval(renewalInfoRecheck)
+        return (record, moved)
+    }
+
+    /// The CA stopped offering ARI: no more checks, the renewal time stays.
+    public static func withoutRenewalInfo(_ record: RenewalRecord) -> RenewalRecord {
+        var record = record
+        record.ariNextCheck = nil
+        return record
+    }
+
+    /// A failed issuance: one more failure, its message and time, and no ACME request before the
+    /// back-off (1 h doubling to 32 h) or the CA's `rateLimited` Retry-After, whichever is later.
+    public static func afterFailure(_ record: RenewalRecord, message: String, retryAfter: Date?, now: Date)
+        -> RenewalRecord
+    {
+        var record = record
+        record.failureCount += 1
+        record.lastFailure = message
+        record.lastFailureTime = now
+        var next = now.addingTimeInterval(RenewalPlan.backOff(failures: record.failureCount))
+        if let retryAfter, retryAfter > next { next = retryAfter }
+        record.nextAttempt = next
+        return record
+    }
+}

@@ -1,0 +1,100 @@
+import ACME
+import CertctlCore
+import Foundation
+import Testing
+import Transport
+
+/// A generator that always answers the same: the ARI choice becomes checkable.
+struct FixedRandom: RandomNumberGenerator {
+    var value: UInt64
+    mutating func next() -> UInt64 { value }
+}
+
+@Suite("What is recorded after an issuance, a renewalInfo answer, a failure")
+struct RecordPolicyTests {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test(
+        "failures: back-off 1 h doubling to 32 h, a later Retry-After wins, an earlier one does not",
+        arguments: [
+            (0, nil, 3600.0), (1, nil, 7200), (2, nil, 14_400), (4, nil, 57_600), (5, nil, 115_200),
+            (9, nil, 115_200), (0, 7200.0, 7200), (0, 60.0, 3600), (5, 200_000.0, 200_000),
+        ] as [(Int, Double?, Double)])
+    func failure(previous: Int, retryAfter: Double?, wait: Double) {
+        var record = RenewalRecord()
+        record.failureCount = previous
+        let after = RecordPolicy.afterFailure(
+            record, message: "the CA refused", retryAfter: retryAfter.map { Self.now.addingTimeInterval($0) },
+            now: Self.now)
+        #expect(after.failureCount == previous + 1)
+        #expect(after.nextAttempt == Self.now.addingTimeInterval(wait))
+        #expect(after.lastFailure == "the CA refused")
+        #expect(after.lastFailureTime == Self.now)
+    }
+
+    static func info(_ start: Double, _ end: Double, retryAfter: Double?) -> ACMERenewalInfo {
+        let json = """
+            {"suggestedWindow":{"start":"\(Timestamp.rfc3339(Self.now.addingTimeInterval(start)))","end":"\(Timestamp.rfc3339(Self.now.addingTimeInterval(end)))"}}
+            """
+        // A recorded answer of the kind RFC 9773 §4.2 shows.
+        var info = try! ACMEClient.decodeResource(ACMERenewalInfo.self, from: Array(json.utf8))
+        info.retryAfter = retryAfter.map { Self.now.addingTimeInterval($0) }
+        return info
+    }
+
+    @Test(
+        "renewalInfo: a moved window gets a new instant in it; the next check is Retry-After or 6 h",
+        arguments: [
+            // window start, end (from now), Retry-After, recorded window the same?, expected next check
+            (86_400.0, 172_800.0, 3600.0, false, 3600.0),
+            (86_400, 172_800, nil, false, 21_600),
+            (86_400, 172_800, nil, true, 21_600),
+            (-7200, -3600, nil, false, 21_600),
+        ] as [(Double, Double, Double?, Bool, Double)])
+    func renewalInfo(start: Double, end: Double, retryAfter: Double?, same: Bool, nextCheck: Double) {
+        var record = RenewalRecord()
+        record.renewalTime = Self.now.addingTimeInterval(999)
+        if same {
+            record.ariWindowStart = Self.now.addingTimeInterval(start)
+            record.ariWindowEnd = Self.now.addingTimeInterval(end)
+        }
+        var random = FixedRandom(value: 0)
+        let (after, moved) = RecordPolicy.afterRenewalInfo(
+            record, Self.info(start, end, retryAfter: retryAfter), now: Self.now, random: &random)
+        #expect(moved == !same)
+        #expect(after.ariNextCheck == Self.now.addingTimeInterval(nextCheck))
+        #expect(after.ariWindowStart == Self.now.addingTimeInterval(start))
+        if same {
+            #expect(after.renewalTime == Self.now.addingTimeInterval(999), "an unchanged window keeps its instant")
+        } else {
+            #expect(after.renewalTime == Self.now.addingTimeInterval(start), "the generator's lowest instant")
+        }
+    }
+
+    @Test("an issuance: 2/3 of the lifetime without ARI, the ARI choice with it; failures gone, notices kept")
+    func issuance() {
+        var previous = RenewalRecord()
+        previous.failureCount = 3
+        previous.lastFailure = "down"
+        previous.nextAttempt = Self.now
+        previous.notifiedState = "expiring"
+        previous.renewRequested = true
+        var random = FixedRandom(value: 0)
+        let notAfter = Self.now.addingTimeInterval(90 * 86_400)
+        let plain = RecordPolicy.afterIssuance(
+            previous: previous, issuer: "letsencrypt-prod", profile: "classic", orderURL: "https://ca/order/1",
+            serial: "01", notBefore: Self.now, notAfter: notAfter, renewalInfo: nil, now: Self.now, random: &random)
+        #expect(plain.renewalTime == Self.now.addingTimeInterval(60 * 86_400))
+        #expect(plain.failureCount == 0 && plain.lastFailure == nil && plain.nextAttempt == nil)
+        #expect(!plain.renewRequested)
+        #expect(plain.notifiedState == "expiring")
+        #expect(plain.ariNextCheck == nil)
+        let withARI = RecordPolicy.afterIssuance(
+            previous: previous, issuer: "letsencrypt-prod", profile: "classic", orderURL: nil, serial: "01",
+            notBefore: Self.now, notAfter: notAfter, renewalInfo: Self.info(50 * 86_400, 55 * 86_400, retryAfter: nil),
+            now: Self.now, random: &random)
+        #expect(withARI.renewalTime == Self.now.addingTimeInterval(50 * 86_400))
+        #expect(withARI.ariNextCheck == Self.now.addingTimeInterval(RecordPolicy.renewalInfoRecheck))
+        #expect(RecordPolicy.withoutRenewalInfo(withARI).ariNextCheck == nil)
+    }
+}
