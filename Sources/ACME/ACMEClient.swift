@@ -223,8 +223,10 @@ public actor ACMEClient {
                 guard error.code != .cancelled, error.code != .invalidRequest,
                     attempt < configuration.transportRetries
                 else {
+                    // A CA that answers too slowly is a timeout; one that cannot be reached, transport.
                     throw ACMEError(
-                        .transport, "cannot reach the ACME server for \(action): \(error)", url: request.url)
+                        error.code == .timeout ? .timeout : .transport,
+                        "cannot reach the ACME server for \(action): \(error)", url: request.url)
                 }
                 attempt += 1
                 logger.debug("ACME request failed, retrying", metadata: ["action": "\(action)", "error": "\(error)"])

@@ -8,6 +8,10 @@ public struct CertctlError: Error, Sendable, CustomStringConvertible {
         case io
         case issuance
         case invalidManifest
+        /// A challenge could not be set up or self-checked (the solver's objects, its pod).
+        case challenge
+        /// The Secret cannot take a new certificate (another type, immutable, being deleted).
+        case secretBlocked
     }
 
     public var code: Code
@@ -29,7 +33,7 @@ public struct CertctlError: Error, Sendable, CustomStringConvertible {
     public var isConfigurationError: Bool {
         switch code {
         case .invalidIssuer, .unknownIssuer, .invalidName, .invalidArgument, .invalidManifest: true
-        case .io, .issuance: false
+        case .io, .issuance, .challenge, .secretBlocked: false
         }
     }
 }

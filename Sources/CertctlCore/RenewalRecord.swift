@@ -14,6 +14,8 @@ public struct RenewalRecord: Sendable, Equatable {
     /// When to ask renewalInfo again (its Retry-After).
     public var ariNextCheck: Date?
     public var lastFailure: String?
+    /// ``FailureKind``'s raw value (`rate_limited`, `challenge`, ...).
+    public var lastFailureKind: String?
     public var lastFailureTime: Date?
     public var failureCount = 0
     /// No ACME request for this certificate before then (back-off or rate limit).
@@ -39,6 +41,7 @@ public struct RenewalRecord: Sendable, Equatable {
         case ariWindowEnd = "ari-window-end"
         case ariNextCheck = "ari-next-check"
         case lastFailure = "last-failure"
+        case lastFailureKind = "last-failure-kind"
         case lastFailureTime = "last-failure-time"
         case failureCount = "failure-count"
         case nextAttempt = "next-attempt"
@@ -61,6 +64,7 @@ public struct RenewalRecord: Sendable, Equatable {
         ariWindowEnd = date(.ariWindowEnd)
         ariNextCheck = date(.ariNextCheck)
         lastFailure = annotations[Key.lastFailure.annotation]
+        lastFailureKind = annotations[Key.lastFailureKind.annotation]
         lastFailureTime = date(.lastFailureTime)
         failureCount = annotations[Key.failureCount.annotation].flatMap { Int($0) } ?? 0
         nextAttempt = date(.nextAttempt)
@@ -81,6 +85,7 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.ariWindowEnd, ariWindowEnd.map(Self.format))
         set(.ariNextCheck, ariNextCheck.map(Self.format))
         set(.lastFailure, lastFailure.map { String($0.prefix(500)) })
+        set(.lastFailureKind, lastFailureKind)
         set(.lastFailureTime, lastFailureTime.map(Self.format))
         set(.failureCount, failureCount > 0 ? String(failureCount) : nil)
         set(.nextAttempt, nextAttempt.map(Self.format))

@@ -52,7 +52,7 @@ enum RunSummary {
             let validity = stillValid ? "still valid \(notAfter)" : "NOT valid"
             let next =
                 report.nextAttempt.map { "next attempt \(day($0))" } ?? "no back-off stored, the next run tries again"
-            return ("failed", "\(validity); \(next): \(message)")
+            return ("failed", "\(validity); \(next): [\((report.failureKind ?? .other).rawValue)] \(message)")
         }
     }
 

@@ -1,6 +1,7 @@
 import ACME
 import CertctlCore
 import Foundation
+import Kubernetes
 import Testing
 import Transport
 
@@ -96,5 +97,28 @@ struct RecordPolicyTests {
         #expect(withARI.renewalTime == Self.now.addingTimeInterval(50 * 86_400))
         #expect(withARI.ariNextCheck == Self.now.addingTimeInterval(RecordPolicy.renewalInfoRecheck))
         #expect(RecordPolicy.withoutRenewalInfo(withARI).ariNextCheck == nil)
+    }
+
+    @Test("failure kinds: what each error is, for metrics, records, Events and the summary")
+    func kinds() throws {
+        let rateLimited = try ACMEClient.decodeResource(
+            ACMEProblem.self,
+            from: Array(#"{"type":"urn:ietf:params:acme:error:rateLimited","detail":"slow down"}"#.utf8))
+        let cases: [(any Error, FailureKind)] = [
+            (ACMEError(.problem, "refused", problem: rateLimited), .rateLimited),
+            (ACMEError(.transport, "cannot reach"), .caUnreachable),
+            (ACMEError(.timeout, "too slow"), .timeout),
+            (ACMEError(.authorizationInvalid, "dns"), .challenge),
+            (ACMEError(.invalidConfiguration, "profile"), .configuration),
+            (ACMEError(.orderInvalid, "no"), .caRefused),
+            (KubernetesError(.status, object: "Secret a/b", reason: "Forbidden"), .apiServer),
+            (CertctlError(.challenge, "self-check"), .challenge),
+            (CertctlError(.secretBlocked, "immutable"), .configuration),
+            (CertctlError(.invalidName, "26 names"), .configuration),
+            (CertctlError(.io, "disk"), .other),
+        ]
+        for (error, kind) in cases {
+            #expect(FailureKind.of(error) == kind, "\(error)")
+        }
     }
 }

@@ -224,6 +224,11 @@ struct RunClusterTests {
             return
         }
         #expect(message.contains("rateLimited"))
+        #expect(first.certificates.first?.failureKind == .rateLimited)
+        #expect(first.figures(finished: Date(), duration: .seconds(1)).failuresByReason == ["rate_limited": 1])
+        let recorded = try #require(
+            try await run.fixture.store.pendingRecord(namespace: "prod", secretName: "kubelego-tls-site0"))
+        #expect(RenewalRecord(annotations: recorded).lastFailureKind == "rate_limited")
         let nextAttempt = try #require(first.certificates.first?.nextAttempt)
         #expect(abs(nextAttempt.timeIntervalSinceNow - 7200) < 60, "Retry-After (2 h) beats the 1 h back-off")
         let (second, requests) = try await run.runOnce()
@@ -249,6 +254,7 @@ struct RunClusterTests {
         let elapsed = clock.now - started
         #expect(result.status == 2, "\(result.standardOutput)\(result.standardError)")
         #expect(result.standardOutput.contains("failed"), "\(result.standardOutput)")
+        #expect(result.standardOutput.contains("[timeout] cannot reach the ACME server"), "\(result.standardOutput)")
         // Three attempts of 1 s and the pauses between them (1 s, 2 s); with the default 30 s
         // timeout the same run takes over 90 s.
         #expect(elapsed < .seconds(20), "took \(elapsed)")
@@ -274,6 +280,7 @@ struct RunClusterTests {
         }
         #expect(
             message.contains("Secret prod/tls-many: has 26 names; Let's Encrypt's shortlived profile takes at most 25"))
+        #expect(report.certificates.first?.failureKind == .configuration)
         #expect(await server.orders.isEmpty, "no order was made")
     }
 

@@ -122,7 +122,8 @@ struct StatusTests {
         #expect(first["timeLeftSeconds"] as? Int == -10 * 86_400)
         #expect(
             Set(first.keys) == [
-                "chainIssuer", "cluster", "failureCount", "hosts", "ingresses", "issuer", "keyType", "lifetimeSeconds",
+                "chainIssuer", "cluster", "failureCount", "failureKind", "hosts", "ingresses", "issuer", "keyType",
+                "lifetimeSeconds",
                 "namespace",
                 "nextAttempt", "notAfter", "notBefore", "problem", "profile", "renewalTime", "secret", "serial",
                 "state", "timeLeftSeconds",

@@ -340,7 +340,10 @@ public struct CertificateRun: Sendable {
                 let client = clients[entry.desired.issuer]
                 group.addTask {
                     guard let issuer, let client else {
-                        return await failed(entry, action, "the issuer \(entry.desired.issuer) is not defined")
+                        let error = CertctlError(
+                            .unknownIssuer, object: "Secret \(entry.desired.id)",
+                            "the issuer \(entry.desired.issuer) is not defined")
+                        return await failed(entry, action, error.description, error: error)
                     }
                     switch client {
                     case .failure(let error): return await failed(entry, action, "\(error)", error: error)
@@ -433,8 +436,9 @@ public struct CertificateRun: Sendable {
         async -> CertificateReport
     {
         let time = now()
+        let kind = error.map(FailureKind.of) ?? .other
         let record = RecordPolicy.afterFailure(
-            entry.record, message: message, retryAfter: (error as? ACMEError)?.retryAfter, now: time)
+            entry.record, kind: kind, message: message, retryAfter: (error as? ACMEError)?.retryAfter, now: time)
         let next = record.nextAttempt ?? time
         // The back-off holds only if it is stored: a run never claims a next attempt it did not keep.
         var stored: Date? = next
@@ -454,7 +458,7 @@ public struct CertificateRun: Sendable {
         logger.error(
             "renewal failed",
             metadata: [
-                "secret": "\(entry.desired.id)", "error": "\(message)",
+                "secret": "\(entry.desired.id)", "error": "\(message)", "kind": "\(kind.rawValue)",
                 "nextAttempt": "\(stored.map(RenewalRecord.format) ?? "not stored: the next run tries again")",
             ]
         )
@@ -463,9 +467,9 @@ public struct CertificateRun: Sendable {
             entry.desired,
             warning: true,
             reason: "Failed",
-            note: "\(message); next attempt \(stored.map(RenewalRecord.format) ?? "at the next run")"
+            note: "[\(kind.rawValue)] \(message); next attempt \(stored.map(RenewalRecord.format) ?? "at the next run")"
         )
-        return CertificateReport(
+        var report = CertificateReport(
             desired: entry.desired,
             action: action,
             outcome: .failed(message, stillValid: stillValid),
@@ -473,6 +477,8 @@ public struct CertificateRun: Sendable {
             nextAttempt: stored,
             failureCount: record.failureCount
         )
+        report.failureKind = kind
+        return report
     }
 
     /// Names per certificate of Let's Encrypt's profiles that take fewer than the order limit.

@@ -94,7 +94,7 @@ public struct IngressSolver: ChallengeSolver {
         responder.present(token: token, keyAuthorization: keyAuthorization)
         guard namespace == pod.namespace else {
             throw CertctlError(
-                .issuance,
+                .challenge,
                 object: "Ingress \(namespace)",
                 "HTTP-01 in namespace \(namespace) needs certctl's pod there (it runs in \(pod.namespace)); run certctl in that namespace"
             )
@@ -173,7 +173,7 @@ public struct IngressSolver: ChallengeSolver {
             try await Task.sleep(for: .seconds(2))
         }
         throw CertctlError(
-            .issuance, object: url,
+            .challenge, object: url,
             "the self-check never saw the key authorization through the ingress; check the ingress class and DNS of \(host)"
         )
     }

@@ -67,12 +67,13 @@ public enum RecordPolicy {
 
     /// A failed issuance: one more failure, its message and time, and no ACME request before the
     /// back-off (1 h doubling to 32 h) or the CA's `rateLimited` Retry-After, whichever is later.
-    public static func afterFailure(_ record: RenewalRecord, message: String, retryAfter: Date?, now: Date)
-        -> RenewalRecord
-    {
+    public static func afterFailure(
+        _ record: RenewalRecord, kind: FailureKind = .other, message: String, retryAfter: Date?, now: Date
+    ) -> RenewalRecord {
         var record = record
         record.failureCount += 1
         record.lastFailure = message
+        record.lastFailureKind = kind.rawValue
         record.lastFailureTime = now
         var next = now.addingTimeInterval(RenewalPlan.backOff(failures: record.failureCount))
         if let retryAfter, retryAfter > next { next = retryAfter }

@@ -25,6 +25,8 @@ public struct CertificateReport: Sendable {
     public var summary: CertificateSummary?
     public var nextAttempt: Date?
     public var failureCount: Int
+    /// Why it failed, when it did.
+    public var failureKind: FailureKind?
 
     public init(
         desired: DesiredCertificate,
@@ -94,10 +96,11 @@ public struct RunReport: Sendable {
         for certificate in certificates {
             switch certificate.outcome {
             case .issued: issued += 1
-            case .failed(let message, _):
+            case .failed:
                 failed += 1
-                if message.contains("rateLimited") { rateLimited += 1 }
-                reasons[Self.failureReason(message), default: 0] += 1
+                let kind = certificate.failureKind ?? .other
+                if kind == .rateLimited { rateLimited += 1 }
+                reasons[kind.rawValue, default: 0] += 1
             default: break
             }
         }
@@ -112,15 +115,6 @@ public struct RunReport: Sendable {
         )
         figures.failuresByReason = reasons
         return figures
-    }
-
-    /// A few stable words for a failure, for the metrics' `reason` label.
-    static func failureReason(_ message: String) -> String {
-        if message.contains("rateLimited") { return "rate_limited" }
-        if message.contains("cannot reach") { return "ca_unreachable" }
-        if message.contains("could not validate") || message.contains("self-check") { return "challenge" }
-        if message.contains("the CA refused") { return "ca_refused" }
-        return "other"
     }
 
     /// The README's exit codes: 0 all valid and none overdue; 1 a renewal failed but the certificate is still

@@ -128,6 +128,7 @@ public enum StatusTable {
                 "failureCount": status.record.failureCount,
             ]
             object["profile"] = status.record.profile ?? NSNull()
+            object["failureKind"] = status.record.lastFailureKind ?? NSNull()
             object["notBefore"] = status.summary.map { timestamp($0.notBefore) } ?? NSNull()
             object["notAfter"] = status.summary.map { timestamp($0.notAfter) } ?? NSNull()
             object["timeLeftSeconds"] = status.timeLeft(at: now).map { Int($0) } ?? NSNull()
@@ -174,6 +175,7 @@ public enum StatusTable {
         if status.record.failureCount > 0 {
             lines.append(("Failures", String(status.record.failureCount)))
             lines.append(("Last failure", status.record.lastFailure ?? "-"))
+            lines.append(("Failure kind", status.record.lastFailureKind ?? "-"))
             lines.append(("Next attempt", status.record.nextAttempt.map { timestamp($0) } ?? "-"))
         } else if let problem = status.problem {
             lines.append(("Problem", problem))
