@@ -441,6 +441,38 @@ struct RunClusterTests {
     }
 }
 
+@Suite("The _total metrics count across runs", .serialized)
+struct RunCounterTests {
+    @Test(
+        "two runs that issue: the totals kept beside the lock add up, and the exposition shows them",
+        arguments: StoreKind.allCases)
+    func totals(kind: StoreKind) async throws {
+        let port = freeLoopbackPort()
+        let server = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await server.stop() } }
+        let solver: ((KubernetesClient, FakeAPIServer) -> CertificateRun.SolverFactory)? =
+            kind == .kubernetes ? { _, _ in { responder, _ in ResponderSolver(responder: responder) } } : nil
+        let run = try await RunFixture.make(
+            kind, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port, solver: solver)
+        defer { Task { await run.fixture.stop() } }
+        let (first, firstRequests) = try await run.runOnce()
+        #expect(first.totals?["issuances|issued"] == 1)
+        var secret = try #require(try await run.fixture.store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        secret.metadata.annotations?["certctl.io/renew-requested"] = "true"
+        _ = try await run.fixture.store.update(secret)
+        let (second, secondRequests) = try await run.runOnce()
+        #expect(second.totals?["issuances|issued"] == 2, "\(second.totals ?? [:])")
+        let requests = (second.totals ?? [:]).filter { $0.key.hasPrefix("acme_requests|") }.values.reduce(0, +)
+        #expect(requests == firstRequests + secondRequests)
+        let text = CertificateMetrics.render([], run: second.figures(finished: Date(), duration: .seconds(1)))
+        #expect(text.contains(#"certctl_issuances_total{result="issued"} 2"#), "\(text)")
+        #expect(text.contains("certctl_rate_limited_total 0"))
+        // A run with nothing to do writes nothing, and still reports the totals.
+        let (quiet, _) = try await run.runOnce()
+        #expect(quiet.totals == second.totals)
+    }
+}
+
 @Suite("certctl run as a process in a pod", .serialized)
 struct RunProcessTests {
     @Test("SIGTERM mid-run: the solver's Service and Ingress are deleted and the Lease released")

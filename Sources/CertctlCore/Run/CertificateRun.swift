@@ -129,7 +129,7 @@ public struct CertificateRun: Sendable {
                 }
             }
         }
-        let report = RunReport(
+        var report = RunReport(
             cluster: inventory.cluster,
             certificates: planned.compactMap { reports[$0.0.desired.id] },
             problems: inventory.problems,
@@ -138,8 +138,9 @@ public struct CertificateRun: Sendable {
             acmeRequestsByAction: counter.byAction,
             warnings: warnings.messages
         )
-        if !options.dryRun, report.exitCode(at: now()) == 0 {
-            await lock.recordSuccess(at: now())
+        if !options.dryRun {
+            report.totals = await lock.accumulate(report.counts)
+            if report.exitCode(at: now()) == 0 { await lock.recordSuccess(at: now()) }
         }
         return report
     }

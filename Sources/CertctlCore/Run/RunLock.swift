@@ -24,11 +24,33 @@ public protocol RunLock: Sendable {
     func recordSuccess(at date: Date) async
     /// When a run last succeeded, if recorded.
     func lastSuccess() async -> Date?
+    /// Adds a run's counts to the totals kept beside the lock (what the `_total` metrics export,
+    /// so that they are counters across runs) and returns the totals; nil when they cannot be
+    /// read. Counts of zero write nothing.
+    func accumulate(_ counts: [String: Int]) async -> [String: Int]?
 }
 
 extension RunLock {
     public func renew() async {}
     public var renewalInterval: Duration? { nil }
+}
+
+/// The totals as JSON text (`{"rate_limited":3}`), and back.
+enum RunCounters {
+    static func decode(_ text: String?) -> [String: Int] {
+        guard let text, let value = try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8)) else {
+            return [:]
+        }
+        return value
+    }
+
+    static func encode(_ totals: [String: Int]) -> String {
+        (try? JSONText.encode(totals)) ?? "{}"
+    }
+
+    static func adding(_ counts: [String: Int], to totals: [String: Int]) -> [String: Int] {
+        totals.merging(counts.filter { $0.value != 0 }) { $0 + $1 }
+    }
 }
 
 /// `flock` on `STATE/run.lock`: released by the kernel when the process dies.
@@ -65,6 +87,22 @@ public final class FileRunLock: RunLock, @unchecked Sendable {
 
     public func lastSuccess() async -> Date? {
         AtomicFile.read(successPath).flatMap { RenewalRecord.parseDate(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    private var countersPath: String {
+        ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("counters.json")
+    }
+
+    public func accumulate(_ counts: [String: Int]) async -> [String: Int]? {
+        let totals = RunCounters.decode(AtomicFile.read(countersPath).map { String(decoding: $0, as: UTF8.self) })
+        guard counts.contains(where: { $0.value != 0 }) else { return totals }
+        let updated = RunCounters.adding(counts, to: totals)
+        do {
+            try AtomicFile.write(RunCounters.encode(updated), to: countersPath, mode: 0o644)
+        } catch {
+            return nil
+        }
+        return updated
     }
 
     public func release() async {
@@ -171,6 +209,33 @@ public struct LeaseRunLock: RunLock {
     public func lastSuccess() async -> Date? {
         guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name) else { return nil }
         return lease.metadata.annotations?[Self.successAnnotation].flatMap(RenewalRecord.parseDate)
+    }
+
+    static let countersAnnotation = "certctl.io/counters"
+
+    /// Kept as an annotation on the Lease, changed with its resourceVersion as the precondition.
+    public func accumulate(_ counts: [String: Int]) async -> [String: Int]? {
+        for _ in 0..<3 {
+            guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name) else { return nil }
+            let totals = RunCounters.decode(lease.metadata.annotations?[Self.countersAnnotation])
+            guard counts.contains(where: { $0.value != 0 }) else { return totals }
+            let updated = RunCounters.adding(counts, to: totals)
+            let patch: JSONValue = .object([
+                "metadata": .object([
+                    "resourceVersion": .string(lease.metadata.resourceVersion ?? ""),
+                    "annotations": .object([Self.countersAnnotation: .string(RunCounters.encode(updated))]),
+                ])
+            ])
+            do {
+                _ = try await client.mergePatch(Lease.self, namespace: namespace, name: name, patch: patch)
+                return updated
+            } catch let error as KubernetesError where error.isConflict {
+                continue
+            } catch {
+                return nil
+            }
+        }
+        return nil
     }
 
     /// Moves renewTime forward while this run holds the Lease.

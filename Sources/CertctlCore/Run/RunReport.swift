@@ -68,6 +68,9 @@ public struct RunReport: Sendable {
     public var acmeRequestsByAction: [CertificateMetrics.RequestKey: Int]
     /// What went wrong beside the certificates (``RunWarnings``), once each.
     public var warnings: [String]
+    /// The counters of all runs so far, this one included (``RunReport/counts``), as kept beside
+    /// the run lock; nil when they could not be read.
+    public var totals: [String: Int]?
 
     public init(
         cluster: String,
@@ -114,7 +117,28 @@ public struct RunReport: Sendable {
             rateLimited: rateLimited
         )
         figures.failuresByReason = reasons
+        figures.totals = totals
         return figures
+    }
+
+    /// This run's counts, under the keys the totals are kept by.
+    public var counts: [String: Int] {
+        var counts: [String: Int] = ["rate_limited": 0, "issuances|issued": 0, "issuances|failed": 0]
+        for (key, count) in acmeRequestsByAction {
+            counts["acme_requests|\(key.action)|\(key.status)", default: 0] += count
+        }
+        for certificate in certificates {
+            switch certificate.outcome {
+            case .issued: counts["issuances|issued", default: 0] += 1
+            case .failed:
+                counts["issuances|failed", default: 0] += 1
+                let kind = certificate.failureKind ?? .other
+                counts["failures|\(kind.rawValue)", default: 0] += 1
+                if kind == .rateLimited { counts["rate_limited", default: 0] += 1 }
+            default: break
+            }
+        }
+        return counts
     }
 
     /// The README's exit codes: 0 all valid and none overdue; 1 a renewal failed but the certificate is still

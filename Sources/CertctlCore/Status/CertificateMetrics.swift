@@ -18,6 +18,9 @@ public enum CertificateMetrics {
         public var rateLimited: Int
         /// Failed issuances by reason (`rate_limited`, `ca_unreachable`, `challenge`, `other`).
         public var failuresByReason: [String: Int] = [:]
+        /// The counters of all runs (``RunReport/counts`` keys): the `_total` metrics export
+        /// these when known, so that they only ever grow; else the run's own counts.
+        public var totals: [String: Int]?
 
         public init(
             finished: Date,
@@ -35,6 +38,14 @@ public enum CertificateMetrics {
             self.issued = issued
             self.failed = failed
             self.rateLimited = rateLimited
+        }
+
+        /// The run's own counts, under the totals' keys (when no totals are known).
+        var ownCounts: [String: Int] {
+            var counts = ["rate_limited": rateLimited, "issuances|issued": issued, "issuances|failed": failed]
+            for (key, count) in acmeRequests { counts["acme_requests|\(key.action)|\(key.status)"] = count }
+            for (reason, count) in failuresByReason { counts["failures|\(reason)"] = count }
+            return counts
         }
     }
 
@@ -126,34 +137,37 @@ public enum CertificateMetrics {
             let seconds = Double(run.duration.components.seconds) + Double(run.duration.components.attoseconds) / 1e18
             registry.makeGauge(descriptor: describe("certctl_run_duration_seconds", "How long the last run took.")).set(
                 seconds)
-            for (key, count) in run.acmeRequests.sorted(by: {
-                ($0.key.action, $0.key.status) < ($1.key.action, $1.key.status)
-            }) {
+            let totals = run.totals ?? run.ownCounts
+            func series(_ prefix: String) -> [(labels: [String], count: Int)] {
+                totals.filter { $0.key.hasPrefix(prefix + "|") }.map {
+                    (Array($0.key.split(separator: "|").dropFirst().map(String.init)), $0.value)
+                }.sorted { $0.labels.lexicographicallyPrecedes($1.labels) }
+            }
+            for (labels, count) in series("acme_requests") where labels.count == 2 {
                 registry.makeCounter(
-                    descriptor: describe("certctl_acme_requests_total", "ACME requests of the last run."),
-                    labels: [("action", key.action), ("status", key.status)]
+                    descriptor: describe("certctl_acme_requests_total", "ACME requests of all runs."),
+                    labels: [("action", labels[0]), ("status", labels[1])]
                 )
                 .increment(by: Int64(count))
             }
-            for (result, count) in [("issued", run.issued), ("failed", run.failed)] {
+            for result in ["failed", "issued"] {
                 registry.makeCounter(
-                    descriptor: describe("certctl_issuances_total", "Issuances of the last run by result."),
+                    descriptor: describe("certctl_issuances_total", "Issuances of all runs by result."),
                     labels: [("result", result)]
                 )
-                .increment(by: Int64(count))
+                .increment(by: Int64(totals["issuances|\(result)"] ?? 0))
             }
-            for (reason, count) in run.failuresByReason.sorted(by: { $0.key < $1.key }) {
+            for (labels, count) in series("failures") where labels.count == 1 {
                 registry.makeCounter(
-                    descriptor: describe("certctl_run_failures_total", "Failed issuances of the last run by reason."),
-                    labels: [("reason", reason)]
+                    descriptor: describe("certctl_run_failures_total", "Failed issuances of all runs by reason."),
+                    labels: [("reason", labels[0])]
                 )
                 .increment(by: Int64(count))
             }
             registry.makeCounter(
-                descriptor: describe(
-                    "certctl_rate_limited_total", "Orders the CA refused with rateLimited in the last run.")
+                descriptor: describe("certctl_rate_limited_total", "Orders the CA refused with rateLimited, all runs.")
             )
-            .increment(by: Int64(run.rateLimited))
+            .increment(by: Int64(totals["rate_limited"] ?? 0))
         }
         return registry.emitToString()
     }
