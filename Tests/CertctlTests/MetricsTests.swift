@@ -108,6 +108,28 @@ struct MetricsTests {
         #expect(reads.value == 1, "scrapes within the cache period read the Secrets once")
     }
 
+    @Test("concurrent scrapes of an expired cache share one reading of the Secrets")
+    func oneReadingForConcurrentScrapes() async throws {
+        let reads = ReadCounter()
+        let gate = Gate()
+        let exporter = Exporter(cacheFor: 60, logger: Logger(label: "t")) {
+            reads.add()
+            await gate.wait()
+            return try StatusTests.fixture()
+        }
+        let request = ServerRequest(method: "GET", uri: "/metrics", headers: [:], body: [])
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 { group.addTask { await exporter.handle(request).status } }
+            // Seven scrapes wait for the first one's reading: then it may finish.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while exporter.scrapesWaiting < 7, ContinuousClock.now < deadline { await Task.yield() }
+            #expect(exporter.scrapesWaiting == 7)
+            await gate.open()
+            for try await status in group { #expect(status == 200) }
+        }
+        #expect(reads.value == 1)
+    }
+
     @Test("HTML escapes what comes from the cluster")
     func escaping() {
         #expect(StatusPage.escape("<script>&\"") == "&lt;script&gt;&amp;&quot;")
@@ -118,4 +140,21 @@ final class ReadCounter: Sendable {
     private let count = Mutex(0)
     func add() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
+}
+
+/// Holds whoever waits until it is opened.
+actor Gate {
+    private var opened = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if opened { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func open() {
+        opened = true
+        for continuation in waiting { continuation.resume() }
+        waiting = []
+    }
 }

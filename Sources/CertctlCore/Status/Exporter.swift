@@ -21,6 +21,8 @@ public final class Exporter: Sendable {
     private let lastSuccess: LastSuccess
     private let cacheFor: TimeInterval
     private let snapshot = Mutex<Snapshot?>(nil)
+    /// The reading under way: concurrent scrapes of an expired cache wait for the same one.
+    private let refresh = Mutex<(task: Task<Snapshot, any Error>?, waiters: Int)>((nil, 0))
     private let logger: Logger
 
     public init(
@@ -39,7 +41,7 @@ public final class Exporter: Sendable {
         }
     }
 
-    func handle(_ request: ServerRequest) async -> ServerResponse {
+    public func handle(_ request: ServerRequest) async -> ServerResponse {
         guard request.method == "GET" || request.method == "HEAD" else {
             return ServerResponse(status: 405, contentType: "text/plain", text: "only GET\n")
         }
@@ -67,14 +69,33 @@ public final class Exporter: Sendable {
         }
     }
 
+    /// Scrapes waiting for a reading another scrape started (for tests).
+    public var scrapesWaiting: Int { refresh.withLock { $0.waiters } }
+
     private func snapshotNow() async throws -> Snapshot {
         if let cached = snapshot.withLock({ $0 }), Date().timeIntervalSince(cached.read) < cacheFor {
             return cached
         }
-        let fresh = try await load()
-        let metrics = CertificateMetrics.render(fresh, lastSuccess: await lastSuccess())
-        let current = Snapshot(statuses: fresh, read: Date(), metrics: metrics, page: nil)
-        snapshot.withLock { $0 = current }
+        let (task, shared) = refresh.withLock { state -> (Task<Snapshot, any Error>, Bool) in
+            if let running = state.task {
+                state.waiters += 1
+                return (running, true)
+            }
+            let task = Task { [self] in
+                let fresh = try await load()
+                let metrics = CertificateMetrics.render(fresh, lastSuccess: await lastSuccess())
+                return Snapshot(statuses: fresh, read: Date(), metrics: metrics, page: nil)
+            }
+            state.task = task
+            return (task, false)
+        }
+        defer {
+            refresh.withLock { state in
+                if shared { state.waiters -= 1 } else { state.task = nil }
+            }
+        }
+        let current = try await task.value
+        if !shared { snapshot.withLock { $0 = current } }
         return current
     }
 }
