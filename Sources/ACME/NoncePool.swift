@@ -5,7 +5,8 @@
 /// after another whenever nonces run short.
 actor NoncePool {
     private var nonces: [String] = []
-    private var waiters: [CheckedContinuation<String?, Never>] = []
+    private var waiters: [(id: Int, continuation: CheckedContinuation<String?, Never>)] = []
+    private var nextWaiter = 0
     /// Signed requests between `take` and `requestFinished`.
     private var inFlight = 0
     private let capacity: Int
@@ -22,13 +23,29 @@ actor NoncePool {
             inFlight += 1
             return nonce
         }
-        if inFlight > 0 || !waiters.isEmpty {
-            // `hand(_:)` counts this request as in flight when it resumes it.
-            return await withCheckedContinuation { waiters.append($0) }
+        if inFlight > 0 || !waiters.isEmpty, !Task.isCancelled {
+            // `hand(_:)` counts this request as in flight when it resumes it; a cancelled waiter
+            // (SIGTERM) is resumed at once with nil and its request then fails as cancelled.
+            let id = nextWaiter
+            nextWaiter += 1
+            return await withTaskCancellationHandler {
+                await withCheckedContinuation { waiters.append((id, $0)) }
+            } onCancel: {
+                Task { await self.cancelWaiter(id) }
+            }
         }
         inFlight += 1
         return nil
     }
+
+    private func cancelWaiter(_ id: Int) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        inFlight += 1
+        waiters.remove(at: index).continuation.resume(returning: nil)
+    }
+
+    /// Requests waiting for a nonce (for tests).
+    var waiting: Int { waiters.count }
 
     /// The request that `take` was for is answered (or failed).
     func requestFinished(nonce: String?) {
@@ -53,7 +70,7 @@ actor NoncePool {
 
     private func hand(_ nonce: String?) {
         inFlight += 1
-        waiters.removeFirst().resume(returning: nonce)
+        waiters.removeFirst().continuation.resume(returning: nonce)
     }
 
     var count: Int { nonces.count }

@@ -4,13 +4,33 @@ import Testing
 
 @Suite("Nonce pool")
 struct NoncePoolTests {
+    /// Until `count` requests wait on the pool: their arrival as a signal, not a guess.
+    static func until(_ pool: NoncePool, waiting count: Int) async {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await pool.waiting < count, ContinuousClock.now < deadline { await Task.yield() }
+    }
+
+    @Test("a waiter whose task is cancelled (SIGTERM) is let go at once, the others stay")
+    func cancelledWaiter() async throws {
+        let pool = NoncePool()
+        #expect(await pool.take() == nil)
+        let cancelled = Task { await pool.take() }
+        async let other = pool.take()
+        await Self.until(pool, waiting: 2)
+        cancelled.cancel()
+        #expect(await cancelled.value == nil)
+        #expect(await pool.waiting == 1)
+        await pool.requestFinished(nonce: "n")
+        #expect(await other == "n")
+    }
+
     @Test("empty and idle: the caller fetches; then answers feed the waiting requests in order")
     func chaining() async throws {
         let pool = NoncePool()
         #expect(await pool.take() == nil)  // nothing in flight: HEAD newNonce
         async let second = pool.take()
         async let third = pool.take()
-        try await Task.sleep(for: .milliseconds(50))
+        await Self.until(pool, waiting: 2)
         await pool.requestFinished(nonce: "a")  // the first request's answer feeds a waiter
         await pool.requestFinished(nonce: "b")  // and that one's answer the next
         let received = Set([await second, await third].compactMap { $0 })
@@ -26,7 +46,7 @@ struct NoncePoolTests {
         let pool = NoncePool()
         #expect(await pool.take() == nil)
         async let waiting = pool.take()
-        try await Task.sleep(for: .milliseconds(50))
+        await Self.until(pool, waiting: 1)
         await pool.requestFinished(nonce: nil)
         #expect(await waiting == nil)
     }
