@@ -58,6 +58,9 @@ public actor ACMEClient {
     /// Registers again when the CA no longer knows the stored account (`accountDoesNotExist`):
     /// a CA reset (Pebble restarts, staging wipes) must not stop renewals.
     private var accountRecovery: (@Sendable (ACMEClient) async throws -> Void)?
+    /// The re-registration under way: concurrent requests that found the account gone wait for
+    /// it instead of registering again each.
+    private var recovering: Task<Void, any Error>?
 
     /// Sets what to do when the CA says the account does not exist; it must register again.
     public func setAccountRecovery(_ recovery: @escaping @Sendable (ACMEClient) async throws -> Void) {
@@ -124,6 +127,7 @@ public actor ACMEClient {
         var recovered = false
         while true {
             let identification: JWS.KeyIdentification
+            let signedAs = accountURL
             if useJWK {
                 identification = .jwk
             } else {
@@ -160,10 +164,18 @@ public actor ACMEClient {
             let error = problemError(action: action, url: url, response: response)
             if error.problem?.kind == .accountDoesNotExist, !useJWK, !recovered, let accountRecovery {
                 recovered = true
+                if accountURL != signedAs { continue }  // another request registered it again meanwhile
+                if let recovering {
+                    try await recovering.value
+                    continue
+                }
                 logger.notice(
                     "the CA does not know the stored account; registering the key again",
                     metadata: ["action": "\(action)"])
-                try await accountRecovery(self)
+                let task = Task { try await accountRecovery(self) }
+                recovering = task
+                defer { recovering = nil }
+                try await task.value
                 continue
             }
             if error.problem?.kind == .badNonce, badNonces < configuration.badNonceRetries {

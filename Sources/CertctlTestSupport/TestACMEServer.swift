@@ -97,4 +97,14 @@ public final class TestACMEServer: Sendable {
     }
 
     public var tls: TLSOptions { TLSOptions() }
+
+    /// Forgets every account, as a CA that was reset.
+    public func forgetAccounts() async {
+        await state.forgetAccounts()
+    }
+
+    /// How many accounts newAccount created.
+    public var accountsCreated: Int {
+        get async { await state.accountsCreated }
+    }
 }

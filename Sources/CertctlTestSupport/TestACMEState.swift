@@ -48,6 +48,8 @@ actor TestACMEState {
     let authority: TestCertificateAuthority
     private var nonces = Set<String>()
     private var accounts: [String: Account] = [:]
+    /// Accounts created by newAccount, ever.
+    private(set) var accountsCreated = 0
     private var orders: [Int: Order] = [:]
     private var authorizations: [Int: Authorization] = [:]
     private var certificates: [Int: Issued] = [:]
@@ -65,6 +67,11 @@ actor TestACMEState {
 
     func update(_ change: @Sendable (inout TestACMEServer.Behaviour) -> Void) {
         change(&behaviour)
+    }
+
+    /// A CA reset: every account is gone (`accountDoesNotExist` for their `kid`).
+    func forgetAccounts() {
+        accounts = [:]
     }
 
     private func makeID() -> Int {
@@ -243,6 +250,7 @@ actor TestACMEState {
         let url = base + "/acct/\(makeID())"
         let account = Account(jwk: verified.jwk, contact: payload?["contact"] as? [String] ?? [])
         accounts[url] = account
+        accountsCreated += 1
         return json(accountObject(account), status: 201, location: url)
     }
 

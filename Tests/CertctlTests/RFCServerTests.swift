@@ -38,6 +38,26 @@ func withRFCServer<T>(
 
 @Suite("ACME extensions against the in-process RFC server")
 struct RFCServerTests {
+    @Test("a CA that forgot the account: concurrent orders register the key again once, and all issue")
+    func reRegisterOnce() async throws {
+        try await withRFCServer { server, client, _, responder in
+            await client.setAccountRecovery { client in _ = try await client.register() }
+            #expect(await server.accountsCreated == 1)
+            await server.forgetAccounts()
+            try await withThrowingTaskGroup(of: IssuedCertificate.self) { group in
+                for index in 0..<3 {
+                    group.addTask { try await client.issue("site\(index).mybinder.org", responder: responder) }
+                }
+                var issued = 0
+                for try await _ in group { issued += 1 }
+                #expect(issued == 3)
+            }
+            #expect(await server.accountsCreated == 2, "one registration for the three orders")
+            let registrations = await server.requests.filter { $0.hasSuffix("/new-account") }
+            #expect(registrations.count == 2, "\(registrations)")
+        }
+    }
+
     @Test("profiles: an offered profile is sent and shapes the certificate")
     func profileSent() async throws {
         try await withRFCServer { server, client, _, responder in
