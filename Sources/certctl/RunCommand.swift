@@ -199,100 +199,18 @@ struct RunCommand: AsyncParsableCommand {
             )
         }
         run.warnings = warnings
+        if !metrics.isEmpty || notifications != nil {
+            run.reporter = RunReporter(
+                metricsFile: metrics.file, pushgateway: metrics.pushgateway, notifications: notifications,
+                transport: transport, logger: logger)
+        }
         let started = ContinuousClock.now
         let report = try await withSIGTERMCancellation(logger: logger) { [run] in
             try await run.run(options)
         }
         let elapsed = ContinuousClock.now - started
         print(RunSummary.render(report, elapsed: elapsed, now: Date()), terminator: "")
-        if !metrics.isEmpty || notifications != nil, !options.dryRun {
-            let now = Date()
-            let inventory = try await Inventory.load(
-                from: context.store,
-                scope: context.scope,
-                issuers: Set(issuers.keys),
-                defaultIssuer: defaultIssuer
-            )
-            let statuses = CertificateStatus.all(in: inventory, issuers: issuers, now: now)
-            if !metrics.isEmpty {
-                try await publish(statuses, report: report, elapsed: elapsed, cluster: inventory.cluster, to: metrics)
-            }
-            if let notifications {
-                await notify(
-                    statuses,
-                    config: notifications,
-                    cluster: inventory.cluster,
-                    store: context.store,
-                    transport: transport,
-                    logger: logger,
-                    now: now
-                )
-            }
-        }
         return report.exitCode(at: Date())
-    }
-
-    /// Sends what changed state and records it, so that the next run does not repeat it.
-    static func notify(
-        _ statuses: [CertificateStatus],
-        config: NotificationConfig,
-        cluster: String,
-        store: any ClusterStore,
-        transport: any HTTPTransport,
-        logger: Logger,
-        now: Date
-    ) async {
-        let due = NotificationPolicy.notices(for: statuses, interval: config.interval, now: now)
-        guard !due.isEmpty else { return }
-        let notifier = Notifier(config: config, transport: transport, cluster: cluster, logger: logger)
-        let failed = await notifier.send(due.map(\.notice), now: now)
-        guard failed.count < config.channels.count else { return }  // nobody heard it: try again next run
-        for (_, status, record) in due {
-            do {
-                if try await SecretWriter.storeRecord(record, for: status.desired, in: store) == nil {
-                    var annotations: [String: String] = [:]
-                    record.apply(to: &annotations)
-                    try await store.savePendingRecord(
-                        annotations,
-                        namespace: status.desired.namespace,
-                        secretName: status.desired.secretName
-                    )
-                }
-            } catch {
-                logger.error(
-                    "cannot record the notification", metadata: ["secret": "\(status.desired.id)", "error": "\(error)"])
-            }
-        }
-    }
-
-    /// Metrics of the Secrets as the run left them, plus the run's own figures.
-    static func publish(
-        _ statuses: [CertificateStatus],
-        report: RunReport,
-        elapsed: Duration,
-        cluster: String,
-        to output: MetricsOutput
-    ) async throws {
-        let text = CertificateMetrics.render(statuses, run: report.figures(finished: Date(), duration: elapsed))
-        if let file = output.file {
-            try AtomicFile.write(text, to: file, mode: 0o644)
-        }
-        if let gateway = output.pushgateway {
-            let base = gateway.hasSuffix("/") ? String(gateway.dropLast()) : gateway
-            let url =
-                "\(base)/metrics/job/certctl/cluster/\(cluster.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "cluster")"
-            let response = try await CurlTransport(userAgent: CertctlVersion.userAgent).send(
-                HTTPRequest(
-                    method: .put, url: url, headers: ["Content-Type": "text/plain; version=0.0.4"],
-                    body: Array(text.utf8), timeout: .seconds(10))
-            )
-            guard response.isSuccess else {
-                throw CertctlError(
-                    .io, object: url,
-                    "the Pushgateway answered HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
-                )
-            }
-        }
     }
 }
 

@@ -473,6 +473,48 @@ struct RunCounterTests {
     }
 }
 
+@Suite("The report stage, in the run", .serialized)
+struct RunReporterTests {
+    @Test("metrics are published by the run itself while it holds the lock, over the certificates as it left them")
+    func underTheLock() async throws {
+        let port = freeLoopbackPort()
+        let server = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await server.stop() } }
+        let fixture = try await RunFixture.make(
+            .local, ingresses: siteIngresses(2), server: server.directoryURL, caBundle: nil, port: port)
+        let state = fixture.fixture.directory.appendingPathComponent("state").path
+        // A Pushgateway that checks, as the push arrives, whether another run could take the lock.
+        let lockFree = Mutex<[Bool]>([])
+        let pushed = Mutex<String>("")
+        let gateway = try await HTTPServer.start(host: "127.0.0.1", port: freeLoopbackPort()) { request in
+            let other = FileRunLock(stateDirectory: state)
+            let free = (try? await other.acquire()) ?? true
+            if free { await other.release() }
+            lockFree.withLock { $0.append(free) }
+            pushed.withLock { $0 = String(decoding: request.body, as: UTF8.self) }
+            return ServerResponse(status: 200)
+        }
+        defer { Task { await gateway.stop() } }
+        let file = fixture.fixture.directory.appendingPathComponent("metrics.prom").path
+        var run = fixture.run
+        run.reporter = RunReporter(
+            metricsFile: file, pushgateway: "http://127.0.0.1:\(gateway.port)", notifications: nil,
+            transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"))
+        let report = try await run.run(fixture.options)
+        #expect(report.certificates.allSatisfy { $0.outcome == .issued })
+        #expect(lockFree.withLock { $0 } == [false], "the push happened under the run's lock")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text == pushed.withLock { $0 }, "the file and the push carry the same exposition")
+        for site in ["site0", "site1"] {
+            #expect(
+                text.contains(#"certctl_certificate_ready{namespace="prod",secret="kubelego-tls-\#(site)""#)
+                    && text.contains(#"secret="kubelego-tls-\#(site)",ingress="\#(site)",issuer="pebble"} 1"#),
+                "\(site) is ready in the metrics")
+        }
+        #expect(text.contains(#"certctl_issuances_total{result="issued"} 2"#))
+    }
+}
+
 @Suite("certctl run as a process in a pod", .serialized)
 struct RunProcessTests {
     @Test("SIGTERM mid-run: the solver's Service and Ingress are deleted and the Lease released")

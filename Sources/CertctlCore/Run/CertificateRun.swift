@@ -58,6 +58,8 @@ public struct CertificateRun: Sendable {
     /// What went wrong beside the certificates (an Event or record not stored, a restarted
     /// list): logged once each and listed in the report.
     public var warnings: RunWarnings
+    /// Metrics and notifications of the outcome, given it by the run before it lets the lock go.
+    public var reporter: RunReporter?
 
     public init(
         store: any ClusterStore,
@@ -102,6 +104,7 @@ public struct CertificateRun: Sendable {
         let checksDue =
             !options.dryRun && entries.contains { renewalInfoTarget($0, options: options, now: started) != nil }
         var lockHeld = false
+        var delivered: RunReport?
         if !due.isEmpty || checksDue {
             if try await lock.acquire() {
                 let keeper = keepAlive(lock)
@@ -114,6 +117,9 @@ public struct CertificateRun: Sendable {
                     for result in try await issue(due, options: options, counter: counter) {
                         reports[result.desired.id] = result
                     }
+                    let outcome = finish(inventory, planned, reports, lockHeld: false, counter: counter)
+                    delivered = try await deliver(
+                        outcome, entries: entries, issued: due, options: options, since: started)
                 } catch {
                     keeper?.cancel()
                     await release(lock)
@@ -129,7 +135,18 @@ public struct CertificateRun: Sendable {
                 }
             }
         }
-        var report = RunReport(
+        if let delivered { return delivered }
+        // Nothing was due, or another run holds the lock: the certificates are as read.
+        let outcome = finish(inventory, planned, reports, lockHeld: lockHeld, counter: counter)
+        return try await deliver(outcome, entries: entries, issued: [], options: options, since: started)
+    }
+
+    /// The run's report from its parts.
+    private func finish(
+        _ inventory: Inventory, _ planned: [(Inventory.Entry, PlannedAction)], _ reports: [String: CertificateReport],
+        lockHeld: Bool, counter: RequestTally
+    ) -> RunReport {
+        RunReport(
             cluster: inventory.cluster,
             certificates: planned.compactMap { reports[$0.0.desired.id] },
             problems: inventory.problems,
@@ -138,9 +155,49 @@ public struct CertificateRun: Sendable {
             acmeRequestsByAction: counter.byAction,
             warnings: warnings.messages
         )
-        if !options.dryRun {
-            report.totals = await lock.accumulate(report.counts)
-            if report.exitCode(at: now()) == 0 { await lock.recordSuccess(at: now()) }
+    }
+
+    /// The counters, the last success, then the report stage (metrics, notifications) over the
+    /// certificates as the run left them: the ones it worked on are read again, the rest are as
+    /// discovered (no second read of everything).
+    private func deliver(
+        _ outcome: RunReport, entries: [Inventory.Entry], issued: [(Inventory.Entry, PlannedAction)],
+        options: Options, since started: Date
+    ) async throws -> RunReport {
+        var report = outcome
+        guard !options.dryRun else { return report }
+        report.totals = await lock.accumulate(report.counts)
+        if report.exitCode(at: now()) == 0 { await lock.recordSuccess(at: now()) }
+        guard let reporter, !reporter.isEmpty else { return report }
+        let touched = Set(issued.map(\.0.desired.id))
+        var after: [Inventory.Entry] = []
+        for entry in entries {
+            guard touched.contains(entry.desired.id) else {
+                after.append(entry)
+                continue
+            }
+            let secret = try await store.secret(namespace: entry.desired.namespace, name: entry.desired.secretName)
+            var pending: RenewalRecord?
+            if secret == nil,
+                let annotations = try await store.pendingRecord(
+                    namespace: entry.desired.namespace, secretName: entry.desired.secretName)
+            {
+                pending = RenewalRecord(annotations: annotations)
+            }
+            after.append(
+                Inventory.Entry(desired: entry.desired, current: secret.map(CurrentCertificate.init), pending: pending))
+        }
+        let time = now()
+        let inventory = Inventory(cluster: report.cluster, entries: after, problems: report.problems, withoutTLS: [])
+        let statuses = CertificateStatus.all(in: inventory, issuers: options.issuers, now: time)
+        let elapsed = time.timeIntervalSince(started)
+        do {
+            try await reporter.report(
+                report, statuses: statuses, duration: .milliseconds(Int(elapsed * 1000)), store: store, now: time)
+        } catch {
+            // The certificates are stored; an unreachable Pushgateway is the run's warning, not its failure.
+            warnings.add("report", "cannot publish the metrics: \(error)")
+            report.warnings = warnings.messages
         }
         return report
     }
