@@ -139,6 +139,16 @@ public enum SecretWriter {
         }
     }
 
+    /// Stores the record on the Secret, or, while there is none, as the pending record.
+    public static func storeRecordOrPending(
+        _ record: RenewalRecord, for desired: DesiredCertificate, in store: any ClusterStore
+    ) async throws {
+        guard try await storeRecord(record, for: desired, in: store) == nil else { return }
+        var annotations: [String: String] = [:]
+        record.apply(to: &annotations)
+        try await store.savePendingRecord(annotations, namespace: desired.namespace, secretName: desired.secretName)
+    }
+
     /// Read, change, write; on 409 read again and re-apply the change.
     private static func retryingConflicts(
         _ desired: DesiredCertificate,

@@ -194,7 +194,8 @@ struct ImageTests {
         let (first, firstTime) = try await inContainer()
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("7 certificates in local: 7 issued"), "\(first.output)")
-        let secrets = try FileManager.default.contentsOfDirectory(atPath: state.appendingPathComponent("secrets/prod").path)
+        let secrets = try FileManager.default.contentsOfDirectory(
+            atPath: state.appendingPathComponent("secrets/prod").path)
         #expect(secrets.count == 7)
         for file in secrets {
             let secret = try #require(

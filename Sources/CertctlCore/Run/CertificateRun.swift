@@ -501,12 +501,7 @@ public struct CertificateRun: Sendable {
         // The back-off holds only if it is stored: a run never claims a next attempt it did not keep.
         var stored: Date? = next
         do {
-            if try await SecretWriter.storeRecord(record, for: entry.desired, in: store) == nil {
-                var annotations: [String: String] = [:]
-                record.apply(to: &annotations)
-                try await store.savePendingRecord(
-                    annotations, namespace: entry.desired.namespace, secretName: entry.desired.secretName)
-            }
+            try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: store)
         } catch {
             stored = nil
             warnings.add(

@@ -50,12 +50,7 @@ public struct RunReporter: Sendable {
         guard failed.count < config.channels.count else { return }  // nobody heard it: try again next run
         for (_, status, record) in due {
             do {
-                if try await SecretWriter.storeRecord(record, for: status.desired, in: store) == nil {
-                    var annotations: [String: String] = [:]
-                    record.apply(to: &annotations)
-                    try await store.savePendingRecord(
-                        annotations, namespace: status.desired.namespace, secretName: status.desired.secretName)
-                }
+                try await SecretWriter.storeRecordOrPending(record, for: status.desired, in: store)
             } catch {
                 logger.error(
                     "cannot record the notification", metadata: ["secret": "\(status.desired.id)", "error": "\(error)"])
