@@ -114,7 +114,8 @@ public struct CertificateRun: Sendable {
                         planned = plan(entries, options: options, now: started)
                         (reports, due) = classify(planned, options: options)
                     }
-                    for result in try await issue(due, options: options, counter: counter) {
+                    // Only re-checks due: no responder to start.
+                    for result in due.isEmpty ? [] : try await issue(due, options: options, counter: counter) {
                         reports[result.desired.id] = result
                     }
                     let outcome = finish(inventory, planned, reports, lockHeld: false, counter: counter)
