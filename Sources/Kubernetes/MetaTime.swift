@@ -33,9 +33,20 @@ public struct MicroTime: Sendable, Hashable, Comparable, CustomStringConvertible
     public static func < (lhs: MicroTime, rhs: MicroTime) -> Bool { lhs.date < rhs.date }
 }
 
-extension Time: Codable {
+/// A timestamp written as `description` and read as any RFC 3339 text (Time, MicroTime).
+public protocol KubernetesTimestamp: Codable, CustomStringConvertible {
+    init(_ date: Date)
+}
+
+extension KubernetesTimestamp {
     public init(from decoder: any Decoder) throws {
-        date = try decodeTimestamp(from: decoder, kind: "Time")
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = Timestamp.rfc3339(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "\(Self.self) is not an RFC 3339 timestamp: \(text)")
+        }
+        self.init(date)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -44,23 +55,5 @@ extension Time: Codable {
     }
 }
 
-extension MicroTime: Codable {
-    public init(from decoder: any Decoder) throws {
-        date = try decodeTimestamp(from: decoder, kind: "MicroTime")
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
-}
-
-private func decodeTimestamp(from decoder: any Decoder, kind: String) throws -> Date {
-    let container = try decoder.singleValueContainer()
-    let text = try container.decode(String.self)
-    guard let date = Timestamp.rfc3339(text) else {
-        throw DecodingError.dataCorruptedError(
-            in: container, debugDescription: "\(kind) is not an RFC 3339 timestamp: \(text)")
-    }
-    return date
-}
+extension Time: KubernetesTimestamp {}
+extension MicroTime: KubernetesTimestamp {}
