@@ -1,3 +1,4 @@
+import CertctlCore
 import CertctlTestSupport
 import Foundation
 import Logging

@@ -1,5 +1,4 @@
 public import ACME
-public import Transport
 
 /// HTTP-01 answered by this process's own responder, which the CA reaches directly (local mode).
 public struct ResponderSolver: ChallengeSolver {

@@ -1,5 +1,6 @@
 public import Logging
 import Synchronization
+public import Transport
 
 /// Serves `/.well-known/acme-challenge/<token>` (RFC 8555 §8.3) from the tokens it is given.
 public final class HTTP01Responder: Sendable {
