@@ -36,9 +36,16 @@ public struct IssuedCertificate: Sendable {
 }
 
 extension ACMEClient {
+    /// Called with the order's URL once every authorization is valid and before the CSR is sent:
+    /// from then on the CA may issue, so whatever is needed to pick the order up (its URL and
+    /// the certificate key) must be kept first. When it throws, the order is not finalized.
+    public typealias BeforeFinalize = @Sendable (_ orderURL: String) async throws -> Void
+
     /// Runs one order to the end (RFC 8555 §7.4): new order, authorizations through `solver`,
     /// finalize with a CSR for `order.key`, download the preferred chain.
-    public func issue(_ order: CertificateOrder, solver: any ChallengeSolver) async throws -> IssuedCertificate {
+    public func issue(
+        _ order: CertificateOrder, solver: any ChallengeSolver, beforeFinalize: BeforeFinalize? = nil
+    ) async throws -> IssuedCertificate {
         let deadline = makeDeadline()
         let identifiers = Self.identifiers(for: order.names)
         var placed = try await newOrder(identifiers: identifiers, profile: order.profile, replaces: order.replaces)
@@ -51,18 +58,64 @@ extension ACMEClient {
             // once rather than poll first, and poll only if the CA says it is not ready yet.
             placed.status = .ready
         }
+        if placed.status == .ready, let beforeFinalize {
+            try await beforeFinalize(placed.url)
+        }
+        return try await complete(placed, order: order, replaced: replaced, deadline: deadline)
+    }
+
+    /// Picks up an order a run left between finalize and storing the certificate (RFC 8555
+    /// §7.1.3: the order stays readable at its URL): finalizes it if the CSR never arrived,
+    /// waits while the CA signs, downloads the chain. Nil when the order can no longer give a
+    /// certificate (gone, expired, invalid, still pending, for other names): order anew then.
+    public func resume(orderURL: String, _ order: CertificateOrder) async throws -> IssuedCertificate? {
+        let deadline = makeDeadline()
+        let placed: ACMEOrder
+        do {
+            placed = try decode(
+                ACMEOrder.self, from: try await post(orderURL, payload: nil, action: "pollOrder"), url: orderURL
+            ).with(url: orderURL)
+        } catch let error as ACMEError where error.code == .problem && Self.isGone(error.problem) {
+            logger.info("the order in flight is gone", metadata: ["order": "\(orderURL)", "error": "\(error)"])
+            return nil
+        }
+        let identifiers = Self.identifiers(for: order.names)
+        guard
+            Set(placed.identifiers.map { ACMEIdentifier(type: $0.type, value: $0.value.lowercased()) })
+                == Set(identifiers),
+            [.ready, .processing, .valid].contains(placed.status)
+        else {
+            logger.info(
+                "the order in flight cannot give the certificate",
+                metadata: ["order": "\(orderURL)", "status": "\(placed.status.rawValue)"])
+            return nil
+        }
+        return try await complete(placed, order: order, replaced: order.replaces != nil, deadline: deadline)
+    }
+
+    /// A POST-as-GET of an order the CA no longer has (or never gave this account).
+    static func isGone(_ problem: ACMEProblem?) -> Bool {
+        guard let problem else { return false }
+        return problem.status == 404 || [.malformed, .unauthorized].contains(problem.kind)
+    }
+
+    /// Finalizes a ready order, waits while it is processed, downloads the chain.
+    private func complete(_ start: ACMEOrder, order: CertificateOrder, replaced: Bool, deadline: Deadline)
+        async throws -> IssuedCertificate
+    {
+        var placed = start
         if placed.status == .ready {
-            let csr = try order.key.makeCSR(for: identifiers.map(\.value))
+            let csr = try order.key.makeCSR(for: Self.identifiers(for: order.names).map(\.value))
             placed = try await finalize(placed, csr: csr, deadline: deadline)
-            if placed.status == .processing || placed.status == .ready {
-                // Signing takes the CA a moment too: the same short pause saves a poll.
-                placed = try await poll(
-                    placed.url, as: ACMEOrder.self, action: "pollOrder", deadline: deadline,
-                    initialDelay: .milliseconds(100)
-                ) {
-                    $0.status != .processing && $0.status != .ready
-                }.with(url: placed.url)
-            }
+        }
+        if placed.status == .processing || placed.status == .ready {
+            // Signing takes the CA a moment too: the same short pause saves a poll.
+            placed = try await poll(
+                placed.url, as: ACMEOrder.self, action: "pollOrder", deadline: deadline,
+                initialDelay: .milliseconds(100)
+            ) {
+                $0.status != .processing && $0.status != .ready
+            }.with(url: placed.url)
         }
         guard placed.status == .valid, let certificateURL = placed.certificate else {
             throw ACMEError(

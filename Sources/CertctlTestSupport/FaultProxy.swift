@@ -59,6 +59,21 @@ public final class FaultProxy: Sendable {
         var statistics = Statistics()
     }
 
+    /// Watching what passes: `request` before it is forwarded (and before any fault), `response`
+    /// with what the server answered, before the client gets it (a test can act in between).
+    public struct Observer: Sendable {
+        public var request: @Sendable (ServerRequest) async -> Void
+        public var response: @Sendable (ServerRequest, ServerResponse) async -> Void
+
+        public init(
+            request: @escaping @Sendable (ServerRequest) async -> Void = { _ in },
+            response: @escaping @Sendable (ServerRequest, ServerResponse) async -> Void = { _, _ in }
+        ) {
+            self.request = request
+            self.response = response
+        }
+    }
+
     private final class Shared: Sendable {
         let state: Mutex<State>
         init(_ state: State) { self.state = Mutex(state) }
@@ -73,7 +88,8 @@ public final class FaultProxy: Sendable {
     /// Starts on a free loopback port in front of `upstream` (`https://localhost:14000`), whose
     /// TLS is verified with `upstreamTLS`; `newOrderPath` is the server's new-order path.
     public static func start(
-        upstream: String, upstreamTLS: TLSOptions, plan: Plan, newOrderPath: String = "/order-plz"
+        upstream: String, upstreamTLS: TLSOptions, plan: Plan, newOrderPath: String = "/order-plz",
+        observer: Observer? = nil
     ) async throws -> FaultProxy {
         let authority = try TestCertificateAuthority(name: "certctl fault proxy CA")
         let key = try PrivateKey(generating: .ecdsaP256)
@@ -87,6 +103,7 @@ public final class FaultProxy: Sendable {
         let server = try await TLSTestServer.start(
             certificateChainPEM: leaf, keyPEM: try key.pemRepresentation(), port: port,
             handler: { request in
+                await observer?.request(request)
                 let fault = shared.state.withLock { state -> Fault? in
                     state.statistics.requests += 1
                     guard state.random.nextDouble() < state.plan.rate, !state.plan.faults.isEmpty else { return nil }
@@ -110,6 +127,7 @@ public final class FaultProxy: Sendable {
                     shared.state.withLock { $0.statistics.ordersAttempted += 1 }
                 }
                 let response = await forward(request, to: upstream, tls: upstreamTLS, via: transport, port: port)
+                await observer?.response(request, response)
                 switch fault {
                 case .dropAfterServer: return .cut(.beforeResponse, of: response)
                 case .cutMidResponse: return .cut(.midBody, of: response)

@@ -137,68 +137,15 @@ struct RunCommand: AsyncParsableCommand {
         let context = try cluster.makeContext(logger: logger)
         let options = try makeOptions(issuers, defaultIssuer, context.scope)
         let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
-        let environment = ProcessInfo.processInfo.environment
         var run: CertificateRun
-        let warnings = RunWarnings(logger: logger)
-        if var watched = context.client, let namespace = context.namespace {
-            // What the API server warns about, and lists that had to restart, reach the summary.
-            watched.onWarning = { object, warning in
-                warnings.add("api: \(warning)", "\(object): \(warning)")
-            }
-            let client = watched
-            let identity = environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-            run = CertificateRun(
-                store: KubernetesStore(client: client),
-                accounts: SecretAccountStore(client: client, namespace: namespace),
-                secrets: KubernetesSecretValues(client: client, namespace: namespace),
-                lock: LeaseRunLock(client: client, namespace: namespace, identity: identity, duration: leaseSeconds),
-                transport: transport,
-                logger: logger
-            )
-            run.events = EventRecorder(client: client, instance: identity, warnings: warnings)
-            if let podName = environment["POD_NAME"] {
-                let pod = IngressSolver.Pod(
-                    name: podName,
-                    namespace: namespace,
-                    labels: PodLabels.read(environment["CERTCTL_POD_LABELS_FILE"] ?? "/etc/podinfo/labels"),
-                    port: options.http01Listen.port
-                )
-                let removed = await IngressSolver.removeLeftovers(
-                    client: client, namespaces: context.scope.namespaces ?? [namespace])
-                if removed > 0 {
-                    logger.notice("removed HTTP-01 objects a previous run left", metadata: ["count": "\(removed)"])
-                }
-                run.makeSolver = { responder, desired in
-                    let solver = issuers[desired.issuer]?.solver(for: desired.hosts)
-                    return IngressSolver(
-                        client: client,
-                        responder: responder,
-                        pod: pod,
-                        namespace: desired.namespace,
-                        ingressClass: .choose(solver: solver, desired: desired),
-                        serviceType: solver?.serviceType,
-                        selfCheckPasses: selfCheckPasses,
-                        transport: transport,
-                        logger: logger
-                    )
-                }
-            } else {
-                logger.notice(
-                    "not in a pod (no POD_NAME): no solver Service or Ingress is created; the CA must reach \(options.http01Listen) directly"
-                )
-            }
+        if let client = context.client, let namespace = context.namespace {
+            run = CertificateRun.inCluster(
+                client: client, namespace: namespace, scope: context.scope, pod: PodEnvironment.read(),
+                issuers: issuers, http01Port: options.http01Listen.port, selfCheckPasses: selfCheckPasses,
+                leaseSeconds: leaseSeconds, transport: transport, logger: logger)
         } else {
-            let state = cluster.state
-            run = CertificateRun(
-                store: context.store,
-                accounts: LocalAccountStore(stateDirectory: state),
-                secrets: LocalSecretValues(directories: [(state as NSString).appendingPathComponent("secrets")]),
-                lock: FileRunLock(stateDirectory: state),
-                transport: transport,
-                logger: logger
-            )
+            run = CertificateRun.local(store: context.store, state: cluster.state, transport: transport, logger: logger)
         }
-        run.warnings = warnings
         if !metrics.isEmpty || notifications != nil {
             run.reporter = RunReporter(
                 metricsFile: metrics.file, pushgateway: metrics.pushgateway, notifications: notifications,
@@ -211,26 +158,5 @@ struct RunCommand: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
         print(RunSummary.render(report, elapsed: elapsed, now: Date()), terminator: "")
         return report.exitCode(at: Date())
-    }
-}
-
-extension NamespaceScope {
-    var namespaces: [String]? {
-        if case .only(let names) = self { return names }
-        return nil
-    }
-}
-
-/// The pod's labels from a downward API volume file (`key="value"` per line).
-enum PodLabels {
-    static func read(_ path: String) -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
-        var labels: [String: String] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            let pair = line.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { continue }
-            labels[String(pair[0])] = String(pair[1]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        }
-        return labels
     }
 }

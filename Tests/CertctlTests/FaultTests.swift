@@ -136,6 +136,111 @@ struct FaultTests {
     }
 }
 
+/// What passed between certctl and the CA, read off the proxy: which orders were finalized,
+/// which certificates came of them, and, when an order is placed, whether the names' last
+/// finalized order had its certificate stored first. A run killed after finalizing must leave
+/// the next one to pick that order up, not to order again (Let's Encrypt's duplicate limit).
+final class OrderLedger: Sendable {
+    struct State {
+        /// finalize URL → names, from the orders the CA answered.
+        var namesOfFinalize: [String: Set<String>] = [:]
+        /// certificate URL → finalize URL.
+        var finalizeOfCertificate: [String: String] = [:]
+        /// names → the finalize URL of their last finalized order, and the process that sent it.
+        var lastFinalized: [Set<String>: (url: String, process: Int)] = [:]
+        /// finalize URL → the serial of its certificate, once downloaded.
+        var serialOfFinalize: [String: String] = [:]
+        var process = 0
+        var finalized = 0
+        var ordersPlaced = 0
+        /// Certificates downloaded by a later process than the one that finalized their order.
+        var pickedUp = 0
+        var violations: [String] = []
+        /// SIGKILL this process when its next finalize has reached the CA.
+        var killAtFinalize: Int32?
+        var killedAtFinalize = 0
+    }
+
+    let state = Mutex(State())
+    /// The names' Secret's serial now (read from the fake API server).
+    let storedSerial: @Sendable (Set<String>) async -> String?
+
+    init(storedSerial: @escaping @Sendable (Set<String>) async -> String?) {
+        self.storedSerial = storedSerial
+    }
+
+    static func payload(_ request: ServerRequest) -> [String: Any]? {
+        guard let jws = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+            let encoded = jws["payload"] as? String, let bytes = Base64URL.decode(encoded), !bytes.isEmpty
+        else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+    }
+
+    static func names(_ object: [String: Any]) -> Set<String> {
+        Set(((object["identifiers"] as? [[String: Any]]) ?? []).compactMap { $0["value"] as? String })
+    }
+
+    var observer: FaultProxy.Observer {
+        FaultProxy.Observer(
+            request: { request in
+                guard request.method == "POST", request.uri == "/order-plz", let payload = Self.payload(request)
+                else { return }
+                let names = Self.names(payload)
+                let last = self.state.withLock { $0.lastFinalized[names] }
+                let stored = await self.storedSerial(names)
+                self.state.withLock { state in
+                    state.ordersPlaced += 1
+                    guard let last else { return }
+                    let issued = state.serialOfFinalize[last.url]
+                    if issued == nil || issued != stored {
+                        state.violations.append(
+                            "\(names.sorted()) ordered again while its order finalized by run \(last.process) "
+                                + (issued == nil
+                                    ? "was never downloaded" : "was not stored (stored \(stored ?? "none"))"))
+                    }
+                }
+            },
+            response: { request, response in
+                let path = request.uri
+                let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+                var kill: Int32?
+                self.state.withLock { state in
+                    if let object, let finalize = object["finalize"] as? String {
+                        let path = URL(string: finalize)?.path ?? finalize
+                        state.namesOfFinalize[path] = Self.names(object)
+                        if let certificate = object["certificate"] as? String {
+                            state.finalizeOfCertificate[URL(string: certificate)?.path ?? certificate] = path
+                        }
+                    }
+                    if path.hasPrefix("/finalize-order/"), response.status == 200,
+                        let names = state.namesOfFinalize[path]
+                    {
+                        state.finalized += 1
+                        state.lastFinalized[names] = (path, state.process)
+                        if let target = state.killAtFinalize {
+                            kill = target
+                            state.killAtFinalize = nil
+                            state.killedAtFinalize += 1
+                        }
+                    }
+                    if path.hasPrefix("/certZ/"), response.status == 200,
+                        let finalize = state.finalizeOfCertificate[path],
+                        let chain = try? CertificateChain(pem: String(decoding: response.body, as: UTF8.self))
+                    {
+                        state.serialOfFinalize[finalize] = CertificateSummary(chain.leaf).serialHex
+                        if let names = state.namesOfFinalize[finalize],
+                            let last = state.lastFinalized[names], last.url == finalize, last.process != state.process
+                        {
+                            state.pickedUp += 1
+                        }
+                    }
+                }
+                // Killed the moment the CA has the CSR, before certctl hears back.
+                if let kill { Foundation.kill(kill, SIGKILL) }
+            })
+    }
+}
+
 @Suite("Killed runs: nothing lost, nothing left behind", .serialized)
 struct KilledRunTests {
     /// Signals delivered to running processes (scripts/faults: 30).
@@ -177,13 +282,29 @@ struct KilledRunTests {
         let client = fakeClient(server)
         let count = 6
         for site in siteIngresses(count) { _ = try await client.create(site) }
+        let ledger = OrderLedger { names in
+            guard let host = names.first, names.count == 1, let site = host.split(separator: ".").first,
+                let secret = await server.object("v1/secrets", namespace: "prod", name: "kubelego-tls-\(site)"),
+                let encoded = (secret["data"] as? [String: String])?["tls.crt"],
+                let pem = Data(base64Encoded: encoded),
+                let chain = try? CertificateChain(pem: String(decoding: pem, as: UTF8.self))
+            else { return nil }
+            return CertificateSummary(chain.leaf).serialHex
+        }
+        // Every request to Pebble passes the ledger (no faults: the kills are the faults here).
+        let proxy = try await FaultProxy.start(
+            upstream: String(pebble.directoryURL.dropLast("/dir".count)), upstreamTLS: pebble.tls,
+            plan: .init(rate: 0, seed: FaultTests.seed), observer: ledger.observer)
+        defer { Task { await proxy.stop() } }
         let project = try PodProject.make(server, name: "kills")
-        try project.writeIssuer("pebble", server: pebble.directoryURL, caBundle: Pebble.caBundle)
+        try project.writeIssuer("pebble", server: proxy.url + "/dir", caBundle: proxy.caBundle)
         func start(_ pod: Int) throws -> Process {
-            try project.start(
+            let process = try project.start(
                 project.runArguments(
                     issuer: "pebble", port: port, ["--http01-self-check-passes", "0", "--lease-seconds", "2"]),
                 pod: "certctl-\(pod)")
+            ledger.state.withLock { $0.process = pod }
+            return process
         }
         func waitForExit(_ process: Process) async throws {
             while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
@@ -204,6 +325,16 @@ struct KilledRunTests {
                 _ = try? await client.update(requested)
             }
             let process = try start(attempts)
+            if attempts % 3 == 1 {
+                // Every third run is killed at the worst moment: the CA has the CSR, certctl has
+                // not heard back, nothing is stored. The next run must pick that order up.
+                ledger.state.withLock { $0.killAtFinalize = process.processIdentifier }
+                try await waitForExit(process)
+                ledger.state.withLock { $0.killAtFinalize = nil }
+                signals["SIGKILL at finalize", default: 0] += 1
+                try await Task.sleep(for: .milliseconds(2100))
+                continue
+            }
             try await Task.sleep(for: .milliseconds(Int(random.next() % 500)))
             guard process.isRunning else {
                 completed += 1
@@ -239,11 +370,26 @@ struct KilledRunTests {
         #expect(try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.holderIdentity == nil)
         let invalid = watcher.seen.withLock { $0 }
         #expect(invalid.isEmpty, "invalid Secrets seen: \(invalid.prefix(5))")
+        let orders = ledger.state.withLock { $0 }
+        #expect(orders.violations.isEmpty, "\(orders.violations.prefix(5))")
+        #expect(orders.killedAtFinalize > 0, "a run was killed right after a finalize")
+        #expect(
+            orders.pickedUp >= orders.killedAtFinalize,
+            "each order finalized by a killed run is downloaded by a later one")
+        // Every finalized order's certificate is in its Secret or was replaced by a later one.
+        for (names, last) in orders.lastFinalized {
+            let stored = await ledger.storedSerial(names)
+            #expect(
+                orders.serialOfFinalize[last.url] != nil && orders.serialOfFinalize[last.url] == stored,
+                "\(names.sorted()): the last finalized order's certificate is stored")
+        }
         let sent = signals.keys.sorted().map { "\($0) \(signals[$0]!)" }.joined(separator: ", ")
         let reads = watcher.reads.withLock { $0 }
         print(
             "kill soak (seed \(FaultTests.seed)): \(attempts + 1) runs (\(sent); \(completed) ended before their signal), "
-                + "\(reads) reads of the Secrets, \(invalid.count) invalid"
+                + "\(reads) reads of the Secrets, \(invalid.count) invalid; \(orders.ordersPlaced) orders placed, "
+                + "\(orders.finalized) finalized, \(orders.pickedUp) picked up by a later run, "
+                + "\(orders.violations.count) ordered again while finalized"
         )
         await server.stop()
     }
@@ -281,7 +427,8 @@ struct APIFaultTests {
         let run = try await RunFixture.make(
             .kubernetes, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle,
             port: port,
-            apiTimeout: .seconds(1)
+            // Below the fake's late answer (3 s), with room for a loaded machine's slow answers.
+            apiTimeout: .seconds(2)
         ).withClock { Date().addingTimeInterval(offset.withLock { $0 }) }
         let server = try #require(run.fixture.server)
         let store = run.fixture.store

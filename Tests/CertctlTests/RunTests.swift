@@ -48,25 +48,13 @@ struct RunFixture {
         let counter = RequestCount()
         var run: CertificateRun
         if let server = fixture.server, case let store as KubernetesStore = fixture.store {
-            run = CertificateRun(
-                store: store,
-                accounts: SecretAccountStore(client: store.client, namespace: "certctl"),
-                secrets: KubernetesSecretValues(client: store.client, namespace: "certctl"),
-                lock: LeaseRunLock(client: store.client, namespace: "certctl", identity: "test-\(UUID().uuidString)"),
-                transport: transport,
-                logger: logger
-            )
+            let pod = PodEnvironment(name: nil, labels: [:], identity: "test-\(UUID().uuidString)")
+            run = CertificateRun.inCluster(
+                client: store.client, namespace: "certctl", scope: .all, pod: pod, issuers: ["pebble": issuer],
+                http01Port: port, transport: transport, logger: logger)
             if let solver { run.makeSolver = solver(store.client, server) }
-            run.events = EventRecorder(client: store.client, instance: "test", warnings: run.warnings)
         } else {
-            run = CertificateRun(
-                store: fixture.store,
-                accounts: LocalAccountStore(stateDirectory: state),
-                secrets: LocalSecretValues(directories: []),
-                lock: FileRunLock(stateDirectory: state),
-                transport: transport,
-                logger: logger
-            )
+            run = CertificateRun.local(store: fixture.store, state: state, transport: transport, logger: logger)
         }
         let requests = counter
         run.observer = { _ in requests.value.withLock { $0 += 1 } }

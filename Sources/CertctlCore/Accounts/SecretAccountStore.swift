@@ -46,13 +46,23 @@ public struct SecretAccountStore: AccountStore {
         annotations[Self.urlAnnotation] = account.url
         let data = ["tls.key": Data(account.key.pemRepresentation.utf8)]
         do {
-            // Only the key and certctl's two annotations change; the rest of the Secret stays.
-            let secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
-            var patch = SecretPatch(resourceVersion: secret.metadata.resourceVersion)
-            patch.data = data.mapValues { .some($0) }
-            patch.annotations = annotations.mapValues { .some($0) }
-            _ = try await client.mergePatch(
-                Secret.self, namespace: namespace, name: issuer.accountKeySecret, patch: patch.mergePatch)
+            // Only the key and certctl's two annotations change; the rest of the Secret stays
+            // (the orders in flight among it, which concurrent orders change: a 409 reads again).
+            var attempt = 0
+            while true {
+                attempt += 1
+                let secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
+                var patch = SecretPatch(resourceVersion: secret.metadata.resourceVersion)
+                patch.data = data.mapValues { .some($0) }
+                patch.annotations = annotations.mapValues { .some($0) }
+                do {
+                    _ = try await client.mergePatch(
+                        Secret.self, namespace: namespace, name: issuer.accountKeySecret, patch: patch.mergePatch)
+                    return
+                } catch let error as KubernetesError where error.isConflict && attempt < SecretWriter.maximumAttempts {
+                    continue
+                }
+            }
         } catch let error as KubernetesError where error.isNotFound {
             let secret = Secret(
                 metadata: ObjectMeta(

@@ -60,6 +60,11 @@ public struct CertificateRun: Sendable {
     public var warnings: RunWarnings
     /// Metrics and notifications of the outcome, given it by the run before it lets the lock go.
     public var reporter: RunReporter?
+    /// Where an order is kept before it is finalized, so that a run killed before the Secret is
+    /// written is picked up by the next instead of ordered again; nil keeps none.
+    public var orders: (any OrderStore)?
+    /// Called under the lock before the first challenge (removing what a killed run left).
+    public var beforeSolving: (@Sendable () async -> Void)?
 
     public init(
         store: any ClusterStore,
@@ -354,6 +359,7 @@ public struct CertificateRun: Sendable {
     private func issue(_ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally) async throws
         -> [CertificateReport]
     {
+        await beforeSolving?()
         let responder = try await IssueWorkflow.startResponder(options.http01Listen, logger: logger)
         let results = await issue(due, options: options, counter: counter, responder: responder)
         await responder.stop()
@@ -372,6 +378,7 @@ public struct CertificateRun: Sendable {
             observer?(record)
         }
         var clients: [String: Result<ACMEClient, any Error>] = [:]
+        var inFlight: [String: OrderInFlight] = [:]
         for issuerName in Set(due.map(\.0.desired.issuer)).sorted() {
             guard let issuer = options.issuers[issuerName] else { continue }
             do {
@@ -388,6 +395,18 @@ public struct CertificateRun: Sendable {
             } catch {
                 logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuerName)", "error": "\(error)"])
                 clients[issuerName] = .failure(error)
+                continue
+            }
+            guard let orders else { continue }
+            do {
+                let (found, problems) = try await orders.orders(for: issuer)
+                for problem in problems { warnings.add("order-in-flight", problem) }
+                inFlight.merge(found.filter { $0.value.issuer == issuerName }) { first, _ in first }
+            } catch {
+                warnings.add(
+                    "order-in-flight",
+                    "cannot read the orders in flight of issuer \(issuerName); an order a killed run finalized may be made again: \(error)"
+                )
             }
         }
         return await withTaskGroup(of: CertificateReport.self) { group in
@@ -397,6 +416,7 @@ public struct CertificateRun: Sendable {
                 guard let (entry, action) = pending.popFirst() else { return }
                 let issuer = options.issuers[entry.desired.issuer]
                 let client = clients[entry.desired.issuer]
+                let kept = inFlight[entry.desired.id]
                 group.addTask {
                     guard let issuer, let client else {
                         let error = CertctlError(
@@ -409,7 +429,7 @@ public struct CertificateRun: Sendable {
                     case .success(let client):
                         return await issueOne(
                             entry, action, issuer: issuer, client: client, responder: responder,
-                            keyType: options.keyType)
+                            keyType: options.keyType, inFlight: kept)
                     }
                 }
             }
@@ -428,7 +448,8 @@ public struct CertificateRun: Sendable {
         issuer: Issuer,
         client: ACMEClient,
         responder: HTTP01Responder,
-        keyType: KeyType
+        keyType: KeyType,
+        inFlight: OrderInFlight?
     ) async -> CertificateReport {
         let desired = entry.desired
         var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
@@ -441,17 +462,48 @@ public struct CertificateRun: Sendable {
             return await failed(entry, action, error.description, error: error)
         }
         logger.info("issuing", metadata: metadata)
+        var kept = inFlight != nil
         do {
-            let key = try PrivateKey(generating: keyType)
-            let replaces = entry.current?.isUsable == true ? entry.current?.summary?.ariCertificateID : nil
-            let order = CertificateOrder(
-                names: desired.hosts,
-                key: key,
-                profile: issuer.profile,
-                replaces: replaces,
-                preferredChain: issuer.preferredChain
-            )
-            let issued = try await client.issue(order, solver: makeSolver(responder, desired))
+            let key: PrivateKey
+            let issued: IssuedCertificate
+            if let inFlight, let resumed = await resume(inFlight, entry, issuer: issuer, client: client) {
+                key = inFlight.key
+                issued = resumed
+                metadata["order"] = "\(inFlight.orderURL)"
+                logger.notice("picked up the order a previous run had finalized", metadata: metadata)
+            } else {
+                kept = false
+                key = try PrivateKey(generating: keyType)
+                let replaces = entry.current?.isUsable == true ? entry.current?.summary?.ariCertificateID : nil
+                let order = CertificateOrder(
+                    names: desired.hosts,
+                    key: key,
+                    profile: issuer.profile,
+                    replaces: replaces,
+                    preferredChain: issuer.preferredChain
+                )
+                var beforeFinalize: ACMEClient.BeforeFinalize?
+                if let orders {
+                    let (now, certificateKey) = (self.now, key)
+                    beforeFinalize = { orderURL in
+                        let kept = OrderInFlight(
+                            certificate: desired.id, issuer: issuer.name, account: await client.accountURL,
+                            orderURL: orderURL, names: desired.hosts, profile: issuer.profile, replaces: replaces,
+                            key: certificateKey, since: now())
+                        do {
+                            try await orders.save(kept, for: issuer)
+                        } catch {
+                            throw CertctlError(
+                                .io, object: "Secret \(desired.id)",
+                                "the order was not finalized: it could not be kept first (\(error)), and a run killed after finalizing would order again"
+                            )
+                        }
+                    }
+                }
+                issued = try await client.issue(
+                    order, solver: makeSolver(responder, desired), beforeFinalize: beforeFinalize)
+                kept = orders != nil
+            }
             try IssuedCheck.verify(issued, key: key, names: desired.hosts, now: now())
             let summary = CertificateSummary(issued.chain.leaf)
             var renewalInfo: ACMERenewalInfo?
@@ -472,6 +524,7 @@ public struct CertificateRun: Sendable {
                         metadata: ["secret": "\(desired.id)"])
                 }
             }
+            if kept { await forget(desired.id, issuer: issuer) }
             metadata["serial"] = "\(summary.serialHex)"
             metadata["notAfter"] = "\(RenewalRecord.format(summary.notAfter))"
             logger.notice("issued", metadata: metadata)
@@ -486,9 +539,73 @@ public struct CertificateRun: Sendable {
             return CertificateReport(
                 desired: desired, action: action, outcome: .issued, summary: summary, nextAttempt: nil, failureCount: 0)
         } catch {
+            // A certificate that failed its checks is not picked up again; one that could not be
+            // stored is, by the next run.
+            if kept, (error as? CertctlError)?.code == .issuance { await forget(desired.id, issuer: issuer) }
             return await failed(entry, action, Self.describe(error), error: error)
         }
     }
+
+    /// The certificate of an order a killed run finalized, when that order is this
+    /// certificate's (same names, issuer and account), recent (an order expires after days, and
+    /// the CA's duplicate limit counts a week) and gives a certificate newer than the Secret's.
+    /// Otherwise nil, and the kept order is forgotten.
+    private func resume(_ kept: OrderInFlight, _ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient) async
+        -> IssuedCertificate?
+    {
+        let desired = entry.desired
+        let metadata: Logger.Metadata = ["secret": "\(desired.id)", "order": "\(kept.orderURL)"]
+        let sameNames =
+            Set(ACMEClient.identifiers(for: kept.names)) == Set(ACMEClient.identifiers(for: desired.hosts))
+        let current = await client.accountURL
+        guard sameNames, kept.account == current, now().timeIntervalSince(kept.since) < Self.orderLifetime else {
+            logger.info("the order a previous run kept is not this certificate's any more", metadata: metadata)
+            await forget(desired.id, issuer: issuer)
+            return nil
+        }
+        let order = CertificateOrder(
+            names: desired.hosts, key: kept.key, profile: kept.profile, replaces: kept.replaces,
+            preferredChain: issuer.preferredChain)
+        let resumed: IssuedCertificate?
+        do {
+            resumed = try await client.resume(orderURL: kept.orderURL, order)
+        } catch {
+            // The CA is not answering now: order anew, and keep the order for the next run.
+            warnings.add(
+                "order-in-flight",
+                "cannot pick up the order a previous run finalized for \(desired.id); ordering anew: \(error)",
+                metadata: metadata)
+            return nil
+        }
+        guard let resumed else {
+            await forget(desired.id, issuer: issuer)
+            return nil
+        }
+        if let stored = entry.current?.summary, stored.notBefore >= CertificateSummary(resumed.chain.leaf).notBefore {
+            // The Secret already holds this certificate (or a newer one): the order was stored.
+            logger.info("the order a previous run kept was stored already", metadata: metadata)
+            await forget(desired.id, issuer: issuer)
+            return nil
+        }
+        return resumed
+    }
+
+    /// Forgets the kept order of `certificate`; a failure is a warning (the next run finds the
+    /// certificate stored and forgets it then).
+    private func forget(_ certificate: String, issuer: Issuer) async {
+        guard let orders else { return }
+        do {
+            try await orders.remove(certificate: certificate, for: issuer)
+        } catch {
+            warnings.add(
+                "order-in-flight", "cannot remove the kept order of \(certificate) (it is void now): \(error)",
+                metadata: ["secret": "\(certificate)"])
+        }
+    }
+
+    /// How long a kept order is worth picking up: Let's Encrypt's orders live 7 days, and its
+    /// duplicate-certificate limit counts the same 7 days.
+    static let orderLifetime: TimeInterval = 7 * 86400
 
     /// Records a failure on the Secret (never touching its certificate) with its back-off.
     private func failed(_ entry: Inventory.Entry, _ action: PlannedAction, _ message: String, error: (any Error)? = nil)

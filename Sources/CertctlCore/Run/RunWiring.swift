@@ -1,0 +1,143 @@
+public import Foundation
+public import Kubernetes
+public import Logging
+public import Transport
+
+/// The pod a cluster run is in, as the Job's environment tells it (README, "The CronJob").
+public struct PodEnvironment: Sendable, Equatable {
+    /// `POD_NAME` (downward API); without it no solver Service or Ingress is made, and the CA
+    /// must reach the responder directly.
+    public var name: String?
+    /// The pod's labels, which a solver Service selects.
+    public var labels: [String: String]
+    /// Who holds the Lease: the pod's name, else `host-pid`.
+    public var identity: String
+
+    public init(name: String?, labels: [String: String], identity: String) {
+        self.name = name
+        self.labels = labels
+        self.identity = identity
+    }
+
+    /// `POD_NAME`, and the labels from `CERTCTL_POD_LABELS_FILE` (default `/etc/podinfo/labels`).
+    public static func read(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment,
+        host: String = ProcessInfo.processInfo.hostName,
+        pid: Int32 = getpid()
+    ) -> PodEnvironment {
+        let name = environment["POD_NAME"]
+        let file = environment["CERTCTL_POD_LABELS_FILE"] ?? "/etc/podinfo/labels"
+        var labels: [String: String] = [:]
+        if let data = FileManager.default.contents(atPath: file) {
+            labels = Self.labels(String(decoding: data, as: UTF8.self))
+        }
+        return PodEnvironment(name: name, labels: labels, identity: name ?? "\(host)-\(pid)")
+    }
+
+    /// A downward API labels file: `key="value"` per line.
+    public static func labels(_ text: String) -> [String: String] {
+        var labels: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let pair = line.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { continue }
+            labels[String(pair[0])] = String(pair[1]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return labels
+    }
+}
+
+extension CertificateRun {
+    /// A run against an API server: Secrets and pending records in the certificates'
+    /// namespaces; accounts, orders in flight, the Lease and counters in certctl's own
+    /// `namespace`; Events on the Ingresses; and, in a pod, HTTP-01 through a Service and an
+    /// Ingress per challenge that reach this pod's responder on `http01Port`. Every way of
+    /// running in a cluster (the CronJob, `renew --now`, the tests) is built here.
+    public static func inCluster(
+        client watched: KubernetesClient,
+        namespace: String,
+        scope: NamespaceScope,
+        pod: PodEnvironment,
+        issuers: [String: Issuer],
+        http01Port: Int,
+        selfCheckPasses: Int = 5,
+        leaseSeconds: Int = 900,
+        transport: any HTTPTransport,
+        logger: Logger
+    ) -> CertificateRun {
+        let warnings = RunWarnings(logger: logger)
+        var watching = watched
+        // What the API server warns about, and lists that had to restart, reach the summary.
+        watching.onWarning = { object, warning in
+            warnings.add("api: \(warning)", "\(object): \(warning)")
+        }
+        let client = watching
+        var run = CertificateRun(
+            store: KubernetesStore(client: client),
+            accounts: SecretAccountStore(client: client, namespace: namespace),
+            secrets: KubernetesSecretValues(client: client, namespace: namespace),
+            lock: LeaseRunLock(client: client, namespace: namespace, identity: pod.identity, duration: leaseSeconds),
+            transport: transport,
+            logger: logger
+        )
+        run.orders = SecretOrderStore(client: client, namespace: namespace)
+        run.warnings = warnings
+        run.events = EventRecorder(client: client, instance: pod.identity, warnings: warnings)
+        guard let podName = pod.name else {
+            logger.notice(
+                "not in a pod (no POD_NAME): no solver Service or Ingress is created; the CA must reach port \(http01Port) directly"
+            )
+            return run
+        }
+        let solverPod = IngressSolver.Pod(name: podName, namespace: namespace, labels: pod.labels, port: http01Port)
+        let leftovers = scope.namespaces ?? [namespace]
+        run.beforeSolving = {
+            let removed = await IngressSolver.removeLeftovers(client: client, namespaces: leftovers)
+            if removed > 0 {
+                logger.notice("removed HTTP-01 objects a previous run left", metadata: ["count": "\(removed)"])
+            }
+        }
+        run.makeSolver = { responder, desired in
+            let solver = issuers[desired.issuer]?.solver(for: desired.hosts)
+            return IngressSolver(
+                client: client,
+                responder: responder,
+                pod: solverPod,
+                namespace: desired.namespace,
+                ingressClass: .choose(solver: solver, desired: desired),
+                serviceType: solver?.serviceType,
+                selfCheckPasses: selfCheckPasses,
+                transport: transport,
+                logger: logger
+            )
+        }
+        return run
+    }
+
+    /// A run over a directory of manifests: Secrets, accounts, orders in flight, the lock and
+    /// counters under `state`; the CA reaches the responder directly.
+    public static func local(
+        store: any ClusterStore,
+        state: String,
+        transport: any HTTPTransport,
+        logger: Logger
+    ) -> CertificateRun {
+        var run = CertificateRun(
+            store: store,
+            accounts: LocalAccountStore(stateDirectory: state),
+            secrets: LocalSecretValues(directories: [(state as NSString).appendingPathComponent("secrets")]),
+            lock: FileRunLock(stateDirectory: state),
+            transport: transport,
+            logger: logger
+        )
+        run.orders = LocalOrderStore(stateDirectory: state)
+        return run
+    }
+}
+
+extension NamespaceScope {
+    /// The namespaces named, nil for all.
+    public var namespaces: [String]? {
+        if case .only(let names) = self { return names }
+        return nil
+    }
+}
