@@ -66,6 +66,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "DNS",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Kubernetes",
             dependencies: [
                 "Transport",
@@ -78,6 +83,7 @@ let package = Package(
             dependencies: [
                 "ACME",
                 "Certificates",
+                "DNS",
                 "Kubernetes",
                 "Transport",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -105,6 +111,7 @@ let package = Package(
                 "ACME",
                 "Certificates",
                 "CertctlCore",
+                "DNS",
                 "Kubernetes",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "Transport",
@@ -146,6 +153,7 @@ let package = Package(
                 "Certificates",
                 "CertctlCore",
                 "CertctlFuzz",
+                "DNS",
                 "Kubernetes",
                 "CertctlTestSupport",
                 "Transport",

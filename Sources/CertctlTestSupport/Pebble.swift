@@ -16,6 +16,9 @@ public final class Pebble: Sendable {
         /// EAB key IDs to base64url MAC keys; non-empty makes EAB required.
         public var externalAccountMACKeys: [String: String] = [:]
         public var strict = true
+        /// The DNS server Pebble resolves names and looks up DNS-01 TXT records at (`-dnsserver`,
+        /// a test's BIND); nil starts pebble-challtestsrv, which answers 127.0.0.1 for every name.
+        public var dnsServer: String?
 
         public init() {}
     }
@@ -63,16 +66,20 @@ public final class Pebble: Sendable {
         let configURL = work.appendingPathComponent("pebble.json")
         try JSONSerialization.data(withJSONObject: ["pebble": pebbleConfig]).write(to: configURL)
 
-        let dns = try launch(
-            "/usr/bin/pebble-challtestsrv",
-            [
-                "-dns01", "127.0.0.1:\(dnsPort)", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-                "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:\(dnsManagementPort)",
-            ],
-            environment: [:],
-            log: work.appendingPathComponent("challtestsrv.log")
-        )
-        var arguments = ["-config", configURL.path, "-dnsserver", "127.0.0.1:\(dnsPort)"]
+        var processes: [Process] = []
+        if options.dnsServer == nil {
+            let dns = try launch(
+                "/usr/bin/pebble-challtestsrv",
+                [
+                    "-dns01", "127.0.0.1:\(dnsPort)", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+                    "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:\(dnsManagementPort)",
+                ],
+                environment: [:],
+                log: work.appendingPathComponent("challtestsrv.log")
+            )
+            processes.append(dns)
+        }
+        var arguments = ["-config", configURL.path, "-dnsserver", options.dnsServer ?? "127.0.0.1:\(dnsPort)"]
         if options.strict { arguments.append("-strict") }
         let pebble = try launch(
             "/usr/bin/pebble",
@@ -89,7 +96,7 @@ public final class Pebble: Sendable {
             directoryURL: "https://localhost:\(listenPort)/dir",
             managementURL: "https://localhost:\(managementPort)",
             httpPort: httpPort,
-            processes: [pebble, dns],
+            processes: [pebble] + processes,
             workDirectory: work
         )
         try await server.waitUntilReady()
@@ -170,7 +177,7 @@ public final class Pebble: Sendable {
         )
     }
 
-    private static func launch(_ executable: String, _ arguments: [String], environment: [String: String], log: URL)
+    static func launch(_ executable: String, _ arguments: [String], environment: [String: String], log: URL)
         throws -> Process
     {
         let process = Process()
