@@ -98,6 +98,7 @@ let package = Package(
                 "ACME",
                 "Certificates",
                 "CertctlCore",
+                "DNS",
                 "Kubernetes",
                 "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

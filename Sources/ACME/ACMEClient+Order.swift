@@ -245,27 +245,29 @@ extension ACMEClient {
                 url: url
             )
         }
-        guard let challenge = authorization.challenges.first(where: { $0.type == solver.challengeType }),
-            let token = challenge.token
+        let wildcard = authorization.wildcard ?? false
+        let type = solver.challengeType(for: authorization.identifier, wildcard: wildcard)
+        guard let challenge = authorization.challenges.first(where: { $0.type == type }), let token = challenge.token
         else {
             let offered = authorization.challenges.map(\.type).joined(separator: ", ")
             throw ACMEError(
                 .noSupportedChallenge,
-                "the CA offers no \(solver.challengeType) challenge for \(authorization.identifier) (it offers \(offered))",
+                "the CA offers no \(type) challenge for \(wildcard ? "*." : "")\(authorization.identifier.value) (it offers \(offered))",
                 url: url
             )
         }
         let identifier = authorization.identifier
         do {
             try await solver.present(
-                identifier: identifier, token: token, keyAuthorization: accountKey.keyAuthorization(for: token))
+                identifier: identifier, wildcard: wildcard, token: token,
+                keyAuthorization: accountKey.keyAuthorization(for: token))
         } catch let error as ACMEError {
-            await solver.cleanUp(identifier: identifier, token: token)
+            await solver.cleanUp(identifier: identifier, wildcard: wildcard, token: token)
             throw error
         } catch {
-            await solver.cleanUp(identifier: identifier, token: token)
+            await solver.cleanUp(identifier: identifier, wildcard: wildcard, token: token)
             throw ACMEError(
-                .challengeSetup, "cannot set up the \(solver.challengeType) challenge for \(identifier): \(error)",
+                .challengeSetup, "cannot set up the \(type) challenge for \(identifier): \(error)",
                 url: url)
         }
         let final: ACMEAuthorization
@@ -282,15 +284,15 @@ extension ACMEClient {
                 initialDelay: .milliseconds(100)
             ) { $0.status != .pending }
         } catch {
-            await solver.cleanUp(identifier: identifier, token: token)
+            await solver.cleanUp(identifier: identifier, wildcard: wildcard, token: token)
             throw error
         }
-        await solver.cleanUp(identifier: identifier, token: token)
+        await solver.cleanUp(identifier: identifier, wildcard: wildcard, token: token)
         guard final.status == .valid else {
-            let failed = final.challenges.first { $0.type == solver.challengeType }
+            let failed = final.challenges.first { $0.type == type }
             throw ACMEError(
                 .authorizationInvalid,
-                "the CA could not validate \(identifier) with \(solver.challengeType)",
+                "the CA could not validate \(identifier) with \(type)",
                 problem: failed?.error,
                 url: url
             )

@@ -3,11 +3,67 @@ public protocol ChallengeSolver: Sendable {
     /// The challenge type this solver answers (`http-01`, `dns-01`).
     var challengeType: String { get }
 
+    /// The challenge type for one authorization's identifier (`wildcard`: the authorization is
+    /// for `*.` of it, RFC 8555 §7.1.4); a solver of several methods answers per name.
+    func challengeType(for identifier: ACMEIdentifier, wildcard: Bool) -> String
+
     /// Publishes `keyAuthorization` for `token` and returns when the CA can see it.
     func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws
 
     /// Removes what `present` set up. Called on success, failure and cancellation.
     func cleanUp(identifier: ACMEIdentifier, token: String) async
+
+    /// `present` for an authorization that may be a wildcard one; the ACME client calls this.
+    func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String) async throws
+
+    func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async
+}
+
+extension ChallengeSolver {
+    public func challengeType(for identifier: ACMEIdentifier, wildcard: Bool) -> String { challengeType }
+
+    public func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String)
+        async throws
+    {
+        try await present(identifier: identifier, token: token, keyAuthorization: keyAuthorization)
+    }
+
+    public func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async {
+        await cleanUp(identifier: identifier, token: token)
+    }
+}
+
+/// A solver that hands each authorization to another (per name: HTTP-01 for some, DNS-01 for
+/// others, as the issuer's solvers select).
+public protocol RoutingChallengeSolver: ChallengeSolver {
+    func route(_ identifier: ACMEIdentifier, wildcard: Bool) -> any ChallengeSolver
+}
+
+extension RoutingChallengeSolver {
+    public var challengeType: String { "routed" }
+
+    public func challengeType(for identifier: ACMEIdentifier, wildcard: Bool) -> String {
+        route(identifier, wildcard: wildcard).challengeType
+    }
+
+    public func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String)
+        async throws
+    {
+        try await route(identifier, wildcard: wildcard)
+            .present(identifier: identifier, token: token, keyAuthorization: keyAuthorization)
+    }
+
+    public func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async {
+        await route(identifier, wildcard: wildcard).cleanUp(identifier: identifier, token: token)
+    }
+
+    public func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws {
+        try await present(identifier: identifier, wildcard: false, token: token, keyAuthorization: keyAuthorization)
+    }
+
+    public func cleanUp(identifier: ACMEIdentifier, token: String) async {
+        await cleanUp(identifier: identifier, wildcard: false, token: token)
+    }
 }
 
 extension AccountKey {

@@ -15,6 +15,8 @@ public struct DesiredCertificate: Sendable, Equatable {
     public var ingressClass: String?
     /// The class came from the legacy annotation, not `spec.ingressClassName`.
     public var ingressClassIsLegacy = false
+    /// The labels of the (first) Ingress, which a solver's `selector.matchLabels` reads.
+    public var labels: [String: String] = [:]
 
     public var id: String { "\(namespace)/\(secretName)" }
 
@@ -58,7 +60,8 @@ public enum Discovery {
     public static func certificates(
         for ingresses: [Ingress],
         issuers: Set<String>,
-        defaultIssuer: String?
+        defaultIssuer: String?,
+        wildcardIssuers: Set<String> = []
     ) -> Result {
         var problems: [ObjectProblem] = []
         var withoutTLS: [String] = []
@@ -140,7 +143,10 @@ public enum Discovery {
                 var invalid = false
                 for host in entry.hosts ?? [] {
                     do {
-                        let valid = try Hostname.validate(host, object: "\(object) spec.tls[\(index)]")
+                        // A wildcard only where the issuer has a DNS-01 solver to validate it.
+                        let valid = try Hostname.validate(
+                            host, allowWildcard: wildcardIssuers.contains(issuer),
+                            object: "\(object) spec.tls[\(index)]")
                         if !hosts.contains(valid) { hosts.append(valid) }
                     } catch let error as CertctlError {
                         problems.append(ObjectProblem(object: secretObject, reason: error.description))
@@ -191,6 +197,7 @@ public enum Discovery {
                     ingressClass: ingressClass
                 )
                 bySecret[key]?.ingressClassIsLegacy = ingressClassIsLegacy
+                bySecret[key]?.labels = ingress.metadata.labels ?? [:]
             }
         }
         let certificates = order.filter { !conflicting.contains($0) }.compactMap { bySecret[$0] }

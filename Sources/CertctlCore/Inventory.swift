@@ -33,14 +33,25 @@ public struct Inventory: Sendable {
 
     /// Reads Ingresses and TLS Secrets with one list each, then fetches only the Secrets that
     /// the list did not have (missing, or of another type).
+    /// The inventory for `issuers` by name; wildcard hosts pass where the issuer has a DNS-01 solver.
+    public static func load(
+        from store: any ClusterStore, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?
+    ) async throws -> Inventory {
+        try await load(
+            from: store, scope: scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer,
+            wildcardIssuers: Set(issuers.values.filter(\.solvesDNS01).map(\.name)))
+    }
+
     public static func load(
         from store: any ClusterStore,
         scope: NamespaceScope,
         issuers: Set<String>,
-        defaultIssuer: String?
+        defaultIssuer: String?,
+        wildcardIssuers: Set<String> = []
     ) async throws -> Inventory {
         let (ingresses, ingressProblems) = try await store.ingresses(in: scope)
-        let discovered = Discovery.certificates(for: ingresses, issuers: issuers, defaultIssuer: defaultIssuer)
+        let discovered = Discovery.certificates(
+            for: ingresses, issuers: issuers, defaultIssuer: defaultIssuer, wildcardIssuers: wildcardIssuers)
         var (secrets, secretProblems) = try await store.tlsSecrets(in: scope)
         var byName: [String: Secret] = [:]
         for secret in secrets {

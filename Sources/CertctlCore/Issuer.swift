@@ -4,7 +4,7 @@ public import Transport
 
 /// An ACME issuer, read from a cert-manager `ClusterIssuer`/`Issuer` (`cert-manager.io/v1`, `spec.acme`).
 public struct Issuer: Sendable {
-    public struct SecretKeyReference: Sendable, Equatable {
+    public struct SecretKeyReference: Sendable, Hashable {
         public var name: String
         public var key: String
     }
@@ -19,14 +19,85 @@ public struct Issuer: Sendable {
         public var ingressClass: String?
         public var ingressClassName: String?
         public var serviceType: String?
-        /// Names this solver is for (`selector.dnsNames`); empty means all.
-        public var dnsNames: [String]
 
-        public init(ingressClass: String?, ingressClassName: String?, serviceType: String?, dnsNames: [String]) {
+        public init(ingressClass: String? = nil, ingressClassName: String? = nil, serviceType: String? = nil) {
             self.ingressClass = ingressClass
             self.ingressClassName = ingressClassName
             self.serviceType = serviceType
-            self.dnsNames = dnsNames
+        }
+    }
+
+    /// DNS-01 (cert-manager's `solvers[].dns01`): where the TXT record is written.
+    public struct DNS01Solver: Sendable, Hashable {
+        /// RFC 2136 dynamic updates (cert-manager's `dns01.rfc2136`).
+        public struct RFC2136: Sendable, Hashable {
+            /// `host:port` of the primary server that takes updates.
+            public var nameserver: String
+            public var tsigKeyName: String?
+            /// `HMACSHA256` (default), `HMACSHA512`, `HMACSHA1`.
+            public var tsigAlgorithm: String
+            /// The Secret key holding the TSIG secret, base64 as in BIND's `key` statement.
+            public var tsigSecret: SecretKeyReference?
+
+            public init(
+                nameserver: String, tsigKeyName: String?, tsigAlgorithm: String = "HMACSHA256",
+                tsigSecret: SecretKeyReference?
+            ) {
+                self.nameserver = nameserver
+                self.tsigKeyName = tsigKeyName
+                self.tsigAlgorithm = tsigAlgorithm
+                self.tsigSecret = tsigSecret
+            }
+        }
+
+        public var rfc2136: RFC2136
+        /// `cnameStrategy: Follow`: write the record where `_acme-challenge` points.
+        public var followCNAME: Bool
+
+        public init(rfc2136: RFC2136, followCNAME: Bool = false) {
+            self.rfc2136 = rfc2136
+            self.followCNAME = followCNAME
+        }
+    }
+
+    /// One of `spec.acme.solvers[]`: which names it is for, and how it solves them.
+    public struct Solver: Sendable, Equatable {
+        /// cert-manager's `selector`: all empty matches every name.
+        public struct Selector: Sendable, Equatable {
+            public var dnsNames: [String] = []
+            public var dnsZones: [String] = []
+            public var matchLabels: [String: String] = [:]
+
+            public init(dnsNames: [String] = [], dnsZones: [String] = [], matchLabels: [String: String] = [:]) {
+                self.dnsNames = dnsNames
+                self.dnsZones = dnsZones
+                self.matchLabels = matchLabels
+            }
+        }
+
+        public enum Method: Sendable, Equatable {
+            case http01(HTTP01Solver)
+            case dns01(DNS01Solver)
+
+            public var challengeType: String {
+                switch self {
+                case .http01: "http-01"
+                case .dns01: "dns-01"
+                }
+            }
+        }
+
+        public var selector: Selector
+        public var method: Method
+
+        public init(selector: Selector = Selector(), method: Method) {
+            self.selector = selector
+            self.method = method
+        }
+
+        public var http01: HTTP01Solver? {
+            if case .http01(let solver) = method { return solver }
+            return nil
         }
     }
 
@@ -43,14 +114,53 @@ public struct Issuer: Sendable {
     public var profile: String?
     /// PEM of the CAs that sign the ACME server's TLS certificate (from base64 `caBundle`).
     public var caBundle: [UInt8]?
-    public var solvers: [HTTP01Solver]
+    public var solvers: [Solver]
 
     public var tls: TLSOptions { TLSOptions(caBundle: caBundle) }
 
-    /// The HTTP-01 solver for `names`: the first whose selector covers them, else the first without one.
-    public func solver(for names: [String]) -> HTTP01Solver? {
-        solvers.first { !$0.dnsNames.isEmpty && Set(names).isSubset(of: $0.dnsNames) }
-            ?? solvers.first { $0.dnsNames.isEmpty }
+    /// The solver for `host` of an Ingress labelled `labels`, by cert-manager's rules: of the
+    /// solvers whose selector matches, one naming the host in `dnsNames` wins, then the one with
+    /// the longest matching `dnsZones` entry, then the one with the most `matchLabels`, then
+    /// the first. A wildcard name (`*.example.org`) takes only a DNS-01 solver (RFC 8555 §7.1.3).
+    public func solver(for host: String, labels: [String: String] = [:]) -> Solver? {
+        let wildcard = host.hasPrefix("*.")
+        let base = wildcard ? String(host.dropFirst(2)) : host
+        var best: (solver: Solver, score: (Int, Int, Int))?
+        for solver in solvers {
+            if wildcard, solver.http01 != nil { continue }
+            let selector = solver.selector
+            guard selector.matchLabels.allSatisfy({ labels[$0.key] == $0.value }) else { continue }
+            let named = selector.dnsNames.contains(host)
+            let zone =
+                selector.dnsZones.filter { base == $0 || base.hasSuffix(".\($0)") }.map(\.count).max() ?? 0
+            if !selector.dnsNames.isEmpty || !selector.dnsZones.isEmpty {
+                guard named || zone > 0 else { continue }
+            }
+            let score = (named ? 1 : 0, zone, selector.matchLabels.count)
+            if let current = best, current.score >= score { continue }
+            best = (solver, score)
+        }
+        return best?.solver
+    }
+
+    /// What answers `host`'s challenge, for `certctl discover`: `http-01`, `dns-01 rfc2136
+    /// SERVER`, or `none` when no solver selects it.
+    public func solverDescription(for host: String, labels: [String: String] = [:]) -> String {
+        switch solver(for: host, labels: labels)?.method {
+        case .http01: "http-01"
+        case .dns01(let solver): "dns-01 rfc2136 \(solver.rfc2136.nameserver)"
+        case nil: "none"
+        }
+    }
+
+    /// Whether a solver of this issuer answers DNS-01 (and so may take wildcard names).
+    public var solvesDNS01: Bool {
+        solvers.contains { if case .dns01 = $0.method { true } else { false } }
+    }
+
+    /// The HTTP-01 solver for `hosts` (the Ingress the solver makes is per certificate).
+    public func http01Solver(for hosts: [String], labels: [String: String] = [:]) -> HTTP01Solver? {
+        hosts.lazy.compactMap { self.solver(for: $0, labels: labels)?.http01 }.first
     }
 }
 

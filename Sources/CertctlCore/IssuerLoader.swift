@@ -1,4 +1,5 @@
 import Certificates
+import DNS
 import Foundation
 
 /// Reads issuers from a directory of YAML files (`issuers/NAME.yaml`), in cert-manager's schema,
@@ -110,42 +111,13 @@ public enum IssuerLoader {
             )
         }
 
-        var solvers: [Issuer.HTTP01Solver] = []
+        var solvers: [Issuer.Solver] = []
         for (index, entry) in ((acme["solvers"] as? [Any]) ?? []).enumerated() {
             guard let solver = entry as? [String: Any] else { continue }
-            let selector = solver["selector"] as? [String: Any]
-            let dnsNames = (selector?["dnsNames"] as? [String]) ?? []
-            if let http01 = solver["http01"] as? [String: Any] {
-                let ingress = (http01["ingress"] as? [String: Any]) ?? [:]
-                if let type = ingress["serviceType"] as? String, !["ClusterIP", "NodePort"].contains(type) {
-                    throw CertctlError(
-                        .invalidIssuer, object: named,
-                        "spec.acme.solvers[\(index)].http01.ingress.serviceType \"\(type)\" is not ClusterIP or NodePort (cert-manager's two)"
-                    )
-                }
-                if ingress["class"] != nil, ingress["ingressClassName"] != nil {
-                    throw CertctlError(
-                        .invalidIssuer, object: named,
-                        "spec.acme.solvers[\(index)].http01.ingress sets both class and ingressClassName; keep one (ingressClassName, unless the controller reads only the legacy annotation)"
-                    )
-                }
-                solvers.append(
-                    .init(
-                        ingressClass: ingress["class"] as? String,
-                        ingressClassName: ingress["ingressClassName"] as? String,
-                        serviceType: ingress["serviceType"] as? String,
-                        dnsNames: dnsNames
-                    )
-                )
-            } else if solver["dns01"] != nil {
-                continue  // DNS-01 providers are not built yet; such a solver is skipped, not an error.
-            } else {
-                throw CertctlError(
-                    .invalidIssuer, object: named, "spec.acme.solvers[\(index)] has neither http01 nor dns01")
-            }
+            solvers.append(try parseSolver(solver, field: "spec.acme.solvers[\(index)]", object: named))
         }
         if solvers.isEmpty {
-            solvers = [.init(ingressClass: nil, ingressClassName: nil, serviceType: nil, dnsNames: [])]
+            solvers = [.init(method: .http01(.init()))]
         }
 
         let issuer = Issuer(
@@ -163,5 +135,78 @@ public enum IssuerLoader {
         )
         try issuer.validate()
         return issuer
+    }
+
+    private static func parseSolver(_ solver: [String: Any], field: String, object named: String) throws
+        -> Issuer.Solver
+    {
+        func fail(_ reason: String) -> CertctlError {
+            CertctlError(.invalidIssuer, object: named, "\(field)\(reason)")
+        }
+        let selectorObject = (solver["selector"] as? [String: Any]) ?? [:]
+        var selector = Issuer.Solver.Selector()
+        selector.dnsNames = ((selectorObject["dnsNames"] as? [Any]) ?? []).compactMap { ($0 as? String)?.lowercased() }
+        selector.dnsZones = ((selectorObject["dnsZones"] as? [Any]) ?? []).compactMap {
+            ($0 as? String)?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        selector.matchLabels = ((selectorObject["matchLabels"] as? [String: Any]) ?? [:]).compactMapValues {
+            $0 as? String
+        }
+        if let http01 = solver["http01"] as? [String: Any] {
+            let ingress = (http01["ingress"] as? [String: Any]) ?? [:]
+            if let type = ingress["serviceType"] as? String, !["ClusterIP", "NodePort"].contains(type) {
+                throw fail(
+                    ".http01.ingress.serviceType \"\(type)\" is not ClusterIP or NodePort (cert-manager's two)")
+            }
+            if ingress["class"] != nil, ingress["ingressClassName"] != nil {
+                throw fail(
+                    ".http01.ingress sets both class and ingressClassName; keep one (ingressClassName, unless the controller reads only the legacy annotation)"
+                )
+            }
+            let method = Issuer.HTTP01Solver(
+                ingressClass: ingress["class"] as? String, ingressClassName: ingress["ingressClassName"] as? String,
+                serviceType: ingress["serviceType"] as? String)
+            return Issuer.Solver(selector: selector, method: .http01(method))
+        }
+        guard let dns01 = solver["dns01"] as? [String: Any] else {
+            throw fail(" has neither http01 nor dns01")
+        }
+        let strategy = (dns01["cnameStrategy"] as? String) ?? "None"
+        guard ["None", "Follow"].contains(strategy) else {
+            throw fail(".dns01.cnameStrategy \"\(strategy)\" is not None or Follow")
+        }
+        guard let rfc2136 = dns01["rfc2136"] as? [String: Any] else {
+            let providers = dns01.keys.filter { $0 != "cnameStrategy" }.sorted().joined(separator: ", ")
+            throw fail(
+                ".dns01 uses \(providers.isEmpty ? "no provider" : providers), which certctl does not speak; use rfc2136 (dynamic updates with a TSIG key, which most DNS servers and services take)"
+            )
+        }
+        guard let nameserver = rfc2136["nameserver"] as? String, !nameserver.isEmpty else {
+            throw fail(".dns01.rfc2136.nameserver is missing; give the primary server as host:port")
+        }
+        guard (try? DNSClient(parsing: nameserver)) != nil else {
+            throw fail(".dns01.rfc2136.nameserver \"\(nameserver)\" is not host or host:port")
+        }
+        let algorithm = (rfc2136["tsigAlgorithm"] as? String) ?? "HMACSHA256"
+        guard TSIGKey.Algorithm(name: algorithm) != nil else {
+            throw fail(
+                ".dns01.rfc2136.tsigAlgorithm \"\(algorithm)\" is not supported; use HMACSHA256, HMACSHA512 or HMACSHA1"
+            )
+        }
+        let keyName = rfc2136["tsigKeyName"] as? String
+        var secret: Issuer.SecretKeyReference?
+        if let reference = rfc2136["tsigSecretSecretRef"] as? [String: Any] {
+            guard let name = reference["name"] as? String, let key = reference["key"] as? String else {
+                throw fail(".dns01.rfc2136.tsigSecretSecretRef needs name and key")
+            }
+            secret = .init(name: name, key: key)
+        }
+        guard (keyName == nil) == (secret == nil) else {
+            throw fail(".dns01.rfc2136 needs both tsigKeyName and tsigSecretSecretRef, or neither (an unsigned update)")
+        }
+        let method = Issuer.DNS01Solver(
+            rfc2136: .init(nameserver: nameserver, tsigKeyName: keyName, tsigAlgorithm: algorithm, tsigSecret: secret),
+            followCNAME: strategy == "Follow")
+        return Issuer.Solver(selector: selector, method: .dns01(method))
     }
 }

@@ -33,9 +33,11 @@ struct DiscoverCommand: AsyncParsableCommand {
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let (store, scope) = try cluster.makeStore(logger: logger)
             let inventory = try await Inventory.load(
-                from: store, scope: scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
+                from: store, scope: scope, issuers: issuers, defaultIssuer: defaultIssuer)
             print(
-                output == "json" ? try DiscoverReport.json(inventory) : DiscoverReport.table(inventory), terminator: "")
+                output == "json"
+                    ? try DiscoverReport.json(inventory, issuers: issuers)
+                    : DiscoverReport.table(inventory, issuers: issuers), terminator: "")
             if !inventory.problems.isEmpty {
                 throw CertctlExit.configuration
             }

@@ -4,8 +4,8 @@ import Foundation
 import Transport
 
 enum DiscoverReport {
-    static func table(_ inventory: Inventory) -> String {
-        var rows = [["NAMESPACE", "INGRESS", "SECRET", "HOSTS", "ISSUER", "NOT AFTER"]]
+    static func table(_ inventory: Inventory, issuers: [String: Issuer]) -> String {
+        var rows = [["NAMESPACE", "INGRESS", "SECRET", "HOSTS", "ISSUER", "SOLVER", "NOT AFTER"]]
         for entry in inventory.entries {
             rows.append([
                 entry.desired.namespace,
@@ -13,6 +13,10 @@ enum DiscoverReport {
                 entry.desired.secretName,
                 entry.desired.hosts.joined(separator: ","),
                 entry.desired.issuer,
+                solvers(entry.desired, issuers: issuers).map {
+                    Set($0.values).count == 1
+                        ? $0.values.first ?? "" : $0.map { "\($0.key): \($0.value)" }.sorted().joined(separator: ", ")
+                } ?? "",
                 notAfter(entry),
             ])
         }
@@ -28,6 +32,13 @@ enum DiscoverReport {
         return text
     }
 
+    /// Per host, what answers its challenge.
+    static func solvers(_ desired: DesiredCertificate, issuers: [String: Issuer]) -> [String: String]? {
+        guard let issuer = issuers[desired.issuer] else { return nil }
+        return Dictionary(
+            uniqueKeysWithValues: desired.hosts.map { ($0, issuer.solverDescription(for: $0, labels: desired.labels)) })
+    }
+
     static func notAfter(_ entry: Inventory.Entry) -> String {
         guard let current = entry.current else { return "missing" }
         guard let summary = current.summary else { return "unreadable" }
@@ -36,7 +47,7 @@ enum DiscoverReport {
     }
 
     /// Stable JSON: one object per certificate, then problems.
-    static func json(_ inventory: Inventory) throws -> String {
+    static func json(_ inventory: Inventory, issuers: [String: Issuer]) throws -> String {
         let certificates: [[String: Any]] = inventory.entries.map { entry in
             var object: [String: Any] = [
                 "namespace": entry.desired.namespace,
@@ -47,6 +58,7 @@ enum DiscoverReport {
                 "issuerKind": entry.desired.issuerKind,
             ]
             object["ingressClass"] = entry.desired.ingressClass
+            object["solvers"] = solvers(entry.desired, issuers: issuers) ?? [:]
             object["notAfter"] = entry.current?.summary.map { Timestamp.rfc3339($0.notAfter) } ?? NSNull()
             object["secretProblems"] = entry.current?.problems ?? ["missing"]
             return object

@@ -43,7 +43,7 @@ struct RenewCommand: AsyncParsableCommand {
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let context = try cluster.makeContext(logger: logger)
             let inventory = try await Inventory.load(
-                from: context.store, scope: context.scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer)
+                from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
             var chosen = inventory.entries
             if let secret {
                 chosen = chosen.filter { $0.desired.secretName == secret }

@@ -2,6 +2,7 @@ import ACME
 import ArgumentParser
 import CertctlCore
 import Certificates
+import DNS
 import Foundation
 import Kubernetes
 import Logging
@@ -37,7 +38,25 @@ struct RunCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var acmeTimeout = 30
 
+    @Option(
+        name: .customLong("dns01-check-nameserver"),
+        help: ArgumentHelp(
+            "DNS-01: a server that must answer the TXT record before the CA is told; repeat for more (default: every NS of the zone, on port 53).",
+            valueName: "host:port"))
+    var dns01CheckNameservers: [String] = []
+
+    @Option(
+        name: .customLong("dns01-propagation-timeout"),
+        help: ArgumentHelp("DNS-01: seconds those servers may take to answer the record.", valueName: "seconds"))
+    var dns01PropagationTimeout = 120
+
     func validate() throws {
+        for server in dns01CheckNameservers where (try? DNSClient(parsing: server)) == nil {
+            throw ValidationError("--dns01-check-nameserver \(server) is not host:port")
+        }
+        guard (1...3600).contains(dns01PropagationTimeout) else {
+            throw ValidationError("--dns01-propagation-timeout must be 1 to 3600 seconds (the default is 120)")
+        }
         guard leaseSeconds >= 2 else {
             throw ValidationError("--lease-seconds must be at least 2 (the default is 900)")
         }
@@ -101,6 +120,8 @@ struct RunCommand: AsyncParsableCommand {
                         keyType: keyType
                     )
                     options.acmeRequestTimeout = .seconds(acmeTimeout)
+                    options.dns01CheckServers = dns01CheckNameservers.isEmpty ? nil : dns01CheckNameservers
+                    options.dns01PropagationTimeout = .seconds(dns01PropagationTimeout)
                     return options
                 },
                 selfCheckPasses: selfCheckPasses,

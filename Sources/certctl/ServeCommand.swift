@@ -40,7 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
                     let inventory = try await Inventory.load(
                         from: context.store,
                         scope: context.scope,
-                        issuers: Set(issuers.keys),
+                        issuers: issuers,
                         defaultIssuer: defaultIssuer
                     )
                     return CertificateStatus.all(in: inventory, issuers: issuers, now: Date())

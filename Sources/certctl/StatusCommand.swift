@@ -55,7 +55,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let context = try cluster.makeContext(logger: logger, contextName: name)
                 inventories.append(
                     try await Inventory.load(
-                        from: context.store, scope: context.scope, issuers: Set(issuers.keys),
+                        from: context.store, scope: context.scope, issuers: issuers,
                         defaultIssuer: defaultIssuer)
                 )
             }

@@ -136,6 +136,8 @@ struct DiscoverCommandTests {
         #expect(result.standardOutput.contains("kubelego-tls-redirector"))
         #expect(result.standardOutput.contains("beta.mybinder.org,docs.mybinder.org,www.mybinder.org"))
         #expect(result.standardOutput.contains("7 certificates in local"))
+        #expect(lines.first?.contains("SOLVER") == true)
+        #expect(lines.dropFirst().prefix(7).allSatisfy { $0.contains(" http-01 ") }, "each name's solver is shown")
     }
 
     @Test("a secretName or namespace that is not an object name is refused: no path outside the state directory")

@@ -13,7 +13,7 @@ struct IssuerTests {
         #expect(Set(issuers.keys) == ["letsencrypt-prod", "letsencrypt-staging", "pebble"])
         #expect(issuers["letsencrypt-prod"]?.server == "https://acme-v02.api.letsencrypt.org/directory")
         #expect(issuers["pebble"]?.caBundle != nil)
-        #expect(issuers["letsencrypt-prod"]?.solvers.first?.ingressClass == "traefik")
+        #expect(issuers["letsencrypt-prod"]?.solvers.first?.http01?.ingressClass == "traefik")
         #expect(issuers["pebble"]?.accountKeySecret == "pebble-account-key")
     }
 
@@ -52,8 +52,8 @@ struct IssuerTests {
         #expect(issuer.externalAccountBinding?.keySecret.name == "zerossl-eab")
         #expect(issuer.preferredChain == "ISRG Root X1")
         #expect(issuer.profile == "tlsserver")
-        #expect(issuer.solver(for: ["static.mybinder.org"])?.ingressClassName == "nginx")
-        #expect(issuer.solver(for: ["hub.mybinder.org"])?.ingressClass == "traefik")
+        #expect(issuer.http01Solver(for: ["static.mybinder.org"])?.ingressClassName == "nginx")
+        #expect(issuer.http01Solver(for: ["hub.mybinder.org"])?.ingressClass == "traefik")
     }
 
     @Test(
@@ -97,6 +97,30 @@ struct IssuerTests {
             (
                 "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    privateKeySecretRef: {name: k}\n    solvers: [{http01: {ingress: {class: a, ingressClassName: b}}}]\n",
                 "sets both class and ingressClassName"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {cloudflare: {apiTokenSecretRef: {name: t, key: k}}}}]\n",
+                "dns01 uses cloudflare, which certctl does not speak; use rfc2136"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {rfc2136: {tsigKeyName: k}}}]\n",
+                "rfc2136.nameserver is missing"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {rfc2136: {nameserver: \"1.2.3.4:x\"}}}]\n",
+                "is not host or host:port"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {rfc2136: {nameserver: 1.2.3.4, tsigAlgorithm: HMACMD5, tsigKeyName: k, tsigSecretSecretRef: {name: s, key: k}}}}]\n",
+                "HMACMD5\" is not supported"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {rfc2136: {nameserver: 1.2.3.4, tsigKeyName: k}}}]\n",
+                "both tsigKeyName and tsigSecretSecretRef"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {cnameStrategy: Sometimes, rfc2136: {nameserver: 1.2.3.4}}}]\n",
+                "cnameStrategy \"Sometimes\""
             ),
         ]
     )
@@ -169,5 +193,50 @@ struct IssuerTests {
     @Test("bad listen addresses", arguments: ["8089", ":8089", "host:99999", "host:x"])
     func badListen(text: String) {
         #expect(throws: CertctlError.self) { try ListenAddress(parsing: text) }
+    }
+
+    static let selecting = """
+        kind: ClusterIssuer
+        metadata: {name: s}
+        spec:
+          acme:
+            server: https://ca.example.org/dir
+            solvers:
+              - http01: {ingress: {class: default}}
+              - selector: {matchLabels: {team: binder}}
+                http01: {ingress: {class: labelled}}
+              - selector: {dnsZones: [mybinder.org]}
+                http01: {ingress: {class: zone}}
+              - selector: {dnsZones: [gke.mybinder.org]}
+                dns01: {rfc2136: {nameserver: "10.0.0.1:53"}}
+              - selector: {dnsNames: [static.mybinder.org]}
+                http01: {ingress: {class: named}}
+              - selector: {dnsZones: [example.org], matchLabels: {team: other}}
+                dns01: {rfc2136: {nameserver: "10.0.0.2"}}
+        """
+
+    @Test(
+        "solvers chosen as cert-manager chooses them: dnsNames, then the longest dnsZones, then matchLabels, then the first; wildcards only over DNS-01",
+        arguments: [
+            ("static.mybinder.org", [:], "named"),
+            ("hub.mybinder.org", [:], "zone"),
+            ("hub.gke.mybinder.org", [:], "dns 10.0.0.1:53"),
+            ("*.gke.mybinder.org", [:], "dns 10.0.0.1:53"),
+            ("*.mybinder.org", [:], "none"),
+            ("hub.mybinder.org", ["team": "binder"], "zone"),
+            ("other.net", ["team": "binder"], "labelled"),
+            ("other.net", [:], "default"),
+            ("a.example.org", ["team": "other"], "dns 10.0.0.2"),
+            ("a.example.org", ["team": "binder"], "labelled"),
+        ] as [(String, [String: String], String)])
+    func selection(host: String, labels: [String: String], expected: String) throws {
+        let issuer = try #require(try IssuerLoader.parse(Self.selecting, source: "s.yaml").first)
+        let chosen: String
+        switch issuer.solver(for: host, labels: labels)?.method {
+        case .http01(let solver): chosen = solver.ingressClass ?? "?"
+        case .dns01(let solver): chosen = "dns \(solver.rfc2136.nameserver)"
+        case nil: chosen = "none"
+        }
+        #expect(chosen == expected)
     }
 }

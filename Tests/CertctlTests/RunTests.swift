@@ -424,7 +424,7 @@ struct RunClusterTests {
             issuerClassName == nil && issuerClass == nil
             ? nil
             : Issuer.HTTP01Solver(
-                ingressClass: issuerClass, ingressClassName: issuerClassName, serviceType: nil, dnsNames: [])
+                ingressClass: issuerClass, ingressClassName: issuerClassName, serviceType: nil)
         #expect(IngressSolver.IngressClass.choose(solver: solver, desired: desired) == expected)
     }
 }

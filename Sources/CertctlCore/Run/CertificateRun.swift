@@ -20,6 +20,11 @@ public struct CertificateRun: Sendable {
         public var only: Set<String>?
         /// How long one ACME request may take before it is abandoned (and retried or failed).
         public var acmeRequestTimeout: Duration = .seconds(30)
+        /// The DNS servers (`host:port`) a DNS-01 record must be answered by before the CA is
+        /// told; nil: every authoritative server of the zone (its NS, on port 53).
+        public var dns01CheckServers: [String]?
+        /// How long those servers may take to answer it.
+        public var dns01PropagationTimeout: Duration = .seconds(120)
 
         public init(
             scope: NamespaceScope,
@@ -94,7 +99,7 @@ public struct CertificateRun: Sendable {
         let inventory = try await Inventory.load(
             from: store,
             scope: options.scope,
-            issuers: Set(options.issuers.keys),
+            issuers: options.issuers,
             defaultIssuer: options.defaultIssuer
         )
         let started = now()
@@ -429,7 +434,7 @@ public struct CertificateRun: Sendable {
                     case .success(let client):
                         return await issueOne(
                             entry, action, issuer: issuer, client: client, responder: responder,
-                            keyType: options.keyType, inFlight: kept)
+                            options: options, inFlight: kept)
                     }
                 }
             }
@@ -448,7 +453,7 @@ public struct CertificateRun: Sendable {
         issuer: Issuer,
         client: ACMEClient,
         responder: HTTP01Responder,
-        keyType: KeyType,
+        options: Options,
         inFlight: OrderInFlight?
     ) async -> CertificateReport {
         let desired = entry.desired
@@ -458,6 +463,14 @@ public struct CertificateRun: Sendable {
             let error = CertctlError(
                 .invalidName, object: "Secret \(desired.id)",
                 "has \(desired.hosts.count) names; Let's Encrypt's \(profile) profile takes at most \(limit): split the hosts over several secretNames or use another profile"
+            )
+            return await failed(entry, action, error.description, error: error)
+        }
+        if let host = desired.hosts.first(where: { issuer.solver(for: $0, labels: desired.labels) == nil }) {
+            // Refused before ordering: no solver of the issuer would answer its authorization.
+            let error = CertctlError(
+                .invalidName, object: "Secret \(desired.id)",
+                "\(desired.ingresses.map { "Ingress \(desired.namespace)/\($0)" }.joined(separator: ", ")) asks for \(host), which no solver of \(issuer.source) serves\(host.hasPrefix("*.") ? " (a wildcard needs a dns01 solver)" : ""): add a solver whose selector matches it"
             )
             return await failed(entry, action, error.description, error: error)
         }
@@ -473,7 +486,7 @@ public struct CertificateRun: Sendable {
                 logger.notice("picked up the order a previous run had finalized", metadata: metadata)
             } else {
                 kept = false
-                key = try PrivateKey(generating: keyType)
+                key = try PrivateKey(generating: options.keyType)
                 let replaces = entry.current?.isUsable == true ? entry.current?.summary?.ariCertificateID : nil
                 let order = CertificateOrder(
                     names: desired.hosts,
@@ -500,8 +513,16 @@ public struct CertificateRun: Sendable {
                         }
                     }
                 }
-                issued = try await client.issue(
-                    order, solver: makeSolver(responder, desired), beforeFinalize: beforeFinalize)
+                let (secrets, logger) = (self.secrets, self.logger)
+                let solver = CertificateSolver.make(
+                    desired, issuer: issuer, http01: makeSolver(responder, desired),
+                    dns01: { configuration in
+                        RFC2136Solver(
+                            configuration: configuration, issuer: issuer.source, secrets: secrets,
+                            checkServers: options.dns01CheckServers,
+                            propagationTimeout: options.dns01PropagationTimeout, logger: logger)
+                    })
+                issued = try await client.issue(order, solver: solver, beforeFinalize: beforeFinalize)
                 kept = orders != nil
             }
             try IssuedCheck.verify(issued, key: key, names: desired.hosts, now: now())

@@ -97,7 +97,7 @@ extension CertificateRun {
             }
         }
         run.makeSolver = { responder, desired in
-            let solver = issuers[desired.issuer]?.solver(for: desired.hosts)
+            let solver = issuers[desired.issuer]?.http01Solver(for: desired.hosts, labels: desired.labels)
             return IngressSolver(
                 client: client,
                 responder: responder,

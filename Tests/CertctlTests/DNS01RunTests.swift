@@ -1,0 +1,176 @@
+import ACME
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import DNS
+import Foundation
+import Kubernetes
+import Logging
+import Synchronization
+import Testing
+import Transport
+
+/// DNS-01 end to end: BIND 9 is the zone's primary (updates with TSIG), Pebble resolves and
+/// validates through it, certctl issues a wildcard and a multi-name certificate into Secrets.
+@Suite("DNS-01 over RFC 2136 with BIND 9 and Pebble", .serialized)
+struct DNS01RunTests {
+    struct Setup {
+        let bind: BIND
+        let pebble: Pebble
+        let run: RunFixture
+        let actions: Shared<[String]>
+
+        static func make(_ kind: StoreKind, secret: String? = nil) async throws -> Setup {
+            let bind = try await BIND.start()
+            let port = freeLoopbackPort()
+            var options = Pebble.Options()
+            options.dnsServer = bind.address
+            options.authorizationReusePercent = 0
+            let pebble = try await Pebble.start(httpPort: port, options: options)
+            let ingresses = [
+                ingress("prod", "wild", tls: [(["*.example.test", "example.test"], "wildcard-tls")]),
+                ingress("prod", "www", tls: [(["www.example.test"], "www-tls")]),
+            ]
+            var run = try await RunFixture.make(
+                kind, ingresses: ingresses, server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port)
+            // The issuer: example.test's apex and wildcard through BIND, everything else HTTP-01.
+            let issuer = try #require(
+                try IssuerLoader.parse(
+                    """
+                    kind: ClusterIssuer
+                    metadata: {name: pebble}
+                    spec:
+                      acme:
+                        server: \(pebble.directoryURL)
+                        caBundle: \(Data(Pebble.caBundle).base64EncodedString())
+                        privateKeySecretRef: {name: pebble-account}
+                        solvers:
+                          - http01: {ingress: {}}
+                          - selector: {dnsNames: ["*.example.test", example.test]}
+                            dns01:
+                              rfc2136:
+                                nameserver: \(bind.address)
+                                tsigKeyName: \(bind.key.name)
+                                tsigAlgorithm: HMACSHA256
+                                tsigSecretSecretRef: {name: tsig, key: secret}
+                    """, source: "issuers/pebble.yaml"
+                ).first)
+            var changed = run.options
+            changed.issuers = ["pebble": issuer]
+            changed.dns01CheckServers = [bind.address]
+            run = RunFixture(fixture: run.fixture, run: run.run, options: changed, requests: run.requests)
+            try await Self.storeSecret(secret ?? bind.secretText, in: run)
+            let actions = Shared<[String]>([])
+            var wired = run.run
+            let requests = run.requests
+            wired.observer = { record in
+                actions.value.withLock { $0.append(record.action) }
+                requests.value.withLock { $0 += 1 }
+            }
+            return Setup(
+                bind: bind, pebble: pebble,
+                run: RunFixture(fixture: run.fixture, run: wired, options: changed, requests: requests),
+                actions: actions)
+        }
+
+        /// The TSIG secret where the issuer's reference finds it: a Secret in certctl's
+        /// namespace, or a manifest under the state directory's `secrets/` locally.
+        static func storeSecret(_ text: String, in run: RunFixture) async throws {
+            let secret = Secret(
+                metadata: ObjectMeta(name: "tsig", namespace: "certctl"), type: "Opaque",
+                data: ["secret": Data(text.utf8)])
+            if let store = run.fixture.store as? KubernetesStore {
+                _ = try await store.client.create(secret)
+            } else {
+                let path = run.fixture.directory.appendingPathComponent("state/secrets/certctl/tsig.yaml")
+                try FileManager.default.createDirectory(
+                    at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+                let yaml =
+                    "apiVersion: v1\nkind: Secret\nmetadata: {name: tsig}\ndata: {secret: \(Data(text.utf8).base64EncodedString())}\n"
+                try yaml.write(to: path, atomically: true, encoding: .utf8)
+            }
+        }
+
+        func stop() async {
+            pebble.stop()
+            bind.stop()
+            await run.fixture.stop()
+        }
+    }
+
+    @Test(
+        "a wildcard with its apex over DNS-01 and a host over HTTP-01 in one run; the TXT records are gone afterwards",
+        arguments: StoreKind.allCases)
+    func wildcard(kind: StoreKind) async throws {
+        let setup = try await Setup.make(kind)
+        let started = ContinuousClock.now
+        let (report, requests) = try await setup.run.runOnce()
+        let elapsed = ContinuousClock.now - started
+        #expect(
+            report.certificates.allSatisfy { $0.outcome == .issued },
+            "\(report.certificates) \(setup.bind.log.suffix(2000))")
+        let wildcard = try #require(try await setup.run.fixture.store.secret(namespace: "prod", name: "wildcard-tls"))
+        #expect(isServable(wildcard))
+        #expect(Set(CurrentCertificate(secret: wildcard).summary?.names ?? []) == ["*.example.test", "example.test"])
+        let www = try #require(try await setup.run.fixture.store.secret(namespace: "prod", name: "www-tls"))
+        #expect(CurrentCertificate(secret: www).summary?.names == ["www.example.test"])
+        #expect(try setup.bind.dig("_acme-challenge.example.test").isEmpty, "the DNS-01 records are removed")
+        print(
+            "DNS-01 (\(kind.rawValue)): 2 certificates (one wildcard + apex over DNS-01, one over HTTP-01) in \(elapsed), \(requests) ACME requests"
+        )
+        await setup.stop()
+    }
+
+    @Test("a wrong TSIG secret fails the wildcard certificate with what to check; nothing is left in the zone")
+    func wrongSecret() async throws {
+        let setup = try await Setup.make(.local, secret: Data(repeating: 9, count: 32).base64EncodedString())
+        let (report, _) = try await setup.run.runOnce()
+        let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
+        guard case .failed(let message, _) = wildcard.outcome else {
+            Issue.record("the wildcard certificate should fail: \(wildcard.outcome)")
+            await setup.stop()
+            return
+        }
+        #expect(message.contains(setup.bind.key.name), "\(message)")
+        #expect(message.contains("dns01.rfc2136"), "\(message)")
+        #expect(wildcard.failureKind == .challenge)
+        #expect(
+            setup.actions.value.withLock { $0 }.filter { $0 == "finalize" }.count == 1,
+            "only the HTTP-01 certificate reaches finalize")
+        #expect(report.certificates.first { $0.desired.secretName == "www-tls" }?.outcome == .issued)
+        #expect(try setup.bind.dig("_acme-challenge.example.test").isEmpty)
+        await setup.stop()
+    }
+
+    @Test(
+        "a wildcard whose issuer has no DNS-01 solver is refused at discovery; a name no solver selects, before ordering"
+    )
+    func unsolvable() async throws {
+        let http = try #require(
+            try IssuerLoader.parse(
+                "kind: ClusterIssuer\nmetadata: {name: h}\nspec:\n  acme:\n    server: https://ca.example.org/dir\n",
+                source: "h.yaml"
+            ).first)
+        let found = Discovery.certificates(
+            for: [ingress("prod", "wild", tls: [(["*.example.test"], "w")])], issuers: ["h"], defaultIssuer: "h",
+            wildcardIssuers: http.solvesDNS01 ? ["h"] : [])
+        #expect(found.certificates.isEmpty)
+        #expect(found.problems.first?.reason.contains("DNS-01") == true)
+
+        let narrow = try #require(
+            try IssuerLoader.parse(
+                """
+                kind: ClusterIssuer
+                metadata: {name: n}
+                spec:
+                  acme:
+                    server: https://ca.example.org/dir
+                    solvers:
+                      - selector: {dnsZones: [example.test]}
+                        http01: {ingress: {}}
+                """, source: "n.yaml"
+            ).first)
+        #expect(narrow.solver(for: "www.example.test") != nil)
+        #expect(narrow.solver(for: "www.other.test") == nil, "no solver selects it")
+    }
+}
