@@ -50,13 +50,44 @@ public struct Issuer: Sendable {
             }
         }
 
-        public var rfc2136: RFC2136
+        /// Any other DNS service through a program (like lego's `exec` provider): run as
+        /// `command [args...] present|cleanup FQDN. VALUE`; exit 0 means done.
+        public struct Exec: Sendable, Hashable {
+            public var command: String
+            public var arguments: [String]
+            public var timeout: Duration
+            /// A resolver to find the zone and its servers with (default: /etc/resolv.conf's).
+            public var resolver: String?
+
+            public init(command: String, arguments: [String] = [], timeout: Duration = .seconds(60), resolver: String?)
+            {
+                self.command = command
+                self.arguments = arguments
+                self.timeout = timeout
+                self.resolver = resolver
+            }
+        }
+
+        public enum Provider: Sendable, Hashable {
+            case rfc2136(RFC2136)
+            case exec(Exec)
+        }
+
+        public var provider: Provider
         /// `cnameStrategy: Follow`: write the record where `_acme-challenge` points.
         public var followCNAME: Bool
 
-        public init(rfc2136: RFC2136, followCNAME: Bool = false) {
-            self.rfc2136 = rfc2136
+        public init(provider: Provider, followCNAME: Bool = false) {
+            self.provider = provider
             self.followCNAME = followCNAME
+        }
+
+        /// `rfc2136 SERVER` or `exec COMMAND`, for tables and messages.
+        public var summary: String {
+            switch provider {
+            case .rfc2136(let settings): "rfc2136 \(settings.nameserver)"
+            case .exec(let hook): "exec \(hook.command)"
+            }
         }
     }
 
@@ -148,7 +179,7 @@ public struct Issuer: Sendable {
     public func solverDescription(for host: String, labels: [String: String] = [:]) -> String {
         switch solver(for: host, labels: labels)?.method {
         case .http01: "http-01"
-        case .dns01(let solver): "dns-01 rfc2136 \(solver.rfc2136.nameserver)"
+        case .dns01(let solver): "dns-01 \(solver.summary)"
         case nil: "none"
         }
     }

@@ -175,10 +175,29 @@ public enum IssuerLoader {
         guard ["None", "Follow"].contains(strategy) else {
             throw fail(".dns01.cnameStrategy \"\(strategy)\" is not None or Follow")
         }
+        let followCNAME = strategy == "Follow"
+        if let exec = dns01["exec"] as? [String: Any] {
+            guard let command = exec["command"] as? String, !command.isEmpty else {
+                throw fail(".dns01.exec.command is missing; give the program to run (present|cleanup FQDN VALUE)")
+            }
+            let arguments = ((exec["args"] as? [Any]) ?? []).map { "\($0)" }
+            let seconds = (exec["timeout"] as? Int) ?? 60
+            guard (1...600).contains(seconds) else {
+                throw fail(".dns01.exec.timeout \(seconds) is not 1 to 600 seconds")
+            }
+            let resolver = exec["resolver"] as? String
+            if let resolver, (try? DNSClient(parsing: resolver)) == nil {
+                throw fail(".dns01.exec.resolver \"\(resolver)\" is not host or host:port")
+            }
+            let hook = Issuer.DNS01Solver.Exec(
+                command: command, arguments: arguments, timeout: .seconds(seconds), resolver: resolver)
+            return Issuer.Solver(
+                selector: selector, method: .dns01(.init(provider: .exec(hook), followCNAME: followCNAME)))
+        }
         guard let rfc2136 = dns01["rfc2136"] as? [String: Any] else {
             let providers = dns01.keys.filter { $0 != "cnameStrategy" }.sorted().joined(separator: ", ")
             throw fail(
-                ".dns01 uses \(providers.isEmpty ? "no provider" : providers), which certctl does not speak; use rfc2136 (dynamic updates with a TSIG key, which most DNS servers and services take)"
+                ".dns01 uses \(providers.isEmpty ? "no provider" : providers), which certctl does not speak; use rfc2136 (dynamic updates with a TSIG key, which most DNS servers and services take) or exec (a program of yours)"
             )
         }
         guard let nameserver = rfc2136["nameserver"] as? String, !nameserver.isEmpty else {
@@ -204,9 +223,9 @@ public enum IssuerLoader {
         guard (keyName == nil) == (secret == nil) else {
             throw fail(".dns01.rfc2136 needs both tsigKeyName and tsigSecretSecretRef, or neither (an unsigned update)")
         }
-        let method = Issuer.DNS01Solver(
-            rfc2136: .init(nameserver: nameserver, tsigKeyName: keyName, tsigAlgorithm: algorithm, tsigSecret: secret),
-            followCNAME: strategy == "Follow")
-        return Issuer.Solver(selector: selector, method: .dns01(method))
+        let settings = Issuer.DNS01Solver.RFC2136(
+            nameserver: nameserver, tsigKeyName: keyName, tsigAlgorithm: algorithm, tsigSecret: secret)
+        return Issuer.Solver(
+            selector: selector, method: .dns01(.init(provider: .rfc2136(settings), followCNAME: followCNAME)))
     }
 }

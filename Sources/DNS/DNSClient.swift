@@ -14,6 +14,8 @@ public struct DNSClient: Sendable {
     public var host: String
     public var port: Int
     public var timeout: Duration
+    /// Queries ask for recursion (RD): for a resolver, not an authoritative server.
+    public var recursionDesired = false
 
     public init(host: String, port: Int = 53, timeout: Duration = .seconds(10)) {
         self.host = host
@@ -46,6 +48,18 @@ public struct DNSClient: Sendable {
         self.init(host: host, port: port, timeout: timeout)
     }
 
+    /// The first `nameserver` of a resolv.conf text, as a recursive resolver.
+    public static func resolver(fromResolvConf text: String) -> DNSClient? {
+        for line in text.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2, fields[0] == "nameserver" else { continue }
+            var client = DNSClient(host: String(fields[1]))
+            client.recursionDesired = true
+            return client
+        }
+        return nil
+    }
+
     public var server: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Sends `bytes` (one message) and returns the answer's bytes.
@@ -76,6 +90,7 @@ public struct DNSClient: Sendable {
     public func query(_ name: String, _ type: DNSType) async throws(DNSError) -> DNSMessage {
         var message = DNSMessage(id: UInt16.random(in: 0...UInt16.max))
         message.questions = [.init(name: name, type: type)]
+        message.recursionDesired = recursionDesired
         return try await send(message)
     }
 

@@ -45,14 +45,6 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
     /// Runs the plugin once, on a thread of its own (never on Swift's cooperative pool), and
     /// parses its answer; a plugin still running after `timeout` is terminated.
     public func run(cluster server: String, timeout: Duration = .seconds(60)) async throws -> Credential {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try self.runBlocking(cluster: server, timeout: timeout) })
-            }
-        }
-    }
-
-    private func runBlocking(cluster server: String, timeout: Duration) throws -> Credential {
         guard Self.supportedVersions.contains(apiVersion) else {
             throw KubernetesError(
                 .credentials,
@@ -60,17 +52,9 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
                 reason: "apiVersion \(apiVersion) is not supported; use client.authentication.k8s.io/v1"
             )
         }
-        let process = Process()
         var executable = command
         if command.contains("/"), !command.hasPrefix("/"), let baseDirectory {
             executable = (baseDirectory as NSString).appendingPathComponent(command)
-        }
-        if executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
         }
         var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let info: [String: Any] = [
@@ -80,57 +64,28 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
         if let data = try? JSONSerialization.data(withJSONObject: info) {
             env["KUBERNETES_EXEC_INFO"] = String(decoding: data, as: UTF8.self)
         }
-        process.environment = env
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
+        let result: BoundedProcess.Result
         do {
-            try process.run()
-        } catch {
-            throw KubernetesError(
-                .credentials,
-                object: "exec plugin \(command)",
-                reason: "cannot run it (\(error.localizedDescription))" + (installHint.map { "; \($0)" } ?? "")
-            )
-        }
-        // stdout and stderr drained on threads of their own: a plugin that writes much to stderr
-        // never blocks on a full pipe, and one that never ends is stopped at the timeout even when
-        // a child of it holds the pipes open.
-        let standardOutput = Drained()
-        let errorOutput = Drained()
-        let outputDone = DispatchSemaphore(value: 0)
-        let errorDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            standardOutput.read(output.fileHandleForReading, keeping: Self.outputLimit)
-            outputDone.signal()
-        }
-        Thread.detachNewThread {
-            errorOutput.read(errors.fileHandleForReading, keeping: Self.errorLimit)
-            errorDone.signal()
-        }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        guard outputDone.wait(timeout: .now() + seconds) == .success else {
-            process.terminate()
+            result = try await BoundedProcess.run(
+                executable, arguments: arguments, environment: env, timeout: timeout, outputLimit: Self.outputLimit,
+                errorLimit: Self.errorLimit)
+        } catch .cannotRun(let reason) {
             throw KubernetesError(
                 .credentials, object: "exec plugin \(command)",
-                reason:
-                    "did not finish within \(timeout) and was stopped: \(String(decoding: errorOutput.data, as: UTF8.self).prefix(300))"
-            )
+                reason: "cannot run it (\(reason))" + (installHint.map { "; \($0)" } ?? ""))
+        } catch .timedOut(let errors) {
+            throw KubernetesError(
+                .credentials, object: "exec plugin \(command)",
+                reason: "did not finish within \(timeout) and was stopped: \(errors.prefix(300))")
         }
-        process.waitUntilExit()
-        _ = errorDone.wait(timeout: .now() + 5)
-        let data = standardOutput.data
-        let errorText = String(decoding: errorOutput.data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        guard result.status == 0 else {
             throw KubernetesError(
                 .credentials,
                 object: "exec plugin \(command)",
-                reason: "exited with \(process.terminationStatus): \(errorText.prefix(300))"
+                reason: "exited with \(result.status): \(result.errorText.prefix(300))"
             )
         }
-        return try Self.parse(data, command: command)
+        return try Self.parse(result.output, command: command)
     }
 
     static func parse(_ data: Data, command: String) throws -> Credential {
@@ -153,21 +108,4 @@ public struct ExecCredentialPlugin: Sendable, Equatable {
         let expiration = (status["expirationTimestamp"] as? String).flatMap(Timestamp.rfc3339)
         return Credential(token: token, clientCertificateData: certificate, clientKeyData: key, expiration: expiration)
     }
-}
-
-/// A pipe read to its end, keeping at most a limit of it (thread-safe, for the reader threads).
-private final class Drained: Sendable {
-    private let state = Mutex(Data())
-
-    func read(_ handle: FileHandle, keeping limit: Int) {
-        while true {
-            let chunk = handle.availableData
-            if chunk.isEmpty { return }
-            state.withLock { data in
-                if data.count < limit { data.append(chunk.prefix(limit - data.count)) }
-            }
-        }
-    }
-
-    var data: Data { state.withLock { $0 } }
 }

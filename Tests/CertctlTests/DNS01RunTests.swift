@@ -20,7 +20,7 @@ struct DNS01RunTests {
         let run: RunFixture
         let actions: Shared<[String]>
 
-        static func make(_ kind: StoreKind, secret: String? = nil) async throws -> Setup {
+        static func make(_ kind: StoreKind, secret: String? = nil, solver: String? = nil) async throws -> Setup {
             let bind = try await BIND.start()
             let port = freeLoopbackPort()
             var options = Pebble.Options()
@@ -48,11 +48,13 @@ struct DNS01RunTests {
                           - http01: {ingress: {}}
                           - selector: {dnsNames: ["*.example.test", example.test]}
                             dns01:
-                              rfc2136:
-                                nameserver: \(bind.address)
-                                tsigKeyName: \(bind.key.name)
-                                tsigAlgorithm: HMACSHA256
-                                tsigSecretSecretRef: {name: tsig, key: secret}
+                    \(solver ?? """
+                                  rfc2136:
+                                    nameserver: \(bind.address)
+                                    tsigKeyName: \(bind.key.name)
+                                    tsigAlgorithm: HMACSHA256
+                                    tsigSecretSecretRef: {name: tsig, key: secret}
+                    """)
                     """, source: "issuers/pebble.yaml"
                 ).first)
             var changed = run.options
@@ -132,13 +134,79 @@ struct DNS01RunTests {
             return
         }
         #expect(message.contains(setup.bind.key.name), "\(message)")
-        #expect(message.contains("dns01.rfc2136"), "\(message)")
+        #expect(message.contains("dns01") && message.contains("rfc2136"), "\(message)")
         #expect(wildcard.failureKind == .challenge)
         #expect(
             setup.actions.value.withLock { $0 }.filter { $0 == "finalize" }.count == 1,
             "only the HTTP-01 certificate reaches finalize")
         #expect(report.certificates.first { $0.desired.secretName == "www-tls" }?.outcome == .issued)
         #expect(try setup.bind.dig("_acme-challenge.example.test").isEmpty)
+        await setup.stop()
+    }
+
+    /// A hook as a user of another DNS service writes one: here `nsupdate` against the same BIND.
+    static func hook(_ bind: BIND, exitCode: Int = 0) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-hook-\(UUID().uuidString)")
+        try """
+        #!/bin/sh
+        # certctl dns01.exec hook: present|cleanup FQDN VALUE
+        set -e
+        [ \(exitCode) -eq 0 ] || { echo "the DNS service said no" >&2; exit \(exitCode); }
+        case "$1" in present) op=add ;; cleanup) op=delete ;; *) exit 2 ;; esac
+        echo "$1 $2 $3" >>"\(path.path).log"
+        nsupdate -y "hmac-sha256:\(bind.key.name):\(bind.secretText)" <<EOF
+        server 127.0.0.1 \(bind.port)
+        update $op $2 60 TXT "$3"
+        send
+        EOF
+
+        """.write(to: path, atomically: true, encoding: .utf8)
+        chmod(path.path, 0o755)
+        return path.path
+    }
+
+    /// The setup's options with its issuer's exec solver running `hook` (written for its BIND).
+    static func options(_ setup: Setup, hook: String) throws -> CertificateRun.Options {
+        var options = setup.run.options
+        var issuer = try #require(options.issuers["pebble"])
+        for index in issuer.solvers.indices {
+            if case .dns01(var dns) = issuer.solvers[index].method, case .exec(var exec) = dns.provider {
+                exec.command = hook
+                dns.provider = .exec(exec)
+                issuer.solvers[index].method = .dns01(dns)
+            }
+        }
+        options.issuers["pebble"] = issuer
+        return options
+    }
+
+    @Test(
+        "the exec hook: a wildcard through a program of the user's (nsupdate here), called to present and to clean up")
+    func execHook() async throws {
+        let setup = try await Setup.make(.local, solver: "                  exec: {command: placeholder, timeout: 30}")
+        let hook = try Self.hook(setup.bind)
+        let report = try await setup.run.run.run(try Self.options(setup, hook: hook))
+        #expect(report.certificates.allSatisfy { $0.outcome == .issued }, "\(report.certificates)")
+        let calls = try String(contentsOfFile: hook + ".log", encoding: .utf8).split(separator: "\n")
+        #expect(calls.filter { $0.hasPrefix("present _acme-challenge.example.test. ") }.count == 2, "\(calls)")
+        #expect(calls.filter { $0.hasPrefix("cleanup _acme-challenge.example.test. ") }.count == 2, "\(calls)")
+        #expect(try setup.bind.dig("_acme-challenge.example.test").isEmpty)
+        await setup.stop()
+    }
+
+    @Test("a hook that fails: the certificate fails with its exit status and what it wrote to stderr")
+    func failingHook() async throws {
+        let setup = try await Setup.make(.local, solver: "                  exec: {command: placeholder}")
+        let hook = try Self.hook(setup.bind, exitCode: 3)
+        let report = try await setup.run.run.run(try Self.options(setup, hook: hook))
+        let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
+        guard case .failed(let message, _) = wildcard.outcome else {
+            Issue.record("should fail: \(wildcard.outcome)")
+            await setup.stop()
+            return
+        }
+        #expect(message.contains("exited with 3") && message.contains("the DNS service said no"), "\(message)")
+        #expect(wildcard.failureKind == .challenge)
         await setup.stop()
     }
 

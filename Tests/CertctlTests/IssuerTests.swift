@@ -220,13 +220,13 @@ struct IssuerTests {
         arguments: [
             ("static.mybinder.org", [:], "named"),
             ("hub.mybinder.org", [:], "zone"),
-            ("hub.gke.mybinder.org", [:], "dns 10.0.0.1:53"),
-            ("*.gke.mybinder.org", [:], "dns 10.0.0.1:53"),
+            ("hub.gke.mybinder.org", [:], "dns rfc2136 10.0.0.1:53"),
+            ("*.gke.mybinder.org", [:], "dns rfc2136 10.0.0.1:53"),
             ("*.mybinder.org", [:], "none"),
             ("hub.mybinder.org", ["team": "binder"], "zone"),
             ("other.net", ["team": "binder"], "labelled"),
             ("other.net", [:], "default"),
-            ("a.example.org", ["team": "other"], "dns 10.0.0.2"),
+            ("a.example.org", ["team": "other"], "dns rfc2136 10.0.0.2"),
             ("a.example.org", ["team": "binder"], "labelled"),
         ] as [(String, [String: String], String)])
     func selection(host: String, labels: [String: String], expected: String) throws {
@@ -234,7 +234,7 @@ struct IssuerTests {
         let chosen: String
         switch issuer.solver(for: host, labels: labels)?.method {
         case .http01(let solver): chosen = solver.ingressClass ?? "?"
-        case .dns01(let solver): chosen = "dns \(solver.rfc2136.nameserver)"
+        case .dns01(let solver): chosen = "dns \(solver.summary)"
         case nil: chosen = "none"
         }
         #expect(chosen == expected)

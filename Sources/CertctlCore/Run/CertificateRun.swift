@@ -517,7 +517,7 @@ public struct CertificateRun: Sendable {
                 let solver = CertificateSolver.make(
                     desired, issuer: issuer, http01: makeSolver(responder, desired),
                     dns01: { configuration in
-                        RFC2136Solver(
+                        DNS01Solver(
                             configuration: configuration, issuer: issuer.source, secrets: secrets,
                             checkServers: options.dns01CheckServers,
                             propagationTimeout: options.dns01PropagationTimeout, logger: logger)
