@@ -119,6 +119,14 @@ struct IssuerTests {
                 "both tsigKeyName and tsigSecretSecretRef"
             ),
             (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {exec: {args: [x]}}}]\n",
+                "exec.command is missing"
+            ),
+            (
+                "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {exec: {command: /bin/hook, timeout: 9000}}}]\n",
+                "exec.timeout 9000"
+            ),
+            (
                 "kind: ClusterIssuer\nmetadata: {name: a}\nspec:\n  acme:\n    server: https://ca/dir\n    solvers: [{dns01: {cnameStrategy: Sometimes, rfc2136: {nameserver: 1.2.3.4}}}]\n",
                 "cnameStrategy \"Sometimes\""
             ),
