@@ -179,6 +179,58 @@ public struct Service: KubernetesResource, Equatable {
     }
 }
 
+/// `discovery.k8s.io/v1` EndpointSlice: the endpoints of a Service without a selector (the
+/// HTTP-01 solver's way to reach certctl's pod from another namespace).
+public struct EndpointSlice: KubernetesResource, Equatable {
+    public static let apiVersion = "discovery.k8s.io/v1"
+    public static let kind = "EndpointSlice"
+    public static let plural = "endpointslices"
+    /// The label that ties a slice to its Service.
+    public static let serviceNameLabel = "kubernetes.io/service-name"
+    public static let managedByLabel = "endpointslice.kubernetes.io/managed-by"
+
+    public struct Endpoint: Codable, Sendable, Equatable {
+        public struct Conditions: Codable, Sendable, Equatable {
+            public var ready: Bool?
+        }
+
+        public var addresses: [String]
+        public var conditions: Conditions?
+
+        public init(addresses: [String], ready: Bool = true) {
+            self.addresses = addresses
+            self.conditions = Conditions(ready: ready)
+        }
+    }
+
+    public struct Port: Codable, Sendable, Equatable {
+        public var name: String?
+        public var port: Int?
+        public var `protocol`: String?
+
+        public init(name: String?, port: Int?, protocol: String? = "TCP") {
+            self.name = name
+            self.port = port
+            self.protocol = `protocol`
+        }
+    }
+
+    public var apiVersion: String? = EndpointSlice.apiVersion
+    public var kind: String? = EndpointSlice.kind
+    public var metadata: ObjectMeta
+    /// `IPv4` or `IPv6`.
+    public var addressType: String?
+    public var endpoints: [Endpoint]?
+    public var ports: [Port]?
+
+    public init(metadata: ObjectMeta, addressType: String, endpoints: [Endpoint], ports: [Port]) {
+        self.metadata = metadata
+        self.addressType = addressType
+        self.endpoints = endpoints
+        self.ports = ports
+    }
+}
+
 /// `coordination.k8s.io/v1` Lease (one run at a time).
 public struct Lease: KubernetesResource, Equatable {
     public static let apiVersion = "coordination.k8s.io/v1"

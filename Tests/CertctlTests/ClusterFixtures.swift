@@ -211,7 +211,7 @@ struct PodProject {
 
     func environment(pod: String) -> [String: String] {
         [
-            "POD_NAME": pod, "POD_NAMESPACE": "prod",
+            "POD_NAME": pod, "POD_NAMESPACE": "prod", "POD_IP": "127.0.0.1",
             "CERTCTL_POD_LABELS_FILE": folder.appendingPathComponent("labels").path,
         ]
     }

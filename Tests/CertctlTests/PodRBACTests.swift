@@ -30,10 +30,11 @@ struct PodRBACTests {
         return (rules, granted.mapValues(Set.init))
     }
 
-    static func start() async throws -> FakeAPIServer {
-        let role = try chartRole(namespace: "prod")
+    /// The fake with the chart's Role in `namespaces` (the chart makes one per managed namespace).
+    static func start(namespaces: [String] = ["prod"]) async throws -> FakeAPIServer {
+        let rules = try namespaces.flatMap { try chartRole(namespace: $0).rules }
         return try await FakeAPIServer.start(
-            users: [.admin(), .serviceAccount("prod", "certctl", token: jobToken, rules: role.rules)])
+            users: [.admin(), .serviceAccount("prod", "certctl", token: jobToken, rules: rules)])
     }
 
     /// A CA that answers 503 to everything, and counts what it was asked.
@@ -75,9 +76,12 @@ struct PodRBACTests {
         return used
     }
 
-    static func run(_ project: PodProject, port: Int) async throws -> CertctlProcess.Result {
+    static func run(_ project: PodProject, port: Int, namespaces: [String] = []) async throws
+        -> CertctlProcess.Result
+    {
         try await CertctlProcess.run(
-            project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"]),
+            project.runArguments(
+                issuer: "pebble", port: port, ["--http01-self-check-passes", "0"] + namespaces.flatMap { ["-n", $0] }),
             environment: project.environment(pod: "certctl-1"), directory: project.folder)
     }
 
@@ -206,47 +210,63 @@ struct PodRBACTests {
         }
     }
 
-    @Test("two failures, issuance, renewal: every verb the chart's Role grants is used, and nothing else")
+    @Test(
+        "two failures, issuance, renewal, in certctl's namespace and another: every verb the chart's Role grants is used, and nothing else"
+    )
     func verbs() async throws {
         let port = freeLoopbackPort()
         let pebble = try await Pebble.start(httpPort: port)
         defer { pebble.stop() }
-        let server = try await Self.start()
+        let namespaces = ["prod", "staging"]
+        let server = try await Self.start(namespaces: namespaces)
         defer { Task { await server.stop() } }
         let admin = fakeClient(server)
         for site in siteIngresses(1) { _ = try await admin.create(site) }
+        // In another namespace: a selector-less Service and an EndpointSlice to POD_IP.
+        _ = try await admin.create(ingress("staging", "docs", tls: [(["docs.mybinder.org"], "tls-docs")]))
         let project = try Self.project(server, "rbac-verbs")
         let down = try await DownCA()
         defer { Task { await down.server.stop() } }
         try project.writeIssuer("pebble", server: down.url)
-        /// Time passes: the back-off of the pending record is over.
+        /// Time passes: the back-off of the pending records is over.
         func backOffOver() async throws {
-            _ = try await admin.mergePatch(
-                ConfigMap.self, namespace: "prod", name: "certctl-pending-kubelego-tls-site0",
-                patch: .object([
-                    "metadata": .object([
-                        "annotations": .object(["certctl.io/next-attempt": .string("2020-01-01T00:00:00Z")])
-                    ])
-                ]))
+            for (namespace, name) in [
+                ("prod", "certctl-pending-kubelego-tls-site0"), ("staging", "certctl-pending-tls-docs"),
+            ] {
+                _ = try await admin.mergePatch(
+                    ConfigMap.self, namespace: namespace, name: name,
+                    patch: .object([
+                        "metadata": .object([
+                            "annotations": .object(["certctl.io/next-attempt": .string("2020-01-01T00:00:00Z")])
+                        ])
+                    ]))
+            }
         }
-        #expect(try await Self.run(project, port: port).status != 0, "the CA is down")
+        #expect(try await Self.run(project, port: port, namespaces: namespaces).status != 0, "the CA is down")
         try await backOffOver()
-        #expect(try await Self.run(project, port: port).status != 0, "still down: the record is patched")
+        #expect(
+            try await Self.run(project, port: port, namespaces: namespaces).status != 0,
+            "still down: the record is patched")
         let pending = try await admin.get(
             ConfigMap.self, namespace: "prod", name: "certctl-pending-kubelego-tls-site0")
         #expect(RenewalRecord(annotations: pending.metadata.annotations ?? [:]).failureCount == 2)
         try await backOffOver()
         try project.writeIssuer("pebble", server: pebble.directoryURL, caBundle: Pebble.caBundle)
-        let issued = try await Self.run(project, port: port)
+        let issued = try await Self.run(project, port: port, namespaces: namespaces)
         #expect(issued.status == 0, "issued: \(issued.standardOutput)\(issued.standardError)")
         #expect(
             try await admin.list(ConfigMap.self, namespace: "prod").isEmpty, "the pending record is gone once issued")
+        let log = await server.requestLog
+        #expect(log.contains { $0.hasPrefix("create discovery.k8s.io/v1/endpointslices staging/ ") })
+        #expect(!log.contains { $0.hasPrefix("create discovery.k8s.io/v1/endpointslices prod/") }, "a selector in prod")
+        #expect(try await admin.list(EndpointSlice.self, namespace: "staging").isEmpty, "removed after the challenge")
+        #expect(try await admin.list(Service.self, namespace: "staging").isEmpty)
         _ = try await admin.mergePatch(
             Secret.self, namespace: "prod", name: "kubelego-tls-site0",
             patch: .object([
                 "metadata": .object(["annotations": .object(["certctl.io/renew-requested": .string("true")])])
             ]))
-        #expect(try await Self.run(project, port: port).status == 0, "renewed")
+        #expect(try await Self.run(project, port: port, namespaces: namespaces).status == 0, "renewed")
 
         let used = await Self.verbsUsed(server)
         let granted = try Self.chartRole(namespace: "prod").granted

@@ -403,6 +403,49 @@ struct RunClusterTests {
         await legacy.cleanUp(identifier: .dns("hub.mybinder.org"), token: "old")
     }
 
+    @Test("in another namespace: a Service without selector and an EndpointSlice to the pod's IP; all three removed")
+    func solverAcrossNamespaces() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let responder = try await HTTP01Responder.start(host: "127.0.0.1", port: 0, logger: Logger(label: "t"))
+        defer { Task { await responder.stop() } }
+        func solver(ip: String?) -> IngressSolver {
+            IngressSolver(
+                client: client, responder: responder,
+                pod: .init(
+                    name: "certctl-1", namespace: "certctl", labels: ["job-name": "certctl-1"], port: 8089, ip: ip),
+                namespace: "prod", ingressClass: .none, selfCheckPasses: 0, transport: CurlTransport(userAgent: "t"),
+                logger: Logger(label: "t"))
+        }
+        try await solver(ip: "10.1.2.3").present(
+            identifier: .dns("hub.mybinder.org"), token: "x1", keyAuthorization: "x1.t")
+        let service = try #require(try await client.list(Service.self, namespace: "prod").first)
+        #expect(service.spec?.selector == nil, "no selector: the pod is in another namespace")
+        let slice = try #require(try await client.list(EndpointSlice.self, namespace: "prod").first)
+        #expect(slice.metadata.labels?[EndpointSlice.serviceNameLabel] == service.metadata.name)
+        #expect(slice.addressType == "IPv4")
+        #expect(slice.endpoints?.first?.addresses == ["10.1.2.3"])
+        #expect(slice.ports?.first?.port == 8089 && slice.ports?.first?.name == service.spec?.ports?.first?.name)
+        await solver(ip: "10.1.2.3").cleanUp(identifier: .dns("hub.mybinder.org"), token: "x1")
+        #expect(try await client.list(EndpointSlice.self, namespace: "prod").isEmpty)
+        #expect(try await client.list(Service.self, namespace: "prod").isEmpty)
+        #expect(try await client.list(Ingress.self, namespace: "prod").isEmpty)
+
+        // A leftover slice is removed by the next run, and without POD_IP the error says what to set.
+        try await solver(ip: "fd00::7").present(
+            identifier: .dns("hub.mybinder.org"), token: "x2", keyAuthorization: "x2.t")
+        #expect(try await client.list(EndpointSlice.self, namespace: "prod").first?.addressType == "IPv6")
+        #expect(await IngressSolver.removeLeftovers(client: client, namespaces: nil) == 3)
+        do {
+            try await solver(ip: nil).present(
+                identifier: .dns("hub.mybinder.org"), token: "x3", keyAuthorization: "x3.t")
+            Issue.record("without POD_IP the solver cannot reach the pod")
+        } catch let error as CertctlError {
+            #expect(error.description.contains("POD_IP"), "\(error)")
+        }
+    }
+
     @Test(
         "the solver's class: the issuer's ingressClassName, else its legacy class, else the certificate's own Ingress's",
         arguments: [

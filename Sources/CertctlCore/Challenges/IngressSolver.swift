@@ -7,8 +7,10 @@ public import Transport
 
 /// HTTP-01 in a cluster (as cert-manager does it, without a solver pod): per challenge a Service
 /// selecting this pod and an Ingress with an `Exact` path for the token, so the CA's request
-/// reaches the job's own responder. Self-checks the URL before the CA is told, and deletes what
-/// it made on success, failure and cancellation (SIGTERM).
+/// reaches the job's own responder. In another namespace than the pod's, a Service cannot
+/// select it: there the Service has no selector and an EndpointSlice points it at the pod's IP.
+/// Self-checks the URL before the CA is told, and deletes what it made on success, failure and
+/// cancellation (SIGTERM).
 public struct IngressSolver: ChallengeSolver {
     public struct Pod: Sendable {
         public var name: String
@@ -17,12 +19,15 @@ public struct IngressSolver: ChallengeSolver {
         public var labels: [String: String]
         /// The responder's container port.
         public var port: Int
+        /// `POD_IP` (downward API): where an EndpointSlice in another namespace points.
+        public var ip: String?
 
-        public init(name: String, namespace: String, labels: [String: String], port: Int) {
+        public init(name: String, namespace: String, labels: [String: String], port: Int, ip: String? = nil) {
             self.name = name
             self.namespace = namespace
             self.labels = labels
             self.port = port
+            self.ip = ip
         }
     }
 
@@ -92,11 +97,12 @@ public struct IngressSolver: ChallengeSolver {
 
     public func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws {
         responder.present(token: token, keyAuthorization: keyAuthorization)
-        guard namespace == pod.namespace else {
+        let local = namespace == pod.namespace
+        guard local || pod.ip != nil else {
             throw CertctlError(
                 .challenge,
                 object: "Ingress \(namespace)",
-                "HTTP-01 in namespace \(namespace) needs certctl's pod there (it runs in \(pod.namespace)); run certctl in that namespace"
+                "HTTP-01 in namespace \(namespace) reaches certctl's pod (in \(pod.namespace)) through its IP, and POD_IP is not set; give the Job POD_IP from the downward API (status.podIP), as the chart does"
             )
         }
         let name = Self.objectName(token)
@@ -104,7 +110,8 @@ public struct IngressSolver: ChallengeSolver {
         let service = Service(
             metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
             spec: .init(
-                selector: pod.labels, ports: [.init(name: "http", port: 80, targetPort: pod.port)], type: serviceType)
+                selector: local ? pod.labels : nil, ports: [.init(name: "http", port: 80, targetPort: pod.port)],
+                type: serviceType)
         )
         var annotations: [String: String] = [:]
         var className: String?
@@ -132,6 +139,17 @@ public struct IngressSolver: ChallengeSolver {
             )
         )
         try await createReplacing(service)
+        if !local, let ip = pod.ip {
+            var sliceLabels = labels
+            sliceLabels[EndpointSlice.serviceNameLabel] = name
+            sliceLabels[EndpointSlice.managedByLabel] = "certctl.io"
+            let slice = EndpointSlice(
+                metadata: ObjectMeta(name: name, namespace: namespace, labels: sliceLabels),
+                addressType: ip.contains(":") ? "IPv6" : "IPv4",
+                endpoints: [.init(addresses: [ip])],
+                ports: [.init(name: "http", port: pod.port)])
+            try await createReplacing(slice)
+        }
         try await createReplacing(ingress)
         try await selfCheck(host: identifier.value, token: token, expected: keyAuthorization)
     }
@@ -139,12 +157,15 @@ public struct IngressSolver: ChallengeSolver {
     public func cleanUp(identifier: ACMEIdentifier, token: String) async {
         responder.remove(token: token)
         let name = Self.objectName(token)
-        let (client, namespace) = (self.client, self.namespace)
+        let (client, namespace, crossNamespace) = (self.client, self.namespace, namespace != pod.namespace)
         // In a task of its own: clean-up must happen also when the run was cancelled (SIGTERM),
         // and a cancelled task's requests would not even start.
         await Task {
             try? await client.delete(Ingress.self, namespace: namespace, name: name)
             try? await client.delete(Service.self, namespace: namespace, name: name)
+            if crossNamespace {
+                try? await client.delete(EndpointSlice.self, namespace: namespace, name: name)
+            }
         }.value
     }
 
@@ -178,25 +199,29 @@ public struct IngressSolver: ChallengeSolver {
         )
     }
 
-    /// Deletes solver objects a killed run left behind.
-    public static func removeLeftovers(client: KubernetesClient, namespaces: [String]) async -> Int {
+    /// Deletes solver objects a killed run left behind, in `namespaces` (nil: every namespace).
+    public static func removeLeftovers(client: KubernetesClient, namespaces: [String]?) async -> Int {
         var removed = 0
-        for namespace in namespaces {
-            let selector = "\(solverLabel)=true"
-            for ingress in (try? await client.list(Ingress.self, namespace: namespace, labelSelector: selector)) ?? [] {
-                if (try? await client.delete(Ingress.self, namespace: namespace, name: ingress.metadata.name ?? ""))
-                    != nil
-                {
-                    removed += 1
-                }
-            }
-            for service in (try? await client.list(Service.self, namespace: namespace, labelSelector: selector)) ?? [] {
-                if (try? await client.delete(Service.self, namespace: namespace, name: service.metadata.name ?? ""))
-                    != nil
-                {
-                    removed += 1
-                }
-            }
+        for namespace in namespaces.map({ $0.map(Optional.some) }) ?? [nil] {
+            removed += await remove(Ingress.self, client: client, namespace: namespace)
+            removed += await remove(Service.self, client: client, namespace: namespace)
+            removed += await remove(EndpointSlice.self, client: client, namespace: namespace)
+        }
+        return removed
+    }
+
+    private static func remove<R: KubernetesResource>(_ type: R.Type, client: KubernetesClient, namespace: String?)
+        async -> Int
+    {
+        var removed = 0
+        let found = (try? await client.list(type, namespace: namespace, labelSelector: "\(solverLabel)=true")) ?? []
+        for object in found {
+            do {
+                try await client.delete(
+                    type, namespace: object.metadata.namespace ?? namespace ?? "default",
+                    name: object.metadata.name ?? "")
+                removed += 1
+            } catch {}
         }
         return removed
     }

@@ -12,14 +12,17 @@ public struct PodEnvironment: Sendable, Equatable {
     public var labels: [String: String]
     /// Who holds the Lease: the pod's name, else `host-pid`.
     public var identity: String
+    /// `POD_IP` (downward API): how a solver in another namespace reaches the pod.
+    public var ip: String?
 
-    public init(name: String?, labels: [String: String], identity: String) {
+    public init(name: String?, labels: [String: String], identity: String, ip: String? = nil) {
         self.name = name
         self.labels = labels
         self.identity = identity
+        self.ip = ip
     }
 
-    /// `POD_NAME`, and the labels from `CERTCTL_POD_LABELS_FILE` (default `/etc/podinfo/labels`).
+    /// `POD_NAME`, `POD_IP`, and the labels from `CERTCTL_POD_LABELS_FILE` (default `/etc/podinfo/labels`).
     public static func read(
         _ environment: [String: String] = ProcessInfo.processInfo.environment,
         host: String = ProcessInfo.processInfo.hostName,
@@ -31,7 +34,8 @@ public struct PodEnvironment: Sendable, Equatable {
         if let data = FileManager.default.contents(atPath: file) {
             labels = Self.labels(String(decoding: data, as: UTF8.self))
         }
-        return PodEnvironment(name: name, labels: labels, identity: name ?? "\(host)-\(pid)")
+        return PodEnvironment(
+            name: name, labels: labels, identity: name ?? "\(host)-\(pid)", ip: environment["POD_IP"])
     }
 
     /// A downward API labels file: `key="value"` per line.
@@ -88,8 +92,10 @@ extension CertificateRun {
             )
             return run
         }
-        let solverPod = IngressSolver.Pod(name: podName, namespace: namespace, labels: pod.labels, port: http01Port)
-        let leftovers = scope.namespaces ?? [namespace]
+        let solverPod = IngressSolver.Pod(
+            name: podName, namespace: namespace, labels: pod.labels, port: http01Port, ip: pod.ip)
+        // Solver objects live in the certificates' namespaces: those in scope (all: every one).
+        let leftovers = scope.namespaces
         run.beforeSolving = {
             let removed = await IngressSolver.removeLeftovers(client: client, namespaces: leftovers)
             if removed > 0 {
