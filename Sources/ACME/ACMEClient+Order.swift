@@ -203,6 +203,11 @@ extension ACMEClient {
         return order
     }
 
+    /// Reads an authorization (POST-as-GET, RFC 8555 §7.5).
+    public func authorization(_ url: String) async throws -> ACMEAuthorization {
+        try decode(ACMEAuthorization.self, from: try await post(url, payload: nil, action: "authorization"), url: url)
+    }
+
     /// Finalizes `order` with `csr` (RFC 8555 §7.4); on `orderNotReady`, waits for `ready` and tries again.
     private func finalize(_ order: ACMEOrder, csr: [UInt8], deadline: Deadline) async throws -> ACMEOrder {
         let payload = try encode(["csr": Base64URL.encode(csr)])
@@ -247,8 +252,7 @@ extension ACMEClient {
         }
         let wildcard = authorization.wildcard ?? false
         let type = solver.challengeType(for: authorization.identifier, wildcard: wildcard)
-        guard let challenge = authorization.challenges.first(where: { $0.type == type }), let token = challenge.token
-        else {
+        guard let challenge = authorization.challenges.first(where: { $0.type == type }) else {
             let offered = authorization.challenges.map(\.type).joined(separator: ", ")
             throw ACMEError(
                 .noSupportedChallenge,
@@ -257,10 +261,12 @@ extension ACMEClient {
             )
         }
         let identifier = authorization.identifier
+        // dns-persist-01 has no token: nothing is published per challenge, so nothing to clean.
+        let token = challenge.token ?? ""
+        let key = accountKey
+        let account = ChallengeAccount(url: accountURL, keyAuthorization: { key.keyAuthorization(for: $0) })
         do {
-            try await solver.present(
-                identifier: identifier, wildcard: wildcard, token: token,
-                keyAuthorization: accountKey.keyAuthorization(for: token))
+            try await solver.present(challenge, identifier: identifier, wildcard: wildcard, account: account)
         } catch let error as ACMEError {
             await solver.cleanUp(identifier: identifier, wildcard: wildcard, token: token)
             throw error

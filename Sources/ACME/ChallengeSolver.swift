@@ -17,10 +17,42 @@ public protocol ChallengeSolver: Sendable {
     func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String) async throws
 
     func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async
+
+    /// `present` with the whole challenge and the account: what a challenge without a token
+    /// needs (dns-persist-01's `issuer-domain-names` and the account URI).
+    func present(_ challenge: ACMEChallenge, identifier: ACMEIdentifier, wildcard: Bool, account: ChallengeAccount)
+        async throws
+}
+
+/// What a solver may need of the account answering a challenge.
+public struct ChallengeAccount: Sendable {
+    /// The account URL (`accounturi`, RFC 8657 §3).
+    public var url: String?
+    /// The key authorization for a token (RFC 8555 §8.1).
+    public var keyAuthorization: @Sendable (String) -> String
+
+    public init(url: String?, keyAuthorization: @escaping @Sendable (String) -> String) {
+        self.url = url
+        self.keyAuthorization = keyAuthorization
+    }
 }
 
 extension ChallengeSolver {
     public func challengeType(for identifier: ACMEIdentifier, wildcard: Bool) -> String { challengeType }
+
+    public func present(
+        _ challenge: ACMEChallenge, identifier: ACMEIdentifier, wildcard: Bool, account: ChallengeAccount
+    )
+        async throws
+    {
+        guard let token = challenge.token else {
+            throw ACMEError(
+                .invalidResponse, "the CA's \(challenge.type) challenge for \(identifier.value) has no token",
+                url: challenge.url)
+        }
+        try await present(
+            identifier: identifier, wildcard: wildcard, token: token, keyAuthorization: account.keyAuthorization(token))
+    }
 
     public func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String)
         async throws
@@ -50,11 +82,20 @@ extension RoutingChallengeSolver {
         async throws
     {
         try await route(identifier, wildcard: wildcard)
-            .present(identifier: identifier, token: token, keyAuthorization: keyAuthorization)
+            .present(identifier: identifier, wildcard: wildcard, token: token, keyAuthorization: keyAuthorization)
     }
 
     public func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async {
-        await route(identifier, wildcard: wildcard).cleanUp(identifier: identifier, token: token)
+        await route(identifier, wildcard: wildcard).cleanUp(identifier: identifier, wildcard: wildcard, token: token)
+    }
+
+    public func present(
+        _ challenge: ACMEChallenge, identifier: ACMEIdentifier, wildcard: Bool, account: ChallengeAccount
+    )
+        async throws
+    {
+        try await route(identifier, wildcard: wildcard)
+            .present(challenge, identifier: identifier, wildcard: wildcard, account: account)
     }
 
     public func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws {

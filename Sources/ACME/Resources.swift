@@ -88,8 +88,37 @@ public struct ACMEAuthorization: Sendable, Codable, Equatable {
     public var identifier: ACMEIdentifier
     public var status: Status
     public var expires: String?
+    /// The challenges certctl can read; one of a type (or a shape) it does not know is left out,
+    /// never an error (a CA adds types: Let's Encrypt's staging offers dns-persist-01).
     public var challenges: [ACMEChallenge]
     public var wildcard: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case identifier, status, expires, challenges, wildcard
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        identifier = try container.decode(ACMEIdentifier.self, forKey: .identifier)
+        status = try container.decode(Status.self, forKey: .status)
+        expires = try container.decodeIfPresent(String.self, forKey: .expires)
+        wildcard = try container.decodeIfPresent(Bool.self, forKey: .wildcard)
+        var list = try container.nestedUnkeyedContainer(forKey: .challenges)
+        var challenges: [ACMEChallenge] = []
+        while !list.isAtEnd {
+            if let challenge = try? list.decode(ACMEChallenge.self) {
+                challenges.append(challenge)
+            } else {
+                _ = try list.decode(Skipped.self)
+            }
+        }
+        self.challenges = challenges
+    }
+
+    /// Any JSON value, read and dropped.
+    private struct Skipped: Decodable {
+        init(from decoder: any Decoder) throws {}
+    }
 }
 
 /// A challenge (RFC 8555 §7.1.5, §8).
@@ -104,6 +133,14 @@ public struct ACMEChallenge: Sendable, Codable, Equatable {
     public var token: String?
     public var validated: String?
     public var error: ACMEProblem?
+    /// dns-persist-01 (draft-ietf-acme-dns-persist §3.1): the names of the CA a persistent
+    /// record may name, 1 to 10.
+    public var issuerDomainNames: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case type, url, status, token, validated, error
+        case issuerDomainNames = "issuer-domain-names"
+    }
 }
 
 /// A renewalInfo response (RFC 9773 §4.2).

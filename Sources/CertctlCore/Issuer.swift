@@ -15,7 +15,7 @@ public struct Issuer: Sendable {
     }
 
     /// HTTP-01 through an Ingress (cert-manager's `solvers[].http01.ingress`).
-    public struct HTTP01Solver: Sendable, Equatable {
+    public struct HTTP01Solver: Sendable, Hashable {
         public var ingressClass: String?
         public var ingressClassName: String?
         public var serviceType: String?
@@ -91,6 +91,18 @@ public struct Issuer: Sendable {
         }
     }
 
+    /// certctl's `dnsPersist01` solver (draft-ietf-acme-dns-persist): nothing is written per
+    /// challenge; the persistent `_validation-persist` record the operator published once is
+    /// checked, then the challenge answered.
+    public struct DNSPersist01Solver: Sendable, Hashable {
+        /// The resolver to read the record with (default: /etc/resolv.conf's).
+        public var resolver: String?
+
+        public init(resolver: String? = nil) {
+            self.resolver = resolver
+        }
+    }
+
     /// One of `spec.acme.solvers[]`: which names it is for, and how it solves them.
     public struct Solver: Sendable, Equatable {
         /// cert-manager's `selector`: all empty matches every name.
@@ -106,14 +118,16 @@ public struct Issuer: Sendable {
             }
         }
 
-        public enum Method: Sendable, Equatable {
+        public enum Method: Sendable, Hashable {
             case http01(HTTP01Solver)
             case dns01(DNS01Solver)
+            case dnsPersist01(DNSPersist01Solver)
 
             public var challengeType: String {
                 switch self {
                 case .http01: "http-01"
                 case .dns01: "dns-01"
+                case .dnsPersist01: "dns-persist-01"
                 }
             }
         }
@@ -180,13 +194,14 @@ public struct Issuer: Sendable {
         switch solver(for: host, labels: labels)?.method {
         case .http01: "http-01"
         case .dns01(let solver): "dns-01 \(solver.summary)"
+        case .dnsPersist01: "dns-persist-01"
         case nil: "none"
         }
     }
 
-    /// Whether a solver of this issuer answers DNS-01 (and so may take wildcard names).
+    /// Whether a solver of this issuer answers over DNS (and so may take wildcard names).
     public var solvesDNS01: Bool {
-        solvers.contains { if case .dns01 = $0.method { true } else { false } }
+        solvers.contains { $0.http01 == nil }
     }
 
     /// The HTTP-01 solver for `hosts` (the Ingress the solver makes is per certificate).

@@ -168,8 +168,15 @@ public enum IssuerLoader {
                 serviceType: ingress["serviceType"] as? String)
             return Issuer.Solver(selector: selector, method: .http01(method))
         }
+        if let persist = solver["dnsPersist01"] as? [String: Any] {
+            let resolver = persist["resolver"] as? String
+            if let resolver, (try? DNSClient(parsing: resolver)) == nil {
+                throw fail(".dnsPersist01.resolver \"\(resolver)\" is not host or host:port")
+            }
+            return Issuer.Solver(selector: selector, method: .dnsPersist01(.init(resolver: resolver)))
+        }
         guard let dns01 = solver["dns01"] as? [String: Any] else {
-            throw fail(" has neither http01 nor dns01")
+            throw fail(" has none of http01, dns01, dnsPersist01")
         }
         let strategy = (dns01["cnameStrategy"] as? String) ?? "None"
         guard ["None", "Follow"].contains(strategy) else {

@@ -38,6 +38,11 @@ public final class TestACMEServer: Sendable {
         }
         public var renewalInfoRetryAfter = 21_600
         public var explanationURL: String?
+        /// dns-persist-01 (draft-ietf-acme-dns-persist): the issuer domain names offered, and the
+        /// DNS server (`host:port`) the CA reads `_validation-persist` records from; nil: not offered.
+        public var dnsPersist: (issuerDomainNames: [String], dnsServer: String)?
+        /// Adds a challenge of a type no client knows, in a shape of its own, to every authorization.
+        public var unknownChallenge = false
 
         public init() {}
     }

@@ -1,6 +1,7 @@
 import ACME
 import Certificates
 import Crypto
+import DNS
 import Foundation
 import SwiftASN1
 import Transport
@@ -31,6 +32,8 @@ actor TestACMEState {
         var status: String
         var token: String
         var challengeStatus: String
+        /// For `*.` of the identifier (RFC 8555 §7.1.3): only DNS challenges are offered.
+        var wildcard = false
         var error: ACMEProblem?
         var order: Int
     }
@@ -227,6 +230,8 @@ actor TestACMEState {
             return authorizationResource(id)
         case ("chall", let id?):
             return await challenge(id, jwk: verified.jwk)
+        case ("chall-persist", let id?):
+            return await persistChallenge(id, account: verified.account ?? "")
         case ("finalize", let id?):
             return finalize(id, payload: payload ?? [:])
         case ("cert", let id?):
@@ -312,8 +317,12 @@ actor TestACMEState {
         for identifier in identifiers {
             let id = makeID()
             let token = Base64URL.encode((0..<24).map { _ in UInt8.random(in: 0...255) })
+            let wildcard = identifier.value.hasPrefix("*.")
+            let base = ACMEIdentifier(
+                type: identifier.type, value: String(identifier.value.dropFirst(wildcard ? 2 : 0)))
             authorizations[id] = Authorization(
-                identifier: identifier, status: "pending", token: token, challengeStatus: "pending", order: orderID)
+                identifier: base, status: "pending", token: token, challengeStatus: "pending", wildcard: wildcard,
+                order: orderID)
             authorizationIDs.append(id)
         }
         orders[orderID] = Order(
@@ -362,19 +371,36 @@ actor TestACMEState {
 
     private func authorizationObject(_ id: Int) -> [String: Any] {
         guard let authorization = authorizations[id] else { return [:] }
-        var challenge: [String: Any] = [
-            "type": "http-01", "url": base + "/chall/\(id)", "status": authorization.challengeStatus,
-            "token": authorization.token,
-        ]
-        if let error = authorization.error {
-            challenge["error"] = ["type": error.type, "detail": error.detail ?? ""]
+        var challenges: [[String: Any]] = []
+        var error: [String: Any]?
+        if let problem = authorization.error { error = ["type": problem.type, "detail": problem.detail ?? ""] }
+        if !authorization.wildcard {
+            var challenge: [String: Any] = [
+                "type": "http-01", "url": base + "/chall/\(id)", "status": authorization.challengeStatus,
+                "token": authorization.token,
+            ]
+            challenge["error"] = error
+            challenges.append(challenge)
         }
-        return [
+        if let persist = behaviour.dnsPersist {
+            var challenge: [String: Any] = [
+                "type": "dns-persist-01", "url": base + "/chall-persist/\(id)", "status": authorization.challengeStatus,
+                "issuer-domain-names": persist.issuerDomainNames,
+            ]
+            challenge["error"] = error
+            challenges.append(challenge)
+        }
+        if behaviour.unknownChallenge {
+            challenges.insert(["type": "made-up-99", "status": "dreaming", "nonce": ["a": 1]], at: 0)
+        }
+        var object: [String: Any] = [
             "identifier": ["type": authorization.identifier.type, "value": authorization.identifier.value],
             "status": authorization.status,
             "expires": ISO8601DateFormatter().string(from: Date().addingTimeInterval(86_400)),
-            "challenges": [challenge],
+            "challenges": challenges,
         ]
+        if authorization.wildcard { object["wildcard"] = true }
+        return object
     }
 
     private func authorizationResource(_ id: Int) -> ServerResponse {
@@ -408,9 +434,43 @@ actor TestACMEState {
             authorizations[id] = authorization
             updateOrder(authorization.order)
         }
-        var object = (authorizationObject(id)["challenges"] as? [[String: Any]])?.first ?? [:]
+        var object =
+            (authorizationObject(id)["challenges"] as? [[String: Any]])?.first { $0["type"] as? String == "http-01" }
+            ?? [:]
         object["status"] = authorization.challengeStatus
         return json(object)
+    }
+
+    /// Validates dns-persist-01 as the draft says (§4): a TXT record at `_validation-persist.<domain>`
+    /// naming one of the offered issuer domain names and this account, `policy=wildcard` for a
+    /// wildcard, not past `persistUntil`.
+    private func persistChallenge(_ id: Int, account: String) async -> ServerResponse {
+        guard var authorization = authorizations[id], let persist = behaviour.dnsPersist else {
+            return problem(404, "malformed", "no challenge \(id)")
+        }
+        if authorization.status == "pending" {
+            let name = DNSPersistRecord.name(for: authorization.identifier.value)
+            var found = false
+            if let server = try? DNSClient(parsing: persist.dnsServer), let answer = try? await server.query(name, .txt)
+            {
+                found = answer.answers.compactMap(\.txtValue).compactMap(DNSPersistRecord.init(parsing:)).contains {
+                    $0.authorizes(
+                        account: account, issuerDomainNames: persist.issuerDomainNames,
+                        wildcard: authorization.wildcard, now: Int(Date().timeIntervalSince1970))
+                }
+            }
+            authorization.status = found ? "valid" : "invalid"
+            authorization.challengeStatus = authorization.status
+            if !found {
+                authorization.error = ACMEProblem(
+                    type: ACMEProblem.namespace + "unauthorized",
+                    detail: "no valid dns-persist-01 record at \(name) for this account")
+            }
+            authorizations[id] = authorization
+            updateOrder(authorization.order)
+        }
+        let challenges = authorizationObject(id)["challenges"] as? [[String: Any]] ?? []
+        return json(challenges.first { $0["type"] as? String == "dns-persist-01" } ?? [:])
     }
 
     private func updateOrder(_ id: Int) {

@@ -10,7 +10,7 @@ struct Certctl: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, ServeCommand.self, NotifyCommand.self, RenewCommand.self,
             DiscoverCommand.self,
-            IssueCommand.self,
+            IssueCommand.self, DNSPersistRecordCommand.self,
         ]
     )
 }

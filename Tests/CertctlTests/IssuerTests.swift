@@ -243,6 +243,7 @@ struct IssuerTests {
         switch issuer.solver(for: host, labels: labels)?.method {
         case .http01(let solver): chosen = solver.ingressClass ?? "?"
         case .dns01(let solver): chosen = "dns \(solver.summary)"
+        case .dnsPersist01: chosen = "dns-persist-01"
         case nil: chosen = "none"
         }
         #expect(chosen == expected)

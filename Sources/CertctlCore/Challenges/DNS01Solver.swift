@@ -191,19 +191,23 @@ public struct CertificateSolver: RoutingChallengeSolver {
         routes[(wildcard ? "*." : "") + identifier.value] ?? fallback
     }
 
-    /// The solver for `desired`, or nil when every name is HTTP-01 (then `http01` alone).
+    /// The solver for `desired`: `http01` alone when every name is HTTP-01, else a router.
     public static func make(
         _ desired: DesiredCertificate, issuer: Issuer, http01: any ChallengeSolver,
-        dns01: (Issuer.DNS01Solver) -> any ChallengeSolver
+        dns01: (Issuer.DNS01Solver) -> any ChallengeSolver,
+        dnsPersist01: (Issuer.DNSPersist01Solver) -> any ChallengeSolver
     ) -> any ChallengeSolver {
         var routes: [String: any ChallengeSolver] = [:]
-        var made: [Issuer.DNS01Solver: any ChallengeSolver] = [:]
+        var made: [Issuer.Solver.Method: any ChallengeSolver] = [:]
         for host in desired.hosts {
-            guard case .dns01(let configuration) = issuer.solver(for: host, labels: desired.labels)?.method else {
-                continue
+            guard let method = issuer.solver(for: host, labels: desired.labels)?.method else { continue }
+            let solver: any ChallengeSolver
+            switch method {
+            case .http01: continue
+            case .dns01(let configuration): solver = made[method] ?? dns01(configuration)
+            case .dnsPersist01(let configuration): solver = made[method] ?? dnsPersist01(configuration)
             }
-            let solver = made[configuration] ?? dns01(configuration)
-            made[configuration] = solver
+            made[method] = solver
             routes[host] = solver
         }
         return routes.isEmpty ? http01 : CertificateSolver(routes: routes, fallback: http01)

@@ -521,6 +521,11 @@ public struct CertificateRun: Sendable {
                             configuration: configuration, issuer: issuer.source, secrets: secrets,
                             checkServers: options.dns01CheckServers,
                             propagationTimeout: options.dns01PropagationTimeout, logger: logger)
+                    },
+                    dnsPersist01: { configuration in
+                        DNSPersistSolver(
+                            configuration: configuration, issuer: issuer.source,
+                            checkServers: options.dns01CheckServers, logger: logger)
                     })
                 issued = try await client.issue(order, solver: solver, beforeFinalize: beforeFinalize)
                 kept = orders != nil

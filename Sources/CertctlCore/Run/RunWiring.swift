@@ -50,6 +50,28 @@ public struct PodEnvironment: Sendable, Equatable {
     }
 }
 
+/// Where a run keeps its ACME accounts, the values its issuers name (EAB keys, TSIG secrets)
+/// and its orders in flight: certctl's own namespace in a cluster, the state directory locally.
+public struct AccountPlace: Sendable {
+    public var accounts: any AccountStore
+    public var secrets: any SecretValueSource
+    public var orders: any OrderStore
+
+    public static func cluster(client: KubernetesClient, namespace: String) -> AccountPlace {
+        AccountPlace(
+            accounts: SecretAccountStore(client: client, namespace: namespace),
+            secrets: KubernetesSecretValues(client: client, namespace: namespace),
+            orders: SecretOrderStore(client: client, namespace: namespace))
+    }
+
+    public static func local(state: String) -> AccountPlace {
+        AccountPlace(
+            accounts: LocalAccountStore(stateDirectory: state),
+            secrets: LocalSecretValues(directories: [(state as NSString).appendingPathComponent("secrets")]),
+            orders: LocalOrderStore(stateDirectory: state))
+    }
+}
+
 extension CertificateRun {
     /// A run against an API server: Secrets and pending records in the certificates'
     /// namespaces; accounts, orders in flight, the Lease and counters in certctl's own
@@ -75,15 +97,16 @@ extension CertificateRun {
             warnings.add("api: \(warning)", "\(object): \(warning)")
         }
         let client = watching
+        let place = AccountPlace.cluster(client: client, namespace: namespace)
         var run = CertificateRun(
             store: KubernetesStore(client: client),
-            accounts: SecretAccountStore(client: client, namespace: namespace),
-            secrets: KubernetesSecretValues(client: client, namespace: namespace),
+            accounts: place.accounts,
+            secrets: place.secrets,
             lock: LeaseRunLock(client: client, namespace: namespace, identity: pod.identity, duration: leaseSeconds),
             transport: transport,
             logger: logger
         )
-        run.orders = SecretOrderStore(client: client, namespace: namespace)
+        run.orders = place.orders
         run.warnings = warnings
         run.events = EventRecorder(client: client, instance: pod.identity, warnings: warnings)
         guard let podName = pod.name else {
@@ -127,15 +150,16 @@ extension CertificateRun {
         transport: any HTTPTransport,
         logger: Logger
     ) -> CertificateRun {
+        let place = AccountPlace.local(state: state)
         var run = CertificateRun(
             store: store,
-            accounts: LocalAccountStore(stateDirectory: state),
-            secrets: LocalSecretValues(directories: [(state as NSString).appendingPathComponent("secrets")]),
+            accounts: place.accounts,
+            secrets: place.secrets,
             lock: FileRunLock(stateDirectory: state),
             transport: transport,
             logger: logger
         )
-        run.orders = LocalOrderStore(stateDirectory: state)
+        run.orders = place.orders
         return run
     }
 }

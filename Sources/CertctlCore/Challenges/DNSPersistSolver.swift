@@ -1,0 +1,93 @@
+public import ACME
+import DNS
+import Foundation
+public import Logging
+
+/// dns-persist-01 (draft-ietf-acme-dns-persist): the CA validates a TXT record the operator
+/// published once at `_validation-persist.<domain>`, naming the CA and this account, so no DNS
+/// credentials are needed at all. Before answering, certctl reads the record itself (on each
+/// `--dns01-check-nameserver`, else through the resolver); a record that is missing or does not
+/// fit fails the certificate with the exact record to publish.
+public struct DNSPersistSolver: ChallengeSolver {
+    public let configuration: Issuer.DNSPersist01Solver
+    /// Where the issuer came from, for messages.
+    public let issuer: String
+    public let checkServers: [String]?
+    public let logger: Logger
+    public var resolvConf = "/etc/resolv.conf"
+
+    public init(configuration: Issuer.DNSPersist01Solver, issuer: String, checkServers: [String]?, logger: Logger) {
+        self.configuration = configuration
+        self.issuer = issuer
+        self.checkServers = checkServers
+        self.logger = logger
+    }
+
+    public var challengeType: String { "dns-persist-01" }
+
+    public func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws {
+        throw CertctlError(.challenge, object: identifier.value, "dns-persist-01 needs the whole challenge")
+    }
+
+    /// Nothing was written: the record stays, as the method intends.
+    public func cleanUp(identifier: ACMEIdentifier, token: String) async {}
+
+    public func present(
+        _ challenge: ACMEChallenge, identifier: ACMEIdentifier, wildcard: Bool, account: ChallengeAccount
+    )
+        async throws
+    {
+        let domain = (wildcard ? "*." : "") + identifier.value
+        let names = challenge.issuerDomainNames ?? []
+        // Draft §3.1: an empty list or more than 10 names make the challenge malformed.
+        guard (1...10).contains(names.count), let issuerName = names.first, let accountURL = account.url else {
+            throw CertctlError(
+                .challenge, object: domain,
+                "the CA's dns-persist-01 challenge lists \(names.count) issuer domain names (1 to 10 allowed); it cannot be answered"
+            )
+        }
+        let wanted = DNSPersistRecord(issuerDomainName: issuerName, accountURI: accountURL, wildcard: wildcard)
+        let name = DNSPersistRecord.name(for: domain)
+        var missing: [String] = []
+        for server in try servers() {
+            let answer: DNSMessage
+            do {
+                answer = try await server.query(name, .txt)
+            } catch {
+                missing.append("\(server.server) (\(error))")
+                continue
+            }
+            let records = answer.answers.filter { $0.type == .txt }.compactMap(\.txtValue)
+                .compactMap(DNSPersistRecord.init(parsing:))
+            let now = Int(Date().timeIntervalSince1970)
+            if !records.contains(where: {
+                $0.authorizes(account: accountURL, issuerDomainNames: names, wildcard: wildcard, now: now)
+            }) {
+                missing.append(server.server)
+            }
+        }
+        guard missing.isEmpty else {
+            throw CertctlError(
+                .challenge, object: name,
+                "no dns-persist-01 record for this CA and account (seen on \(missing.joined(separator: ", "))); publish once:\n  \(wanted.zoneLine(for: domain))\n(certctl dns-persist-record --issuer NAME -d \(domain) prints it)"
+            )
+        }
+        logger.info("the dns-persist-01 record is published", metadata: ["name": "\(name)"])
+    }
+
+    private func servers() throws -> [DNSClient] {
+        if let checkServers { return try checkServers.map { try DNSClient(parsing: $0) } }
+        if let named = configuration.resolver {
+            var resolver = try DNSClient(parsing: named)
+            resolver.recursionDesired = true
+            return [resolver]
+        }
+        let text = (try? String(contentsOfFile: resolvConf, encoding: .utf8)) ?? ""
+        guard let resolver = DNSClient.resolver(fromResolvConf: text) else {
+            throw CertctlError(
+                .challenge, object: issuer,
+                "its dnsPersist01 solver names no resolver and \(resolvConf) has none; set dnsPersist01.resolver")
+        }
+        return [resolver]
+    }
+}

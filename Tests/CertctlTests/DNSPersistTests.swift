@@ -1,0 +1,169 @@
+import ACME
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import DNS
+import Foundation
+import Testing
+
+/// dns-persist-01 (draft-ietf-acme-dns-persist) against the in-process CA written to the draft,
+/// which reads `_validation-persist` records from a real BIND 9: certctl writes no DNS record,
+/// it checks the one published once and answers the challenge.
+@Suite("dns-persist-01: one record published once, no DNS credentials", .serialized)
+struct DNSPersistTests {
+    struct Setup {
+        let bind: BIND
+        let server: TestACMEServer
+        let run: RunFixture
+        let issuerYAML: String
+
+        static func make(offered: Bool = true, hosts: [String] = ["*.example.test", "example.test"]) async throws
+            -> Setup
+        {
+            let bind = try await BIND.start()
+            let port = freeLoopbackPort()
+            var behaviour = TestACMEServer.Behaviour()
+            if offered { behaviour.dnsPersist = (["ca.example.net", "authority.example"], bind.address) }
+            behaviour.unknownChallenge = true
+            let server = try await TestACMEServer.start(validationPort: port, behaviour: behaviour)
+            var run = try await RunFixture.make(
+                .local, ingresses: [ingress("prod", "wild", tls: [(hosts, "wildcard-tls")])],
+                server: server.directoryURL, caBundle: nil, port: port)
+            let yaml = """
+                kind: ClusterIssuer
+                metadata: {name: pebble}
+                spec:
+                  acme:
+                    server: \(server.directoryURL)
+                    privateKeySecretRef: {name: pebble-account}
+                    solvers:
+                      - selector: {dnsZones: [example.test]}
+                        dnsPersist01: {resolver: "\(bind.address)"}
+                """
+            var options = run.options
+            options.issuers = [
+                "pebble": try #require(try IssuerLoader.parse(yaml, source: "issuers/pebble.yaml").first)
+            ]
+            run = RunFixture(fixture: run.fixture, run: run.run, options: options, requests: run.requests)
+            return Setup(bind: bind, server: server, run: run, issuerYAML: yaml)
+        }
+
+        /// Publishes `value` at `_validation-persist.example.test`, as the operator does once.
+        func publish(_ value: String) async throws {
+            let update = DynamicUpdate(
+                client: bind.client, key: bind.key, now: { UInt64(Date().timeIntervalSince1970) })
+            try await update.add(.txt("_validation-persist.example.test", value, ttl: 3600), zone: "example.test")
+        }
+
+        /// `certctl dns-persist-record` over the run's state directory: the lines it prints.
+        func recordLines(_ domains: [String]) async throws -> [String] {
+            let folder = run.fixture.directory
+            try FileManager.default.createDirectory(
+                at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
+            try issuerYAML.write(
+                to: folder.appendingPathComponent("issuers/pebble.yaml"), atomically: true, encoding: .utf8)
+            let result = try await CertctlProcess.run(
+                [
+                    "dns-persist-record", "--manifests", "ingress", "--state", "state", "--issuers", "issuers",
+                    "--issuer", "pebble",
+                ]
+                    + domains.flatMap { ["-d", $0] },
+                directory: folder)
+            #expect(result.status == 0, "\(result.standardError)")
+            return result.standardOutput.split(separator: "\n").map(String.init)
+        }
+
+        func stop() async {
+            bind.stop()
+            await server.stop()
+            await run.fixture.stop()
+        }
+    }
+
+    /// The value of a zone line's TXT strings.
+    static func value(of line: String) -> String {
+        line.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+    }
+
+    @Test("dns-persist-record prints the record; once it is published, a wildcard and its apex issue with no DNS write")
+    func published() async throws {
+        let setup = try await Setup.make()
+        let lines = try await setup.recordLines(["*.example.test", "example.test"])
+        #expect(lines.count == 2, "\(lines)")
+        #expect(
+            lines.allSatisfy { $0.hasPrefix("_validation-persist.example.test. IN TXT \"ca.example.net; accounturi=") })
+        #expect(lines.first?.contains("policy=wildcard") == true && lines.last?.contains("policy=wildcard") == false)
+        // The wildcard's record covers the apex too (policy=wildcard): publish that one.
+        try await setup.publish(Self.value(of: try #require(lines.first)))
+        let (report, _) = try await setup.run.runOnce()
+        #expect(report.certificates.first?.outcome == .issued, "\(report.certificates)")
+        let secret = try #require(try await setup.run.fixture.store.secret(namespace: "prod", name: "wildcard-tls"))
+        #expect(Set(CurrentCertificate(secret: secret).summary?.names ?? []) == ["*.example.test", "example.test"])
+        #expect(try setup.bind.dig("_validation-persist.example.test").count == 1, "the record stays, alone")
+        await setup.stop()
+    }
+
+    @Test(
+        "a missing record, another account's, or one without policy=wildcard for a wildcard: the certificate fails with the record to publish",
+        arguments: [
+            "", "ca.example.net; accounturi=https://elsewhere.example/acct/9; policy=wildcard", "WITHOUT-WILDCARD",
+        ])
+    func unpublished(published: String) async throws {
+        let setup = try await Setup.make()
+        let lines = try await setup.recordLines(["*.example.test"])
+        let wanted = try #require(lines.first)
+        if published == "WITHOUT-WILDCARD" {
+            try await setup.publish(Self.value(of: wanted).replacingOccurrences(of: "; policy=wildcard", with: ""))
+        } else if !published.isEmpty {
+            try await setup.publish(published)
+        }
+        let (report, _) = try await setup.run.runOnce()
+        guard case .failed(let message, _) = report.certificates.first?.outcome else {
+            Issue.record("should fail: \(report.certificates)")
+            await setup.stop()
+            return
+        }
+        #expect(message.contains(wanted), "the exact record to publish: \(message)")
+        #expect(report.certificates.first?.failureKind == .challenge)
+        await setup.stop()
+    }
+
+    @Test(
+        "a CA that does not offer dns-persist-01: a clear failure naming what it offers; unknown challenge types are ignored"
+    )
+    func notOffered() async throws {
+        let setup = try await Setup.make(offered: false, hosts: ["example.test"])
+        let (report, _) = try await setup.run.runOnce()
+        guard case .failed(let message, _) = report.certificates.first?.outcome else {
+            Issue.record("should fail: \(report.certificates)")
+            await setup.stop()
+            return
+        }
+        #expect(message.contains("no dns-persist-01 challenge") && message.contains("http-01"), "\(message)")
+        #expect(!message.contains("made-up-99"), "a challenge certctl cannot read is left out: \(message)")
+        await setup.stop()
+    }
+
+    @Test("issue-values are read as RFC 8659 says: unknown tags ignored, tags case-insensitive, persistUntil honoured")
+    func parsing() throws {
+        let record = try #require(
+            DNSPersistRecord(parsing: "CA.Example.Net.; AccountURI=https://ca/acct/1; Policy=WILDCARD; future=x"))
+        #expect(record.issuerDomainName == "ca.example.net")
+        #expect(
+            record.authorizes(
+                account: "https://ca/acct/1", issuerDomainNames: ["ca.example.net"], wildcard: true, now: 0))
+        #expect(
+            !record.authorizes(
+                account: "https://ca/acct/2", issuerDomainNames: ["ca.example.net"], wildcard: false, now: 0))
+        let expired = try #require(
+            DNSPersistRecord(parsing: "ca.example.net; accounturi=https://ca/acct/1; persistUntil=100"))
+        #expect(
+            !expired.authorizes(
+                account: "https://ca/acct/1", issuerDomainNames: ["ca.example.net"], wildcard: false, now: 101))
+        #expect(DNSPersistRecord(parsing: "; accounturi=x") == nil)
+        #expect(DNSPersistRecord(parsing: "ca.example.net; broken") == nil)
+        let long = DNSPersistRecord(
+            issuerDomainName: "ca.example.net", accountURI: "https://ca/" + String(repeating: "a", count: 300))
+        #expect(long.zoneLine(for: "example.test").components(separatedBy: "\" \"").count == 2, "split at 255 bytes")
+    }
+}
