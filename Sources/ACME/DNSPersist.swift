@@ -23,20 +23,31 @@ public struct DNSPersistRecord: Sendable, Equatable {
         "_validation-persist.\(domain.hasPrefix("*.") ? String(domain.dropFirst(2)) : domain)"
     }
 
-    /// Reads an issue-value; parameters of unknown tags are ignored, as the draft requires.
+    /// Reads an issue-value (RFC 8659 §4.2); parameters of unknown tags are ignored, as the draft
+    /// requires. As strict as a CA: an empty parameter (a trailing `;`), a repeated tag, or a
+    /// value with spaces, `;` or non-ASCII makes the record malformed.
     public init?(parsing value: String) {
         let parts = value.split(separator: ";", omittingEmptySubsequences: false).map {
             $0.trimmingCharacters(in: .whitespaces)
         }
         guard let first = parts.first, !first.isEmpty, !first.contains("=") else { return nil }
-        var record = DNSPersistRecord(issuerDomainName: Self.normalised(first), accountURI: nil)
-        for parameter in parts.dropFirst() where !parameter.isEmpty {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map(String.init)
-            guard pair.count == 2 else { return nil }
+        var record = DNSPersistRecord(issuerDomainName: first, accountURI: nil)
+        var seen = Set<String>()
+        for parameter in parts.dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard pair.count == 2, !pair[0].isEmpty, seen.insert(pair[0].lowercased()).inserted,
+                pair[1].unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) && $0 != ";" })
+            else { return nil }
             switch pair[0].lowercased() {
-            case "accounturi": record.accountURI = pair[1]
+            case "accounturi":
+                guard !pair[1].isEmpty else { return nil }
+                record.accountURI = pair[1]
             case "policy": record.wildcard = pair[1].lowercased() == "wildcard"
-            case "persistuntil": record.persistUntil = Int(pair[1])
+            case "persistuntil":
+                guard let until = Int(pair[1]) else { return nil }
+                record.persistUntil = until
             default: continue
             }
         }
@@ -68,18 +79,12 @@ public struct DNSPersistRecord: Sendable, Equatable {
     /// Whether this record lets `account` validate `identifier` (a wildcard needs
     /// `policy=wildcard`) with a CA of `issuerDomainNames`, at `now` (UNIX seconds).
     public func authorizes(account: String, issuerDomainNames: [String], wildcard: Bool, now: Int) -> Bool {
-        guard issuerDomainNames.map(Self.normalised).contains(issuerDomainName), accountURI == account else {
+        // Compared as written, as a CA compares them: the challenge's names are normalised (§3.1).
+        guard issuerDomainNames.contains(issuerDomainName), accountURI == account else {
             return false
         }
         if wildcard, !self.wildcard { return false }
         if let persistUntil, persistUntil < now { return false }
         return true
-    }
-
-    /// Lower case, no trailing dot (draft §3.1).
-    static func normalised(_ name: String) -> String {
-        var name = name.lowercased()
-        while name.hasSuffix(".") { name.removeLast() }
-        return name
     }
 }

@@ -136,10 +136,14 @@ public struct ACMEChallenge: Sendable, Codable, Equatable {
     /// dns-persist-01 (draft-ietf-acme-dns-persist §3.1): the names of the CA a persistent
     /// record may name, 1 to 10.
     public var issuerDomainNames: [String]?
+    /// dns-persist-01: the account URI the record must name, as the CA writes it (newer CAs
+    /// send it; without it the client's account URL is meant).
+    public var accountURI: String?
 
     enum CodingKeys: String, CodingKey {
         case type, url, status, token, validated, error
         case issuerDomainNames = "issuer-domain-names"
+        case accountURI = "accounturi"
     }
 }
 

@@ -386,6 +386,8 @@ actor TestACMEState {
             var challenge: [String: Any] = [
                 "type": "dns-persist-01", "url": base + "/chall-persist/\(id)", "status": authorization.challengeStatus,
                 "issuer-domain-names": persist.issuerDomainNames,
+                // As current Pebble does: the account URI the record must name.
+                "accounturi": orders[authorization.order]?.account ?? "",
             ]
             challenge["error"] = error
             challenges.append(challenge)

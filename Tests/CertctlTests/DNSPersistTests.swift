@@ -147,7 +147,7 @@ struct DNSPersistTests {
     @Test("issue-values are read as RFC 8659 says: unknown tags ignored, tags case-insensitive, persistUntil honoured")
     func parsing() throws {
         let record = try #require(
-            DNSPersistRecord(parsing: "CA.Example.Net.; AccountURI=https://ca/acct/1; Policy=WILDCARD; future=x"))
+            DNSPersistRecord(parsing: "ca.example.net; AccountURI=https://ca/acct/1; Policy=WILDCARD; future=x"))
         #expect(record.issuerDomainName == "ca.example.net")
         #expect(
             record.authorizes(
@@ -155,6 +155,19 @@ struct DNSPersistTests {
         #expect(
             !record.authorizes(
                 account: "https://ca/acct/2", issuerDomainNames: ["ca.example.net"], wildcard: false, now: 0))
+        // Compared as written, as Pebble compares: a record spelling the CA otherwise is not its.
+        let spelled = try #require(DNSPersistRecord(parsing: "CA.Example.Net.; accounturi=https://ca/acct/1"))
+        #expect(
+            !spelled.authorizes(
+                account: "https://ca/acct/1", issuerDomainNames: ["ca.example.net"], wildcard: false, now: 0))
+        // As strict as a CA: a trailing ';', a repeated tag, a value with a space are malformed.
+        for malformed in [
+            "ca.example.net; accounturi=https://ca/acct/1;", "ca.example.net; accounturi=a; AccountURI=b",
+            "ca.example.net; accounturi=https://ca/a b", "ca.example.net; accounturi=",
+            "ca.example.net; persistUntil=soon",
+        ] {
+            #expect(DNSPersistRecord(parsing: malformed) == nil, "\(malformed)")
+        }
         let expired = try #require(
             DNSPersistRecord(parsing: "ca.example.net; accounturi=https://ca/acct/1; persistUntil=100"))
         #expect(

@@ -14,6 +14,7 @@ public enum DNSPersistRecords {
             throw CertctlError(.invalidArgument, object: "the account", "is not registered")
         }
         var issuerNames: [String: String] = [:]
+        var accounts: [String: String] = [:]
         if let issuerDomainName {
             for name in names { issuerNames[name] = issuerDomainName }
         } else {
@@ -32,11 +33,13 @@ public enum DNSPersistRecords {
                     )
                 }
                 issuerNames[domain] = first
+                accounts[domain] = challenge.accountURI
             }
         }
         return names.map { name in
             let record = DNSPersistRecord(
-                issuerDomainName: issuerNames[name] ?? issuerNames.values.first ?? "", accountURI: account,
+                issuerDomainName: issuerNames[name] ?? issuerNames.values.first ?? "",
+                accountURI: accounts[name] ?? account,
                 wildcard: name.hasPrefix("*."))
             return record.zoneLine(for: name)
         }

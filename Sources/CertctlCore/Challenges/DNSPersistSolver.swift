@@ -40,7 +40,9 @@ public struct DNSPersistSolver: ChallengeSolver {
         let domain = (wildcard ? "*." : "") + identifier.value
         let names = challenge.issuerDomainNames ?? []
         // Draft §3.1: an empty list or more than 10 names make the challenge malformed.
-        guard (1...10).contains(names.count), let issuerName = names.first, let accountURL = account.url else {
+        guard (1...10).contains(names.count), let issuerName = names.first,
+            let accountURL = challenge.accountURI ?? account.url
+        else {
             throw CertctlError(
                 .challenge, object: domain,
                 "the CA's dns-persist-01 challenge lists \(names.count) issuer domain names (1 to 10 allowed); it cannot be answered"
