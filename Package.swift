@@ -128,7 +128,7 @@ let package = Package(
         ),
         .target(
             name: "CertctlFuzz",
-            dependencies: ["ACME", "Certificates", "CertctlCore", "Kubernetes", "Transport"],
+            dependencies: ["ACME", "Certificates", "CertctlCore", "DNS", "Kubernetes", "Transport"],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -1,6 +1,7 @@
 import ACME
 import CertctlCore
 import Certificates
+import DNS
 import Foundation
 import Kubernetes
 import Transport
@@ -18,6 +19,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case kubeconfig
     case notifyConfig = "notify-config"
     case headers
+    /// A DNS server's answer (RFC 1035 messages, TSIG on an update's answer) and the
+    /// dns-persist-01 records read from it.
+    case dns
 
     public func run(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -56,6 +60,18 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = parseLinks([text])
             _ = Timestamp.rfc3339(text)
             _ = Timestamp.httpDate(text)
+        case .dns:
+            if let message = try? DNSMessage(decoding: bytes) {
+                _ = message.encoded()
+                for record in message.answers + message.authority + message.additional {
+                    _ = (record.txtValue, record.address, record.dataName)
+                }
+                let key = TSIGKey(name: "fuzz", algorithm: .hmacSHA256, secret: Array(repeating: 1, count: 32))
+                _ = try? key.verify(bytes, message: message, requestMAC: Array(repeating: 2, count: 32))
+            }
+            for line in text.split(separator: "\n") {
+                if let record = DNSPersistRecord(parsing: String(line)) { _ = record.zoneLine(for: "example.org") }
+            }
         }
     }
 }

@@ -23,7 +23,9 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
 
     @Option(
         name: [.customShort("d"), .customLong("domain")],
-        help: ArgumentHelp("A name; repeat for more.", valueName: "name"))
+        help: ArgumentHelp(
+            "A name; repeat for more (default: every name of the managed Ingresses that this issuer's dnsPersist01 solver serves).",
+            valueName: "name"))
     var domains: [String] = []
 
     @Option(
@@ -33,24 +35,37 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
-    func validate() throws {
-        guard !domains.isEmpty else { throw ValidationError("give at least one name with -d NAME") }
-    }
-
     func run() async throws {
         let logger = logging.makeLogger()
         do {
             try cluster.requireSingleCluster()
-            let (issuers, _) = try cluster.loadIssuers()
+            let (issuers, defaultIssuer) = try cluster.loadIssuers()
             guard let chosen = issuers[issuer] else {
                 throw CertctlError(
                     .unknownIssuer, object: "--issuer \(issuer)",
                     "no such issuer in \(cluster.issuers) (known: \(issuers.keys.sorted().joined(separator: ", ")))")
             }
-            let names = try domains.map {
+            let context = try cluster.makeContext(logger: logger)
+            var names = try domains.map {
                 try Hostname.validate($0.lowercased(), allowWildcard: true, object: "-d \($0)")
             }
-            let context = try cluster.makeContext(logger: logger)
+            if names.isEmpty {
+                let inventory = try await Inventory.load(
+                    from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+                for entry in inventory.entries where entry.desired.issuer == issuer {
+                    for host in entry.desired.hosts where !names.contains(host) {
+                        if case .dnsPersist01 = chosen.solver(for: host, labels: entry.desired.labels)?.method {
+                            names.append(host)
+                        }
+                    }
+                }
+                guard !names.isEmpty else {
+                    throw CertctlError(
+                        .invalidArgument, object: "--issuer \(issuer)",
+                        "no managed Ingress asks for a name its dnsPersist01 solver serves; give the names with -d NAME"
+                    )
+                }
+            }
             let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
             var place = AccountPlace.local(state: cluster.state)
             if let client = context.client, let namespace = context.namespace {

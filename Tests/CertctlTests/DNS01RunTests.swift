@@ -144,6 +144,29 @@ struct DNS01RunTests {
         await setup.stop()
     }
 
+    @Test(
+        "a record no authoritative server answers in time: the certificate fails naming the server, and the record is removed"
+    )
+    func propagationTimeout() async throws {
+        let setup = try await Setup.make(.local)
+        var options = setup.run.options
+        // A server that never has the record (nothing listens there).
+        options.dns01CheckServers = ["127.0.0.1:\(freeLoopbackPort())"]
+        options.dns01PropagationTimeout = .seconds(2)
+        let report = try await setup.run.run.run(options)
+        let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
+        guard case .failed(let message, _) = wildcard.outcome else {
+            Issue.record("should fail: \(wildcard.outcome)")
+            await setup.stop()
+            return
+        }
+        #expect(
+            message.contains(options.dns01CheckServers?.first ?? "?") && message.contains("not answered"), "\(message)")
+        #expect(
+            try setup.bind.dig("_acme-challenge.example.test").isEmpty, "the record added is removed after the failure")
+        await setup.stop()
+    }
+
     /// A hook as a user of another DNS service writes one: here `nsupdate` against the same BIND.
     static func hook(_ bind: BIND, exitCode: Int = 0) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-hook-\(UUID().uuidString)")

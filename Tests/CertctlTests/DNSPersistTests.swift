@@ -90,6 +90,9 @@ struct DNSPersistTests {
         let setup = try await Setup.make()
         let lines = try await setup.recordLines(["*.example.test", "example.test"])
         #expect(lines.count == 2, "\(lines)")
+        // Without -d: the names of the managed Ingresses its dnsPersist01 solver serves.
+        let defaults = try await setup.recordLines([])
+        #expect(defaults.count == 2 && defaults.first?.contains("policy=wildcard") == true, "\(defaults)")
         #expect(
             lines.allSatisfy { $0.hasPrefix("_validation-persist.example.test. IN TXT \"ca.example.net; accounturi=") })
         #expect(lines.first?.contains("policy=wildcard") == true && lines.last?.contains("policy=wildcard") == false)

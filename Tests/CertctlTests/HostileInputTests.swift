@@ -3,6 +3,7 @@ import CertctlCore
 import CertctlFuzz
 import CertctlTestSupport
 import Certificates
+import DNS
 import Foundation
 import Kubernetes
 import Testing
@@ -144,6 +145,18 @@ struct HostileInputTests {
         #expect(try IssuerLoader.parse(try text("issuer/pebble.yaml"), source: "pebble.yaml").first?.name == "pebble")
         #expect(LocalDirectoryStore.ingresses(inManifest: try text("manifest/binder.yaml"), file: "b").items.count == 1)
         #expect(parseLinks([try text("headers/link")]).count == 2)
+        // Answers BIND 9 gave: compressed names, several strings, a negative answer with its SOA.
+        func dns(_ name: String) throws -> DNSMessage {
+            try DNSMessage(decoding: Array(try Data(contentsOf: corpus.appendingPathComponent("dns/\(name).bin"))))
+        }
+        #expect(try dns("txt-two-strings").answers.first?.txtValue == "abc123-valuesecond string")
+        let negative = try dns("nxdomain-authority-soa")
+        #expect(negative.rcode == .nxDomain && negative.authority.first?.name == "example.test")
+        #expect(try dns("cname").answers.first?.dataName == "_acme-challenge.www.example.test")
+        #expect(try dns("ns-with-glue").answers.first?.dataName == "ns.example.test")
+        #expect(try dns("aaaa").answers.first?.address == "0:0:0:0:0:0:0:1")
+        let persist = try #require(try dns("persist-txt").answers.first?.txtValue)
+        #expect(DNSPersistRecord(parsing: persist)?.wildcard == true)
     }
 
     @Test("TLS is always verified: a private CA is trusted only when given (caBundle, kubeconfig CA)")
