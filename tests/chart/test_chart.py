@@ -79,6 +79,7 @@ def test_cronjob():
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert env["CERTCTL_POD_LABELS_FILE"]["value"] == "/etc/podinfo/labels"
     assert container["ports"] == [{"name": "http01", "containerPort": 8089, "protocol": "TCP"}]
     security = container["securityContext"]
