@@ -83,10 +83,16 @@ public enum IssueWorkflow {
         do {
             return try await HTTP01Responder.start(host: address.host, port: address.port, logger: logger)
         } catch {
+            let text = "\(error)"
+            let reason =
+                text.contains("Address already in use")
+                ? "another program listens there"
+                : text.contains("Cannot assign requested address")
+                    ? "this machine has no such address" : "cannot listen there (\(text))"
             throw CertctlError(
                 .invalidArgument,
                 object: "--http01-listen \(address)",
-                "cannot listen there (\(error)); choose a free address where the CA can connect"
+                "\(reason); choose a free address where the CA can connect"
             )
         }
     }

@@ -50,6 +50,15 @@ struct ClusterOptions: ParsableArguments {
         if allNamespaces, !namespaces.isEmpty {
             throw ValidationError("--all-namespaces and --namespace exclude each other")
         }
+        // A mistyped --state would silently mean a new account and every certificate again.
+        let parent = ((state as NSString).standardizingPath as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if manifests != nil, !parent.isEmpty,
+            !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue
+        {
+            throw ValidationError(
+                "--state \(state): its parent directory \(parent) does not exist; create it, or check the path")
+        }
     }
 
     /// The store, and the namespaces in scope.

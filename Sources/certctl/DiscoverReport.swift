@@ -21,8 +21,8 @@ enum DiscoverReport {
             ])
         }
         var text = TextTable.render(rows)
-        text += "\n\(inventory.entries.count) certificates in \(inventory.cluster)"
-        text += inventory.problems.isEmpty ? "\n" : ", \(inventory.problems.count) problems:\n"
+        text += "\n\(counted(inventory.entries.count, "certificate")) in \(inventory.cluster)"
+        text += inventory.problems.isEmpty ? "\n" : ", \(counted(inventory.problems.count, "problem")):\n"
         for problem in inventory.problems {
             text += "  \(problem)\n"
         }

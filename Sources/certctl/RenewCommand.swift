@@ -2,6 +2,7 @@ import ArgumentParser
 import CertctlCore
 import Foundation
 import Kubernetes
+import Transport
 
 struct RenewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,13 +57,23 @@ struct RenewCommand: AsyncParsableCommand {
                 }
             }
             for entry in chosen {
-                var record = entry.record
-                record.renewRequested = true
-                if try await SecretWriter.storeRecord(record, for: entry.desired, in: context.store) == nil {
+                let (record, cleared, held) = RecordPolicy.renewalRequested(entry.record, now: Date())
+                var line = "\(entry.desired.id): marked for renewal"
+                if entry.current == nil, entry.pending == nil {
                     print("\(entry.desired.id): no Secret yet; the next run issues it anyway")
-                } else {
-                    print("\(entry.desired.id): marked for renewal")
+                    continue
                 }
+                try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: context.store)
+                if entry.current == nil { line = "\(entry.desired.id): no Secret yet; marked to issue" }
+                if let cleared {
+                    line +=
+                        "; cleared the back-off of \(record.failureCount) failure\(record.failureCount == 1 ? "" : "s") (it held until \(Timestamp.rfc3339(cleared)))"
+                }
+                if let held {
+                    line +=
+                        "; the CA's rate limit still holds it until \(Timestamp.rfc3339(held)) (certctl does not ask before)"
+                }
+                print(line)
             }
             guard now else { return }
             let only = Set(chosen.map(\.desired.id))

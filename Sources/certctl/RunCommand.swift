@@ -57,6 +57,9 @@ struct RunCommand: AsyncParsableCommand {
         guard (1...3600).contains(dns01PropagationTimeout) else {
             throw ValidationError("--dns01-propagation-timeout must be 1 to 3600 seconds (the default is 120)")
         }
+        guard (1...64).contains(concurrency) else {
+            throw ValidationError("--concurrency must be 1 to 64 (the default is 8)")
+        }
         guard leaseSeconds >= 2 else {
             throw ValidationError("--lease-seconds must be at least 2 (the default is 900)")
         }

@@ -27,8 +27,9 @@ enum RunSummary {
         let totals = ["issued", "failed", "deferred", "blocked", "would issue", "ok"].compactMap { word in
             counts[word].map { "\($0) \(word)" }
         }
-        text += "\(report.certificates.count) certificates in \(report.cluster): \(totals.joined(separator: ", "))"
-        text += String(format: "; %d ACME requests in %.2f s\n", report.acmeRequests, seconds)
+        text +=
+            "\(counted(report.certificates.count, "certificate")) in \(report.cluster): \(totals.joined(separator: ", "))"
+        text += "; \(counted(report.acmeRequests, "ACME request")) in \(String(format: "%.2f", seconds)) s\n"
         return text
     }
 

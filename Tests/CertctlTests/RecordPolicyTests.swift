@@ -121,4 +121,23 @@ struct RecordPolicyTests {
             #expect(FailureKind.of(error) == kind, "\(error)")
         }
     }
+
+    @Test(
+        "renew: a failure's back-off is cleared, a rate limit's hold is kept, nothing else changes",
+        arguments: [
+            (nil, nil, false, false), (3600.0, "challenge", true, false), (3600.0, "rate_limited", false, true),
+            (-60.0, "challenge", false, false),
+        ] as [(Double?, String?, Bool, Bool)])
+    func renewalRequested(next: Double?, kind: String?, cleared: Bool, held: Bool) {
+        var record = RenewalRecord()
+        record.nextAttempt = next.map { Self.now.addingTimeInterval($0) }
+        record.lastFailureKind = kind
+        record.failureCount = kind == nil ? 0 : 2
+        let (after, clearedUntil, heldUntil) = RecordPolicy.renewalRequested(record, now: Self.now)
+        #expect(after.renewRequested)
+        #expect((clearedUntil != nil) == cleared)
+        #expect((heldUntil != nil) == held)
+        #expect(after.nextAttempt == (cleared ? nil : record.nextAttempt))
+        #expect(after.failureCount == record.failureCount, "the count stays: the next failure waits longer")
+    }
 }

@@ -673,7 +673,7 @@ struct RunLockTests {
     }
 }
 
-@Suite("certctl renew", .serialized)
+@Suite("certctl renew, and the checks of run's options", .serialized)
 struct RenewCommandTests {
     @Test("marks a Secret and, with --now, re-issues it alone")
     func renewNow() async throws {
@@ -698,6 +698,54 @@ struct RenewCommandTests {
         let unknown = try await CertctlProcess.run(["renew", "nope"] + common, directory: directory)
         #expect(unknown.status == 64)
         #expect(unknown.standardError.contains("Secret nope: is not a certificate certctl manages"))
+    }
+
+    @Test(
+        "bad run options are refused with exit 64, naming the option and what to do",
+        arguments: [
+            (["--concurrency", "0"], "--concurrency must be 1 to 64"),
+            (["--state", "missing/parent/state"], "its parent directory"),
+            (["--http01-listen", "PORT-IN-USE"], "another program listens there"),
+        ])
+    func badOptions(extra: [String], message: String) async throws {
+        let project = try LocalProject.make(server: "http://127.0.0.1:\(freeLoopbackPort())/dir", sites: ["a"])
+        // A port another program holds.
+        let holder = try await HTTPServer.start(host: "127.0.0.1", port: 0) { _ in ServerResponse(status: 200) }
+        defer { Task { await holder.stop() } }
+        var flags = LocalProject.flags
+        var options = extra.map { $0 == "PORT-IN-USE" ? "127.0.0.1:\(holder.port)" : $0 }
+        if options.first == "--state", let index = flags.firstIndex(of: "--state") {
+            flags[index + 1] = options[1]  // in place of the project's own state directory
+            options = []
+        }
+        let result = try await CertctlProcess.run(["run"] + flags + options, directory: project.directory)
+        #expect(result.status == 64, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+    }
+
+    @Test("after a broken issuer is fixed, renew --now clears the failure's back-off and issues at once")
+    func clearsBackOff() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        // The issuer first names a CA where nothing listens: the first issuance fails.
+        let project = try LocalProject.make(server: "http://127.0.0.1:\(freeLoopbackPort())/dir", sites: ["down"])
+        let directory = project.directory
+        let common = LocalProject.flags + ["--http01-listen", "127.0.0.1:\(port)"]
+        let failed = try await CertctlProcess.run(["run", "--acme-timeout", "2"] + common, directory: directory)
+        #expect(failed.status == 2, "\(failed.standardOutput)")
+        let deferred = try await CertctlProcess.run(["run"] + common, directory: directory)
+        #expect(deferred.standardOutput.contains("deferred"), "the back-off holds: \(deferred.standardOutput)")
+
+        try IssueCommandTests.issuerYAML(server: pebble.directoryURL).write(
+            to: directory.appendingPathComponent("issuers/test.yaml"), atomically: true, encoding: .utf8)
+        let renewed = try await CertctlProcess.run(["renew", "tls-down", "--now"] + common, directory: directory)
+        #expect(renewed.status == 0, "\(renewed.standardOutput)\(renewed.standardError)")
+        #expect(
+            renewed.standardOutput.contains(
+                "prod/tls-down: no Secret yet; marked to issue; cleared the back-off of 1 failure"),
+            "\(renewed.standardOutput)")
+        #expect(renewed.standardOutput.contains("1 certificate in local: 1 issued"), "\(renewed.standardOutput)")
     }
 }
 

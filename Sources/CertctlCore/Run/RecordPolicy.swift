@@ -80,4 +80,17 @@ public enum RecordPolicy {
         record.nextAttempt = next
         return record
     }
+
+    /// What `certctl renew` records: a renewal is asked for, and a failure's back-off is cleared
+    /// (the operator fixed the cause) — but not a rate limit's hold, which is the CA's word.
+    public static func renewalRequested(_ record: RenewalRecord, now: Date) -> (
+        record: RenewalRecord, clearedBackOff: Date?, rateLimitedUntil: Date?
+    ) {
+        var record = record
+        record.renewRequested = true
+        guard let next = record.nextAttempt, next > now else { return (record, nil, nil) }
+        if record.lastFailureKind == FailureKind.rateLimited.rawValue { return (record, nil, next) }
+        record.nextAttempt = nil
+        return (record, next, nil)
+    }
 }

@@ -62,7 +62,8 @@ public enum StatusTable {
         let parts = CertificateStatus.State.allCases.compactMap { state in
             counts[state].map { "\($0) \(state.rawValue.lowercased())" }
         }
-        return "\(statuses.count) certificates" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", ")) + "\n"
+        return counted(statuses.count, "certificate") + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
+            + "\n"
     }
 
     static func colour(for state: CertificateStatus.State) -> String {

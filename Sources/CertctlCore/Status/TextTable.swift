@@ -30,3 +30,8 @@ extension String {
         return copy
     }
 }
+
+/// `1 certificate`, `2 certificates`: a count and its noun (`plural` when it is not `noun + "s"`).
+public func counted(_ count: Int, _ noun: String, plural: String? = nil) -> String {
+    "\(count) \(count == 1 ? noun : plural ?? noun + "s")"
+}
