@@ -1,6 +1,10 @@
 import ArgumentParser
 import CertctlCore
 
+#if canImport(Glibc)
+    @preconcurrency import Glibc
+#endif
+
 @main
 struct Certctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,4 +17,11 @@ struct Certctl: AsyncParsableCommand {
             IssueCommand.self, DNSPersistRecordCommand.self,
         ]
     )
+
+    /// Standard output line by line even into a pipe or a file (`kubectl logs`, CI): each line
+    /// as it is written, not a block when the process ends.
+    static func main() async {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        await main(nil)
+    }
 }

@@ -237,3 +237,36 @@ struct DiscoverCommandTests {
             "\(result.standardError)")
     }
 }
+
+@Suite("Output as it happens")
+struct LineBufferingTests {
+    @Test("certctl serve's first line reaches a pipe while it runs (kubectl logs), not when it stops")
+    func serveAnnouncesItself() async throws {
+        let project = try LocalProject.make(server: "http://127.0.0.1:1/dir", sites: ["a"])
+        let process = Process()
+        process.executableURL = CertctlProcess.binary
+        process.arguments = ["serve"] + LocalProject.flags + ["--listen", "127.0.0.1:\(freeLoopbackPort())"]
+        process.currentDirectoryURL = project.directory
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate() }
+        // Reads what arrives (on a thread of its own) until the first line, or gives up after 10 s.
+        let line = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var text = ""
+                let handle = pipe.fileHandleForReading
+                while !text.contains("\n") {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    text += String(decoding: chunk, as: UTF8.self)
+                }
+                continuation.resume(returning: text)
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) { process.terminate() }
+        }
+        #expect(process.isRunning, "the line came while serve was still running")
+        #expect(line.hasPrefix("certctl serve: http://127.0.0.1:"), "\(line)")
+    }
+}
