@@ -13,15 +13,14 @@ public protocol ChallengeSolver: Sendable {
     /// Removes what `present` set up. Called on success, failure and cancellation.
     func cleanUp(identifier: ACMEIdentifier, token: String) async
 
-    /// `present` for an authorization that may be a wildcard one; the ACME client calls this.
-    func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String) async throws
-
-    func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async
-
-    /// `present` with the whole challenge and the account: what a challenge without a token
-    /// needs (dns-persist-01's `issuer-domain-names` and the account URI).
+    /// What the ACME client calls: `present` with the whole challenge, whether the authorization
+    /// is a wildcard one, and the account (a challenge without a token, dns-persist-01, needs its
+    /// `issuer-domain-names` and the account URI).
     func present(_ challenge: ACMEChallenge, identifier: ACMEIdentifier, wildcard: Bool, account: ChallengeAccount)
         async throws
+
+    /// `cleanUp` for an authorization that may be a wildcard one; the ACME client calls this.
+    func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async
 }
 
 /// What a solver may need of the account answering a challenge.
@@ -50,14 +49,7 @@ extension ChallengeSolver {
                 .invalidResponse, "the CA's \(challenge.type) challenge for \(identifier.value) has no token",
                 url: challenge.url)
         }
-        try await present(
-            identifier: identifier, wildcard: wildcard, token: token, keyAuthorization: account.keyAuthorization(token))
-    }
-
-    public func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String)
-        async throws
-    {
-        try await present(identifier: identifier, token: token, keyAuthorization: keyAuthorization)
+        try await present(identifier: identifier, token: token, keyAuthorization: account.keyAuthorization(token))
     }
 
     public func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async {
@@ -78,13 +70,6 @@ extension RoutingChallengeSolver {
         route(identifier, wildcard: wildcard).challengeType
     }
 
-    public func present(identifier: ACMEIdentifier, wildcard: Bool, token: String, keyAuthorization: String)
-        async throws
-    {
-        try await route(identifier, wildcard: wildcard)
-            .present(identifier: identifier, wildcard: wildcard, token: token, keyAuthorization: keyAuthorization)
-    }
-
     public func cleanUp(identifier: ACMEIdentifier, wildcard: Bool, token: String) async {
         await route(identifier, wildcard: wildcard).cleanUp(identifier: identifier, wildcard: wildcard, token: token)
     }
@@ -99,7 +84,8 @@ extension RoutingChallengeSolver {
     }
 
     public func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws {
-        try await present(identifier: identifier, wildcard: false, token: token, keyAuthorization: keyAuthorization)
+        try await route(identifier, wildcard: false)
+            .present(identifier: identifier, token: token, keyAuthorization: keyAuthorization)
     }
 
     public func cleanUp(identifier: ACMEIdentifier, token: String) async {

@@ -164,7 +164,7 @@ struct RunCommand: AsyncParsableCommand {
         var run: CertificateRun
         if let client = context.client, let namespace = context.namespace {
             run = CertificateRun.inCluster(
-                client: client, namespace: namespace, scope: context.scope, pod: PodEnvironment.read(),
+                client: client, namespace: namespace, pod: PodEnvironment.read(),
                 issuers: issuers, http01Port: options.http01Listen.port, selfCheckPasses: selfCheckPasses,
                 leaseSeconds: leaseSeconds, transport: transport, logger: logger)
         } else {

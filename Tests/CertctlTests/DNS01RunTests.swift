@@ -18,9 +18,10 @@ struct DNS01RunTests {
         let bind: BIND
         let pebble: Pebble
         let run: RunFixture
-        let actions: Shared<[String]>
 
-        static func make(_ kind: StoreKind, secret: String? = nil, solver: String? = nil) async throws -> Setup {
+        /// The names of `*.example.test` and `example.test` through BIND (`dns01`: the solver's
+        /// flow-style mapping; default RFC 2136 with the zone's key), `www.example.test` over HTTP-01.
+        static func make(_ kind: StoreKind, secret: String? = nil, dns01: String? = nil) async throws -> Setup {
             let bind = try await BIND.start()
             let port = freeLoopbackPort()
             var options = Pebble.Options()
@@ -31,49 +32,21 @@ struct DNS01RunTests {
                 ingress("prod", "wild", tls: [(["*.example.test", "example.test"], "wildcard-tls")]),
                 ingress("prod", "www", tls: [(["www.example.test"], "www-tls")]),
             ]
-            var run = try await RunFixture.make(
-                kind, ingresses: ingresses, server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port)
-            // The issuer: example.test's apex and wildcard through BIND, everything else HTTP-01.
-            let issuer = try #require(
-                try IssuerLoader.parse(
-                    """
-                    kind: ClusterIssuer
-                    metadata: {name: pebble}
-                    spec:
-                      acme:
-                        server: \(pebble.directoryURL)
-                        caBundle: \(Data(Pebble.caBundle).base64EncodedString())
-                        privateKeySecretRef: {name: pebble-account}
-                        solvers:
-                          - http01: {ingress: {}}
-                          - selector: {dnsNames: ["*.example.test", example.test]}
-                            dns01:
-                    \(solver ?? """
-                                  rfc2136:
-                                    nameserver: \(bind.address)
-                                    tsigKeyName: \(bind.key.name)
-                                    tsigAlgorithm: HMACSHA256
-                                    tsigSecretSecretRef: {name: tsig, key: secret}
-                    """)
-                    """, source: "issuers/pebble.yaml"
-                ).first)
-            var changed = run.options
-            changed.issuers = ["pebble": issuer]
-            changed.dns01CheckServers = [bind.address]
-            run = RunFixture(fixture: run.fixture, run: run.run, options: changed, requests: run.requests)
+            let rfc2136 =
+                "{rfc2136: {nameserver: \"\(bind.address)\", tsigKeyName: \(bind.key.name), tsigAlgorithm: HMACSHA256, tsigSecretSecretRef: {name: tsig, key: secret}}}"
+            let run = try await RunFixture.make(
+                kind, ingresses: ingresses, server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port,
+                solvers: [
+                    "{http01: {ingress: {}}}",
+                    "{selector: {dnsNames: [\"*.example.test\", example.test]}, dns01: \(dns01 ?? rfc2136)}",
+                ]
+            ).with { $0.dns01CheckServers = [bind.address] }
             try await Self.storeSecret(secret ?? bind.secretText, in: run)
-            let actions = Shared<[String]>([])
-            var wired = run.run
-            let requests = run.requests
-            wired.observer = { record in
-                actions.value.withLock { $0.append(record.action) }
-                requests.value.withLock { $0 += 1 }
-            }
-            return Setup(
-                bind: bind, pebble: pebble,
-                run: RunFixture(fixture: run.fixture, run: wired, options: changed, requests: requests),
-                actions: actions)
+            return Setup(bind: bind, pebble: pebble, run: run)
         }
+
+        /// The ACME actions of the last `runOnce`.
+        var actions: [String] { run.requests.actions.withLock { $0 } }
 
         /// The TSIG secret where the issuer's reference finds it: a Secret in certctl's
         /// namespace, or a manifest under the state directory's `secrets/` locally.
@@ -137,7 +110,7 @@ struct DNS01RunTests {
         #expect(message.contains("dns01") && message.contains("rfc2136"), "\(message)")
         #expect(wildcard.failureKind == .challenge)
         #expect(
-            setup.actions.value.withLock { $0 }.filter { $0 == "finalize" }.count == 1,
+            setup.actions.filter { $0 == "finalize" }.count == 1,
             "only the HTTP-01 certificate reaches finalize")
         #expect(report.certificates.first { $0.desired.secretName == "www-tls" }?.outcome == .issued)
         #expect(try setup.bind.dig("_acme-challenge.example.test").isEmpty)
@@ -206,7 +179,7 @@ struct DNS01RunTests {
     @Test(
         "the exec hook: a wildcard through a program of the user's (nsupdate here), called to present and to clean up")
     func execHook() async throws {
-        let setup = try await Setup.make(.local, solver: "                  exec: {command: placeholder, timeout: 30}")
+        let setup = try await Setup.make(.local, dns01: "{exec: {command: placeholder, timeout: 30}}")
         let hook = try Self.hook(setup.bind)
         let report = try await setup.run.run.run(try Self.options(setup, hook: hook))
         #expect(report.certificates.allSatisfy { $0.outcome == .issued }, "\(report.certificates)")
@@ -219,7 +192,7 @@ struct DNS01RunTests {
 
     @Test("a hook that fails: the certificate fails with its exit status and what it wrote to stderr")
     func failingHook() async throws {
-        let setup = try await Setup.make(.local, solver: "                  exec: {command: placeholder}")
+        let setup = try await Setup.make(.local, dns01: "{exec: {command: placeholder}}")
         let hook = try Self.hook(setup.bind, exitCode: 3)
         let report = try await setup.run.run.run(try Self.options(setup, hook: hook))
         let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })

@@ -15,7 +15,6 @@ struct DNSPersistTests {
         let bind: BIND
         let server: TestACMEServer
         let run: RunFixture
-        let issuerYAML: String
 
         static func make(offered: Bool = true, hosts: [String] = ["*.example.test", "example.test"]) async throws
             -> Setup
@@ -26,26 +25,11 @@ struct DNSPersistTests {
             if offered { behaviour.dnsPersist = (["ca.example.net", "authority.example"], bind.address) }
             behaviour.unknownChallenge = true
             let server = try await TestACMEServer.start(validationPort: port, behaviour: behaviour)
-            var run = try await RunFixture.make(
+            let run = try await RunFixture.make(
                 .local, ingresses: [ingress("prod", "wild", tls: [(hosts, "wildcard-tls")])],
-                server: server.directoryURL, caBundle: nil, port: port)
-            let yaml = """
-                kind: ClusterIssuer
-                metadata: {name: pebble}
-                spec:
-                  acme:
-                    server: \(server.directoryURL)
-                    privateKeySecretRef: {name: pebble-account}
-                    solvers:
-                      - selector: {dnsZones: [example.test]}
-                        dnsPersist01: {resolver: "\(bind.address)"}
-                """
-            var options = run.options
-            options.issuers = [
-                "pebble": try #require(try IssuerLoader.parse(yaml, source: "issuers/pebble.yaml").first)
-            ]
-            run = RunFixture(fixture: run.fixture, run: run.run, options: options, requests: run.requests)
-            return Setup(bind: bind, server: server, run: run, issuerYAML: yaml)
+                server: server.directoryURL, caBundle: nil, port: port,
+                solvers: ["{selector: {dnsZones: [example.test]}, dnsPersist01: {resolver: \"\(bind.address)\"}}"])
+            return Setup(bind: bind, server: server, run: run)
         }
 
         /// Publishes `value` at `_validation-persist.example.test`, as the operator does once.
@@ -60,7 +44,7 @@ struct DNSPersistTests {
             let folder = run.fixture.directory
             try FileManager.default.createDirectory(
                 at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
-            try issuerYAML.write(
+            try run.issuerYAML.write(
                 to: folder.appendingPathComponent("issuers/pebble.yaml"), atomically: true, encoding: .utf8)
             let result = try await CertctlProcess.run(
                 [

@@ -74,7 +74,6 @@ struct OrderResumeTests {
         let server: TestACMEServer
         let fixture: RunFixture
         let run: CertificateRun
-        let actions: Shared<[String]>
         let failing: Shared<Bool>
         let offset: Shared<TimeInterval>
 
@@ -83,22 +82,19 @@ struct OrderResumeTests {
             let server = try await TestACMEServer.start(validationPort: port)
             let fixture = try await RunFixture.make(
                 kind, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port)
-            let actions = Shared<[String]>([])
             let failing = Shared<Bool>(false)
             let offset = Shared<TimeInterval>(0)
             var run = fixture.run
             run.store = SecretWritesFail(base: run.store, failing: failing)
-            run.observer = { record in actions.value.withLock { $0.append(record.action) } }
             run.now = { Date().addingTimeInterval(offset.value.withLock { $0 }) }
-            return Setup(
-                server: server, fixture: fixture, run: run, actions: actions, failing: failing, offset: offset)
+            return Setup(server: server, fixture: fixture, run: run, failing: failing, offset: offset)
         }
 
-        /// Runs once; the report and the ACME actions of that run.
+        /// Runs once; the report and the ACME actions of that run (the fixture's observer records them).
         func runOnce() async throws -> (RunReport, [String]) {
-            actions.value.withLock { $0 = [] }
+            fixture.requests.actions.withLock { $0 = [] }
             let report = try await run.run(fixture.options)
-            return (report, actions.value.withLock { $0 })
+            return (report, fixture.requests.actions.withLock { $0 })
         }
 
         var kept: [String: OrderInFlight] {
@@ -199,14 +195,35 @@ struct OrderResumeTests {
         await setup.stop()
     }
 
+    @Test(
+        "a CA that does not answer when the order is picked up: the certificate fails and the order stays kept; no new order"
+    )
+    func caDownOnResume() async throws {
+        let setup = try await Setup.make(.local)
+        setup.failing.value.withLock { $0 = true }
+        _ = try await setup.runOnce()
+        #expect(try await setup.kept[Self.id] != nil)
+        await setup.server.stop()
+        setup.failing.value.withLock { $0 = false }
+        setup.offset.value.withLock { $0 = 2 * 3600 }
+        let (second, actions) = try await setup.runOnce()
+        guard case .failed = second.certificates.first?.outcome else {
+            Issue.record("should fail while the CA is down: \(second.certificates)")
+            await setup.stop()
+            return
+        }
+        #expect(!actions.contains("newOrder"), "no order while a finalized one may still give it: \(actions)")
+        #expect(try await setup.kept[Self.id] != nil, "kept for the next run")
+        await setup.fixture.fixture.stop()
+    }
+
     @Test("an order that cannot be kept first is not finalized", arguments: StoreKind.allCases)
     func notKept(kind: StoreKind) async throws {
         var setup = try await Setup.make(kind)
         var run = setup.run
         run.orders = OrdersUnavailable()
         setup = Setup(
-            server: setup.server, fixture: setup.fixture, run: run, actions: setup.actions, failing: setup.failing,
-            offset: setup.offset)
+            server: setup.server, fixture: setup.fixture, run: run, failing: setup.failing, offset: setup.offset)
         let (report, actions) = try await setup.runOnce()
         guard case .failed(let message, _) = report.certificates.first?.outcome else {
             Issue.record("the certificate should fail: \(report.certificates)")

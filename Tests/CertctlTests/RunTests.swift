@@ -15,6 +15,8 @@ struct RunFixture {
     let run: CertificateRun
     let options: CertificateRun.Options
     let requests: RequestCount
+    /// The issuer's YAML, as a file in `issuers/` would hold it.
+    let issuerYAML: String
 
     static func make(
         _ kind: StoreKind,
@@ -24,24 +26,23 @@ struct RunFixture {
         port: Int,
         apiTimeout: Duration? = nil,
         profile: String? = nil,
+        solvers: [String] = [],
         solver: ((KubernetesClient, FakeAPIServer) -> CertificateRun.SolverFactory)? = nil
     ) async throws -> RunFixture {
         let fixture = try await StoreFixture.make(kind, ingresses: ingresses, apiTimeout: apiTimeout)
-        let issuer = try #require(
-            try IssuerLoader.parse(
-                """
-                kind: ClusterIssuer
-                metadata: {name: pebble}
-                spec:
-                  acme:
-                    server: \(server)
-                    privateKeySecretRef: {name: pebble-account}
-                \(caBundle.map { "    caBundle: \(Data($0).base64EncodedString())" } ?? "")
-                \(profile.map { "    profile: \($0)" } ?? "")
-                """,
-                source: "test"
-            ).first
-        )
+        // `solvers`: each a flow-style YAML mapping of `spec.acme.solvers[]`.
+        let yaml = """
+            kind: ClusterIssuer
+            metadata: {name: pebble}
+            spec:
+              acme:
+                server: \(server)
+                privateKeySecretRef: {name: pebble-account}
+            \(caBundle.map { "    caBundle: \(Data($0).base64EncodedString())" } ?? "")
+            \(profile.map { "    profile: \($0)" } ?? "")
+            \(solvers.isEmpty ? "" : "    solvers:\n" + solvers.map { "      - \($0)" }.joined(separator: "\n"))
+            """
+        let issuer = try #require(try IssuerLoader.parse(yaml, source: "issuers/pebble.yaml").first)
         let state = fixture.directory.appendingPathComponent("state").path
         let logger = Logger(label: "run-test")
         let transport = CurlTransport(userAgent: "certctl-tests")
@@ -50,33 +51,44 @@ struct RunFixture {
         if let server = fixture.server, case let store as KubernetesStore = fixture.store {
             let pod = PodEnvironment(name: nil, labels: [:], identity: "test-\(UUID().uuidString)")
             run = CertificateRun.inCluster(
-                client: store.client, namespace: "certctl", scope: .all, pod: pod, issuers: ["pebble": issuer],
+                client: store.client, namespace: "certctl", pod: pod, issuers: ["pebble": issuer],
                 http01Port: port, transport: transport, logger: logger)
             if let solver { run.makeSolver = solver(store.client, server) }
         } else {
             run = CertificateRun.local(store: fixture.store, state: state, transport: transport, logger: logger)
         }
         let requests = counter
-        run.observer = { _ in requests.value.withLock { $0 += 1 } }
+        run.observer = { record in
+            requests.value.withLock { $0 += 1 }
+            requests.actions.withLock { $0.append(record.action) }
+        }
         let options = CertificateRun.Options(
             scope: .all,
             issuers: ["pebble": issuer],
             defaultIssuer: "pebble",
             http01Listen: ListenAddress(host: "127.0.0.1", port: port)
         )
-        return RunFixture(fixture: fixture, run: run, options: options, requests: counter)
+        return RunFixture(fixture: fixture, run: run, options: options, requests: counter, issuerYAML: yaml)
     }
 
     /// The same run with its planning clock replaced (to step past back-offs).
     func withClock(_ now: @escaping @Sendable () -> Date) -> RunFixture {
         var shifted = run
         shifted.now = now
-        return RunFixture(fixture: fixture, run: shifted, options: options, requests: requests)
+        return RunFixture(fixture: fixture, run: shifted, options: options, requests: requests, issuerYAML: issuerYAML)
+    }
+
+    /// The same run with its options changed.
+    func with(_ change: (inout CertificateRun.Options) -> Void) -> RunFixture {
+        var changed = options
+        change(&changed)
+        return RunFixture(fixture: fixture, run: run, options: changed, requests: requests, issuerYAML: issuerYAML)
     }
 
     /// Runs once; returns the report and the ACME requests it made.
     func runOnce(_ change: (inout CertificateRun.Options) -> Void = { _ in }) async throws -> (RunReport, Int) {
         requests.value.withLock { $0 = 0 }
+        requests.actions.withLock { $0 = [] }
         var options = self.options
         change(&options)
         let report = try await run.run(options)
@@ -86,6 +98,8 @@ struct RunFixture {
 
 final class RequestCount: Sendable {
     let value = Mutex(0)
+    /// The ACME actions (`newOrder`, `finalize`, ...) of the last `runOnce`, in order.
+    let actions = Mutex<[String]>([])
 }
 
 /// `count` Ingresses shaped like a meta chart's, one name each.
@@ -436,7 +450,7 @@ struct RunClusterTests {
         try await solver(ip: "fd00::7").present(
             identifier: .dns("hub.mybinder.org"), token: "x2", keyAuthorization: "x2.t")
         #expect(try await client.list(EndpointSlice.self, namespace: "prod").first?.addressType == "IPv6")
-        #expect(await IngressSolver.removeLeftovers(client: client, namespaces: nil) == 3)
+        #expect(await IngressSolver.removeLeftovers(client: client, namespaces: ["prod"]) == 3)
         do {
             try await solver(ip: nil).present(
                 identifier: .dns("hub.mybinder.org"), token: "x3", keyAuthorization: "x3.t")

@@ -199,10 +199,10 @@ public struct IngressSolver: ChallengeSolver {
         )
     }
 
-    /// Deletes solver objects a killed run left behind, in `namespaces` (nil: every namespace).
-    public static func removeLeftovers(client: KubernetesClient, namespaces: [String]?) async -> Int {
+    /// Deletes solver objects a killed run left behind in `namespaces`.
+    public static func removeLeftovers(client: KubernetesClient, namespaces: [String]) async -> Int {
         var removed = 0
-        for namespace in namespaces.map({ $0.map(Optional.some) }) ?? [nil] {
+        for namespace in namespaces {
             removed += await remove(Ingress.self, client: client, namespace: namespace)
             removed += await remove(Service.self, client: client, namespace: namespace)
             removed += await remove(EndpointSlice.self, client: client, namespace: namespace)
@@ -210,16 +210,14 @@ public struct IngressSolver: ChallengeSolver {
         return removed
     }
 
-    private static func remove<R: KubernetesResource>(_ type: R.Type, client: KubernetesClient, namespace: String?)
+    private static func remove<R: KubernetesResource>(_ type: R.Type, client: KubernetesClient, namespace: String)
         async -> Int
     {
         var removed = 0
         let found = (try? await client.list(type, namespace: namespace, labelSelector: "\(solverLabel)=true")) ?? []
         for object in found {
             do {
-                try await client.delete(
-                    type, namespace: object.metadata.namespace ?? namespace ?? "default",
-                    name: object.metadata.name ?? "")
+                try await client.delete(type, namespace: namespace, name: object.metadata.name ?? "")
                 removed += 1
             } catch {}
         }

@@ -68,8 +68,9 @@ public struct CertificateRun: Sendable {
     /// Where an order is kept before it is finalized, so that a run killed before the Secret is
     /// written is picked up by the next instead of ordered again; nil keeps none.
     public var orders: (any OrderStore)?
-    /// Called under the lock before the first challenge (removing what a killed run left).
-    public var beforeSolving: (@Sendable () async -> Void)?
+    /// Called under the lock before the first challenge with the namespaces of the certificates
+    /// about to be issued (removing what a killed run left there).
+    public var beforeSolving: (@Sendable (Set<String>) async -> Void)?
 
     public init(
         store: any ClusterStore,
@@ -364,7 +365,7 @@ public struct CertificateRun: Sendable {
     private func issue(_ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally) async throws
         -> [CertificateReport]
     {
-        await beforeSolving?()
+        await beforeSolving?(Set(due.map(\.0.desired.namespace)))
         let responder = try await IssueWorkflow.startResponder(options.http01Listen, logger: logger)
         let results = await issue(due, options: options, counter: counter, responder: responder)
         await responder.stop()
@@ -479,7 +480,7 @@ public struct CertificateRun: Sendable {
         do {
             let key: PrivateKey
             let issued: IssuedCertificate
-            if let inFlight, let resumed = await resume(inFlight, entry, issuer: issuer, client: client) {
+            if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
                 key = inFlight.key
                 issued = resumed
                 metadata["order"] = "\(inFlight.orderURL)"
@@ -513,21 +514,9 @@ public struct CertificateRun: Sendable {
                         }
                     }
                 }
-                let (secrets, logger) = (self.secrets, self.logger)
-                let solver = CertificateSolver.make(
-                    desired, issuer: issuer, http01: makeSolver(responder, desired),
-                    dns01: { configuration in
-                        DNS01Solver(
-                            configuration: configuration, issuer: issuer.source, secrets: secrets,
-                            checkServers: options.dns01CheckServers,
-                            propagationTimeout: options.dns01PropagationTimeout, logger: logger)
-                    },
-                    dnsPersist01: { configuration in
-                        DNSPersistSolver(
-                            configuration: configuration, issuer: issuer.source,
-                            checkServers: options.dns01CheckServers, logger: logger)
-                    })
-                issued = try await client.issue(order, solver: solver, beforeFinalize: beforeFinalize)
+                issued = try await client.issue(
+                    order, solver: solver(for: desired, issuer: issuer, responder: responder, options: options),
+                    beforeFinalize: beforeFinalize)
                 kept = orders != nil
             }
             try IssuedCheck.verify(issued, key: key, names: desired.hosts, now: now())
@@ -572,12 +561,35 @@ public struct CertificateRun: Sendable {
         }
     }
 
+    /// Each name's solver, as the issuer selects it: HTTP-01 through `makeSolver`, DNS-01 and
+    /// dns-persist-01 as configured.
+    private func solver(for desired: DesiredCertificate, issuer: Issuer, responder: HTTP01Responder, options: Options)
+        -> any ChallengeSolver
+    {
+        let (secrets, logger) = (self.secrets, self.logger)
+        return CertificateSolver.make(
+            desired, issuer: issuer, http01: makeSolver(responder, desired),
+            dns01: { configuration in
+                DNS01Solver(
+                    configuration: configuration, issuer: issuer.source, secrets: secrets,
+                    checkServers: options.dns01CheckServers, propagationTimeout: options.dns01PropagationTimeout,
+                    logger: logger)
+            },
+            dnsPersist01: { configuration in
+                DNSPersistSolver(
+                    configuration: configuration, issuer: issuer.source, checkServers: options.dns01CheckServers,
+                    logger: logger)
+            })
+    }
+
     /// The certificate of an order a killed run finalized, when that order is this
     /// certificate's (same names, issuer and account), recent (an order expires after days, and
     /// the CA's duplicate limit counts a week) and gives a certificate newer than the Secret's.
     /// Otherwise nil, and the kept order is forgotten.
-    private func resume(_ kept: OrderInFlight, _ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient) async
-        -> IssuedCertificate?
+    /// A CA that does not answer fails the certificate (the order is kept for the next run):
+    /// ordering anew while a finalized order may still give the certificate is what must not happen.
+    private func resume(_ kept: OrderInFlight, _ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient)
+        async throws -> IssuedCertificate?
     {
         let desired = entry.desired
         let metadata: Logger.Metadata = ["secret": "\(desired.id)", "order": "\(kept.orderURL)"]
@@ -592,18 +604,7 @@ public struct CertificateRun: Sendable {
         let order = CertificateOrder(
             names: desired.hosts, key: kept.key, profile: kept.profile, replaces: kept.replaces,
             preferredChain: issuer.preferredChain)
-        let resumed: IssuedCertificate?
-        do {
-            resumed = try await client.resume(orderURL: kept.orderURL, order)
-        } catch {
-            // The CA is not answering now: order anew, and keep the order for the next run.
-            warnings.add(
-                "order-in-flight",
-                "cannot pick up the order a previous run finalized for \(desired.id); ordering anew: \(error)",
-                metadata: metadata)
-            return nil
-        }
-        guard let resumed else {
+        guard let resumed = try await client.resume(orderURL: kept.orderURL, order) else {
             await forget(desired.id, issuer: issuer)
             return nil
         }

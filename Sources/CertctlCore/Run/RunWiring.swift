@@ -81,7 +81,6 @@ extension CertificateRun {
     public static func inCluster(
         client watched: KubernetesClient,
         namespace: String,
-        scope: NamespaceScope,
         pod: PodEnvironment,
         issuers: [String: Issuer],
         http01Port: Int,
@@ -117,10 +116,11 @@ extension CertificateRun {
         }
         let solverPod = IngressSolver.Pod(
             name: podName, namespace: namespace, labels: pod.labels, port: http01Port, ip: pod.ip)
-        // Solver objects live in the certificates' namespaces: those in scope (all: every one).
-        let leftovers = scope.namespaces
-        run.beforeSolving = {
-            let removed = await IngressSolver.removeLeftovers(client: client, namespaces: leftovers)
+        // Solver objects live in the certificates' namespaces: the pod's own and those about to be
+        // issued in (each one the chart's Role covers; no cluster-wide list).
+        run.beforeSolving = { namespaces in
+            let removed = await IngressSolver.removeLeftovers(
+                client: client, namespaces: namespaces.union([namespace]).sorted())
             if removed > 0 {
                 logger.notice("removed HTTP-01 objects a previous run left", metadata: ["count": "\(removed)"])
             }
@@ -161,13 +161,5 @@ extension CertificateRun {
         )
         run.orders = place.orders
         return run
-    }
-}
-
-extension NamespaceScope {
-    /// The namespaces named, nil for all.
-    public var namespaces: [String]? {
-        if case .only(let names) = self { return names }
-        return nil
     }
 }
