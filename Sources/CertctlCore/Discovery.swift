@@ -89,7 +89,8 @@ public enum Discovery {
                     problems.append(
                         ObjectProblem(
                             object: object,
-                            reason: "has \(tlsACME): \"true\" but no default issuer is set; pass --default-issuer NAME")
+                            reason: "has \(tlsACME): \"true\" but no default issuer is set; pass --default-issuer NAME",
+                            kind: .noDefaultIssuer, namespace: namespace, field: "metadata.annotations[\(tlsACME)]")
                     )
                     continue
                 }
@@ -102,7 +103,9 @@ public enum Discovery {
                     ObjectProblem(
                         object: object,
                         reason:
-                            "names the issuer \"\(issuer)\", which is not defined (known: \(issuers.sorted().joined(separator: ", ")))"
+                            "names the issuer \"\(issuer)\", which is not defined (known: \(issuers.sorted().joined(separator: ", ")))",
+                        kind: .unknownIssuer, namespace: namespace,
+                        field: "metadata.annotations[\(kind == "Issuer" ? namespacedIssuer : clusterIssuer)]"
                     ))
                 continue
             }
@@ -115,7 +118,8 @@ public enum Discovery {
                 problems.append(
                     ObjectProblem(
                         object: object,
-                        reason: "metadata.namespace \"\(namespace)\" is not a namespace name (\(ObjectName.labelRule))")
+                        reason: "metadata.namespace \"\(namespace)\" is not a namespace name (\(ObjectName.labelRule))",
+                        kind: .invalidName, field: "metadata.namespace")
                 )
                 continue
             }
@@ -126,7 +130,8 @@ public enum Discovery {
                     problems.append(
                         ObjectProblem(
                             object: object,
-                            reason: "spec.tls[\(index)] has no secretName; name the Secret to keep the certificate in"))
+                            reason: "spec.tls[\(index)] has no secretName; name the Secret to keep the certificate in",
+                            kind: .invalidName, namespace: namespace, field: "spec.tls[\(index)].secretName"))
                     continue
                 }
                 guard ObjectName.isDNSSubdomain(secretName) else {
@@ -134,14 +139,15 @@ public enum Discovery {
                         ObjectProblem(
                             object: object,
                             reason:
-                                "spec.tls[\(index)].secretName \"\(secretName)\" is not a Secret name (\(ObjectName.subdomainRule)); rename it"
+                                "spec.tls[\(index)].secretName \"\(secretName)\" is not a Secret name (\(ObjectName.subdomainRule)); rename it",
+                            kind: .invalidName, namespace: namespace, field: "spec.tls[\(index)].secretName"
                         ))
                     continue
                 }
                 let secretObject = "Secret \(namespace)/\(secretName)"
                 var hosts: [String] = []
                 var invalid = false
-                for host in entry.hosts ?? [] {
+                for (hostIndex, host) in (entry.hosts ?? []).enumerated() {
                     do {
                         // A wildcard only where the issuer has a DNS-01 solver to validate it.
                         let valid = try Hostname.validate(
@@ -149,7 +155,10 @@ public enum Discovery {
                             object: "\(object) spec.tls[\(index)]")
                         if !hosts.contains(valid) { hosts.append(valid) }
                     } catch let error as CertctlError {
-                        problems.append(ObjectProblem(object: secretObject, reason: error.description))
+                        problems.append(
+                            ObjectProblem(
+                                object: secretObject, reason: error.description, kind: .invalidHost,
+                                namespace: namespace, field: "spec.tls[\(index)].hosts[\(hostIndex)]"))
                         invalid = true
                     } catch {
                         invalid = true
@@ -158,7 +167,10 @@ public enum Discovery {
                 if invalid { continue }
                 guard !hosts.isEmpty else {
                     problems.append(
-                        ObjectProblem(object: secretObject, reason: "\(object) spec.tls[\(index)] lists no hosts"))
+                        ObjectProblem(
+                            object: secretObject, reason: "\(object) spec.tls[\(index)] lists no hosts",
+                            kind: .hostCount,
+                            namespace: namespace, field: "spec.tls[\(index)].hosts"))
                     continue
                 }
                 guard hosts.count <= Self.maximumNames else {
@@ -166,7 +178,8 @@ public enum Discovery {
                         ObjectProblem(
                             object: secretObject,
                             reason:
-                                "\(object) spec.tls[\(index)] lists \(hosts.count) hosts; a certificate holds at most \(Self.maximumNames) (Let's Encrypt's limit): split them over several secretNames"
+                                "\(object) spec.tls[\(index)] lists \(hosts.count) hosts; a certificate holds at most \(Self.maximumNames) (Let's Encrypt's limit): split them over several secretNames",
+                            kind: .hostCount, namespace: namespace, field: "spec.tls[\(index)].hosts"
                         ))
                     continue
                 }
@@ -178,7 +191,8 @@ public enum Discovery {
                             ObjectProblem(
                                 object: secretObject,
                                 reason:
-                                    "is named by \(existing.ingresses.joined(separator: ", ")) for \(existing.hosts.joined(separator: ", ")) and by \(object) for \(hosts.joined(separator: ", ")); give each its own secretName or the same hosts"
+                                    "is named by \(existing.ingresses.joined(separator: ", ")) for \(existing.hosts.joined(separator: ", ")) and by \(object) for \(hosts.joined(separator: ", ")); give each its own secretName or the same hosts",
+                                kind: .conflict, namespace: namespace, field: "spec.tls[\(index)].secretName"
                             ))
                     } else if !existing.ingresses.contains(name) {
                         existing.ingresses.append(name)

@@ -10,6 +10,8 @@ public struct Kubeconfig: Sendable {
         var certificateAuthorityData: String?
         var insecureSkipTLSVerify: Bool
         var directory: String
+        /// The kubeconfig file it came from, for messages.
+        var file: String
     }
 
     struct User: Sendable {
@@ -56,7 +58,19 @@ public struct Kubeconfig: Sendable {
         for path in paths {
             guard let data = FileManager.default.contents(atPath: path) else {
                 if explicit != nil || paths.count == 1 {
-                    throw KubernetesError(.configuration, object: path, reason: "cannot read the kubeconfig file")
+                    let exists = FileManager.default.fileExists(atPath: path)
+                    let why =
+                        exists ? "cannot read the kubeconfig file (permission denied?)" : "no kubeconfig file here"
+                    let from =
+                        explicit != nil
+                        ? "given by --kubeconfig"
+                        : environment["KUBECONFIG"]?.isEmpty == false
+                            ? "named by KUBECONFIG" : "the default"
+                    throw KubernetesError(
+                        .configuration, object: path,
+                        reason:
+                            "\(why) (\(from)); pass --kubeconfig FILE, set KUBECONFIG, use --manifests DIR for local mode, or run in a pod (its service account is used)"
+                    )
                 }
                 continue  // kubectl skips missing files in a KUBECONFIG list
             }
@@ -92,7 +106,8 @@ public struct Kubeconfig: Sendable {
                 certificateAuthority: cluster["certificate-authority"] as? String,
                 certificateAuthorityData: cluster["certificate-authority-data"] as? String,
                 insecureSkipTLSVerify: cluster["insecure-skip-tls-verify"] as? Bool ?? false,
-                directory: directory
+                directory: directory,
+                file: path
             )
         }
         for entry in (root["users"] as? [[String: Any]]) ?? [] {
@@ -171,6 +186,16 @@ public struct Kubeconfig: Sendable {
             throw KubernetesError(
                 .configuration, object: "context \(name)",
                 reason: "names the cluster \(context.cluster), which is not defined")
+        }
+        // Checked before any request: kubectl takes only http(s) URLs with a host.
+        guard let url = URL(string: cluster.server), ["https", "http"].contains(url.scheme?.lowercased() ?? ""),
+            let host = url.host, !host.isEmpty
+        else {
+            throw KubernetesError(
+                .configuration, object: "\(cluster.file): cluster \(context.cluster)",
+                reason:
+                    "server \"\(cluster.server)\" is not a URL like https://host:6443; correct its cluster.server field"
+            )
         }
         let user = users[context.user]
         if let unsupported = user?.unsupported {

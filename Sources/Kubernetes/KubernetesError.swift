@@ -68,6 +68,8 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
     }
 
     public var httpStatus: Int? { status?.code }
+    /// The API server could not be reached or is failing (not a refusal of this request).
+    public var isUnreachable: Bool { code == .transport || (httpStatus ?? 0) >= 500 }
     public var isNotFound: Bool { status?.reason == "NotFound" || status?.code == 404 }
     public var isConflict: Bool {
         status?.reason == "Conflict" || (status?.code == 409 && status?.reason != "AlreadyExists")

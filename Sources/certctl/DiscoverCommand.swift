@@ -38,8 +38,9 @@ struct DiscoverCommand: AsyncParsableCommand {
                 output == "json"
                     ? try DiscoverReport.json(inventory, issuers: issuers)
                     : DiscoverReport.table(inventory, issuers: issuers), terminator: "")
+            // The same code as run and status give a misconfigured object: 1, a warning.
             if !inventory.problems.isEmpty {
-                throw CertctlExit.configuration
+                throw CertctlExit.renewalFailed
             }
         } catch let exit as ExitCode {
             throw exit

@@ -43,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
                         issuers: issuers,
                         defaultIssuer: defaultIssuer
                     )
-                    return CertificateStatus.all(in: inventory, issuers: issuers, now: Date())
+                    return Overview([inventory], issuers: issuers, now: Date())
                 }
             )
             let server = try await exporter.start(try ListenAddress(parsing: listen))

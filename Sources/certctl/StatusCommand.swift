@@ -1,10 +1,8 @@
 import ArgumentParser
 import CertctlCore
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Kubernetes
+import Logging
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,11 +10,14 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "One table of every certificate, most urgent first; exit code 0 ok, 1 warning, 2 critical.",
         discussion: """
             States: Expired, Missing, Invalid, Expiring (under a tenth of its lifetime left), Failing \
-            (the last renewal failed), Due, Renewing (renewal requested), Ready.
+            (the last renewal failed), Due, Renewing (renewal requested), Ready. The table fits the \
+            terminal (COLUMNS, 100 when not a terminal); certctl status SECRET explains one \
+            certificate in full: what the next run does with it, by which rule, and the last error. \
+            Exit code 2 also when a cluster cannot be reached (the others are still shown).
             """
     )
 
-    @Argument(help: "One Secret to show in full.")
+    @Argument(help: "One Secret to explain in full.")
     var secret: String?
 
     @OptionGroup var cluster: ClusterOptions
@@ -35,61 +36,114 @@ struct StatusCommand: AsyncParsableCommand {
         help: ArgumentHelp("Connect --probe here instead of resolving each host.", valueName: "address"))
     var probeAddress: String?
 
+    @Flag(name: [.customShort("w"), .customLong("watch")], help: "Read and redraw every --interval seconds.")
+    var watch = false
+
+    @Option(help: ArgumentHelp("Seconds between redraws of --watch.", valueName: "seconds"))
+    var interval = 5
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard ["table", "wide", "json"].contains(output) else {
             throw ValidationError("-o \(output): use table, wide or json")
         }
+        guard (1...65535).contains(probePort) else {
+            throw ValidationError("--probe-port must be 1 to 65535 (the default is 443)")
+        }
+        guard (1...3600).contains(interval) else {
+            throw ValidationError("--interval must be 1 to 3600 seconds (the default is 5)")
+        }
     }
 
     func run() async throws {
         let logger = logging.makeLogger()
-        let worst: Int32
+        var worst: Int32 = 0
         do {
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
-            // One view over every cluster asked for (a federation), or the one chosen.
+            // One view over every cluster asked for (a federation), or the one chosen. A
+            // cluster's configuration is checked before any is read.
             let names: [String?] = cluster.contexts.count > 1 ? cluster.contexts : [cluster.context]
-            var inventories: [Inventory] = []
-            for name in names {
-                let context = try cluster.makeContext(logger: logger, contextName: name)
-                inventories.append(
-                    try await Inventory.load(
-                        from: context.store, scope: context.scope, issuers: issuers,
-                        defaultIssuer: defaultIssuer)
-                )
-            }
-            let now = Date()
-            var statuses = CertificateStatus.merged(
-                inventories.map { CertificateStatus.all(in: $0, issuers: issuers, now: now) }, now: now)
-            if probe {
-                statuses = await ServedCertificateProbe.check(statuses, port: probePort, address: probeAddress)
-                statuses = CertificateStatus.merged([statuses], now: now)
-            }
-            if let secret {
-                statuses = statuses.filter { $0.desired.secretName == secret }
-                guard !statuses.isEmpty else {
-                    throw CertctlError(
-                        .invalidArgument, object: "Secret \(secret)",
-                        "is not a certificate certctl manages in \(inventories.map { $0.cluster }.joined(separator: ", ")); see certctl discover"
-                    )
+            let contexts = try names.map { try cluster.makeContext(logger: logger, contextName: $0) }
+            repeat {
+                let text: String
+                (text, worst) = try await draw(contexts, issuers: issuers, defaultIssuer: defaultIssuer)
+                if watch {
+                    // A terminal is redrawn in place; a pipe gets one table after another.
+                    print(Terminal.isTerminal ? "\u{1B}[H\u{1B}[2J" + text : text + "\n", terminator: "")
+                    try await Task.sleep(for: .seconds(interval))
+                } else {
+                    print(text, terminator: "")
                 }
-                print(statuses.map { StatusTable.detail($0, now: now) }.joined(separator: "\n"), terminator: "")
-            } else if output == "json" {
-                print(try StatusTable.json(statuses, now: now), terminator: "")
-            } else {
-                let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-                let style = StatusTable.Style(
-                    colour: colour, wide: output == "wide", showCluster: inventories.count > 1)
-                print(StatusTable.render(statuses, now: now, style: style), terminator: "")
-                for inventory in inventories {
-                    for problem in inventory.problems { print("problem  \(inventory.cluster): \(problem)") }
-                }
-            }
-            worst = statuses.map(\.state.severity).max() ?? 0
+            } while watch
+        } catch is CancellationError {
+            return
         } catch {
             throw CertctlExit.report(error)
         }
         if worst != 0 { throw ExitCode(worst) }
+    }
+
+    /// One reading of every cluster: the text to show and the exit code.
+    private func draw(_ contexts: [ClusterOptions.Context], issuers: [String: Issuer], defaultIssuer: String?)
+        async throws -> (String, Int32)
+    {
+        var inventories: [Inventory] = []
+        var unreachable: [String] = []
+        for context in contexts {
+            do {
+                inventories.append(
+                    try await Inventory.load(
+                        from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer))
+            } catch let error as KubernetesError where contexts.count > 1 || error.isUnreachable {
+                // One cluster down does not hide the others; it is critical (nobody sees its certificates).
+                unreachable.append("cluster \(context.store.name) cannot be read: \(error.description)")
+            }
+        }
+        let now = Date()
+        var overview = Overview(inventories, issuers: issuers, now: now)
+        if probe {
+            overview.certificates = CertificateStatus.merged(
+                [await ServedCertificateProbe.check(overview.certificates, port: probePort, address: probeAddress)],
+                now: now)
+        }
+        var text = ""
+        if let secret {
+            let matching = overview.certificates.filter { $0.desired.secretName == secret }
+            guard !matching.isEmpty || !unreachable.isEmpty else {
+                throw CertctlError(
+                    .invalidArgument, object: "Secret \(secret)",
+                    "is not a certificate certctl manages in \(inventories.map(\.cluster).joined(separator: ", ")) (\(contexts.first.map { describe($0.scope) } ?? "")); see certctl discover, or pass -n NAMESPACE"
+                )
+            }
+            overview.certificates = matching
+            text = matching.map { StatusTable.detail($0, now: now, columns: Terminal.width) }.joined(separator: "\n")
+        } else if output == "json" {
+            text = try StatusTable.json(overview, now: now)
+        } else {
+            let style = StatusTable.Style(
+                colour: Terminal.colour, wide: output == "wide", showCluster: contexts.count > 1,
+                width: Terminal.width)
+            text = StatusTable.render(overview, now: now, style: style)
+        }
+        for line in unreachable {
+            if output == "json" {
+                FileHandleStandardError.write("certctl: error: \(line)\n")
+            } else {
+                text += "error    \(line)\n"
+            }
+        }
+        var worst = overview.certificates.map(\.state.severity).max() ?? 0
+        if !overview.problems.isEmpty { worst = max(worst, 1) }
+        if !unreachable.isEmpty { worst = 2 }
+        return (text, worst)
+    }
+
+    private func describe(_ scope: NamespaceScope) -> String {
+        switch scope {
+        case .all: "all namespaces"
+        case .only(let namespaces):
+            "\(namespaces.count == 1 ? "namespace" : "namespaces") \(namespaces.joined(separator: ", "))"
+        }
     }
 }

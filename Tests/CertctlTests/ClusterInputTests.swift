@@ -179,7 +179,7 @@ struct DiscoverCommandTests {
         #expect(!FileManager.default.fileExists(atPath: outside.path))
     }
 
-    @Test("through a kubeconfig against the fake API server, as JSON; problems exit 64")
+    @Test("through a kubeconfig against the fake API server, as JSON; problems exit 1, as in run and status")
     func kubeconfigJSON() async throws {
         let server = try await FakeAPIServer.start()
         defer { Task { await server.stop() } }
@@ -207,7 +207,7 @@ struct DiscoverCommandTests {
                 "json", "-A",
             ]
         )
-        #expect(result.status == 64, "\(result.standardError)")
+        #expect(result.status == 1, "\(result.standardError)")
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         #expect(object["cluster"] as? String == "fake")
@@ -233,8 +233,50 @@ struct DiscoverCommandTests {
             ["discover", "--kubeconfig", "/nonexistent/kubeconfig"], directory: CertctlProcess.repository)
         #expect(result.status == 64)
         #expect(
-            result.standardError.contains("/nonexistent/kubeconfig: cannot read the kubeconfig file"),
+            result.standardError.contains(
+                "/nonexistent/kubeconfig: no kubeconfig file here (given by --kubeconfig); pass --kubeconfig FILE, set KUBECONFIG, use --manifests DIR for local mode, or run in a pod"
+            ),
             "\(result.standardError)")
+        // None at all, outside a pod: the default path, and the alternatives.
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("home-\(UUID().uuidString)").path
+        let none = try await CertctlProcess.run(
+            ["status"], environment: ["HOME": home, "KUBECONFIG": ""], directory: CertctlProcess.repository)
+        #expect(none.status == 64)
+        #expect(
+            none.standardError.contains(
+                "\(home)/.kube/config: no kubeconfig file here (the default); pass --kubeconfig"),
+            "\(none.standardError)")
+    }
+
+    @Test("a kubeconfig whose server is not a URL is refused before any request, naming file and cluster")
+    func serverNotURL() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("config").path
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: broken
+        clusters:
+        - name: typo
+          cluster: {server: "kube.example.org:6443"}
+        contexts:
+        - name: broken
+          context: {cluster: typo, user: me}
+        users:
+        - name: me
+          user: {token: abc}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        for command in [["status"], ["run"], ["discover"]] {
+            let result = try await CertctlProcess.run(
+                command + ["--kubeconfig", file], directory: CertctlProcess.repository)
+            #expect(result.status == 64, "\(command): \(result.standardError)")
+            #expect(
+                result.standardError.contains(
+                    "\(file): cluster typo: server \"kube.example.org:6443\" is not a URL like https://host:6443; correct its cluster.server field"
+                ), "\(result.standardError)")
+        }
     }
 }
 

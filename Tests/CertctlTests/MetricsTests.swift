@@ -8,6 +8,10 @@ import Transport
 
 @Suite("Metrics and the exporter")
 struct MetricsTests {
+    static let problem = ObjectProblem(
+        object: "Ingress prod/shouty", reason: "\"Hub.example.org\" is not a valid host name: use lower case",
+        kind: .invalidHost, namespace: "prod", field: "spec.tls[0].hosts[0]")
+
     static func exposition() throws -> String {
         let statuses = try StatusTests.fixture()
         let run = CertificateMetrics.RunFigures(
@@ -21,7 +25,7 @@ struct MetricsTests {
         )
         var figures = run
         figures.failuresByReason = ["rate_limited": 1]
-        return CertificateMetrics.render(statuses, run: figures)
+        return CertificateMetrics.render(statuses, problems: [problem, problem], run: figures)
     }
 
     /// The samples of the exposition, as "name{labels} value" lines, sorted.
@@ -54,6 +58,7 @@ struct MetricsTests {
                 #"certctl_certificate_failures{namespace="prod",secret="failing",ingress="failing",issuer="letsencrypt-prod"} 3.0"#
             ))
         #expect(samples.contains(#"certctl_certificates{state="Expired"} 1.0"#))
+        #expect(samples.contains(#"certctl_problems{namespace="prod",kind="invalid_host"} 2.0"#))
         #expect(samples.contains(#"certctl_acme_requests_total{action="newOrder",status="429"} 1"#))
         #expect(samples.contains(#"certctl_issuances_total{result="issued"} 3"#))
         #expect(samples.contains("certctl_rate_limited_total 1"))
@@ -84,7 +89,9 @@ struct MetricsTests {
             lastSuccess: { Date(timeIntervalSince1970: 1_800_000_000) },
             load: {
                 reads.add()
-                return try StatusTests.fixture()
+                return Overview(
+                    certificates: try StatusTests.fixture(),
+                    problems: [ClusterProblem(cluster: "prod-cluster", problem: MetricsTests.problem)])
             }
         )
         let server = try await exporter.start(ListenAddress(host: "127.0.0.1", port: 0))
@@ -100,7 +107,11 @@ struct MetricsTests {
         let html = String(decoding: page.body, as: UTF8.self)
         #expect(page.status == 200)
         #expect(html.contains("<title>certctl: 8 certificates</title>"))
-        #expect(html.contains(#"<tr class="expired">"#))
+        #expect(html.contains(#"<tr class="expired" data-rank="0">"#))
+        #expect(html.contains(#"<h2 id="problems">1 problem</h2>"#) && html.contains("Ingress prod/shouty"))
+        #expect(
+            String(decoding: metrics.body, as: UTF8.self).contains(
+                #"certctl_problems{namespace="prod",kind="invalid_host"} 1.0"#))
         #expect(html.contains("rateLimited: too many certificates"))
         #expect(try await transport.send(HTTPRequest(url: base + "/healthz")).status == 200)
         #expect(try await transport.send(HTTPRequest(url: base + "/other")).status == 404)
@@ -115,7 +126,7 @@ struct MetricsTests {
         let exporter = Exporter(cacheFor: 60, logger: Logger(label: "t")) {
             reads.add()
             await gate.wait()
-            return try StatusTests.fixture()
+            return Overview(certificates: try StatusTests.fixture())
         }
         let request = ServerRequest(method: "GET", uri: "/metrics", headers: [:], body: [])
         try await withThrowingTaskGroup(of: Int.self) { group in

@@ -83,12 +83,12 @@ struct StatusTests {
         #expect(lines[0].hasPrefix("NAMESPACE  INGRESS   SECRET    HOSTS"))
         #expect(lines[0].contains("TIME LEFT") && lines[0].contains("RENEWS AT") && lines[0].contains("LAST ERROR"))
         let expired = try #require(lines.first { $0.contains("expired.mybinder.org") })
-        #expect(expired.contains("expired 10d 0h ago ░░░░░░░░░░"))
+        #expect(expired.contains("expired 10d 0h ago  ░░░░░░░░░░"))
         #expect(expired.contains("Expired"))
         let short = try #require(lines.first { $0.contains("short.mybinder.org") })
-        #expect(short.contains("7h 12m █░░░░░░░░░"))
+        #expect(short.contains("7h 12m              █░░░░░░░░░"))
         let ready = try #require(lines.first { $0.contains(" ready.mybinder.org") })
-        #expect(ready.contains("80d 0h █████████░"))
+        #expect(ready.contains("80d 0h              █████████░"))
         #expect(ready.contains("2027-03-06 08:00"))
         #expect(
             lines.last
@@ -113,7 +113,12 @@ struct StatusTests {
             header.contains("  SERIAL  ") && header.contains("  KEY  ")
                 && header.contains("CHAIN ISSUER  FAILURES  NEXT ATTEMPT"))
         #expect(wide.contains("Test Root"))
-        let json = try StatusTable.json(statuses, now: Self.now)
+        let problem = ObjectProblem(
+            object: "Ingress prod/shouty", reason: "\"Hub.example.org\" is not a valid host name: use lower case",
+            kind: .invalidHost, namespace: "prod", field: "spec.tls[0].hosts[0]")
+        let json = try StatusTable.json(
+            Overview(certificates: statuses, problems: [ClusterProblem(cluster: "prod-cluster", problem: problem)]),
+            now: Self.now)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let certificates = try #require(object["certificates"] as? [[String: Any]])
         #expect(certificates.count == 8)
@@ -122,13 +127,95 @@ struct StatusTests {
         #expect(first["timeLeftSeconds"] as? Int == -10 * 86_400)
         #expect(
             Set(first.keys) == [
-                "chainIssuer", "cluster", "failureCount", "failureKind", "hosts", "ingresses", "issuer", "keyType",
+                "chainIssuer", "cluster", "decision", "failureCount", "failureKind", "hosts", "ingresses", "issuer",
+                "keyType",
                 "lifetimeSeconds",
                 "namespace",
                 "nextAttempt", "notAfter", "notBefore", "problem", "profile", "renewalTime", "secret", "serial",
                 "state", "timeLeftSeconds",
             ])
         #expect(certificates[1]["notAfter"] is NSNull)
+        let problems = try #require(object["problems"] as? [[String: Any]])
+        #expect(problems.count == 1)
+        #expect(problems.first?["object"] as? String == "Ingress prod/shouty")
+        #expect(problems.first?["field"] as? String == "spec.tls[0].hosts[0]")
+        #expect(problems.first?["kind"] as? String == "invalid_host")
+        #expect(problems.first?["namespace"] as? String == "prod")
+        #expect((problems.first?["message"] as? String)?.contains("use lower case") == true)
+    }
+
+    @Test(
+        "the table fits 80, 100, 120 and 200 columns: cut with a marker, never wrapped", arguments: [80, 100, 120, 200])
+    func fitsWidth(width: Int) throws {
+        var statuses = try Self.fixture()
+        statuses[0].desired.hosts = (1...4).map { "a-rather-long-host-name-\($0).staging.mybinder.org" }
+        statuses[0].problem = String(repeating: "the CA said no because of a long reason ", count: 4)
+        let text = StatusTable.render(
+            statuses, now: Self.now, style: .init(colour: false, wide: false, showCluster: true, width: width))
+        let lines = text.split(separator: "\n").map(String.init)
+        for line in lines { #expect(line.count <= width, "\(line.count) > \(width): \(line)") }
+        // Every certificate keeps its row, its state and its secret's start.
+        #expect(lines.count >= 1 + statuses.count + 2)
+        for status in statuses {
+            #expect(lines.contains { $0.contains(" \(status.state.rawValue) ") || $0.hasSuffix(status.state.rawValue) })
+        }
+        let header = lines[0]
+        #expect(header.contains("SECRET") && header.contains("STATE") && header.contains("TIME LEFT"))
+        #expect(text.contains("Cut to \(width) columns: certctl status SECRET shows one in full"))
+        #expect(text.contains("…"))
+        if width >= 120 { #expect(header.contains("RENEWS AT") && header.contains("LAST ERROR")) }
+        // Wide is never cut.
+        let wide = StatusTable.render(
+            statuses, now: Self.now, style: .init(colour: false, wide: true, showCluster: true, width: width))
+        #expect(wide.contains(statuses[0].problem ?? "?") && !wide.contains("Cut to"))
+    }
+
+    @Test("a table that fits is not cut and says nothing about cutting")
+    func fitsWithoutCutting() throws {
+        let text = StatusTable.render(
+            try Self.fixture(), now: Self.now, style: .init(colour: false, wide: false, showCluster: false, width: 400))
+        #expect(!text.contains("…") && !text.contains("Cut to"))
+    }
+
+    @Test("status SECRET says what the next run does, by which rule, until when")
+    func decisions() throws {
+        let statuses = try Self.fixture()
+        func decision(_ name: String) throws -> String {
+            StatusTable.explain(try #require(statuses.first { $0.desired.secretName == name }), now: Self.now)
+        }
+        #expect(
+            try decision("ready").hasPrefix(
+                "Not due: renews at 2027-03-06T08:00:00Z (in 50d 0h), at 2/3 of its 90d 0h lifetime"))
+        #expect(try decision("due").hasPrefix("Due: it is past its renewal time, at 2/3 of its 90d 0h lifetime"))
+        #expect(try decision("due").contains("certctl renew due -n prod --now issues it now"))
+        #expect(try decision("missing").hasPrefix("Due: there is no Secret yet."))
+        #expect(try decision("expired").hasPrefix("Due: the certificate has expired."))
+        #expect(try decision("renewing").hasPrefix("Due: a renewal was requested"))
+        let backedOff = try Self.entry(
+            "backed-off", start: -70,
+            annotations: [
+                "certctl.io/failure-count": "2", "certctl.io/next-attempt": "2027-01-15T10:00:00Z",
+                "certctl.io/last-failure-kind": "challenge",
+            ])
+        let held = CertificateStatus(cluster: "c", entry: backedOff, profile: nil, now: Self.now)
+        #expect(
+            StatusTable.explain(held, now: Self.now)
+                == "Due (it is past its renewal time, at 2/3 of its 90d 0h lifetime (certctl's rule without ARI: 2/3, or 1/2 under 10 days)), but 2 attempts failed, so the next waits until 2027-01-15T10:00:00Z (in 2h 0m) (a back-off of 1 h doubling to 32 h); after fixing the cause, certctl renew backed-off -n prod --now clears it."
+        )
+        let limited = try Self.entry(
+            "limited", start: -70,
+            annotations: [
+                "certctl.io/failure-count": "1", "certctl.io/next-attempt": "2027-01-16T08:00:00Z",
+                "certctl.io/last-failure-kind": "rate_limited",
+            ])
+        let rateLimited = CertificateStatus(cluster: "c", entry: limited, profile: nil, now: Self.now)
+        #expect(
+            StatusTable.explain(rateLimited, now: Self.now).contains(
+                "the CA rate-limited the last order and said to retry after 2027-01-16T08:00:00Z (in 1d 0h)"))
+        let profiled = CertificateStatus(cluster: "c", entry: try Self.entry("p"), profile: "shortlived", now: Self.now)
+        #expect(
+            StatusTable.explain(profiled, now: Self.now).hasPrefix(
+                "Due: the issuer asks for profile shortlived, the certificate was issued under none."))
     }
 
     @Test("one certificate in full")
@@ -138,6 +225,11 @@ struct StatusTests {
         #expect(text.contains("Secret        prod/failing (prod-cluster)"))
         #expect(text.contains("Failures      3"))
         #expect(text.contains("Last failure  rateLimited: too many certificates"))
+        #expect(text.hasPrefix("Decision      Not due: renews at 2027-03-06T08:00:00Z (in 50d 0h)"))
+        // A long decision wraps at words under its key, within the width asked.
+        let narrow = StatusTable.detail(failing, now: Self.now, columns: 60)
+        #expect(narrow.split(separator: "\n").allSatisfy { $0.count <= 60 })
+        #expect(narrow.split(separator: "\n")[1].hasPrefix("              "))
     }
 
     @Test(
@@ -228,6 +320,21 @@ struct FederationStatusTests {
         let run = try await CertctlProcess.run(["run", "--context", "east", "--context", "west", "--issuers", issuers])
         #expect(run.status == 64)
         #expect(run.standardError.contains("only certctl status takes several"))
+
+        // West goes down: east is still shown, west is named, and the exit code is critical.
+        await west.stop()
+        let down = try await CertctlProcess.run(
+            [
+                "status", "--context", "east", "--context", "west", "--issuers", issuers, "--default-issuer",
+                "letsencrypt-prod",
+            ],
+            environment: ["KUBECONFIG": "\(folder.path)/east:\(folder.path)/west"]
+        )
+        #expect(down.status == 2, "\(down.standardError)")
+        let shown = down.standardOutput.split(separator: "\n")
+        #expect(shown[1].hasPrefix("east") && shown[1].contains("Ready"), "\(down.standardOutput)")
+        #expect(!down.standardOutput.contains("\nwest "))
+        #expect(shown.contains { $0.hasPrefix("error    cluster west cannot be read:") }, "\(down.standardOutput)")
     }
 }
 

@@ -13,15 +13,44 @@ public enum NamespaceScope: Sendable, Equatable {
     }
 }
 
-/// Something wrong with one object; the others go on.
+/// Something wrong with one object; the others go on. Shown by `discover`, `run` and `status`
+/// (text, `-o json`, the page) and counted by the `certctl_problems` metric (README "Metrics").
 public struct ObjectProblem: Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong, as the `kind` label of `certctl_problems` and `kind` in `-o json`.
+    public enum Kind: String, Sendable, CaseIterable {
+        /// A manifest, Ingress or Secret that cannot be read or decoded.
+        case unreadable
+        /// The annotation names an issuer that is not defined.
+        case unknownIssuer = "unknown_issuer"
+        /// `kubernetes.io/tls-acme: "true"` with no default issuer.
+        case noDefaultIssuer = "no_default_issuer"
+        /// A namespace or secretName that is not a valid object name, or none.
+        case invalidName = "invalid_name"
+        /// A host that is not a valid DNS name (upper case, a wildcard without DNS-01, ...).
+        case invalidHost = "invalid_host"
+        /// No hosts, or more than one certificate holds.
+        case hostCount = "host_count"
+        /// Two Ingresses name one Secret for different hosts or issuers.
+        case conflict
+    }
+
     /// `Ingress prod/binder`, `ingress/binder.yaml:12`, `Secret prod/kubelego-tls-binder`.
     public var object: String
     public var reason: String
+    public var kind: Kind
+    /// The object's namespace, when known (a file that cannot be parsed has none).
+    public var namespace: String?
+    /// The field at fault, like `spec.tls[0].hosts[1]`, when one is.
+    public var field: String?
 
-    public init(object: String, reason: String) {
+    public init(
+        object: String, reason: String, kind: Kind = .unreadable, namespace: String? = nil, field: String? = nil
+    ) {
         self.object = object
         self.reason = reason
+        self.kind = kind
+        self.namespace = namespace
+        self.field = field
     }
 
     public var description: String { "\(object): \(reason)" }

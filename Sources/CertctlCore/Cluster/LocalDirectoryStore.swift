@@ -129,7 +129,9 @@ public struct LocalDirectoryStore: ClusterStore {
                         items.append(secret)
                     }
                 } catch let error as CertctlError {
-                    problems.append(ObjectProblem(object: "Secret \(namespace)/\(name)", reason: error.reason))
+                    problems.append(
+                        ObjectProblem(object: "Secret \(namespace)/\(name)", reason: error.reason, namespace: namespace)
+                    )
                 }
             }
         }

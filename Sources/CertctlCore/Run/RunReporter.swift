@@ -60,7 +60,8 @@ public struct RunReporter: Sendable {
 
     /// Metrics of the certificates as the run left them, plus the run's own figures.
     func publish(_ statuses: [CertificateStatus], report: RunReport, duration: Duration, finished: Date) async throws {
-        let text = CertificateMetrics.render(statuses, run: report.figures(finished: finished, duration: duration))
+        let text = CertificateMetrics.render(
+            statuses, problems: report.problems, run: report.figures(finished: finished, duration: duration))
         if let metricsFile {
             try AtomicFile.write(text, to: metricsFile, mode: 0o644)
         }

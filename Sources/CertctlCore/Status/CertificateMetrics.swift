@@ -61,9 +61,11 @@ public enum CertificateMetrics {
 
     /// - Parameter lastSuccess: when a run last succeeded, as recorded on the run lock (the
     ///   exporter's source); a run's own figures take precedence.
-    public static func render(_ statuses: [CertificateStatus], run: RunFigures? = nil, lastSuccess: Date? = nil)
-        -> String
-    {
+    /// - Parameter problems: misconfigured objects, counted by `certctl_problems{namespace,kind}`.
+    public static func render(
+        _ statuses: [CertificateStatus], problems: [ObjectProblem] = [], run: RunFigures? = nil,
+        lastSuccess: Date? = nil
+    ) -> String {
         let registry = PrometheusCollectorRegistry()
         for status in statuses {
             let labels = [
@@ -124,6 +126,17 @@ public enum CertificateMetrics {
                 labels: [("state", state.rawValue)]
             )
             .set(Double(counts[state] ?? 0))
+        }
+        let problemCounts = Dictionary(grouping: problems) { [$0.namespace ?? "", $0.kind.rawValue] }.mapValues(\.count)
+        for (labels, count) in problemCounts.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            registry.makeGauge(
+                descriptor: describe(
+                    "certctl_problems",
+                    "Misconfigured objects (they make no certificate) by namespace and kind; certctl status lists them."
+                ),
+                labels: [("namespace", labels[0]), ("kind", labels[1])]
+            )
+            .set(Double(count))
         }
         if let success = run.flatMap({ $0.succeeded ? $0.finished : nil }) ?? lastSuccess {
             registry.makeGauge(

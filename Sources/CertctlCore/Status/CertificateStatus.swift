@@ -34,6 +34,10 @@ public struct CertificateStatus: Sendable {
     public var summary: CertificateSummary?
     public var record: RenewalRecord
     public var renewalTime: Date?
+    /// What the next run does with it, and why (`certctl status SECRET` explains it).
+    public var action: PlannedAction
+    /// The profile the issuer asks for now (the record's is the one it was issued under).
+    public var issuerProfile: String?
     /// What is wrong, in a few words (the Secret's problem or the last failure).
     public var problem: String?
     public var chainIssuer: String?
@@ -46,6 +50,8 @@ public struct CertificateStatus: Sendable {
         let action = RenewalPlan.decide(
             desired: entry.desired, current: entry.current, pending: entry.pending, profile: profile, now: now)
         renewalTime = action.renewalTime
+        self.action = action
+        issuerProfile = profile
         guard let current = entry.current else {
             state = .missing
             summary = nil

@@ -6,12 +6,12 @@ public import Transport
 /// `certctl serve`: an always-on exporter for clusters that scrape pods. `/metrics` and `/` are
 /// computed from the Secrets, cached for `cacheFor` so that scrapes stay cheap; `/healthz`.
 public final class Exporter: Sendable {
-    public typealias Load = @Sendable () async throws -> [CertificateStatus]
+    public typealias Load = @Sendable () async throws -> Overview
     public typealias LastSuccess = @Sendable () async -> Date?
 
     /// One reading of the Secrets, rendered once for every scrape until it is refreshed.
     private struct Snapshot {
-        var statuses: [CertificateStatus]
+        var overview: Overview
         var read: Date
         var metrics: String
         var page: String?
@@ -55,7 +55,7 @@ public final class Exporter: Sendable {
                     return ServerResponse(
                         status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", text: current.metrics)
                 }
-                let page = current.page ?? StatusPage.render(current.statuses, now: Date(), refreshed: current.read)
+                let page = current.page ?? StatusPage.render(current.overview, now: Date(), refreshed: current.read)
                 snapshot.withLock { if $0?.read == current.read { $0?.page = page } }
                 return ServerResponse(status: 200, contentType: "text/html; charset=utf-8", text: page)
             } catch {
@@ -83,8 +83,9 @@ public final class Exporter: Sendable {
             }
             let task = Task { [self] in
                 let fresh = try await load()
-                let metrics = CertificateMetrics.render(fresh, lastSuccess: await lastSuccess())
-                return Snapshot(statuses: fresh, read: Date(), metrics: metrics, page: nil)
+                let metrics = CertificateMetrics.render(
+                    fresh.certificates, problems: fresh.problems.map(\.problem), lastSuccess: await lastSuccess())
+                return Snapshot(overview: fresh, read: Date(), metrics: metrics, page: nil)
             }
             state.task = task
             return (task, false)

@@ -1,49 +1,142 @@
 import Certificates
 public import Foundation
 
-/// The exporter's `/` page: the status table as plain, readable HTML.
+/// The exporter's `/` page: every certificate, most urgent first, and the misconfigured objects.
+/// Plain HTML that reads without JavaScript; a small script adds sorting and filtering.
 public enum StatusPage {
-    public static func render(_ statuses: [CertificateStatus], now: Date, refreshed: Date) -> String {
+    public static func render(_ overview: Overview, now: Date, refreshed: Date) -> String {
+        let statuses = overview.certificates
+        let clusters = Set(statuses.map(\.cluster)).union(overview.problems.map(\.cluster))
+        let showCluster = clusters.count > 1
         let counts = Dictionary(grouping: statuses, by: \.state).mapValues(\.count)
         let summary = CertificateStatus.State.allCases.compactMap { state in
-            counts[state].map { "\($0) \(state.rawValue.lowercased())" }
+            counts[state].map {
+                "<span class=\"\(state.rawValue.lowercased())\">\($0) \(state.rawValue.lowercased())</span>"
+            }
         }
         .joined(separator: ", ")
         var rows = ""
-        for status in statuses {
-            let left = status.timeLeft(at: now).map(StatusTable.duration) ?? "-"
-            let share = Int(((status.lifetimeLeft(at: now) ?? 0) * 100).rounded())
+        for (rank, status) in statuses.enumerated() {
+            let share = status.lifetimeLeft(at: now) ?? 0
+            let left = status.timeLeft(at: now)
+            let cluster = showCluster ? "<td class=\"nw\">\(escape(status.cluster))</td>" : ""
+            let hosts = status.desired.hosts.map { "<span class=\"nw\">\(escape($0))</span>" }.joined(separator: ", ")
+            let bar =
+                status.summary == nil
+                ? ""
+                : "<span class=\"bar\"><span class=\"\(urgency(share))\" style=\"width:\(Int((share * 100).rounded()))%\"></span></span> "
             rows += """
-                <tr class="\(status.state.rawValue.lowercased())"><td>\(escape(status.cluster))</td><td>\(escape(status.desired.namespace))</td>\
-                <td>\(escape(status.desired.ingresses.joined(separator: ", ")))</td><td>\(escape(status.desired.secretName))</td>\
-                <td>\(escape(status.desired.hosts.joined(separator: ", ")))</td><td>\(escape(status.desired.issuer))</td>\
-                <td>\(status.summary.map { RenewalRecord.format($0.notAfter) } ?? "-")</td>\
-                <td><meter min="0" max="100" value="\(share)"></meter> \(escape(left))</td>\
-                <td>\(status.renewalTime.map(RenewalRecord.format) ?? "-")</td><td class="state">\(status.state.rawValue)</td>\
-                <td>\(escape(status.problem ?? ""))</td></tr>
+                <tr class="\(status.state.rawValue.lowercased())" data-rank="\(rank)">\(cluster)\
+                <td class="state nw" data-sort="\(status.state.rank)">\(status.state.rawValue)</td>\
+                <td class="nw">\(escape(status.desired.namespace))/<b>\(escape(status.desired.secretName))</b>\
+                <div class="sub">\(escape(status.desired.ingresses.joined(separator: ", ")))</div></td>\
+                <td>\(hosts)</td>\
+                <td class="nw">\(escape(status.desired.issuer + (status.record.profile.map { "/\($0)" } ?? "")))</td>\
+                <td class="nw" data-sort="\(left.map { String(Int($0)) } ?? "-1e12")">\(bar)\
+                \(left.map { escape(StatusTable.duration($0)) } ?? "-")\
+                \(status.summary.map { "<div class=\"sub\">until \(time($0.notAfter, now: now))</div>" } ?? "")</td>\
+                <td class="nw" data-sort="\(status.renewalTime.map { String(Int($0.timeIntervalSince1970)) } ?? "0")">\
+                \(status.renewalTime.map { time($0, now: now) } ?? "-")</td>\
+                <td class="num" data-sort="\(status.record.failureCount)">\(status.record.failureCount)\
+                \(status.record.nextAttempt.map { "<div class=\"sub nw\">next \(time($0, now: now))</div>" } ?? "")</td>\
+                <td class="error">\(escape(status.problem ?? ""))</td></tr>
 
                 """
         }
+        var problems = ""
+        if !overview.problems.isEmpty {
+            problems = "<h2 id=\"problems\">\(counted(overview.problems.count, "problem"))</h2>\n"
+            problems += "<p>These objects make no certificate until they are fixed.</p>\n<table><thead><tr>"
+            problems += showCluster ? "<th>Cluster</th>" : ""
+            problems += "<th>Object</th><th>Field</th><th>Kind</th><th>What to do</th></tr></thead><tbody>\n"
+            for item in overview.problems {
+                problems += "<tr>" + (showCluster ? "<td class=\"nw\">\(escape(item.cluster))</td>" : "")
+                problems += "<td class=\"nw\">\(escape(item.problem.object))</td>"
+                problems += "<td class=\"nw\">\(escape(item.problem.field ?? ""))</td>"
+                problems += "<td class=\"nw\">\(item.problem.kind.rawValue)</td>"
+                problems += "<td class=\"error\">\(escape(item.problem.reason))</td></tr>\n"
+            }
+            problems += "</tbody></table>\n"
+        }
+        let problemsLink =
+            overview.problems.isEmpty
+            ? "" : "; <a href=\"#problems\">\(counted(overview.problems.count, "misconfigured object"))</a>"
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="60">
-            <title>certctl: \(statuses.count) certificates</title>
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>certctl: \(counted(statuses.count, "certificate"))</title>
             <style>
-            body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
-            th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-            .expired .state,.missing .state,.invalid .state,.expiring .state{color:#b00;font-weight:bold}
-            .failing .state,.due .state{color:#a60}.ready .state{color:#070}
+            body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
+            .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}
+            th,td{padding:.35em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+            th{background:#f4f4f4;position:sticky;top:0}th[data-col]{cursor:pointer}
+            .nw{white-space:nowrap}.num{text-align:right}.sub{color:#666;font-size:12px}
+            .error{overflow-wrap:anywhere;max-width:32em}
+            .expired .state,.missing .state,.invalid .state,.expiring .state,span.expired,span.missing,
+            span.invalid,span.expiring{color:#b00;font-weight:bold}
+            .failing .state,.due .state,span.failing,span.due{color:#a60}.ready .state,span.ready{color:#070}
+            .bar{display:inline-block;width:4em;height:.6em;background:#e6e6e6;border-radius:.3em;overflow:hidden}
+            .bar span{display:block;height:100%}.ok{background:#3a3}.soon{background:#d90}.urgent{background:#c22}
+            #filter{margin:.5em 0;padding:.3em;width:20em;max-width:100%}
+            @media (max-width:700px){body{margin:.5em}.sub{display:none}}
             </style></head><body>
-            <h1>certctl</h1>
-            <p>\(statuses.count) certificates\(summary.isEmpty ? "" : ": " + summary). Read \(RenewalRecord.format(refreshed)); \
+            <h1>certctl\(clusters.count == 1 ? ": " + escape(clusters.first ?? "") : "")</h1>
+            <p>\(counted(statuses.count, "certificate"))\(summary.isEmpty ? "" : ": " + summary)\(problemsLink). \
+            Read <time datetime="\(RenewalRecord.format(refreshed))">\(RenewalRecord.format(refreshed))</time>; \
             <a href="/metrics">metrics</a>.</p>
-            <table><thead><tr><th>Cluster</th><th>Namespace</th><th>Ingress</th><th>Secret</th><th>Hosts</th><th>Issuer</th>\
-            <th>Not after</th><th>Time left</th><th>Renews at</th><th>State</th><th>Last error</th></tr></thead>
+            <input id="filter" type="search" placeholder="Filter: namespace, host, state…" hidden>
+            <div class="scroll"><table id="certificates"><thead><tr>\(showCluster ? "<th data-col>Cluster</th>" : "")\
+            <th data-col>State</th><th data-col>Secret</th><th data-col>Hosts</th><th data-col>Issuer</th>\
+            <th data-col>Time left</th><th data-col>Renews</th><th data-col>Failures</th><th>Last error</th></tr></thead>
             <tbody>
-            \(rows)</tbody></table>
+            \(rows)</tbody></table></div>
+            \(problems)<script>
+            (function () {
+              var table = document.getElementById("certificates"), body = table.tBodies[0];
+              var filter = document.getElementById("filter");
+              filter.hidden = false;
+              filter.addEventListener("input", function () {
+                var words = filter.value.toLowerCase().split(/\\s+/).filter(Boolean);
+                Array.prototype.forEach.call(body.rows, function (row) {
+                  var text = row.textContent.toLowerCase();
+                  row.hidden = !words.every(function (word) { return text.indexOf(word) >= 0; });
+                });
+              });
+              Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
+                if (!th.hasAttribute("data-col")) return;
+                th.addEventListener("click", function () {
+                  var up = th.getAttribute("aria-sort") !== "ascending";
+                  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
+                  th.setAttribute("aria-sort", up ? "ascending" : "descending");
+                  var rows = Array.prototype.slice.call(body.rows);
+                  rows.sort(function (a, b) {
+                    var x = a.cells[column], y = b.cells[column];
+                    var p = x.getAttribute("data-sort"), q = y.getAttribute("data-sort");
+                    var order = p !== null && q !== null ? Number(p) - Number(q)
+                      : x.textContent.localeCompare(y.textContent);
+                    if (order === 0) order = Number(a.getAttribute("data-rank")) - Number(b.getAttribute("data-rank"));
+                    return up ? order : -order;
+                  });
+                  rows.forEach(function (row) { body.appendChild(row); });
+                });
+              });
+            })();
+            </script>
             </body></html>
 
             """
+    }
+
+    /// A time as "in 3d 4h", the exact time on hover.
+    static func time(_ date: Date, now: Date) -> String {
+        let exact = RenewalRecord.format(date)
+        return "<time datetime=\"\(exact)\" title=\"\(exact)\">\(StatusTable.relative(date, now: now))</time>"
+    }
+
+    /// The bar's colour: the share of the lifetime left, as the alert rules judge it.
+    static func urgency(_ share: Double) -> String {
+        share < 0.1 ? "urgent" : share < 1.0 / 3.0 ? "soon" : "ok"
     }
 
     public static func escape(_ text: String) -> String {

@@ -8,53 +8,88 @@ public enum StatusTable {
         public var colour: Bool
         public var wide: Bool
         public var showCluster: Bool
+        /// The terminal's width: the table is cut to fit it (not `wide`); nil: never cut.
+        public var width: Int?
 
-        public init(colour: Bool, wide: Bool, showCluster: Bool) {
+        public init(colour: Bool, wide: Bool, showCluster: Bool, width: Int? = nil) {
             self.colour = colour
             self.wide = wide
             self.showCluster = showCluster
+            self.width = width
         }
     }
 
-    public static func render(_ statuses: [CertificateStatus], now: Date, style: Style) -> String {
-        var header = [
-            "NAMESPACE", "INGRESS", "SECRET", "HOSTS", "ISSUER", "NOT AFTER", "TIME LEFT", "RENEWS AT", "STATE",
-            "LAST ERROR",
-        ]
-        if style.showCluster { header.insert("CLUSTER", at: 0) }
-        if style.wide { header += ["SERIAL", "KEY", "CHAIN ISSUER", "FAILURES", "NEXT ATTEMPT"] }
-        var rows = [header]
-        for status in statuses {
-            var row = [
-                status.desired.namespace,
-                status.desired.ingresses.joined(separator: ","),
-                status.desired.secretName,
-                hostsCell(status.desired.hosts, wide: style.wide),
-                status.desired.issuer + (status.record.profile.map { "/\($0)" } ?? ""),
-                status.summary.map { day($0.notAfter) } ?? "-",
-                timeLeftCell(status, now: now),
-                status.renewalTime.map { day($0) } ?? "-",
-                status.state.rawValue,
-                errorCell(status.problem, wide: style.wide),
-            ]
-            if style.showCluster { row.insert(status.cluster, at: 0) }
-            if style.wide {
-                row += [
-                    status.summary?.serialHex ?? "-",
-                    status.summary?.keyType?.rawValue ?? "-",
-                    status.chainIssuer ?? "-",
-                    String(status.record.failureCount),
-                    status.record.nextAttempt.map { timestamp($0) } ?? "-",
-                ]
-            }
-            rows.append(row)
+    /// The table of `overview`, its problems and a summary line.
+    public static func render(_ overview: Overview, now: Date, style: Style) -> String {
+        var text = render(overview.certificates, now: now, style: style)
+        for item in overview.problems {
+            text +=
+                "problem  \(style.showCluster ? item.cluster + ": " : "")\(item.problem.object)"
+                + "\(item.problem.field.map { " \($0)" } ?? ""): \(item.problem.reason)\n"
         }
-        let stateColumn = header.firstIndex(of: "STATE") ?? 0
+        return text
+    }
+
+    public static func render(_ statuses: [CertificateStatus], now: Date, style: Style) -> String {
+        // The columns, how each gives way to a narrow terminal, and each cell.
+        typealias Column = (header: String, fit: TextTable.Column, cell: (CertificateStatus) -> String)
+        var columns: [Column] = [
+            ("NAMESPACE", .init(shrinksTo: 9), { $0.desired.namespace }),
+            ("INGRESS", .init(shrinksTo: 10, dropOrder: 3), { $0.desired.ingresses.joined(separator: ",") }),
+            ("SECRET", .init(shrinksTo: 14), { $0.desired.secretName }),
+            ("HOSTS", .init(shrinksTo: 14), { hostsCell($0.desired.hosts, wide: style.wide) }),
+            (
+                "ISSUER", .init(shrinksTo: 10, dropOrder: 5),
+                { $0.desired.issuer + ($0.record.profile.map { "/\($0)" } ?? "") }
+            ),
+            (
+                "NOT AFTER", .init(dropOrder: 1, dropsBeforeCutting: true),
+                { $0.summary.map { day($0.notAfter) } ?? "-" }
+            ),
+            ("TIME LEFT", .init(), { $0.timeLeft(at: now).map(duration) ?? "-" }),
+            ("", .init(dropOrder: 2, dropsBeforeCutting: true), { lifetimeBar($0, now: now) }),
+            ("RENEWS AT", .init(dropOrder: 4), { $0.renewalTime.map { day($0) } ?? "-" }),
+            ("STATE", .init(), { $0.state.rawValue }),
+        ]
+        // No column of blanks when nothing is wrong.
+        if statuses.contains(where: { $0.problem != nil }) {
+            columns.append(("LAST ERROR", .init(shrinksTo: 12, dropOrder: 6), { errorCell($0.problem) }))
+        }
+        if style.showCluster { columns.insert(("CLUSTER", .init(shrinksTo: 8), { $0.cluster }), at: 0) }
+        if style.wide {
+            columns += [
+                ("SERIAL", .init(), { $0.summary?.serialHex ?? "-" }),
+                ("KEY", .init(), { $0.summary?.keyType?.rawValue ?? "-" }),
+                ("CHAIN ISSUER", .init(), { $0.chainIssuer ?? "-" }),
+                ("FAILURES", .init(), { String($0.record.failureCount) }),
+                ("NEXT ATTEMPT", .init(), { $0.record.nextAttempt.map { timestamp($0) } ?? "-" }),
+            ]
+        }
+        var rows = [columns.map(\.header)]
+        for status in statuses { rows.append(columns.map { $0.cell(status) }) }
+        var kept = Array(columns.indices)
+        var cut = false
+        if let width = style.width, !style.wide {
+            // Room goes to the hosts and names first, the error last.
+            let grow = ["HOSTS", "SECRET", "NAMESPACE", "CLUSTER", "INGRESS", "ISSUER", "LAST ERROR"].compactMap {
+                header in columns.firstIndex { $0.header == header }
+            }
+            (rows, kept, cut) = TextTable.fit(rows, columns: columns.map(\.fit), width: width, growOrder: grow)
+        }
+        let stateColumn = kept.firstIndex { columns[$0].header == "STATE" } ?? -1
         let text = TextTable.render(rows) { row, column, cell in
             guard style.colour, row > 0, column == stateColumn else { return cell }
             return colour(for: statuses[row - 1].state) + cell + "\u{1B}[0m"
         }
-        return text + summaryLine(statuses)
+        var footer = summaryLine(statuses)
+        if cut {
+            footer +=
+                "Cut to \(style.width ?? 0) columns: certctl status SECRET shows one in full, -o wide all columns.\n"
+        }
+        guard let width = style.width, !style.wide else { return text + footer }
+        return text
+            + footer.split(separator: "\n").map { wrap(String($0), width: width).joined(separator: "\n") + "\n" }
+            .joined()
     }
 
     static func summaryLine(_ statuses: [CertificateStatus]) -> String {
@@ -80,21 +115,22 @@ public enum StatusTable {
         return "\(hosts[0]) +\(hosts.count - 1)"
     }
 
-    static func errorCell(_ problem: String?, wide: Bool) -> String {
-        guard let problem else { return "" }
-        let oneLine = problem.replacingOccurrences(of: "\n", with: " ")
-        return wide || oneLine.count <= 48 ? oneLine : String(oneLine.prefix(47)) + "…"
+    static func errorCell(_ problem: String?) -> String {
+        problem?.replacingOccurrences(of: "\n", with: " ") ?? ""
+    }
+
+    /// "██████░░░░": the share of the lifetime left.
+    static func lifetimeBar(_ status: CertificateStatus, now: Date) -> String {
+        status.lifetimeLeft(at: now).map { share in
+            let filled = Int((share * 10).rounded(.up))
+            return String(repeating: "█", count: filled) + String(repeating: "░", count: 10 - filled)
+        } ?? ""
     }
 
     /// "59d 23h ██████████" with a bar of the lifetime left.
     static func timeLeftCell(_ status: CertificateStatus, now: Date) -> String {
         guard let left = status.timeLeft(at: now) else { return "-" }
-        let bar =
-            status.lifetimeLeft(at: now).map { share in
-                let filled = Int((share * 10).rounded(.up))
-                return String(repeating: "█", count: filled) + String(repeating: "░", count: 10 - filled)
-            } ?? ""
-        return "\(duration(left)) \(bar)"
+        return "\(duration(left)) \(lifetimeBar(status, now: now))"
     }
 
     /// A short human duration: "59d 23h", "5h 12m", "14m", "expired 3d ago".
@@ -116,8 +152,21 @@ public enum StatusTable {
     }
 
     /// The stable JSON of `-o json`: see README "certctl status".
-    public static func json(_ statuses: [CertificateStatus], now: Date) throws -> String {
-        let objects: [[String: Any]] = statuses.map { status in
+    public static func json(_ overview: Overview, now: Date) throws -> String {
+        let problems: [[String: Any]] = overview.problems.map { item in
+            [
+                "cluster": item.cluster, "object": item.problem.object, "kind": item.problem.kind.rawValue,
+                "namespace": item.problem.namespace ?? NSNull(), "field": item.problem.field ?? NSNull(),
+                "message": item.problem.reason,
+            ]
+        }
+        return try JSONText.encode(
+            ["certificates": certificateObjects(overview.certificates, now: now), "problems": problems], pretty: true)
+            + "\n"
+    }
+
+    static func certificateObjects(_ statuses: [CertificateStatus], now: Date) -> [[String: Any]] {
+        statuses.map { status in
             var object: [String: Any] = [
                 "cluster": status.cluster,
                 "namespace": status.desired.namespace,
@@ -140,14 +189,104 @@ public enum StatusTable {
             object["keyType"] = status.summary?.keyType?.rawValue ?? NSNull()
             object["chainIssuer"] = status.chainIssuer ?? NSNull()
             object["nextAttempt"] = status.record.nextAttempt.map { timestamp($0) } ?? NSNull()
+            object["decision"] = explain(status, now: now)
             return object
         }
-        return try JSONText.encode(["certificates": objects], pretty: true) + "\n"
     }
 
-    /// Everything about one certificate, like `cmctl status certificate`.
-    public static func detail(_ status: CertificateStatus, now: Date) -> String {
+    /// What the next run does with the certificate and by which rule, in words (README
+    /// "certctl status"): the renewal time and where it comes from, a back-off or rate limit
+    /// and until when, or the change that makes it due.
+    public static func explain(_ status: CertificateStatus, now: Date) -> String {
+        let secret = status.desired.secretName
+        let force = "certctl renew \(secret) -n \(status.desired.namespace) --now"
+        func when(_ date: Date) -> String { "\(timestamp(date)) (\(relative(date, now: now)))" }
+        func cause(_ reason: PlannedAction.Reason) -> String {
+            switch reason {
+            case .missing: return "there is no Secret yet"
+            case .unreadable: return "the Secret's certificate or key cannot be read"
+            case .keyMismatch: return "tls.key does not belong to the certificate in tls.crt"
+            case .expired: return "the certificate has expired"
+            case .namesChanged:
+                let held = status.summary?.names ?? []
+                let wanted = Set(status.desired.hosts)
+                var change: [String] = []
+                if !wanted.subtracting(held).isEmpty {
+                    change.append("adds \(wanted.subtracting(held).sorted().joined(separator: ", "))")
+                }
+                if !held.subtracting(wanted).isEmpty {
+                    change.append("drops \(held.subtracting(wanted).sorted().joined(separator: ", "))")
+                }
+                return "the Ingress's hosts changed (\(change.joined(separator: "; ")))"
+            case .issuerChanged:
+                return "the Ingress names another issuer (\(status.desired.issuer)) than the one that issued it"
+            case .profileChanged:
+                return
+                    "the issuer asks for profile \(status.issuerProfile ?? "none"), the certificate was issued under \(status.record.profile ?? "none")"
+            case .renewRequested: return "a renewal was requested (certctl renew)"
+            case .ariWindow:
+                return "it is in the CA's renewal window (ARI, RFC 9773)\(ariWindow(status).map { ", \($0)" } ?? "")"
+            case .lifetimeThreshold:
+                return "it is past its renewal time, \(lifetimeRule(status))"
+            case .notDue: return "it is not due"
+            case .wrongType: return "the Secret has another type"
+            }
+        }
+        switch status.action.kind {
+        case .wait(let until):
+            let rule =
+                status.record.ariWindowStart != nil && status.record.renewalTime == until
+                ? "a random time in the CA's renewal window (ARI, RFC 9773)\(ariWindow(status).map { ", \($0)" } ?? "")"
+                : lifetimeRule(status)
+            return
+                "Not due: renews at \(when(until)), \(rule). To renew earlier: certctl renew \(secret) -n \(status.desired.namespace) (at the next run), or with --now."
+        case .issue:
+            return "Due: \(cause(status.action.reason)). The next run issues it; \(force) issues it now."
+        case .backOff(let until):
+            let hold: String
+            if status.record.lastFailureKind == FailureKind.rateLimited.rawValue {
+                hold =
+                    "the CA rate-limited the last order and said to retry after \(when(until)); no request before then"
+            } else {
+                hold =
+                    "\(counted(status.record.failureCount, "attempt")) failed, so the next waits until \(when(until)) (a back-off of 1 h doubling to 32 h); after fixing the cause, \(force) clears it"
+            }
+            return "Due (\(cause(status.action.reason))), but \(hold)."
+        case .blocked:
+            return
+                "Blocked: the Secret has another type than kubernetes.io/tls and certctl will not overwrite it; delete it, or name another secretName in the Ingress."
+        }
+    }
+
+    /// How the renewal time of a certificate without ARI is chosen.
+    static func lifetimeRule(_ status: CertificateStatus) -> String {
+        guard let summary = status.summary, let renewal = status.renewalTime else { return "by its lifetime" }
+        let lifetime = summary.lifetime
+        let share = lifetime < 10 * 86_400 ? "1/2" : "2/3"
+        let rule = RenewalPlan.defaultRenewalTime(notBefore: summary.notBefore, notAfter: summary.notAfter)
+        return abs(rule.timeIntervalSince(renewal)) > 60
+            ? "the time recorded on the Secret (certctl.io/renewal-time)"
+            : "at \(share) of its \(duration(lifetime)) lifetime (certctl's rule without ARI: 2/3, or 1/2 under 10 days)"
+    }
+
+    static func ariWindow(_ status: CertificateStatus) -> String? {
+        guard let start = status.record.ariWindowStart, let end = status.record.ariWindowEnd else { return nil }
+        return "\(timestamp(start)) to \(timestamp(end))"
+    }
+
+    /// "in 3d 4h", "2h 5m ago".
+    public static func relative(_ date: Date, now: Date) -> String {
+        let seconds = date.timeIntervalSince(now)
+        if abs(seconds) < 60 { return "now" }
+        return seconds > 0 ? "in \(duration(seconds))" : "\(duration(-seconds)) ago"
+    }
+
+    /// Everything about one certificate, like `cmctl status certificate`: the decision in
+    /// words first, then the facts and the full last error.
+    public static func detail(_ status: CertificateStatus, now: Date, columns: Int = 100) -> String {
+        func when(_ date: Date) -> String { "\(timestamp(date)) (\(relative(date, now: now)))" }
         var lines: [(String, String)] = [
+            ("Decision", explain(status, now: now)),
             ("Secret", "\(status.desired.namespace)/\(status.desired.secretName) (\(status.cluster))"),
             ("Ingresses", status.desired.ingresses.joined(separator: ", ")),
             ("Hosts", status.desired.hosts.joined(separator: ", ")),
@@ -177,13 +316,34 @@ public enum StatusTable {
             lines.append(("Failures", String(status.record.failureCount)))
             lines.append(("Last failure", status.record.lastFailure ?? "-"))
             lines.append(("Failure kind", status.record.lastFailureKind ?? "-"))
+            if let time = status.record.lastFailureTime { lines.append(("Failed at", when(time))) }
             lines.append(("Next attempt", status.record.nextAttempt.map { timestamp($0) } ?? "-"))
         } else if let problem = status.problem {
             lines.append(("Problem", problem))
         }
         if let order = status.record.orderURL { lines.append(("Order", order)) }
         let width = lines.map(\.0.count).max() ?? 0
-        return lines.map { "\($0.0.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.1)" }.joined(
-            separator: "\n") + "\n"
+        let indent = String(repeating: " ", count: width + 2)
+        return lines.map { key, value in
+            // Long values (the decision, an error) wrap at words under their key.
+            let wrapped = wrap(value, width: max(columns - width - 2, 40)).joined(separator: "\n" + indent)
+            return "\(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(wrapped)"
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// `text` in lines of at most `width` characters, broken at spaces (a longer word stands alone).
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            if !line.isEmpty, line.count + 1 + word.count > width {
+                lines.append(line)
+                line = String(word)
+            } else {
+                line += (line.isEmpty ? "" : " ") + word
+            }
+        }
+        lines.append(line)
+        return lines
     }
 }

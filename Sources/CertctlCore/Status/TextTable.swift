@@ -21,6 +21,69 @@ public enum TextTable {
             }.joined(separator: "  ").trimmingTrailingSpaces
         }.joined(separator: "\n") + "\n"
     }
+
+    /// How one column gives way when the table is wider than the terminal.
+    public struct Column: Sendable {
+        /// Cut to no fewer than this many characters (with a marker); nil: never cut.
+        public var shrinksTo: Int?
+        /// Left out when cutting is not enough: lower goes first; nil: always shown.
+        public var dropOrder: Int?
+        /// Left out before any other cell is cut (a column that repeats another's facts).
+        public var dropsBeforeCutting: Bool
+
+        public init(shrinksTo: Int? = nil, dropOrder: Int? = nil, dropsBeforeCutting: Bool = false) {
+            self.shrinksTo = shrinksTo
+            self.dropOrder = dropOrder
+            self.dropsBeforeCutting = dropsBeforeCutting
+        }
+    }
+
+    /// The rows made to fit `width` characters: columns that repeat others dropped first, the
+    /// others cut (with "…") down to their minimum, and dropped by `dropOrder` when that is not
+    /// enough; what space is left is given back in `growOrder`. Returns the kept columns' indices and whether anything was cut or dropped.
+    public static func fit(
+        _ rows: [[String]], columns: [Column], width: Int, growOrder: [Int]
+    ) -> (rows: [[String]], kept: [Int], cut: Bool) {
+        guard let first = rows.first, first.count == columns.count, width > 0 else { return (rows, [], false) }
+        var natural = Array(repeating: 0, count: first.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < natural.count {
+                natural[index] = max(natural[index], cell.count)
+            }
+        }
+        var kept = Array(first.indices)
+        func minimum(_ index: Int) -> Int { min(natural[index], columns[index].shrinksTo ?? natural[index]) }
+        func total(_ widths: (Int) -> Int) -> Int {
+            kept.map(widths).reduce(0, +) + 2 * max(kept.count - 1, 0)
+        }
+        if total({ natural[$0] }) <= width { return (rows, kept, false) }
+        let droppable = first.indices.filter { columns[$0].dropOrder != nil }
+            .sorted { (columns[$0].dropOrder ?? 0) < (columns[$1].dropOrder ?? 0) }
+        for index in droppable where columns[index].dropsBeforeCutting && total({ natural[$0] }) > width {
+            kept.removeAll { $0 == index }
+        }
+        for index in droppable where total(minimum) > width {
+            kept.removeAll { $0 == index }
+        }
+        var widths = Dictionary(uniqueKeysWithValues: kept.map { ($0, minimum($0)) })
+        var spare = width - total { widths[$0] ?? 0 }
+        for index in growOrder + kept where spare > 0 && kept.contains(index) {
+            let grow = min(spare, natural[index] - (widths[index] ?? 0))
+            widths[index, default: 0] += grow
+            spare -= grow
+        }
+        var cut = kept.count < first.count
+        let fitted = rows.enumerated().map { rowIndex, row in
+            kept.map { index in
+                let cell = row[index]
+                let limit = widths[index] ?? cell.count
+                guard cell.count > limit, limit > 0 else { return cell }
+                if rowIndex > 0 { cut = true }
+                return String(cell.prefix(limit - 1)) + "…"
+            }
+        }
+        return (fitted, kept, cut)
+    }
 }
 
 extension String {
