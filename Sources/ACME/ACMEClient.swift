@@ -10,6 +10,12 @@ public struct ACMERequestRecord: Sendable {
     public var duration: Duration
 }
 
+/// What the current task is about to wait for, told to whoever shows progress (`certctl run`
+/// prints it when the wait lasts). A task-local: the caller sets it around its work.
+public enum WaitReport {
+    @TaskLocal public static var waitingFor: (@Sendable (String) -> Void)?
+}
+
 /// An RFC 8555 client for one CA directory and one account key.
 ///
 /// Behaviours (RFC 8555 §6-7, RFC 9773): every endpoint read from the directory; a nonce pool fed by
@@ -220,6 +226,7 @@ public actor ACMEClient {
         var attempt = 0
         while true {
             let started = ContinuousClock.now
+            WaitReport.waitingFor?("the CA to answer \(action)")
             do {
                 let response = try await transport.send(request)
                 observer?(
@@ -307,6 +314,7 @@ public actor ACMEClient {
         guard remaining > .zero else {
             throw ACMEError(.timeout, "gave up waiting for \(what) after \(configuration.orderDeadline)", url: url)
         }
+        WaitReport.waitingFor?("the CA to process the \(what) (polling)")
         try await clock.sleep(for: min(duration, remaining))
     }
 

@@ -2,7 +2,9 @@
 /// once. When the pool is empty while signed requests are on their way, each answer brings a
 /// nonce: the next request waits for it rather than spend a `HEAD newNonce`. So a run costs one
 /// `HEAD newNonce` however many requests it makes, at the price of sending signed requests one
-/// after another whenever nonces run short.
+/// after another whenever nonces run short. A waiter is patient for `patience` only: a CA that
+/// is slow to answer one certificate's request does not hold up the others (the waiter then
+/// fetches its own).
 actor NoncePool {
     private var nonces: [String] = []
     private var waiters: [(id: Int, continuation: CheckedContinuation<String?, Never>)] = []
@@ -10,9 +12,11 @@ actor NoncePool {
     /// Signed requests between `take` and `requestFinished`.
     private var inFlight = 0
     private let capacity: Int
+    private let patience: Duration
 
-    init(capacity: Int = 32) {
+    init(capacity: Int = 32, patience: Duration = .seconds(2)) {
         self.capacity = capacity
+        self.patience = patience
     }
 
     /// A nonce for a signed request about to be sent, which counts as in flight from now until
@@ -28,6 +32,13 @@ actor NoncePool {
             // (SIGTERM) is resumed at once with nil and its request then fails as cancelled.
             let id = nextWaiter
             nextWaiter += 1
+            let patience = self.patience
+            let timer = Task {
+                // A timeout, not an ordering: past it, the waiter stops waiting and fetches its own.
+                try? await Task.sleep(for: patience)
+                if !Task.isCancelled { self.cancelWaiter(id) }
+            }
+            defer { timer.cancel() }
             return await withTaskCancellationHandler {
                 await withCheckedContinuation { waiters.append((id, $0)) }
             } onCancel: {

@@ -43,6 +43,9 @@ public final class TestACMEServer: Sendable {
         public var dnsPersist: (issuerDomainNames: [String], dnsServer: String)?
         /// Adds a challenge of a type no client knows, in a shape of its own, to every authorization.
         public var unknownChallenge = false
+        /// newOrder for any of these names is not answered until ``releaseStalledOrders()``
+        /// (a CA that hangs for one certificate while it serves the others).
+        public var stalledNames: Set<String> = []
 
         public init() {}
     }
@@ -106,6 +109,16 @@ public final class TestACMEServer: Sendable {
     /// Forgets every account, as a CA that was reset.
     public func forgetAccounts() async {
         await state.forgetAccounts()
+    }
+
+    /// Answers the stalled newOrders, and every later one.
+    public func releaseStalledOrders() async {
+        await state.releaseStalled()
+    }
+
+    /// newOrders waiting to be answered.
+    public var stalledOrders: Int {
+        get async { await state.stalled.count }
     }
 
     /// How many accounts newAccount created.

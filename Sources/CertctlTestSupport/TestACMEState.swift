@@ -72,6 +72,15 @@ actor TestACMEState {
         change(&behaviour)
     }
 
+    /// The newOrders held back by `stalledNames`, resumed by `releaseStalled`.
+    private(set) var stalled: [CheckedContinuation<Void, Never>] = []
+
+    func releaseStalled() {
+        behaviour.stalledNames = []
+        for waiter in stalled { waiter.resume() }
+        stalled = []
+    }
+
     /// A CA reset: every account is gone (`accountDoesNotExist` for their `kid`).
     func forgetAccounts() {
         accounts = [:]
@@ -223,6 +232,10 @@ actor TestACMEState {
             return accountResource(request.uri, verified, payload: payload)
         case ("new-order", _):
             guard let account = verified.account else { return problem(400, "malformed", "newOrder needs kid") }
+            let names = ((payload?["identifiers"] as? [[String: Any]]) ?? []).compactMap { $0["value"] as? String }
+            if !behaviour.stalledNames.isDisjoint(with: names) {
+                await withCheckedContinuation { stalled.append($0) }
+            }
             return newOrder(payload ?? [:], account: account)
         case ("order", let id?):
             return orderResource(id)

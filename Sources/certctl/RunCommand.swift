@@ -175,12 +175,20 @@ struct RunCommand: AsyncParsableCommand {
                 metricsFile: metrics.file, pushgateway: metrics.pushgateway, notifications: notifications,
                 transport: transport, logger: logger)
         }
+        let progress = ProgressPrinter()
+        run.progress = progress
+        let notices = progress.noticeLongWaits()
+        defer { notices.cancel() }
         let started = ContinuousClock.now
         let report = try await withSIGTERMCancellation(logger: logger) { [run] in
             try await run.run(options)
         }
+        notices.cancel()
         let elapsed = ContinuousClock.now - started
-        print(RunSummary.render(report, elapsed: elapsed, now: Date()), terminator: "")
+        print(
+            RunSummary.render(
+                report, elapsed: elapsed, now: Date(), printed: progress.finishedIDs, width: Terminal.width),
+            terminator: "")
         return report.exitCode(at: Date())
     }
 }

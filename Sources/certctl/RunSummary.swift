@@ -5,15 +5,28 @@ import Transport
 
 /// The summary `certctl run` prints: a line per certificate, then the totals.
 enum RunSummary {
-    static func render(_ report: RunReport, elapsed: Duration, now: Date) -> String {
+    /// - Parameter printed: certificates whose line was printed as they finished (not repeated).
+    static func render(
+        _ report: RunReport, elapsed: Duration, now: Date, printed: Set<String> = [], width: Int? = nil
+    ) -> String {
         var rows: [[String]] = []
         var counts: [String: Int] = [:]
         for certificate in report.certificates {
             let (word, detail) = describe(certificate)
             counts[word, default: 0] += 1
+            guard !printed.contains(certificate.desired.id) else { continue }
             rows.append([word, certificate.desired.id, certificate.desired.hosts.joined(separator: ","), detail])
         }
+        var cut = false
+        if let width, !rows.isEmpty {
+            // The detail gives way first, then the hosts; the full text is in status SECRET and the logs.
+            (rows, _, cut) = TextTable.fit(
+                rows,
+                columns: [.init(), .init(shrinksTo: 20), .init(shrinksTo: 16), .init(shrinksTo: 24)],
+                width: width, growOrder: [1, 2, 3])
+        }
         var text = rows.isEmpty ? "" : TextTable.render(rows)
+        if cut { text += "Cut to \(width ?? 0) columns: certctl status SECRET shows one in full.\n" }
         if report.lockHeld {
             text += "another run holds the lock: due certificates were left to it\n"
         }
@@ -31,6 +44,11 @@ enum RunSummary {
             "\(counted(report.certificates.count, "certificate")) in \(report.cluster): \(totals.joined(separator: ", "))"
         text += "; \(counted(report.acmeRequests, "ACME request")) in \(String(format: "%.2f", seconds)) s\n"
         return text
+    }
+
+    /// One certificate's line as it finishes: the word padded like the table's first column.
+    static func line(_ word: String, _ fields: String...) -> String {
+        ([word.padding(toLength: 11, withPad: " ", startingAt: 0)] + fields).joined(separator: "  ")
     }
 
     static func describe(_ report: CertificateReport) -> (String, String) {

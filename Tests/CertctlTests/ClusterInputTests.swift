@@ -311,4 +311,78 @@ struct LineBufferingTests {
         #expect(process.isRunning, "the line came while serve was still running")
         #expect(line.hasPrefix("certctl serve: http://127.0.0.1:"), "\(line)")
     }
+
+    @Test("run prints each certificate's line as it finishes and names what a stalled one waits for, while it runs")
+    func runProgress() async throws {
+        let port = freeLoopbackPort()
+        var behaviour = TestACMEServer.Behaviour()
+        behaviour.stalledNames = ["b.mybinder.org"]
+        let server = try await TestACMEServer.start(validationPort: port, behaviour: behaviour)
+        defer { Task { await server.stop() } }
+        let project = try LocalProject.make(server: server.directoryURL, sites: ["a", "b"])
+        let process = Process()
+        process.executableURL = CertctlProcess.binary
+        process.arguments =
+            ["run", "--concurrency", "2", "--acme-timeout", "120", "--http01-listen", "127.0.0.1:\(port)"]
+            + LocalProject.flags
+        process.currentDirectoryURL = project.directory
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        let lines = Self.lines(of: pipe.fileHandleForReading)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // A backstop only: the steps below are ordered by what the pipe says, not by time.
+        let backstop = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 90, execute: backstop)
+        defer { backstop.cancel() }
+
+        var iterator = lines.makeAsyncIterator()
+        var seen: [String] = []
+        func next(until match: (String) -> Bool) async -> String? {
+            while let line = await iterator.next() {
+                seen.append(line)
+                if match(line) { return line }
+            }
+            return nil
+        }
+        let issued = await next { $0.hasPrefix("issued") && $0.contains("prod/tls-a") }
+        #expect(issued != nil, "\(seen)")
+        // The CA holds b's newOrder, and a is not held up by it (its nonce comes from elsewhere).
+        #expect(process.isRunning, "a's line came while b was still stalled")
+        #expect(await server.stalledOrders == 1)
+        let waiting = await next { $0.hasPrefix("waiting") }
+        #expect(
+            waiting?.contains("prod/tls-b") == true && waiting?.contains("s for the CA to answer newOrder") == true,
+            "\(seen)")
+        #expect(process.isRunning)
+        await server.releaseStalledOrders()
+        _ = await next { _ in false }  // to the end
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(seen)")
+        #expect(seen.contains { $0.hasPrefix("issued") && $0.contains("prod/tls-b") }, "\(seen)")
+        #expect(seen.last?.hasPrefix("2 certificates in local: 2 issued") == true, "\(seen)")
+        // Each line once: the summary does not repeat what was printed as it happened.
+        #expect(seen.filter { $0.contains("prod/tls-a") && $0.hasPrefix("issued") }.count == 1)
+    }
+
+    /// The lines written into `handle`, as they arrive (read on a thread of its own).
+    static func lines(of handle: FileHandle) -> AsyncStream<String> {
+        AsyncStream { continuation in
+            Thread.detachNewThread {
+                var buffer = ""
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    buffer += String(decoding: chunk, as: UTF8.self)
+                    while let end = buffer.firstIndex(of: "\n") {
+                        continuation.yield(String(buffer[..<end]))
+                        buffer = String(buffer[buffer.index(after: end)...])
+                    }
+                }
+                if !buffer.isEmpty { continuation.yield(buffer) }
+                continuation.finish()
+            }
+        }
+    }
 }

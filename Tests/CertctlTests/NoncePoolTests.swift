@@ -41,6 +41,21 @@ struct NoncePoolTests {
         #expect(await pool.take() == "d")
     }
 
+    @Test("a waiter whose nonce would come from a request the CA does not answer fetches its own in time")
+    func patience() async throws {
+        let pool = NoncePool(patience: .milliseconds(100))
+        #expect(await pool.take() == nil)  // the request in flight, which the CA never answers
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(await pool.take() == nil, "the waiter gave up and fetches a nonce itself")
+        #expect(clock.now - started >= .milliseconds(100))
+        #expect(await pool.waiting == 0)
+        // Its own request counts as in flight: an answer now feeds the pool, nobody waits.
+        await pool.requestFinished(nonce: "late")
+        await pool.requestFinished(nonce: "own")
+        #expect(await pool.count == 2)
+    }
+
     @Test("an answer without a nonce leaves the next waiter to fetch its own")
     func missingNonce() async throws {
         let pool = NoncePool()

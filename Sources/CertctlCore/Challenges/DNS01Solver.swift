@@ -145,6 +145,7 @@ public struct DNS01Solver: ChallengeSolver {
 
     /// Polls every server until each answers `value` (a propagation wait, not an ordering).
     private func waitForRecord(_ value: String, at name: String, on servers: [DNSClient]) async throws {
+        WaitReport.waitingFor?("DNS servers to answer the TXT record \(name)")
         let started = ContinuousClock.now
         while true {
             let missing = await DynamicUpdate.missing(value, at: name, on: servers)

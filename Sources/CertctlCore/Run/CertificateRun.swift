@@ -71,6 +71,8 @@ public struct CertificateRun: Sendable {
     /// Called under the lock before the first challenge with the namespaces of the certificates
     /// about to be issued (removing what a killed run left there).
     public var beforeSolving: (@Sendable (Set<String>) async -> Void)?
+    /// Told of each issuance as it begins, waits and finishes.
+    public var progress: (any RunProgress)?
 
     public init(
         store: any ClusterStore,
@@ -388,15 +390,17 @@ public struct CertificateRun: Sendable {
         for issuerName in Set(due.map(\.0.desired.issuer)).sorted() {
             guard let issuer = options.issuers[issuerName] else { continue }
             do {
-                let client = try await AccountSession.open(
-                    issuer: issuer,
-                    store: accounts,
-                    secrets: secrets,
-                    transport: transport,
-                    logger: logger,
-                    observer: tally,
-                    requestTimeout: options.acmeRequestTimeout
-                )
+                let client = try await progress.tracking("issuer \(issuerName)") {
+                    try await AccountSession.open(
+                        issuer: issuer,
+                        store: accounts,
+                        secrets: secrets,
+                        transport: transport,
+                        logger: logger,
+                        observer: tally,
+                        requestTimeout: options.acmeRequestTimeout
+                    )
+                }
                 clients[issuerName] = .success(client)
             } catch {
                 logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuerName)", "error": "\(error)"])
@@ -423,28 +427,42 @@ public struct CertificateRun: Sendable {
                 let issuer = options.issuers[entry.desired.issuer]
                 let client = clients[entry.desired.issuer]
                 let kept = inFlight[entry.desired.id]
+                let progress = self.progress
                 group.addTask {
-                    guard let issuer, let client else {
-                        let error = CertctlError(
-                            .unknownIssuer, object: "Secret \(entry.desired.id)",
-                            "the issuer \(entry.desired.issuer) is not defined")
-                        return await failed(entry, action, error.description, error: error)
-                    }
-                    switch client {
-                    case .failure(let error): return await failed(entry, action, "\(error)", error: error)
-                    case .success(let client):
-                        return await issueOne(
-                            entry, action, issuer: issuer, client: client, responder: responder,
-                            options: options, inFlight: kept)
+                    await progress.tracking(entry.desired.id) {
+                        await issueOrFail(
+                            entry, action, issuer: issuer, client: client, responder: responder, options: options,
+                            inFlight: kept)
                     }
                 }
             }
             for _ in 0..<max(options.concurrency, 1) { startNext() }
             while let result = await group.next() {
+                progress?.finished(result)
                 results.append(result)
                 startNext()
             }
             return results
+        }
+    }
+
+    /// One certificate, or its failure when its issuer or account is not usable.
+    private func issueOrFail(
+        _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?, client: Result<ACMEClient, any Error>?,
+        responder: HTTP01Responder, options: Options, inFlight: OrderInFlight?
+    ) async -> CertificateReport {
+        guard let issuer, let client else {
+            let error = CertctlError(
+                .unknownIssuer, object: "Secret \(entry.desired.id)",
+                "the issuer \(entry.desired.issuer) is not defined")
+            return await failed(entry, action, error.description, error: error)
+        }
+        switch client {
+        case .failure(let error): return await failed(entry, action, "\(error)", error: error)
+        case .success(let client):
+            return await issueOne(
+                entry, action, issuer: issuer, client: client, responder: responder, options: options,
+                inFlight: inFlight)
         }
     }
 
