@@ -104,8 +104,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["GitCommit"]
         ),
+        .plugin(name: "GitCommit", capability: .buildTool()),
         .target(
             name: "CertctlTestSupport",
             dependencies: [

@@ -10,11 +10,11 @@ struct Certctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certctl",
         abstract: "Obtain, renew and watch the TLS certificates of a Kubernetes deployment over ACME.",
-        version: CertctlVersion.current,
+        version: VersionCommand.text,
         subcommands: [
             RunCommand.self, StatusCommand.self, ServeCommand.self, NotifyCommand.self, RenewCommand.self,
             DiscoverCommand.self,
-            IssueCommand.self, DNSPersistRecordCommand.self,
+            IssueCommand.self, DNSPersistRecordCommand.self, VersionCommand.self,
         ]
     )
 

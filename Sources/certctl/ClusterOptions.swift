@@ -8,21 +8,37 @@ import Transport
 /// How every command chooses its cluster: a manifests directory (local), a kubeconfig context,
 /// or the pod's service account when neither is given.
 struct ClusterOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Local mode: read Ingress manifests from this directory.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("Local mode: read Ingress manifests from this directory.", valueName: "dir"),
+        completion: .file(extensions: ["yaml", "yml"]))
     var manifests: String?
 
-    @Option(help: ArgumentHelp("State directory (local Secrets and ACME accounts).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("State directory (local Secrets and ACME accounts).", valueName: "dir"),
+        completion: .directory)
     var state = ".certctl"
 
-    @Option(help: ArgumentHelp("kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).", valueName: "path"),
+        completion: .file())
     var kubeconfig: String?
 
     @Option(
         name: .customLong("context"),
         help: ArgumentHelp(
-            "kubeconfig context (default: its current-context); status takes several.", valueName: "name")
+            "kubeconfig context (default: its current-context); status takes several.", valueName: "name"),
+        completion: .custom { arguments, _, _ in ClusterOptions.contextNames(arguments) }
     )
     var contexts: [String] = []
+
+    /// The contexts of the kubeconfig the command line names (or the default one), for shell completion.
+    static func contextNames(_ arguments: [String]) -> [String] {
+        let explicit = arguments.firstIndex(of: "--kubeconfig").flatMap { index in
+            index + 1 < arguments.count ? arguments[index + 1] : nil
+        }
+        let config = try? Kubeconfig.load(explicit: explicit, environment: ProcessInfo.processInfo.environment)
+        return config?.contextNames ?? []
+    }
 
     /// The one context of commands that work on one cluster.
     var context: String? { contexts.first }
@@ -35,7 +51,7 @@ struct ClusterOptions: ParsableArguments {
     @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Look at every namespace.")
     var allNamespaces = false
 
-    @Option(help: ArgumentHelp("Directory of issuer YAML files.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Directory of issuer YAML files.", valueName: "dir"), completion: .directory)
     var issuers = "issuers"
 
     @Option(

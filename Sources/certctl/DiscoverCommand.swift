@@ -15,7 +15,8 @@ struct DiscoverCommand: AsyncParsableCommand {
 
     @OptionGroup var cluster: ClusterOptions
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "table or json")
+    @Option(
+        name: [.customShort("o"), .customLong("output")], help: "table or json", completion: .list(["table", "json"]))
     var output = "table"
 
     @OptionGroup var logging: LoggingOptions

@@ -37,7 +37,9 @@ struct IssueCommand: AsyncParsableCommand {
         help: ArgumentHelp("Where the HTTP-01 responder listens.", valueName: "host:port"))
     var http01Listen = "0.0.0.0:8089"
 
-    @Option(name: .customLong("key-type"), help: ArgumentHelp("Certificate key: \(KeyType.names).", valueName: "type"))
+    @Option(
+        name: .customLong("key-type"), help: ArgumentHelp("Certificate key: \(KeyType.names).", valueName: "type"),
+        completion: .list(KeyType.allCases.map(\.rawValue)))
     var keyType = "ecdsa-p256"
 
     @OptionGroup var logging: LoggingOptions

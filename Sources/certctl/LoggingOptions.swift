@@ -6,10 +6,14 @@ import Transport
 
 /// Flags every command shares for its log.
 struct LoggingOptions: ParsableArguments {
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(
+        help: "Log level: trace, debug, info, notice, warning, error, critical.",
+        completion: .list(Logger.Level.allCases.map(\.rawValue)))
     var logLevel = "warning"
 
-    @Option(help: "Log format: text (for a terminal) or json (one object per line, for a cluster).")
+    @Option(
+        help: "Log format: text (for a terminal) or json (one object per line, for a cluster).",
+        completion: .list(["text", "json"]))
     var logFormat = "text"
 
     func validate() throws {

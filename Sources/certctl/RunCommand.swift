@@ -81,7 +81,9 @@ struct RunCommand: AsyncParsableCommand {
         help: "Self-checks through the ingress before the CA is told (0: none).")
     var selfCheckPasses = 5
 
-    @Option(name: .customLong("key-type"), help: ArgumentHelp("Certificate key: \(KeyType.names).", valueName: "type"))
+    @Option(
+        name: .customLong("key-type"), help: ArgumentHelp("Certificate key: \(KeyType.names).", valueName: "type"),
+        completion: .list(KeyType.allCases.map(\.rawValue)))
     var keyType = "ecdsa-p256"
 
     @Option(
@@ -95,7 +97,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("notify-config"),
-        help: ArgumentHelp("Send what changed state to the channels of this file.", valueName: "path"))
+        help: ArgumentHelp("Send what changed state to the channels of this file.", valueName: "path"),
+        completion: .file(extensions: ["yaml", "yml"]))
     var notifyConfig: String?
 
     @OptionGroup var logging: LoggingOptions

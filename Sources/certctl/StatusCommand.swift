@@ -22,7 +22,9 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var cluster: ClusterOptions
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "table, wide or json")
+    @Option(
+        name: [.customShort("o"), .customLong("output")], help: "table, wide or json",
+        completion: .list(["table", "wide", "json"]))
     var output = "table"
 
     @Flag(help: "Connect to each host (SNI) and compare the certificate it serves with the Secret's.")

@@ -18,9 +18,8 @@ extension RunProgress {
     func tracking<T: Sendable>(_ id: String, _ body: () async throws -> T) async rethrows -> T {
         began(id)
         defer { ended(id) }
-        return try await WaitReport.$waitingFor.withValue({ [self] what in waiting(id, for: what) }) {
-            try await body()
-        }
+        let report: @Sendable (String) -> Void = { [self] what in waiting(id, for: what) }
+        return try await WaitReport.$waitingFor.withValue(report) { try await body() }
     }
 }
 

@@ -1,5 +1,6 @@
 import Certificates
 public import Foundation
+import Transport
 
 /// The exporter's `/` page: every certificate, most urgent first, and the misconfigured objects.
 /// Plain HTML that reads without JavaScript; a small script adds sorting and filtering.
@@ -28,13 +29,13 @@ public enum StatusPage {
             rows += """
                 <tr class="\(status.state.rawValue.lowercased())" data-rank="\(rank)">\(cluster)\
                 <td class="state nw" data-sort="\(status.state.rank)">\(status.state.rawValue)</td>\
-                <td class="nw">\(escape(status.desired.namespace))/<b>\(escape(status.desired.secretName))</b>\
-                <div class="sub">\(escape(status.desired.ingresses.joined(separator: ", ")))</div></td>\
+                <td><span class="nw">\(escape(status.desired.namespace))/</span><wbr><b class="nw">\(escape(status.desired.secretName))</b>\
+                <div class="sub">Ingress \(status.desired.ingresses.map { "<span class=\"nw\">\(escape($0))</span>" }.joined(separator: ", "))</div></td>\
                 <td>\(hosts)</td>\
                 <td class="nw">\(escape(status.desired.issuer + (status.record.profile.map { "/\($0)" } ?? "")))</td>\
                 <td class="nw" data-sort="\(left.map { String(Int($0)) } ?? "-1e12")">\(bar)\
                 \(left.map { escape(StatusTable.duration($0)) } ?? "-")\
-                \(status.summary.map { "<div class=\"sub\">until \(time($0.notAfter, now: now))</div>" } ?? "")</td>\
+                \(status.summary.map { "<div class=\"sub\">until \(escape(Timestamp.minute($0.notAfter)))</div>" } ?? "")</td>\
                 <td class="nw" data-sort="\(status.renewalTime.map { String(Int($0.timeIntervalSince1970)) } ?? "0")">\
                 \(status.renewalTime.map { time($0, now: now) } ?? "-")</td>\
                 <td class="num" data-sort="\(status.record.failureCount)">\(status.record.failureCount)\
@@ -46,7 +47,8 @@ public enum StatusPage {
         var problems = ""
         if !overview.problems.isEmpty {
             problems = "<h2 id=\"problems\">\(counted(overview.problems.count, "problem"))</h2>\n"
-            problems += "<p>These objects make no certificate until they are fixed.</p>\n<table><thead><tr>"
+            problems +=
+                "<p>These objects make no certificate until they are fixed.</p>\n<div class=\"scroll\"><table><thead><tr>"
             problems += showCluster ? "<th>Cluster</th>" : ""
             problems += "<th>Object</th><th>Field</th><th>Kind</th><th>What to do</th></tr></thead><tbody>\n"
             for item in overview.problems {
@@ -56,7 +58,7 @@ public enum StatusPage {
                 problems += "<td class=\"nw\">\(item.problem.kind.rawValue)</td>"
                 problems += "<td class=\"error\">\(escape(item.problem.reason))</td></tr>\n"
             }
-            problems += "</tbody></table>\n"
+            problems += "</tbody></table></div>\n"
         }
         let problemsLink =
             overview.problems.isEmpty
@@ -72,7 +74,7 @@ public enum StatusPage {
             th,td{padding:.35em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
             th{background:#f4f4f4;position:sticky;top:0}th[data-col]{cursor:pointer}
             .nw{white-space:nowrap}.num{text-align:right}.sub{color:#666;font-size:12px}
-            .error{overflow-wrap:anywhere;max-width:32em}
+            .error{overflow-wrap:anywhere;max-width:28em}
             .expired .state,.missing .state,.invalid .state,.expiring .state,span.expired,span.missing,
             span.invalid,span.expiring{color:#b00;font-weight:bold}
             .failing .state,.due .state,span.failing,span.due{color:#a60}.ready .state,span.ready{color:#070}
@@ -88,7 +90,7 @@ public enum StatusPage {
             <input id="filter" type="search" placeholder="Filter: namespace, host, state…" hidden>
             <div class="scroll"><table id="certificates"><thead><tr>\(showCluster ? "<th data-col>Cluster</th>" : "")\
             <th data-col>State</th><th data-col>Secret</th><th data-col>Hosts</th><th data-col>Issuer</th>\
-            <th data-col>Time left</th><th data-col>Renews</th><th data-col>Failures</th><th>Last error</th></tr></thead>
+            <th data-col>Time left</th><th data-col>Renews</th><th data-col>Failures</th><th>What is wrong</th></tr></thead>
             <tbody>
             \(rows)</tbody></table></div>
             \(problems)<script>
