@@ -386,3 +386,47 @@ struct LineBufferingTests {
         }
     }
 }
+
+@Suite("Version and shell completion")
+struct VersionAndCompletionTests {
+    @Test("certctl version names the version and the commit it was built from")
+    func version() async throws {
+        let result = try await CertctlProcess.run(["version"])
+        let head = try await ExternalTool.run(
+            "/usr/bin/git", ["rev-parse", "--short=12", "HEAD"], directory: CertctlProcess.repository)
+        let commit = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(result.status == 0)
+        #expect(
+            result.standardOutput.hasPrefix("certctl \(CertctlVersion.current) (commit \(commit)"),
+            "\(result.standardOutput)")
+        let flag = try await CertctlProcess.run(["--version"])
+        #expect(flag.standardOutput.hasPrefix("\(CertctlVersion.current) (commit \(commit)"))
+    }
+
+    @Test("the completion scripts complete option values; --context completes the kubeconfig's contexts")
+    func completion() async throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try await CertctlProcess.run(["--generate-completion-script", shell])
+            #expect(script.status == 0)
+            for value in ["ecdsa-p384", "wide", "critical"] {
+                #expect(script.standardOutput.contains(value), "\(shell) completes \(value)")
+            }
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("config")
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: prod
+        clusters: [{name: c, cluster: {server: "https://kube.example.org:6443"}}]
+        contexts: [{name: prod, context: {cluster: c, user: u}}, {name: staging, context: {cluster: c, user: u}}]
+        users: [{name: u, user: {token: t}}]
+        """.write(to: file, atomically: true, encoding: .utf8)
+        // What the scripts call for --context (ArgumentParser's ---completion protocol).
+        let contexts = try await CertctlProcess.run(
+            ["---completion", "status", "--", "--context", "1", "0", "certctl", "status", "--context"],
+            environment: ["KUBECONFIG": file.path])
+        #expect(contexts.standardOutput.split(separator: "\n") == ["prod", "staging"], "\(contexts.standardOutput)")
+    }
+}

@@ -86,6 +86,11 @@ struct ImageTests {
         let version = try await Self.podman(["run", "--rm", image, "--version"])
         #expect(version.status == 0)
         #expect(version.output.contains(CertctlVersion.current), "\(version.output)")
+        // The commit it was built from, as certctl version prints it.
+        let head = try await ExternalTool.run(
+            "/usr/bin/git", ["rev-parse", "--short=12", "HEAD"], directory: CertctlProcess.repository)
+        let commit = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(head.status != 0 || version.output.contains("(commit \(commit)"), "\(version.output) vs \(commit)")
         let user = try await Self.podman(["run", "--rm", "--entrypoint", "/usr/bin/id", image, "-u"])
         #expect(user.output.trimmingCharacters(in: .whitespacesAndNewlines) == "65532")
     }
