@@ -338,3 +338,57 @@ public struct ConfigMap: KubernetesResource, Equatable {
         self.data = data
     }
 }
+
+/// `authorization.k8s.io/v1` SelfSubjectAccessReview: "may I do this?", answered by the API
+/// server's authorizer for the caller (`certctl check`).
+public struct SelfSubjectAccessReview: KubernetesResource, Equatable {
+    public static let apiVersion = "authorization.k8s.io/v1"
+    public static let kind = "SelfSubjectAccessReview"
+    public static let plural = "selfsubjectaccessreviews"
+
+    public struct ResourceAttributes: Codable, Sendable, Equatable {
+        public var namespace: String?
+        public var verb: String
+        public var group: String
+        public var resource: String
+
+        public init(namespace: String?, verb: String, group: String, resource: String) {
+            self.namespace = namespace
+            self.verb = verb
+            self.group = group
+            self.resource = resource
+        }
+        enum CodingKeys: String, CodingKey { case namespace, verb, group, resource }
+
+        /// The server leaves out an empty `group` (the core group) in its answer.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
+            verb = try container.decode(String.self, forKey: .verb)
+            group = try container.decodeIfPresent(String.self, forKey: .group) ?? ""
+            resource = try container.decode(String.self, forKey: .resource)
+        }
+    }
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var resourceAttributes: ResourceAttributes
+    }
+
+    public struct Status: Codable, Sendable, Equatable {
+        public var allowed: Bool
+        public var denied: Bool?
+        public var reason: String?
+        public var evaluationError: String?
+    }
+
+    public var apiVersion: String? = SelfSubjectAccessReview.apiVersion
+    public var kind: String? = SelfSubjectAccessReview.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec
+    public var status: Status?
+
+    public init(_ attributes: ResourceAttributes) {
+        metadata = ObjectMeta()
+        spec = Spec(resourceAttributes: attributes)
+    }
+}

@@ -14,7 +14,7 @@ struct Certctl: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, ServeCommand.self, NotifyCommand.self, RenewCommand.self,
             DiscoverCommand.self,
-            IssueCommand.self, DNSPersistRecordCommand.self, VersionCommand.self,
+            CheckCommand.self, IssueCommand.self, DNSPersistRecordCommand.self, VersionCommand.self,
         ]
     )
 

@@ -21,11 +21,13 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var cluster: ClusterOptions
 
-    @Option(help: "Certificates issued at the same time.")
+    @Option(
+        parsing: .unconditional, help: "Certificates issued at the same time.")
     var concurrency = 8
 
     @Option(
         name: .customLong("lease-seconds"),
+        parsing: .unconditional,
         help:
             "Cluster mode: the run's Lease lasts this long unless renewed; a run killed without releasing it holds off the next runs as long."
     )
@@ -33,6 +35,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("acme-timeout"),
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Seconds one ACME request may take before it is abandoned (retried twice, then the certificate fails).",
             valueName: "seconds"))
@@ -47,6 +50,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("dns01-propagation-timeout"),
+        parsing: .unconditional,
         help: ArgumentHelp("DNS-01: seconds those servers may take to answer the record.", valueName: "seconds"))
     var dns01PropagationTimeout = 120
 
@@ -60,8 +64,11 @@ struct RunCommand: AsyncParsableCommand {
         guard (1...64).contains(concurrency) else {
             throw ValidationError("--concurrency must be 1 to 64 (the default is 8)")
         }
-        guard leaseSeconds >= 2 else {
-            throw ValidationError("--lease-seconds must be at least 2 (the default is 900)")
+        guard (0...50).contains(selfCheckPasses) else {
+            throw ValidationError("--http01-self-check-passes must be 0 to 50 (the default is 5)")
+        }
+        guard (2...86_400).contains(leaseSeconds) else {
+            throw ValidationError("--lease-seconds must be 2 to 86400 (the default is 900)")
         }
         guard (1...600).contains(acmeTimeout) else {
             throw ValidationError("--acme-timeout must be 1 to 600 seconds (the default is 30)")
@@ -78,6 +85,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("http01-self-check-passes"),
+        parsing: .unconditional,
         help: "Self-checks through the ingress before the CA is told (0: none).")
     var selfCheckPasses = 5
 

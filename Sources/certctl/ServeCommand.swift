@@ -15,10 +15,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where to listen.", valueName: "host:port"))
     var listen = "0.0.0.0:9102"
 
-    @Option(name: .customLong("cache-seconds"), help: "How long one reading of the Secrets serves scrapes.")
+    @Option(
+        name: .customLong("cache-seconds"), parsing: .unconditional,
+        help: "How long one reading of the Secrets serves scrapes.")
     var cacheSeconds = 30.0
 
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard cacheSeconds >= 0, cacheSeconds <= 3600 else {
+            throw ValidationError("--cache-seconds must be 0 to 3600 (the default is 30)")
+        }
+    }
 
     func run() async throws {
         let logger = logging.makeLogger()

@@ -30,7 +30,8 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Connect to each host (SNI) and compare the certificate it serves with the Secret's.")
     var probe = false
 
-    @Option(name: .customLong("probe-port"), help: "The port --probe connects to.")
+    @Option(
+        name: .customLong("probe-port"), parsing: .unconditional, help: "The port --probe connects to.")
     var probePort = 443
 
     @Option(
@@ -41,7 +42,8 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("w"), .customLong("watch")], help: "Read and redraw every --interval seconds.")
     var watch = false
 
-    @Option(help: ArgumentHelp("Seconds between redraws of --watch.", valueName: "seconds"))
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("Seconds between redraws of --watch.", valueName: "seconds"))
     var interval = 5
 
     @OptionGroup var logging: LoggingOptions

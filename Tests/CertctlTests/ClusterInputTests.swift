@@ -430,3 +430,30 @@ struct VersionAndCompletionTests {
         #expect(contexts.standardOutput.split(separator: "\n") == ["prod", "staging"], "\(contexts.standardOutput)")
     }
 }
+
+@Suite("Numeric options out of range")
+struct NumericOptionTests {
+    @Test(
+        "every numeric option is range-checked before anything runs, naming the option, its range and default",
+        arguments: [
+            (["run", "--concurrency", "0"], "--concurrency must be 1 to 64 (the default is 8)"),
+            (["run", "--concurrency", "-3"], "--concurrency must be 1 to 64 (the default is 8)"),
+            (["run", "--lease-seconds", "1"], "--lease-seconds must be 2 to 86400 (the default is 900)"),
+            (["run", "--acme-timeout", "601"], "--acme-timeout must be 1 to 600 seconds (the default is 30)"),
+            (
+                ["run", "--http01-self-check-passes", "99"],
+                "--http01-self-check-passes must be 0 to 50 (the default is 5)"
+            ),
+            (["run", "--dns01-propagation-timeout", "0"], "--dns01-propagation-timeout must be 1 to 3600 seconds"),
+            (["serve", "--cache-seconds", "-1"], "--cache-seconds must be 0 to 3600 (the default is 30)"),
+            (["status", "--probe-port", "70000"], "--probe-port must be 1 to 65535 (the default is 443)"),
+            (["status", "--interval", "0"], "--interval must be 1 to 3600 seconds (the default is 5)"),
+            (["check", "--acme-timeout", "0"], "--acme-timeout must be 1 to 600 seconds (the default is 15)"),
+        ])
+    func outOfRange(arguments: [String], message: String) async throws {
+        let result = try await CertctlProcess.run(
+            arguments + ["--manifests", "ingress"], directory: CertctlProcess.repository)
+        #expect(result.status == 64, "\(arguments): \(result.standardError)")
+        #expect(result.standardError.contains(message), "\(arguments): \(result.standardError)")
+    }
+}

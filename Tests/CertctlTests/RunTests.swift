@@ -574,21 +574,21 @@ struct RunProcessTests {
         let process = try project.start(
             project.runArguments(issuer: "local", port: port, ["--http01-self-check-passes", "3"]), pod: "certctl-1")
 
-        // The self-check cannot reach site0.mybinder.org here, so the run waits in it.
+        // The self-check cannot reach site0.mybinder.org here, so the run waits in it: until the
+        // solver's Service and then its Ingress are seen (the Ingress is made after the Service).
         var created = false
         for _ in 0..<100 {
-            if !(try await client.list(Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true"))
-                .isEmpty
-            {
+            let services = try await client.list(
+                Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+            let ingresses = try await client.list(
+                Ingress.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+            if !services.isEmpty, ingresses.count == 1 {
                 created = true
                 break
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(created, "the solver Service should appear")
-        #expect(
-            try await client.list(Ingress.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true").count
-                == 1)
+        #expect(created, "the solver Service and Ingress should appear")
         process.terminate()  // SIGTERM
         process.waitUntilExit()
 

@@ -1,0 +1,79 @@
+import ArgumentParser
+import CertctlCore
+import Foundation
+import Logging
+import Transport
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "A preflight after deploying: what a run needs, checked without making a certificate.",
+        discussion: """
+            One line per check: the cluster's Ingresses and Secrets read, each misconfigured \
+            object, every issuer's CA directory (and the profile it asks for), its account (looked \
+            up by its key, never created), in a cluster the job's permissions in each namespace \
+            (SelfSubjectAccessReview), and every host HTTP-01 validates resolving. Exit code 0 all \
+            ok, 1 a warning, 2 a failure.
+            """
+    )
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(
+        name: .customLong("resolver"),
+        help: ArgumentHelp(
+            "Resolve the hosts at this DNS server (default: the system's resolver).", valueName: "host:port"))
+    var resolver: String?
+
+    @Option(
+        name: .customLong("acme-timeout"),
+        parsing: .unconditional,
+        help: ArgumentHelp("Seconds one request may take.", valueName: "seconds"))
+    var acmeTimeout = 15
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (1...600).contains(acmeTimeout) else {
+            throw ValidationError("--acme-timeout must be 1 to 600 seconds (the default is 15)")
+        }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        let results: [Preflight.Result]
+        do {
+            try cluster.requireSingleCluster()
+            let (issuers, defaultIssuer) = try cluster.loadIssuers()
+            let context = try cluster.makeContext(logger: logger)
+            let place: AccountPlace =
+                if let client = context.client, let namespace = context.namespace {
+                    .cluster(client: client, namespace: namespace)
+                } else {
+                    .local(state: cluster.state)
+                }
+            let preflight = Preflight(
+                store: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer,
+                place: place, transport: CurlTransport(userAgent: CertctlVersion.userAgent), client: context.client,
+                namespace: context.namespace, resolver: resolver, requestTimeout: .seconds(acmeTimeout),
+                logger: logger)
+            results = await preflight.run { result in
+                print(
+                    "\(result.outcome.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(result.check.padding(toLength: 12, withPad: " ", startingAt: 0)) \(result.message)"
+                )
+            }
+        } catch {
+            throw CertctlExit.report(error)
+        }
+        let failed = results.filter { $0.outcome == .failed }.count
+        let warnings = results.filter { $0.outcome == .warning }.count
+        print(
+            "\(counted(results.count, "check")): \(results.count - failed - warnings) ok, \(counted(warnings, "warning")), \(failed) failed"
+        )
+        print(
+            "not checked: the HTTP-01 path through each Ingress to the job (run's self-check tests it before each challenge)"
+        )
+        if failed > 0 { throw CertctlExit.critical }
+        if warnings > 0 { throw CertctlExit.renewalFailed }
+    }
+}

@@ -1,0 +1,143 @@
+import CertctlCore
+import CertctlTestSupport
+import Foundation
+import Kubernetes
+import Testing
+
+/// `certctl check` through the binary: a good setup passes every line, a broken one names each
+/// fault on a line of its own, with exit codes 0, 1 and 2.
+@Suite("certctl check", .serialized)
+struct CheckCommandTests {
+    static func lines(_ output: String) -> [String] { output.split(separator: "\n").map(String.init) }
+
+    @Test("local: CA, profile, account and hosts good, then each broken in turn")
+    func local() async throws {
+        let bind = try await BIND.start(zone: "mybinder.org")
+        defer { bind.stop() }
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await ca.stop() } }
+        let project = try LocalProject.make(server: ca.directoryURL, sites: ["a", "b"])
+        let check = ["check"] + LocalProject.flags + ["--resolver", bind.address]
+
+        let fresh = try await CertctlProcess.run(check, directory: project.directory)
+        #expect(fresh.status == 0, "\(fresh.standardOutput)\(fresh.standardError)")
+        let freshLines = Self.lines(fresh.standardOutput)
+        #expect(freshLines.contains("ok    cluster      local: 2 certificates from the Ingresses"), "\(freshLines)")
+        #expect(
+            freshLines.contains {
+                $0.hasPrefix("ok    issuer       local: \(ca.directoryURL) answers (ARI; profiles classic, shortlived)")
+            }, "\(freshLines)")
+        #expect(
+            freshLines.contains {
+                $0.hasPrefix("ok    account      issuer local: no account key yet; the first run creates one")
+            })
+        #expect(freshLines.contains("ok    DNS          2 of 2 hosts HTTP-01 validates resolve (at \(bind.address))"))
+        #expect(freshLines.contains("4 checks: 4 ok, 0 warnings, 0 failed"), "\(freshLines)")
+        let (orders, accounts) = (await ca.orders, await ca.accountsCreated)
+        #expect(orders.isEmpty && accounts == 0, "check makes no account and no order")
+
+        // After a run the account exists, and check finds it by its key.
+        let run = try await CertctlProcess.run(
+            ["run", "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "0"] + LocalProject.flags,
+            directory: project.directory)
+        #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+        let known = try await CertctlProcess.run(check, directory: project.directory)
+        #expect(known.status == 0)
+        #expect(
+            Self.lines(known.standardOutput).contains {
+                $0.hasPrefix(
+                    "ok    account      issuer local: \(ca.directoryURL.replacingOccurrences(of: "/dir", with: "/acct/"))"
+                ) && $0.hasSuffix(" is valid")
+            },
+            "\(known.standardOutput)")
+
+        // Broken: the CA forgot the account, a host outside any zone, an upper-case host, a profile the CA lacks.
+        await ca.forgetAccounts()
+        try """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: c, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+        spec:
+          tls: [{hosts: [c.elsewhere.example], secretName: tls-c}, {hosts: [Shouty.mybinder.org], secretName: tls-d}]
+        """.write(to: project.directory.appendingPathComponent("ingress/c.yaml"), atomically: true, encoding: .utf8)
+        let warned = try await CertctlProcess.run(check, directory: project.directory)
+        #expect(warned.status == 2, "\(warned.standardOutput)")
+        let warnedLines = Self.lines(warned.standardOutput)
+        #expect(
+            warnedLines.contains {
+                $0.hasPrefix("warn  object       Secret prod/tls-d spec.tls[1].hosts[0]:")
+                    && $0.contains("use lower case")
+            }, "\(warnedLines)")
+        #expect(
+            warnedLines.contains(
+                "warn  account      issuer local: the CA does not know the stored key's account (a reset CA?); the next run registers it again"
+            ), "\(warnedLines)")
+        #expect(
+            warnedLines.contains {
+                $0.hasPrefix("FAIL  DNS          c.elsewhere.example does not resolve (")
+                    && $0.hasSuffix("): the CA cannot reach it for HTTP-01")
+            }, "\(warnedLines)")
+
+        try IssueCommandTests.issuerYAML(server: ca.directoryURL).replacingOccurrences(
+            of: "    server:", with: "    profile: tiny\n    server:"
+        ).write(to: project.directory.appendingPathComponent("issuers/test.yaml"), atomically: true, encoding: .utf8)
+        let profile = try await CertctlProcess.run(check, directory: project.directory)
+        #expect(profile.status == 2, "\(profile.standardOutput)\(profile.standardError)")
+        #expect(
+            Self.lines(profile.standardOutput).contains {
+                $0.hasPrefix(
+                    "FAIL  issuer       local: asks for profile tiny, which \(ca.directoryURL) does not offer (it offers classic, shortlived)"
+                )
+            }, "\(profile.standardOutput)")
+
+        let down = try await CertctlProcess.run(
+            ["check"] + LocalProject.flags + ["--resolver", "127.0.0.1:1"],
+            directory: project.directory)
+        #expect(down.status == 2)
+        #expect(
+            down.standardOutput.contains("does not resolve (127.0.0.1:1 does not answer)"), "\(down.standardOutput)")
+    }
+
+    @Test("in a pod: the chart's Role passes; a Role without Services fails naming what is missing")
+    func permissions() async throws {
+        let server = try await PodRBACTests.start()
+        defer { Task { await server.stop() } }
+        let ca = try await TestACMEServer.start(validationPort: freeLoopbackPort())
+        defer { Task { await ca.stop() } }
+        let admin = fakeClient(server)
+        _ = try await admin.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
+        let bind = try await BIND.start(zone: "mybinder.org")
+        defer { bind.stop() }
+        let project = try PodRBACTests.project(server, "check-rbac")
+        try project.writeIssuer("pebble", server: ca.directoryURL)
+        let arguments = [
+            "check", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "pebble", "--resolver",
+            bind.address,
+        ]
+        let good = try await CertctlProcess.run(
+            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(good.status == 0, "\(good.standardOutput)\(good.standardError)")
+        #expect(
+            Self.lines(good.standardOutput).contains(
+                "ok    permissions  prod: all 21 kinds of request the job makes are allowed"), "\(good.standardOutput)")
+        let reviews = await server.requestLog.filter { $0.contains("selfsubjectaccessreviews") }
+        #expect(reviews.count == 21, "one review per request kind: \(reviews.count)")
+
+        // The same pod, bound to a Role without Services.
+        let rules = try PodRBACTests.chartRole(namespace: "prod").rules.filter { !$0.resources.contains("services") }
+        let narrow = try await FakeAPIServer.start(
+            users: [.admin(), .serviceAccount("prod", "certctl", token: PodRBACTests.jobToken, rules: rules)])
+        defer { Task { await narrow.stop() } }
+        _ = try await fakeClient(narrow).create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
+        try narrow.kubeconfig(token: PodRBACTests.jobToken, namespace: "prod").write(
+            to: project.folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        let bad = try await CertctlProcess.run(
+            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(bad.status == 2, "\(bad.standardOutput)")
+        #expect(
+            Self.lines(bad.standardOutput).contains(
+                "FAIL  permissions  prod: not allowed: list services, create services, delete services; the chart's Role certctl-run grants them"
+            ), "\(bad.standardOutput)")
+    }
+}
