@@ -141,3 +141,52 @@ struct CheckCommandTests {
             ), "\(bad.standardOutput)")
     }
 }
+
+@Suite("certctl status through the binary: widths and problems", .serialized)
+struct StatusOutputTests {
+    @Test("the table fits COLUMNS (80, 100, 120, 200) and 100 in a pipe; problems in text, JSON and metrics")
+    func widthsAndProblems() async throws {
+        let authority = try TestCertificateAuthority()
+        let project = try LocalProject.make(
+            server: "https://127.0.0.1:1/dir", sites: ["ready", "a-site-with-a-rather-long-name-for-its-secret"])
+        try await project.seedCertificate("ready", startDays: -1, authority: authority)
+        try """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: shouty, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+        spec:
+          tls: [{hosts: [Hub.mybinder.org], secretName: tls-shouty}]
+        """.write(
+            to: project.directory.appendingPathComponent("ingress/shouty.yaml"), atomically: true, encoding: .utf8)
+        for (columns, width) in [("80", 80), ("100", 100), ("120", 120), ("200", 200), (nil, 100)] {
+            let result = try await CertctlProcess.run(
+                ["status"] + LocalProject.flags, environment: columns.map { ["COLUMNS": $0] } ?? ["COLUMNS": ""],
+                directory: project.directory)
+            #expect(result.status == 2, "a missing certificate is critical: \(result.standardError)")
+            let lines = result.standardOutput.split(separator: "\n")
+            let table = lines.prefix { !$0.hasPrefix("2 certificates") }
+            #expect(table.count == 3, "\(result.standardOutput)")
+            for line in table { #expect(line.count <= width, "\(columns ?? "pipe"): \(line)") }
+            #expect(lines.contains { $0.hasPrefix("problem  Secret prod/tls-shouty spec.tls[0].hosts[0]:") })
+        }
+        let json = try await CertctlProcess.run(
+            ["status", "-o", "json"] + LocalProject.flags, directory: project.directory)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let problems = try #require(object["problems"] as? [[String: Any]])
+        #expect(problems.count == 1)
+        #expect(problems.first?["kind"] as? String == "invalid_host")
+        #expect(problems.first?["field"] as? String == "spec.tls[0].hosts[0]")
+
+        let metrics = project.directory.appendingPathComponent("metrics.prom").path
+        let served = try await CertctlProcess.run(
+            [
+                "run", "--acme-timeout", "1", "--metrics-file", metrics, "--http01-listen",
+                "127.0.0.1:\(freeLoopbackPort())",
+            ]
+                + LocalProject.flags, directory: project.directory)
+        #expect(served.status == 2)
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains(#"certctl_problems{namespace="prod",kind="invalid_host"} 1"#), "\(text)")
+    }
+}

@@ -750,6 +750,18 @@ struct RenewCommandTests {
         #expect(failed.status == 2, "\(failed.standardOutput)")
         let deferred = try await CertctlProcess.run(["run"] + common, directory: directory)
         #expect(deferred.standardOutput.contains("deferred"), "the back-off holds: \(deferred.standardOutput)")
+        // status SECRET says why and how to get out of it.
+        let explained = try await CertctlProcess.run(["status", "tls-down"] + LocalProject.flags, directory: directory)
+        // Its long lines wrap under their key (14 columns in): read them as one.
+        let decision = explained.standardOutput.replacingOccurrences(of: "\n              ", with: " ")
+        #expect(
+            decision.hasPrefix(
+                "Decision      Due (there is no Secret yet), but 1 attempt failed, so the next waits until ")
+                && decision.contains(
+                    "(a back-off of 1 h doubling to 32 h); after fixing the cause, certctl renew tls-down -n prod --now clears it."
+                ),
+            "\(explained.standardOutput)")
+        #expect(explained.standardOutput.contains("Failure kind  ca_unreachable"), "\(explained.standardOutput)")
 
         try IssueCommandTests.issuerYAML(server: pebble.directoryURL).write(
             to: directory.appendingPathComponent("issuers/test.yaml"), atomically: true, encoding: .utf8)
