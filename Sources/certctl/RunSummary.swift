@@ -22,8 +22,11 @@ enum RunSummary {
             // The detail gives way first, then the hosts; the full text is in status SECRET and the logs.
             (rows, _, cut) = TextTable.fit(
                 rows,
-                columns: [.init(), .init(shrinksTo: 20), .init(shrinksTo: 16), .init(shrinksTo: 24)],
-                width: width, growOrder: [1, 2, 3])
+                columns: [
+                    .init(), .init(shrinksTo: 20, cutsMiddle: true), .init(shrinksTo: 16, cutsMiddle: true),
+                    .init(shrinksTo: 24),
+                ],
+                width: width, growOrder: [3, 1, 2])
         }
         var text = rows.isEmpty ? "" : TextTable.render(rows)
         if cut { text += "Cut to \(width ?? 0) columns: certctl status SECRET shows one in full.\n" }
@@ -57,7 +60,7 @@ enum RunSummary {
         case .issued:
             return ("issued", "\(notAfter) (\(report.action.reason.rawValue))")
         case .unchanged:
-            return ("ok", "\(notAfter); not due before \(report.action.renewalTime.map(day) ?? "?")")
+            return ("ok", "\(notAfter), renews \(report.action.renewalTime.map(day) ?? "?")")
         case .planned:
             return ("would issue", report.action.reason.rawValue)
         case .deferred:
@@ -75,7 +78,8 @@ enum RunSummary {
         }
     }
 
+    /// To the minute, UTC: the line stays short enough for a log's 100 columns.
     static func day(_ date: Date) -> String {
-        Timestamp.rfc3339(date)
+        Timestamp.minute(date)
     }
 }

@@ -34,10 +34,13 @@ public enum StatusTable {
         // The columns, how each gives way to a narrow terminal, and each cell.
         typealias Column = (header: String, fit: TextTable.Column, cell: (CertificateStatus) -> String)
         var columns: [Column] = [
-            ("NAMESPACE", .init(shrinksTo: 9), { $0.desired.namespace }),
-            ("INGRESS", .init(shrinksTo: 10, dropOrder: 3), { $0.desired.ingresses.joined(separator: ",") }),
-            ("SECRET", .init(shrinksTo: 14), { $0.desired.secretName }),
-            ("HOSTS", .init(shrinksTo: 14), { hostsCell($0.desired.hosts, wide: style.wide) }),
+            ("NAMESPACE", .init(shrinksTo: 9, cutsMiddle: true), { $0.desired.namespace }),
+            (
+                "INGRESS", .init(shrinksTo: 10, dropOrder: 3, dropsBeforeCutting: true, cutsMiddle: true),
+                { $0.desired.ingresses.joined(separator: ",") }
+            ),
+            ("SECRET", .init(shrinksTo: 14, cutsMiddle: true), { $0.desired.secretName }),
+            ("HOSTS", .init(shrinksTo: 14, cutsMiddle: true), { hostsCell($0.desired.hosts, wide: style.wide) }),
             (
                 "ISSUER", .init(shrinksTo: 10, dropOrder: 5),
                 { $0.desired.issuer + ($0.record.profile.map { "/\($0)" } ?? "") }
@@ -55,7 +58,9 @@ public enum StatusTable {
         if statuses.contains(where: { $0.problem != nil }) {
             columns.append(("LAST ERROR", .init(shrinksTo: 12, dropOrder: 6), { errorCell($0.problem) }))
         }
-        if style.showCluster { columns.insert(("CLUSTER", .init(shrinksTo: 8), { $0.cluster }), at: 0) }
+        if style.showCluster {
+            columns.insert(("CLUSTER", .init(shrinksTo: 8, cutsMiddle: true), { $0.cluster }), at: 0)
+        }
         if style.wide {
             columns += [
                 ("SERIAL", .init(), { $0.summary?.serialHex ?? "-" }),

@@ -30,11 +30,16 @@ public enum TextTable {
         public var dropOrder: Int?
         /// Left out before any other cell is cut (a column that repeats another's facts).
         public var dropsBeforeCutting: Bool
+        /// Cut in the middle (names, whose ends tell them apart: `kubelego-…-binder`), not at the end.
+        public var cutsMiddle: Bool
 
-        public init(shrinksTo: Int? = nil, dropOrder: Int? = nil, dropsBeforeCutting: Bool = false) {
+        public init(
+            shrinksTo: Int? = nil, dropOrder: Int? = nil, dropsBeforeCutting: Bool = false, cutsMiddle: Bool = false
+        ) {
             self.shrinksTo = shrinksTo
             self.dropOrder = dropOrder
             self.dropsBeforeCutting = dropsBeforeCutting
+            self.cutsMiddle = cutsMiddle
         }
     }
 
@@ -79,7 +84,11 @@ public enum TextTable {
                 let limit = widths[index] ?? cell.count
                 guard cell.count > limit, limit > 0 else { return cell }
                 if rowIndex > 0 { cut = true }
-                return String(cell.prefix(limit - 1)) + "…"
+                guard columns[index].cutsMiddle, rowIndex > 0, limit >= 5 else {
+                    return String(cell.prefix(limit - 1)) + "…"
+                }
+                let tail = (limit - 1) / 2
+                return String(cell.prefix(limit - 1 - tail)) + "…" + String(cell.suffix(tail))
             }
         }
         return (fitted, kept, cut)
