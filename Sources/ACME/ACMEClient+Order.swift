@@ -13,6 +13,8 @@ public struct CertificateOrder: Sendable {
     public var replaces: String?
     /// The issuer CN of the top of the preferred chain (cert-manager's `preferredChain`).
     public var preferredChain: String?
+    /// The subject CN to ask for (one of `names`); nil: the first name.
+    public var commonName: String?
 
     public init(
         names: [String], key: PrivateKey, profile: String? = nil, replaces: String? = nil, preferredChain: String? = nil
@@ -105,7 +107,8 @@ extension ACMEClient {
     {
         var placed = start
         if placed.status == .ready {
-            let csr = try order.key.makeCSR(for: Self.identifiers(for: order.names).map(\.value))
+            let csr = try order.key.makeCSR(
+                for: Self.identifiers(for: order.names).map(\.value), commonName: order.commonName)
             placed = try await finalize(placed, csr: csr, deadline: deadline)
         }
         if placed.status == .processing || placed.status == .ready {

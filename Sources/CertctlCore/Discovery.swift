@@ -17,6 +17,8 @@ public struct DesiredCertificate: Sendable, Equatable {
     public var ingressClassIsLegacy = false
     /// The labels of the (first) Ingress, which a solver's `selector.matchLabels` reads.
     public var labels: [String: String] = [:]
+    /// What the Ingress's cert-manager annotations ask (key, renewal, solver class, ...).
+    public var settings = CertificateSettings()
 
     public var id: String { "\(namespace)/\(secretName)" }
 
@@ -48,6 +50,8 @@ public enum Discovery {
     public static let clusterIssuer = "cert-manager.io/cluster-issuer"
     public static let namespacedIssuer = "cert-manager.io/issuer"
     public static let ingressClass = "kubernetes.io/ingress.class"
+    public static let issuerKind = "cert-manager.io/issuer-kind"
+    public static let issuerGroup = "cert-manager.io/issuer-group"
 
     public struct Result: Sendable {
         public var certificates: [DesiredCertificate]
@@ -83,7 +87,19 @@ public enum Discovery {
             if let named = annotations[clusterIssuer], !named.isEmpty {
                 (issuer, kind) = (named, "ClusterIssuer")
             } else if let named = annotations[namespacedIssuer], !named.isEmpty {
-                (issuer, kind) = (named, "Issuer")
+                // ingress-shim: an Issuer in the Ingress's namespace unless issuer-kind says otherwise.
+                let named = (annotations[issuerKind] ?? "Issuer", annotations[issuerGroup] ?? "cert-manager.io")
+                guard ["Issuer", "ClusterIssuer"].contains(named.0), ["cert-manager.io", ""].contains(named.1) else {
+                    problems.append(
+                        ObjectProblem(
+                            object: object,
+                            reason:
+                                "names an issuer of kind \(named.0) in group \(named.1.isEmpty ? "\"\"" : named.1): only cert-manager.io's ACME Issuer and ClusterIssuer are served by certctl",
+                            kind: .annotation, namespace: namespace,
+                            field: "metadata.annotations[\(named.0 == "Issuer" ? issuerGroup : issuerKind)]"))
+                    continue
+                }
+                (issuer, kind) = (annotations[namespacedIssuer] ?? "", named.0)
             } else if annotations[tlsACME] == "true" {
                 guard let defaultIssuer else {
                     problems.append(
@@ -183,9 +199,20 @@ public enum Discovery {
                         ))
                     continue
                 }
+                let settings: CertificateSettings
+                switch CertificateSettings.read(annotations, hosts: hosts) {
+                case .success(let read): settings = read
+                case .failure(let refused):
+                    problems.append(
+                        ObjectProblem(
+                            object: secretObject, reason: "\(object) \(refused.annotation): \(refused.message)",
+                            kind: .annotation, namespace: namespace,
+                            field: "metadata.annotations[\(refused.annotation)]"))
+                    continue
+                }
                 let key = "\(namespace)/\(secretName)"
                 if var existing = bySecret[key] {
-                    if Set(existing.hosts) != Set(hosts) || existing.issuer != issuer {
+                    if Set(existing.hosts) != Set(hosts) || existing.issuer != issuer || existing.settings != settings {
                         conflicting.insert(key)
                         problems.append(
                             ObjectProblem(
@@ -212,6 +239,7 @@ public enum Discovery {
                 )
                 bySecret[key]?.ingressClassIsLegacy = ingressClassIsLegacy
                 bySecret[key]?.labels = ingress.metadata.labels ?? [:]
+                bySecret[key]?.settings = settings
             }
         }
         let certificates = order.filter { !conflicting.contains($0) }.compactMap { bySecret[$0] }

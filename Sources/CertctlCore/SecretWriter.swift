@@ -32,9 +32,17 @@ public enum SecretWriter {
         return Secret(
             metadata: metadata, type: Secret.tlsType,
             data: [
-                "tls.crt": Data(try chain.pemRepresentation().utf8), "tls.key": Data(try key.pemRepresentation().utf8),
+                "tls.crt": Data(try chain.pemRepresentation().utf8), "tls.key": try keyData(key, for: desired),
             ]
         )
+    }
+
+    /// `tls.key` in the encoding the Ingress asks (`cert-manager.io/private-key-encoding`).
+    static func keyData(_ key: PrivateKey, for desired: DesiredCertificate) throws -> Data {
+        switch desired.settings.keyEncoding {
+        case .pkcs1: Data(try key.pkcs1PEMRepresentation().utf8)
+        case .pkcs8: Data(try key.pkcs8PEMRepresentation().utf8)
+        }
     }
 
     /// cert-manager's annotations and certctl's record, over what `existing` has.
@@ -70,7 +78,7 @@ public enum SecretWriter {
         patch.annotations = SecretPatch.delta(
             from: old, to: annotations(for: desired, chain: chain, record: record, existing: old))
         patch.data["tls.crt"] = Data(try chain.pemRepresentation().utf8)
-        patch.data["tls.key"] = Data(try key.pemRepresentation().utf8)
+        patch.data["tls.key"] = try keyData(key, for: desired)
         if let ca = existing.data?["ca.crt"], ca.isEmpty { patch.data["ca.crt"] = .some(nil) }
         return patch
     }

@@ -2,10 +2,11 @@ import SwiftASN1
 import X509
 
 extension PrivateKey {
-    /// A PKCS#10 request for `names` (RFC 8555 §7.4): every name as a SAN, the first also as the
-    /// subject CN when it fits in 64 characters (Let's Encrypt needs no CN; others still show it).
-    public func makeCSR(for names: [String]) throws -> [UInt8] {
-        guard let first = names.first else {
+    /// A PKCS#10 request for `names` (RFC 8555 §7.4): every name as a SAN, `commonName` (else the
+    /// first name) also as the subject CN when it fits in 64 characters (Let's Encrypt needs no
+    /// CN; others still show it).
+    public func makeCSR(for names: [String], commonName: String? = nil) throws -> [UInt8] {
+        guard let first = commonName ?? names.first else {
             throw CertificatesError(.invalidName, "a certificate needs at least one name")
         }
         let subject = try DistinguishedName {

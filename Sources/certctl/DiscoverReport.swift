@@ -21,6 +21,13 @@ enum DiscoverReport {
             ])
         }
         var text = TextTable.render(rows)
+        // What the Ingresses' cert-manager annotations changed, and what they ask that is not done.
+        for entry in inventory.entries
+        where !entry.desired.settings.effects.isEmpty || !entry.desired.settings.ignored.isEmpty {
+            text += "\n\(entry.desired.id):\n"
+            for effect in entry.desired.settings.effects { text += "  \(effect)\n" }
+            for ignored in entry.desired.settings.ignored { text += "  warning: \(ignored)\n" }
+        }
         text += "\n\(counted(inventory.entries.count, "certificate")) in \(inventory.cluster)"
         text += inventory.problems.isEmpty ? "\n" : ", \(counted(inventory.problems.count, "problem")):\n"
         for problem in inventory.problems {
@@ -61,12 +68,19 @@ enum DiscoverReport {
             object["solvers"] = solvers(entry.desired, issuers: issuers) ?? [:]
             object["notAfter"] = entry.current?.summary.map { Timestamp.rfc3339($0.notAfter) } ?? NSNull()
             object["secretProblems"] = entry.current?.problems ?? ["missing"]
+            object["annotations"] = [
+                "effects": entry.desired.settings.effects, "ignored": entry.desired.settings.ignored,
+            ]
             return object
         }
         let object: [String: Any] = [
             "cluster": inventory.cluster,
             "certificates": certificates,
-            "problems": inventory.problems.map { ["object": $0.object, "reason": $0.reason] },
+            "problems": inventory.problems.map {
+                [
+                    "object": $0.object, "reason": $0.reason, "kind": $0.kind.rawValue, "field": $0.field ?? NSNull(),
+                ] as [String: Any]
+            },
         ]
         return try JSONText.encode(object, pretty: true) + "\n"
     }

@@ -110,7 +110,9 @@ struct PodRBACTests {
         #expect(record.failureCount == 1)
         let nextAttempt = try #require(record.nextAttempt)
         #expect(nextAttempt > Date().addingTimeInterval(1800), "an hour's back-off is stored")
-        #expect(first.standardOutput.contains("next attempt \(Timestamp.minute(nextAttempt))"), "the stored time, to the minute")
+        #expect(
+            first.standardOutput.contains("next attempt \(Timestamp.minute(nextAttempt))"),
+            "the stored time, to the minute")
         let events = try await admin.list(Event.self, namespace: "prod")
         #expect(Set(events.compactMap(\.regarding?.name)) == ["site", "site-docs"])
         #expect(events.allSatisfy { $0.type == "Warning" && $0.reason == "Failed" && $0.eventTime != nil })

@@ -44,7 +44,10 @@ public struct IngressSolver: ChallengeSolver {
 
         /// cert-manager's rule: the issuer's solver (`ingressClassName`, else the legacy `class`),
         /// else the class of the certificate's own Ingress, named the way that Ingress names it.
+        /// The Ingress's `acme.cert-manager.io/http01-ingress-*` annotations come first.
         public static func choose(solver: Issuer.HTTP01Solver?, desired: DesiredCertificate) -> IngressClass {
+            if let name = desired.settings.http01IngressClassName { return .name(name) }
+            if let legacy = desired.settings.http01IngressClass { return .legacyAnnotation(legacy) }
             if let name = solver?.ingressClassName { return .name(name) }
             if let legacy = solver?.ingressClass { return .legacyAnnotation(legacy) }
             guard let own = desired.ingressClass else { return .none }

@@ -32,6 +32,8 @@ public struct ObjectProblem: Sendable, Equatable, CustomStringConvertible {
         case hostCount = "host_count"
         /// Two Ingresses name one Secret for different hosts or issuers.
         case conflict
+        /// A cert-manager annotation with a value certctl cannot honour.
+        case annotation
     }
 
     /// `Ingress prod/binder`, `ingress/binder.yaml:12`, `Secret prod/kubelego-tls-binder`.

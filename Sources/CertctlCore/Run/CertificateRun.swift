@@ -1,6 +1,7 @@
 public import ACME
 public import Certificates
 public import Foundation
+import Kubernetes
 public import Logging
 import Synchronization
 public import Transport
@@ -110,6 +111,14 @@ public struct CertificateRun: Sendable {
         if let only = options.only { entries = entries.filter { only.contains($0.desired.id) } }
         for problem in inventory.problems {
             logger.warning("\(problem.reason)", metadata: ["object": "\(problem.object)"])
+        }
+        // Annotations with no meaning for an ACME CA: said once per run, naming the Ingress.
+        for entry in entries {
+            for message in entry.desired.settings.ignored {
+                let ingresses = entry.desired.ingresses.map { "Ingress \(entry.desired.namespace)/\($0)" }
+                warnings.add(
+                    "annotation \(entry.desired.id) \(message)", "\(ingresses.joined(separator: ", ")) \(message)")
+            }
         }
         var planned = plan(entries, options: options, now: started)
         var (reports, due) = classify(planned, options: options)
@@ -446,6 +455,27 @@ public struct CertificateRun: Sendable {
         }
     }
 
+    /// The key of the next certificate: the Secret's own when the Ingress asks to keep it
+    /// (`private-key-rotation-policy: Never`; read again, since the inventory keeps no key
+    /// material) and it is the current certificate's, of the type asked; else a new one of the
+    /// Ingress's type or the run's.
+    private func certificateKey(for entry: Inventory.Entry, default type: KeyType) async throws -> PrivateKey {
+        let wanted = entry.desired.settings.keyType ?? type
+        if entry.desired.settings.keepsKey, entry.current?.isUsable == true,
+            let secret = try await store.secret(namespace: entry.desired.namespace, name: entry.desired.secretName),
+            let pem = secret.data?["tls.key"], let key = try? PrivateKey(pem: String(decoding: pem, as: UTF8.self)),
+            CurrentCertificate(secret: secret).keyMatches
+        {
+            if key.type == wanted { return key }
+            logger.notice(
+                "the Secret's key is not of the type asked; a new key despite private-key-rotation-policy: Never",
+                metadata: [
+                    "secret": "\(entry.desired.id)", "has": "\(key.type.rawValue)", "asked": "\(wanted.rawValue)",
+                ])
+        }
+        return try PrivateKey(generating: wanted)
+    }
+
     /// One certificate, or its failure when its issuer or account is not usable.
     private func issueOrFail(
         _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?, client: Result<ACMEClient, any Error>?,
@@ -505,15 +535,16 @@ public struct CertificateRun: Sendable {
                 logger.notice("picked up the order a previous run had finalized", metadata: metadata)
             } else {
                 kept = false
-                key = try PrivateKey(generating: options.keyType)
+                key = try await certificateKey(for: entry, default: options.keyType)
                 let replaces = entry.current?.isUsable == true ? entry.current?.summary?.ariCertificateID : nil
-                let order = CertificateOrder(
+                var order = CertificateOrder(
                     names: desired.hosts,
                     key: key,
                     profile: issuer.profile,
                     replaces: replaces,
                     preferredChain: issuer.preferredChain
                 )
+                order.commonName = desired.settings.commonName
                 var beforeFinalize: ACMEClient.BeforeFinalize?
                 if let orders {
                     let (now, certificateKey) = (self.now, key)

@@ -26,6 +26,8 @@ public struct PlannedAction: Sendable, Equatable {
         case renewRequested = "renewal requested"
         case ariWindow = "in the CA's renewal window (ARI)"
         case lifetimeThreshold = "past its renewal time"
+        case renewBefore = "within the Ingress's renew-before"
+        case keyChanged = "the Ingress asks for another key type"
         case notDue = "not due"
         case wrongType = "the Secret has another type"
     }
@@ -52,6 +54,17 @@ public enum RenewalPlan {
         let lifetime = notAfter.timeIntervalSince(notBefore)
         let fraction = lifetime < 10 * 86_400 ? 1.0 / 2.0 : 2.0 / 3.0
         return notBefore.addingTimeInterval(lifetime * fraction)
+    }
+
+    /// The latest renewal the Ingress's `renew-before` and `renew-before-percentage` allow (the
+    /// earlier of the two), nil when it has neither.
+    static func latestRenewal(_ settings: CertificateSettings, notBefore: Date, notAfter: Date) -> Date? {
+        let lifetime = notAfter.timeIntervalSince(notBefore)
+        let times = [
+            settings.renewBefore.map { notAfter.addingTimeInterval(-$0) },
+            settings.renewBeforeShare.map { notAfter.addingTimeInterval(-lifetime * $0) },
+        ].compactMap { $0 }
+        return times.min()
     }
 
     /// Back-off after `failures` consecutive failures: 1 h doubling to 32 h.
@@ -85,7 +98,10 @@ public enum RenewalPlan {
         // Times recorded for another certificate (the Secret was replaced by hand) do not count.
         let recordIsCurrent = record.serial == nil || record.serial == summary.serialHex
         let recorded = recordIsCurrent ? record.renewalTime : nil
-        let renewalTime = recorded ?? defaultRenewalTime(notBefore: summary.notBefore, notAfter: summary.notAfter)
+        let chosen = recorded ?? defaultRenewalTime(notBefore: summary.notBefore, notAfter: summary.notAfter)
+        // The Ingress's renew-before(-percentage) can only make it earlier (README "Moving from cert-manager").
+        let latest = latestRenewal(desired.settings, notBefore: summary.notBefore, notAfter: summary.notAfter)
+        let renewalTime = latest.map { min($0, chosen) } ?? chosen
         if !current.keyMatches { return due(.keyMismatch, renewalTime: renewalTime) }
         if summary.notAfter <= now { return due(.expired, renewalTime: renewalTime) }
         if Set(desired.hosts) != summary.names { return due(.namesChanged, renewalTime: renewalTime) }
@@ -93,9 +109,13 @@ public enum RenewalPlan {
             return due(.issuerChanged, renewalTime: renewalTime)
         }
         if let profile, record.profile != profile { return due(.profileChanged, renewalTime: renewalTime) }
+        if let wanted = desired.settings.keyType, let has = summary.keyType, has != wanted {
+            return due(.keyChanged, renewalTime: renewalTime)
+        }
         if record.renewRequested { return due(.renewRequested, renewalTime: renewalTime) }
         if renewalTime <= now {
             let fromARI = recordIsCurrent && record.ariWindowStart != nil
+            if let latest, latest < chosen { return due(.renewBefore, renewalTime: renewalTime) }
             return due(fromARI ? .ariWindow : .lifetimeThreshold, renewalTime: renewalTime)
         }
         return PlannedAction(kind: .wait(until: renewalTime), reason: .notDue, renewalTime: renewalTime)

@@ -233,6 +233,11 @@ public enum StatusTable {
                 return "it is in the CA's renewal window (ARI, RFC 9773)\(ariWindow(status).map { ", \($0)" } ?? "")"
             case .lifetimeThreshold:
                 return "it is past its renewal time, \(lifetimeRule(status))"
+            case .renewBefore:
+                return "it is within the Ingress's cert-manager.io/renew-before(-percentage) of expiry"
+            case .keyChanged:
+                return
+                    "the Ingress asks for a \(status.desired.settings.keyType?.rawValue ?? "different") key, the certificate has \(status.summary?.keyType?.rawValue ?? "another")"
             case .notDue: return "it is not due"
             case .wrongType: return "the Secret has another type"
             }

@@ -1,0 +1,236 @@
+public import Certificates
+public import Foundation
+
+/// What a managed Ingress's cert-manager annotations (ingress-shim's set, README "Moving from
+/// cert-manager") ask of its certificates. Each annotation is honoured, or refused by name: a
+/// value certctl cannot honour is a problem of the Ingress (it makes no certificate until fixed,
+/// rather than one other than asked for); one that has no meaning for an ACME CA is a warning.
+public struct CertificateSettings: Sendable, Equatable {
+    /// How `tls.key` is written: PKCS#1 (`RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`) or PKCS#8.
+    public enum KeyEncoding: String, Sendable, Equatable {
+        case pkcs1 = "PKCS1"
+        case pkcs8 = "PKCS8"
+    }
+
+    /// The key to make; nil: the run's `--key-type`.
+    public var keyType: KeyType?
+    public var keyEncoding: KeyEncoding = .pkcs1
+    /// `private-key-rotation-policy: Never`: a renewal keeps the Secret's key.
+    public var keepsKey = false
+    /// The subject CN (one of the hosts); nil: the first host.
+    public var commonName: String?
+    /// Renew this long before expiry at the latest (`renew-before`).
+    public var renewBefore: TimeInterval?
+    /// Renew when this share of the lifetime is left at the latest (`renew-before-percentage`).
+    public var renewBeforeShare: Double?
+    /// The solver Ingress's class for this Ingress (`acme.cert-manager.io/http01-ingress-*`).
+    public var http01IngressClassName: String?
+    public var http01IngressClass: String?
+    /// What each annotation changed, for `certctl discover`.
+    public var effects: [String] = []
+    /// Annotations with no meaning here, and why (warned once per run).
+    public var ignored: [String] = []
+
+    public init() {}
+
+    /// A Go duration (`720h`, `1h30m`, `90s`) in seconds; nil when it is not one.
+    public static func parseDuration(_ text: String) -> TimeInterval? { GoDuration.seconds(text) }
+
+    public static let prefix = "cert-manager.io/"
+    public static let acmePrefix = "acme.cert-manager.io/"
+
+    /// Read by Discovery for choosing the issuer, not here.
+    static let issuerAnnotations: Set<String> = [
+        "cert-manager.io/cluster-issuer", "cert-manager.io/issuer", "cert-manager.io/issuer-kind",
+        "cert-manager.io/issuer-group",
+    ]
+
+    /// Subject fields and e-mail SANs: an ACME CA puts only the validated names in a certificate.
+    static let subjectAnnotations: Set<String> = [
+        "email-sans", "uri-sans", "ip-sans", "subject-organizations", "subject-organizationalunits",
+        "subject-countries", "subject-provinces", "subject-localities", "subject-postalcodes",
+        "subject-streetaddresses", "subject-serialnumber",
+    ]
+
+    /// The settings of an Ingress with `annotations`, for certificates of `hosts`; or why not.
+    /// - Returns: the settings, or the problem (field, message) that refuses them.
+    public static func read(_ annotations: [String: String], hosts: [String]) -> Result<
+        CertificateSettings, SettingsProblem
+    > {
+        var settings = CertificateSettings()
+        func refuse(_ key: String, _ message: String) -> Result<CertificateSettings, SettingsProblem> {
+            .failure(SettingsProblem(annotation: key, message: message))
+        }
+        let value = { (name: String) in annotations[prefix + name].map { $0.trimmingCharacters(in: .whitespaces) } }
+
+        // The key: cert-manager's spelling (RSA/ECDSA and a size), RSA 2048 when only a size is given.
+        let algorithm = value("private-key-algorithm")
+        let sizeText = value("private-key-size")
+        if algorithm != nil || sizeText != nil {
+            let size: Int?
+            if let sizeText {
+                guard let parsed = Int(sizeText) else {
+                    return refuse(prefix + "private-key-size", "\"\(sizeText)\" is not a number of bits")
+                }
+                size = parsed
+            } else {
+                size = nil
+            }
+            switch algorithm?.uppercased() ?? "RSA" {
+            case "RSA":
+                switch size ?? 2048 {
+                case 2048: settings.keyType = .rsa2048
+                case 3072: settings.keyType = .rsa3072
+                case 4096: settings.keyType = .rsa4096
+                default:
+                    return refuse(
+                        prefix + "private-key-size",
+                        "RSA keys of \(size ?? 0) bits are not made; use 2048, 3072 or 4096")
+                }
+            case "ECDSA":
+                switch size ?? 256 {
+                case 256: settings.keyType = .ecdsaP256
+                case 384: settings.keyType = .ecdsaP384
+                default:
+                    return refuse(
+                        prefix + "private-key-size",
+                        "ECDSA keys of \(size ?? 0) bits are not made (Let's Encrypt takes P-256 and P-384); use 256 or 384"
+                    )
+                }
+            case "ED25519":
+                return refuse(
+                    prefix + "private-key-algorithm", "Ed25519 keys are not issued by Let's Encrypt; use RSA or ECDSA")
+            default:
+                return refuse(
+                    prefix + "private-key-algorithm", "\"\(algorithm ?? "")\" is not RSA, ECDSA or Ed25519")
+            }
+            settings.effects.append("key \(settings.keyType?.rawValue ?? "?") (private-key-algorithm/-size)")
+        }
+        if let encoding = value("private-key-encoding") {
+            guard let known = KeyEncoding(rawValue: encoding.uppercased()) else {
+                return refuse(prefix + "private-key-encoding", "\"\(encoding)\" is not PKCS1 or PKCS8")
+            }
+            settings.keyEncoding = known
+            settings.effects.append("tls.key as \(known.rawValue) (private-key-encoding)")
+        }
+        if let policy = value("private-key-rotation-policy") {
+            switch policy {
+            case "Always": settings.effects.append("a new key at each renewal (private-key-rotation-policy: Always)")
+            case "Never":
+                settings.keepsKey = true
+                settings.effects.append("the Secret's key kept across renewals (private-key-rotation-policy: Never)")
+            default:
+                return refuse(prefix + "private-key-rotation-policy", "\"\(policy)\" is not Always or Never")
+            }
+        }
+        if let name = value("common-name") {
+            guard hosts.contains(name.lowercased()) else {
+                return refuse(
+                    prefix + "common-name",
+                    "\"\(name)\" is not one of the hosts (\(hosts.joined(separator: ", "))); an ACME CA puts only validated names in the subject"
+                )
+            }
+            guard name.count <= 64 else {
+                return refuse(prefix + "common-name", "\"\(name)\" is longer than the 64 characters a CN may have")
+            }
+            settings.commonName = name.lowercased()
+            settings.effects.append("subject CN \(name.lowercased()) (common-name)")
+        }
+        if let text = value("renew-before") {
+            guard let seconds = GoDuration.seconds(text), seconds > 0 else {
+                return refuse(prefix + "renew-before", "\"\(text)\" is not a duration like 720h or 360h30m")
+            }
+            settings.renewBefore = seconds
+            settings.effects.append("renews \(text) before expiry at the latest (renew-before)")
+        }
+        if let text = value("renew-before-percentage") {
+            guard let percent = Int(text), (1...99).contains(percent) else {
+                return refuse(prefix + "renew-before-percentage", "\"\(text)\" is not a whole percentage from 1 to 99")
+            }
+            settings.renewBeforeShare = Double(percent) / 100
+            settings.effects.append(
+                "renews with \(percent)% of its lifetime left at the latest (renew-before-percentage)")
+        }
+        if let text = value("duration") {
+            guard GoDuration.seconds(text) != nil else {
+                return refuse(prefix + "duration", "\"\(text)\" is not a duration like 2160h")
+            }
+            settings.ignored.append(
+                "\(prefix)duration: \(text) is not requested; the ACME CA chooses the lifetime (Let's Encrypt: its profile's)"
+            )
+        }
+        if let text = value("usages") {
+            settings.ignored.append(
+                "\(prefix)usages: \(text) is not requested; the ACME CA sets the key usages (digital signature, server auth)"
+            )
+        }
+        if value("revision-history-limit") != nil {
+            settings.ignored.append(
+                "\(prefix)revision-history-limit: not applicable; certctl keeps no CertificateRequest objects")
+        }
+        for name in subjectAnnotations.sorted() where value(name) != nil {
+            settings.ignored.append(
+                "\(prefix)\(name): not requested; an ACME CA puts only the validated DNS names and IP addresses in a certificate"
+            )
+        }
+        let className = annotations[acmePrefix + "http01-ingress-ingressclassname"]
+        let legacyClass = annotations[acmePrefix + "http01-ingress-class"]
+        if className != nil, legacyClass != nil {
+            return refuse(
+                acmePrefix + "http01-ingress-class",
+                "both http01-ingress-class and http01-ingress-ingressclassname are set; keep one (cert-manager refuses both too)"
+            )
+        }
+        if let className {
+            settings.http01IngressClassName = className
+            settings.effects.append("solver Ingress of class \(className) (http01-ingress-ingressclassname)")
+        }
+        if let legacyClass {
+            settings.http01IngressClass = legacyClass
+            settings.effects.append("solver Ingress annotated class \(legacyClass) (http01-ingress-class)")
+        }
+        if let editInPlace = annotations[acmePrefix + "http01-edit-in-place"], editInPlace == "true" {
+            settings.ignored.append(
+                "\(acmePrefix)http01-edit-in-place: not honoured yet; the challenge is served by a separate solver Ingress, which a controller that gives each Ingress its own address does not route"
+            )
+        }
+        let known = Set([
+            "private-key-algorithm", "private-key-size", "private-key-encoding", "private-key-rotation-policy",
+            "common-name", "renew-before", "renew-before-percentage", "duration", "usages", "revision-history-limit",
+        ]).union(subjectAnnotations)
+        for key in annotations.keys.sorted() where key.hasPrefix(prefix) && !issuerAnnotations.contains(key) {
+            if !known.contains(String(key.dropFirst(prefix.count))) {
+                settings.ignored.append("\(key): not an ingress-shim annotation certctl knows; ignored")
+            }
+        }
+        return .success(settings)
+    }
+}
+
+/// An annotation certctl refuses, and why.
+public struct SettingsProblem: Error, Sendable, Equatable {
+    public var annotation: String
+    public var message: String
+}
+
+/// Go's `time.ParseDuration` units, as cert-manager's annotations are written: `720h`, `1h30m`, `90s`.
+enum GoDuration {
+    static func seconds(_ text: String) -> TimeInterval? {
+        let units: [(String, Double)] = [
+            ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
+        ]
+        var rest = Substring(text)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let unit = units.sorted(by: { $0.0.count > $1.0.count }).first(where: { rest.hasPrefix($0.0) })
+            else { return nil }
+            total += value * unit.1
+            rest = rest.dropFirst(unit.0.count)
+        }
+        return total
+    }
+}
