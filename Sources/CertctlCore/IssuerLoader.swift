@@ -33,6 +33,29 @@ public enum IssuerLoader {
         return issuers
     }
 
+    /// The issuers of `--issuers` and those read from the cluster, by name; one name in both
+    /// places (or twice in the cluster) is an error naming both.
+    public static func merge(_ files: [String: Issuer], cluster: [Issuer]) throws -> [String: Issuer] {
+        var issuers = files
+        for issuer in cluster {
+            if let existing = issuers[issuer.name] {
+                throw CertctlError(
+                    .invalidIssuer, object: issuer.source,
+                    "the issuer \"\(issuer.name)\" is also defined in \(existing.source); keep one (delete the file, or the object)"
+                )
+            }
+            issuers[issuer.name] = issuer
+        }
+        return issuers
+    }
+
+    /// An issuer from an object of the API server (a `ClusterIssuer` or `Issuer` whose `spec` is
+    /// `spec`); nil when it is not an ACME issuer (CA, selfSigned, Vault: not certctl's to run).
+    public static func issuer(kind: String, name: String, spec: [String: Any], source: String) throws -> Issuer? {
+        guard spec["acme"] is [String: Any] else { return nil }
+        return try issuer(from: ["kind": kind, "metadata": ["name": name], "spec": spec], kind: kind, source: source)
+    }
+
     /// The issuers defined in one YAML file (several documents allowed; other kinds ignored).
     public static func load(file path: String) throws -> [Issuer] {
         guard let data = FileManager.default.contents(atPath: path) else {

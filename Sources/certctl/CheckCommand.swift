@@ -44,8 +44,8 @@ struct CheckCommand: AsyncParsableCommand {
         let results: [Preflight.Result]
         do {
             try cluster.requireSingleCluster()
-            let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let context = try cluster.makeContext(logger: logger)
+            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
             let place: AccountPlace =
                 if let client = context.client, let namespace = context.namespace {
                     .cluster(client: client, namespace: namespace)

@@ -54,6 +54,11 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory of issuer YAML files.", valueName: "dir"), completion: .directory)
     var issuers = "issuers"
 
+    @Flag(
+        name: .customLong("issuers-from-cluster"),
+        help: "Also read cert-manager's ClusterIssuer and Issuer objects (cert-manager.io/v1) from the cluster.")
+    var issuersFromCluster = false
+
     @Option(
         name: .customLong("default-issuer"),
         help: ArgumentHelp("Issuer for kubernetes.io/tls-acme Ingresses.", valueName: "name"))
@@ -75,12 +80,6 @@ struct ClusterOptions: ParsableArguments {
             throw ValidationError(
                 "--state \(state): its parent directory \(parent) does not exist; create it, or check the path")
         }
-    }
-
-    /// The store, and the namespaces in scope.
-    func makeStore(logger: Logger) throws -> (store: any ClusterStore, scope: NamespaceScope) {
-        let context = try makeContext(logger: logger)
-        return (context.store, context.scope)
     }
 
     /// Everything a run needs from the cluster (or the state directory).
@@ -133,7 +132,26 @@ struct ClusterOptions: ParsableArguments {
     /// else `pebble` in local mode (the embedded default never reaches a public CA by surprise),
     /// else `letsencrypt-prod`, else the only issuer defined.
     func loadIssuers() throws -> (issuers: [String: Issuer], defaultIssuer: String?) {
-        let loaded = try IssuerLoader.load(directory: issuers)
+        try chooseDefault(try IssuerLoader.load(directory: issuers))
+    }
+
+    /// The issuers of `--issuers`, and with `--issuers-from-cluster` those of `context`'s cluster.
+    func loadIssuers(_ context: Context, logger: Logger) async throws -> (
+        issuers: [String: Issuer], defaultIssuer: String?
+    ) {
+        let files = try IssuerLoader.load(directory: issuers)
+        guard issuersFromCluster else { return try chooseDefault(files) }
+        guard let client = context.client else {
+            throw CertctlError(
+                .invalidArgument, object: "--issuers-from-cluster", "reads a cluster's issuers; local mode has none")
+        }
+        let found = try await ClusterIssuers.read(client: client, scope: context.scope)
+        for note in found.notes { logger.notice("\(note)") }
+        return try chooseDefault(try IssuerLoader.merge(files, cluster: found.issuers))
+    }
+
+    private func chooseDefault(_ loaded: [String: Issuer]) throws -> (issuers: [String: Issuer], defaultIssuer: String?)
+    {
         if let defaultIssuer, loaded[defaultIssuer] == nil {
             throw CertctlError(
                 .unknownIssuer,

@@ -31,8 +31,9 @@ struct DiscoverCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         do {
             try cluster.requireSingleCluster()
-            let (issuers, defaultIssuer) = try cluster.loadIssuers()
-            let (store, scope) = try cluster.makeStore(logger: logger)
+            let context = try cluster.makeContext(logger: logger)
+            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
+            let (store, scope) = (context.store, context.scope)
             let inventory = try await Inventory.load(
                 from: store, scope: scope, issuers: issuers, defaultIssuer: defaultIssuer)
             print(

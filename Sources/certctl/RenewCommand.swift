@@ -41,8 +41,8 @@ struct RenewCommand: AsyncParsableCommand {
         let code: Int32
         do {
             try cluster.requireSingleCluster()
-            let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let context = try cluster.makeContext(logger: logger)
+            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
             let inventory = try await Inventory.load(
                 from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
             var chosen = inventory.entries

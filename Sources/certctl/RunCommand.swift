@@ -168,8 +168,8 @@ struct RunCommand: AsyncParsableCommand {
         notifications: NotificationConfig? = nil,
         logger: Logger
     ) async throws -> Int32 {
-        let (issuers, defaultIssuer) = try cluster.loadIssuers()
         let context = try cluster.makeContext(logger: logger)
+        let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
         let options = try makeOptions(issuers, defaultIssuer, context.scope)
         let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
         var run: CertificateRun

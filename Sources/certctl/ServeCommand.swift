@@ -32,8 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         do {
             try cluster.requireSingleCluster()
-            let (issuers, defaultIssuer) = try cluster.loadIssuers()
             let context = try cluster.makeContext(logger: logger)
+            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
             let lock: any RunLock =
                 if let client = context.client, let namespace = context.namespace {
                     LeaseRunLock(client: client, namespace: namespace, identity: "certctl-exporter")

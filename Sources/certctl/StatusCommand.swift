@@ -64,11 +64,16 @@ struct StatusCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         var worst: Int32 = 0
         do {
-            let (issuers, defaultIssuer) = try cluster.loadIssuers()
             // One view over every cluster asked for (a federation), or the one chosen. A
             // cluster's configuration is checked before any is read.
             let names: [String?] = cluster.contexts.count > 1 ? cluster.contexts : [cluster.context]
             let contexts = try names.map { try cluster.makeContext(logger: logger, contextName: $0) }
+            if cluster.issuersFromCluster, contexts.count > 1 {
+                throw CertctlError(
+                    .invalidArgument, object: "--issuers-from-cluster",
+                    "reads one cluster's issuers; with several --context give the issuers as files (--issuers)")
+            }
+            let (issuers, defaultIssuer) = try await cluster.loadIssuers(contexts[0], logger: logger)
             repeat {
                 let text: String
                 (text, worst) = try await draw(contexts, issuers: issuers, defaultIssuer: defaultIssuer)

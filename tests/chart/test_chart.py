@@ -135,6 +135,25 @@ def test_rbac_grants_the_fewest_verbs():
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "certctl", "namespace": "prod"}]
 
 
+def test_issuers_from_cluster_add_a_read_only_cluster_role():
+    objects, _ = render("prod", {"certctl": {"issuersFromCluster": True}})
+    for document in objects:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    role = find(objects, "ClusterRole")
+    assert len(role) == 1
+    assert rules_of(role[0]) == {(("cert-manager.io",), ("clusterissuers", "issuers")): ["get", "list"]}
+    binding = find(objects, "ClusterRoleBinding")[0]
+    assert binding["roleRef"]["name"] == role[0]["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "certctl", "namespace": "prod"}]
+    args = find(objects, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--issuers-from-cluster" in args
+    # Off by default: no cluster-wide rule, no flag.
+    plain, _ = render("prod")
+    assert not find(plain, "ClusterRole") and not find(plain, "ClusterRoleBinding")
+    plain_args = find(plain, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--issuers-from-cluster" not in plain_args
+
+
 def test_no_secret_value_in_the_output():
     _, manifests = render("prod", {"certctl": {"smtpPassword": "hunter2-not-for-output"}})
     text = "\n".join(manifests.values())

@@ -1,0 +1,60 @@
+import Foundation
+public import Kubernetes
+import Transport
+
+/// cert-manager's `ClusterIssuer` and `Issuer` objects of a cluster (`--issuers-from-cluster`),
+/// read with the same schema and checks as the files of `--issuers` (README "Moving from
+/// cert-manager").
+public enum ClusterIssuers {
+    public struct Found: Sendable {
+        public var issuers: [Issuer]
+        /// What was passed over, and why (no CRDs, issuers that are not ACME).
+        public var notes: [String]
+    }
+
+    /// Every ACME ClusterIssuer, and the Issuers of `scope`. A cluster without cert-manager's
+    /// CRDs has none (a note says so); any other refusal is an error.
+    public static func read(client: KubernetesClient, scope: NamespaceScope) async throws -> Found {
+        var found = Found(issuers: [], notes: [])
+        let cluster = client.connection.name
+        do {
+            for object in try await client.list(ClusterIssuerObject.self, namespace: nil) {
+                let name = object.metadata.name ?? ""
+                try add(kind: "ClusterIssuer", name: name, spec: object.spec, place: "cluster \(cluster)", to: &found)
+            }
+            let namespaces: [String?] =
+                switch scope {
+                case .all: [nil]
+                case .only(let names): names
+                }
+            for namespace in namespaces {
+                for object in try await client.list(IssuerObject.self, namespace: namespace) {
+                    let name = object.metadata.name ?? ""
+                    let place = "cluster \(cluster), namespace \(object.metadata.namespace ?? namespace ?? "?")"
+                    try add(kind: "Issuer", name: name, spec: object.spec, place: place, to: &found)
+                }
+            }
+        } catch let error as KubernetesError where error.isNotFound {
+            found.notes.append(
+                "cluster \(cluster) has no cert-manager CRDs (cert-manager.io/v1): the issuers are only those of --issuers"
+            )
+        }
+        return found
+    }
+
+    /// `place`: where the object is (`cluster NAME`, and its namespace), as the issuer's source.
+    private static func add(kind: String, name: String, spec: JSONValue?, place: String, to found: inout Found) throws {
+        let object =
+            spec.flatMap { try? JSONSerialization.jsonObject(with: Data($0.serialized())) as? [String: Any] } ?? [:]
+        if let issuer = try IssuerLoader.issuer(kind: kind, name: name, spec: object, source: place) {
+            if let twin = found.issuers.first(where: { $0.name == name }) {
+                throw CertctlError(
+                    .invalidIssuer, object: issuer.source,
+                    "the issuer \"\(name)\" is also \(twin.source); certctl knows issuers by name: rename one")
+            }
+            found.issuers.append(issuer)
+        } else {
+            found.notes.append("\(kind) \(name) (\(place)) is not an ACME issuer; certctl passes it over")
+        }
+    }
+}
