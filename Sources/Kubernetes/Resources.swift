@@ -428,3 +428,21 @@ public struct IssuerObject: KubernetesResource {
         self.spec = spec
     }
 }
+
+/// cert-manager's `Certificate` (`cert-manager.io/v1`), read for `certctl migrate`.
+public struct CertificateObject: KubernetesResource {
+    public static let apiVersion = "cert-manager.io/v1"
+    public static let kind = "Certificate"
+    public static let plural = "certificates"
+
+    public var apiVersion: String? = CertificateObject.apiVersion
+    public var kind: String? = CertificateObject.kind
+    public var metadata: ObjectMeta
+    public var spec: JSONValue?
+    public var status: JSONValue?
+
+    public init(metadata: ObjectMeta, spec: JSONValue?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}

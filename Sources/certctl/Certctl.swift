@@ -14,7 +14,8 @@ struct Certctl: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, ServeCommand.self, NotifyCommand.self, RenewCommand.self,
             DiscoverCommand.self,
-            CheckCommand.self, IssueCommand.self, DNSPersistRecordCommand.self, VersionCommand.self,
+            CheckCommand.self, MigrateCommand.self, IssueCommand.self, DNSPersistRecordCommand.self,
+            VersionCommand.self,
         ]
     )
 
