@@ -26,6 +26,8 @@ public struct CertificateSettings: Sendable, Equatable {
     /// The solver Ingress's class for this Ingress (`acme.cert-manager.io/http01-ingress-*`).
     public var http01IngressClassName: String?
     public var http01IngressClass: String?
+    /// `acme.cert-manager.io/http01-edit-in-place`: the challenge path goes into the Ingress itself.
+    public var editInPlace = false
     /// What each annotation changed, for `certctl discover`.
     public var effects: [String] = []
     /// Annotations with no meaning here, and why (warned once per run).
@@ -190,9 +192,9 @@ public struct CertificateSettings: Sendable, Equatable {
             settings.effects.append("solver Ingress annotated class \(legacyClass) (http01-ingress-class)")
         }
         if let editInPlace = annotations[acmePrefix + "http01-edit-in-place"], editInPlace == "true" {
-            settings.ignored.append(
-                "\(acmePrefix)http01-edit-in-place: not honoured yet; the challenge is served by a separate solver Ingress, which a controller that gives each Ingress its own address does not route"
-            )
+            settings.editInPlace = true
+            settings.effects.append(
+                "the challenge path is added to this Ingress and removed after (http01-edit-in-place)")
         }
         let known = Set([
             "private-key-algorithm", "private-key-size", "private-key-encoding", "private-key-rotation-policy",

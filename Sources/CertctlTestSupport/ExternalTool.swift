@@ -13,6 +13,14 @@ public enum ExternalTool {
         _ path: String, _ arguments: [String], input: String = "", environment: [String: String] = [:],
         directory: URL? = nil
     ) async throws -> Result {
+        try await run(path, arguments, bytes: Array(input.utf8), environment: environment, directory: directory)
+    }
+
+    /// The same with binary `bytes` on stdin (a DER document).
+    public static func run(
+        _ path: String, _ arguments: [String], bytes input: [UInt8], environment: [String: String] = [:],
+        directory: URL? = nil
+    ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(
@@ -24,7 +32,7 @@ public enum ExternalTool {
     }
 
     private static func runBlocking(
-        _ path: String, _ arguments: [String], input: String, environment: [String: String], directory: URL?
+        _ path: String, _ arguments: [String], input: [UInt8], environment: [String: String], directory: URL?
     ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
@@ -37,7 +45,7 @@ public enum ExternalTool {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
+        stdin.fileHandleForWriting.write(Data(input))
         try stdin.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -126,6 +126,23 @@ public struct KubernetesClient: Sendable {
         return try decode(type, response, object: description)
     }
 
+    /// A JSON patch (RFC 6902): its `test` operations make the server refuse (422) a patch of
+    /// an object that changed where it applies.
+    public func jsonPatch<R: KubernetesResource>(
+        _ type: R.Type, namespace: String?, name: String, operations: [JSONValue]
+    ) async throws -> R {
+        let description = Self.describe(type, namespace, name)
+        let response = try await send(
+            .patch,
+            path: Self.path(type, namespace: namespace, name: name),
+            body: JSONValue.array(operations).serialized(),
+            contentType: "application/json-patch+json",
+            verb: "patch",
+            object: description
+        )
+        return try decode(type, response, object: description)
+    }
+
     public func delete<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String) async throws {
         _ = try await send(
             .delete, path: Self.path(type, namespace: namespace, name: name), verb: "delete",

@@ -1,9 +1,12 @@
+import ACME
 import CertctlCore
 import CertctlTestSupport
 import Certificates
 import Foundation
 import Kubernetes
+import Logging
 import Testing
+import Transport
 
 /// cert-manager's ingress-shim annotations: each honoured, or refused by name with the reason.
 @Suite("cert-manager annotations")
@@ -102,14 +105,12 @@ struct AnnotationTests {
             "cert-manager.io/duration": "2160h", "cert-manager.io/usages": "server auth,client auth",
             "cert-manager.io/revision-history-limit": "3", "cert-manager.io/subject-organizations": "Binder",
             "cert-manager.io/made-up": "x", "cert-manager.io/cluster-issuer": "letsencrypt-prod",
-            "acme.cert-manager.io/http01-edit-in-place": "true",
         ]).get()
         let text = settings.ignored.joined(separator: "\n")
         for name in [
             "cert-manager.io/duration: 2160h is not requested", "cert-manager.io/usages:",
             "cert-manager.io/revision-history-limit: not applicable", "cert-manager.io/subject-organizations:",
             "cert-manager.io/made-up: not an ingress-shim annotation certctl knows",
-            "acme.cert-manager.io/http01-edit-in-place: not honoured yet",
         ] {
             #expect(text.contains(name), "\(name) in \(text)")
         }
@@ -117,18 +118,18 @@ struct AnnotationTests {
     }
 
     @Test("the CSR's subject CN is the common-name asked, the SANs every host")
-    func commonName() throws {
+    func commonName() async throws {
         let key = try PrivateKey(generating: .ecdsaP256)
+        let subject = ["req", "-inform", "DER", "-noout", "-subject"]
         let csr = try key.makeCSR(for: Self.hosts, commonName: "www.mybinder.org")
-        let text = try ExternalToolSync.openssl(["req", "-inform", "DER", "-noout", "-subject"], input: csr)
+        let text = try await ExternalTool.run("/usr/bin/openssl", subject, bytes: csr).output
         #expect(text.contains("CN = www.mybinder.org") || text.contains("CN=www.mybinder.org"), "\(text)")
-        let plain = try ExternalToolSync.openssl(
-            ["req", "-inform", "DER", "-noout", "-subject"], input: try key.makeCSR(for: Self.hosts))
-        #expect(plain.contains("hub.mybinder.org"), "\(plain)")
+        let plain = try await ExternalTool.run("/usr/bin/openssl", subject, bytes: try key.makeCSR(for: Self.hosts))
+        #expect(plain.output.contains("hub.mybinder.org"), "\(plain.output)")
     }
 
     @Test("tls.key encodings read back and as openssl reads them: PKCS#1/SEC1 and PKCS#8", arguments: KeyType.allCases)
-    func encodings(type: KeyType) throws {
+    func encodings(type: KeyType) async throws {
         let key = try PrivateKey(generating: type)
         let pkcs1 = try key.pkcs1PEMRepresentation()
         let pkcs8 = try key.pkcs8PEMRepresentation()
@@ -137,7 +138,7 @@ struct AnnotationTests {
                 type.rawValue.hasPrefix("rsa") ? "-----BEGIN RSA PRIVATE KEY-----" : "-----BEGIN EC PRIVATE KEY-----"))
         #expect(pkcs8.hasPrefix("-----BEGIN PRIVATE KEY-----"))
         for pem in [pkcs1, pkcs8] {
-            let check = try ExternalToolSync.openssl(["pkey", "-noout", "-check"], input: Array(pem.utf8))
+            let check = try await ExternalTool.run("/usr/bin/openssl", ["pkey", "-noout", "-check"], input: pem).output
             #expect(check.contains("valid"), "\(type) \(pem.prefix(30)): \(check)")
             let back = try PrivateKey(pem: pem)
             #expect(back.type == type)
@@ -300,26 +301,6 @@ struct AnnotationRunTests {
     }
 }
 
-/// openssl on bytes, waited for (the test's own check of what certctl wrote).
-enum ExternalToolSync {
-    static func openssl(_ arguments: [String], input: [UInt8]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stdout
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input))
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self)
-    }
-}
-
 @Suite("cert-manager annotations in discover and the solver")
 struct AnnotationDiscoverTests {
     @Test("the Ingress's http01-ingress-* annotations choose the solver Ingress's class over the issuer's")
@@ -370,5 +351,79 @@ struct AnnotationDiscoverTests {
         let annotations = (object["certificates"] as? [[String: Any]])?.first?["annotations"] as? [String: [String]]
         #expect(annotations?["effects"]?.count == 2)
         #expect(annotations?["ignored"]?.count == 1)
+    }
+}
+
+@Suite("http01-edit-in-place against the fake API server", .serialized)
+struct EditInPlaceTests {
+    /// The Ingress as stored, less what the server changes on every write.
+    static func stored(_ server: FakeAPIServer, _ name: String) async throws -> String {
+        var object = try #require(await server.object("networking.k8s.io/v1/ingresses", namespace: "prod", name: name))
+        var metadata = object["metadata"] as? [String: Any] ?? [:]
+        for key in ["resourceVersion", "managedFields", "generation"] { metadata[key] = nil }
+        object["metadata"] = metadata
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    @Test(
+        "the challenge path is added to the Ingress itself (its host's rule, else a rule of its own) and removed exactly"
+    )
+    func editInPlace() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        var hub = ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")])
+        hub.metadata.annotations?["acme.cert-manager.io/http01-edit-in-place"] = "true"
+        _ = try await client.create(hub)
+        // An Ingress whose rules name another host only: the path comes in a rule of its own.
+        var bare = ingress("prod", "bare", tls: [(["bare.mybinder.org"], "tls-bare")])
+        bare.spec?.rules?[0].host = "other.mybinder.org"
+        _ = try await client.create(bare)
+        let responder = try await HTTP01Responder.start(host: "127.0.0.1", port: 0, logger: Logger(label: "t"))
+        defer { Task { await responder.stop() } }
+        let pod = IngressSolver.Pod(name: "certctl-1", namespace: "prod", labels: ["job-name": "certctl-1"], port: 8089)
+        for (name, host) in [("hub", "hub.mybinder.org"), ("bare", "bare.mybinder.org")] {
+            let before = try await Self.stored(server, name)
+            var solver = IngressSolver(
+                client: client, responder: responder, pod: pod, namespace: "prod", ingressClass: .none,
+                selfCheckPasses: 0, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"))
+            solver.editInPlace = [name]
+            try await solver.present(identifier: .dns(host), token: "tok-\(name)", keyAuthorization: "k")
+            let edited = try await client.get(Ingress.self, namespace: "prod", name: name)
+            let rule = try #require(edited.spec?.rules?.first { $0.host == host })
+            let path = try #require(rule.http?.paths.first)
+            #expect(path.path == "/.well-known/acme-challenge/tok-\(name)" && path.pathType == "Exact")
+            #expect(path.backend.service?.name.hasPrefix("certctl-http01-") == true)
+            #expect(try await client.list(Ingress.self, namespace: "prod").count == 2, "no solver Ingress of its own")
+            await solver.cleanUp(identifier: .dns(host), token: "tok-\(name)")
+            #expect(try await Self.stored(server, name) == before, "\(name) is as it was, byte for byte")
+        }
+        #expect(try await client.list(Service.self, namespace: "prod").isEmpty)
+    }
+
+    @Test("a path someone else added meanwhile stays")
+    func othersEditsStay() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        _ = try await client.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
+        let responder = try await HTTP01Responder.start(host: "127.0.0.1", port: 0, logger: Logger(label: "t"))
+        defer { Task { await responder.stop() } }
+        let pod = IngressSolver.Pod(name: "certctl-1", namespace: "prod", labels: ["job-name": "certctl-1"], port: 8089)
+        var solver = IngressSolver(
+            client: client, responder: responder, pod: pod, namespace: "prod", ingressClass: .none,
+            selfCheckPasses: 0, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t"))
+        solver.editInPlace = ["hub"]
+        try await solver.present(identifier: .dns("hub.mybinder.org"), token: "tok", keyAuthorization: "k")
+        // Another writer puts a path in front of certctl's.
+        var changed = try await client.get(Ingress.self, namespace: "prod", name: "hub")
+        let theirs = Ingress.Path(
+            path: "/theirs", pathType: "Prefix", backend: .init(service: .init(name: "web", port: .init(number: 80))))
+        changed.spec?.rules?[0].http?.paths.insert(theirs, at: 0)
+        _ = try await client.update(changed)
+        await solver.cleanUp(identifier: .dns("hub.mybinder.org"), token: "tok")
+        let after = try await client.get(Ingress.self, namespace: "prod", name: "hub")
+        #expect(after.spec?.rules?[0].http?.paths.map(\.path) == ["/theirs", "/"])
     }
 }

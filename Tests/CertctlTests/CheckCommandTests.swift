@@ -150,14 +150,7 @@ struct StatusOutputTests {
         let project = try LocalProject.make(
             server: "https://127.0.0.1:1/dir", sites: ["ready", "a-site-with-a-rather-long-name-for-its-secret"])
         try await project.seedCertificate("ready", startDays: -1, authority: authority)
-        try """
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata: {name: shouty, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
-        spec:
-          tls: [{hosts: [Hub.mybinder.org], secretName: tls-shouty}]
-        """.write(
-            to: project.directory.appendingPathComponent("ingress/shouty.yaml"), atomically: true, encoding: .utf8)
+        try project.addShoutyIngress()
         for (columns, width) in [("80", 80), ("100", 100), ("120", 120), ("200", 200), (nil, 100)] {
             let result = try await CertctlProcess.run(
                 ["status"] + LocalProject.flags, environment: columns.map { ["COLUMNS": $0] } ?? ["COLUMNS": ""],

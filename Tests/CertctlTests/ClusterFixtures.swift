@@ -151,6 +151,18 @@ struct LocalProject {
         return LocalProject(directory: directory, store: store)
     }
 
+    /// Adds the Ingress `shouty` whose host is upper case (`Hub.mybinder.org`, Secret
+    /// `tls-shouty`): a misconfigured object, which makes no certificate.
+    func addShoutyIngress() throws {
+        try """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: shouty, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+        spec:
+          tls: [{hosts: [Hub.mybinder.org], secretName: tls-shouty}]
+        """.write(to: directory.appendingPathComponent("ingress/shouty.yaml"), atomically: true, encoding: .utf8)
+    }
+
     /// Stores `tls-<site>` with a certificate that became valid `startDays` ago (negative: past).
     @discardableResult
     func seedCertificate(

@@ -97,14 +97,7 @@ struct StatusPageBrowserTests {
         try await project.seedCertificate("expiring", startDays: -85, authority: authority)
         try await project.seedCertificate("expired", startDays: -95, authority: authority)
         // A misconfigured Ingress: an upper-case host makes no certificate, only a problem.
-        try """
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata: {name: shouty, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
-        spec:
-          tls: [{hosts: [Hub.mybinder.org], secretName: tls-shouty}]
-        """.write(
-            to: project.directory.appendingPathComponent("ingress/shouty.yaml"), atomically: true, encoding: .utf8)
+        try project.addShoutyIngress()
         let port = freeLoopbackPort()
         let serve = Process()
         serve.executableURL = CertctlProcess.binary

@@ -154,6 +154,17 @@ def test_issuers_from_cluster_add_a_read_only_cluster_role():
     assert "--issuers-from-cluster" not in plain_args
 
 
+def test_edit_in_place_adds_get_and_patch_of_ingresses_only_when_enabled():
+    objects, _ = render("prod", {"certctl": {"http01EditInPlace": True}})
+    role = find(objects, "Role", "certctl")[0]
+    kubernetes_validate.validate(role, KUBERNETES_VERSION, strict=True)
+    ingress_rules = [r for r in role["rules"] if r["resources"] == ["ingresses"]]
+    assert sorted(sorted(r["verbs"]) for r in ingress_rules) == [["create", "delete", "list"], ["get", "patch"]]
+    plain, _ = render("prod")
+    plain_rules = [r for r in find(plain, "Role", "certctl")[0]["rules"] if r["resources"] == ["ingresses"]]
+    assert [sorted(r["verbs"]) for r in plain_rules] == [["create", "delete", "list"]]
+
+
 def test_no_secret_value_in_the_output():
     _, manifests = render("prod", {"certctl": {"smtpPassword": "hunter2-not-for-output"}})
     text = "\n".join(manifests.values())

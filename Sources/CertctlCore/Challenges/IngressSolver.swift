@@ -66,6 +66,9 @@ public struct IngressSolver: ChallengeSolver {
     public let serviceType: String
     /// Self-check passes before telling the CA (0: skip, like cert-manager's waitInsteadOfSelfCheck).
     public let selfCheckPasses: Int
+    /// `http01-edit-in-place`: the certificate's own Ingresses (in `namespace`), which get the
+    /// challenge path instead of a solver Ingress; nil makes a solver Ingress.
+    public var editInPlace: [String]?
     public let transport: any HTTPTransport
     public let logger: Logger
 
@@ -153,18 +156,98 @@ public struct IngressSolver: ChallengeSolver {
                 ports: [.init(name: "http", port: pod.port)])
             try await createReplacing(slice)
         }
-        try await createReplacing(ingress)
+        if let own = editInPlace {
+            try await addPath(path, host: identifier.value, service: name, to: own)
+        } else {
+            try await createReplacing(ingress)
+        }
         try await selfCheck(host: identifier.value, token: token, expected: keyAuthorization)
+    }
+
+    /// The challenge path, added to the first of `ingresses` whose rules name `host` (else a
+    /// rule of its own on the first): for controllers that give each Ingress its own address.
+    /// A JSON patch with `test` operations, so a concurrent edit of that rule is refused, not undone.
+    private func addPath(_ path: String, host: String, service: String, to ingresses: [String]) async throws {
+        let entry: JSONValue = .object([
+            "path": .string(path), "pathType": .string("Exact"),
+            "backend": .object([
+                "service": .object(["name": .string(service), "port": .object(["number": JSONValue(80)])])
+            ]),
+        ])
+        var candidates: [Ingress] = []
+        for name in ingresses {
+            candidates.append(try await client.get(Ingress.self, namespace: namespace, name: name))
+        }
+        for ingress in candidates {
+            guard let index = ingress.spec?.rules?.firstIndex(where: { $0.host == host && $0.http != nil }) else {
+                continue
+            }
+            _ = try await client.jsonPatch(
+                Ingress.self, namespace: namespace, name: ingress.metadata.name ?? "",
+                operations: [
+                    .object([
+                        "op": .string("test"), "path": .string("/spec/rules/\(index)/host"), "value": .string(host),
+                    ]),
+                    .object([
+                        "op": .string("add"), "path": .string("/spec/rules/\(index)/http/paths/0"), "value": entry,
+                    ]),
+                ])
+            return
+        }
+        guard let first = candidates.first else { return }
+        let rule: JSONValue = .object(["host": .string(host), "http": .object(["paths": .array([entry])])])
+        let operations: [JSONValue] =
+            first.spec?.rules == nil
+            ? [.object(["op": .string("add"), "path": .string("/spec/rules"), "value": .array([rule])])]
+            : [.object(["op": .string("add"), "path": .string("/spec/rules/-"), "value": rule])]
+        _ = try await client.jsonPatch(
+            Ingress.self, namespace: namespace, name: first.metadata.name ?? "", operations: operations)
+    }
+
+    /// Removes exactly the path `addPath` added (and the rule, when it added one), each removal
+    /// tested first: nothing another writer put on the Ingress is touched.
+    private static func removePath(
+        _ path: String, service: String, from ingresses: [String], namespace: String, client: KubernetesClient
+    ) async {
+        for name in ingresses {
+            guard let ingress = try? await client.get(Ingress.self, namespace: namespace, name: name),
+                let rules = ingress.spec?.rules
+            else { continue }
+            for (ruleIndex, rule) in rules.enumerated() {
+                guard let paths = rule.http?.paths,
+                    let pathIndex = paths.firstIndex(where: { $0.path == path && $0.backend.service?.name == service })
+                else { continue }
+                let pointer = "/spec/rules/\(ruleIndex)/http/paths/\(pathIndex)/path"
+                let whole = paths.count == 1
+                let operations: [JSONValue] = [
+                    .object(["op": .string("test"), "path": .string(pointer), "value": .string(path)]),
+                    whole && rules.count == 1
+                        ? .object(["op": .string("remove"), "path": .string("/spec/rules")])
+                        : .object([
+                            "op": .string("remove"),
+                            "path": .string(
+                                whole ? "/spec/rules/\(ruleIndex)" : "/spec/rules/\(ruleIndex)/http/paths/\(pathIndex)"),
+                        ]),
+                ]
+                _ = try? await client.jsonPatch(Ingress.self, namespace: namespace, name: name, operations: operations)
+                return
+            }
+        }
     }
 
     public func cleanUp(identifier: ACMEIdentifier, token: String) async {
         responder.remove(token: token)
         let name = Self.objectName(token)
         let (client, namespace, crossNamespace) = (self.client, self.namespace, namespace != pod.namespace)
+        let (own, path) = (editInPlace, HTTP01Responder.pathPrefix + token)
         // In a task of its own: clean-up must happen also when the run was cancelled (SIGTERM),
         // and a cancelled task's requests would not even start.
         await Task {
-            try? await client.delete(Ingress.self, namespace: namespace, name: name)
+            if let own {
+                await Self.removePath(path, service: name, from: own, namespace: namespace, client: client)
+            } else {
+                try? await client.delete(Ingress.self, namespace: namespace, name: name)
+            }
             try? await client.delete(Service.self, namespace: namespace, name: name)
             if crossNamespace {
                 try? await client.delete(EndpointSlice.self, namespace: namespace, name: name)

@@ -137,7 +137,8 @@ public struct Preflight: Sendable {
         }
         if let client {
             let namespaces = Set(inventory.entries.map(\.desired.namespace)).sorted()
-            for result in await permissions(client, namespaces: namespaces) { add(result) }
+            let editing = Set(inventory.entries.filter(\.desired.settings.editInPlace).map(\.desired.namespace))
+            for result in await permissions(client, namespaces: namespaces, editingIngresses: editing) { add(result) }
         }
         for result in await resolution(inventory) { add(result) }
         return results
@@ -232,8 +233,17 @@ public struct Preflight: Sendable {
     }
 
     /// SelfSubjectAccessReviews of everything the job does, per namespace: one line each.
-    func permissions(_ client: KubernetesClient, namespaces: [String]) async -> [Result] {
-        var places: [(String, [Access])] = namespaces.map { ($0, Self.certificateNamespaceAccess) }
+    /// - Parameter editingIngresses: namespaces with an Ingress that asks for http01-edit-in-place
+    ///   (the job gets and patches it).
+    func permissions(_ client: KubernetesClient, namespaces: [String], editingIngresses: Set<String> = [])
+        async -> [Result]
+    {
+        var places: [(String, [Access])] = namespaces.map { namespace in
+            let edit = [
+                Access("get", "networking.k8s.io", "ingresses"), Access("patch", "networking.k8s.io", "ingresses"),
+            ]
+            return (namespace, Self.certificateNamespaceAccess + (editingIngresses.contains(namespace) ? edit : []))
+        }
         if let own = namespace {
             if let index = places.firstIndex(where: { $0.0 == own }) {
                 places[index].1 += Self.ownNamespaceAccess.filter { !places[index].1.contains($0) }

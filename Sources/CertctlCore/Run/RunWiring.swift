@@ -127,7 +127,7 @@ extension CertificateRun {
         }
         run.makeSolver = { responder, desired in
             let solver = issuers[desired.issuer]?.http01Solver(for: desired.hosts, labels: desired.labels)
-            return IngressSolver(
+            var made = IngressSolver(
                 client: client,
                 responder: responder,
                 pod: solverPod,
@@ -138,6 +138,8 @@ extension CertificateRun {
                 transport: transport,
                 logger: logger
             )
+            if desired.settings.editInPlace { made.editInPlace = desired.ingresses }
+            return made
         }
         return run
     }
