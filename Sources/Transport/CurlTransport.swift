@@ -40,6 +40,7 @@ public struct CurlTransport: HTTPTransport {
         try transfer.set(CURLOPT_USERAGENT, userAgent)
         try transfer.set(CURLOPT_ACCEPT_ENCODING, "")
         try transfer.set(CURLOPT_FOLLOWLOCATION, 0)
+        if let connectTo = request.connectTo { try transfer.setConnectTo(["::\(connectTo)"]) }
         try Self.configureTLS(transfer, request.tls)
 
         switch request.method {

@@ -19,6 +19,9 @@ public struct HTTPRequest: Sendable {
     /// The largest response body read (a CA, the API server or a webhook answering more is an
     /// error, not memory): 32 MiB by default, far over any ACME resource or list page certctl asks for.
     public var maximumResponse = HTTPRequest.defaultMaximumResponse
+    /// Connect to this `host:port` instead of the URL's (its host still named, as SNI and
+    /// `Host`): `certctl check --http01-probe-address`.
+    public var connectTo: String?
 
     public static let defaultMaximumResponse = 32 << 20
 

@@ -3,6 +3,7 @@ import CertctlTestSupport
 import Foundation
 import Kubernetes
 import Testing
+import Transport
 
 /// `certctl check` through the binary: a good setup passes every line, a broken one names each
 /// fault on a line of its own, with exit codes 0, 1 and 2.
@@ -111,9 +112,12 @@ struct CheckCommandTests {
         defer { bind.stop() }
         let project = try PodRBACTests.project(server, "check-rbac")
         try project.writeIssuer("pebble", server: ca.directoryURL)
+        // The probe's responder listens on a loopback port; it is fetched there, as an ingress
+        // controller routing hub.mybinder.org's challenge path to the solver Service would.
+        let port = freeLoopbackPort()
         let arguments = [
             "check", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "pebble", "--resolver",
-            bind.address,
+            bind.address, "--http01-listen", "127.0.0.1:\(port)", "--http01-probe-address", "127.0.0.1:\(port)",
         ]
         let good = try await CertctlProcess.run(
             arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
@@ -123,6 +127,36 @@ struct CheckCommandTests {
                 "ok    permissions  prod: all 21 kinds of request the job makes are allowed"), "\(good.standardOutput)")
         let reviews = await server.requestLog.filter { $0.contains("selfsubjectaccessreviews") }
         #expect(reviews.count == 21, "one review per request kind: \(reviews.count)")
+        #expect(
+            Self.lines(good.standardOutput).contains(
+                "ok    HTTP-01      hub.mybinder.org: the probe token came back through the Ingress"),
+            "\(good.standardOutput)")
+        #expect(!good.standardOutput.contains("not checked"))
+        let log = await server.requestLog
+        #expect(log.contains { $0.hasPrefix("create v1/services prod/ ") })
+        #expect(log.contains { $0.hasPrefix("create networking.k8s.io/v1/ingresses prod/ ") })
+        #expect(
+            try await admin.list(Ingress.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+                .isEmpty, "the probe's objects are removed")
+        #expect(
+            try await admin.list(Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+                .isEmpty)
+
+        // An ingress that does not route the challenge path to the pod: the probe says so.
+        let elsewhere = try await HTTPServer.start(host: "127.0.0.1", port: freeLoopbackPort()) { _ in
+            ServerResponse(status: 404, contentType: "text/plain", text: "default backend - 404\n")
+        }
+        defer { Task { await elsewhere.stop() } }
+        var misrouted = arguments
+        misrouted[misrouted.count - 1] = "127.0.0.1:\(elsewhere.port)"
+        let lost = try await CertctlProcess.run(
+            misrouted, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(lost.status == 2)
+        #expect(
+            Self.lines(lost.standardOutput).contains {
+                $0.hasPrefix("FAIL  HTTP-01      hub.mybinder.org:")
+                    && $0.contains("http://hub.mybinder.org/.well-known/acme-challenge/certctl-probe-")
+            }, "\(lost.standardOutput)")
 
         // The same pod, bound to a Role without Services.
         let rules = try PodRBACTests.chartRole(namespace: "prod").rules.filter { !$0.resources.contains("services") }
@@ -135,6 +169,13 @@ struct CheckCommandTests {
         let bad = try await CertctlProcess.run(
             arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
         #expect(bad.status == 2, "\(bad.standardOutput)")
+        #expect(
+            Self.lines(bad.standardOutput).contains {
+                $0.hasPrefix("FAIL  HTTP-01      hub.mybinder.org:")
+                    && $0.contains("cannot create resource \"services\"")
+            },
+            "the probe cannot make its Service: \(bad.standardOutput.split(separator: "\n").filter { $0.contains("HTTP-01") })"
+        )
         #expect(
             Self.lines(bad.standardOutput).contains(
                 "FAIL  permissions  prod: not allowed: list services, create services, delete services; the chart's Role certctl-run grants them"

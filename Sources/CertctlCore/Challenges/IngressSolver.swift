@@ -66,6 +66,8 @@ public struct IngressSolver: ChallengeSolver {
     public let serviceType: String
     /// Self-check passes before telling the CA (0: skip, like cert-manager's waitInsteadOfSelfCheck).
     public let selfCheckPasses: Int
+    /// Where the self-check connects instead of the host's address (`host:port`), for a probe.
+    public var selfCheckAddress: String?
     /// `http01-edit-in-place`: the certificate's own Ingresses (in `namespace`), which get the
     /// challenge path instead of a solver Ingress; nil makes a solver Ingress.
     public var editInPlace: [String]?
@@ -270,7 +272,9 @@ public struct IngressSolver: ChallengeSolver {
         let url = "http://\(host)\(HTTP01Responder.pathPrefix)\(token)"
         var passes = 0
         for _ in 0..<(selfCheckPasses * 6) {
-            let response = try? await transport.send(HTTPRequest(url: url, timeout: .seconds(5)))
+            var request = HTTPRequest(url: url, timeout: .seconds(5))
+            request.connectTo = selfCheckAddress
+            let response = try? await transport.send(request)
             if response?.status == 200, response.map({ String(decoding: $0.body, as: UTF8.self) }) == expected {
                 passes += 1
                 if passes >= selfCheckPasses { return }

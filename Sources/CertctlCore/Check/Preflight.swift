@@ -85,6 +85,22 @@ public struct Preflight: Sendable {
     public var resolver: String?
     public var requestTimeout: Duration
     public var logger: Logger
+    /// In a pod: the HTTP-01 path through each host's Ingress to this pod's responder is probed.
+    public var http01Probe: HTTP01Probe?
+
+    /// What the probe needs: the pod (as the solver Service selects it), where the responder
+    /// listens, and optionally where to connect instead of each host (a test, an internal address).
+    public struct HTTP01Probe: Sendable {
+        public var pod: IngressSolver.Pod
+        public var listen: ListenAddress
+        public var address: String?
+
+        public init(pod: IngressSolver.Pod, listen: ListenAddress, address: String?) {
+            self.pod = pod
+            self.listen = listen
+            self.address = address
+        }
+    }
 
     public init(
         store: any ClusterStore, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?,
@@ -141,6 +157,47 @@ public struct Preflight: Sendable {
             for result in await permissions(client, namespaces: namespaces, editingIngresses: editing) { add(result) }
         }
         for result in await resolution(inventory) { add(result) }
+        if let client, let http01Probe {
+            for result in await probe(inventory, client: client, with: http01Probe) { add(result) }
+        }
+        return results
+    }
+
+    /// For every HTTP-01 host: a probe token answered by this pod's responder, published the way
+    /// a run publishes a challenge (the solver Service and Ingress), fetched through the host's
+    /// Ingress (`http://HOST/.well-known/acme-challenge/TOKEN`), then removed.
+    func probe(_ inventory: Inventory, client: KubernetesClient, with probe: HTTP01Probe) async -> [Result] {
+        let responder: HTTP01Responder
+        do {
+            responder = try await IssueWorkflow.startResponder(probe.listen, logger: logger)
+        } catch {
+            return [Result(.failed, "HTTP-01", "cannot start the responder: \(error)")]
+        }
+        var results: [Result] = []
+        var seen = Set<String>()
+        for entry in inventory.entries {
+            let desired = entry.desired
+            guard let issuer = issuers[desired.issuer] else { continue }
+            for host in desired.hosts where !seen.contains(host) {
+                guard let solver = issuer.solver(for: host, labels: desired.labels)?.http01 else { continue }
+                seen.insert(host)
+                var ingress = IngressSolver(
+                    client: client, responder: responder, pod: probe.pod, namespace: desired.namespace,
+                    ingressClass: .choose(solver: solver, desired: desired), serviceType: solver.serviceType,
+                    selfCheckPasses: 1, transport: transport, logger: logger)
+                ingress.selfCheckAddress = probe.address
+                if desired.settings.editInPlace { ingress.editInPlace = desired.ingresses }
+                let token = "certctl-probe-" + UUID().uuidString.lowercased()
+                do {
+                    try await ingress.present(identifier: .dns(host), token: token, keyAuthorization: token + ".probe")
+                    results.append(Result(.ok, "HTTP-01", "\(host): the probe token came back through the Ingress"))
+                } catch {
+                    results.append(Result(.failed, "HTTP-01", "\(host): \(error)"))
+                }
+                await ingress.cleanUp(identifier: .dns(host), token: token)
+            }
+        }
+        await responder.stop()
         return results
     }
 
