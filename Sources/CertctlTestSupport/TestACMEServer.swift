@@ -65,14 +65,22 @@ public final class TestACMEServer: Sendable {
 
     public static func start(validationPort: Int, behaviour: Behaviour = Behaviour()) async throws -> TestACMEServer {
         let authority = try TestCertificateAuthority(name: "certctl test ACME CA")
-        let port = freeLoopbackPort()
-        let base = "http://127.0.0.1:\(port)"
-        let state = TestACMEState(
-            base: base, validationPort: validationPort, behaviour: behaviour, authority: authority)
-        let server = try await HTTPServer.start(host: "127.0.0.1", port: port) { request in
-            await state.handle(request)
+        // A port free when chosen can be taken by another process before it is bound: choose again.
+        var attempt = 0
+        while true {
+            let port = freeLoopbackPort()
+            let base = "http://127.0.0.1:\(port)"
+            let state = TestACMEState(
+                base: base, validationPort: validationPort, behaviour: behaviour, authority: authority)
+            do {
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: port) { request in
+                    await state.handle(request)
+                }
+                return TestACMEServer(state: state, server: server, directoryURL: base + "/dir", authority: authority)
+            } catch  where attempt < 4 && "\(error)".contains("Address already in use") {
+                attempt += 1
+            }
         }
-        return TestACMEServer(state: state, server: server, directoryURL: base + "/dir", authority: authority)
     }
 
     private init(state: TestACMEState, server: HTTPServer, directoryURL: String, authority: TestCertificateAuthority) {
