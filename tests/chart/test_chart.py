@@ -144,9 +144,15 @@ def test_issuers_from_cluster_add_a_read_only_cluster_role():
     assert rules_of(role[0]) == {(("cert-manager.io",), ("clusterissuers", "issuers")): ["get", "list"]}
     binding = find(objects, "ClusterRoleBinding")[0]
     assert binding["roleRef"]["name"] == role[0]["metadata"]["name"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "certctl", "namespace": "prod"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "certctl", "namespace": "prod"},
+        {"kind": "ServiceAccount", "name": "certctl-exporter", "namespace": "prod"},
+    ]
     args = find(objects, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--issuers-from-cluster" in args
+    # The exporter too: else the Ingresses of in-cluster issuers would be misconfigured objects to it.
+    exporter = find(objects, "Deployment", "certctl-exporter")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--issuers-from-cluster" in exporter
     # Off by default: no cluster-wide rule, no flag.
     plain, _ = render("prod")
     assert not find(plain, "ClusterRole") and not find(plain, "ClusterRoleBinding")
