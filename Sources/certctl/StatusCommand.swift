@@ -126,7 +126,12 @@ struct StatusCommand: AsyncParsableCommand {
                 )
             }
             overview.certificates = matching
-            text = matching.map { StatusTable.detail($0, now: now, columns: Terminal.width) }.joined(separator: "\n")
+            // -o json: the same objects as the full list, this Secret's only (its problems too).
+            overview.problems = overview.problems.filter { $0.problem.object.hasSuffix("/\(secret)") }
+            text =
+                output == "json"
+                ? try StatusTable.json(overview, now: now)
+                : matching.map { StatusTable.detail($0, now: now, columns: Terminal.width) }.joined(separator: "\n")
         } else if output == "json" {
             text = try StatusTable.json(overview, now: now)
         } else {

@@ -209,6 +209,15 @@ struct StatusOutputTests {
             try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
         let problems = try #require(object["problems"] as? [[String: Any]])
         #expect(problems.count == 1)
+        // One Secret as JSON: its certificate with the decision.
+        let one = try await CertctlProcess.run(
+            ["status", "tls-ready", "-o", "json"] + LocalProject.flags, directory: project.directory)
+        let single = try #require(
+            try JSONSerialization.jsonObject(with: Data(one.standardOutput.utf8)) as? [String: Any])
+        let only = try #require(single["certificates"] as? [[String: Any]])
+        #expect(only.map { $0["secret"] as? String } == ["tls-ready"])
+        #expect((only.first?["decision"] as? String)?.hasPrefix("Not due: renews at ") == true)
+        #expect((single["problems"] as? [Any])?.isEmpty == true)
         #expect(problems.first?["kind"] as? String == "invalid_host")
         #expect(problems.first?["field"] as? String == "spec.tls[0].hosts[0]")
 
