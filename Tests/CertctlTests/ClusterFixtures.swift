@@ -47,12 +47,15 @@ struct StoreFixture {
             return StoreFixture(store: store, server: nil, directory: directory)
         case .kubernetes:
             let server = try await FakeAPIServer.start()
-            var client = fakeClient(server)
+            // The seeding is the test's own: with the default timeout, not the short one the
+            // store under test may be given (a loaded machine took over 2 s for a create).
+            let seeding = fakeClient(server)
+            var client = seeding
             if let apiTimeout { client.requestTimeout = apiTimeout }
             var refused: [String: [String]] = [:]
             for ingress in ingresses {
                 do {
-                    _ = try await client.create(ingress)
+                    _ = try await seeding.create(ingress)
                 } catch let error as KubernetesError where error.httpStatus == 422 {
                     refused[ingress.metadata.name ?? ""] = error.status?.details?.causes?.compactMap(\.field) ?? []
                 }
