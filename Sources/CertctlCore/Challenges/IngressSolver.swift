@@ -96,6 +96,20 @@ public struct IngressSolver: ChallengeSolver {
         self.logger = logger
     }
 
+    /// The solver of `desired`'s HTTP-01 challenges as a run (and `check`'s probe) makes it: the
+    /// issuer's solver settings and the Ingress's annotations (class, edit-in-place).
+    public static func forCertificate(
+        _ desired: DesiredCertificate, solver: Issuer.HTTP01Solver?, client: KubernetesClient,
+        responder: HTTP01Responder, pod: Pod, selfCheckPasses: Int, transport: any HTTPTransport, logger: Logger
+    ) -> IngressSolver {
+        var made = IngressSolver(
+            client: client, responder: responder, pod: pod, namespace: desired.namespace,
+            ingressClass: .choose(solver: solver, desired: desired), serviceType: solver?.serviceType,
+            selfCheckPasses: selfCheckPasses, transport: transport, logger: logger)
+        if desired.settings.editInPlace { made.editInPlace = desired.ingresses }
+        return made
+    }
+
     public var challengeType: String { "http-01" }
 
     static func objectName(_ token: String) -> String {

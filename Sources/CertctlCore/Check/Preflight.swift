@@ -181,12 +181,10 @@ public struct Preflight: Sendable {
             for host in desired.hosts where !seen.contains(host) {
                 guard let solver = issuer.solver(for: host, labels: desired.labels)?.http01 else { continue }
                 seen.insert(host)
-                var ingress = IngressSolver(
-                    client: client, responder: responder, pod: probe.pod, namespace: desired.namespace,
-                    ingressClass: .choose(solver: solver, desired: desired), serviceType: solver.serviceType,
+                var ingress = IngressSolver.forCertificate(
+                    desired, solver: solver, client: client, responder: responder, pod: probe.pod,
                     selfCheckPasses: 1, transport: transport, logger: logger)
                 ingress.selfCheckAddress = probe.address
-                if desired.settings.editInPlace { ingress.editInPlace = desired.ingresses }
                 let token = "certctl-probe-" + UUID().uuidString.lowercased()
                 do {
                     try await ingress.present(identifier: .dns(host), token: token, keyAuthorization: token + ".probe")

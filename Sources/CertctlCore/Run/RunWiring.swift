@@ -126,20 +126,10 @@ extension CertificateRun {
             }
         }
         run.makeSolver = { responder, desired in
-            let solver = issuers[desired.issuer]?.http01Solver(for: desired.hosts, labels: desired.labels)
-            var made = IngressSolver(
-                client: client,
-                responder: responder,
-                pod: solverPod,
-                namespace: desired.namespace,
-                ingressClass: .choose(solver: solver, desired: desired),
-                serviceType: solver?.serviceType,
-                selfCheckPasses: selfCheckPasses,
-                transport: transport,
-                logger: logger
-            )
-            if desired.settings.editInPlace { made.editInPlace = desired.ingresses }
-            return made
+            IngressSolver.forCertificate(
+                desired, solver: issuers[desired.issuer]?.http01Solver(for: desired.hosts, labels: desired.labels),
+                client: client, responder: responder, pod: solverPod, selfCheckPasses: selfCheckPasses,
+                transport: transport, logger: logger)
         }
         return run
     }

@@ -205,7 +205,6 @@ public enum StatusTable {
     public static func explain(_ status: CertificateStatus, now: Date) -> String {
         let secret = status.desired.secretName
         let force = "certctl renew \(secret) -n \(status.desired.namespace) --now"
-        func when(_ date: Date) -> String { "\(timestamp(date)) (\(relative(date, now: now)))" }
         func cause(_ reason: PlannedAction.Reason) -> String {
             switch reason {
             case .missing: return "there is no Secret yet"
@@ -249,17 +248,17 @@ public enum StatusTable {
                 ? "a random time in the CA's renewal window (ARI, RFC 9773)\(ariWindow(status).map { ", \($0)" } ?? "")"
                 : lifetimeRule(status)
             return
-                "Not due: renews at \(when(until)), \(rule). To renew earlier: certctl renew \(secret) -n \(status.desired.namespace) (at the next run), or with --now."
+                "Not due: renews at \(exactAndRelative(until, now: now)), \(rule). To renew earlier: certctl renew \(secret) -n \(status.desired.namespace) (at the next run), or with --now."
         case .issue:
             return "Due: \(cause(status.action.reason)). The next run issues it; \(force) issues it now."
         case .backOff(let until):
             let hold: String
             if status.record.lastFailureKind == FailureKind.rateLimited.rawValue {
                 hold =
-                    "the CA rate-limited the last order and said to retry after \(when(until)); no request before then"
+                    "the CA rate-limited the last order and said to retry after \(exactAndRelative(until, now: now)); no request before then"
             } else {
                 hold =
-                    "\(counted(status.record.failureCount, "attempt")) failed, so the next waits until \(when(until)) (a back-off of 1 h doubling to 32 h); after fixing the cause, \(force) clears it"
+                    "\(counted(status.record.failureCount, "attempt")) failed, so the next waits until \(exactAndRelative(until, now: now)) (a back-off of 1 h doubling to 32 h); after fixing the cause, \(force) clears it"
             }
             return "Due (\(cause(status.action.reason))), but \(hold)."
         case .blocked:
@@ -284,6 +283,11 @@ public enum StatusTable {
         return "\(timestamp(start)) to \(timestamp(end))"
     }
 
+    /// "2027-01-15T10:00:00Z (in 2h 0m)".
+    static func exactAndRelative(_ date: Date, now: Date) -> String {
+        "\(timestamp(date)) (\(relative(date, now: now)))"
+    }
+
     /// "in 3d 4h", "2h 5m ago".
     public static func relative(_ date: Date, now: Date) -> String {
         let seconds = date.timeIntervalSince(now)
@@ -294,7 +298,6 @@ public enum StatusTable {
     /// Everything about one certificate, like `cmctl status certificate`: the decision in
     /// words first, then the facts and the full last error.
     public static func detail(_ status: CertificateStatus, now: Date, columns: Int = 100) -> String {
-        func when(_ date: Date) -> String { "\(timestamp(date)) (\(relative(date, now: now)))" }
         var lines: [(String, String)] = [
             ("Decision", explain(status, now: now)),
             ("Secret", "\(status.desired.namespace)/\(status.desired.secretName) (\(status.cluster))"),
@@ -326,7 +329,9 @@ public enum StatusTable {
             lines.append(("Failures", String(status.record.failureCount)))
             lines.append(("Last failure", status.record.lastFailure ?? "-"))
             lines.append(("Failure kind", status.record.lastFailureKind ?? "-"))
-            if let time = status.record.lastFailureTime { lines.append(("Failed at", when(time))) }
+            if let time = status.record.lastFailureTime {
+                lines.append(("Failed at", exactAndRelative(time, now: now)))
+            }
             lines.append(("Next attempt", status.record.nextAttempt.map { timestamp($0) } ?? "-"))
         } else if let problem = status.problem {
             lines.append(("Problem", problem))
