@@ -80,6 +80,86 @@ struct MetricsTests {
         #expect(result.status == 0, "\(result.output)")
     }
 
+    @Test("a label value with quotes, backslashes and a line feed is escaped; a repeated series keeps its last value")
+    func escapedLabels() async throws {
+        var statuses = try StatusTests.fixture()
+        statuses[0].desired.ingresses = ["a\"b\\c\nd"]
+        statuses.append(statuses[1])
+        let text = CertificateMetrics.render(statuses)
+        #expect(text.contains(#"ingress="a\"b\\c\nd""#), "\(text.prefix(2000))")
+        let ready = Self.samples(text).filter { $0.hasPrefix("certctl_certificate_ready{") }
+        #expect(ready.count == statuses.count - 1, "the repeated certificate is one series")
+        #expect(text.components(separatedBy: "# TYPE certctl_certificate_ready gauge").count == 2)
+        let result = try await ExternalTool.run("/usr/bin/promtool", ["check", "metrics"], input: text)
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("a real Prometheus scrapes the exporter and stores every series of the exposition")
+    func prometheusScrapes() async throws {
+        let exporter = Exporter(cacheFor: 60, logger: Logger(label: "t")) {
+            Overview(
+                certificates: try StatusTests.fixture(),
+                problems: [ClusterProblem(cluster: "prod-cluster", problem: MetricsTests.problem)])
+        }
+        let server = try await exporter.start(ListenAddress(host: "127.0.0.1", port: 0))
+        defer { Task { await server.stop() } }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try """
+        global: {scrape_interval: 1s, scrape_timeout: 1s}
+        scrape_configs:
+          - job_name: certctl
+            static_configs: [{targets: ['127.0.0.1:\(server.port)']}]
+        """.write(to: folder.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+        let port = freeLoopbackPort()
+        let prometheus = try await ExternalServer.start(
+            "/usr/bin/prometheus",
+            [
+                "--config.file=\(folder.path)/prometheus.yml", "--storage.tsdb.path=\(folder.path)/data",
+                "--web.listen-address=127.0.0.1:\(port)",
+            ],
+            readyURL: "http://127.0.0.1:\(port)/-/ready"
+        )
+        defer { prometheus.stop() }
+        let transport = CurlTransport(userAgent: "t")
+        func query(_ expression: String) async throws -> [[String: Any]] {
+            let encoded = expression.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let response = try await transport.send(
+                HTTPRequest(url: "http://127.0.0.1:\(port)/api/v1/query?query=\(encoded)"))
+            let body = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+            return (body?["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
+        }
+        // Prometheus scrapes every second; wait (up to a minute) for a scrape that stored samples.
+        let expected = Self.samples(
+            String(
+                decoding: await exporter.handle(ServerRequest(method: "GET", uri: "/metrics", headers: [:], body: []))
+                    .body, as: UTF8.self)
+        ).count
+        var stored = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let health = try await query(#"up{job="certctl"}"#)
+            if let value = health.first?["value"] as? [Any], value.last as? String == "0" {
+                Issue.record("Prometheus could not scrape the exporter")
+                return
+            }
+            stored =
+                Int(
+                    (try await query(#"count({__name__=~"certctl_.+"})"#).first?["value"] as? [Any])?.last as? String
+                        ?? "") ?? 0
+            if stored > 0 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(stored == expected, "Prometheus stored \(stored) of the exposition's \(expected) series")
+        let ready = try await query(#"certctl_certificate_ready{secret="ready"}"#)
+        #expect((ready.first?["value"] as? [Any])?.last as? String == "1")
+        let labels = ready.first?["metric"] as? [String: String]
+        #expect(labels?["namespace"] == "prod" && labels?["issuer"] == "letsencrypt-prod")
+        let problems = try await query(#"certctl_problems{kind="invalid_host"}"#)
+        #expect((problems.first?["value"] as? [Any])?.last as? String == "1")
+    }
+
     @Test("the exporter serves /metrics, / and /healthz, reading the Secrets once per cache period")
     func exporter() async throws {
         let reads = ReadCounter()

@@ -1,8 +1,7 @@
 import Certificates
 public import Foundation
-import Prometheus
 
-/// The Prometheus exposition of certificates and runs, rendered by swift-prometheus. Labels
+/// The Prometheus exposition of certificates and runs (``Exposition``). Labels
 /// name objects, never key material: `namespace`, `secret`, `ingress`, `issuer` (and `serial`,
 /// `profile`, `key_type` on the info metric).
 public enum CertificateMetrics {
@@ -66,7 +65,7 @@ public enum CertificateMetrics {
         _ statuses: [CertificateStatus], problems: [ObjectProblem] = [], run: RunFigures? = nil,
         lastSuccess: Date? = nil
     ) -> String {
-        let registry = PrometheusCollectorRegistry()
+        var out = Exposition()
         for status in statuses {
             let labels = [
                 ("namespace", status.desired.namespace),
@@ -75,7 +74,7 @@ public enum CertificateMetrics {
                 ("issuer", status.desired.issuer),
             ]
             func gauge(_ name: String, _ help: String, _ value: Double, extra: [(String, String)] = []) {
-                registry.makeGauge(descriptor: describe(name, help), labels: labels + extra).set(value)
+                out.gauge(name, help, labels: labels + extra, value)
             }
             let valid = status.summary != nil && ![.expired, .missing, .invalid].contains(status.state)
             gauge(
@@ -119,37 +118,28 @@ public enum CertificateMetrics {
                     "No ACME request before then (back-off or rate limit).", next.timeIntervalSince1970)
             }
         }
-        let counts = Dictionary(grouping: statuses, by: \.state).mapValues(\.count)
+        var counts: [CertificateStatus.State: Int] = [:]
+        for status in statuses { counts[status.state, default: 0] += 1 }
         for state in CertificateStatus.State.allCases {
-            registry.makeGauge(
-                descriptor: describe("certctl_certificates", "Certificates by state."),
-                labels: [("state", state.rawValue)]
-            )
-            .set(Double(counts[state] ?? 0))
+            out.gauge(
+                "certctl_certificates", "Certificates by state.", labels: [("state", state.rawValue)],
+                Double(counts[state] ?? 0))
         }
         let problemCounts = Dictionary(grouping: problems) { [$0.namespace ?? "", $0.kind.rawValue] }.mapValues(\.count)
         for (labels, count) in problemCounts.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-            registry.makeGauge(
-                descriptor: describe(
-                    "certctl_problems",
-                    "Misconfigured objects (they make no certificate) by namespace and kind; certctl status lists them."
-                ),
-                labels: [("namespace", labels[0]), ("kind", labels[1])]
-            )
-            .set(Double(count))
+            out.gauge(
+                "certctl_problems",
+                "Misconfigured objects (they make no certificate) by namespace and kind; certctl status lists them.",
+                labels: [("namespace", labels[0]), ("kind", labels[1])], Double(count))
         }
         if let success = run.flatMap({ $0.succeeded ? $0.finished : nil }) ?? lastSuccess {
-            registry.makeGauge(
-                descriptor: describe(
-                    "certctl_run_last_success_timestamp_seconds",
-                    "When a run last finished with every certificate valid.")
-            )
-            .set(success.timeIntervalSince1970)
+            out.gauge(
+                "certctl_run_last_success_timestamp_seconds", "When a run last finished with every certificate valid.",
+                success.timeIntervalSince1970)
         }
         if let run {
             let seconds = Double(run.duration.components.seconds) + Double(run.duration.components.attoseconds) / 1e18
-            registry.makeGauge(descriptor: describe("certctl_run_duration_seconds", "How long the last run took.")).set(
-                seconds)
+            out.gauge("certctl_run_duration_seconds", "How long the last run took.", seconds)
             let totals = run.totals ?? run.ownCounts
             func series(_ prefix: String) -> [(labels: [String], count: Int)] {
                 totals.filter { $0.key.hasPrefix(prefix + "|") }.map {
@@ -157,35 +147,24 @@ public enum CertificateMetrics {
                 }.sorted { $0.labels.lexicographicallyPrecedes($1.labels) }
             }
             for (labels, count) in series("acme_requests") where labels.count == 2 {
-                registry.makeCounter(
-                    descriptor: describe("certctl_acme_requests_total", "ACME requests of all runs."),
-                    labels: [("action", labels[0]), ("status", labels[1])]
-                )
-                .increment(by: Int64(count))
+                out.counter(
+                    "certctl_acme_requests_total", "ACME requests of all runs.",
+                    labels: [("action", labels[0]), ("status", labels[1])], count)
             }
             for result in ["failed", "issued"] {
-                registry.makeCounter(
-                    descriptor: describe("certctl_issuances_total", "Issuances of all runs by result."),
-                    labels: [("result", result)]
-                )
-                .increment(by: Int64(totals["issuances|\(result)"] ?? 0))
+                out.counter(
+                    "certctl_issuances_total", "Issuances of all runs by result.", labels: [("result", result)],
+                    totals["issuances|\(result)"] ?? 0)
             }
             for (labels, count) in series("failures") where labels.count == 1 {
-                registry.makeCounter(
-                    descriptor: describe("certctl_run_failures_total", "Failed issuances of all runs by reason."),
-                    labels: [("reason", labels[0])]
-                )
-                .increment(by: Int64(count))
+                out.counter(
+                    "certctl_run_failures_total", "Failed issuances of all runs by reason.",
+                    labels: [("reason", labels[0])], count)
             }
-            registry.makeCounter(
-                descriptor: describe("certctl_rate_limited_total", "Orders the CA refused with rateLimited, all runs.")
-            )
-            .increment(by: Int64(totals["rate_limited"] ?? 0))
+            out.counter(
+                "certctl_rate_limited_total", "Orders the CA refused with rateLimited, all runs.",
+                totals["rate_limited"] ?? 0)
         }
-        return registry.emitToString()
-    }
-
-    private static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        return out.text
     }
 }
