@@ -10,14 +10,14 @@ public import Kubernetes
 /// Secret afresh (SecretWriter), so nothing needs them afterwards.
 public struct CurrentCertificate: Sendable {
     /// The Secret's metadata and type, without its `data`.
-    public var secret: Secret
+    @Boxed public var secret: Secret
     public var summary: CertificateSummary?
     /// The common name of the chain's last issuer (for the preferred-chain check and `-o wide`).
     public var chainIssuer: String?
     /// True when tls.key holds a private key certctl can read.
     public var hasKey: Bool
     public var keyMatches: Bool
-    public var record: RenewalRecord
+    @Boxed public var record: RenewalRecord
     /// What is wrong with it, for the operator (wrong type, corrupt PEM, key mismatch).
     public var problems: [String]
 
@@ -37,7 +37,7 @@ public struct CurrentCertificate: Sendable {
         var key: PrivateKey?
         if let crt = data["tls.crt"] {
             do {
-                chain = try CertificateChain(pem: String(decoding: crt, as: UTF8.self))
+                chain = try CertificateChain(pemBytes: crt)
             } catch {
                 problems.append("tls.crt is unreadable: \(error)")
             }
@@ -46,7 +46,7 @@ public struct CurrentCertificate: Sendable {
         }
         if let pem = data["tls.key"] {
             do {
-                key = try PrivateKey(pem: String(decoding: pem, as: UTF8.self))
+                key = try PrivateKey(pemBytes: pem)
             } catch {
                 problems.append("tls.key is unreadable: \(error)")
             }

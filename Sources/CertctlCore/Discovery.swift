@@ -18,7 +18,7 @@ public struct DesiredCertificate: Sendable, Equatable {
     /// The labels of the (first) Ingress, which a solver's `selector.matchLabels` reads.
     public var labels: [String: String] = [:]
     /// What the Ingress's cert-manager annotations ask (key, renewal, solver class, ...).
-    public var settings = CertificateSettings()
+    @Boxed public var settings = CertificateSettings()
 
     public var id: String { "\(namespace)/\(secretName)" }
 

@@ -3,11 +3,11 @@ import Kubernetes
 /// Desired certificates paired with the Secrets that hold them now.
 public struct Inventory: Sendable {
     public struct Entry: Sendable {
-        public var desired: DesiredCertificate
+        @Boxed public var desired: DesiredCertificate
         /// nil when the Secret does not exist.
-        public var current: CurrentCertificate?
+        @Boxed public var current: CurrentCertificate?
         /// certctl's record while the Secret does not exist (a failed first issuance).
-        public var pending: RenewalRecord?
+        @Boxed public var pending: RenewalRecord?
 
         public init(desired: DesiredCertificate, current: CurrentCertificate?, pending: RenewalRecord? = nil) {
             self.desired = desired
@@ -52,28 +52,31 @@ public struct Inventory: Sendable {
         let (ingresses, ingressProblems) = try await store.ingresses(in: scope)
         let discovered = Discovery.certificates(
             for: ingresses, issuers: issuers, defaultIssuer: defaultIssuer, wildcardIssuers: wildcardIssuers)
-        var (secrets, secretProblems) = try await store.tlsSecrets(in: scope)
-        var byName: [String: Secret] = [:]
-        for secret in secrets {
-            byName["\(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")"] = secret
+        // Each Secret is summarized as its page of the list arrives, only when an Ingress wants
+        // it: the bytes of thousands of Secrets are never held at once.
+        let wanted = Set(discovered.certificates.map(\.id))
+        let (currents, secretProblems) = try await store.tlsSecrets(in: scope) { secret -> CurrentCertificate? in
+            wanted.contains(Self.id(of: secret)) ? CurrentCertificate(secret: secret) : nil
         }
-        secrets = []
+        var byName: [String: CurrentCertificate] = [:]
+        byName.reserveCapacity(currents.count)
+        for current in currents { byName[Self.id(of: current.secret)] = current }
         var entries: [Entry] = []
         entries.reserveCapacity(discovered.certificates.count)
         for desired in discovered.certificates {
-            // Taken out as it is read: each Secret's bytes are freed once its summary is made.
-            var secret = byName.removeValue(forKey: desired.id)
-            if secret == nil {
-                secret = try await store.secret(namespace: desired.namespace, name: desired.secretName)
+            var current = byName.removeValue(forKey: desired.id)
+            if current == nil {
+                current = try await store.secret(namespace: desired.namespace, name: desired.secretName).map(
+                    CurrentCertificate.init)
             }
             var pending: RenewalRecord?
-            if secret == nil,
+            if current == nil,
                 let annotations = try await store.pendingRecord(
                     namespace: desired.namespace, secretName: desired.secretName)
             {
                 pending = RenewalRecord(annotations: annotations)
             }
-            entries.append(Entry(desired: desired, current: secret.map(CurrentCertificate.init), pending: pending))
+            entries.append(Entry(desired: desired, current: current, pending: pending))
         }
         return Inventory(
             cluster: store.name,
@@ -81,5 +84,9 @@ public struct Inventory: Sendable {
             problems: ingressProblems + discovered.problems + secretProblems,
             withoutTLS: discovered.withoutTLS
         )
+    }
+
+    private static func id(of secret: Secret) -> String {
+        "\(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")"
     }
 }

@@ -14,16 +14,22 @@ public struct CertificateChain: Sendable {
 
     /// Parses every `CERTIFICATE` block of `pem`, in order.
     public init(pem: String) throws {
-        let documents: [PEMDocument]
+        try self.init(pemBytes: Array(pem.utf8))
+    }
+
+    /// Reads a chain from its PEM bytes (a Secret's `tls.crt`), leaf first; documents other than
+    /// `CERTIFICATE` are skipped.
+    public init(pemBytes: some Collection<UInt8>) throws {
+        let documents: [PEM.Document]
         do {
-            documents = try PEMDocument.parseMultiple(pemString: pem)
+            documents = try PEM.documents(pemBytes)
         } catch {
             throw CertificatesError(.invalidPEM, "the certificate chain is not valid PEM")
         }
         var certificates: [Certificate] = []
-        for (index, document) in documents.enumerated() where document.discriminator == "CERTIFICATE" {
+        for (index, document) in documents.enumerated() where document.label == "CERTIFICATE" {
             do {
-                certificates.append(try Certificate(derEncoded: document.derBytes))
+                certificates.append(try Certificate(derEncoded: document.der))
             } catch {
                 throw CertificatesError(
                     .invalidCertificate,

@@ -25,9 +25,19 @@ public struct PrivateKey: Sendable, CustomStringConvertible {
     /// Reads a PEM key: PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`),
     /// which covers what cert-manager, kube-lego, certbot and lego write.
     public init(pem: String) throws {
+        try self.init(pemBytes: Array(pem.utf8))
+    }
+
+    /// Reads a PEM key from its bytes (a Secret's `tls.key`); the first `… PRIVATE KEY` document
+    /// counts, so `openssl ecparam -genkey`'s `EC PARAMETERS` before it does no harm.
+    public init(pemBytes: some Collection<UInt8>) throws {
         let key: Certificate.PrivateKey
         do {
-            key = try Certificate.PrivateKey(pemEncoded: pem)
+            guard let document = try PEM.documents(pemBytes).first(where: { $0.label.hasSuffix("PRIVATE KEY") })
+            else {
+                throw CertificatesError(.invalidKey, "no PRIVATE KEY document")
+            }
+            key = try Certificate.PrivateKey(pemDocument: PEMDocument(type: document.label, derBytes: document.der))
         } catch {
             throw CertificatesError(.invalidKey, "the private key is not a readable PEM key ")
         }

@@ -46,8 +46,30 @@ public struct KubernetesClient: Sendable {
         pageSize: Int = 500
     ) async throws -> [R] {
         var items: [R] = []
+        try await forEachPage(
+            type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, pageSize: pageSize
+        ) { page, fromStart in
+            if fromStart { items = [] }
+            items += page
+        }
+        return items
+    }
+
+    /// Lists `type` a page at a time, handing each page to `body` as it arrives, so that a list
+    /// of thousands of objects is never held whole. `fromStart` is true for the first page,
+    /// and again when the server compacted past the list's first page (410 Expired) and the
+    /// list starts over: what `body` kept of earlier pages is then out of date.
+    public func forEachPage<R: KubernetesResource>(
+        _ type: R.Type,
+        namespace: String?,
+        labelSelector: String? = nil,
+        fieldSelector: String? = nil,
+        pageSize: Int = 500,
+        _ body: (_ items: [R], _ fromStart: Bool) async throws -> Void
+    ) async throws {
         var token: String?
         var restarts = 0
+        var fromStart = true
         let object = "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")"
         while true {
             var query: [(String, String)] = [("limit", String(pageSize))]
@@ -63,17 +85,17 @@ public struct KubernetesClient: Sendable {
                 // The server compacted past the list's first page (410 Expired): a consistent
                 // list can only be had by starting again.
                 restarts += 1
-                items = []
                 token = nil
+                fromStart = true
                 onWarning?(object, "the list's continue token expired (410 Expired); the list was restarted")
                 continue
             }
             let page = try decode(ObjectList<R>.self, response, object: object)
-            items += page.items
+            try await body(page.items, fromStart)
+            fromStart = false
             token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
             if token == nil { break }
         }
-        return items
     }
 
     public func create<R: KubernetesResource>(_ object: R) async throws -> R {

@@ -20,8 +20,10 @@ struct SecretWritesFail: ClusterStore {
         try await base.ingresses(in: scope)
     }
 
-    func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem]) {
-        try await base.tlsSecrets(in: scope)
+    func tlsSecrets<T>(
+        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    ) async throws -> (items: [T], problems: [ObjectProblem]) {
+        try await base.tlsSecrets(in: scope, keeping: keeping)
     }
 
     func secret(namespace: String, name: String) async throws -> Secret? {

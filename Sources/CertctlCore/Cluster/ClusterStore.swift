@@ -67,8 +67,12 @@ public protocol ClusterStore: Sendable {
     /// Every Ingress in scope, and the objects that could not be read.
     func ingresses(in scope: NamespaceScope) async throws -> (items: [Ingress], problems: [ObjectProblem])
 
-    /// Every `kubernetes.io/tls` Secret in scope (one paginated list, not one request per object).
-    func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem])
+    /// What `keeping` makes of every `kubernetes.io/tls` Secret in scope (nil: nothing), read
+    /// one page of the list at a time (one paginated list, not one request per object): a
+    /// Secret's data is freed as soon as its page is done, so thousands of them are never held.
+    func tlsSecrets<T>(
+        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    ) async throws -> (items: [T], problems: [ObjectProblem])
 
     /// One Secret of any type, nil when it does not exist.
     func secret(namespace: String, name: String) async throws -> Secret?
@@ -89,4 +93,11 @@ public protocol ClusterStore: Sendable {
 
     /// Stores that record, or removes it (nil) once the Secret exists.
     func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
+}
+
+extension ClusterStore {
+    /// Every `kubernetes.io/tls` Secret in scope, whole.
+    public func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem]) {
+        try await tlsSecrets(in: scope) { $0 }
+    }
 }

@@ -15,8 +15,26 @@ public struct KubernetesStore: ClusterStore {
         (try await list(Ingress.self, scope: scope, fieldSelector: nil), [])
     }
 
-    public func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem]) {
-        (try await list(Secret.self, scope: scope, fieldSelector: "type=\(Secret.tlsType)"), [])
+    public func tlsSecrets<T>(
+        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    ) async throws -> (items: [T], problems: [ObjectProblem]) {
+        let namespaces: [String?]
+        switch scope {
+        case .all: namespaces = [nil]
+        case .only(let only): namespaces = only.map { $0 }
+        }
+        var kept: [T] = []
+        for namespace in namespaces {
+            let mark = kept.count
+            try await client.forEachPage(Secret.self, namespace: namespace, fieldSelector: "type=\(Secret.tlsType)") {
+                page, fromStart in
+                if fromStart { kept.removeSubrange(mark...) }  // a restarted list (410 Expired)
+                for secret in page {
+                    if let item = try keeping(secret) { kept.append(item) }
+                }
+            }
+        }
+        return (kept, [])
     }
 
     private func list<R: KubernetesResource>(_ type: R.Type, scope: NamespaceScope, fieldSelector: String?) async throws

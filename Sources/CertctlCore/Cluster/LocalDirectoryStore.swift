@@ -116,8 +116,10 @@ public struct LocalDirectoryStore: ClusterStore {
         return "\(secretsDirectory)/\(namespace)/\(name).yaml"
     }
 
-    public func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem]) {
-        var items: [Secret] = []
+    public func tlsSecrets<T>(
+        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    ) async throws -> (items: [T], problems: [ObjectProblem]) {
+        var items: [T] = []
         var problems: [ObjectProblem] = []
         let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: secretsDirectory)) ?? []
         for namespace in namespaces.sorted() where scope.contains(namespace) {
@@ -125,8 +127,10 @@ public struct LocalDirectoryStore: ClusterStore {
             for file in names.sorted() where file.hasSuffix(".yaml") {
                 let name = String(file.dropLast(5))
                 do {
-                    if let secret = try read(namespace, name), secret.type == Secret.tlsType {
-                        items.append(secret)
+                    if let secret = try read(namespace, name), secret.type == Secret.tlsType,
+                        let item = try keeping(secret)
+                    {
+                        items.append(item)
                     }
                 } catch let error as CertctlError {
                     problems.append(

@@ -18,11 +18,11 @@ public struct CertificateReport: Sendable {
         case planned
     }
 
-    public var desired: DesiredCertificate
+    @Boxed public var desired: DesiredCertificate
     public var action: PlannedAction
     public var outcome: Outcome
     /// The certificate in the Secret after the run.
-    public var summary: CertificateSummary?
+    @Boxed public var summary: CertificateSummary?
     public var nextAttempt: Date?
     public var failureCount: Int
     /// Why it failed, when it did.

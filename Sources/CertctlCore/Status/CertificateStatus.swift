@@ -29,10 +29,10 @@ public struct CertificateStatus: Sendable {
     }
 
     public var cluster: String
-    public var desired: DesiredCertificate
+    @Boxed public var desired: DesiredCertificate
     public var state: State
-    public var summary: CertificateSummary?
-    public var record: RenewalRecord
+    @Boxed public var summary: CertificateSummary?
+    @Boxed public var record: RenewalRecord
     public var renewalTime: Date?
     /// What the next run does with it, and why (`certctl status SECRET` explains it).
     public var action: PlannedAction
@@ -46,7 +46,8 @@ public struct CertificateStatus: Sendable {
     public init(cluster: String, entry: Inventory.Entry, profile: String?, now: Date) {
         self.cluster = cluster
         desired = entry.desired
-        record = entry.record
+        let record = entry.record
+        self.record = record
         let action = RenewalPlan.decide(
             desired: entry.desired, current: entry.current, pending: entry.pending, profile: profile, now: now)
         renewalTime = action.renewalTime
@@ -58,14 +59,15 @@ public struct CertificateStatus: Sendable {
             problem = record.lastFailure ?? "no Secret yet"
             return
         }
-        summary = current.isUsable ? current.summary : nil
+        let usable = current.isUsable ? current.summary : nil
+        summary = usable
         chainIssuer = current.chainIssuer
         if !current.isUsable {
             state = .invalid
             problem = current.problems.first
             return
         }
-        guard let summary else {
+        guard let summary = usable else {
             state = .invalid
             return
         }

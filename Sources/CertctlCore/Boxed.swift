@@ -1,0 +1,34 @@
+/// Keeps a large value out of line: a struct holding it copies one reference, not its bytes.
+///
+/// A run copies each certificate's entry from the inventory into its plan, its report and its
+/// status. Inline, an entry was about 1 KB (the desired certificate with its settings, the
+/// Secret's metadata, two records), so those copies were most of a 10,000-certificate run's
+/// memory. The box is immutable: setting the value makes a new one, so it is `Sendable` as its
+/// value is.
+@propertyWrapper
+public struct Boxed<Value: Sendable>: Sendable {
+    private final class Box: Sendable {
+        let value: Value
+
+        init(_ value: Value) {
+            self.value = value
+        }
+    }
+
+    private var box: Box
+
+    public init(wrappedValue: Value) {
+        box = Box(wrappedValue)
+    }
+
+    public var wrappedValue: Value {
+        get { box.value }
+        set { box = Box(newValue) }
+    }
+}
+
+extension Boxed: Equatable where Value: Equatable {
+    public static func == (lhs: Boxed, rhs: Boxed) -> Bool {
+        lhs.box === rhs.box || lhs.wrappedValue == rhs.wrappedValue
+    }
+}
