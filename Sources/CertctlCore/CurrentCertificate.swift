@@ -37,7 +37,7 @@ public struct CurrentCertificate: Sendable {
         var key: PrivateKey?
         if let crt = data["tls.crt"] {
             do {
-                chain = try CertificateChain(pemBytes: crt)
+                chain = try CertificateChain(pemBytes: crt, issuers: .shared)
             } catch {
                 problems.append("tls.crt is unreadable: \(error)")
             }

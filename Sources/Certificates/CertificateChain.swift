@@ -1,4 +1,5 @@
 import SwiftASN1
+import Synchronization
 public import X509
 
 /// A PEM chain as ACME returns it and `tls.crt` stores it: the leaf first, then its issuers.
@@ -18,8 +19,9 @@ public struct CertificateChain: Sendable {
     }
 
     /// Reads a chain from its PEM bytes (a Secret's `tls.crt`), leaf first; documents other than
-    /// `CERTIFICATE` are skipped.
-    public init(pemBytes: some Collection<UInt8>) throws {
+    /// `CERTIFICATE` are skipped. The issuers above the leaf are taken from `issuers` when it
+    /// has read the same bytes before.
+    public init(pemBytes: some Collection<UInt8>, issuers: IssuerCertificateCache? = nil) throws {
         let documents: [PEM.Document]
         do {
             documents = try PEM.documents(pemBytes)
@@ -29,7 +31,11 @@ public struct CertificateChain: Sendable {
         var certificates: [Certificate] = []
         for (index, document) in documents.enumerated() where document.label == "CERTIFICATE" {
             do {
-                certificates.append(try Certificate(derEncoded: document.der))
+                if let issuers, index > 0 {
+                    certificates.append(try issuers.certificate(document.der))
+                } else {
+                    certificates.append(try Certificate(derEncoded: document.der))
+                }
             } catch {
                 throw CertificatesError(
                     .invalidCertificate,
@@ -79,5 +85,26 @@ extension Certificate {
         var serializer = DER.Serializer()
         try serializer.serialize(self)
         return serializer.serializedBytes
+    }
+}
+
+/// Issuer certificates already parsed, by their DER bytes: every Secret from one CA carries the
+/// same intermediates, so over thousands of Secrets each is parsed once. Bounded: it starts
+/// over past 64 distinct certificates.
+public final class IssuerCertificateCache: Sendable {
+    public static let shared = IssuerCertificateCache()
+
+    private let parsed = Mutex<[[UInt8]: Certificate]>([:])
+
+    public init() {}
+
+    func certificate(_ der: [UInt8]) throws -> Certificate {
+        if let known = parsed.withLock({ $0[der] }) { return known }
+        let certificate = try Certificate(derEncoded: der)
+        parsed.withLock {
+            if $0.count >= 64 { $0.removeAll() }
+            $0[der] = certificate
+        }
+        return certificate
     }
 }

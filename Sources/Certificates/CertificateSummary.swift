@@ -50,8 +50,15 @@ public struct CertificateSummary: Sendable, Equatable {
 
     /// The serial as colon-free lowercase hex, as `openssl x509 -serial` prints it.
     public var serialHex: String {
-        serialBytes.drop { $0 == 0 }.map { String(format: "%02x", $0) }.joined()
+        var hex: [UInt8] = []
+        for byte in serialBytes.drop(while: { $0 == 0 }) {
+            hex.append(Self.hexDigits[Int(byte >> 4)])
+            hex.append(Self.hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// The ARI certificate identifier (RFC 9773 §4.1): base64url(AKI keyIdentifier) "." base64url(serial).
     public var ariCertificateID: String? {

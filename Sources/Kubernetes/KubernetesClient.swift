@@ -56,9 +56,11 @@ public struct KubernetesClient: Sendable {
     }
 
     /// Lists `type` a page at a time, handing each page to `body` as it arrives, so that a list
-    /// of thousands of objects is never held whole. `fromStart` is true for the first page,
-    /// and again when the server compacted past the list's first page (410 Expired) and the
-    /// list starts over: what `body` kept of earlier pages is then out of date.
+    /// of thousands of objects is never held whole. The next page is already being fetched
+    /// while `body` works on one, so the server's time and certctl's overlap. `fromStart` is true
+    /// for the first page, and again when the server compacted past the list's first page
+    /// (410 Expired) and the list starts over: what `body` kept of earlier pages is then out of
+    /// date.
     public func forEachPage<R: KubernetesResource>(
         _ type: R.Type,
         namespace: String?,
@@ -67,20 +69,29 @@ public struct KubernetesClient: Sendable {
         pageSize: Int = 500,
         _ body: (_ items: [R], _ fromStart: Bool) async throws -> Void
     ) async throws {
-        var token: String?
-        var restarts = 0
-        var fromStart = true
         let object = "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")"
-        while true {
+        let path = Self.path(type, namespace: namespace, name: nil)
+        func fetch(_ token: String?) -> Task<HTTPResponse, any Error> {
             var query: [(String, String)] = [("limit", String(pageSize))]
             if let labelSelector { query.append(("labelSelector", labelSelector)) }
             if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
             if let token { query.append(("continue", token)) }
+            return Task { [self, query] in
+                try await send(.get, path: path, query: query, verb: "list", object: object)
+            }
+        }
+        var restarts = 0
+        var fromStart = true
+        var token: String?
+        var next = fetch(nil)
+        while true {
             let response: HTTPResponse
             do {
-                response = try await send(
-                    .get, path: Self.path(type, namespace: namespace, name: nil), query: query, verb: "list",
-                    object: object)
+                response = try await withTaskCancellationHandler {
+                    try await next.value
+                } onCancel: { [next] in
+                    next.cancel()
+                }
             } catch let error as KubernetesError where error.isExpired && token != nil && restarts < Self.listRestarts {
                 // The server compacted past the list's first page (410 Expired): a consistent
                 // list can only be had by starting again.
@@ -88,12 +99,31 @@ public struct KubernetesClient: Sendable {
                 token = nil
                 fromStart = true
                 onWarning?(object, "the list's continue token expired (410 Expired); the list was restarted")
+                next = fetch(nil)
                 continue
             }
-            let page = try decode(ObjectList<R>.self, response, object: object)
-            try await body(page.items, fromStart)
-            fromStart = false
+            // The next page is asked for before this one is decoded, from its metadata alone.
+            let early = ListMeta.scan(response.body)?.continue.flatMap { $0.isEmpty ? nil : $0 }
+            if let early { next = fetch(early) }
+            let page: ObjectList<R>
+            do {
+                page = try decode(ObjectList<R>.self, response, object: object)
+            } catch {
+                if early != nil { next.cancel() }
+                throw error
+            }
             token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+            if token != early {
+                if early != nil { next.cancel() }
+                if let token { next = fetch(token) }
+            }
+            do {
+                try await body(page.items, fromStart)
+            } catch {
+                if token != nil { next.cancel() }
+                throw error
+            }
+            fromStart = false
             if token == nil { break }
         }
     }

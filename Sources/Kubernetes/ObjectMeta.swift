@@ -1,3 +1,5 @@
+import Foundation
+
 /// `metadata` of every object (the fields certctl reads and writes).
 public struct ObjectMeta: Codable, Sendable, Equatable {
     public var name: String?
@@ -68,5 +70,89 @@ public struct ObjectList<Item: Codable & Sendable>: Codable, Sendable {
         self.kind = kind
         self.metadata = metadata
         self.items = items
+    }
+}
+
+extension ListMeta {
+    /// The list's `metadata` found without decoding its items: the top-level members of the
+    /// JSON object are skipped over (strings and nesting respected) until `metadata`, which is
+    /// decoded alone. The next page can then be asked for while this one is decoded. nil when
+    /// the text is not an object with a decodable `metadata` (the full decode then says why).
+    public static func scan(_ json: [UInt8]) -> ListMeta? {
+        var index = 0
+        func skipSpace() {
+            while index < json.count,
+                json[index] == 0x20 || json[index] == 0x0A || json[index] == 0x0D || json[index] == 0x09
+            {
+                index += 1
+            }
+        }
+        /// Past a string whose opening quote is at `index`; false when it is not closed.
+        func skipString() -> Bool {
+            index += 1
+            while index < json.count {
+                switch json[index] {
+                case UInt8(ascii: "\\"): index += 2
+                case UInt8(ascii: "\""):
+                    index += 1
+                    return true
+                default: index += 1
+                }
+            }
+            return false
+        }
+        /// Past the value that starts at `index`.
+        func skipValue() -> Bool {
+            skipSpace()
+            guard index < json.count else { return false }
+            switch json[index] {
+            case UInt8(ascii: "\""):
+                return skipString()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                var depth = 0
+                while index < json.count {
+                    switch json[index] {
+                    case UInt8(ascii: "\""):
+                        guard skipString() else { return false }
+                        continue
+                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        depth -= 1
+                        if depth == 0 {
+                            index += 1
+                            return true
+                        }
+                    default: break
+                    }
+                    index += 1
+                }
+                return false
+            default:
+                while index < json.count, !",}] \n\r\t".utf8.contains(json[index]) { index += 1 }
+                return true
+            }
+        }
+        skipSpace()
+        guard index < json.count, json[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        while true {
+            skipSpace()
+            guard index < json.count, json[index] == UInt8(ascii: "\"") else { return nil }
+            let keyStart = index + 1
+            guard skipString() else { return nil }
+            let key = json[keyStart..<(index - 1)]
+            skipSpace()
+            guard index < json.count, json[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            skipSpace()
+            let valueStart = index
+            guard skipValue() else { return nil }
+            if key.elementsEqual("metadata".utf8) {
+                return try? JSONDecoder().decode(ListMeta.self, from: Data(json[valueStart..<index]))
+            }
+            skipSpace()
+            guard index < json.count, json[index] == UInt8(ascii: ",") else { return nil }
+            index += 1
+        }
     }
 }

@@ -20,8 +20,8 @@ struct SecretWritesFail: ClusterStore {
         try await base.ingresses(in: scope)
     }
 
-    func tlsSecrets<T>(
-        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    func tlsSecrets<T: Sendable>(
+        in scope: NamespaceScope, keeping: @Sendable (Secret) throws -> T?
     ) async throws -> (items: [T], problems: [ObjectProblem]) {
         try await base.tlsSecrets(in: scope, keeping: keeping)
     }

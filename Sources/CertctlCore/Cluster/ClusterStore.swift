@@ -70,8 +70,9 @@ public protocol ClusterStore: Sendable {
     /// What `keeping` makes of every `kubernetes.io/tls` Secret in scope (nil: nothing), read
     /// one page of the list at a time (one paginated list, not one request per object): a
     /// Secret's data is freed as soon as its page is done, so thousands of them are never held.
-    func tlsSecrets<T>(
-        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    /// `keeping` may run on several Secrets at once (a page is shared among the cores).
+    func tlsSecrets<T: Sendable>(
+        in scope: NamespaceScope, keeping: @Sendable (Secret) throws -> T?
     ) async throws -> (items: [T], problems: [ObjectProblem])
 
     /// One Secret of any type, nil when it does not exist.

@@ -1,3 +1,4 @@
+import Foundation
 public import Kubernetes
 import Transport
 
@@ -15,8 +16,8 @@ public struct KubernetesStore: ClusterStore {
         (try await list(Ingress.self, scope: scope, fieldSelector: nil), [])
     }
 
-    public func tlsSecrets<T>(
-        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    public func tlsSecrets<T: Sendable>(
+        in scope: NamespaceScope, keeping: @Sendable (Secret) throws -> T?
     ) async throws -> (items: [T], problems: [ObjectProblem]) {
         let namespaces: [String?]
         switch scope {
@@ -29,12 +30,31 @@ public struct KubernetesStore: ClusterStore {
             try await client.forEachPage(Secret.self, namespace: namespace, fieldSelector: "type=\(Secret.tlsType)") {
                 page, fromStart in
                 if fromStart { kept.removeSubrange(mark...) }  // a restarted list (410 Expired)
-                for secret in page {
-                    if let item = try keeping(secret) { kept.append(item) }
-                }
+                kept += try await Self.concurrentMap(page, keeping)
             }
         }
         return (kept, [])
+    }
+
+    /// `transform` of every item, in order, on as many cores as there are (parsing certificates
+    /// and keys is most of reading a page).
+    static func concurrentMap<Item: Sendable, T: Sendable>(
+        _ items: [Item], _ transform: @Sendable (Item) throws -> T?
+    ) async throws -> [T] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8, items.count / 32)
+        guard workers > 1 else { return try items.compactMap(transform) }
+        let chunk = (items.count + workers - 1) / workers
+        return try await withoutActuallyEscaping(transform) { transform in
+            try await withThrowingTaskGroup(of: (Int, [T]).self) { group in
+                for worker in 0..<workers {
+                    let slice = items[(worker * chunk)..<min(items.count, (worker + 1) * chunk)]
+                    group.addTask { (worker, try slice.compactMap(transform)) }
+                }
+                var parts = [[T]](repeating: [], count: workers)
+                for try await (worker, part) in group { parts[worker] = part }
+                return parts.flatMap { $0 }
+            }
+        }
     }
 
     private func list<R: KubernetesResource>(_ type: R.Type, scope: NamespaceScope, fieldSelector: String?) async throws

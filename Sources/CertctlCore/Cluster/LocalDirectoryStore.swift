@@ -116,8 +116,8 @@ public struct LocalDirectoryStore: ClusterStore {
         return "\(secretsDirectory)/\(namespace)/\(name).yaml"
     }
 
-    public func tlsSecrets<T>(
-        in scope: NamespaceScope, keeping: (Secret) throws -> T?
+    public func tlsSecrets<T: Sendable>(
+        in scope: NamespaceScope, keeping: @Sendable (Secret) throws -> T?
     ) async throws -> (items: [T], problems: [ObjectProblem]) {
         var items: [T] = []
         var problems: [ObjectProblem] = []

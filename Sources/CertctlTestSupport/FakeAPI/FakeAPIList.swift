@@ -48,13 +48,14 @@ extension FakeAPIState {
             }
         }
         let filtered = labelSelector != nil || fieldSelector != nil
-        var keys = objects.keys.filter { key in
+        let keys = objects.keys.filter { key in
             if let namespace = target.namespace, !key.hasPrefix("\(namespace)/") { return false }
             if let start, key <= start { return false }
             return true
         }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        keys = keys.filter { key in
+        func matches(_ key: String) -> Bool {
             guard let object = objects[key] else { return false }
+            guard labelSelector != nil || fieldSelector != nil else { return true }
             let served = kind.toServed(object)
             if let labelSelector {
                 let labels = (served.object("metadata")["labels"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
@@ -67,10 +68,20 @@ extension FakeAPIState {
             return true
         }
         let limit = Int(target.query["limit"] ?? "") ?? 0
-        var page = keys
+        // The selectors are applied in key order until one match past the page is found: that
+        // is all a page needs (whether there is more), and keeps a paged list of N objects from
+        // costing N selector checks per page.
+        var page: [String] = []
+        var more = false
+        for key in keys where matches(key) {
+            if limit > 0, page.count == limit {
+                more = true
+                break
+            }
+            page.append(key)
+        }
         var metadata: [String: JSONValue] = ["resourceVersion": .string(String(version))]
-        if limit > 0, keys.count > limit {
-            page = Array(keys.prefix(limit))
+        if more {
             if start == nil {
                 snapshots.append((version, kind.storage, objects))
                 if snapshots.count > Self.snapshotLimit { snapshots.removeFirst() }
