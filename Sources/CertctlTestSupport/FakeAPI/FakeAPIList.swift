@@ -48,11 +48,22 @@ extension FakeAPIState {
             }
         }
         let filtered = labelSelector != nil || fieldSelector != nil
-        let keys = objects.keys.filter { key in
+        let all = orderedKeys(kind.storage, version: version, objects)
+        var first = all.startIndex
+        if let start {
+            // Past `start`: the first key that sorts after it.
+            var low = all.startIndex
+            var high = all.endIndex
+            while low < high {
+                let middle = (low + high) / 2
+                if start.utf8.lexicographicallyPrecedes(all[middle].utf8) { high = middle } else { low = middle + 1 }
+            }
+            first = low
+        }
+        let keys = all[first...].filter { key in
             if let namespace = target.namespace, !key.hasPrefix("\(namespace)/") { return false }
-            if let start, key <= start { return false }
             return true
-        }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
         func matches(_ key: String) -> Bool {
             guard let object = objects[key] else { return false }
             guard labelSelector != nil || fieldSelector != nil else { return true }
@@ -91,26 +102,59 @@ extension FakeAPIState {
         } else if kind.isCustom {
             metadata["continue"] = .string("")
         }
-        let items: [JSONValue] = page.compactMap { key in
+        let items: [[UInt8]] = page.compactMap { key in
             guard let object = objects[key] else { return nil }
-            var item = served(object, kind)
-            if !kind.isCustom {
-                // Built-in lists carry apiVersion and kind once, not per item.
-                item["apiVersion"] = nil
-                item["kind"] = nil
-            }
-            return .object(item)
+            return listItem(kind, key: key, object)
         }
         if let pages = compactAfterPages {
             compactAfterPages = pages > 1 ? pages - 1 : nil
             if pages <= 1 { compact() }
         }
-        return Status.json(
-            200,
-            .object([
-                "kind": .string(kind.kind + "List"), "apiVersion": .string(kind.groupVersion),
-                "metadata": .object(metadata), "items": .array(items),
-            ]))
+        // The list as JSONValue would serialize it, with the items' bytes spliced in.
+        let envelope = JSONValue.object([
+            "kind": .string(kind.kind + "List"), "apiVersion": .string(kind.groupVersion),
+            "metadata": .object(metadata), "items": .array([]),
+        ]).serialized()
+        let marker = Array(#""items":[]"#.utf8)
+        var response = Status.json(200, .object([:]))
+        guard let at = envelope.indices.first(where: { envelope[$0...].starts(with: marker) }) else {
+            return Status.json(500, .string("the list envelope has no items"))
+        }
+        var body = Array(envelope[..<(at + marker.count - 1)])
+        body.reserveCapacity(envelope.count + items.reduce(0) { $0 + $1.count + 1 })
+        for (index, item) in items.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: item)
+        }
+        body.append(contentsOf: envelope[(at + marker.count - 1)...])
+        response.body = body
+        return response
+    }
+
+    /// `objects`' keys in byte order, sorted once per storage and resourceVersion.
+    private func orderedKeys(_ storage: String, version: Int, _ objects: [String: [String: JSONValue]]) -> [String] {
+        if let cached = sortedKeys[storage], cached.version == version, cached.keys.count == objects.count {
+            return cached.keys
+        }
+        let keys = objects.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        sortedKeys[storage] = (version, keys)
+        return keys
+    }
+
+    /// One object as a list serves it (built-in lists carry apiVersion and kind once, not per
+    /// item), made again only when the object's resourceVersion changed.
+    private func listItem(_ kind: ResourceKind, key: String, _ object: [String: JSONValue]) -> [UInt8] {
+        let version = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
+        let cacheKey = kind.storage + "\u{0}" + key
+        if let cached = listItems[cacheKey], cached.version == version, !version.isEmpty { return cached.bytes }
+        var item = served(object, kind)
+        if !kind.isCustom {
+            item["apiVersion"] = nil
+            item["kind"] = nil
+        }
+        let bytes = JSONValue.object(item).serialized()
+        listItems[cacheKey] = (version, bytes)
+        return bytes
     }
 
     /// `base64url(JSON {"v":"meta.k8s.io/v1","rv":N,"start":"KEY\u0000"})`, like the real token.

@@ -39,6 +39,12 @@ actor FakeAPIState {
     var allocator = Allocator()
     /// Lists seen by a `continue` token: the storage as it was at that resourceVersion.
     var snapshots: [(version: Int, storage: String, objects: [String: [String: JSONValue]])] = []
+    /// A storage's keys in list order, as of a resourceVersion (lists of thousands of objects
+    /// are paged: sorted once, not once per page).
+    var sortedKeys: [String: (version: Int, keys: [String])] = [:]
+    /// Each object's list item as served, by storage and key, with the resourceVersion it was
+    /// made from: a page of a large list is mostly copies of these.
+    var listItems: [String: (version: String, bytes: [UInt8])] = [:]
     /// Tokens older than this are expired (410), as after an etcd compaction.
     var compactedVersion = 0
     /// Compact after this many more list pages are served (a compaction in the middle of a list).
