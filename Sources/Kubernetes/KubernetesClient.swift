@@ -107,7 +107,7 @@ public struct KubernetesClient: Sendable {
             if let early { next = fetch(early) }
             let page: ObjectList<R>
             do {
-                page = try decode(ObjectList<R>.self, response, object: object)
+                page = try await decodePage(R.self, response, object: object)
             } catch {
                 if early != nil { next.cancel() }
                 throw error
@@ -282,6 +282,38 @@ public struct KubernetesClient: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))
+    }
+
+    /// A page of a list, its items decoded on every core in chunks when there are many; any
+    /// trouble, and the decoder of the whole page says what is wrong.
+    private func decodePage<R: KubernetesResource>(_ type: R.Type, _ response: HTTPResponse, object: String)
+        async throws -> ObjectList<R>
+    {
+        let body = response.body
+        guard let layout = ListLayout(body), layout.items.count >= 128, let metadataRange = layout.metadata,
+            let metadata = try? JSONDecoder().decode(ListMeta.self, from: Data(body[metadataRange]))
+        else {
+            return try decode(ObjectList<R>.self, response, object: object)
+        }
+        let chunk = 64
+        let chunks = stride(from: 0, to: layout.items.count, by: chunk).map {
+            Array(layout.items[$0..<min(layout.items.count, $0 + chunk)])
+        }
+        do {
+            let decoded = try await concurrentCompactMap(chunks, minimumChunk: 1) { ranges -> [R]? in
+                var array: [UInt8] = [UInt8(ascii: "[")]
+                array.reserveCapacity(ranges.reduce(2) { $0 + $1.count + 1 })
+                for (index, range) in ranges.enumerated() {
+                    if index > 0 { array.append(UInt8(ascii: ",")) }
+                    array.append(contentsOf: body[range])
+                }
+                array.append(UInt8(ascii: "]"))
+                return try JSONDecoder().decode([R].self, from: Data(array))
+            }
+            return ObjectList(apiVersion: nil, kind: nil, metadata: metadata, items: decoded.flatMap { $0 })
+        } catch {
+            return try decode(ObjectList<R>.self, response, object: object)
+        }
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, object: String) throws -> T {

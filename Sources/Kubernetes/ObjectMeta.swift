@@ -74,11 +74,23 @@ public struct ObjectList<Item: Codable & Sendable>: Codable, Sendable {
 }
 
 extension ListMeta {
-    /// The list's `metadata` found without decoding its items: the top-level members of the
-    /// JSON object are skipped over (strings and nesting respected) until `metadata`, which is
-    /// decoded alone. The next page can then be asked for while this one is decoded. nil when
-    /// the text is not an object with a decodable `metadata` (the full decode then says why).
+    /// The list's `metadata` found without decoding its items (see ``ListLayout``), so that the
+    /// next page can be asked for while this one is decoded. nil when the text is not an object
+    /// with a decodable `metadata` (the full decode then says why).
     public static func scan(_ json: [UInt8]) -> ListMeta? {
+        guard let range = ListLayout(json)?.metadata else { return nil }
+        return try? JSONDecoder().decode(ListMeta.self, from: Data(json[range]))
+    }
+}
+
+/// Where a list's `metadata` and each of its `items` lie in its JSON text, found in one pass that
+/// skips over values (strings and nesting respected) without building them. nil when the text
+/// is not a JSON object of that shape.
+public struct ListLayout {
+    public var metadata: Range<Int>?
+    public var items: [Range<Int>] = []
+
+    public init?(_ json: [UInt8]) {
         var index = 0
         func skipSpace() {
             while index < json.count,
@@ -103,7 +115,6 @@ extension ListMeta {
         }
         /// Past the value that starts at `index`.
         func skipValue() -> Bool {
-            skipSpace()
             guard index < json.count else { return false }
             switch json[index] {
             case UInt8(ascii: "\""):
@@ -128,13 +139,16 @@ extension ListMeta {
                 }
                 return false
             default:
+                let start = index
                 while index < json.count, !",}] \n\r\t".utf8.contains(json[index]) { index += 1 }
-                return true
+                return index > start
             }
         }
         skipSpace()
         guard index < json.count, json[index] == UInt8(ascii: "{") else { return nil }
         index += 1
+        skipSpace()
+        if index < json.count, json[index] == UInt8(ascii: "}") { return }
         while true {
             skipSpace()
             guard index < json.count, json[index] == UInt8(ascii: "\"") else { return nil }
@@ -145,13 +159,36 @@ extension ListMeta {
             guard index < json.count, json[index] == UInt8(ascii: ":") else { return nil }
             index += 1
             skipSpace()
-            let valueStart = index
-            guard skipValue() else { return nil }
-            if key.elementsEqual("metadata".utf8) {
-                return try? JSONDecoder().decode(ListMeta.self, from: Data(json[valueStart..<index]))
+            if key.elementsEqual("items".utf8), index < json.count, json[index] == UInt8(ascii: "[") {
+                index += 1
+                skipSpace()
+                if index < json.count, json[index] == UInt8(ascii: "]") {
+                    index += 1
+                } else {
+                    while true {
+                        skipSpace()
+                        let itemStart = index
+                        guard skipValue() else { return nil }
+                        items.append(itemStart..<index)
+                        skipSpace()
+                        guard index < json.count else { return nil }
+                        if json[index] == UInt8(ascii: "]") {
+                            index += 1
+                            break
+                        }
+                        guard json[index] == UInt8(ascii: ",") else { return nil }
+                        index += 1
+                    }
+                }
+            } else {
+                let valueStart = index
+                guard skipValue() else { return nil }
+                if key.elementsEqual("metadata".utf8) { metadata = valueStart..<index }
             }
             skipSpace()
-            guard index < json.count, json[index] == UInt8(ascii: ",") else { return nil }
+            guard index < json.count else { return nil }
+            if json[index] == UInt8(ascii: "}") { return }
+            guard json[index] == UInt8(ascii: ",") else { return nil }
             index += 1
         }
     }

@@ -137,6 +137,39 @@ struct KubernetesClientTests {
         }
     }
 
+    @Test("a page of hundreds of objects is decoded in chunks on every core, in the server's order")
+    func largePage() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let names = (0..<300).map { String(format: "cert-%03d", $0) }
+        for name in names { _ = try await client.create(tlsSecret("prod", name, labels: ["n": name])) }
+        var pages: [[String]] = []
+        try await client.forEachPage(Secret.self, namespace: "prod", pageSize: 250) { page, fromStart in
+            #expect(fromStart == pages.isEmpty)
+            pages.append(page.compactMap(\.metadata.name))
+            #expect(page.allSatisfy { $0.metadata.labels?["n"] == $0.metadata.name && $0.data?["tls.crt"] != nil })
+        }
+        #expect(pages.map(\.count) == [250, 50])
+        #expect(pages.flatMap { $0 } == names)
+    }
+
+    @Test("a list's layout is found past strings with braces, quotes and escapes, in any member order")
+    func listLayout() throws {
+        let text = #"{"items":[{"a":"}{]\"["},{"b":[1,{"c":"\\"}]}, 7 ,"x"],"kind":"L","metadata":{"continue":"t,}"}}"#
+        let bytes = Array(text.utf8)
+        let layout = try #require(ListLayout(bytes))
+        #expect(
+            layout.items.map { String(decoding: bytes[$0], as: UTF8.self) } == [
+                #"{"a":"}{]\"["}"#, #"{"b":[1,{"c":"\\"}]}"#, "7", #""x""#,
+            ])
+        #expect(ListMeta.scan(bytes)?.continue == "t,}")
+        #expect(ListLayout(Array(#"{"items":[],"metadata":{}}"#.utf8))?.items.isEmpty == true)
+        for broken in [#"{"items":[{"a":1}"#, #"[1,2]"#, #"{"items":[1 2]}"#, #"{"metadata":{"continue":"x}"#, ""] {
+            #expect(ListLayout(Array(broken.utf8)) == nil, "\(broken)")
+        }
+    }
+
     @Test("a list whose continue token expires mid-way (410 Expired) restarts from the first page, and says so")
     func expiredContinue() async throws {
         let server = try await FakeAPIServer.start()

@@ -1,4 +1,3 @@
-import Foundation
 public import Kubernetes
 import Transport
 
@@ -30,31 +29,10 @@ public struct KubernetesStore: ClusterStore {
             try await client.forEachPage(Secret.self, namespace: namespace, fieldSelector: "type=\(Secret.tlsType)") {
                 page, fromStart in
                 if fromStart { kept.removeSubrange(mark...) }  // a restarted list (410 Expired)
-                kept += try await Self.concurrentMap(page, keeping)
+                kept += try await concurrentCompactMap(page, keeping)
             }
         }
         return (kept, [])
-    }
-
-    /// `transform` of every item, in order, on as many cores as there are (parsing certificates
-    /// and keys is most of reading a page).
-    static func concurrentMap<Item: Sendable, T: Sendable>(
-        _ items: [Item], _ transform: @Sendable (Item) throws -> T?
-    ) async throws -> [T] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8, items.count / 32)
-        guard workers > 1 else { return try items.compactMap(transform) }
-        let chunk = (items.count + workers - 1) / workers
-        return try await withoutActuallyEscaping(transform) { transform in
-            try await withThrowingTaskGroup(of: (Int, [T]).self) { group in
-                for worker in 0..<workers {
-                    let slice = items[(worker * chunk)..<min(items.count, (worker + 1) * chunk)]
-                    group.addTask { (worker, try slice.compactMap(transform)) }
-                }
-                var parts = [[T]](repeating: [], count: workers)
-                for try await (worker, part) in group { parts[worker] = part }
-                return parts.flatMap { $0 }
-            }
-        }
     }
 
     private func list<R: KubernetesResource>(_ type: R.Type, scope: NamespaceScope, fieldSelector: String?) async throws
