@@ -16,7 +16,8 @@ public enum YAMLText {
 
     /// Every document of a multi-document text, with the line it starts on (1-based).
     public static func documents(_ text: String) throws -> [(value: Any, line: Int)] {
-        let parser = try Parser(yaml: text, resolver: .basic)
+        // UTF-8 named: Yams's default reads the environment on every parse.
+        let parser = try Parser(yaml: text, resolver: .basic, encoding: .utf8)
         var documents: [(value: Any, line: Int)] = []
         while let node = try parser.nextRoot() {
             documents.append((try value(of: node), node.mark.map { $0.line } ?? 0))

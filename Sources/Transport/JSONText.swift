@@ -36,10 +36,6 @@ public enum JSONText {
         case let double as Double:
             guard double.isFinite else { throw Unencodable(description: "\(double) is not a JSON number") }
             output += double == double.rounded() && abs(double) < 1e15 ? String(Int64(double)) : "\(double)"
-        case is NSNull:
-            output += "null"
-        case let number as NSNumber:
-            try write(number.doubleValue, into: &output, pretty: pretty, depth: depth)
         case let array as [Any]:
             guard !array.isEmpty else {
                 output += "[]"
@@ -68,6 +64,12 @@ public enum JSONText {
             }
             newline(into: &output, pretty: pretty, depth: depth)
             output += "}"
+        // After the containers: casting a Swift dictionary to a class bridges it to NSDictionary
+        // first, which cost more than writing it.
+        case is NSNull:
+            output += "null"
+        case let number as NSNumber:
+            try write(number.doubleValue, into: &output, pretty: pretty, depth: depth)
         default:
             let mirror = Mirror(reflecting: value)
             if mirror.displayStyle == .optional {
@@ -89,6 +91,12 @@ public enum JSONText {
 
     private static func quote(_ string: String, into output: inout String) {
         output += "\""
+        // Most strings (names, base64 of certificates) need no escape: appended whole.
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output += string
+            output += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
