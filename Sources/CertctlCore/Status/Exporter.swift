@@ -13,7 +13,9 @@ public final class Exporter: Sendable {
     private struct Snapshot {
         var overview: Overview
         var read: Date
-        var metrics: String
+        /// The exposition's bytes, made once: at 10,000 certificates it is 8.5 MB, and turning
+        /// the text into bytes per scrape took a cached scrape 40 ms.
+        var metrics: [UInt8]
         var page: String?
     }
 
@@ -53,7 +55,8 @@ public final class Exporter: Sendable {
                 let current = try await snapshotNow()
                 if request.path == "/metrics" {
                     return ServerResponse(
-                        status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", text: current.metrics)
+                        status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+                        body: current.metrics)
                 }
                 let page = current.page ?? StatusPage.render(current.overview, now: Date(), refreshed: current.read)
                 snapshot.withLock { if $0?.read == current.read { $0?.page = page } }
@@ -85,7 +88,7 @@ public final class Exporter: Sendable {
                 let fresh = try await load()
                 let metrics = CertificateMetrics.render(
                     fresh.certificates, problems: fresh.problems.map(\.problem), lastSuccess: await lastSuccess())
-                return Snapshot(overview: fresh, read: Date(), metrics: metrics, page: nil)
+                return Snapshot(overview: fresh, read: Date(), metrics: Array(metrics.utf8), page: nil)
             }
             state.task = task
             return (task, false)
