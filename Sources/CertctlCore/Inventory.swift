@@ -60,7 +60,7 @@ public struct Inventory: Sendable {
         }
         var byName: [String: CurrentCertificate] = [:]
         byName.reserveCapacity(currents.count)
-        for current in currents { byName[Self.id(of: current.secret)] = current }
+        for current in currents { byName[current.name] = current }
         var entries: [Entry] = []
         entries.reserveCapacity(discovered.certificates.count)
         for desired in discovered.certificates {

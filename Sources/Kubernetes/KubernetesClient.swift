@@ -103,11 +103,15 @@ public struct KubernetesClient: Sendable {
                 continue
             }
             // The next page is asked for before this one is decoded, from its metadata alone.
-            let early = ListMeta.scan(response.body)?.continue.flatMap { $0.isEmpty ? nil : $0 }
+            let layout = ListLayout(response.body)
+            let metadata = layout?.metadata.flatMap {
+                try? JSONDecoder().decode(ListMeta.self, from: Data(response.body[$0]))
+            }
+            let early = metadata?.continue.flatMap { $0.isEmpty ? nil : $0 }
             if let early { next = fetch(early) }
             let page: ObjectList<R>
             do {
-                page = try await decodePage(R.self, response, object: object)
+                page = try await decodePage(R.self, response, layout: layout, metadata: metadata, object: object)
             } catch {
                 if early != nil { next.cancel() }
                 throw error
@@ -284,15 +288,13 @@ public struct KubernetesClient: Sendable {
         return Array(try encoder.encode(value))
     }
 
-    /// A page of a list, its items decoded on every core in chunks when there are many; any
-    /// trouble, and the decoder of the whole page says what is wrong.
-    private func decodePage<R: KubernetesResource>(_ type: R.Type, _ response: HTTPResponse, object: String)
-        async throws -> ObjectList<R>
-    {
+    /// A page of a list, its items (where `layout` found them) decoded on every core in chunks
+    /// when there are many; any trouble, and the decoder of the whole page says what is wrong.
+    private func decodePage<R: KubernetesResource>(
+        _ type: R.Type, _ response: HTTPResponse, layout: ListLayout?, metadata: ListMeta?, object: String
+    ) async throws -> ObjectList<R> {
         let body = response.body
-        guard let layout = ListLayout(body), layout.items.count >= 128, let metadataRange = layout.metadata,
-            let metadata = try? JSONDecoder().decode(ListMeta.self, from: Data(body[metadataRange]))
-        else {
+        guard let layout, layout.items.count >= 128, let metadata else {
             return try decode(ObjectList<R>.self, response, object: object)
         }
         let chunk = 64

@@ -73,19 +73,10 @@ public struct ObjectList<Item: Codable & Sendable>: Codable, Sendable {
     }
 }
 
-extension ListMeta {
-    /// The list's `metadata` found without decoding its items (see ``ListLayout``), so that the
-    /// next page can be asked for while this one is decoded. nil when the text is not an object
-    /// with a decodable `metadata` (the full decode then says why).
-    public static func scan(_ json: [UInt8]) -> ListMeta? {
-        guard let range = ListLayout(json)?.metadata else { return nil }
-        return try? JSONDecoder().decode(ListMeta.self, from: Data(json[range]))
-    }
-}
-
 /// Where a list's `metadata` and each of its `items` lie in its JSON text, found in one pass that
 /// skips over values (strings and nesting respected) without building them. nil when the text
-/// is not a JSON object of that shape.
+/// is not a JSON object of that shape. The next page of a list can be asked for from its
+/// `metadata` alone, while the items are decoded.
 public struct ListLayout {
     public var metadata: Range<Int>?
     public var items: [Range<Int>] = []
