@@ -73,7 +73,8 @@ extension ACMEClient {
         let url = base.hasSuffix("/") ? base + certificateID : base + "/" + certificateID
         let response = try await get(url, action: "renewalInfo")
         var info = try decode(ACMERenewalInfo.self, from: response, url: url)
-        info.retryAfter = parseRetryAfter(response.headers["Retry-After"], now: now())
+        // RFC 9773 §4.3: a minute at least, a day at most.
+        info.retryAfter = RetryAfter.renewalInfo.date(response.headers["Retry-After"], now: now())
         if let explanation = info.explanationURL {
             logger.info("the CA explains its renewal window", metadata: ["explanationURL": "\(explanation)"])
         }

@@ -151,7 +151,12 @@ extension ACMEClient {
         return result
     }
 
-    /// Places an order (RFC 8555 §7.4); with `replaces`, retries once without it on `alreadyReplaced`.
+    /// Places an order (RFC 8555 §7.4). With `replaces`, an order the CA refuses for it is placed
+    /// once more without it: `alreadyReplaced` (RFC 9773 §5), and what Let's Encrypt's Boulder
+    /// and current Pebble answer for a certificate of another account (403 `unauthorized`), of
+    /// an issuer they do not know or with no name in common (400 `malformed`) or one they do
+    /// not have (404). Without this, such a renewal failed the same way at every run until the
+    /// certificate expired.
     public func newOrder(identifiers: [ACMEIdentifier], profile: String?, replaces: String?) async throws -> ACMEOrder {
         let directory = try await directory()
         if let profile {
@@ -174,8 +179,10 @@ extension ACMEClient {
         var dropped = false
         do {
             response = try await post(directory.newOrder, payload: try encode(payload), action: "newOrder")
-        } catch let error as ACMEError where sendReplaces && error.problem?.kind == .alreadyReplaced {
-            logger.info("the CA says the certificate was already replaced; ordering without replaces")
+        } catch let error as ACMEError where sendReplaces && Self.refusesReplaces(error.problem) {
+            logger.notice(
+                "the CA refused the order's replaces; ordering without it",
+                metadata: ["replaces": "\(replaces ?? "")", "problem": "\(error.problem.map { "\($0)" } ?? "")"])
             payload["replaces"] = nil
             dropped = true
             response = try await post(directory.newOrder, payload: try encode(payload), action: "newOrder")
@@ -204,6 +211,12 @@ extension ACMEClient {
             )
         }
         return order
+    }
+
+    /// A newOrder refusal that may be the `replaces` field's doing (see ``newOrder(identifiers:profile:replaces:)``).
+    static func refusesReplaces(_ problem: ACMEProblem?) -> Bool {
+        guard let problem else { return false }
+        return [.alreadyReplaced, .malformed, .unauthorized].contains(problem.kind) || problem.status == 404
     }
 
     /// Reads an authorization (POST-as-GET, RFC 8555 §7.5).
@@ -325,9 +338,11 @@ extension ACMEClient {
             let response = try await post(url, payload: nil, action: action)
             let value = try decode(type, from: response, url: url)
             if isDone(value) { return value }
+            // The CA's Retry-After when it asks for longer than the back-off; never less, so
+            // that `0` or a date in the past cannot make a loop without pause.
             var pause = delay
-            if let retryAfter = parseRetryAfter(response.headers["Retry-After"], now: now()) {
-                pause = .milliseconds(Int(max(0, retryAfter.timeIntervalSince(now())) * 1000))
+            if let asked = RetryAfter.acme.delay(response.headers["Retry-After"], now: now()) {
+                pause = max(delay, .clamped(seconds: asked))
             }
             try await wait(pause, deadline: deadline, what: action, url: url)
             delay = min(delay * 2, .seconds(5))

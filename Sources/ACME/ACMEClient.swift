@@ -196,7 +196,7 @@ public actor ACMEClient {
                 let wait = error.retryAfter.map { $0.timeIntervalSince(now()) } ?? Double(1 << unavailable)
                 if wait <= 10 {
                     unavailable += 1
-                    try await clock.sleep(for: .milliseconds(Int(max(wait, 0) * 1000)))
+                    try await clock.sleep(for: .clamped(seconds: max(wait, 0.2)))
                     continue
                 }
             }

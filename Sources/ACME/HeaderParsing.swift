@@ -1,13 +1,10 @@
 public import Foundation
 import Transport
 
-/// `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date; nil when neither.
+/// `Retry-After` (RFC 9110 §10.2.3) of an ACME answer: delta-seconds or an HTTP-date, within
+/// ``RetryAfter/acme``'s bounds (a second to a week); nil when neither.
 public func parseRetryAfter(_ value: String?, now: Date) -> Date? {
-    guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-    if let seconds = Int(value) {
-        return seconds >= 0 ? now.addingTimeInterval(TimeInterval(seconds)) : nil
-    }
-    return Timestamp.httpDate(value)
+    RetryAfter.acme.date(value, now: now)
 }
 
 /// One `Link` header entry (RFC 8288): target URL and its `rel` values.

@@ -27,11 +27,7 @@ public struct CurrentCertificate: Sendable {
         self.secret = metadataOnly
         record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
         var problems: [String] = []
-        if secret.type != Secret.tlsType {
-            problems.append(
-                "is of type \(secret.type ?? "Opaque"), not \(Secret.tlsType); certctl will not overwrite it: delete it or choose another secretName"
-            )
-        }
+        if case .otherType(let type) = SecretBlock(secret) { problems.append(SecretBlock.otherType(type).message) }
         let data = secret.data ?? [:]
         var chain: CertificateChain?
         var key: PrivateKey?
@@ -64,6 +60,10 @@ public struct CurrentCertificate: Sendable {
         }
         self.problems = problems
     }
+
+    /// Why no certificate can be stored in it (another type, immutable, being deleted); an
+    /// immutable Secret's certificate is still served, so only another type is a problem above.
+    public var block: SecretBlock? { SecretBlock(secret) }
 
     public var name: String { "\(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")" }
 

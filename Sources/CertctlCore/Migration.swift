@@ -135,7 +135,7 @@ public struct Migration: Sendable {
         case .blocked:
             return Item(
                 verdict: "decide", object: object, secret: secret,
-                message: "the Secret has another type than kubernetes.io/tls; certctl will not overwrite it")
+                message: SecretBlock.explanation(action.reason))
         }
     }
 

@@ -24,6 +24,10 @@ public struct RenewalRecord: Sendable, Equatable {
     public var orderURL: String?
     /// The issuer the current certificate came from.
     public var issuer: String?
+    /// The ACME account (its URL) that ordered the current certificate: a renewal names the
+    /// certificate it replaces (RFC 9773 §5) only for this account, as the CA refuses it for
+    /// another one.
+    public var account: String?
     /// A `certctl renew` request: re-issue on the next run.
     public var renewRequested = false
     /// The serial of the certificate the times above belong to; another certificate in the
@@ -48,6 +52,7 @@ public struct RenewalRecord: Sendable, Equatable {
         case profile
         case orderURL = "order-url"
         case issuer
+        case account
         case renewRequested = "renew-requested"
         case serial
         case notifiedState = "notified-state"
@@ -71,6 +76,7 @@ public struct RenewalRecord: Sendable, Equatable {
         profile = annotations[Key.profile.annotation]
         orderURL = annotations[Key.orderURL.annotation]
         issuer = annotations[Key.issuer.annotation]
+        account = annotations[Key.account.annotation]
         renewRequested = annotations[Key.renewRequested.annotation] == "true"
         serial = annotations[Key.serial.annotation]
         notifiedState = annotations[Key.notifiedState.annotation]
@@ -92,6 +98,7 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.profile, profile)
         set(.orderURL, orderURL)
         set(.issuer, issuer)
+        set(.account, account)
         set(.renewRequested, renewRequested ? "true" : nil)
         set(.serial, serial)
         set(.notifiedState, notifiedState)

@@ -105,24 +105,8 @@ public enum SecretWriter {
     }
 
     static func checkWritable(_ existing: Secret, _ desired: DesiredCertificate) throws {
-        let object = "Secret \(desired.id)"
-        if existing.type != Secret.tlsType {
-            throw CertctlError(
-                .secretBlocked, object: object,
-                "is of type \(existing.type ?? "Opaque"), not \(Secret.tlsType); it was left alone: delete it or choose another secretName"
-            )
-        }
-        if existing.immutable == true {
-            throw CertctlError(
-                .secretBlocked, object: object,
-                "is immutable (immutable: true), so its certificate cannot be renewed in place; it was left alone: delete it (the next run issues a new one) or recreate it without immutable"
-            )
-        }
-        if existing.metadata.deletionTimestamp != nil {
-            throw CertctlError(
-                .secretBlocked, object: object,
-                "is being deleted (deletionTimestamp set, finalizers \(existing.metadata.finalizers ?? [])); the next run issues it anew once it is gone"
-            )
+        if let block = SecretBlock(existing) {
+            throw CertctlError(.secretBlocked, object: "Secret \(desired.id)", block.message)
         }
     }
 

@@ -21,10 +21,11 @@ public final class TestACMEServer: Sendable {
         public var offersRenewalInfo = true
         /// The next this-many newOrder requests answer 429 `rateLimited` with Retry-After.
         public var rateLimitedOrders = 0
-        public var rateLimitRetryAfter = 3600
+        /// The `Retry-After` header's text: delta-seconds, an HTTP-date, or anything a CA may send.
+        public var rateLimitRetryAfter = "3600"
         /// Polls that answer `processing` after finalize, each with `Retry-After: orderRetryAfter`.
         public var processingPolls = 0
-        public var orderRetryAfter = 2
+        public var orderRetryAfter = "2"
         /// Order polls that still answer `pending` after every authorization is valid (finalize
         /// meanwhile answers 403 `orderNotReady`).
         public var pendingPollsAfterAuthorization = 0
@@ -36,7 +37,7 @@ public final class TestACMEServer: Sendable {
             let lifetime = notAfter.timeIntervalSince(notBefore)
             return (notBefore.addingTimeInterval(lifetime * 2 / 3), notBefore.addingTimeInterval(lifetime * 5 / 6))
         }
-        public var renewalInfoRetryAfter = 21_600
+        public var renewalInfoRetryAfter = "21600"
         public var explanationURL: String?
         /// dns-persist-01 (draft-ietf-acme-dns-persist): the issuer domain names offered, and the
         /// DNS server (`host:port`) the CA reads `_validation-persist` records from; nil: not offered.

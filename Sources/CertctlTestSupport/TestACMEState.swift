@@ -43,6 +43,9 @@ actor TestACMEState {
         var certificateID: String
         var notBefore: Date
         var notAfter: Date
+        /// The account that ordered it and its names, which `replaces` is checked against.
+        var account: String
+        var names: Set<String>
     }
 
     let base: String
@@ -314,15 +317,9 @@ actor TestACMEState {
             record(400)
             return problem(400, "invalidProfile", "profile \"\(profile)\" is not offered")
         }
-        if let replaces {
-            if behaviour.alreadyReplaced.contains(replaces) {
-                record(409)
-                return problem(409, "alreadyReplaced", "the certificate \(replaces) was already replaced")
-            }
-            guard certificates.values.contains(where: { $0.certificateID == replaces }) else {
-                record(400)
-                return problem(400, "malformed", "replaces names an unknown certificate")
-            }
+        if let replaces, let refusal = replacementRefusal(replaces, account: account, identifiers: identifiers) {
+            record(refusal.status)
+            return refusal
         }
         record(201)
         let orderID = makeID()
@@ -342,6 +339,35 @@ actor TestACMEState {
             identifiers: identifiers, status: "pending", authorizations: authorizationIDs, profile: profile,
             replaces: replaces, account: account)
         return json(orderObject(orderID), status: 201, location: base + "/order/\(orderID)")
+    }
+
+    /// `replaces` checked as Let's Encrypt's Boulder (`validateReplacementOrder`) and current
+    /// Pebble check it: a CertID of an issuer this CA does not have is malformed, a certificate
+    /// it does not have is not found, one another account ordered is unauthorized, one sharing
+    /// no identifier with the order is malformed, one replaced already is a conflict.
+    private func replacementRefusal(_ replaces: String, account: String, identifiers: [ACMEIdentifier])
+        -> ServerResponse?
+    {
+        let parts = replaces.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, Base64URL.decode(String(parts[0])) == authority.subjectKeyIdentifier else {
+            return problem(400, "malformed", "parsing ARI CertID failed: no issuer of this CA has that key identifier")
+        }
+        guard let issued = certificates.values.first(where: { $0.certificateID == replaces }) else {
+            return problem(404, "malformed", "request included `replaces`, but no certificate \(replaces) exists")
+        }
+        guard issued.account == account else {
+            return problem(
+                403, "unauthorized", "requester account did not request the certificate being replaced by this order")
+        }
+        guard !issued.names.isDisjoint(with: identifiers.map(\.value)) else {
+            return problem(
+                400, "malformed",
+                "identifiers in this order do not match any identifiers in the certificate being replaced")
+        }
+        if behaviour.alreadyReplaced.contains(replaces) {
+            return problem(409, "alreadyReplaced", "the certificate \(replaces) was already replaced")
+        }
+        return nil
     }
 
     private func orderObject(_ id: Int) -> [String: Any] {
@@ -539,7 +565,8 @@ actor TestACMEState {
         else { return problem(500, "serverInternal", "cannot sign") }
         let certificateNumber = makeID()
         certificates[certificateNumber] = Issued(
-            pem: pem, certificateID: certificateID, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter)
+            pem: pem, certificateID: certificateID, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter,
+            account: order.account, names: Set(order.identifiers.map(\.value)))
         order.certificate = certificateNumber
         if behaviour.processingPolls > 0 {
             order.status = "processing"

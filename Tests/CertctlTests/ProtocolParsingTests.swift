@@ -38,12 +38,34 @@ struct ProtocolParsingTests {
     func retryAfter() throws {
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         #expect(parseRetryAfter("120", now: now) == now.addingTimeInterval(120))
-        #expect(parseRetryAfter(" 0 ", now: now) == now)
-        let date = try #require(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now: now))
-        #expect(date == Date(timeIntervalSince1970: 1_445_412_480))
+        let date = try #require(parseRetryAfter("Sun, 19 Nov 2023 22:15:20 GMT", now: now))
+        #expect(date == Date(timeIntervalSince1970: 1_700_432_120))
         #expect(parseRetryAfter("soon", now: now) == nil)
         #expect(parseRetryAfter("-5", now: now) == nil)
         #expect(parseRetryAfter(nil, now: now) == nil)
+    }
+
+    @Test(
+        "Retry-After clamped where it is read: never zero, never past its user's longest wait, never a trap",
+        arguments: [
+            // header, ACME delay (1 s to 7 days), renewalInfo delay (RFC 9773 §4.3: 1 min to 1 day)
+            ("0", 1.0, 60.0),
+            (" 0 ", 1, 60),
+            ("30", 30, 60),
+            ("3600", 3600, 3600),
+            ("100000", 100_000, 86_400),
+            ("9223372036854775807", 604_800, 86_400),
+            ("99999999999999999999999999999", 604_800, 86_400),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", 1, 60),  // a date in the past
+            ("Fri, 31 Dec 9999 23:59:59 GMT", 604_800, 86_400),
+        ] as [(String, Double, Double)])
+    func retryAfterBounds(header: String, acme: Double, renewalInfo: Double) {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        #expect(RetryAfter.acme.delay(header, now: now) == acme)
+        #expect(RetryAfter.renewalInfo.delay(header, now: now) == renewalInfo)
+        #expect(parseRetryAfter(header, now: now) == now.addingTimeInterval(acme))
+        // What a record stores of it formats without trapping.
+        #expect(!Timestamp.rfc3339(now.addingTimeInterval(acme)).isEmpty)
     }
 
     @Test("Link headers: several links, several headers, quoted rel")

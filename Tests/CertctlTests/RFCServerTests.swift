@@ -156,6 +156,65 @@ struct RFCServerTests {
         }
     }
 
+    @Test(
+        "ARI: replaces refused as Boulder refuses it is ordered once more without it",
+        arguments: ["another account", "unknown issuer", "unknown certificate", "no name in common"])
+    func replacesRefused(refusal: String) async throws {
+        try await withRFCServer { server, client, _, responder in
+            let solver = ResponderSolver(responder: responder)
+            let first = try await client.issue("binder.mybinder.org", solver: solver)
+            let id = try #require(CertificateSummary(first.chain.leaf).ariCertificateID)
+            let issuerPart = try #require(id.split(separator: ".").first)
+            var orderer = client
+            var name = "binder.mybinder.org"
+            var replaces = id
+            var expected = 400
+            switch refusal {
+            case "another account":
+                orderer = ACMEClient(
+                    configuration: .init(directoryURL: server.directoryURL),
+                    accountKey: try AccountKey(generating: .ecdsaP256),
+                    transport: CurlTransport(userAgent: "certctl-tests"), logger: Logger(label: "test"))
+                _ = try await orderer.register()
+                expected = 403
+            case "unknown issuer": replaces = "AAECAwQFBgcICQoLDA0ODxAREhM.AQI"
+            case "unknown certificate":
+                replaces = "\(issuerPart).AQID"
+                expected = 404
+            default: name = "other.mybinder.org"
+            }
+            let renewal = try await orderer.issue(name, replaces: replaces, solver: solver)
+            let orders = await server.orders.suffix(2)
+            #expect(orders.map(\.status) == [expected, 201], "\(orders)")
+            #expect(orders.map(\.replaces) == [replaces, nil])
+            #expect(!renewal.replaced)
+        }
+    }
+
+    @Test(
+        "processing orders with Retry-After 0, a past date or an absurd value: polled with back-off, never a trap",
+        arguments: ["0", "Wed, 21 Oct 2015 07:28:00 GMT", "9223372036854775807", "99999999999999999999999"])
+    func hostileRetryAfter(header: String) async throws {
+        var behaviour = TestACMEServer.Behaviour()
+        behaviour.processingPolls = 50
+        behaviour.orderRetryAfter = header
+        try await withRFCServer(behaviour, orderDeadline: .seconds(20)) { server, client, clock, responder in
+            do {
+                _ = try await client.issue("grafana.mybinder.org", responder: responder)
+                Issue.record("50 polls with back-off outlast a 20 s deadline")
+            } catch let error as ACMEError {
+                #expect(error.code == .timeout, "\(error)")
+            }
+            // Two fixed 100 ms pauses (before the authorization's and the order's first poll);
+            // every other waits at least the back-off (200 ms, doubling); all of them together
+            // the deadline at most.
+            #expect(!clock.sleeps.contains { $0 < .milliseconds(100) }, "\(clock.sleeps)")
+            #expect(clock.sleeps.filter { $0 < .milliseconds(200) }.count <= 2, "\(clock.sleeps)")
+            #expect(clock.sleeps.reduce(Duration.zero, +) <= .seconds(20))
+            #expect(await server.requests.filter { $0.hasPrefix("POST /order/") }.count < 50)
+        }
+    }
+
     @Test("ARI: a CA without renewalInfo gets neither queries nor replaces")
     func noARI() async throws {
         var behaviour = TestACMEServer.Behaviour()
@@ -175,7 +234,7 @@ struct RFCServerTests {
     func processingRetryAfter() async throws {
         var behaviour = TestACMEServer.Behaviour()
         behaviour.processingPolls = 2
-        behaviour.orderRetryAfter = 7
+        behaviour.orderRetryAfter = "7"
         try await withRFCServer(behaviour) { _, client, clock, responder in
             let issued = try await client.issue("grafana.mybinder.org", responder: responder)
             #expect(CertificateSummary(issued.chain.leaf).dnsNames == ["grafana.mybinder.org"])
@@ -211,7 +270,7 @@ struct RFCServerTests {
     func deadline() async throws {
         var behaviour = TestACMEServer.Behaviour()
         behaviour.processingPolls = 100
-        behaviour.orderRetryAfter = 7
+        behaviour.orderRetryAfter = "7"
         try await withRFCServer(behaviour, orderDeadline: .seconds(20)) { _, client, clock, responder in
             do {
                 _ = try await client.issue("grafana.mybinder.org", responder: responder)
@@ -228,7 +287,7 @@ struct RFCServerTests {
     func rateLimited() async throws {
         var behaviour = TestACMEServer.Behaviour()
         behaviour.rateLimitedOrders = 1
-        behaviour.rateLimitRetryAfter = 3600
+        behaviour.rateLimitRetryAfter = "3600"
         try await withRFCServer(behaviour) { server, client, clock, responder in
             do {
                 _ = try await client.issue("hub.mybinder.org", responder: responder)

@@ -61,7 +61,8 @@ struct RecordPolicyTests {
         }
         var random = FixedRandom(value: 0)
         let (after, moved) = RecordPolicy.afterRenewalInfo(
-            record, Self.info(start, end, retryAfter: retryAfter), now: Self.now, random: &random)
+            record, Self.info(start, end, retryAfter: retryAfter), notBefore: Self.now.addingTimeInterval(-60 * 86_400),
+            notAfter: Self.now.addingTimeInterval(30 * 86_400), now: Self.now, random: &random)
         #expect(moved == !same)
         #expect(after.ariNextCheck == Self.now.addingTimeInterval(nextCheck))
         #expect(after.ariWindowStart == Self.now.addingTimeInterval(start))
@@ -83,20 +84,60 @@ struct RecordPolicyTests {
         var random = FixedRandom(value: 0)
         let notAfter = Self.now.addingTimeInterval(90 * 86_400)
         let plain = RecordPolicy.afterIssuance(
-            previous: previous, issuer: "letsencrypt-prod", profile: "classic", orderURL: "https://ca/order/1",
+            previous: previous, issuer: "letsencrypt-prod", account: "https://ca/acct/7", profile: "classic",
+            orderURL: "https://ca/order/1",
             serial: "01", notBefore: Self.now, notAfter: notAfter, renewalInfo: nil, now: Self.now, random: &random)
         #expect(plain.renewalTime == Self.now.addingTimeInterval(60 * 86_400))
         #expect(plain.failureCount == 0 && plain.lastFailure == nil && plain.nextAttempt == nil)
         #expect(!plain.renewRequested)
         #expect(plain.notifiedState == "expiring")
         #expect(plain.ariNextCheck == nil)
+        #expect(plain.account == "https://ca/acct/7" && plain.issuer == "letsencrypt-prod")
         let withARI = RecordPolicy.afterIssuance(
-            previous: previous, issuer: "letsencrypt-prod", profile: "classic", orderURL: nil, serial: "01",
+            previous: previous, issuer: "letsencrypt-prod", account: "https://ca/acct/7", profile: "classic",
+            orderURL: nil, serial: "01",
             notBefore: Self.now, notAfter: notAfter, renewalInfo: Self.info(50 * 86_400, 55 * 86_400, retryAfter: nil),
             now: Self.now, random: &random)
         #expect(withARI.renewalTime == Self.now.addingTimeInterval(50 * 86_400))
         #expect(withARI.ariNextCheck == Self.now.addingTimeInterval(RecordPolicy.renewalInfoRecheck))
         #expect(RecordPolicy.withoutRenewalInfo(withARI).ariNextCheck == nil)
+    }
+
+    @Test(
+        "a window ending at notAfter: the instant is never later than the safety margin before it",
+        arguments: [
+            // lifetime (s), window (start, end) as shares of it, generator value (Double.random
+            // takes its low 53 bits: this one is 7/8 of the way; one that rounds to the range's
+            // end makes it draw again, forever with a fixed generator)
+            (180.0, 0.5, 1.0, 0x001C_0000_0000_0000), (180.0, 0.95, 1.0, 0),
+            (160 * 3600.0, 0.5, 1.0, 0x001C_0000_0000_0000), (90 * 86_400.0, 0.66, 0.7, 0x001C_0000_0000_0000),
+        ] as [(Double, Double, Double, UInt64)])
+    func windowToExpiry(lifetime: Double, start: Double, end: Double, value: UInt64) throws {
+        let notBefore = Self.now
+        let notAfter = Self.now.addingTimeInterval(lifetime)
+        let info = Self.info(lifetime * start, lifetime * end, retryAfter: 60)
+        var random = FixedRandom(value: value)
+        let (record, moved) = RecordPolicy.afterRenewalInfo(
+            RenewalRecord(), info, notBefore: notBefore, notAfter: notAfter, serial: "0a", now: Self.now,
+            random: &random)
+        let safe = RenewalPlan.latestSafeRenewal(notBefore: notBefore, notAfter: notAfter)
+        let chosen = try #require(record.renewalTime)
+        #expect(moved && record.serial == "0a")
+        #expect(chosen <= safe, "\(chosen) after \(safe)")
+        #expect(record.ariWindowEnd == info.suggestedWindow.end, "the CA's window is recorded as it was given")
+        if info.suggestedWindow.end <= safe {
+            #expect(chosen >= info.suggestedWindow.start, "a window within the margin is used as it is")
+        }
+    }
+
+    @Test("a failed renewalInfo fetch is asked again in 6 h, for this certificate; the renewal time stays")
+    func renewalInfoFailure() {
+        var record = RenewalRecord()
+        record.renewalTime = Self.now.addingTimeInterval(999)
+        let after = RecordPolicy.afterRenewalInfoFailure(record, serial: "0a", now: Self.now)
+        #expect(after.serial == "0a")
+        #expect(after.ariNextCheck == Self.now.addingTimeInterval(RecordPolicy.renewalInfoRecheck))
+        #expect(after.renewalTime == record.renewalTime)
     }
 
     @Test("failure kinds: what each error is, for metrics, records, Events and the summary")

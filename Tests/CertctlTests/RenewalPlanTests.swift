@@ -22,6 +22,8 @@ struct RenewalPlanTests {
         names: [String] = ["hub.mybinder.org"],
         type: String = Secret.tlsType,
         foreignKey: Bool = false,
+        immutable: Bool? = nil,
+        deleting: Bool = false,
         annotations: [String: String] = ["cert-manager.io/issuer-name": "letsencrypt-prod"]
     ) throws -> CurrentCertificate {
         let authority = try #require(authority)
@@ -31,13 +33,15 @@ struct RenewalPlanTests {
             serial: [0x01, 0x02])
         let keyPEM =
             foreignKey ? try PrivateKey(generating: .ecdsaP256).pemRepresentation() : try key.pemRepresentation()
+        var metadata = ObjectMeta(name: "kubelego-tls-hub", namespace: "prod", annotations: annotations)
+        if deleting {
+            metadata.deletionTimestamp = Time(start)
+            metadata.finalizers = ["example.org/backup"]
+        }
         return CurrentCertificate(
             secret: Secret(
-                metadata: ObjectMeta(name: "kubelego-tls-hub", namespace: "prod", annotations: annotations),
-                type: type,
-                data: ["tls.crt": Data(pem.utf8), "tls.key": Data(keyPEM.utf8)]
-            )
-        )
+                metadata: metadata, type: type, data: ["tls.crt": Data(pem.utf8), "tls.key": Data(keyPEM.utf8)],
+                immutable: immutable))
     }
 
     static func at(_ days: Double) -> Date { start.addingTimeInterval(days * day) }
@@ -126,5 +130,101 @@ struct RenewalPlanTests {
         #expect(early.kind == .wait(until: Self.at(60)))
         let missing = RenewalPlan.decide(desired: Self.desired, current: nil, profile: nil, now: Self.at(1))
         #expect(missing.isIssue)
+    }
+
+    @Test(
+        "a Secret certctl cannot store into is blocked, nothing ordered, whatever its certificate",
+        arguments: [
+            ("Opaque", nil, false, PlannedAction.Reason.wrongType),
+            (Secret.tlsType, true, false, .immutable),
+            (Secret.tlsType, nil, true, .deleting),
+        ] as [(String, Bool?, Bool, PlannedAction.Reason)])
+    func blocked(type: String, immutable: Bool?, deleting: Bool, reason: PlannedAction.Reason) throws {
+        let current = try Self.current(type: type, immutable: immutable, deleting: deleting)
+        for day in [1.0, 61, 91] {
+            let action = RenewalPlan.decide(desired: Self.desired, current: current, profile: nil, now: Self.at(day))
+            #expect(action == PlannedAction(kind: .blocked, reason: reason, renewalTime: nil), "day \(day)")
+        }
+        #expect(current.block?.reason == reason)
+        // An immutable or terminating Secret's certificate is still served: only another type is a problem.
+        #expect(current.isUsable == (type == Secret.tlsType))
+        #expect(try Self.current(immutable: false).block == nil)
+    }
+
+    @Test(
+        "renew-before at or above the lifetime is ignored (the lifetime rule applies); below it, it moves the renewal",
+        arguments: [
+            // lifetime (days), renew-before (hours), renewal day expected, ignored?
+            (6.0, 720.0, 3.0, true),  // 6-day certificates, cert-manager's common 30 days
+            (6.0, 144.0, 3.0, true),  // exactly the lifetime
+            (6.0, 96.0, 2.0, false),  // 4 days before expiry: day 2
+            (90.0, 720.0, 60.0, false),  // 30 days before a 90-day expiry: day 60, as the rule
+            (90.0, 1440.0, 30.0, false),
+            (90.0, 2400.0, 60.0, true),
+        ] as [(Double, Double, Double, Bool)])
+    func renewBefore(lifetime: Double, hours: Double, renewalDay: Double, ignored: Bool) throws {
+        var desired = Self.desired
+        desired.settings.renewBefore = hours * 3600
+        let current = try Self.current(days: lifetime)
+        #expect(RenewalPlan.ignoresRenewBefore(desired.settings, lifetime: lifetime * Self.day) == ignored)
+        let waiting = RenewalPlan.decide(desired: desired, current: current, profile: nil, now: Self.at(0.5))
+        #expect(waiting.renewalTime == Self.at(renewalDay))
+        #expect(waiting.kind == .wait(until: Self.at(renewalDay)), "not due at once, run after run")
+    }
+
+    @Test(
+        "no renewal later than the safety margin before expiry, whatever was recorded",
+        arguments: [
+            // lifetime (s), margin (s): a tenth, at least an hour, a third below three hours
+            (90 * 86_400.0, 9 * 86_400.0), (6 * 86_400.0, 14.4 * 3600), (86_400.0, 8640), (36_000.0, 3600),
+            (7200.0, 2400), (180.0, 60),
+        ] as [(Double, Double)])
+    func safetyMargin(lifetime: Double, margin: Double) throws {
+        #expect(abs(RenewalPlan.safetyMargin(lifetime: lifetime) - margin) < 0.001)
+        let notAfter = Self.start.addingTimeInterval(lifetime)
+        // A recorded time (an ARI choice) 5 s before expiry: planned at the margin instead.
+        let late = Timestamp.rfc3339(notAfter.addingTimeInterval(-5))
+        let authority = try #require(Self.authority)
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let pem = try authority.issuePEM(
+            for: key, names: ["hub.mybinder.org"], notBefore: Self.start, notAfter: notAfter, serial: [0x01, 0x02])
+        let current = CurrentCertificate(
+            secret: Secret(
+                metadata: ObjectMeta(
+                    name: "kubelego-tls-hub", namespace: "prod",
+                    annotations: ["certctl.io/renewal-time": late, "certctl.io/serial": "0102"]),
+                type: Secret.tlsType,
+                data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]))
+        let action = RenewalPlan.decide(desired: Self.desired, current: current, profile: nil, now: Self.start)
+        let expected = notAfter.addingTimeInterval(-margin)
+        #expect(abs((action.renewalTime ?? .distantFuture).timeIntervalSince(expected)) < 1.001)
+    }
+
+    @Test(
+        "replaces: only for a certificate this issuer and account ordered, sharing a name with the order",
+        arguments: [
+            // record issuer, record account, serial recorded, order hosts, account now, replaces sent?
+            ("letsencrypt-prod", "https://ca/acct/1", "0102", ["hub.mybinder.org"], "https://ca/acct/1", true),
+            (
+                "letsencrypt-prod", "https://ca/acct/1", "0102", ["hub.mybinder.org", "x.org"], "https://ca/acct/1",
+                true
+            ),
+            ("letsencrypt-prod", "https://ca/acct/1", "0102", ["hub.mybinder.org"], "https://ca/acct/2", false),
+            ("letsencrypt-prod", "https://ca/acct/1", "0102", ["other.mybinder.org"], "https://ca/acct/1", false),
+            ("letsencrypt-staging", "https://ca/acct/1", "0102", ["hub.mybinder.org"], "https://ca/acct/1", false),
+            ("letsencrypt-prod", "https://ca/acct/1", "ffff", ["hub.mybinder.org"], "https://ca/acct/1", false),
+            ("letsencrypt-prod", nil, "0102", ["hub.mybinder.org"], "https://ca/acct/1", false),  // adopted or older
+            ("letsencrypt-prod", "https://ca/acct/1", "0102", ["hub.mybinder.org"], nil, false),
+        ] as [(String, String?, String, [String], String?, Bool)])
+    func replaces(issuer: String, account: String?, serial: String, hosts: [String], now: String?, sent: Bool)
+        throws
+    {
+        var annotations = ["certctl.io/issuer": issuer, "certctl.io/serial": serial]
+        annotations["certctl.io/account"] = account
+        let current = try Self.current(annotations: annotations)
+        var desired = Self.desired
+        desired.hosts = hosts
+        let id = try #require(current.summary?.ariCertificateID)
+        #expect(RenewalPlan.replaces(current: current, desired: desired, account: now) == (sent ? id : nil))
     }
 }

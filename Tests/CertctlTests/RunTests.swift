@@ -216,7 +216,7 @@ struct RunClusterTests {
         let port = freeLoopbackPort()
         var behaviour = TestACMEServer.Behaviour()
         behaviour.rateLimitedOrders = 1
-        behaviour.rateLimitRetryAfter = 7200
+        behaviour.rateLimitRetryAfter = "7200"
         let server = try await TestACMEServer.start(validationPort: port, behaviour: behaviour)
         let run = try await RunFixture.make(
             .local, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port)

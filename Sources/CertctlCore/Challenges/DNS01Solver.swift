@@ -121,26 +121,39 @@ public struct DNS01Solver: ChallengeSolver {
         }
     }
 
-    /// Runs the hook: `command [args...] ACTION FQDN. VALUE`.
+    /// Runs the hook: `command [args...] ACTION FQDN. VALUE`. What it writes to stderr goes to
+    /// certctl's log only: a failure's message, which reaches the Secret's record, Events,
+    /// notifications and the status page, says the exit status and where to look, never the
+    /// text (a hook run with `set -x` prints its DNS API token there).
     private func run(_ hook: Issuer.DNS01Solver.Exec, _ action: String, name: String, value: String) async throws {
         let result: BoundedProcess.Result
+        let object = "dns01.exec \(hook.command)"
         do {
             result = try await BoundedProcess.run(
                 hook.command, arguments: hook.arguments + [action, "\(name).", value],
                 environment: ProcessInfo.processInfo.environment, timeout: hook.timeout)
         } catch .cannotRun(let reason) {
-            throw CertctlError(
-                .challenge, object: "dns01.exec \(hook.command)", "cannot run it (\(reason)); check \(issuer)")
+            throw CertctlError(.challenge, object: object, "cannot run it (\(reason)); check \(issuer)")
         } catch .timedOut(let errors) {
+            logHookOutput(hook, action, name: name, errors)
             throw CertctlError(
-                .challenge, object: "dns01.exec \(hook.command)",
-                "\(action) did not finish within \(hook.timeout) and was stopped: \(errors.prefix(300))")
+                .challenge, object: object,
+                "\(action) \(name). did not finish within \(hook.timeout) and was stopped; its stderr is in certctl's log"
+            )
         }
         guard result.status == 0 else {
+            logHookOutput(hook, action, name: name, result.errorText)
             throw CertctlError(
-                .challenge, object: "dns01.exec \(hook.command)",
-                "\(action) \(name). exited with \(result.status): \(result.errorText.prefix(300))")
+                .challenge, object: object,
+                "\(action) \(name). exited with status \(result.status); its stderr is in certctl's log")
         }
+    }
+
+    private func logHookOutput(_ hook: Issuer.DNS01Solver.Exec, _ action: String, name: String, _ errors: String) {
+        guard !errors.isEmpty else { return }
+        logger.error(
+            "the dns01.exec hook failed; its stderr",
+            metadata: ["hook": "\(hook.command)", "action": "\(action)", "name": "\(name).", "stderr": "\(errors)"])
     }
 
     /// Polls every server until each answers `value` (a propagation wait, not an ordering).

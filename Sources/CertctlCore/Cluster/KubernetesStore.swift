@@ -66,8 +66,9 @@ public struct KubernetesStore: ClusterStore {
         try await client.mergePatch(Secret.self, namespace: namespace, name: name, patch: patch.mergePatch)
     }
 
-    /// A ConfigMap `certctl-pending-<secret>` beside where the Secret will be.
-    static func pendingName(_ secretName: String) -> String { "certctl-pending-\(secretName)" }
+    /// A ConfigMap `certctl-pending-<secret>` beside where the Secret will be; for a Secret name
+    /// over 237 characters, cut with a hash (a ConfigMap's name has at most 253).
+    static func pendingName(_ secretName: String) -> String { ObjectName.bounded("certctl-pending-", secretName) }
 
     public func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]? {
         do {

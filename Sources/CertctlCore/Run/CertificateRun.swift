@@ -121,10 +121,20 @@ public struct CertificateRun: Sendable {
             }
         }
         var planned = plan(entries, options: options, now: started)
+        warnIgnoredRenewBefore(planned)
         var (reports, due) = classify(planned, options: options)
         // ARI re-checks write records: they happen under the lock, like issuance, from fresh reads.
+        let renewalInfo = RenewalInfoCheck(
+            store: store, transport: transport, logger: logger, warnings: warnings,
+            observer: { [observer] record in
+                counter.add(record)
+                observer?(record)
+            }, requestTimeout: options.acmeRequestTimeout)
         let checksDue =
-            !options.dryRun && entries.contains { renewalInfoTarget($0, options: options, now: started) != nil }
+            !options.dryRun
+            && planned.contains {
+                RenewalInfoCheck.target($0.0, action: $0.1, issuers: options.issuers, now: started) != nil
+            }
         var lockHeld = false
         var delivered: RunReport?
         if !due.isEmpty || checksDue {
@@ -132,7 +142,9 @@ public struct CertificateRun: Sendable {
                 let keeper = keepAlive(lock)
                 do {
                     if checksDue {
-                        entries = await refreshRenewalInfo(entries, options: options, counter: counter, now: started)
+                        entries = await renewalInfo.refresh(
+                            entries, issuers: options.issuers,
+                            plan: { decide($0, options: options, now: started) }, now: started)
                         planned = plan(entries, options: options, now: started)
                         (reports, due) = classify(planned, options: options)
                     }
@@ -226,17 +238,28 @@ public struct CertificateRun: Sendable {
     }
 
     private func plan(_ entries: [Inventory.Entry], options: Options, now: Date) -> [(Inventory.Entry, PlannedAction)] {
-        entries.map { entry in
-            (
-                entry,
-                RenewalPlan.decide(
-                    desired: entry.desired,
-                    current: entry.current,
-                    pending: entry.pending,
-                    profile: options.issuers[entry.desired.issuer]?.profile,
-                    now: now
-                )
-            )
+        entries.map { ($0, decide($0, options: options, now: now)) }
+    }
+
+    private func decide(_ entry: Inventory.Entry, options: Options, now: Date) -> PlannedAction {
+        RenewalPlan.decide(
+            desired: entry.desired, current: entry.current, pending: entry.pending,
+            profile: options.issuers[entry.desired.issuer]?.profile, now: now)
+    }
+
+    /// A renew-before at or above the certificate's lifetime is ignored by the plan: said once
+    /// per run for each certificate, naming its Ingresses.
+    private func warnIgnoredRenewBefore(_ planned: [(Inventory.Entry, PlannedAction)]) {
+        for (entry, _) in planned {
+            guard let summary = entry.current?.summary,
+                RenewalPlan.ignoresRenewBefore(entry.desired.settings, lifetime: summary.lifetime)
+            else { continue }
+            let desired = entry.desired
+            let ingresses = desired.ingresses.map { "Ingress \(desired.namespace)/\($0)" }.joined(separator: ", ")
+            warnings.add(
+                "renew-before \(desired.id)",
+                "\(ingresses): cert-manager.io/renew-before \(StatusTable.duration(desired.settings.renewBefore ?? 0)) is not shorter than the \(StatusTable.duration(summary.lifetime)) lifetime of Secret \(desired.id)'s certificate; it is ignored (renewing by the lifetime rule): shorten it or remove it",
+                metadata: ["secret": "\(desired.id)"])
         }
     }
 
@@ -256,90 +279,6 @@ public struct CertificateRun: Sendable {
             }
         }
         return (reports, due)
-    }
-
-    /// The certificate ID and issuer to ask renewalInfo about, when `entry`'s recorded next check
-    /// has come: valid, of the serial the record is for, before expiry.
-    private func renewalInfoTarget(_ entry: Inventory.Entry, options: Options, now time: Date)
-        -> (certificateID: String, issuer: Issuer)?
-    {
-        guard let current = entry.current, current.isValid(at: time), let summary = current.summary,
-            current.record.serial == summary.serialHex, let nextCheck = current.record.ariNextCheck,
-            nextCheck <= time,
-            let certificateID = summary.ariCertificateID, let issuer = options.issuers[entry.desired.issuer]
-        else { return nil }
-        return (certificateID, issuer)
-    }
-
-    /// ARI (RFC 9773 §4.2): for valid certificates whose recorded next check has come, asks the
-    /// CA for its current window; a moved window gets a new random renewal time, stored on the
-    /// Secret with the next check (the response's Retry-After). No request when nothing is due
-    /// for a check, none after expiry.
-    private func refreshRenewalInfo(
-        _ entries: [Inventory.Entry],
-        options: Options,
-        counter: RequestTally,
-        now time: Date
-    ) async -> [Inventory.Entry] {
-        var clients: [String: ACMEClient] = [:]
-        var refreshed = entries
-        for (index, read) in entries.enumerated() where renewalInfoTarget(read, options: options, now: time) != nil {
-            // Read again under the lock: another run may have renewed it since discovery.
-            var entry = read
-            guard let secret = try? await store.secret(namespace: read.desired.namespace, name: read.desired.secretName)
-            else { continue }
-            entry.current = CurrentCertificate(secret: secret)
-            refreshed[index] = entry
-            guard let current = entry.current,
-                let (certificateID, issuer) = renewalInfoTarget(entry, options: options, now: time)
-            else { continue }
-            let client: ACMEClient
-            if let known = clients[issuer.name] {
-                client = known
-            } else {
-                guard let key = try? AccountKey(generating: .ecdsaP256) else { continue }
-                let observer = self.observer
-                client = ACMEClient(
-                    configuration: .init(
-                        directoryURL: issuer.server, tls: issuer.tls, requestTimeout: options.acmeRequestTimeout),
-                    accountKey: key,
-                    transport: transport,
-                    logger: logger,
-                    observer: { record in
-                        counter.add(record)
-                        observer?(record)
-                    }
-                )
-                clients[issuer.name] = client
-            }
-            do {
-                guard let info = try await client.renewalInfo(certificateID: certificateID) else {
-                    try await SecretWriter.storeRecord(
-                        RecordPolicy.withoutRenewalInfo(current.record), for: entry.desired, in: store)
-                    continue
-                }
-                var generator = SystemRandomNumberGenerator()
-                let (record, moved) = RecordPolicy.afterRenewalInfo(
-                    current.record, info, now: time, random: &generator)
-                if moved {
-                    logger.notice(
-                        "the CA moved the renewal window",
-                        metadata: [
-                            "secret": "\(entry.desired.id)",
-                            "renewalTime": "\(RenewalRecord.format(record.renewalTime ?? time))",
-                        ]
-                    )
-                }
-                if let stored = try await SecretWriter.storeRecord(record, for: entry.desired, in: store) {
-                    refreshed[index].current = CurrentCertificate(secret: stored)
-                }
-            } catch {
-                warnings.add(
-                    "renewal-info", "renewalInfo failed or could not be stored; keeping the recorded window: \(error)",
-                    metadata: ["secret": "\(entry.desired.id)"])
-            }
-        }
-        return refreshed
     }
 
     /// Renews the lock in the background for as long as the run holds it.
@@ -536,7 +475,8 @@ public struct CertificateRun: Sendable {
             } else {
                 kept = false
                 key = try await certificateKey(for: entry, default: options.keyType)
-                let replaces = entry.current?.isUsable == true ? entry.current?.summary?.ariCertificateID : nil
+                let replaces = RenewalPlan.replaces(
+                    current: entry.current, desired: desired, account: await client.accountURL)
                 var order = CertificateOrder(
                     names: desired.hosts,
                     key: key,
@@ -571,12 +511,22 @@ public struct CertificateRun: Sendable {
             try IssuedCheck.verify(issued, key: key, names: desired.hosts, now: now())
             let summary = CertificateSummary(issued.chain.leaf)
             var renewalInfo: ACMERenewalInfo?
-            if let id = summary.ariCertificateID { renewalInfo = try? await client.renewalInfo(certificateID: id) }
+            var renewalInfoFailed = false
+            if let id = summary.ariCertificateID {
+                do {
+                    renewalInfo = try await client.renewalInfo(certificateID: id)
+                } catch {
+                    renewalInfoFailed = true
+                }
+            }
             var generator = SystemRandomNumberGenerator()
-            let record = RecordPolicy.afterIssuance(
-                previous: entry.record, issuer: desired.issuer, profile: issued.profile, orderURL: issued.orderURL,
+            var record = RecordPolicy.afterIssuance(
+                previous: entry.record, issuer: desired.issuer, account: await client.accountURL,
+                profile: issued.profile, orderURL: issued.orderURL,
                 serial: summary.serialHex, notBefore: summary.notBefore, notAfter: summary.notAfter,
                 renewalInfo: renewalInfo, now: now(), random: &generator)
+            // A first renewalInfo fetch that failed is asked again at the next run.
+            if renewalInfoFailed { record.ariNextCheck = now() }
             try await SecretWriter.store(desired, chain: issued.chain, key: key, record: record, in: store)
             if entry.pending != nil {
                 do {

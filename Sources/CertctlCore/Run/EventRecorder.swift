@@ -37,8 +37,8 @@ public struct EventRecorder: Sendable {
         for ingress in desired.ingresses {
             let event = Event(
                 metadata: ObjectMeta(
-                    name:
-                        "\(ingress.prefix(230)).\(String(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff, radix: 16))",
+                    name: ObjectName.bounded(
+                        "", "\(ingress).\(String(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff, radix: 16))"),
                     namespace: desired.namespace),
                 eventTime: MicroTime(Date()),
                 reportingController: "certctl.io/certctl",

@@ -15,6 +15,7 @@ public enum RecordPolicy {
     public static func afterIssuance(
         previous: RenewalRecord,
         issuer: String,
+        account: String?,
         profile: String?,
         orderURL: String?,
         serial: String,
@@ -26,6 +27,7 @@ public enum RecordPolicy {
     ) -> RenewalRecord {
         var record = RenewalRecord()
         record.issuer = issuer
+        record.account = account
         record.profile = profile
         record.orderURL = orderURL
         record.serial = serial
@@ -33,34 +35,62 @@ public enum RecordPolicy {
         record.notifiedAt = previous.notifiedAt
         record.renewalTime = RenewalPlan.defaultRenewalTime(notBefore: notBefore, notAfter: notAfter)
         if let renewalInfo {
-            record = afterRenewalInfo(record, renewalInfo, now: now, random: &random).record
+            record =
+                afterRenewalInfo(
+                    record, renewalInfo, notBefore: notBefore, notAfter: notAfter, now: now, random: &random
+                ).record
         }
         return record
     }
 
-    /// A renewalInfo answer: a moved window gets a new random instant in it; the next check is
-    /// the answer's Retry-After (or ``renewalInfoRecheck``). `moved` says whether the window changed.
+    /// A renewalInfo answer for the certificate valid from `notBefore` to `notAfter`: a moved
+    /// window gets a new random instant in it, never later than the plan's safety margin before
+    /// expiry (``RenewalPlan/latestSafeRenewal(notBefore:notAfter:)``); the next check is the
+    /// answer's Retry-After (clamped to RFC 9773 §4.3's minute to a day where it was read) or
+    /// ``renewalInfoRecheck``. The record is made this certificate's (an adopted Secret's had no
+    /// serial). `moved` says whether the window changed.
     public static func afterRenewalInfo(
         _ record: RenewalRecord,
         _ info: ACMERenewalInfo,
+        notBefore: Date,
+        notAfter: Date,
+        serial: String? = nil,
         now: Date,
         random: inout some RandomNumberGenerator
     ) -> (record: RenewalRecord, moved: Bool) {
         var record = record
+        if let serial { record.serial = serial }
         let moved =
             info.suggestedWindow.start != record.ariWindowStart || info.suggestedWindow.end != record.ariWindowEnd
         if moved {
             record.ariWindowStart = info.suggestedWindow.start
             record.ariWindowEnd = info.suggestedWindow.end
-            record.renewalTime = info.renewalTime(using: &random)
+            let safe = RenewalPlan.latestSafeRenewal(notBefore: notBefore, notAfter: notAfter)
+            var usable = info
+            usable.suggestedWindow.end = min(info.suggestedWindow.end, safe)
+            usable.suggestedWindow.start = min(info.suggestedWindow.start, usable.suggestedWindow.end)
+            record.renewalTime = usable.renewalTime(using: &random)
         }
         record.ariNextCheck = info.retryAfter ?? now.addingTimeInterval(renewalInfoRecheck)
         return (record, moved)
     }
 
-    /// The CA stopped offering ARI: no more checks, the renewal time stays.
-    public static func withoutRenewalInfo(_ record: RenewalRecord) -> RenewalRecord {
+    /// renewalInfo could not be had for a certificate (the CA did not answer, or does not know
+    /// it: an adopted certificate of another CA): asked again after ``renewalInfoRecheck``, not
+    /// at every run; the renewal time stays.
+    public static func afterRenewalInfoFailure(_ record: RenewalRecord, serial: String, now: Date) -> RenewalRecord {
         var record = record
+        record.serial = serial
+        record.ariNextCheck = now.addingTimeInterval(renewalInfoRecheck)
+        return record
+    }
+
+    /// The CA offers no ARI (or stopped offering it): no more checks of this certificate, the
+    /// renewal time stays; with `serial`, the record is made this certificate's (an adopted
+    /// Secret is then not asked about again).
+    public static func withoutRenewalInfo(_ record: RenewalRecord, serial: String? = nil) -> RenewalRecord {
+        var record = record
+        if let serial { record.serial = serial }
         record.ariNextCheck = nil
         return record
     }

@@ -11,7 +11,8 @@ public struct PlannedAction: Sendable, Equatable {
         case wait(until: Date)
         /// Due, but a failure or rate limit says not before `until`: no ACME request now.
         case backOff(until: Date)
-        /// Cannot be issued until the operator acts (a Secret of another type).
+        /// Cannot be issued until the operator acts (a Secret of another type, immutable, being
+        /// deleted): nothing is ordered that could not be stored.
         case blocked
     }
 
@@ -30,6 +31,8 @@ public struct PlannedAction: Sendable, Equatable {
         case keyChanged = "the Ingress asks for another key type"
         case notDue = "not due"
         case wrongType = "the Secret has another type"
+        case immutable = "the Secret is immutable"
+        case deleting = "the Secret is being deleted"
     }
 
     public var kind: Kind
@@ -56,15 +59,38 @@ public enum RenewalPlan {
         return notBefore.addingTimeInterval(lifetime * fraction)
     }
 
+    /// How long before `notAfter` a renewal is due at the latest, whatever the record or the CA's
+    /// window says: a tenth of the lifetime, and at least an hour (a third of the lifetime
+    /// below three hours). A CronJob every 15 minutes then has at least four runs to renew a
+    /// certificate before it expires, and a 6-day certificate 14 hours; a window that ends at
+    /// `notAfter` (as Pebble's does for short certificates) is never taken to its last seconds.
+    public static func safetyMargin(lifetime: TimeInterval) -> TimeInterval {
+        max(lifetime / 10, min(lifetime / 3, 3600))
+    }
+
+    /// The latest moment a renewal may be planned for (``safetyMargin(lifetime:)`` before `notAfter`).
+    public static func latestSafeRenewal(notBefore: Date, notAfter: Date) -> Date {
+        notAfter.addingTimeInterval(-safetyMargin(lifetime: notAfter.timeIntervalSince(notBefore)))
+    }
+
     /// The latest renewal the Ingress's `renew-before` and `renew-before-percentage` allow (the
-    /// earlier of the two), nil when it has neither.
+    /// earlier of the two), nil when it has neither. A renew-before at or above the lifetime is
+    /// ignored, as cert-manager ignores it: it would make every run re-issue (Let's Encrypt
+    /// allows five certificates for the same names a week).
     static func latestRenewal(_ settings: CertificateSettings, notBefore: Date, notAfter: Date) -> Date? {
         let lifetime = notAfter.timeIntervalSince(notBefore)
         let times = [
-            settings.renewBefore.map { notAfter.addingTimeInterval(-$0) },
+            settings.renewBefore.flatMap { $0 < lifetime ? notAfter.addingTimeInterval(-$0) : nil },
             settings.renewBeforeShare.map { notAfter.addingTimeInterval(-lifetime * $0) },
         ].compactMap { $0 }
         return times.min()
+    }
+
+    /// True when the Ingress's `renew-before` is at or above the certificate's lifetime, so
+    /// that it is ignored (the run warns once, naming the Ingress).
+    public static func ignoresRenewBefore(_ settings: CertificateSettings, lifetime: TimeInterval) -> Bool {
+        guard let renewBefore = settings.renewBefore else { return false }
+        return renewBefore >= lifetime
     }
 
     /// Back-off after `failures` consecutive failures: 1 h doubling to 32 h.
@@ -91,8 +117,8 @@ public enum RenewalPlan {
             return PlannedAction(kind: .issue, reason: reason, renewalTime: renewalTime)
         }
         guard let current else { return due(.missing) }
-        if current.secret.type != "kubernetes.io/tls" {
-            return PlannedAction(kind: .blocked, reason: .wrongType, renewalTime: nil)
+        if let block = current.block {
+            return PlannedAction(kind: .blocked, reason: block.reason, renewalTime: nil)
         }
         guard let summary = current.summary, current.hasKey else { return due(.unreadable) }
         // Times recorded for another certificate (the Secret was replaced by hand) do not count.
@@ -101,7 +127,9 @@ public enum RenewalPlan {
         let chosen = recorded ?? defaultRenewalTime(notBefore: summary.notBefore, notAfter: summary.notAfter)
         // The Ingress's renew-before(-percentage) can only make it earlier (README "Moving from cert-manager").
         let latest = latestRenewal(desired.settings, notBefore: summary.notBefore, notAfter: summary.notAfter)
-        let renewalTime = latest.map { min($0, chosen) } ?? chosen
+        // Never later than the safety margin before expiry, whatever was recorded.
+        let safe = latestSafeRenewal(notBefore: summary.notBefore, notAfter: summary.notAfter)
+        let renewalTime = min(latest.map { min($0, chosen) } ?? chosen, safe)
         if !current.keyMatches { return due(.keyMismatch, renewalTime: renewalTime) }
         if summary.notAfter <= now { return due(.expired, renewalTime: renewalTime) }
         if Set(desired.hosts) != summary.names { return due(.namesChanged, renewalTime: renewalTime) }
@@ -119,5 +147,26 @@ public enum RenewalPlan {
             return due(fromARI ? .ariWindow : .lifetimeThreshold, renewalTime: renewalTime)
         }
         return PlannedAction(kind: .wait(until: renewalTime), reason: .notDue, renewalTime: renewalTime)
+    }
+}
+
+extension RenewalPlan {
+    /// The ARI certificate ID a renewal's order names in `replaces` (RFC 9773 §5), or nil. Only
+    /// for a certificate the record shows this issuer and this `account` ordered, and that
+    /// shares a name with the new order: a CA refuses `replaces` for a certificate of another
+    /// account (every Secret adopted from cert-manager or kube-lego), of another CA (an issuer
+    /// moved from staging to production) or with no name in common.
+    public static func replaces(current: CurrentCertificate?, desired: DesiredCertificate, account: String?)
+        -> String?
+    {
+        guard let current, current.isUsable, let summary = current.summary,
+            let certificateID = summary.ariCertificateID
+        else { return nil }
+        let record = current.record
+        guard record.serial == summary.serialHex, record.issuer == desired.issuer, let account,
+            record.account == account
+        else { return nil }
+        let names = Set(desired.hosts.map { $0.lowercased() })
+        return names.isDisjoint(with: summary.names.map { $0.lowercased() }) ? nil : certificateID
     }
 }

@@ -44,9 +44,10 @@ public struct CertificateReport: Sendable {
         self.failureCount = failureCount
     }
 
-    /// Serving a valid certificate at `now`.
+    /// Serving a valid certificate at `now` (a blocked one has a summary only when its Secret
+    /// still holds a usable certificate: immutable or being deleted, not of another type).
     public func isValid(at now: Date) -> Bool {
-        guard let summary, outcome != .blocked else { return false }
+        guard let summary else { return false }
         return summary.notBefore <= now && now < summary.notAfter
     }
 
@@ -149,7 +150,7 @@ public struct RunReport: Sendable {
             if report.outcome == .planned { continue }
             if !report.isValid(at: now) || report.isCritical(at: now) { return 2 }
             if case .failed = report.outcome { code = max(code, 1) }
-            if report.outcome == .deferred { code = max(code, 1) }
+            if report.outcome == .deferred || report.outcome == .blocked { code = max(code, 1) }
         }
         return code
     }

@@ -75,7 +75,7 @@ public struct CertificateStatus: Sendable {
             state = .expired
         } else if summary.notAfter.timeIntervalSince(now) < summary.lifetime / 10 {
             state = .expiring
-        } else if record.failureCount > 0 {
+        } else if record.failureCount > 0 || action.kind == .blocked {
             state = .failing
         } else if record.renewRequested {
             state = .renewing
@@ -83,6 +83,10 @@ public struct CertificateStatus: Sendable {
             state = .due
         } else {
             state = .ready
+        }
+        if action.kind == .blocked {
+            problem = SecretBlock.explanation(action.reason)
+            return
         }
         problem = record.lastFailure ?? (action.isIssue && action.reason != .notDue ? action.reason.rawValue : nil)
     }

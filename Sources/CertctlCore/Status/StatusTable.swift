@@ -239,6 +239,8 @@ public enum StatusTable {
                     "the Ingress asks for a \(status.desired.settings.keyType?.rawValue ?? "different") key, the certificate has \(status.summary?.keyType?.rawValue ?? "another")"
             case .notDue: return "it is not due"
             case .wrongType: return "the Secret has another type"
+            case .immutable: return "the Secret is immutable"
+            case .deleting: return "the Secret is being deleted"
             }
         }
         switch status.action.kind {
@@ -262,8 +264,7 @@ public enum StatusTable {
             }
             return "Due (\(cause(status.action.reason))), but \(hold)."
         case .blocked:
-            return
-                "Blocked: the Secret has another type than kubernetes.io/tls and certctl will not overwrite it; delete it, or name another secretName in the Ingress."
+            return "Blocked: \(SecretBlock.explanation(status.action.reason))."
         }
     }
 

@@ -1,0 +1,125 @@
+import ACME
+import Certificates
+import Foundation
+import Logging
+import Transport
+
+/// ARI re-checks (RFC 9773 §4.2): which certificates to ask the CA about, and the asking,
+/// whose answers are stored on the Secrets under the run's lock.
+///
+/// A valid certificate that is not due is checked when its record's next check has come, and
+/// when the record is not this certificate's at all: a Secret adopted from cert-manager or
+/// kube-lego (or replaced by hand). Otherwise those never learnt of an early-renewal window the
+/// CA opens during an incident or a mass revocation. A certificate whose first renewalInfo
+/// fetch failed is recorded with its next check due (see ``CertificateRun``'s issuance).
+struct RenewalInfoCheck: Sendable {
+    var store: any ClusterStore
+    var transport: any HTTPTransport
+    var logger: Logger
+    var warnings: RunWarnings
+    var observer: @Sendable (ACMERequestRecord) -> Void
+    var requestTimeout: Duration
+
+    /// The certificate ID and issuer to ask renewalInfo about, when `entry` is valid, not due
+    /// (`action` waits), and its record is another certificate's (adopted) or its next check has
+    /// come. Never after expiry. A CA without ARI leaves a record of this certificate with no
+    /// next check: nothing to ask.
+    static func target(_ entry: Inventory.Entry, action: PlannedAction, issuers: [String: Issuer], now: Date)
+        -> (certificateID: String, issuer: Issuer)?
+    {
+        guard case .wait = action.kind, let current = entry.current, current.isValid(at: now),
+            let summary = current.summary, let certificateID = summary.ariCertificateID,
+            let issuer = issuers[entry.desired.issuer]
+        else { return nil }
+        let record = current.record
+        if record.serial == summary.serialHex, (record.ariNextCheck ?? .distantFuture) > now { return nil }
+        return (certificateID, issuer)
+    }
+
+    /// A client that asks renewalInfo (unauthenticated, so a throwaway key) and does not retry a
+    /// CA it cannot reach: the next check of that CA's certificates is put off instead.
+    private func client(for issuer: Issuer) throws -> ACMEClient {
+        ACMEClient(
+            configuration: .init(
+                directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout, transportRetries: 0),
+            accountKey: try AccountKey(generating: .ecdsaP256), transport: transport, logger: logger,
+            observer: observer)
+    }
+
+    /// Asks for the window of every entry that is a ``target(_:action:issuers:now:)``, each read
+    /// again first (under the lock, another run may have renewed it): a moved window gets a new
+    /// renewal time, stored with the next check; a CA without ARI leaves the record this
+    /// certificate's with no next check; a failed fetch is asked again after
+    /// ``RecordPolicy/renewalInfoRecheck``, and a CA that cannot be reached is not asked again
+    /// in this run (its other certificates are put off alike). Returns the entries as they are now.
+    func refresh(
+        _ entries: [Inventory.Entry],
+        issuers: [String: Issuer],
+        plan: (Inventory.Entry) -> PlannedAction,
+        now time: Date
+    ) async -> [Inventory.Entry] {
+        var refreshed = entries
+        var clients: [String: ACMEClient] = [:]
+        var unreachable: Set<String> = []
+        for (index, read) in entries.enumerated() {
+            guard Self.target(read, action: plan(read), issuers: issuers, now: time) != nil,
+                let secret = try? await store.secret(namespace: read.desired.namespace, name: read.desired.secretName)
+            else { continue }
+            var entry = read
+            entry.current = CurrentCertificate(secret: secret)
+            refreshed[index] = entry
+            guard let current = entry.current, let summary = current.summary,
+                let (certificateID, issuer) = Self.target(entry, action: plan(entry), issuers: issuers, now: time)
+            else { continue }
+            var record = RecordPolicy.afterRenewalInfoFailure(current.record, serial: summary.serialHex, now: time)
+            if !unreachable.contains(issuer.name) {
+                do {
+                    let client = try clients[issuer.name] ?? client(for: issuer)
+                    clients[issuer.name] = client
+                    record = try await ask(client, certificateID, current.record, summary: summary, entry, now: time)
+                } catch {
+                    if let error = error as? ACMEError, [.transport, .timeout].contains(error.code) {
+                        unreachable.insert(issuer.name)
+                    }
+                    warnings.add(
+                        "renewal-info \(issuer.name)",
+                        "renewalInfo of issuer \(issuer.name) failed; asked again in 6 h, keeping the renewal time: \(error)",
+                        metadata: ["secret": "\(entry.desired.id)"])
+                }
+            }
+            do {
+                if let stored = try await SecretWriter.storeRecord(record, for: entry.desired, in: store) {
+                    refreshed[index].current = CurrentCertificate(secret: stored)
+                }
+            } catch {
+                warnings.add(
+                    "renewal-info-store", "cannot store the renewal window; the next run asks again: \(error)",
+                    metadata: ["secret": "\(entry.desired.id)"])
+            }
+        }
+        return refreshed
+    }
+
+    /// One renewalInfo answer as the record it makes.
+    private func ask(
+        _ client: ACMEClient, _ certificateID: String, _ record: RenewalRecord, summary: CertificateSummary,
+        _ entry: Inventory.Entry, now time: Date
+    ) async throws -> RenewalRecord {
+        guard let info = try await client.renewalInfo(certificateID: certificateID) else {
+            return RecordPolicy.withoutRenewalInfo(record, serial: summary.serialHex)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let (answered, moved) = RecordPolicy.afterRenewalInfo(
+            record, info, notBefore: summary.notBefore, notAfter: summary.notAfter, serial: summary.serialHex,
+            now: time, random: &generator)
+        if moved {
+            logger.notice(
+                "the CA moved the renewal window",
+                metadata: [
+                    "secret": "\(entry.desired.id)",
+                    "renewalTime": "\(RenewalRecord.format(answered.renewalTime ?? time))",
+                ])
+        }
+        return answered
+    }
+}
