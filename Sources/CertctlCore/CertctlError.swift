@@ -12,6 +12,8 @@ public struct CertctlError: Error, Sendable, CustomStringConvertible {
         case challenge
         /// The Secret cannot take a new certificate (another type, immutable, being deleted).
         case secretBlocked
+        /// The run lost its lock (taken over, or not renewed for its term): no new order.
+        case lockLost
     }
 
     public var code: Code
@@ -33,7 +35,7 @@ public struct CertctlError: Error, Sendable, CustomStringConvertible {
     public var isConfigurationError: Bool {
         switch code {
         case .invalidIssuer, .unknownIssuer, .invalidName, .invalidArgument, .invalidManifest: true
-        case .io, .issuance, .challenge, .secretBlocked: false
+        case .io, .issuance, .challenge, .secretBlocked, .lockLost: false
         }
     }
 }

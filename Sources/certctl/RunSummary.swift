@@ -31,7 +31,11 @@ enum RunSummary {
         var text = rows.isEmpty ? "" : TextTable.render(rows)
         if cut { text += "Cut to \(width ?? 0) columns: certctl status SECRET shows one in full.\n" }
         if report.lockHeld {
-            text += "another run holds the lock: due certificates were left to it\n"
+            text +=
+                "another run holds the lock\(report.lockHolder.map { " (\($0))" } ?? ""): due certificates were left to it\n"
+        }
+        if let lost = report.lockLost {
+            text += "lock lost: \(lost); no order was started after, the next run does the rest\n"
         }
         for problem in report.problems {
             text += "problem  \(problem)\n"

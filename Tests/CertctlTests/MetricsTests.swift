@@ -243,6 +243,9 @@ actor Gate {
         await withCheckedContinuation { waiting.append($0) }
     }
 
+    /// How many wait at the gate now.
+    var held: Int { waiting.count }
+
     func open() {
         opened = true
         for continuation in waiting { continuation.resume() }

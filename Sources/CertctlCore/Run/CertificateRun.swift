@@ -139,39 +139,49 @@ public struct CertificateRun: Sendable {
         var delivered: RunReport?
         if !due.isEmpty || checksDue {
             if try await lock.acquire() {
-                let keeper = keepAlive(lock)
+                let keeper = LockKeeper(lock, logger: logger, now: now)
                 do {
                     if checksDue {
                         entries = await renewalInfo.refresh(
                             entries, issuers: options.issuers,
-                            plan: { decide($0, options: options, now: started) }, now: started)
+                            plan: { decide($0, options: options, now: started) }, now: started,
+                            isHeld: { keeper.lostReason() == nil })
                         planned = plan(entries, options: options, now: started)
                         (reports, due) = classify(planned, options: options)
                     }
                     // Only re-checks due: no responder to start.
-                    for result in due.isEmpty ? [] : try await issue(due, options: options, counter: counter) {
+                    for result in due.isEmpty
+                        ? [] : try await issue(due, options: options, counter: counter, keeper: keeper)
+                    {
                         reports[result.desired.id] = result
                     }
-                    let outcome = finish(inventory, planned, reports, lockHeld: false, counter: counter)
+                    var outcome = finish(inventory, planned, reports, lockHeld: false, counter: counter)
+                    outcome.lockLost = keeper.lostReason()
                     delivered = try await deliver(
                         outcome, entries: entries, issued: due, options: options, since: started)
                 } catch {
-                    keeper?.cancel()
+                    keeper.stop()
                     await release(lock)
                     throw error
                 }
-                keeper?.cancel()
+                keeper.stop()
                 await release(lock)
             } else {
                 lockHeld = true
-                logger.notice("another certctl run holds the lock; this one leaves the due certificates to it")
+                let holder = await lock.holder()
+                logger.notice(
+                    "another certctl run holds the lock; this one leaves the due certificates to it",
+                    metadata: ["holder": "\(holder ?? "unknown")"])
                 for (entry, action) in due {
                     reports[entry.desired.id] = report(entry, action, .deferred)
                 }
+                var outcome = finish(inventory, planned, reports, lockHeld: true, counter: counter)
+                outcome.lockHolder = holder
+                return try await deliver(outcome, entries: entries, issued: [], options: options, since: started)
             }
         }
         if let delivered { return delivered }
-        // Nothing was due, or another run holds the lock: the certificates are as read.
+        // Nothing was due: the certificates are as read.
         let outcome = finish(inventory, planned, reports, lockHeld: lockHeld, counter: counter)
         return try await deliver(outcome, entries: entries, issued: [], options: options, since: started)
     }
@@ -281,18 +291,6 @@ public struct CertificateRun: Sendable {
         return (reports, due)
     }
 
-    /// Renews the lock in the background for as long as the run holds it.
-    private func keepAlive(_ lock: any RunLock) -> Task<Void, Never>? {
-        guard let interval = lock.renewalInterval else { return nil }
-        return Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { return }
-                await lock.renew()
-            }
-        }
-    }
-
     /// Releases the lock even when the run was cancelled (SIGTERM).
     private func release(_ lock: any RunLock) async {
         await Task { await lock.release() }.value
@@ -311,76 +309,57 @@ public struct CertificateRun: Sendable {
         )
     }
 
-    /// Issues every due certificate, `concurrency` at a time, one ACME account per issuer.
-    private func issue(_ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally) async throws
-        -> [CertificateReport]
-    {
+    /// Issues every due certificate, each issuer on its own: its account, its kept orders and its
+    /// certificates (`concurrency` at a time) are independent of the other issuers', so a CA that
+    /// does not answer delays only its own certificates.
+    private func issue(
+        _ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally, keeper: LockKeeper
+    ) async throws -> [CertificateReport] {
         await beforeSolving?(Set(due.map(\.0.desired.namespace)))
         let responder = try await IssueWorkflow.startResponder(options.http01Listen, logger: logger)
-        let results = await issue(due, options: options, counter: counter, responder: responder)
-        await responder.stop()
-        return results
-    }
-
-    private func issue(
-        _ due: [(Inventory.Entry, PlannedAction)],
-        options: Options,
-        counter: RequestTally,
-        responder: HTTP01Responder
-    ) async -> [CertificateReport] {
         let observer = self.observer
         let tally: @Sendable (ACMERequestRecord) -> Void = { record in
             counter.add(record)
             observer?(record)
         }
-        var clients: [String: Result<ACMEClient, any Error>] = [:]
-        var inFlight: [String: OrderInFlight] = [:]
-        for issuerName in Set(due.map(\.0.desired.issuer)).sorted() {
-            guard let issuer = options.issuers[issuerName] else { continue }
-            do {
-                let client = try await progress.tracking("issuer \(issuerName)") {
-                    try await AccountSession.open(
-                        issuer: issuer,
-                        store: accounts,
-                        secrets: secrets,
-                        transport: transport,
-                        logger: logger,
-                        observer: tally,
-                        requestTimeout: options.acmeRequestTimeout
-                    )
+        let results = await withTaskGroup(of: [CertificateReport].self) { group in
+            for (issuer, certificates) in Dictionary(grouping: due, by: \.0.desired.issuer) {
+                group.addTask {
+                    await issue(
+                        certificates, issuer: issuer, options: options, tally: tally, responder: responder,
+                        keeper: keeper)
                 }
-                clients[issuerName] = .success(client)
-            } catch {
-                logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuerName)", "error": "\(error)"])
-                clients[issuerName] = .failure(error)
-                continue
             }
-            guard let orders else { continue }
-            do {
-                let (found, problems) = try await orders.orders(for: issuer)
-                for problem in problems { warnings.add("order-in-flight", problem) }
-                inFlight.merge(found.filter { $0.value.issuer == issuerName }) { first, _ in first }
-            } catch {
-                warnings.add(
-                    "order-in-flight",
-                    "cannot read the orders in flight of issuer \(issuerName); an order a killed run finalized may be made again: \(error)"
-                )
-            }
+            var all: [CertificateReport] = []
+            for await reports in group { all += reports }
+            return all
         }
+        await responder.stop()
+        return results
+    }
+
+    /// One issuer's due certificates: its account opened and its kept orders read, then
+    /// `concurrency` certificates at a time, each line told to `progress` as it finishes.
+    private func issue(
+        _ due: [(Inventory.Entry, PlannedAction)], issuer name: String, options: Options,
+        tally: @escaping @Sendable (ACMERequestRecord) -> Void, responder: HTTP01Responder, keeper: LockKeeper
+    ) async -> [CertificateReport] {
+        let issuer = options.issuers[name]
+        var opened: (Result<ACMEClient, any Error>, [String: OrderInFlight])?
+        if let issuer { opened = await openAccount(issuer, options: options, tally: tally) }
+        let (client, inFlight) = (opened?.0, opened?.1 ?? [:])
         return await withTaskGroup(of: CertificateReport.self) { group in
             var results: [CertificateReport] = []
             var pending = due[...]
             func startNext() {
                 guard let (entry, action) = pending.popFirst() else { return }
-                let issuer = options.issuers[entry.desired.issuer]
-                let client = clients[entry.desired.issuer]
                 let kept = inFlight[entry.desired.id]
                 let progress = self.progress
                 group.addTask {
                     await progress.tracking(entry.desired.id) {
                         await issueOrFail(
                             entry, action, issuer: issuer, client: client, responder: responder, options: options,
-                            inFlight: kept)
+                            inFlight: kept, keeper: keeper)
                     }
                 }
             }
@@ -391,6 +370,36 @@ public struct CertificateRun: Sendable {
                 startNext()
             }
             return results
+        }
+    }
+
+    /// The issuer's ACME client on its stored (or a new) account, and the orders a killed run
+    /// kept for it.
+    private func openAccount(
+        _ issuer: Issuer, options: Options, tally: @escaping @Sendable (ACMERequestRecord) -> Void
+    ) async -> (Result<ACMEClient, any Error>, [String: OrderInFlight]) {
+        let client: ACMEClient
+        do {
+            client = try await progress.tracking("issuer \(issuer.name)") {
+                try await AccountSession.open(
+                    issuer: issuer, store: accounts, secrets: secrets, transport: transport, logger: logger,
+                    observer: tally, requestTimeout: options.acmeRequestTimeout)
+            }
+        } catch {
+            logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuer.name)", "error": "\(error)"])
+            return (.failure(error), [:])
+        }
+        guard let orders else { return (.success(client), [:]) }
+        do {
+            let (found, problems) = try await orders.orders(for: issuer)
+            for problem in problems { warnings.add("order-in-flight", problem) }
+            return (.success(client), found.filter { $0.value.issuer == issuer.name })
+        } catch {
+            warnings.add(
+                "order-in-flight",
+                "cannot read the orders in flight of issuer \(issuer.name); an order a killed run finalized may be made again: \(error)"
+            )
+            return (.success(client), [:])
         }
     }
 
@@ -418,7 +427,7 @@ public struct CertificateRun: Sendable {
     /// One certificate, or its failure when its issuer or account is not usable.
     private func issueOrFail(
         _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?, client: Result<ACMEClient, any Error>?,
-        responder: HTTP01Responder, options: Options, inFlight: OrderInFlight?
+        responder: HTTP01Responder, options: Options, inFlight: OrderInFlight?, keeper: LockKeeper
     ) async -> CertificateReport {
         guard let issuer, let client else {
             let error = CertctlError(
@@ -431,7 +440,7 @@ public struct CertificateRun: Sendable {
         case .success(let client):
             return await issueOne(
                 entry, action, issuer: issuer, client: client, responder: responder, options: options,
-                inFlight: inFlight)
+                inFlight: inFlight, keeper: keeper)
         }
     }
 
@@ -442,7 +451,8 @@ public struct CertificateRun: Sendable {
         client: ACMEClient,
         responder: HTTP01Responder,
         options: Options,
-        inFlight: OrderInFlight?
+        inFlight: OrderInFlight?,
+        keeper: LockKeeper
     ) async -> CertificateReport {
         let desired = entry.desired
         var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
@@ -467,6 +477,8 @@ public struct CertificateRun: Sendable {
         do {
             let key: PrivateKey
             let issued: IssuedCertificate
+            // Without the lock, neither a new order nor a kept one picked up (it may finalize).
+            try keeper.requireHeld(before: "new order")
             if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
                 key = inFlight.key
                 issued = resumed
@@ -485,10 +497,10 @@ public struct CertificateRun: Sendable {
                     preferredChain: issuer.preferredChain
                 )
                 order.commonName = desired.settings.commonName
-                var beforeFinalize: ACMEClient.BeforeFinalize?
-                if let orders {
-                    let (now, certificateKey) = (self.now, key)
-                    beforeFinalize = { orderURL in
+                let (now, certificateKey, orders) = (self.now, key, self.orders)
+                let beforeFinalize: ACMEClient.BeforeFinalize = { orderURL in
+                    try keeper.requireHeld(before: "finalize")
+                    if let orders {
                         let kept = OrderInFlight(
                             certificate: desired.id, issuer: issuer.name, account: await client.accountURL,
                             orderURL: orderURL, names: desired.hosts, profile: issuer.profile, replaces: replaces,
@@ -552,6 +564,10 @@ public struct CertificateRun: Sendable {
             )
             return CertificateReport(
                 desired: desired, action: action, outcome: .issued, summary: summary, nextAttempt: nil, failureCount: 0)
+        } catch let error as CertctlError where error.code == .lockLost {
+            // Not a failure of the certificate: no record, no back-off; the next run does it.
+            logger.notice("\(error.reason)", metadata: metadata)
+            return report(entry, action, .deferred)
         } catch {
             // A certificate that failed its checks is not picked up again; one that could not be
             // stored is, by the next run.

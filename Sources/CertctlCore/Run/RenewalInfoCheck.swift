@@ -56,12 +56,14 @@ struct RenewalInfoCheck: Sendable {
         _ entries: [Inventory.Entry],
         issuers: [String: Issuer],
         plan: (Inventory.Entry) -> PlannedAction,
-        now time: Date
+        now time: Date,
+        isHeld: () -> Bool = { true }
     ) async -> [Inventory.Entry] {
         var refreshed = entries
         var clients: [String: ACMEClient] = [:]
         var unreachable: Set<String> = []
-        for (index, read) in entries.enumerated() {
+        // Records are written under the lock only: a run that lost it stops asking.
+        for (index, read) in entries.enumerated() where isHeld() {
             guard Self.target(read, action: plan(read), issuers: issuers, now: time) != nil,
                 let secret = try? await store.secret(namespace: read.desired.namespace, name: read.desired.secretName)
             else { continue }

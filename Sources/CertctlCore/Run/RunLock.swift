@@ -16,9 +16,16 @@ public protocol RunLock: Sendable {
     func acquire() async throws -> Bool
     func release() async
     /// Keeps the lock alive while a long run works (a Lease's renewTime); called periodically.
-    func renew() async
+    /// Says whether this run still holds it.
+    @discardableResult
+    func renew() async -> LockRenewal
     /// How often `renew` is needed; nil when never (a file lock lives as long as its process).
     var renewalInterval: Duration? { get }
+    /// How long the lock stays held without a renewal (a Lease's duration); nil: for as long as
+    /// the process lives.
+    var expiry: Duration? { get }
+    /// Who holds the lock now, when it can tell (a Lease's holderIdentity).
+    func holder() async -> String?
     /// Records that a run finished with every certificate valid (for the exporter's
     /// `certctl_run_last_success_timestamp_seconds`).
     func recordSuccess(at date: Date) async
@@ -30,9 +37,22 @@ public protocol RunLock: Sendable {
     func accumulate(_ counts: [String: Int]) async -> [String: Int]?
 }
 
+/// What a renewal of the run's lock found.
+public enum LockRenewal: Sendable, Equatable {
+    /// Renewed: this run holds it for another term.
+    case renewed
+    /// Another holder has it now (it took over a Lease it found expired, or an operator did).
+    case takenOver(by: String)
+    /// It could not be renewed (the API server did not answer); held until its term ends.
+    case failed(String)
+}
+
 extension RunLock {
-    public func renew() async {}
+    @discardableResult
+    public func renew() async -> LockRenewal { .renewed }
     public var renewalInterval: Duration? { nil }
+    public var expiry: Duration? { nil }
+    public func holder() async -> String? { nil }
 }
 
 /// The totals as JSON text (`{"rate_limited":3}`), and back.
@@ -73,8 +93,17 @@ public final class FileRunLock: RunLock, @unchecked Sendable {
             close(opened)
             return false
         }
+        // Who holds it, for a run that finds it held (`holder()`).
+        let identity = Array("certctl process \(getpid()) on \(ProcessInfo.processInfo.hostName)\n".utf8)
+        if ftruncate(opened, 0) == 0 { _ = identity.withUnsafeBytes { pwrite(opened, $0.baseAddress, $0.count, 0) } }
         lock.withLock { descriptor = opened }
         return true
+    }
+
+    public func holder() async -> String? {
+        guard let bytes = AtomicFile.read(path) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
     }
 
     private var successPath: String {
@@ -184,6 +213,7 @@ public struct LeaseRunLock: RunLock {
     }
 
     public var renewalInterval: Duration? { .seconds(max(duration / 3, 1)) }
+    public var expiry: Duration? { .seconds(duration) }
 
     static let successAnnotation = "certctl.io/last-success"
 
@@ -238,12 +268,41 @@ public struct LeaseRunLock: RunLock {
         return nil
     }
 
-    /// Moves renewTime forward while this run holds the Lease.
-    public func renew() async {
+    /// Moves renewTime forward while this run holds the Lease; says so when another holder has
+    /// it (the patch's resourceVersion precondition makes a takeover between the read and the
+    /// write a conflict, read again).
+    @discardableResult
+    public func renew() async -> LockRenewal {
+        for _ in 0..<3 {
+            let lease: Lease
+            do {
+                lease = try await client.get(Lease.self, namespace: namespace, name: name)
+            } catch let error as KubernetesError where error.isNotFound {
+                return .takenOver(by: "nobody (the Lease \(namespace)/\(name) was deleted)")
+            } catch {
+                return .failed("cannot read the Lease \(namespace)/\(name): \(error)")
+            }
+            guard lease.spec?.holderIdentity == identity else {
+                return .takenOver(by: lease.spec?.holderIdentity ?? "nobody (it was released)")
+            }
+            do {
+                try await patch(lease, spec: ["renewTime": .string(MicroTime(now()).description)])
+                return .renewed
+            } catch let error as KubernetesError where error.isConflict {
+                continue
+            } catch {
+                return .failed("cannot renew the Lease \(namespace)/\(name): \(error)")
+            }
+        }
+        return .failed("the Lease \(namespace)/\(name) kept changing while it was renewed")
+    }
+
+    /// Who holds the Lease now, when someone live does (for `renew --now` refused by it).
+    public func holder() async -> String? {
         guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name),
-            lease.spec?.holderIdentity == identity
-        else { return }
-        try? await patch(lease, spec: ["renewTime": .string(MicroTime(now()).description)])
+            let holder = lease.spec?.holderIdentity, !holder.isEmpty
+        else { return nil }
+        return holder
     }
 
     public func release() async {

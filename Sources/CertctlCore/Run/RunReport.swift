@@ -65,6 +65,11 @@ public struct RunReport: Sendable {
     public var problems: [ObjectProblem]
     /// Another run held the lock: this one did nothing.
     public var lockHeld: Bool
+    /// Who held it, when the lock says (a Lease's holderIdentity).
+    public var lockHolder: String?
+    /// Why this run lost its lock midway (taken over, or not renewed for its term): it started
+    /// no order after that and stored only what the CA had already issued.
+    public var lockLost: String?
     public var acmeRequests: Int
     public var acmeRequestsByAction: [CertificateMetrics.RequestKey: Int]
     /// What went wrong beside the certificates (``RunWarnings``), once each.
@@ -145,7 +150,7 @@ public struct RunReport: Sendable {
     /// The README's exit codes: 0 all valid and none overdue; 1 a renewal failed but the certificate is still
     /// valid (or an object is misconfigured); 2 expired, missing or critical.
     public func exitCode(at now: Date) -> Int32 {
-        var code: Int32 = problems.isEmpty ? 0 : 1
+        var code: Int32 = problems.isEmpty && lockLost == nil ? 0 : 1
         for report in certificates {
             if report.outcome == .planned { continue }
             if !report.isValid(at: now) || report.isCritical(at: now) { return 2 }
