@@ -35,7 +35,7 @@ public struct Inventory: Sendable {
     /// the list did not have (missing, or of another type).
     /// The inventory for `issuers` by name; wildcard hosts pass where the issuer has a DNS-01 solver.
     public static func load(
-        from store: any ClusterStore, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?
+        from store: any ClusterReader, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?
     ) async throws -> Inventory {
         try await load(
             from: store, scope: scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer,
@@ -43,7 +43,7 @@ public struct Inventory: Sendable {
     }
 
     public static func load(
-        from store: any ClusterStore,
+        from store: any ClusterReader,
         scope: NamespaceScope,
         issuers: Set<String>,
         defaultIssuer: String?,

@@ -131,14 +131,17 @@ public enum SecretWriter {
         }
     }
 
-    /// Stores the record on the Secret, or, while there is none, as the pending record.
+    /// Stores the record on the Secret, or, while there is none, as the pending record; returns
+    /// the Secret as stored, nil when the record went to the pending record.
+    @discardableResult
     public static func storeRecordOrPending(
         _ record: RenewalRecord, for desired: DesiredCertificate, in store: any ClusterStore
-    ) async throws {
-        guard try await storeRecord(record, for: desired, in: store) == nil else { return }
+    ) async throws -> Secret? {
+        if let stored = try await storeRecord(record, for: desired, in: store) { return stored }
         var annotations: [String: String] = [:]
         record.apply(to: &annotations)
         try await store.savePendingRecord(annotations, namespace: desired.namespace, secretName: desired.secretName)
+        return nil
     }
 
     /// Read, change, write; on 409 read again and re-apply the change.

@@ -22,7 +22,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var cluster: ClusterOptions
 
     @Option(
-        parsing: .unconditional, help: "Certificates issued at the same time.")
+        parsing: .unconditional, help: "Certificates issued at the same time, per issuer.")
     var concurrency = 8
 
     @Option(

@@ -58,9 +58,9 @@ public struct ObjectProblem: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(object): \(reason)" }
 }
 
-/// The cluster seam: a real API server, or a directory of manifests and a state directory.
-/// Both behave the same: what works against one works against the other.
-public protocol ClusterStore: Sendable {
+/// The cluster seam, read only: what a run's stages other than the store stage are given, so
+/// that a write from them does not compile.
+public protocol ClusterReader: Sendable {
     /// Shown in tables (the kubeconfig context, `local`).
     var name: String { get }
 
@@ -78,6 +78,17 @@ public protocol ClusterStore: Sendable {
     /// One Secret of any type, nil when it does not exist.
     func secret(namespace: String, name: String) async throws -> Secret?
 
+    /// certctl's record for a certificate whose Secret does not exist yet (a failed first
+    /// issuance, its back-off), as annotations; nil when there is none. In a cluster it is kept
+    /// in the annotations of a ConfigMap `certctl-pending-<secret>` (annotation keys such as
+    /// `certctl.io/failure-count` are not valid ConfigMap data keys).
+    func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]?
+}
+
+/// The cluster seam: a real API server, or a directory of manifests and a state directory.
+/// Both behave the same: what works against one works against the other.
+public protocol ClusterStore: ClusterReader {
+
     /// Creates the Secret; fails with `AlreadyExists` when someone else did first.
     func create(_ secret: Secret) async throws -> Secret
 
@@ -86,17 +97,11 @@ public protocol ClusterStore: Sendable {
     /// `resourceVersion` is stale.
     func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret
 
-    /// certctl's record for a certificate whose Secret does not exist yet (a failed first
-    /// issuance, its back-off), as annotations; nil when there is none. In a cluster it is kept
-    /// in the annotations of a ConfigMap `certctl-pending-<secret>` (annotation keys such as
-    /// `certctl.io/failure-count` are not valid ConfigMap data keys).
-    func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]?
-
-    /// Stores that record, or removes it (nil) once the Secret exists.
+    /// Stores the pending record, or removes it (nil) once the Secret exists.
     func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
 }
 
-extension ClusterStore {
+extension ClusterReader {
     /// Every `kubernetes.io/tls` Secret in scope, whole.
     public func tlsSecrets(in scope: NamespaceScope) async throws -> (items: [Secret], problems: [ObjectProblem]) {
         try await tlsSecrets(in: scope) { $0 }

@@ -1,3 +1,4 @@
+import Certificates
 import Foundation
 public import Kubernetes
 import Logging
@@ -31,6 +32,29 @@ public struct EventRecorder: Sendable {
             used += size
         }
         return result
+    }
+
+    /// The Event of a certificate the store stage stored or failed: Issued or Renewed (when it
+    /// `replaced` one), Failed with its kind and next attempt; nothing for the others.
+    func record(_ report: CertificateReport, replaced: Bool) async {
+        let desired = report.desired
+        switch report.outcome {
+        case .issued:
+            let until = report.summary.map { " valid until \(RenewalRecord.format($0.notAfter))" } ?? ""
+            await record(
+                desired, warning: false, reason: replaced ? "Renewed" : "Issued",
+                note:
+                    "certificate for \(desired.hosts.joined(separator: ", "))\(until) (\(report.action.reason.rawValue))"
+            )
+        case .failed(let message, _):
+            await record(
+                desired, warning: true, reason: "Failed",
+                note:
+                    "[\((report.failureKind ?? .other).rawValue)] \(message); next attempt \(report.nextAttempt.map(RenewalRecord.format) ?? "at the next run")"
+            )
+        default:
+            return
+        }
     }
 
     public func record(_ desired: DesiredCertificate, warning: Bool, reason: String, note: String) async {

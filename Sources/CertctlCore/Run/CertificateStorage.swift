@@ -1,0 +1,129 @@
+import ACME
+import Certificates
+import Foundation
+import Logging
+
+/// The store stage: the one place a run writes a certificate, its record (or, before the
+/// Secret exists, its pending record) and the failure that holds the next attempt back. It
+/// takes what ``Issuance`` returned and returns what it wrote: the certificate's report, and its
+/// entry as it is now (the report stage reads nothing again).
+struct CertificateStorage: Sendable {
+    var store: any ClusterStore
+    var orders: (any OrderStore)?
+    var issuers: [String: Issuer]
+    var warnings: RunWarnings
+    var logger: Logger
+    var now: @Sendable () -> Date
+
+    func store(_ entry: Inventory.Entry, _ action: PlannedAction, _ result: IssuanceResult) async
+        -> (CertificateReport, Inventory.Entry)
+    {
+        switch result {
+        case .deferred:
+            return (CertificateReport(entry, action, .deferred), entry)
+        case .failed(let failure):
+            if failure.voidsKeptOrder, let issuer = issuer(of: entry) {
+                await KeptOrders.forget(entry.desired.id, issuer: issuer, in: orders, warnings: warnings)
+            }
+            return await recordFailure(entry, action, failure)
+        case .issued(let value):
+            do {
+                return try await storeIssued(entry, action, value)
+            } catch {
+                // Not stored: a kept order stays, so that the next run stores its certificate.
+                return await recordFailure(entry, action, IssuanceFailure(error))
+            }
+        }
+    }
+
+    /// The issuer whose account a kept order was saved beside.
+    private func issuer(of entry: Inventory.Entry) -> Issuer? { issuers[entry.desired.issuer] }
+
+    /// The Secret with the new certificate and its record; the pending record and the kept
+    /// order, void now, removed.
+    private func storeIssued(_ entry: Inventory.Entry, _ action: PlannedAction, _ value: IssuedValue) async throws
+        -> (CertificateReport, Inventory.Entry)
+    {
+        let desired = entry.desired
+        let issued = value.certificate
+        let summary = CertificateSummary(issued.chain.leaf)
+        var generator = SystemRandomNumberGenerator()
+        var record = RecordPolicy.afterIssuance(
+            previous: entry.record, issuer: desired.issuer, account: value.account, profile: issued.profile,
+            orderURL: issued.orderURL, serial: summary.serialHex, notBefore: summary.notBefore,
+            notAfter: summary.notAfter, renewalInfo: value.renewalInfo, now: now(), random: &generator)
+        // A first renewalInfo fetch that failed is asked again at the next run.
+        if value.renewalInfoFailed { record.ariNextCheck = now() }
+        let secret = try await SecretWriter.store(
+            desired, chain: issued.chain, key: value.key, record: record, in: store)
+        if entry.pending != nil {
+            do {
+                try await store.savePendingRecord(nil, namespace: desired.namespace, secretName: desired.secretName)
+            } catch {
+                warnings.add(
+                    "pending-delete", "cannot remove the pending record of \(desired.id) (it is void now): \(error)",
+                    metadata: ["secret": "\(desired.id)"])
+            }
+        }
+        if value.keptOrder, let issuer = issuer(of: entry) {
+            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+        }
+        logger.notice(
+            "issued",
+            metadata: [
+                "secret": "\(desired.id)", "reason": "\(action.reason.rawValue)", "serial": "\(summary.serialHex)",
+                "notAfter": "\(RenewalRecord.format(summary.notAfter))",
+            ])
+        let report = CertificateReport(
+            desired: desired, action: action, outcome: .issued, summary: summary, nextAttempt: nil, failureCount: 0)
+        return (report, Inventory.Entry(desired: desired, current: CurrentCertificate(secret: secret)))
+    }
+
+    /// Records a failure on the Secret (never touching its certificate) with its back-off.
+    func recordFailure(_ entry: Inventory.Entry, _ action: PlannedAction, _ failure: IssuanceFailure) async
+        -> (CertificateReport, Inventory.Entry)
+    {
+        let time = now()
+        let record = RecordPolicy.afterFailure(
+            entry.record, kind: failure.kind, message: failure.message, retryAfter: failure.retryAfter, now: time)
+        // The back-off holds only if it is stored: a run never claims a next attempt it did not keep.
+        var stored: Date? = record.nextAttempt ?? time
+        var now = entry
+        do {
+            if let secret = try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: store) {
+                now.current = CurrentCertificate(secret: secret)
+            } else {
+                now.pending = record
+            }
+        } catch {
+            stored = nil
+            warnings.add(
+                "record", "cannot store the failure record of \(entry.desired.id), so no back-off holds: \(error)",
+                metadata: ["secret": "\(entry.desired.id)"])
+        }
+        logger.error(
+            "renewal failed",
+            metadata: [
+                "secret": "\(entry.desired.id)", "error": "\(failure.message)", "kind": "\(failure.kind.rawValue)",
+                "nextAttempt": "\(stored.map(RenewalRecord.format) ?? "not stored: the next run tries again")",
+            ]
+        )
+        var report = CertificateReport(
+            desired: entry.desired, action: action,
+            outcome: .failed(failure.message, stillValid: entry.current?.isValid(at: time) ?? false),
+            summary: entry.current?.isUsable == true ? entry.current?.summary : nil, nextAttempt: stored,
+            failureCount: record.failureCount)
+        report.failureKind = failure.kind
+        return (report, now)
+    }
+}
+
+extension CertificateReport {
+    /// The report of a certificate as it was read: not issued now (waiting, deferred, blocked).
+    init(_ entry: Inventory.Entry, _ action: PlannedAction, _ outcome: Outcome) {
+        self.init(
+            desired: entry.desired, action: action, outcome: outcome,
+            summary: entry.current?.isUsable == true ? entry.current?.summary : nil,
+            nextAttempt: entry.record.nextAttempt, failureCount: entry.record.failureCount)
+    }
+}

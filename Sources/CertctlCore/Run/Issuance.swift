@@ -1,0 +1,365 @@
+import ACME
+import Certificates
+import Foundation
+import Kubernetes
+import Logging
+import Transport
+
+/// What the issue stage made of one due certificate: a checked certificate and its key, a
+/// typed failure, or nothing because the run lost its lock. It writes no Secret and no record:
+/// ``CertificateStorage`` stores what it returns.
+enum IssuanceResult: Sendable {
+    case issued(IssuedValue)
+    case failed(IssuanceFailure)
+    /// Not attempted, or stopped before finalize: the run lost its lock (the reason).
+    case deferred(String)
+}
+
+/// A certificate the CA issued and the checks passed, with what its record needs.
+struct IssuedValue: Sendable {
+    var certificate: IssuedCertificate
+    var key: PrivateKey
+    /// The account that ordered it (its URL).
+    var account: String?
+    /// The CA's renewal window for it; nil without ARI or when the fetch failed.
+    var renewalInfo: ACMERenewalInfo?
+    /// The renewalInfo fetch failed: asked again at the next run.
+    var renewalInfoFailed: Bool
+    /// It came from (or went through) a kept order, which is void once it is stored.
+    var keptOrder: Bool
+}
+
+/// An issuance that failed: its kind, the message for the record and the operator, and the
+/// CA's word on when to try again.
+struct IssuanceFailure: Error, Sendable {
+    var kind: FailureKind
+    var message: String
+    var retryAfter: Date?
+    /// The certificate failed its checks after a kept order gave it: forget that order.
+    var voidsKeptOrder = false
+
+    init(_ error: any Error, voidsKeptOrder: Bool = false) {
+        kind = FailureKind.of(error)
+        message = Self.describe(error)
+        retryAfter = (error as? ACMEError)?.retryAfter
+        self.voidsKeptOrder = voidsKeptOrder
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as ACMEError: error.description
+        case let error as CertctlError: error.description
+        default: "\(error)"
+        }
+    }
+}
+
+/// The issue stage: each issuer on its own (its account, its kept orders, `concurrency` of its
+/// certificates at a time), so a CA that does not answer delays only its own certificates. It
+/// reads the cluster only through ``ClusterReader`` (a key kept under
+/// `private-key-rotation-policy: Never`): a write from here does not compile. Its one write is
+/// the ACME transaction's own: an order is kept beside the account before it is finalized.
+struct Issuance: Sendable {
+    var reader: any ClusterReader
+    var accounts: any AccountStore
+    var secrets: any SecretValueSource
+    var orders: (any OrderStore)?
+    var transport: any HTTPTransport
+    var logger: Logger
+    var warnings: RunWarnings
+    var makeSolver: CertificateRun.SolverFactory
+    var observer: @Sendable (ACMERequestRecord) -> Void
+    var progress: (any RunProgress)?
+    var now: @Sendable () -> Date
+    var options: CertificateRun.Options
+    var keeper: LockKeeper
+
+    /// Issues `due`, handing each result to `store` as it comes and telling `progress` the
+    /// report it returns; the reports of all, in no particular order.
+    func run(
+        _ due: [(Inventory.Entry, PlannedAction)], responder: HTTP01Responder,
+        store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
+    ) async -> [CertificateReport] {
+        await withTaskGroup(of: [CertificateReport].self) { group in
+            for (issuer, certificates) in Dictionary(grouping: due, by: \.0.desired.issuer) {
+                group.addTask {
+                    await run(certificates, issuer: issuer, responder: responder, store: store)
+                }
+            }
+            var all: [CertificateReport] = []
+            for await reports in group { all += reports }
+            return all
+        }
+    }
+
+    /// One issuer's due certificates: its account opened and its kept orders read, then
+    /// `concurrency` certificates at a time.
+    private func run(
+        _ due: [(Inventory.Entry, PlannedAction)], issuer name: String, responder: HTTP01Responder,
+        store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
+    ) async -> [CertificateReport] {
+        let issuer = options.issuers[name]
+        var opened: (Result<ACMEClient, IssuanceFailure>, [String: OrderInFlight])?
+        if let issuer { opened = await openAccount(issuer) }
+        let (client, inFlight) = (opened?.0, opened?.1 ?? [:])
+        return await withTaskGroup(of: CertificateReport.self) { group in
+            var results: [CertificateReport] = []
+            var pending = due[...]
+            func startNext() {
+                guard let (entry, action) = pending.popFirst() else { return }
+                let kept = inFlight[entry.desired.id]
+                group.addTask {
+                    await progress.tracking(entry.desired.id) {
+                        let result = await issue(
+                            entry, action, issuer: issuer, client: client, responder: responder, inFlight: kept)
+                        return await store(entry, action, result)
+                    }
+                }
+            }
+            for _ in 0..<max(options.concurrency, 1) { startNext() }
+            while let result = await group.next() {
+                progress?.finished(result)
+                results.append(result)
+                startNext()
+            }
+            return results
+        }
+    }
+
+    /// The issuer's ACME client on its stored (or a new) account, and the orders a killed run
+    /// kept for it.
+    private func openAccount(_ issuer: Issuer) async -> (Result<ACMEClient, IssuanceFailure>, [String: OrderInFlight]) {
+        let client: ACMEClient
+        do {
+            client = try await progress.tracking("issuer \(issuer.name)") {
+                try await AccountSession.open(
+                    issuer: issuer, store: accounts, secrets: secrets, transport: transport, logger: logger,
+                    observer: observer, requestTimeout: options.acmeRequestTimeout)
+            }
+        } catch {
+            logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuer.name)", "error": "\(error)"])
+            return (.failure(IssuanceFailure(error)), [:])
+        }
+        guard let orders else { return (.success(client), [:]) }
+        do {
+            let (found, problems) = try await orders.orders(for: issuer)
+            for problem in problems { warnings.add("order-in-flight", problem) }
+            return (.success(client), found.filter { $0.value.issuer == issuer.name })
+        } catch {
+            warnings.add(
+                "order-in-flight",
+                "cannot read the orders in flight of issuer \(issuer.name); an order a killed run finalized may be made again: \(error)"
+            )
+            return (.success(client), [:])
+        }
+    }
+
+    /// One certificate: refused before ordering when no order could succeed, else ordered (or
+    /// picked up from a kept order) and checked.
+    private func issue(
+        _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?,
+        client: Result<ACMEClient, IssuanceFailure>?, responder: HTTP01Responder, inFlight: OrderInFlight?
+    ) async -> IssuanceResult {
+        let desired = entry.desired
+        guard let issuer, let client else {
+            return .failed(
+                IssuanceFailure(
+                    CertctlError(
+                        .unknownIssuer, object: "Secret \(desired.id)", "the issuer \(desired.issuer) is not defined")))
+        }
+        if let refusal = Self.refusal(desired, issuer: issuer) { return .failed(IssuanceFailure(refusal)) }
+        switch client {
+        case .failure(let failure): return .failed(failure)
+        case .success(let client):
+            var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
+            logger.info("issuing", metadata: metadata)
+            var kept = inFlight != nil
+            do {
+                // Without the lock, neither a new order nor a kept one picked up (it may finalize).
+                try keeper.requireHeld(before: "new order")
+                let (certificate, key): (IssuedCertificate, PrivateKey)
+                if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
+                    (certificate, key) = (resumed, inFlight.key)
+                    metadata["order"] = "\(inFlight.orderURL)"
+                    logger.notice("picked up the order a previous run had finalized", metadata: metadata)
+                } else {
+                    kept = false
+                    (certificate, key) = try await order(entry, issuer: issuer, client: client, responder: responder)
+                    kept = orders != nil
+                }
+                try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
+                var value = IssuedValue(
+                    certificate: certificate, key: key, account: await client.accountURL, renewalInfo: nil,
+                    renewalInfoFailed: false, keptOrder: kept)
+                if let id = CertificateSummary(certificate.chain.leaf).ariCertificateID {
+                    do {
+                        value.renewalInfo = try await client.renewalInfo(certificateID: id)
+                    } catch {
+                        value.renewalInfoFailed = true
+                    }
+                }
+                return .issued(value)
+            } catch let error as CertctlError where error.code == .lockLost {
+                logger.notice("\(error.reason)", metadata: metadata)
+                return .deferred(error.reason)
+            } catch {
+                // A certificate that failed its checks is not picked up again; one that could not
+                // be stored is, by the next run.
+                return .failed(
+                    IssuanceFailure(error, voidsKeptOrder: kept && (error as? CertctlError)?.code == .issuance))
+            }
+        }
+    }
+
+    /// Why `desired` cannot be ordered from `issuer` at all, found before ordering: more names
+    /// than its profile takes, or a name none of its solvers serves.
+    static func refusal(_ desired: DesiredCertificate, issuer: Issuer) -> CertctlError? {
+        if let profile = issuer.profile, let limit = profileNameLimits[profile], desired.hosts.count > limit {
+            return CertctlError(
+                .invalidName, object: "Secret \(desired.id)",
+                "has \(desired.hosts.count) names; Let's Encrypt's \(profile) profile takes at most \(limit): split the hosts over several secretNames or use another profile"
+            )
+        }
+        if let host = desired.hosts.first(where: { issuer.solver(for: $0, labels: desired.labels) == nil }) {
+            return CertctlError(
+                .invalidName, object: "Secret \(desired.id)",
+                "\(desired.ingresses.map { "Ingress \(desired.namespace)/\($0)" }.joined(separator: ", ")) asks for \(host), which no solver of \(issuer.source) serves\(host.hasPrefix("*.") ? " (a wildcard needs a dns01 solver)" : ""): add a solver whose selector matches it"
+            )
+        }
+        return nil
+    }
+
+    /// Names per certificate of Let's Encrypt's profiles that take fewer than the order limit.
+    static let profileNameLimits = ["tlsserver": 25, "shortlived": 25]
+
+    /// A new order, its key, and the order kept beside the account before it is finalized.
+    private func order(_ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient, responder: HTTP01Responder)
+        async throws -> (IssuedCertificate, PrivateKey)
+    {
+        let desired = entry.desired
+        let key = try await certificateKey(for: entry)
+        let replaces = RenewalPlan.replaces(current: entry.current, desired: desired, account: await client.accountURL)
+        var order = CertificateOrder(
+            names: desired.hosts, key: key, profile: issuer.profile, replaces: replaces,
+            preferredChain: issuer.preferredChain)
+        order.commonName = desired.settings.commonName
+        let (now, orders, keeper) = (self.now, self.orders, self.keeper)
+        let beforeFinalize: ACMEClient.BeforeFinalize = { orderURL in
+            try keeper.requireHeld(before: "finalize")
+            guard let orders else { return }
+            let kept = OrderInFlight(
+                certificate: desired.id, issuer: issuer.name, account: await client.accountURL, orderURL: orderURL,
+                names: desired.hosts, profile: issuer.profile, replaces: replaces, key: key, since: now())
+            do {
+                try await orders.save(kept, for: issuer)
+            } catch {
+                throw CertctlError(
+                    .io, object: "Secret \(desired.id)",
+                    "the order was not finalized: it could not be kept first (\(error)), and a run killed after finalizing would order again"
+                )
+            }
+        }
+        let issued = try await client.issue(
+            order, solver: solver(for: desired, issuer: issuer, responder: responder), beforeFinalize: beforeFinalize)
+        return (issued, key)
+    }
+
+    /// The key of the next certificate: the Secret's own when the Ingress asks to keep it
+    /// (`private-key-rotation-policy: Never`; read again, since the inventory keeps no key
+    /// material) and it is the current certificate's, of the type asked; else a new one of the
+    /// Ingress's type or the run's.
+    private func certificateKey(for entry: Inventory.Entry) async throws -> PrivateKey {
+        let wanted = entry.desired.settings.keyType ?? options.keyType
+        if entry.desired.settings.keepsKey, entry.current?.isUsable == true,
+            let secret = try await reader.secret(namespace: entry.desired.namespace, name: entry.desired.secretName),
+            let pem = secret.data?["tls.key"], let key = try? PrivateKey(pem: String(decoding: pem, as: UTF8.self)),
+            CurrentCertificate(secret: secret).keyMatches
+        {
+            if key.type == wanted { return key }
+            logger.notice(
+                "the Secret's key is not of the type asked; a new key despite private-key-rotation-policy: Never",
+                metadata: [
+                    "secret": "\(entry.desired.id)", "has": "\(key.type.rawValue)", "asked": "\(wanted.rawValue)",
+                ])
+        }
+        return try PrivateKey(generating: wanted)
+    }
+
+    /// Each name's solver, as the issuer selects it: HTTP-01 through `makeSolver`, DNS-01 and
+    /// dns-persist-01 as configured.
+    private func solver(for desired: DesiredCertificate, issuer: Issuer, responder: HTTP01Responder)
+        -> any ChallengeSolver
+    {
+        let (secrets, logger, options) = (self.secrets, self.logger, self.options)
+        return CertificateSolver.make(
+            desired, issuer: issuer, http01: makeSolver(responder, desired),
+            dns01: { configuration in
+                DNS01Solver(
+                    configuration: configuration, issuer: issuer.source, secrets: secrets,
+                    checkServers: options.dns01CheckServers, propagationTimeout: options.dns01PropagationTimeout,
+                    logger: logger)
+            },
+            dnsPersist01: { configuration in
+                DNSPersistSolver(
+                    configuration: configuration, issuer: issuer.source, checkServers: options.dns01CheckServers,
+                    logger: logger)
+            })
+    }
+
+    /// The certificate of an order a killed run finalized, when that order is this
+    /// certificate's (same names, issuer and account), recent (an order expires after days, and
+    /// the CA's duplicate limit counts a week) and gives a certificate newer than the Secret's.
+    /// Otherwise nil, and the kept order is forgotten.
+    /// A CA that does not answer fails the certificate (the order is kept for the next run):
+    /// ordering anew while a finalized order may still give the certificate is what must not happen.
+    private func resume(_ kept: OrderInFlight, _ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient)
+        async throws -> IssuedCertificate?
+    {
+        let desired = entry.desired
+        let metadata: Logger.Metadata = ["secret": "\(desired.id)", "order": "\(kept.orderURL)"]
+        let sameNames =
+            Set(ACMEClient.identifiers(for: kept.names)) == Set(ACMEClient.identifiers(for: desired.hosts))
+        let current = await client.accountURL
+        guard sameNames, kept.account == current, now().timeIntervalSince(kept.since) < Self.orderLifetime else {
+            logger.info("the order a previous run kept is not this certificate's any more", metadata: metadata)
+            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+            return nil
+        }
+        let order = CertificateOrder(
+            names: desired.hosts, key: kept.key, profile: kept.profile, replaces: kept.replaces,
+            preferredChain: issuer.preferredChain)
+        guard let resumed = try await client.resume(orderURL: kept.orderURL, order) else {
+            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+            return nil
+        }
+        if let stored = entry.current?.summary, stored.notBefore >= CertificateSummary(resumed.chain.leaf).notBefore {
+            // The Secret already holds this certificate (or a newer one): the order was stored.
+            logger.info("the order a previous run kept was stored already", metadata: metadata)
+            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+            return nil
+        }
+        return resumed
+    }
+
+    /// How long a kept order is worth picking up: Let's Encrypt's orders live 7 days, and its
+    /// duplicate-certificate limit counts the same 7 days.
+    static let orderLifetime: TimeInterval = 7 * 86400
+}
+
+/// The orders kept beside an account (see ``Issuance``), forgotten once void.
+enum KeptOrders {
+    /// Forgets the kept order of `certificate`; a failure is a warning (the next run finds the
+    /// certificate stored and forgets it then).
+    static func forget(_ certificate: String, issuer: Issuer, in orders: (any OrderStore)?, warnings: RunWarnings)
+        async
+    {
+        guard let orders else { return }
+        do {
+            try await orders.remove(certificate: certificate, for: issuer)
+        } catch {
+            warnings.add(
+                "order-in-flight", "cannot remove the kept order of \(certificate) (it is void now): \(error)",
+                metadata: ["secret": "\(certificate)"])
+        }
+    }
+}
