@@ -43,6 +43,7 @@ struct RenewCommand: AsyncParsableCommand {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
             let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
+            // Read to name what is asked for; the marks are stored by the run, under its lock.
             let inventory = try await Inventory.load(
                 from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
             var chosen = inventory.entries
@@ -56,39 +57,22 @@ struct RenewCommand: AsyncParsableCommand {
                     )
                 }
             }
-            for entry in chosen {
-                let (record, cleared, held) = RecordPolicy.renewalRequested(entry.record, now: Date())
-                var line = "\(entry.desired.id): marked for renewal"
-                if entry.current == nil, entry.pending == nil {
-                    print("\(entry.desired.id): no Secret yet; the next run issues it anyway")
-                    continue
-                }
-                try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: context.store)
-                if entry.current == nil { line = "\(entry.desired.id): no Secret yet; marked to issue" }
-                if let cleared {
-                    line +=
-                        "; cleared the back-off of \(record.failureCount) failure\(record.failureCount == 1 ? "" : "s") (it held until \(Timestamp.rfc3339(cleared)))"
-                }
-                if let held {
-                    line +=
-                        "; the CA's rate limit still holds it until \(Timestamp.rfc3339(held)) (certctl does not ask before)"
-                }
-                print(line)
-            }
-            guard now else { return }
-            let only = Set(chosen.map(\.desired.id))
+            let request = RenewalRequest(certificates: Set(chosen.map(\.desired.id)), issueNow: now)
             code = try await RunCommand.execute(
                 cluster: cluster,
                 options: { issuers, defaultIssuer, scope in
-                    CertificateRun.Options(
+                    var options = CertificateRun.Options(
                         scope: scope,
                         issuers: issuers,
                         defaultIssuer: defaultIssuer,
                         http01Listen: try ListenAddress(parsing: http01Listen),
-                        only: only
+                        only: request.certificates
                     )
+                    options.renewal = request
+                    return options
                 },
                 selfCheckPasses: 5,
+                printing: now ? .marksAndSummary : .marks,
                 logger: logger
             )
         } catch {

@@ -158,6 +158,11 @@ struct RunCommand: AsyncParsableCommand {
         var isEmpty: Bool { file == nil && pushgateway == nil }
     }
 
+    /// What `execute` prints of the report: the run's summary, `certctl renew`'s marks, or both.
+    enum Printing {
+        case summary, marks, marksAndSummary
+    }
+
     /// Builds the run for the chosen cluster, runs it (cancelled by SIGTERM), prints the report.
     static func execute(
         cluster: ClusterOptions,
@@ -166,6 +171,7 @@ struct RunCommand: AsyncParsableCommand {
         leaseSeconds: Int = 900,
         metrics: MetricsOutput = MetricsOutput(),
         notifications: NotificationConfig? = nil,
+        printing: Printing = .summary,
         logger: Logger
     ) async throws -> Int32 {
         let context = try cluster.makeContext(logger: logger)
@@ -196,6 +202,12 @@ struct RunCommand: AsyncParsableCommand {
         }
         notices.cancel()
         let elapsed = ContinuousClock.now - started
+        if printing != .summary {
+            print(RunSummary.marks(report), terminator: "")
+            // Marks only: refused (exit 1) when another run holds the lock, else done.
+            if printing == .marks { return report.lockHeld ? 1 : 0 }
+            if report.lockHeld { return 1 }
+        }
         print(
             RunSummary.render(
                 report, elapsed: elapsed, now: Date(), printed: progress.finishedIDs, width: Terminal.width),

@@ -53,6 +53,34 @@ enum RunSummary {
         return text
     }
 
+    /// What `certctl renew` marked, a line each; or, when another run holds the lock, that
+    /// nothing was (the marks are written under the lock).
+    static func marks(_ report: RunReport) -> String {
+        if report.lockHeld {
+            return
+                "refused: another run holds the lock\(report.lockHolder.map { " (\($0))" } ?? ""); nothing was marked: run certctl renew again once it is done\n"
+        }
+        var text = ""
+        for mark in report.marks.sorted(by: { $0.certificate < $1.certificate }) {
+            guard mark.stored else {
+                text += "\(mark.certificate): no Secret yet; the next run issues it anyway\n"
+                continue
+            }
+            var line =
+                "\(mark.certificate): \(mark.hasSecret ? "marked for renewal" : "no Secret yet; marked to issue")"
+            if let cleared = mark.clearedBackOff {
+                line +=
+                    "; cleared the back-off of \(counted(mark.failureCount, "failure")) (it held until \(Timestamp.rfc3339(cleared)))"
+            }
+            if let held = mark.rateLimitedUntil {
+                line +=
+                    "; the CA's rate limit still holds it until \(Timestamp.rfc3339(held)) (certctl does not ask before)"
+            }
+            text += line + "\n"
+        }
+        return text
+    }
+
     /// One certificate's line as it finishes: the word padded like the table's first column.
     static func line(_ word: String, _ fields: String...) -> String {
         ([word.padding(toLength: 11, withPad: " ", startingAt: 0)] + fields).joined(separator: "  ")

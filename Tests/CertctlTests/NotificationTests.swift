@@ -175,7 +175,11 @@ struct NotificationTests {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        defer { process.terminate() }
+        // SIGKILL: aiosmtpd outlived a SIGTERM here, one server left behind per test run.
+        defer {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
         #expect(await RawConnection.waitForGreeting(port: port, greeting: "220"), "aiosmtpd started")
 
         let config = NotificationConfig(channels: [
@@ -212,7 +216,10 @@ struct NotificationTests {
         plain.standardOutput = FileHandle.nullDevice
         plain.standardError = FileHandle.nullDevice
         try plain.run()
-        defer { plain.terminate() }
+        defer {
+            kill(plain.processIdentifier, SIGKILL)
+            plain.waitUntilExit()
+        }
         #expect(await RawConnection.waitForGreeting(port: plainPort, greeting: "220"), "aiosmtpd started")
         let refusing = NotificationConfig(channels: [
             (

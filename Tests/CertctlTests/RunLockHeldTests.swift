@@ -160,7 +160,7 @@ struct RunLockHeldTests {
         #expect(after.spec?.holderIdentity == "intruder", "the run left the other holder's Lease alone")
     }
 
-    @Test("renew SECRET --now while another run holds the lock: refused, naming the holder; the mark stays for it")
+    @Test("renew SECRET (--now or not) while another run holds the lock: refused, naming the holder, nothing written")
     func renewWhileLocked() async throws {
         let port = freeLoopbackPort()
         let acme = try await TestACMEServer.start(validationPort: port)
@@ -170,12 +170,18 @@ struct RunLockHeldTests {
         #expect(first.status == 0, "\(first.standardOutput)\(first.standardError)")
         let other = FileRunLock(stateDirectory: project.directory.appendingPathComponent("state").path)
         #expect(try await other.acquire())
-        let refused = try await project.certctl(["renew", "tls-a", "--now"])
-        #expect(refused.status == 1, "\(refused.standardOutput)\(refused.standardError)")
-        let holder = "another run holds the lock (certctl process \(ProcessInfo.processInfo.processIdentifier) on "
-        #expect(refused.standardOutput.contains(holder), "\(refused.standardOutput)")
+        let holder =
+            "refused: another run holds the lock (certctl process \(ProcessInfo.processInfo.processIdentifier) on "
+        for arguments in [["renew", "tls-a", "--now"], ["renew", "tls-a"]] {
+            let refused = try await project.certctl(arguments)
+            #expect(refused.status == 1, "\(refused.standardOutput)\(refused.standardError)")
+            #expect(refused.standardOutput.hasPrefix(holder), "\(refused.standardOutput)")
+            #expect(!(try await project.record("a").renewRequested), "the mark is a write: under the lock only")
+        }
         #expect(await acme.orders.count == 1, "no order without the lock")
-        #expect(try await project.record("a").renewRequested, "the mark stays for the run that holds the lock")
         await other.release()
+        let marked = try await project.certctl(["renew", "tls-a"])
+        #expect(marked.standardOutput == "prod/tls-a: marked for renewal\n", "\(marked.standardOutput)")
+        #expect(try await project.record("a").renewRequested)
     }
 }

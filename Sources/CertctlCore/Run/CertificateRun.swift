@@ -19,6 +19,8 @@ public struct CertificateRun: Sendable {
         public var keyType: KeyType
         /// Limit the run to these Secrets (`namespace/name`), for `certctl renew --now`.
         public var only: Set<String>?
+        /// `certctl renew`: marks stored under the lock, then issued when it says `issueNow`.
+        public var renewal: RenewalRequest?
         /// How long one ACME request may take before it is abandoned (and retried or failed).
         public var acmeRequestTimeout: Duration = .seconds(30)
         /// The DNS servers (`host:port`) a DNS-01 record must be answered by before the CA is
@@ -121,7 +123,8 @@ public struct CertificateRun: Sendable {
             && state.planned.contains {
                 RenewalInfoCheck.target($0.0, action: $0.1, issuers: options.issuers, now: state.started) != nil
             }
-        guard !state.due.isEmpty || checksDue else {
+        let marking = options.renewal != nil && !options.dryRun
+        guard !state.due.isEmpty || checksDue || marking else {
             // Nothing due: the certificates are as read.
             return try await deliver(finish(state, lockHeld: false), state, options: options)
         }
@@ -176,29 +179,47 @@ public struct CertificateRun: Sendable {
         -> RunReport
     {
         var state = read
+        let storage = CertificateStorage(
+            store: store, orders: orders, issuers: options.issuers, warnings: warnings, logger: logger, now: now)
         if checksDue {
             let renewalInfo = RenewalInfoCheck(
-                store: store, transport: transport, logger: logger, warnings: warnings,
+                reader: store, transport: transport, logger: logger, warnings: warnings,
                 observer: { [observer, counter = state.counter] record in
                     counter.add(record)
                     observer?(record)
                 }, requestTimeout: options.acmeRequestTimeout)
-            state.entries = await renewalInfo.refresh(
-                state.entries, issuers: options.issuers,
-                plan: { decide($0, options: options, now: read.started) }, now: state.started,
-                isHeld: { keeper.lostReason() == nil })
+            let (entries, answers) = await renewalInfo.refresh(
+                state.entries, issuers: options.issuers, plan: { decide($0, options: options, now: read.started) },
+                now: state.started)
+            state.entries = entries
+            // Records are written under the lock only: a run that lost it meanwhile stores none.
+            if keeper.lostReason() == nil {
+                for (index, entry) in await storage.store(answers) { state.entries[index] = entry }
+            }
             plan(&state, options: options)
         }
         // Only re-checks due: no responder to start.
+        var marks: [RenewalMark] = []
+        if let renewal = options.renewal {
+            for (index, entry) in state.entries.enumerated() where renewal.certificates.contains(entry.desired.id) {
+                let (mark, now) = await storage.mark(entry, at: state.started)
+                marks.append(mark)
+                state.entries[index] = now
+            }
+            plan(&state, options: options)
+            if !renewal.issueNow { state.due = [] }
+        }
         if !state.due.isEmpty {
             for result in try await issue(
-                state.due, options: options, counter: state.counter, stored: state.stored, keeper: keeper)
+                state.due, options: options, counter: state.counter, storage: storage, stored: state.stored,
+                keeper: keeper)
             {
                 state.reports[result.desired.id] = result
             }
         }
         var outcome = finish(state, lockHeld: false)
         outcome.lockLost = keeper.lostReason()
+        outcome.marks = marks
         return try await deliver(outcome, state, options: options)
     }
 
@@ -295,8 +316,8 @@ public struct CertificateRun: Sendable {
     /// The issue stage, each result stored by the store stage as it comes and its Event
     /// recorded; the reports of all.
     private func issue(
-        _ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally, stored: StoredEntries,
-        keeper: LockKeeper
+        _ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally,
+        storage: CertificateStorage, stored: StoredEntries, keeper: LockKeeper
     ) async throws -> [CertificateReport] {
         await beforeSolving?(Set(due.map(\.0.desired.namespace)))
         let responder = try await IssueWorkflow.startResponder(options.http01Listen, logger: logger)
@@ -308,8 +329,6 @@ public struct CertificateRun: Sendable {
                 counter.add(record)
                 observer?(record)
             }, progress: progress, now: now, options: options, keeper: keeper)
-        let storage = CertificateStorage(
-            store: store, orders: orders, issuers: options.issuers, warnings: warnings, logger: logger, now: now)
         let events = self.events
         let results = await issuance.run(due, responder: responder) { entry, action, result in
             let (report, now) = await storage.store(entry, action, result)

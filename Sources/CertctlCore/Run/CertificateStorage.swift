@@ -118,6 +118,55 @@ struct CertificateStorage: Sendable {
     }
 }
 
+extension CertificateStorage {
+    /// Stores the records the ARI re-checks made; returns the entries as stored, by index. A
+    /// record that cannot be stored is a warning: the next run asks again.
+    func store(_ answers: [Int: RenewalInfoCheck.Answer]) async -> [Int: Inventory.Entry] {
+        var stored: [Int: Inventory.Entry] = [:]
+        for (index, answer) in answers.sorted(by: { $0.key < $1.key }) {
+            var entry = answer.entry
+            do {
+                if let secret = try await SecretWriter.storeRecord(answer.record, for: entry.desired, in: store) {
+                    entry.current = CurrentCertificate(secret: secret)
+                    stored[index] = entry
+                }
+            } catch {
+                warnings.add(
+                    "renewal-info-store", "cannot store the renewal window; the next run asks again: \(error)",
+                    metadata: ["secret": "\(entry.desired.id)"])
+            }
+        }
+        return stored
+    }
+}
+
+extension CertificateStorage {
+    /// `certctl renew`'s mark on one certificate: a renewal asked for and a failure's back-off
+    /// cleared (not a rate limit's hold, which is the CA's word). A certificate with neither a
+    /// Secret nor a record is due anyway and gets none.
+    func mark(_ entry: Inventory.Entry, at time: Date) async -> (RenewalMark, Inventory.Entry) {
+        let (record, cleared, held) = RecordPolicy.renewalRequested(entry.record, now: time)
+        var mark = RenewalMark(
+            certificate: entry.desired.id, hasSecret: entry.current != nil, stored: false, clearedBackOff: cleared,
+            failureCount: record.failureCount, rateLimitedUntil: held)
+        guard entry.current != nil || entry.pending != nil else { return (mark, entry) }
+        var now = entry
+        do {
+            if let secret = try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: store) {
+                now.current = CurrentCertificate(secret: secret)
+            } else {
+                now.pending = record
+            }
+            mark.stored = true
+        } catch {
+            warnings.add(
+                "renew \(entry.desired.id)", "cannot store the renewal mark of \(entry.desired.id): \(error)",
+                metadata: ["secret": "\(entry.desired.id)"])
+        }
+        return (mark, now)
+    }
+}
+
 extension CertificateReport {
     /// The report of a certificate as it was read: not issued now (waiting, deferred, blocked).
     init(_ entry: Inventory.Entry, _ action: PlannedAction, _ outcome: Outcome) {

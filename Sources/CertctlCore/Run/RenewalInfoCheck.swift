@@ -4,8 +4,9 @@ import Foundation
 import Logging
 import Transport
 
-/// ARI re-checks (RFC 9773 §4.2): which certificates to ask the CA about, and the asking,
-/// whose answers are stored on the Secrets under the run's lock.
+/// ARI re-checks (RFC 9773 §4.2): which certificates to ask the CA about, and the asking. It
+/// reads the cluster (each Secret again, under the run's lock) and returns the records the
+/// answers make; ``CertificateStorage`` stores them.
 ///
 /// A valid certificate that is not due is checked when its record's next check has come, and
 /// when the record is not this certificate's at all: a Secret adopted from cert-manager or
@@ -13,7 +14,7 @@ import Transport
 /// CA opens during an incident or a mass revocation. A certificate whose first renewalInfo
 /// fetch failed is recorded with its next check due (see ``CertificateRun``'s issuance).
 struct RenewalInfoCheck: Sendable {
-    var store: any ClusterStore
+    var reader: any ClusterReader
     var transport: any HTTPTransport
     var logger: Logger
     var warnings: RunWarnings
@@ -46,26 +47,32 @@ struct RenewalInfoCheck: Sendable {
             observer: observer)
     }
 
+    /// A record to store: the entry as read again, and its record after the CA's answer.
+    struct Answer: Sendable {
+        var entry: Inventory.Entry
+        var record: RenewalRecord
+    }
+
     /// Asks for the window of every entry that is a ``target(_:action:issuers:now:)``, each read
     /// again first (under the lock, another run may have renewed it): a moved window gets a new
-    /// renewal time, stored with the next check; a CA without ARI leaves the record this
+    /// renewal time, recorded with the next check; a CA without ARI leaves the record this
     /// certificate's with no next check; a failed fetch is asked again after
     /// ``RecordPolicy/renewalInfoRecheck``, and a CA that cannot be reached is not asked again
-    /// in this run (its other certificates are put off alike). Returns the entries as they are now.
+    /// in this run (its other certificates are put off alike). Returns the entries as read again
+    /// and the records to store, by the entry's index.
     func refresh(
         _ entries: [Inventory.Entry],
         issuers: [String: Issuer],
         plan: (Inventory.Entry) -> PlannedAction,
-        now time: Date,
-        isHeld: () -> Bool = { true }
-    ) async -> [Inventory.Entry] {
+        now time: Date
+    ) async -> (entries: [Inventory.Entry], answers: [Int: Answer]) {
         var refreshed = entries
+        var answers: [Int: Answer] = [:]
         var clients: [String: ACMEClient] = [:]
         var unreachable: Set<String> = []
-        // Records are written under the lock only: a run that lost it stops asking.
-        for (index, read) in entries.enumerated() where isHeld() {
+        for (index, read) in entries.enumerated() {
             guard Self.target(read, action: plan(read), issuers: issuers, now: time) != nil,
-                let secret = try? await store.secret(namespace: read.desired.namespace, name: read.desired.secretName)
+                let secret = try? await reader.secret(namespace: read.desired.namespace, name: read.desired.secretName)
             else { continue }
             var entry = read
             entry.current = CurrentCertificate(secret: secret)
@@ -89,17 +96,9 @@ struct RenewalInfoCheck: Sendable {
                         metadata: ["secret": "\(entry.desired.id)"])
                 }
             }
-            do {
-                if let stored = try await SecretWriter.storeRecord(record, for: entry.desired, in: store) {
-                    refreshed[index].current = CurrentCertificate(secret: stored)
-                }
-            } catch {
-                warnings.add(
-                    "renewal-info-store", "cannot store the renewal window; the next run asks again: \(error)",
-                    metadata: ["secret": "\(entry.desired.id)"])
-            }
+            answers[index] = Answer(entry: entry, record: record)
         }
-        return refreshed
+        return (refreshed, answers)
     }
 
     /// One renewalInfo answer as the record it makes.

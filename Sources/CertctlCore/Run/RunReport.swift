@@ -70,6 +70,8 @@ public struct RunReport: Sendable {
     /// Why this run lost its lock midway (taken over, or not renewed for its term): it started
     /// no order after that and stored only what the CA had already issued.
     public var lockLost: String?
+    /// What `certctl renew` marked, under the lock.
+    public var marks: [RenewalMark] = []
     public var acmeRequests: Int
     public var acmeRequestsByAction: [CertificateMetrics.RequestKey: Int]
     /// What went wrong beside the certificates (``RunWarnings``), once each.

@@ -1,0 +1,29 @@
+public import Foundation
+
+/// `certctl renew`: what the operator asks of the run, carried out under the run's lock like
+/// every other write (README "certctl renew").
+public struct RenewalRequest: Sendable, Equatable {
+    /// The certificates (`namespace/secret`) to mark for re-issue, clearing a failure's back-off.
+    public var certificates: Set<String>
+    /// Issue them in this run (`--now`); otherwise only mark them for the next.
+    public var issueNow: Bool
+
+    public init(certificates: Set<String>, issueNow: Bool) {
+        self.certificates = certificates
+        self.issueNow = issueNow
+    }
+}
+
+/// What a renewal request did to one certificate.
+public struct RenewalMark: Sendable, Equatable {
+    public var certificate: String
+    /// The Secret exists (else the mark went to its pending record, or nowhere).
+    public var hasSecret: Bool
+    /// The mark was stored (a certificate with no Secret and no record needs none: it is due).
+    public var stored: Bool
+    /// The failure back-off it cleared, and until when that held.
+    public var clearedBackOff: Date?
+    public var failureCount: Int
+    /// The CA's rate limit, which still holds it until then.
+    public var rateLimitedUntil: Date?
+}
