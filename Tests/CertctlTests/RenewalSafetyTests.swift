@@ -196,6 +196,28 @@ struct RenewalSafetyTests {
         #expect(quiet.standardOutput.contains("0 ACME requests"), "checked once: \(quiet.standardOutput)")
     }
 
+    @Test("an adopted Secret of a CA without ARI: one directory request a run, nothing written")
+    func adoptedWithoutARI() async throws {
+        let port = freeLoopbackPort()
+        var behaviour = TestACMEServer.Behaviour()
+        behaviour.offersRenewalInfo = false
+        let server = try await TestACMEServer.start(validationPort: port, behaviour: behaviour)
+        defer { Task { await server.stop() } }
+        let project = try BinaryProject(server: server, port: port, sites: ["a"])
+        _ = try await project.certctl(["run"])
+        var secret = try #require(try await project.project.store.secret(namespace: "prod", name: "tls-a"))
+        secret.metadata.annotations = ["cert-manager.io/issuer-name": "local"]
+        let adopted = try await project.project.store.update(secret)
+        for _ in 0..<2 {
+            let requests = await server.requests.count
+            let quiet = try await project.certctl(["run"])
+            #expect(quiet.status == 0 && quiet.standardOutput.contains("1 ok"), "\(quiet.standardOutput)")
+            #expect(await server.requests.dropFirst(requests) == ["GET /dir"], "the directory only")
+            let after = try #require(try await project.project.store.secret(namespace: "prod", name: "tls-a"))
+            #expect(after.metadata.annotations == adopted.metadata.annotations, "nothing written")
+        }
+    }
+
     @Test("immutable and terminating Secrets are blocked with what to do; nothing is ordered for them")
     func blockedSecrets() async throws {
         let port = freeLoopbackPort()

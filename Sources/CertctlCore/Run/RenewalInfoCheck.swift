@@ -70,8 +70,25 @@ struct RenewalInfoCheck: Sendable {
         var answers: [Int: Answer] = [:]
         var clients: [String: ACMEClient] = [:]
         var unreachable: Set<String> = []
+        // Issuers whose CA offers no ARI: their certificates are not read again, asked or
+        // written (an adopted Secret of such a CA costs the run one directory request, no write).
+        var withoutARI: Set<String> = []
         for (index, read) in entries.enumerated() {
-            guard Self.target(read, action: plan(read), issuers: issuers, now: time) != nil,
+            guard let (_, issuer) = Self.target(read, action: plan(read), issuers: issuers, now: time) else { continue }
+            if clients[issuer.name] == nil, !unreachable.contains(issuer.name), !withoutARI.contains(issuer.name) {
+                do {
+                    let client = try client(for: issuer)
+                    if try await client.directory().renewalInfo == nil { withoutARI.insert(issuer.name) }
+                    clients[issuer.name] = client
+                } catch {
+                    unreachable.insert(issuer.name)
+                    warnings.add(
+                        "renewal-info \(issuer.name)",
+                        "cannot read the directory of issuer \(issuer.name) to check renewal windows; its certificates are asked at the next run: \(error)"
+                    )
+                }
+            }
+            guard !withoutARI.contains(issuer.name), !unreachable.contains(issuer.name),
                 let secret = try? await reader.secret(namespace: read.desired.namespace, name: read.desired.secretName)
             else { continue }
             var entry = read
@@ -81,10 +98,8 @@ struct RenewalInfoCheck: Sendable {
                 let (certificateID, issuer) = Self.target(entry, action: plan(entry), issuers: issuers, now: time)
             else { continue }
             var record = RecordPolicy.afterRenewalInfoFailure(current.record, serial: summary.serialHex, now: time)
-            if !unreachable.contains(issuer.name) {
+            if !unreachable.contains(issuer.name), let client = clients[issuer.name] {
                 do {
-                    let client = try clients[issuer.name] ?? client(for: issuer)
-                    clients[issuer.name] = client
                     record = try await ask(client, certificateID, current.record, summary: summary, entry, now: time)
                 } catch {
                     if let error = error as? ACMEError, [.transport, .timeout].contains(error.code) {
