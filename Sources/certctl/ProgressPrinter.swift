@@ -38,6 +38,11 @@ final class ProgressPrinter: RunProgress {
         _ = work.withLock { $0.removeValue(forKey: id) }
     }
 
+    /// `certctl renew`'s mark lines, printed as each is stored (before what is issued).
+    func marked(_ mark: RenewalMark) {
+        print(RunSummary.line(mark), terminator: "")
+    }
+
     func finished(_ report: CertificateReport) {
         let (word, detail) = RunSummary.describe(report)
         printed.withLock { _ = $0.insert(report.desired.id) }

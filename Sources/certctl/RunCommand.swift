@@ -203,7 +203,7 @@ struct RunCommand: AsyncParsableCommand {
         notices.cancel()
         let elapsed = ContinuousClock.now - started
         if printing != .summary {
-            print(RunSummary.marks(report), terminator: "")
+            print(RunSummary.refusal(report), terminator: "")
             // Marks only: refused (exit 1) when another run holds the lock, else done.
             if printing == .marks { return report.lockHeld ? 1 : 0 }
             if report.lockHeld { return 1 }

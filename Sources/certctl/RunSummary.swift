@@ -53,32 +53,27 @@ enum RunSummary {
         return text
     }
 
-    /// What `certctl renew` marked, a line each; or, when another run holds the lock, that
-    /// nothing was (the marks are written under the lock).
-    static func marks(_ report: RunReport) -> String {
-        if report.lockHeld {
-            return
-                "refused: another run holds the lock\(report.lockHolder.map { " (\($0))" } ?? ""); nothing was marked: run certctl renew again once it is done\n"
+    /// When another run holds the lock, that `certctl renew` marked nothing (its marks are
+    /// written under the lock; each stored one is printed as it is, by ``line(_:)``).
+    static func refusal(_ report: RunReport) -> String {
+        guard report.lockHeld else { return "" }
+        return
+            "refused: another run holds the lock\(report.lockHolder.map { " (\($0))" } ?? ""); nothing was marked: run certctl renew again once it is done\n"
+    }
+
+    /// One `certctl renew` mark.
+    static func line(_ mark: RenewalMark) -> String {
+        guard mark.stored else { return "\(mark.certificate): no Secret yet; the next run issues it anyway\n" }
+        var line = "\(mark.certificate): \(mark.hasSecret ? "marked for renewal" : "no Secret yet; marked to issue")"
+        if let cleared = mark.clearedBackOff {
+            line +=
+                "; cleared the back-off of \(counted(mark.failureCount, "failure")) (it held until \(Timestamp.rfc3339(cleared)))"
         }
-        var text = ""
-        for mark in report.marks.sorted(by: { $0.certificate < $1.certificate }) {
-            guard mark.stored else {
-                text += "\(mark.certificate): no Secret yet; the next run issues it anyway\n"
-                continue
-            }
-            var line =
-                "\(mark.certificate): \(mark.hasSecret ? "marked for renewal" : "no Secret yet; marked to issue")"
-            if let cleared = mark.clearedBackOff {
-                line +=
-                    "; cleared the back-off of \(counted(mark.failureCount, "failure")) (it held until \(Timestamp.rfc3339(cleared)))"
-            }
-            if let held = mark.rateLimitedUntil {
-                line +=
-                    "; the CA's rate limit still holds it until \(Timestamp.rfc3339(held)) (certctl does not ask before)"
-            }
-            text += line + "\n"
+        if let held = mark.rateLimitedUntil {
+            line +=
+                "; the CA's rate limit still holds it until \(Timestamp.rfc3339(held)) (certctl does not ask before)"
         }
-        return text
+        return line + "\n"
     }
 
     /// One certificate's line as it finishes: the word padded like the table's first column.

@@ -203,6 +203,7 @@ public struct CertificateRun: Sendable {
         if let renewal = options.renewal {
             for (index, entry) in state.entries.enumerated() where renewal.certificates.contains(entry.desired.id) {
                 let (mark, now) = await storage.mark(entry, at: state.started)
+                progress?.marked(mark)
                 marks.append(mark)
                 state.entries[index] = now
             }

@@ -11,6 +11,12 @@ public protocol RunProgress: Sendable {
     func ended(_ id: String)
     /// A certificate finished: issued, failed.
     func finished(_ report: CertificateReport)
+    /// `certctl renew`'s mark was stored (or needed none), before anything is issued.
+    func marked(_ mark: RenewalMark)
+}
+
+extension RunProgress {
+    public func marked(_ mark: RenewalMark) {}
 }
 
 extension RunProgress {
