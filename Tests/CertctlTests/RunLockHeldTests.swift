@@ -129,15 +129,28 @@ struct RunLockHeldTests {
         try await until("site1's held newOrder") { await acme.stalledOrders == 1 }
         #expect(try await client.get(Secret.self, namespace: "prod", name: "kubelego-tls-site0").type == Secret.tlsType)
 
-        // Another holder takes the Lease, as a run that found it expired would.
-        var lease = try await client.get(Lease.self, namespace: "prod", name: "certctl-run")
-        #expect(lease.spec?.holderIdentity?.isEmpty == false)
-        lease.spec?.holderIdentity = "intruder"
-        lease.spec?.renewTime = MicroTime(Date())
-        _ = try await client.update(lease)
-        let leaseReads = { await server.requestLog.filter { $0.hasPrefix("get coordination.k8s.io/v1/leases") }.count }
-        let before = await leaseReads()
-        try await until("the run's next renewal") { await leaseReads() > before }
+        // Another holder takes the Lease, as a run that found it expired would (again when the
+        // run's own renewal came between its read and its write: a 409).
+        for attempt in 1...5 {
+            var lease = try await client.get(Lease.self, namespace: "prod", name: "certctl-run")
+            #expect(lease.spec?.holderIdentity?.isEmpty == false)
+            lease.spec?.holderIdentity = "intruder"
+            lease.spec?.renewTime = MicroTime(Date())
+            do {
+                _ = try await client.update(lease)
+                break
+            } catch let error as KubernetesError where error.isConflict && attempt < 5 {
+                continue
+            }
+        }
+        // The run's next renewal: a read of the Lease after the takeover, in the server's order.
+        try await until("the run's next renewal") {
+            let log = await server.requestLog
+            guard let taken = log.lastIndex(where: { $0.hasPrefix("update coordination.k8s.io/v1/leases") }) else {
+                return false
+            }
+            return log[(taken + 1)...].contains { $0.hasPrefix("get coordination.k8s.io/v1/leases") }
+        }
 
         await acme.releaseStalledOrders()
         try await until("the run's end") { !process.isRunning }

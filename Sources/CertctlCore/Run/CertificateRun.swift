@@ -253,8 +253,11 @@ public struct CertificateRun: Sendable {
         let statuses = CertificateStatus.all(in: inventory, issuers: options.issuers, now: time)
         let elapsed = time.timeIntervalSince(state.started)
         do {
-            try await reporter.report(
-                report, statuses: statuses, duration: .milliseconds(Int(elapsed * 1000)), store: store, now: time)
+            let announced = try await reporter.report(
+                report, statuses: statuses, duration: .milliseconds(Int(elapsed * 1000)), now: time)
+            let storage = CertificateStorage(
+                store: store, orders: orders, issuers: options.issuers, warnings: warnings, logger: logger, now: now)
+            await storage.storeNotified(announced)
         } catch {
             // The certificates are stored; an unreachable Pushgateway is the run's warning, not its failure.
             warnings.add("report", "cannot publish the metrics: \(error)")

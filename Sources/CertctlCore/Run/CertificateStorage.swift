@@ -167,6 +167,20 @@ extension CertificateStorage {
     }
 }
 
+extension CertificateStorage {
+    /// Keeps what the report stage announced on each certificate's record.
+    func storeNotified(_ records: [(DesiredCertificate, RenewalRecord)]) async {
+        for (desired, record) in records {
+            do {
+                try await SecretWriter.storeRecordOrPending(record, for: desired, in: store)
+            } catch {
+                logger.error(
+                    "cannot record the notification", metadata: ["secret": "\(desired.id)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
 extension CertificateReport {
     /// The report of a certificate as it was read: not issued now (waiting, deferred, blocked).
     init(_ entry: Inventory.Entry, _ action: PlannedAction, _ outcome: Outcome) {

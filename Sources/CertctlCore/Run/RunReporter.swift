@@ -26,36 +26,29 @@ public struct RunReporter: Sendable {
 
     var isEmpty: Bool { metricsFile == nil && pushgateway == nil && notifications == nil }
 
-    /// Publishes and notifies for `statuses` (the run's certificates after it) and `report`.
-    func report(
-        _ report: RunReport, statuses: [CertificateStatus], duration: Duration, store: any ClusterStore, now: Date
-    ) async throws {
+    /// Publishes and notifies for `statuses` (the run's certificates after it) and `report`;
+    /// returns the records of what was announced, for the store stage to keep (so that the next
+    /// run does not repeat it).
+    func report(_ report: RunReport, statuses: [CertificateStatus], duration: Duration, now: Date) async throws
+        -> [(DesiredCertificate, RenewalRecord)]
+    {
         if metricsFile != nil || pushgateway != nil {
             try await publish(statuses, report: report, duration: duration, finished: now)
         }
-        if let notifications {
-            await notify(statuses, config: notifications, cluster: report.cluster, store: store, now: now)
-        }
+        guard let notifications else { return [] }
+        return await notify(statuses, config: notifications, cluster: report.cluster, now: now)
     }
 
-    /// Sends what changed state and records it, so that the next run does not repeat it.
-    func notify(
-        _ statuses: [CertificateStatus], config: NotificationConfig, cluster: String, store: any ClusterStore,
-        now: Date
-    ) async {
+    /// Sends what changed state; the records saying it was sent, none when nobody heard it.
+    func notify(_ statuses: [CertificateStatus], config: NotificationConfig, cluster: String, now: Date) async
+        -> [(DesiredCertificate, RenewalRecord)]
+    {
         let due = NotificationPolicy.notices(for: statuses, interval: config.interval, now: now)
-        guard !due.isEmpty else { return }
+        guard !due.isEmpty else { return [] }
         let notifier = Notifier(config: config, transport: transport, cluster: cluster, logger: logger)
         let failed = await notifier.send(due.map(\.notice), now: now)
-        guard failed.count < config.channels.count else { return }  // nobody heard it: try again next run
-        for (_, status, record) in due {
-            do {
-                try await SecretWriter.storeRecordOrPending(record, for: status.desired, in: store)
-            } catch {
-                logger.error(
-                    "cannot record the notification", metadata: ["secret": "\(status.desired.id)", "error": "\(error)"])
-            }
-        }
+        guard failed.count < config.channels.count else { return [] }  // nobody heard it: try again next run
+        return due.map { ($0.status.desired, $0.record) }
     }
 
     /// Metrics of the certificates as the run left them, plus the run's own figures.
