@@ -79,6 +79,18 @@ struct CertificateStorage: Sendable {
         return (report, Inventory.Entry(desired: desired, current: CurrentCertificate(secret: secret)))
     }
 
+    /// `record` on the entry's Secret, or its pending record while there is none; the entry as
+    /// stored.
+    private func storeRecord(_ record: RenewalRecord, of entry: Inventory.Entry) async throws -> Inventory.Entry {
+        var stored = entry
+        if let secret = try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: store) {
+            stored.current = CurrentCertificate(secret: secret)
+        } else {
+            stored.pending = record
+        }
+        return stored
+    }
+
     /// Records a failure on the Secret (never touching its certificate) with its back-off.
     func recordFailure(_ entry: Inventory.Entry, _ action: PlannedAction, _ failure: IssuanceFailure) async
         -> (CertificateReport, Inventory.Entry)
@@ -90,11 +102,7 @@ struct CertificateStorage: Sendable {
         var stored: Date? = record.nextAttempt ?? time
         var now = entry
         do {
-            if let secret = try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: store) {
-                now.current = CurrentCertificate(secret: secret)
-            } else {
-                now.pending = record
-            }
+            now = try await storeRecord(record, of: entry)
         } catch {
             stored = nil
             warnings.add(
@@ -152,11 +160,7 @@ extension CertificateStorage {
         guard entry.current != nil || entry.pending != nil else { return (mark, entry) }
         var now = entry
         do {
-            if let secret = try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: store) {
-                now.current = CurrentCertificate(secret: secret)
-            } else {
-                now.pending = record
-            }
+            now = try await storeRecord(record, of: entry)
             mark.stored = true
         } catch {
             warnings.add(
