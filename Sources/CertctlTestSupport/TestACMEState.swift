@@ -9,7 +9,7 @@ import X509
 
 /// The server side of ``TestACMEServer``: accounts, orders, nonces, and the RFC's checks.
 actor TestACMEState {
-    private struct Account {
+    struct Account {
         var jwk: JSONWebKey
         var status = "valid"
         var contact: [String] = []
@@ -38,7 +38,7 @@ actor TestACMEState {
         var order: Int
     }
 
-    private struct Issued {
+    struct Issued {
         var pem: String
         var certificateID: String
         var notBefore: Date
@@ -52,16 +52,16 @@ actor TestACMEState {
     let validationPort: Int
     var behaviour: TestACMEServer.Behaviour
     let authority: TestCertificateAuthority
-    private var nonces = Set<String>()
-    private var accounts: [String: Account] = [:]
+    var nonces = Set<String>()
+    var accounts: [String: Account] = [:]
     /// Accounts created by newAccount, ever.
     private(set) var accountsCreated = 0
     private var orders: [Int: Order] = [:]
     private var authorizations: [Int: Authorization] = [:]
-    private var certificates: [Int: Issued] = [:]
+    var certificates: [Int: Issued] = [:]
     private var nextID = 1
     private(set) var orderRecords: [TestACMEServer.OrderRecord] = []
-    private(set) var renewalInfoQueries: [String] = []
+    var renewalInfoQueries: [String] = []
     private(set) var requestLog: [String] = []
 
     init(base: String, validationPort: Int, behaviour: TestACMEServer.Behaviour, authority: TestCertificateAuthority) {
@@ -136,86 +136,6 @@ actor TestACMEState {
         if !behaviour.profiles.isEmpty { meta["profiles"] = behaviour.profiles }
         directory["meta"] = meta
         return directory
-    }
-
-    // MARK: JWS (RFC 8555 §6.2, §6.4, §6.5)
-
-    private struct Verified {
-        var payload: [UInt8]
-        var jwk: JSONWebKey
-        var account: String?
-    }
-
-    private func verify(_ request: ServerRequest) -> Result<Verified, ResponseError> {
-        guard request.headers["Content-Type"] == "application/jose+json" else {
-            return .failure(ResponseError(problem(415, "malformed", "Content-Type must be application/jose+json")))
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String],
-            let protected = object["protected"], let payload = object["payload"], let signature = object["signature"],
-            let headerBytes = Base64URL.decode(protected),
-            let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any]
-        else {
-            return .failure(ResponseError(problem(400, "malformed", "the body is not a flattened JWS")))
-        }
-        guard header["url"] as? String == base + request.uri else {
-            return .failure(
-                ResponseError(problem(401, "unauthorized", "the JWS url header does not match the request URL")))
-        }
-        guard let nonce = header["nonce"] as? String, nonces.remove(nonce) != nil else {
-            return .failure(ResponseError(problem(400, "badNonce", "JWS has an invalid anti-replay nonce")))
-        }
-        let jwkObject = header["jwk"] as? [String: String]
-        let kid = header["kid"] as? String
-        guard (jwkObject == nil) != (kid == nil) else {
-            return .failure(ResponseError(problem(400, "malformed", "the JWS must carry exactly one of jwk and kid")))
-        }
-        let jwk: JSONWebKey
-        if let kid {
-            guard let account = accounts[kid] else {
-                return .failure(ResponseError(problem(400, "accountDoesNotExist", "no account at \(kid)")))
-            }
-            guard account.status == "valid" else {
-                return .failure(ResponseError(problem(401, "unauthorized", "the account is \(account.status)")))
-            }
-            jwk = account.jwk
-        } else {
-            guard let object = jwkObject, object["kty"] == "EC", let crv = object["crv"], let x = object["x"],
-                let y = object["y"]
-            else {
-                return .failure(ResponseError(problem(400, "badSignatureAlgorithm", "this test CA takes EC keys only")))
-            }
-            jwk = .ec(curve: crv, x: x, y: y)
-        }
-        guard let signatureBytes = Base64URL.decode(signature),
-            Self.isValid(
-                signature: signatureBytes, input: Array("\(protected).\(payload)".utf8), jwk: jwk,
-                alg: header["alg"] as? String)
-        else {
-            return .failure(ResponseError(problem(400, "malformed", "the JWS signature does not verify")))
-        }
-        return .success(Verified(payload: Base64URL.decode(payload) ?? [], jwk: jwk, account: kid))
-    }
-
-    private static func isValid(signature: [UInt8], input: [UInt8], jwk: JSONWebKey, alg: String?) -> Bool {
-        guard case .ec(let curve, let x, let y) = jwk, let xBytes = Base64URL.decode(x),
-            let yBytes = Base64URL.decode(y)
-        else {
-            return false
-        }
-        switch (curve, alg) {
-        case ("P-256", "ES256"):
-            guard let key = try? P256.Signing.PublicKey(rawRepresentation: xBytes + yBytes),
-                let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature)
-            else { return false }
-            return key.isValidSignature(parsed, for: input)
-        case ("P-384", "ES384"):
-            guard let key = try? P384.Signing.PublicKey(rawRepresentation: xBytes + yBytes),
-                let parsed = try? P384.Signing.ECDSASignature(rawRepresentation: signature)
-            else { return false }
-            return key.isValidSignature(parsed, for: input)
-        default:
-            return false
-        }
     }
 
     // MARK: POST resources
@@ -339,35 +259,6 @@ actor TestACMEState {
             identifiers: identifiers, status: "pending", authorizations: authorizationIDs, profile: profile,
             replaces: replaces, account: account)
         return json(orderObject(orderID), status: 201, location: base + "/order/\(orderID)")
-    }
-
-    /// `replaces` checked as Let's Encrypt's Boulder (`validateReplacementOrder`) and current
-    /// Pebble check it: a CertID of an issuer this CA does not have is malformed, a certificate
-    /// it does not have is not found, one another account ordered is unauthorized, one sharing
-    /// no identifier with the order is malformed, one replaced already is a conflict.
-    private func replacementRefusal(_ replaces: String, account: String, identifiers: [ACMEIdentifier])
-        -> ServerResponse?
-    {
-        let parts = replaces.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, Base64URL.decode(String(parts[0])) == authority.subjectKeyIdentifier else {
-            return problem(400, "malformed", "parsing ARI CertID failed: no issuer of this CA has that key identifier")
-        }
-        guard let issued = certificates.values.first(where: { $0.certificateID == replaces }) else {
-            return problem(404, "malformed", "request included `replaces`, but no certificate \(replaces) exists")
-        }
-        guard issued.account == account else {
-            return problem(
-                403, "unauthorized", "requester account did not request the certificate being replaced by this order")
-        }
-        guard !issued.names.isDisjoint(with: identifiers.map(\.value)) else {
-            return problem(
-                400, "malformed",
-                "identifiers in this order do not match any identifiers in the certificate being replaced")
-        }
-        if behaviour.alreadyReplaced.contains(replaces) {
-            return problem(409, "alreadyReplaced", "the certificate \(replaces) was already replaced")
-        }
-        return nil
     }
 
     private func orderObject(_ id: Int) -> [String: Any] {
@@ -580,26 +471,9 @@ actor TestACMEState {
         return response
     }
 
-    /// RFC 9773 §4.2: an unauthenticated GET with the suggested window and Retry-After.
-    private func renewalInfo(_ certificateID: String) -> ServerResponse {
-        renewalInfoQueries.append(certificateID)
-        guard let issued = certificates.values.first(where: { $0.certificateID == certificateID }) else {
-            return problem(404, "malformed", "unknown certificate \(certificateID)")
-        }
-        let (start, end) = behaviour.renewalWindow(issued.notBefore, issued.notAfter)
-        let formatter = ISO8601DateFormatter()
-        var object: [String: Any] = [
-            "suggestedWindow": ["start": formatter.string(from: start), "end": formatter.string(from: end)]
-        ]
-        if let explanation = behaviour.explanationURL { object["explanationURL"] = explanation }
-        var response = json(object)
-        response.headers.set("Retry-After", "\(behaviour.renewalInfoRetryAfter)")
-        return response
-    }
-
     // MARK: Responses
 
-    private func json(_ object: Any, status: Int = 200, location: String? = nil) -> ServerResponse {
+    func json(_ object: Any, status: Int = 200, location: String? = nil) -> ServerResponse {
         var response = ServerResponse(
             status: status,
             headers: ["Content-Type": "application/json"],
@@ -610,7 +484,7 @@ actor TestACMEState {
         return response
     }
 
-    private func problem(_ status: Int, _ type: String, _ detail: String) -> ServerResponse {
+    func problem(_ status: Int, _ type: String, _ detail: String) -> ServerResponse {
         let object: [String: Any] = ["type": ACMEProblem.namespace + type, "detail": detail, "status": status]
         return ServerResponse(
             status: status,

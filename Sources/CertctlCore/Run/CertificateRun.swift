@@ -101,7 +101,7 @@ public struct CertificateRun: Sendable {
     }
 
     /// What a run knows between its stages: what was read, the plan, the reports so far.
-    private struct Progress {
+    private struct RunState {
         var inventory: Inventory
         var entries: [Inventory.Entry]
         var planned: [(Inventory.Entry, PlannedAction)] = []
@@ -154,7 +154,7 @@ public struct CertificateRun: Sendable {
     }
 
     /// The read stage: the inventory once, its problems and ignored annotations said.
-    private func read(_ options: Options) async throws -> Progress {
+    private func read(_ options: Options) async throws -> RunState {
         let inventory = try await Inventory.load(
             from: store, scope: options.scope, issuers: options.issuers, defaultIssuer: options.defaultIssuer)
         var entries = inventory.entries
@@ -170,17 +170,16 @@ public struct CertificateRun: Sendable {
                     "annotation \(entry.desired.id) \(message)", "\(ingresses.joined(separator: ", ")) \(message)")
             }
         }
-        return Progress(inventory: inventory, entries: entries, started: now())
+        return RunState(inventory: inventory, entries: entries, started: now())
     }
 
     /// Under the lock: the due ARI re-checks (and the plan made again from their answers), then
     /// the issue and store stages, then the report.
-    private func locked(_ read: Progress, checksDue: Bool, keeper: LockKeeper, options: Options) async throws
+    private func locked(_ read: RunState, checksDue: Bool, keeper: LockKeeper, options: Options) async throws
         -> RunReport
     {
         var state = read
-        let storage = CertificateStorage(
-            store: store, orders: orders, issuers: options.issuers, warnings: warnings, logger: logger, now: now)
+        let storage = storage(options)
         if checksDue {
             let renewalInfo = RenewalInfoCheck(
                 reader: store, transport: transport, logger: logger, warnings: warnings,
@@ -198,7 +197,6 @@ public struct CertificateRun: Sendable {
             }
             plan(&state, options: options)
         }
-        // Only re-checks due: no responder to start.
         var marks: [RenewalMark] = []
         if let renewal = options.renewal {
             for (index, entry) in state.entries.enumerated() where renewal.certificates.contains(entry.desired.id) {
@@ -210,6 +208,7 @@ public struct CertificateRun: Sendable {
             plan(&state, options: options)
             if !renewal.issueNow { state.due = [] }
         }
+        // Only re-checks or marks due: no responder to start.
         if !state.due.isEmpty {
             for result in try await issue(
                 state.due, options: options, counter: state.counter, storage: storage, stored: state.stored,
@@ -225,7 +224,7 @@ public struct CertificateRun: Sendable {
     }
 
     /// The run's report from its parts.
-    private func finish(_ state: Progress, lockHeld: Bool) -> RunReport {
+    private func finish(_ state: RunState, lockHeld: Bool) -> RunReport {
         RunReport(
             cluster: state.inventory.cluster,
             certificates: state.planned.compactMap { state.reports[$0.0.desired.id] },
@@ -240,7 +239,7 @@ public struct CertificateRun: Sendable {
     /// The counters, the last success, then the report stage (metrics, notifications) over the
     /// certificates as the run left them: the ones the store stage wrote as it returned them,
     /// the rest as read (nothing is read again).
-    private func deliver(_ outcome: RunReport, _ state: Progress, options: Options) async throws -> RunReport {
+    private func deliver(_ outcome: RunReport, _ state: RunState, options: Options) async throws -> RunReport {
         var report = outcome
         guard !options.dryRun else { return report }
         report.totals = await lock.accumulate(report.counts)
@@ -255,9 +254,7 @@ public struct CertificateRun: Sendable {
         do {
             let announced = try await reporter.report(
                 report, statuses: statuses, duration: .milliseconds(Int(elapsed * 1000)), now: time)
-            let storage = CertificateStorage(
-                store: store, orders: orders, issuers: options.issuers, warnings: warnings, logger: logger, now: now)
-            await storage.storeNotified(announced)
+            await storage(options).storeNotified(announced)
         } catch {
             // The certificates are stored; an unreachable Pushgateway is the run's warning, not its failure.
             warnings.add("report", "cannot publish the metrics: \(error)")
@@ -266,8 +263,14 @@ public struct CertificateRun: Sendable {
         return report
     }
 
+    /// The store stage: the one writer of Secrets and records.
+    private func storage(_ options: Options) -> CertificateStorage {
+        CertificateStorage(
+            store: store, orders: orders, issuers: options.issuers, warnings: warnings, logger: logger, now: now)
+    }
+
     /// The plan of every entry, the reports of what is not issued now, and what is due.
-    private func plan(_ state: inout Progress, options: Options) {
+    private func plan(_ state: inout RunState, options: Options) {
         state.planned = state.entries.map { ($0, decide($0, options: options, now: state.started)) }
         (state.reports, state.due) = classify(state.planned, options: options)
     }
