@@ -34,16 +34,16 @@ struct ServeCommand: AsyncParsableCommand {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
             let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
-            let lock: any RunLock =
+            let history: any RunHistory =
                 if let client = context.client, let namespace = context.namespace {
-                    LeaseRunLock(client: client, namespace: namespace, identity: "certctl-exporter")
+                    ConfigMapRunHistory(client: client, namespace: namespace)
                 } else {
-                    FileRunLock(stateDirectory: cluster.state)
+                    FileRunHistory(stateDirectory: cluster.state)
                 }
             let exporter = Exporter(
                 cacheFor: cacheSeconds,
                 logger: logger,
-                lastSuccess: { await lock.lastSuccess() },
+                lastSuccess: { await history.lastSuccess() },
                 load: {
                     let inventory = try await Inventory.load(
                         from: context.store,

@@ -126,7 +126,7 @@ struct RunTests {
         #expect(first.exitCode(at: Date()) == 0)
         #expect(firstRequests > 20 * 5)
 
-        let recorded = try #require(await run.run.lock.lastSuccess(), "a clean run records its success")
+        let recorded = try #require(await run.run.history?.lastSuccess(), "a clean run records its success")
         #expect(abs(recorded.timeIntervalSinceNow) < 60)
 
         let (second, secondRequests) = try await run.runOnce()
@@ -653,25 +653,6 @@ struct RunLockTests {
         await other.renew()  // not its Lease: changes nothing
         #expect(
             try await client.get(Lease.self, namespace: "prod", name: "certctl-run").spec?.holderIdentity == "pod-a")
-    }
-
-    @Test("the last success is recorded on the Lease and in the state directory")
-    func lastSuccess() async throws {
-        let server = try await FakeAPIServer.start()
-        defer { Task { await server.stop() } }
-        let lease = LeaseRunLock(client: fakeClient(server), namespace: "prod", identity: "pod-a")
-        #expect(await lease.lastSuccess() == nil)
-        let moment = Date(timeIntervalSince1970: 1_800_000_000)
-        await lease.recordSuccess(at: moment)
-        #expect(await lease.lastSuccess() == moment)
-        #expect(try await lease.acquire(), "the annotation does not hold the Lease")
-        let file = FileRunLock(
-            stateDirectory: FileManager.default.temporaryDirectory.appendingPathComponent(
-                "success-\(UUID().uuidString)"
-            ).path)
-        #expect(await file.lastSuccess() == nil)
-        await file.recordSuccess(at: moment)
-        #expect(await file.lastSuccess() == moment)
     }
 
     @Test("a file lock is exclusive and released with its holder")

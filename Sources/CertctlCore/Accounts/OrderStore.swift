@@ -88,13 +88,18 @@ public struct OrderInFlight: Sendable {
 }
 
 /// Where orders in flight are kept, per issuer account.
-public protocol OrderStore: Sendable {
-    /// The orders in flight on `issuer`'s account, by certificate (`namespace/name`); the
-    /// unreadable ones are left out and named in `problems`.
-    func orders(for issuer: Issuer) async throws -> (orders: [String: OrderInFlight], problems: [String])
+public protocol OrderStore: OrderReader {
     func save(_ order: OrderInFlight, for issuer: Issuer) async throws
     /// Forgets the order of `certificate` (its certificate is stored, or the order is void).
     func remove(certificate: String, for issuer: Issuer) async throws
+}
+
+/// The orders kept, read only: what the issue stage sees of them (the store stage keeps and
+/// forgets them, ``KeptOrderWriter``).
+public protocol OrderReader: Sendable {
+    /// The orders in flight on `issuer`'s account, by certificate (`namespace/name`); the
+    /// unreadable ones are left out and named in `problems`.
+    func orders(for issuer: Issuer) async throws -> (orders: [String: OrderInFlight], problems: [String])
 }
 
 /// In a cluster: a data key `order-<hash>.json` of the account's Secret (`privateKeySecretRef`

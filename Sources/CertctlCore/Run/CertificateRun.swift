@@ -56,6 +56,8 @@ public struct CertificateRun: Sendable {
     public var accounts: any AccountStore
     public var secrets: any SecretValueSource
     public var lock: any RunLock
+    /// The counters across runs and the last success, kept for the next run and the exporter.
+    public var history: (any RunHistory)?
     public var transport: any HTTPTransport
     public var logger: Logger
     public var makeSolver: SolverFactory
@@ -242,8 +244,10 @@ public struct CertificateRun: Sendable {
     private func deliver(_ outcome: RunReport, _ state: RunState, options: Options) async throws -> RunReport {
         var report = outcome
         guard !options.dryRun else { return report }
-        report.totals = await lock.accumulate(report.counts)
-        if report.exitCode(at: now()) == 0 { await lock.recordSuccess(at: now()) }
+        if let history {
+            let success = report.exitCode(at: now()) == 0 ? now() : nil
+            report.totals = await history.record(report.counts, succeededAt: success)
+        }
         guard let reporter, !reporter.isEmpty else { return report }
         let stored = state.stored.entries
         let after = state.entries.map { stored[$0.desired.id] ?? $0 }
@@ -330,7 +334,8 @@ public struct CertificateRun: Sendable {
         let responder = try await IssueWorkflow.startResponder(options.http01Listen, logger: logger)
         let observer = self.observer
         let issuance = Issuance(
-            reader: store, accounts: accounts, secrets: secrets, orders: orders, transport: transport,
+            reader: store, accounts: accounts, secrets: secrets, orders: orders, keptOrders: storage,
+            transport: transport,
             logger: logger, warnings: warnings, makeSolver: makeSolver,
             observer: { record in
                 counter.add(record)

@@ -4,7 +4,8 @@ import Foundation
 import Logging
 
 /// The store stage: the one place a run writes a certificate, its record (or, before the
-/// Secret exists, its pending record) and the failure that holds the next attempt back. It
+/// Secret exists, its pending record), the failure that holds the next attempt back, and the
+/// orders kept beside the accounts. It
 /// takes what ``Issuance`` returned and returns what it wrote: the certificate's report, and its
 /// entry as it is now (the report stage reads nothing again).
 struct CertificateStorage: Sendable {
@@ -23,7 +24,7 @@ struct CertificateStorage: Sendable {
             return (CertificateReport(entry, action, .deferred), entry)
         case .failed(let failure):
             if failure.voidsKeptOrder, let issuer = issuer(of: entry) {
-                await KeptOrders.forget(entry.desired.id, issuer: issuer, in: orders, warnings: warnings)
+                await forget(entry.desired.id, issuer: issuer)
             }
             return await recordFailure(entry, action, failure)
         case .issued(let value):
@@ -66,7 +67,7 @@ struct CertificateStorage: Sendable {
             }
         }
         if value.keptOrder, let issuer = issuer(of: entry) {
-            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+            await forget(desired.id, issuer: issuer)
         }
         logger.notice(
             "issued",
@@ -123,6 +124,36 @@ struct CertificateStorage: Sendable {
             failureCount: record.failureCount)
         report.failureKind = failure.kind
         return (report, now)
+    }
+}
+
+/// What the issue stage may write, through the store stage: the order kept beside the account
+/// before it is finalized, and a kept order found void.
+protocol KeptOrderWriter: Sendable {
+    /// False when orders are not kept at all (nothing to keep them in).
+    var keepsOrders: Bool { get }
+    func keep(_ order: OrderInFlight, for issuer: Issuer) async throws
+    func forget(_ certificate: String, issuer: Issuer) async
+}
+
+extension CertificateStorage: KeptOrderWriter {
+    var keepsOrders: Bool { orders != nil }
+
+    func keep(_ order: OrderInFlight, for issuer: Issuer) async throws {
+        try await orders?.save(order, for: issuer)
+    }
+
+    /// Forgets the kept order of `certificate`; a failure is a warning (the next run finds the
+    /// certificate stored and forgets it then).
+    func forget(_ certificate: String, issuer: Issuer) async {
+        guard let orders else { return }
+        do {
+            try await orders.remove(certificate: certificate, for: issuer)
+        } catch {
+            warnings.add(
+                "order-in-flight", "cannot remove the kept order of \(certificate) (it is void now): \(error)",
+                metadata: ["secret": "\(certificate)"])
+        }
     }
 }
 

@@ -57,13 +57,17 @@ struct IssuanceFailure: Error, Sendable {
 /// The issue stage: each issuer on its own (its account, its kept orders, `concurrency` of its
 /// certificates at a time), so a CA that does not answer delays only its own certificates. It
 /// reads the cluster only through ``ClusterReader`` (a key kept under
-/// `private-key-rotation-policy: Never`): a write from here does not compile. Its one write is
-/// the ACME transaction's own: an order is kept beside the account before it is finalized.
+/// `private-key-rotation-policy: Never`) and the kept orders through ``OrderReader``: a write
+/// from here does not compile. An order must be kept beside the account before it is finalized,
+/// so that a run killed then does not order again: the store stage does that, handed in as
+/// ``KeptOrderWriter``.
 struct Issuance: Sendable {
     var reader: any ClusterReader
     var accounts: any AccountStore
     var secrets: any SecretValueSource
-    var orders: (any OrderStore)?
+    var orders: (any OrderReader)?
+    /// The store stage, for the orders kept before finalize and forgotten once void.
+    var keptOrders: any KeptOrderWriter
     var transport: any HTTPTransport
     var logger: Logger
     var warnings: RunWarnings
@@ -185,7 +189,7 @@ struct Issuance: Sendable {
                 } else {
                     kept = false
                     (certificate, key) = try await order(entry, issuer: issuer, client: client, responder: responder)
-                    kept = orders != nil
+                    kept = keptOrders.keepsOrders
                 }
                 try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
                 var value = IssuedValue(
@@ -243,15 +247,15 @@ struct Issuance: Sendable {
             names: desired.hosts, key: key, profile: issuer.profile, replaces: replaces,
             preferredChain: issuer.preferredChain)
         order.commonName = desired.settings.commonName
-        let (now, orders, keeper) = (self.now, self.orders, self.keeper)
+        let (now, keptOrders, keeper) = (self.now, self.keptOrders, self.keeper)
         let beforeFinalize: ACMEClient.BeforeFinalize = { orderURL in
             try keeper.requireHeld(before: "finalize")
-            guard let orders else { return }
+            guard keptOrders.keepsOrders else { return }
             let kept = OrderInFlight(
                 certificate: desired.id, issuer: issuer.name, account: await client.accountURL, orderURL: orderURL,
                 names: desired.hosts, profile: issuer.profile, replaces: replaces, key: key, since: now())
             do {
-                try await orders.save(kept, for: issuer)
+                try await keptOrders.keep(kept, for: issuer)
             } catch {
                 throw CertctlError(
                     .io, object: "Secret \(desired.id)",
@@ -322,20 +326,20 @@ struct Issuance: Sendable {
         let current = await client.accountURL
         guard sameNames, kept.account == current, now().timeIntervalSince(kept.since) < Self.orderLifetime else {
             logger.info("the order a previous run kept is not this certificate's any more", metadata: metadata)
-            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+            await keptOrders.forget(desired.id, issuer: issuer)
             return nil
         }
         let order = CertificateOrder(
             names: desired.hosts, key: kept.key, profile: kept.profile, replaces: kept.replaces,
             preferredChain: issuer.preferredChain)
         guard let resumed = try await client.resume(orderURL: kept.orderURL, order) else {
-            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+            await keptOrders.forget(desired.id, issuer: issuer)
             return nil
         }
         if let stored = entry.current?.summary, stored.notBefore >= CertificateSummary(resumed.chain.leaf).notBefore {
             // The Secret already holds this certificate (or a newer one): the order was stored.
             logger.info("the order a previous run kept was stored already", metadata: metadata)
-            await KeptOrders.forget(desired.id, issuer: issuer, in: orders, warnings: warnings)
+            await keptOrders.forget(desired.id, issuer: issuer)
             return nil
         }
         return resumed
@@ -344,22 +348,4 @@ struct Issuance: Sendable {
     /// How long a kept order is worth picking up: Let's Encrypt's orders live 7 days, and its
     /// duplicate-certificate limit counts the same 7 days.
     static let orderLifetime: TimeInterval = 7 * 86400
-}
-
-/// The orders kept beside an account (see ``Issuance``), forgotten once void.
-enum KeptOrders {
-    /// Forgets the kept order of `certificate`; a failure is a warning (the next run finds the
-    /// certificate stored and forgets it then).
-    static func forget(_ certificate: String, issuer: Issuer, in orders: (any OrderStore)?, warnings: RunWarnings)
-        async
-    {
-        guard let orders else { return }
-        do {
-            try await orders.remove(certificate: certificate, for: issuer)
-        } catch {
-            warnings.add(
-                "order-in-flight", "cannot remove the kept order of \(certificate) (it is void now): \(error)",
-                metadata: ["secret": "\(certificate)"])
-        }
-    }
 }

@@ -26,15 +26,6 @@ public protocol RunLock: Sendable {
     var expiry: Duration? { get }
     /// Who holds the lock now, when it can tell (a Lease's holderIdentity).
     func holder() async -> String?
-    /// Records that a run finished with every certificate valid (for the exporter's
-    /// `certctl_run_last_success_timestamp_seconds`).
-    func recordSuccess(at date: Date) async
-    /// When a run last succeeded, if recorded.
-    func lastSuccess() async -> Date?
-    /// Adds a run's counts to the totals kept beside the lock (what the `_total` metrics export,
-    /// so that they are counters across runs) and returns the totals; nil when they cannot be
-    /// read. Counts of zero write nothing.
-    func accumulate(_ counts: [String: Int]) async -> [String: Int]?
 }
 
 /// What a renewal of the run's lock found.
@@ -53,24 +44,6 @@ extension RunLock {
     public var renewalInterval: Duration? { nil }
     public var expiry: Duration? { nil }
     public func holder() async -> String? { nil }
-}
-
-/// The totals as JSON text (`{"rate_limited":3}`), and back.
-enum RunCounters {
-    static func decode(_ text: String?) -> [String: Int] {
-        guard let text, let value = try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8)) else {
-            return [:]
-        }
-        return value
-    }
-
-    static func encode(_ totals: [String: Int]) -> String {
-        (try? JSONText.encode(totals)) ?? "{}"
-    }
-
-    static func adding(_ counts: [String: Int], to totals: [String: Int]) -> [String: Int] {
-        totals.merging(counts.filter { $0.value != 0 }) { $0 + $1 }
-    }
 }
 
 /// `flock` on `STATE/run.lock`: released by the kernel when the process dies.
@@ -104,34 +77,6 @@ public final class FileRunLock: RunLock, @unchecked Sendable {
         guard let bytes = AtomicFile.read(path) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
-    }
-
-    private var successPath: String {
-        ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("last-success")
-    }
-
-    public func recordSuccess(at date: Date) async {
-        try? AtomicFile.write(RenewalRecord.format(date), to: successPath, mode: 0o644)
-    }
-
-    public func lastSuccess() async -> Date? {
-        AtomicFile.read(successPath).flatMap { RenewalRecord.parseDate(String(decoding: $0, as: UTF8.self)) }
-    }
-
-    private var countersPath: String {
-        ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("counters.json")
-    }
-
-    public func accumulate(_ counts: [String: Int]) async -> [String: Int]? {
-        let totals = RunCounters.decode(AtomicFile.read(countersPath).map { String(decoding: $0, as: UTF8.self) })
-        guard counts.contains(where: { $0.value != 0 }) else { return totals }
-        let updated = RunCounters.adding(counts, to: totals)
-        do {
-            try AtomicFile.write(RunCounters.encode(updated), to: countersPath, mode: 0o644)
-        } catch {
-            return nil
-        }
-        return updated
     }
 
     public func release() async {
@@ -214,59 +159,6 @@ public struct LeaseRunLock: RunLock {
 
     public var renewalInterval: Duration? { .seconds(max(duration / 3, 1)) }
     public var expiry: Duration? { .seconds(duration) }
-
-    static let successAnnotation = "certctl.io/last-success"
-
-    /// Kept as an annotation on the Lease, which every run reads anyway.
-    public func recordSuccess(at date: Date) async {
-        let patch: JSONValue = .object([
-            "metadata": .object(["annotations": .object([Self.successAnnotation: .string(RenewalRecord.format(date))])])
-        ])
-        do {
-            _ = try await client.mergePatch(Lease.self, namespace: namespace, name: name, patch: patch)
-        } catch let error as KubernetesError where error.isNotFound {
-            let lease = Lease(
-                metadata: ObjectMeta(
-                    name: name, namespace: namespace, annotations: [Self.successAnnotation: RenewalRecord.format(date)]),
-                spec: .init(holderIdentity: nil, leaseDurationSeconds: duration, acquireTime: nil, renewTime: nil)
-            )
-            _ = try? await client.create(lease)
-        } catch {
-            return  // a failed write of this one annotation leaves the older success standing
-        }
-    }
-
-    public func lastSuccess() async -> Date? {
-        guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name) else { return nil }
-        return lease.metadata.annotations?[Self.successAnnotation].flatMap(RenewalRecord.parseDate)
-    }
-
-    static let countersAnnotation = "certctl.io/counters"
-
-    /// Kept as an annotation on the Lease, changed with its resourceVersion as the precondition.
-    public func accumulate(_ counts: [String: Int]) async -> [String: Int]? {
-        for _ in 0..<3 {
-            guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name) else { return nil }
-            let totals = RunCounters.decode(lease.metadata.annotations?[Self.countersAnnotation])
-            guard counts.contains(where: { $0.value != 0 }) else { return totals }
-            let updated = RunCounters.adding(counts, to: totals)
-            let patch: JSONValue = .object([
-                "metadata": .object([
-                    "resourceVersion": .string(lease.metadata.resourceVersion ?? ""),
-                    "annotations": .object([Self.countersAnnotation: .string(RunCounters.encode(updated))]),
-                ])
-            ])
-            do {
-                _ = try await client.mergePatch(Lease.self, namespace: namespace, name: name, patch: patch)
-                return updated
-            } catch let error as KubernetesError where error.isConflict {
-                continue
-            } catch {
-                return nil
-            }
-        }
-        return nil
-    }
 
     /// Moves renewTime forward while this run holds the Lease; says so when another holder has
     /// it (the patch's resourceVersion precondition makes a takeover between the read and the

@@ -74,7 +74,7 @@ public struct AccountPlace: Sendable {
 
 extension CertificateRun {
     /// A run against an API server: Secrets and pending records in the certificates'
-    /// namespaces; accounts, orders in flight, the Lease and counters in certctl's own
+    /// namespaces; accounts, orders in flight, the Lease and the run history in certctl's own
     /// `namespace`; Events on the Ingresses; and, in a pod, HTTP-01 through a Service and an
     /// Ingress per challenge that reach this pod's responder on `http01Port`. Every way of
     /// running in a cluster (the CronJob, `renew --now`, the tests) is built here.
@@ -106,6 +106,7 @@ extension CertificateRun {
             logger: logger
         )
         run.orders = place.orders
+        run.history = ConfigMapRunHistory(client: client, namespace: namespace)
         run.warnings = warnings
         run.events = EventRecorder(client: client, instance: pod.identity, warnings: warnings)
         guard let podName = pod.name else {
@@ -152,6 +153,7 @@ extension CertificateRun {
             logger: logger
         )
         run.orders = place.orders
+        run.history = FileRunHistory(stateDirectory: state)
         return run
     }
 }
