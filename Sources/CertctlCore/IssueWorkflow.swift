@@ -66,34 +66,11 @@ public enum IssueWorkflow {
         }
         let names = try request.names.map { try Hostname.validate($0, object: "-d \($0)") }
 
-        let responder = try await startResponder(request.http01Listen, logger: logger)
-        do {
-            let outcome = try await issue(
-                request, issuer: issuer, names: names, responder: responder, transport: transport, logger: logger,
+        let http01 = HTTP01Setup(listen: request.http01Listen, route: .direct, transport: transport, logger: logger)
+        return try await HTTP01Session.with(http01) { session in
+            try await issue(
+                request, issuer: issuer, names: names, http01: session, transport: transport, logger: logger,
                 observer: observer)
-            await responder.stop()
-            return outcome
-        } catch {
-            await responder.stop()
-            throw error
-        }
-    }
-
-    static func startResponder(_ address: ListenAddress, logger: Logger) async throws -> HTTP01Responder {
-        do {
-            return try await HTTP01Responder.start(host: address.host, port: address.port, logger: logger)
-        } catch {
-            let text = "\(error)"
-            let reason =
-                text.contains("Address already in use")
-                ? "another program listens there"
-                : text.contains("Cannot assign requested address")
-                    ? "this machine has no such address" : "cannot listen there (\(text))"
-            throw CertctlError(
-                .invalidArgument,
-                object: "--http01-listen \(address)",
-                "\(reason); choose a free address where the CA can connect"
-            )
         }
     }
 
@@ -101,7 +78,7 @@ public enum IssueWorkflow {
         _ request: Request,
         issuer: Issuer,
         names: [String],
-        responder: HTTP01Responder,
+        http01: HTTP01Session,
         transport: any HTTPTransport,
         logger: Logger,
         observer: (@Sendable (ACMERequestRecord) -> Void)?
@@ -120,7 +97,7 @@ public enum IssueWorkflow {
         let key = try PrivateKey(generating: request.keyType)
         let order = CertificateOrder(
             names: names, key: key, profile: issuer.profile, preferredChain: issuer.preferredChain)
-        let issued = try await client.issue(order, solver: ResponderSolver(responder: responder))
+        let issued = try await client.issue(order, solver: http01.solver(for: nil, settings: nil))
         try IssuedCheck.verify(issued, key: key, names: names, now: Date())
 
         let certificatePath = (request.outputDirectory as NSString).appendingPathComponent("tls.crt")

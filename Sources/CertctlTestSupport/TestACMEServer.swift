@@ -78,7 +78,7 @@ public final class TestACMEServer: Sendable {
                     await state.handle(request)
                 }
                 return TestACMEServer(state: state, server: server, directoryURL: base + "/dir", authority: authority)
-            } catch  where attempt < 4 && "\(error)".contains("Address already in use") {
+            } catch let error as ListenError where attempt < 4 && error.addressInUse {
                 attempt += 1
             }
         }

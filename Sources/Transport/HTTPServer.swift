@@ -3,6 +3,27 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A server that could not listen: the address, and the system's `errno` when it gave one.
+public struct ListenError: Error, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var errno: Int32?
+    public var reason: String
+
+    /// Another socket is bound there (`EADDRINUSE`).
+    public var addressInUse: Bool { errno == EADDRINUSE }
+    /// This machine has no such address (`EADDRNOTAVAIL`).
+    public var addressUnavailable: Bool { errno == EADDRNOTAVAIL }
+
+    public var description: String { "cannot listen on \(host):\(port): \(reason)" }
+}
+
 /// A request as the small built-in server sees it: the whole body collected.
 public struct ServerRequest: Sendable {
     public var method: String
@@ -157,7 +178,14 @@ public final class HTTPServer: Sendable {
                         RequestHandler(handler: handler, peerIdentity: peerIdentity, limits: limits))
                 }
             }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        } catch let error as IOError {
+            throw ListenError(host: host, port: port, errno: error.errnoCode, reason: "\(error)")
+        } catch {
+            throw ListenError(host: host, port: port, errno: nil, reason: "\(error)")
+        }
         let bound = channel.localAddress?.port ?? port
         return HTTPServer(channel: channel, connections: connections, host: host, port: bound)
     }

@@ -27,7 +27,7 @@ struct RunFixture {
         apiTimeout: Duration? = nil,
         profile: String? = nil,
         solvers: [String] = [],
-        solver: ((KubernetesClient, FakeAPIServer) -> CertificateRun.SolverFactory)? = nil
+        http01: ((KubernetesClient) -> HTTP01Setup.Route)? = nil
     ) async throws -> RunFixture {
         let fixture = try await StoreFixture.make(kind, ingresses: ingresses, apiTimeout: apiTimeout)
         // `solvers`: each a flow-style YAML mapping of `spec.acme.solvers[]`.
@@ -48,12 +48,12 @@ struct RunFixture {
         let transport = CurlTransport(userAgent: "certctl-tests")
         let counter = RequestCount()
         var run: CertificateRun
-        if let server = fixture.server, case let store as KubernetesStore = fixture.store {
+        if fixture.server != nil, case let store as KubernetesStore = fixture.store {
             let pod = PodEnvironment(name: nil, labels: [:], identity: "test-\(UUID().uuidString)")
             run = CertificateRun.inCluster(
                 client: store.client, namespace: "certctl", pod: pod, issuers: ["pebble": issuer],
                 http01Port: port, transport: transport, logger: logger)
-            if let solver { run.makeSolver = solver(store.client, server) }
+            if let http01 { run.http01 = http01(store.client) }
         } else {
             run = CertificateRun.local(store: fixture.store, state: state, transport: transport, logger: logger)
         }
@@ -325,15 +325,7 @@ struct RunClusterTests {
             server: pebble.directoryURL,
             caBundle: Pebble.caBundle,
             port: port,
-            solver: { client, _ in
-                { responder, desired in
-                    IngressSolver(
-                        client: client, responder: responder, pod: pod, namespace: desired.namespace,
-                        ingressClass: .name("traefik"),
-                        selfCheckPasses: 0, transport: CurlTransport(userAgent: "t"), logger: Logger(label: "t")
-                    )
-                }
-            }
+            http01: { client in .cluster(client: client, pod: pod, selfCheckPasses: 0) }
         )
         defer { Task { await run.fixture.stop() } }
         let server = try #require(run.fixture.server)
@@ -495,10 +487,8 @@ struct RunCounterTests {
         let port = freeLoopbackPort()
         let server = try await TestACMEServer.start(validationPort: port)
         defer { Task { await server.stop() } }
-        let solver: ((KubernetesClient, FakeAPIServer) -> CertificateRun.SolverFactory)? =
-            kind == .kubernetes ? { _, _ in { responder, _ in ResponderSolver(responder: responder) } } : nil
         let run = try await RunFixture.make(
-            kind, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port, solver: solver)
+            kind, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port)
         defer { Task { await run.fixture.stop() } }
         let (first, firstRequests) = try await run.runOnce()
         #expect(first.totals?["issuances|issued"] == 1)

@@ -167,9 +167,12 @@ public struct Preflight: Sendable {
     /// a run publishes a challenge (the solver Service and Ingress), fetched through the host's
     /// Ingress (`http://HOST/.well-known/acme-challenge/TOKEN`), then removed.
     func probe(_ inventory: Inventory, client: KubernetesClient, with probe: HTTP01Probe) async -> [Result] {
-        let responder: HTTP01Responder
+        let setup = HTTP01Setup(
+            listen: probe.listen, route: .cluster(client: client, pod: probe.pod, selfCheckPasses: 1),
+            selfCheckAddress: probe.address, transport: transport, logger: logger)
+        let session: HTTP01Session
         do {
-            responder = try await IssueWorkflow.startResponder(probe.listen, logger: logger)
+            session = try await setup.start()
         } catch {
             return [Result(.failed, "HTTP-01", "cannot start the responder: \(error)")]
         }
@@ -179,23 +182,20 @@ public struct Preflight: Sendable {
             let desired = entry.desired
             guard let issuer = issuers[desired.issuer] else { continue }
             for host in desired.hosts where !seen.contains(host) {
-                guard let solver = issuer.solver(for: host, labels: desired.labels)?.http01 else { continue }
+                guard let settings = issuer.solver(for: host, labels: desired.labels)?.http01 else { continue }
                 seen.insert(host)
-                var ingress = IngressSolver.forCertificate(
-                    desired, solver: solver, client: client, responder: responder, pod: probe.pod,
-                    selfCheckPasses: 1, transport: transport, logger: logger)
-                ingress.selfCheckAddress = probe.address
+                let solver = session.solver(for: desired, settings: settings)
                 let token = "certctl-probe-" + UUID().uuidString.lowercased()
                 do {
-                    try await ingress.present(identifier: .dns(host), token: token, keyAuthorization: token + ".probe")
+                    try await solver.present(identifier: .dns(host), token: token, keyAuthorization: token + ".probe")
                     results.append(Result(.ok, "HTTP-01", "\(host): the probe token came back through the Ingress"))
                 } catch {
                     results.append(Result(.failed, "HTTP-01", "\(host): \(error)"))
                 }
-                await ingress.cleanUp(identifier: .dns(host), token: token)
+                await solver.cleanUp(identifier: .dns(host), token: token)
             }
         }
-        await responder.stop()
+        await session.stop()
         return results
     }
 

@@ -50,8 +50,6 @@ public struct CertificateRun: Sendable {
         }
     }
 
-    public typealias SolverFactory = @Sendable (HTTP01Responder, DesiredCertificate) -> any ChallengeSolver
-
     public var store: any ClusterStore
     public var accounts: any AccountStore
     public var secrets: any SecretValueSource
@@ -60,7 +58,8 @@ public struct CertificateRun: Sendable {
     public var history: (any RunHistory)?
     public var transport: any HTTPTransport
     public var logger: Logger
-    public var makeSolver: SolverFactory
+    /// How HTTP-01 challenges reach the run's responder (`Options.http01Listen`).
+    public var http01: HTTP01Setup.Route = .direct
     public var observer: (@Sendable (ACMERequestRecord) -> Void)?
     public var now: @Sendable () -> Date
     /// Events on the Ingresses, in a cluster.
@@ -73,9 +72,6 @@ public struct CertificateRun: Sendable {
     /// Where an order is kept before it is finalized, so that a run killed before the Secret is
     /// written is picked up by the next instead of ordered again; nil keeps none.
     public var orders: (any OrderStore)?
-    /// Called under the lock before the first challenge with the namespaces of the certificates
-    /// about to be issued (removing what a killed run left there).
-    public var beforeSolving: (@Sendable (Set<String>) async -> Void)?
     /// Told of each issuance as it begins, waits and finishes.
     public var progress: (any RunProgress)?
 
@@ -86,7 +82,6 @@ public struct CertificateRun: Sendable {
         lock: any RunLock,
         transport: any HTTPTransport,
         logger: Logger,
-        makeSolver: @escaping SolverFactory = { responder, _ in ResponderSolver(responder: responder) },
         observer: (@Sendable (ACMERequestRecord) -> Void)? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -96,7 +91,6 @@ public struct CertificateRun: Sendable {
         self.lock = lock
         self.transport = transport
         self.logger = logger
-        self.makeSolver = makeSolver
         self.observer = observer
         self.now = now
         self.warnings = RunWarnings(logger: logger)
@@ -330,26 +324,26 @@ public struct CertificateRun: Sendable {
         _ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally,
         storage: CertificateStorage, stored: StoredEntries, keeper: LockKeeper
     ) async throws -> [CertificateReport] {
-        await beforeSolving?(Set(due.map(\.0.desired.namespace)))
-        let responder = try await IssueWorkflow.startResponder(options.http01Listen, logger: logger)
         let observer = self.observer
         let issuance = Issuance(
             reader: store, accounts: accounts, secrets: secrets, orders: orders, keptOrders: storage,
-            transport: transport,
-            logger: logger, warnings: warnings, makeSolver: makeSolver,
+            transport: transport, logger: logger, warnings: warnings,
             observer: { record in
                 counter.add(record)
                 observer?(record)
             }, progress: progress, now: now, options: options, keeper: keeper)
         let events = self.events
-        let results = await issuance.run(due, responder: responder) { entry, action, result in
-            let (report, now) = await storage.store(entry, action, result)
-            stored.add(now)
-            await events?.record(report, replaced: entry.current != nil)
-            return report
+        let setup = HTTP01Setup(listen: options.http01Listen, route: http01, transport: transport, logger: logger)
+        return try await HTTP01Session.with(setup) { http01 in
+            // What a killed run left where this one is about to solve, removed first.
+            await http01.removeLeftovers(in: Set(due.map(\.0.desired.namespace)))
+            return await issuance.run(due, http01: http01) { entry, action, result in
+                let (report, now) = await storage.store(entry, action, result)
+                stored.add(now)
+                await events?.record(report, replaced: entry.current != nil)
+                return report
+            }
         }
-        await responder.stop()
-        return results
     }
 }
 

@@ -71,7 +71,6 @@ struct Issuance: Sendable {
     var transport: any HTTPTransport
     var logger: Logger
     var warnings: RunWarnings
-    var makeSolver: CertificateRun.SolverFactory
     var observer: @Sendable (ACMERequestRecord) -> Void
     var progress: (any RunProgress)?
     var now: @Sendable () -> Date
@@ -81,13 +80,13 @@ struct Issuance: Sendable {
     /// Issues `due`, handing each result to `store` as it comes and telling `progress` the
     /// report it returns; the reports of all, in no particular order.
     func run(
-        _ due: [(Inventory.Entry, PlannedAction)], responder: HTTP01Responder,
+        _ due: [(Inventory.Entry, PlannedAction)], http01: HTTP01Session,
         store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
     ) async -> [CertificateReport] {
         await withTaskGroup(of: [CertificateReport].self) { group in
             for (issuer, certificates) in Dictionary(grouping: due, by: \.0.desired.issuer) {
                 group.addTask {
-                    await run(certificates, issuer: issuer, responder: responder, store: store)
+                    await run(certificates, issuer: issuer, http01: http01, store: store)
                 }
             }
             var all: [CertificateReport] = []
@@ -99,7 +98,7 @@ struct Issuance: Sendable {
     /// One issuer's due certificates: its account opened and its kept orders read, then
     /// `concurrency` certificates at a time.
     private func run(
-        _ due: [(Inventory.Entry, PlannedAction)], issuer name: String, responder: HTTP01Responder,
+        _ due: [(Inventory.Entry, PlannedAction)], issuer name: String, http01: HTTP01Session,
         store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
     ) async -> [CertificateReport] {
         let issuer = options.issuers[name]
@@ -115,7 +114,7 @@ struct Issuance: Sendable {
                 group.addTask {
                     await progress.tracking(entry.desired.id) {
                         let result = await issue(
-                            entry, action, issuer: issuer, client: client, responder: responder, inFlight: kept)
+                            entry, action, issuer: issuer, client: client, http01: http01, inFlight: kept)
                         return await store(entry, action, result)
                     }
                 }
@@ -162,7 +161,7 @@ struct Issuance: Sendable {
     /// picked up from a kept order) and checked.
     private func issue(
         _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?,
-        client: Result<ACMEClient, IssuanceFailure>?, responder: HTTP01Responder, inFlight: OrderInFlight?
+        client: Result<ACMEClient, IssuanceFailure>?, http01: HTTP01Session, inFlight: OrderInFlight?
     ) async -> IssuanceResult {
         let desired = entry.desired
         guard let issuer, let client else {
@@ -188,7 +187,7 @@ struct Issuance: Sendable {
                     logger.notice("picked up the order a previous run had finalized", metadata: metadata)
                 } else {
                     kept = false
-                    (certificate, key) = try await order(entry, issuer: issuer, client: client, responder: responder)
+                    (certificate, key) = try await order(entry, issuer: issuer, client: client, http01: http01)
                     kept = keptOrders.keepsOrders
                 }
                 try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
@@ -237,7 +236,7 @@ struct Issuance: Sendable {
     static let profileNameLimits = ["tlsserver": 25, "shortlived": 25]
 
     /// A new order, its key, and the order kept beside the account before it is finalized.
-    private func order(_ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient, responder: HTTP01Responder)
+    private func order(_ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient, http01: HTTP01Session)
         async throws -> (IssuedCertificate, PrivateKey)
     {
         let desired = entry.desired
@@ -264,7 +263,7 @@ struct Issuance: Sendable {
             }
         }
         let issued = try await client.issue(
-            order, solver: solver(for: desired, issuer: issuer, responder: responder), beforeFinalize: beforeFinalize)
+            order, solver: solver(for: desired, issuer: issuer, http01: http01), beforeFinalize: beforeFinalize)
         return (issued, key)
     }
 
@@ -289,14 +288,16 @@ struct Issuance: Sendable {
         return try PrivateKey(generating: wanted)
     }
 
-    /// Each name's solver, as the issuer selects it: HTTP-01 through `makeSolver`, DNS-01 and
-    /// dns-persist-01 as configured.
-    private func solver(for desired: DesiredCertificate, issuer: Issuer, responder: HTTP01Responder)
+    /// Each name's solver, as the issuer selects it: HTTP-01 through the run's responder, DNS-01
+    /// and dns-persist-01 as configured.
+    private func solver(for desired: DesiredCertificate, issuer: Issuer, http01: HTTP01Session)
         -> any ChallengeSolver
     {
         let (secrets, logger, options) = (self.secrets, self.logger, self.options)
         return CertificateSolver.make(
-            desired, issuer: issuer, http01: makeSolver(responder, desired),
+            desired, issuer: issuer,
+            http01: http01.solver(
+                for: desired, settings: issuer.http01Solver(for: desired.hosts, labels: desired.labels)),
             dns01: { configuration in
                 DNS01Solver(
                     configuration: configuration, issuer: issuer.source, secrets: secrets,

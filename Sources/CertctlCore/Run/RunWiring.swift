@@ -119,19 +119,7 @@ extension CertificateRun {
             name: podName, namespace: namespace, labels: pod.labels, port: http01Port, ip: pod.ip)
         // Solver objects live in the certificates' namespaces: the pod's own and those about to be
         // issued in (each one the chart's Role covers; no cluster-wide list).
-        run.beforeSolving = { namespaces in
-            let removed = await IngressSolver.removeLeftovers(
-                client: client, namespaces: namespaces.union([namespace]).sorted())
-            if removed > 0 {
-                logger.notice("removed HTTP-01 objects a previous run left", metadata: ["count": "\(removed)"])
-            }
-        }
-        run.makeSolver = { responder, desired in
-            IngressSolver.forCertificate(
-                desired, solver: issuers[desired.issuer]?.http01Solver(for: desired.hosts, labels: desired.labels),
-                client: client, responder: responder, pod: solverPod, selfCheckPasses: selfCheckPasses,
-                transport: transport, logger: logger)
-        }
+        run.http01 = .cluster(client: client, pod: solverPod, selfCheckPasses: selfCheckPasses)
         return run
     }
 
