@@ -15,7 +15,8 @@ public struct RenewalRecord: Sendable, Equatable {
     public var ariNextCheck: Date?
     public var lastFailure: String?
     /// ``FailureKind``'s raw value (`rate_limited`, `challenge`, ...).
-    public var lastFailureKind: String?
+    /// A kind this version does not know (written by a later one) reads as `.other`.
+    public var lastFailureKind: FailureKind?
     public var lastFailureTime: Date?
     public var failureCount = 0
     /// No ACME request for this certificate before then (back-off or rate limit).
@@ -69,7 +70,7 @@ public struct RenewalRecord: Sendable, Equatable {
         ariWindowEnd = date(.ariWindowEnd)
         ariNextCheck = date(.ariNextCheck)
         lastFailure = annotations[Key.lastFailure.annotation]
-        lastFailureKind = annotations[Key.lastFailureKind.annotation]
+        lastFailureKind = annotations[Key.lastFailureKind.annotation].map { FailureKind(rawValue: $0) ?? .other }
         lastFailureTime = date(.lastFailureTime)
         failureCount = annotations[Key.failureCount.annotation].flatMap { Int($0) } ?? 0
         nextAttempt = date(.nextAttempt)
@@ -91,7 +92,7 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.ariWindowEnd, ariWindowEnd.map(Self.format))
         set(.ariNextCheck, ariNextCheck.map(Self.format))
         set(.lastFailure, lastFailure.map { String($0.prefix(500)) })
-        set(.lastFailureKind, lastFailureKind)
+        set(.lastFailureKind, lastFailureKind?.rawValue)
         set(.lastFailureTime, lastFailureTime.map(Self.format))
         set(.failureCount, failureCount > 0 ? String(failureCount) : nil)
         set(.nextAttempt, nextAttempt.map(Self.format))

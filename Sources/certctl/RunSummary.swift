@@ -97,11 +97,11 @@ enum RunSummary {
             )
         case .blocked:
             return ("blocked", report.action.reason.rawValue)
-        case .failed(let message, let stillValid):
+        case .failed(let failure, let stillValid):
             let validity = stillValid ? "still valid \(notAfter)" : "NOT valid"
             let next =
                 report.nextAttempt.map { "next attempt \(day($0))" } ?? "no back-off stored, the next run tries again"
-            return ("failed", "\(validity); \(next): [\((report.failureKind ?? .other).rawValue)] \(message)")
+            return ("failed", "\(validity); \(next): \(failure)")
         }
     }
 

@@ -103,7 +103,7 @@ struct DNS01RunTests {
         let setup = try await Setup.make(.local, secret: Data(repeating: 9, count: 32).base64EncodedString())
         let (report, _) = try await setup.run.runOnce()
         let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
-        guard case .failed(let message, _) = wildcard.outcome else {
+        guard case .failed(let failure, _) = wildcard.outcome, case let message = failure.message else {
             Issue.record("the wildcard certificate should fail: \(wildcard.outcome)")
             await setup.stop()
             return
@@ -130,7 +130,7 @@ struct DNS01RunTests {
         options.dns01PropagationTimeout = .seconds(2)
         let report = try await setup.run.run.run(options)
         let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
-        guard case .failed(let message, _) = wildcard.outcome else {
+        guard case .failed(let failure, _) = wildcard.outcome, case let message = failure.message else {
             Issue.record("should fail: \(wildcard.outcome)")
             await setup.stop()
             return
@@ -200,7 +200,7 @@ struct DNS01RunTests {
         let hook = try Self.hook(setup.bind, exitCode: 3)
         let report = try await setup.run.run.run(try Self.options(setup, hook: hook))
         let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
-        guard case .failed(let message, _) = wildcard.outcome else {
+        guard case .failed(let failure, _) = wildcard.outcome, case let message = failure.message else {
             Issue.record("should fail: \(wildcard.outcome)")
             await setup.stop()
             return

@@ -105,7 +105,8 @@ struct DNSPersistTests {
             try await setup.publish(published)
         }
         let (report, _) = try await setup.run.runOnce()
-        guard case .failed(let message, _) = report.certificates.first?.outcome else {
+        guard case .failed(let failure, _) = report.certificates.first?.outcome, case let message = failure.message
+        else {
             Issue.record("should fail: \(report.certificates)")
             await setup.stop()
             return
@@ -121,7 +122,8 @@ struct DNSPersistTests {
     func notOffered() async throws {
         let setup = try await Setup.make(offered: false, hosts: ["example.test"])
         let (report, _) = try await setup.run.runOnce()
-        guard case .failed(let message, _) = report.certificates.first?.outcome else {
+        guard case .failed(let failure, _) = report.certificates.first?.outcome, case let message = failure.message
+        else {
             Issue.record("should fail: \(report.certificates)")
             await setup.stop()
             return

@@ -227,7 +227,8 @@ struct OrderResumeTests {
         setup = Setup(
             server: setup.server, fixture: setup.fixture, run: run, failing: setup.failing, offset: setup.offset)
         let (report, actions) = try await setup.runOnce()
-        guard case .failed(let message, _) = report.certificates.first?.outcome else {
+        guard case .failed(let failure, _) = report.certificates.first?.outcome, case let message = failure.message
+        else {
             Issue.record("the certificate should fail: \(report.certificates)")
             return
         }

@@ -117,7 +117,7 @@ struct PodRBACTests {
         #expect(Set(events.compactMap(\.regarding?.name)) == ["site", "site-docs"])
         #expect(events.allSatisfy { $0.type == "Warning" && $0.reason == "Failed" && $0.eventTime != nil })
         #expect(events.allSatisfy { $0.note?.hasPrefix("tls-site: [") == true }, "the kind leads the note")
-        #expect(record.lastFailureKind == "ca_refused" || record.lastFailureKind == "ca_unreachable", "\(record)")
+        #expect([.caRefused, .caUnreachable].contains(record.lastFailureKind), "\(record)")
 
         let asked = down.requests
         let second = try await Self.run(project, port: port)

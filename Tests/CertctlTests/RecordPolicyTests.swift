@@ -13,6 +13,18 @@ struct FixedRandom: RandomNumberGenerator {
 
 @Suite("What is recorded after an issuance, a renewalInfo answer, a failure")
 struct RecordPolicyTests {
+    @Test(
+        "the failure kind is read as a kind: each known one round-trips, one a later version wrote reads as other",
+        arguments: FailureKind.allCases.map { ($0.rawValue, $0) } + [("dns_timeout", .other), ("", .other)])
+    func failureKind(written: String, read: FailureKind) {
+        let record = RenewalRecord(annotations: ["certctl.io/last-failure-kind": written])
+        #expect(record.lastFailureKind == read)
+        var annotations: [String: String] = [:]
+        record.apply(to: &annotations)
+        #expect(annotations["certctl.io/last-failure-kind"] == read.rawValue)
+        #expect(RenewalRecord(annotations: [:]).lastFailureKind == nil)
+    }
+
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     @Test(
@@ -166,10 +178,10 @@ struct RecordPolicyTests {
     @Test(
         "renew: a failure's back-off is cleared, a rate limit's hold is kept, nothing else changes",
         arguments: [
-            (nil, nil, false, false), (3600.0, "challenge", true, false), (3600.0, "rate_limited", false, true),
-            (-60.0, "challenge", false, false),
-        ] as [(Double?, String?, Bool, Bool)])
-    func renewalRequested(next: Double?, kind: String?, cleared: Bool, held: Bool) {
+            (nil, nil, false, false), (3600.0, .challenge, true, false), (3600.0, .rateLimited, false, true),
+            (-60.0, .challenge, false, false),
+        ] as [(Double?, FailureKind?, Bool, Bool)])
+    func renewalRequested(next: Double?, kind: FailureKind?, cleared: Bool, held: Bool) {
         var record = RenewalRecord()
         record.nextAttempt = next.map { Self.now.addingTimeInterval($0) }
         record.lastFailureKind = kind

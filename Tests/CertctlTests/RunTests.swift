@@ -168,7 +168,7 @@ struct RunTests {
         _ = try await run.fixture.store.update(requested)
         let (report, _) = try await run.runOnce()
         let site0 = try #require(report.certificates.first { $0.desired.secretName == "kubelego-tls-site0" })
-        guard case .failed(let message, let stillValid) = site0.outcome else {
+        guard case .failed(let failure, let stillValid) = site0.outcome, case let message = failure.message else {
             Issue.record("expected a failure, got \(site0.outcome)")
             return
         }
@@ -221,7 +221,8 @@ struct RunClusterTests {
         let run = try await RunFixture.make(
             .local, ingresses: siteIngresses(1), server: server.directoryURL, caBundle: nil, port: port)
         let (first, _) = try await run.runOnce()
-        guard case .failed(let message, _) = first.certificates.first?.outcome else {
+        guard case .failed(let failure, _) = first.certificates.first?.outcome, case let message = failure.message
+        else {
             Issue.record("expected a rate-limit failure")
             return
         }
@@ -230,7 +231,7 @@ struct RunClusterTests {
         #expect(first.figures(finished: Date(), duration: .seconds(1)).failuresByReason == ["rate_limited": 1])
         let recorded = try #require(
             try await run.fixture.store.pendingRecord(namespace: "prod", secretName: "kubelego-tls-site0"))
-        #expect(RenewalRecord(annotations: recorded).lastFailureKind == "rate_limited")
+        #expect(RenewalRecord(annotations: recorded).lastFailureKind == .rateLimited)
         let nextAttempt = try #require(first.certificates.first?.nextAttempt)
         #expect(abs(nextAttempt.timeIntervalSinceNow - 7200) < 60, "Retry-After (2 h) beats the 1 h back-off")
         let (second, requests) = try await run.runOnce()
@@ -276,7 +277,8 @@ struct RunClusterTests {
             .local, ingresses: [ingress("prod", "many", tls: [(hosts, "tls-many")])], server: server.directoryURL,
             caBundle: nil, port: port, profile: "shortlived")
         let (report, _) = try await run.runOnce()
-        guard case .failed(let message, _) = report.certificates.first?.outcome else {
+        guard case .failed(let failure, _) = report.certificates.first?.outcome, case let message = failure.message
+        else {
             Issue.record("expected a refusal: \(report.certificates.map(\.outcome))")
             return
         }

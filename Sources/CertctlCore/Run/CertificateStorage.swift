@@ -32,7 +32,7 @@ struct CertificateStorage: Sendable {
                 return try await storeIssued(entry, action, value)
             } catch {
                 // Not stored: a kept order stays, so that the next run stores its certificate.
-                return await recordFailure(entry, action, IssuanceFailure(error))
+                return await recordFailure(entry, action, CertificateFailure(error))
             }
         }
     }
@@ -93,7 +93,7 @@ struct CertificateStorage: Sendable {
     }
 
     /// Records a failure on the Secret (never touching its certificate) with its back-off.
-    func recordFailure(_ entry: Inventory.Entry, _ action: PlannedAction, _ failure: IssuanceFailure) async
+    func recordFailure(_ entry: Inventory.Entry, _ action: PlannedAction, _ failure: CertificateFailure) async
         -> (CertificateReport, Inventory.Entry)
     {
         let time = now()
@@ -117,12 +117,11 @@ struct CertificateStorage: Sendable {
                 "nextAttempt": "\(stored.map(RenewalRecord.format) ?? "not stored: the next run tries again")",
             ]
         )
-        var report = CertificateReport(
+        let report = CertificateReport(
             desired: entry.desired, action: action,
-            outcome: .failed(failure.message, stillValid: entry.current?.isValid(at: time) ?? false),
+            outcome: .failed(failure, stillValid: entry.current?.isValid(at: time) ?? false),
             summary: entry.current?.isUsable == true ? entry.current?.summary : nil, nextAttempt: stored,
             failureCount: record.failureCount)
-        report.failureKind = failure.kind
         return (report, now)
     }
 }

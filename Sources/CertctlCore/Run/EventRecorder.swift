@@ -46,11 +46,11 @@ public struct EventRecorder: Sendable {
                 note:
                     "certificate for \(desired.hosts.joined(separator: ", "))\(until) (\(report.action.reason.rawValue))"
             )
-        case .failed(let message, _):
+        case .failed(let failure, _):
             await record(
                 desired, warning: true, reason: "Failed",
                 note:
-                    "[\((report.failureKind ?? .other).rawValue)] \(message); next attempt \(report.nextAttempt.map(RenewalRecord.format) ?? "at the next run")"
+                    "\(failure); next attempt \(report.nextAttempt.map(RenewalRecord.format) ?? "at the next run")"
             )
         default:
             return

@@ -1,6 +1,6 @@
 import ACME
 import Certificates
-import Foundation
+public import Foundation
 import Kubernetes
 import Logging
 import Transport
@@ -10,7 +10,7 @@ import Transport
 /// ``CertificateStorage`` stores what it returns.
 enum IssuanceResult: Sendable {
     case issued(IssuedValue)
-    case failed(IssuanceFailure)
+    case failed(CertificateFailure)
     /// Not attempted, or stopped before finalize: the run lost its lock (the reason).
     case deferred(String)
 }
@@ -29,14 +29,16 @@ struct IssuedValue: Sendable {
     var keptOrder: Bool
 }
 
-/// An issuance that failed: its kind, the message for the record and the operator, and the
-/// CA's word on when to try again.
-struct IssuanceFailure: Error, Sendable {
-    var kind: FailureKind
-    var message: String
-    var retryAfter: Date?
+/// An issuance that failed, as a value: its kind, the message for the record and the operator,
+/// and the CA's word on when to try again.
+public struct CertificateFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var kind: FailureKind
+    public var message: String
+    public var retryAfter: Date?
     /// The certificate failed its checks after a kept order gave it: forget that order.
     var voidsKeptOrder = false
+
+    public var description: String { "[\(kind.rawValue)] \(message)" }
 
     init(_ error: any Error, voidsKeptOrder: Bool = false) {
         kind = FailureKind.of(error)
@@ -102,7 +104,7 @@ struct Issuance: Sendable {
         store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
     ) async -> [CertificateReport] {
         let issuer = options.issuers[name]
-        var opened: (Result<ACMEClient, IssuanceFailure>, [String: OrderInFlight])?
+        var opened: (Result<ACMEClient, CertificateFailure>, [String: OrderInFlight])?
         if let issuer { opened = await openAccount(issuer) }
         let (client, inFlight) = (opened?.0, opened?.1 ?? [:])
         return await withTaskGroup(of: CertificateReport.self) { group in
@@ -131,7 +133,9 @@ struct Issuance: Sendable {
 
     /// The issuer's ACME client on its stored (or a new) account, and the orders a killed run
     /// kept for it.
-    private func openAccount(_ issuer: Issuer) async -> (Result<ACMEClient, IssuanceFailure>, [String: OrderInFlight]) {
+    private func openAccount(_ issuer: Issuer) async -> (
+        Result<ACMEClient, CertificateFailure>, [String: OrderInFlight]
+    ) {
         let client: ACMEClient
         do {
             client = try await progress.tracking("issuer \(issuer.name)") {
@@ -141,7 +145,7 @@ struct Issuance: Sendable {
             }
         } catch {
             logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuer.name)", "error": "\(error)"])
-            return (.failure(IssuanceFailure(error)), [:])
+            return (.failure(CertificateFailure(error)), [:])
         }
         guard let orders else { return (.success(client), [:]) }
         do {
@@ -161,16 +165,16 @@ struct Issuance: Sendable {
     /// picked up from a kept order) and checked.
     private func issue(
         _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?,
-        client: Result<ACMEClient, IssuanceFailure>?, http01: HTTP01Session, inFlight: OrderInFlight?
+        client: Result<ACMEClient, CertificateFailure>?, http01: HTTP01Session, inFlight: OrderInFlight?
     ) async -> IssuanceResult {
         let desired = entry.desired
         guard let issuer, let client else {
             return .failed(
-                IssuanceFailure(
+                CertificateFailure(
                     CertctlError(
                         .unknownIssuer, object: "Secret \(desired.id)", "the issuer \(desired.issuer) is not defined")))
         }
-        if let refusal = Self.refusal(desired, issuer: issuer) { return .failed(IssuanceFailure(refusal)) }
+        if let refusal = Self.refusal(desired, issuer: issuer) { return .failed(CertificateFailure(refusal)) }
         switch client {
         case .failure(let failure): return .failed(failure)
         case .success(let client):
@@ -209,7 +213,7 @@ struct Issuance: Sendable {
                 // A certificate that failed its checks is not picked up again; one that could not
                 // be stored is, by the next run.
                 return .failed(
-                    IssuanceFailure(error, voidsKeptOrder: kept && (error as? CertctlError)?.code == .issuance))
+                    CertificateFailure(error, voidsKeptOrder: kept && (error as? CertctlError)?.code == .issuance))
             }
         }
     }

@@ -103,7 +103,7 @@ public enum RecordPolicy {
         var record = record
         record.failureCount += 1
         record.lastFailure = message
-        record.lastFailureKind = kind.rawValue
+        record.lastFailureKind = kind
         record.lastFailureTime = now
         var next = now.addingTimeInterval(RenewalPlan.backOff(failures: record.failureCount))
         if let retryAfter, retryAfter > next { next = retryAfter }
@@ -119,7 +119,7 @@ public enum RecordPolicy {
         var record = record
         record.renewRequested = true
         guard let next = record.nextAttempt, next > now else { return (record, nil, nil) }
-        if record.lastFailureKind == FailureKind.rateLimited.rawValue { return (record, nil, next) }
+        if record.lastFailureKind == .rateLimited { return (record, nil, next) }
         record.nextAttempt = nil
         return (record, next, nil)
     }

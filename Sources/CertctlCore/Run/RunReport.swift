@@ -7,7 +7,7 @@ public struct CertificateReport: Sendable {
         /// A new certificate is stored.
         case issued
         /// Renewal failed; `stillValid` says whether the Secret still serves a valid certificate.
-        case failed(String, stillValid: Bool)
+        case failed(CertificateFailure, stillValid: Bool)
         /// Not due: nothing done.
         case unchanged
         /// Due, but held by a back-off or rate limit: no ACME request.
@@ -26,7 +26,10 @@ public struct CertificateReport: Sendable {
     public var nextAttempt: Date?
     public var failureCount: Int
     /// Why it failed, when it did.
-    public var failureKind: FailureKind?
+    public var failureKind: FailureKind? {
+        guard case .failed(let failure, _) = outcome else { return nil }
+        return failure.kind
+    }
 
     public init(
         desired: DesiredCertificate,

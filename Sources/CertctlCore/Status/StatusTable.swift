@@ -183,7 +183,7 @@ public enum StatusTable {
                 "failureCount": status.record.failureCount,
             ]
             object["profile"] = status.record.profile ?? NSNull()
-            object["failureKind"] = status.record.lastFailureKind ?? NSNull()
+            object["failureKind"] = status.record.lastFailureKind?.rawValue ?? NSNull()
             object["notBefore"] = status.summary.map { timestamp($0.notBefore) } ?? NSNull()
             object["notAfter"] = status.summary.map { timestamp($0.notAfter) } ?? NSNull()
             object["timeLeftSeconds"] = status.timeLeft(at: now).map { Int($0) } ?? NSNull()
@@ -255,7 +255,7 @@ public enum StatusTable {
             return "Due: \(cause(status.action.reason)). The next run issues it; \(force) issues it now."
         case .backOff(let until):
             let hold: String
-            if status.record.lastFailureKind == FailureKind.rateLimited.rawValue {
+            if status.record.lastFailureKind == .rateLimited {
                 hold =
                     "the CA rate-limited the last order and said to retry after \(exactAndRelative(until, now: now)); no request before then"
             } else {
@@ -329,7 +329,7 @@ public enum StatusTable {
         if status.record.failureCount > 0 {
             lines.append(("Failures", String(status.record.failureCount)))
             lines.append(("Last failure", status.record.lastFailure ?? "-"))
-            lines.append(("Failure kind", status.record.lastFailureKind ?? "-"))
+            lines.append(("Failure kind", status.record.lastFailureKind?.rawValue ?? "-"))
             if let time = status.record.lastFailureTime {
                 lines.append(("Failed at", exactAndRelative(time, now: now)))
             }
