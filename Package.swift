@@ -32,9 +32,11 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .target(name: "Basics", swiftSettings: strict),
         .target(
             name: "Transport",
             dependencies: [
+                "Basics",
                 "CCurlShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -46,6 +48,7 @@ let package = Package(
         .target(
             name: "Certificates",
             dependencies: [
+                "Basics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -57,6 +60,7 @@ let package = Package(
             name: "ACME",
             dependencies: [
                 "Transport",
+                "Basics",
                 "Certificates",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -66,13 +70,14 @@ let package = Package(
         ),
         .target(
             name: "DNS",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Basics", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(
             name: "Kubernetes",
             dependencies: [
                 "Transport",
+                "Basics",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
@@ -85,6 +90,7 @@ let package = Package(
                 "DNS",
                 "Kubernetes",
                 "Transport",
+                "Basics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -99,6 +105,7 @@ let package = Package(
                 "DNS",
                 "Kubernetes",
                 "Transport",
+                "Basics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -116,6 +123,7 @@ let package = Package(
                 "Kubernetes",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "Transport",
+                "Basics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -128,7 +136,7 @@ let package = Package(
         ),
         .target(
             name: "CertctlFuzz",
-            dependencies: ["ACME", "Certificates", "CertctlCore", "DNS", "Kubernetes", "Transport"],
+            dependencies: ["ACME", "Basics", "Certificates", "CertctlCore", "DNS", "Kubernetes", "Transport"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -144,6 +152,7 @@ let package = Package(
                 "Certificates",
                 "Kubernetes",
                 "Transport",
+                "Basics",
             ],
             swiftSettings: strict
         ),
@@ -158,6 +167,7 @@ let package = Package(
                 "Kubernetes",
                 "CertctlTestSupport",
                 "Transport",
+                "Basics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -1,9 +1,10 @@
+public import Basics
 public import Foundation
 import Transport
 
 /// Every failure of the ACME client: a stable code, a sentence for the operator, and the CA's
 /// problem document when there was one.
-public struct ACMEError: Error, Sendable, CustomStringConvertible {
+public struct ACMEError: ReportedError {
     public enum Code: String, Sendable {
         /// The CA answered with a problem document; see `problem`.
         case problem
@@ -41,6 +42,9 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible {
         self.url = url
         self.retryAfter = retryAfter
     }
+
+    public var object: String? { url }
+    public var isConfigurationError: Bool { code == .invalidConfiguration }
 
     /// True when the CA refused because of a rate limit.
     public var isRateLimited: Bool { problem?.kind == .rateLimited }

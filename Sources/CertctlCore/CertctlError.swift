@@ -1,5 +1,7 @@
+public import Basics
+
 /// A failure certctl reports to the operator: what, which object, and what to do.
-public struct CertctlError: Error, Sendable, CustomStringConvertible {
+public struct CertctlError: ReportedError {
     public enum Code: String, Sendable {
         case invalidIssuer
         case unknownIssuer
@@ -25,10 +27,6 @@ public struct CertctlError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.object = object
         self.reason = reason
-    }
-
-    public var description: String {
-        object.map { "\($0): \(reason)" } ?? reason
     }
 
     /// Configuration and usage errors map to exit codes 64 and up.

@@ -1,3 +1,4 @@
+import Basics
 public import Kubernetes
 
 /// One certificate certctl should keep: a `spec.tls[]` entry of a managed Ingress.

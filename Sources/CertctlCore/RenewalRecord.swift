@@ -1,4 +1,5 @@
 import ACME
+import Basics
 public import Foundation
 import Transport
 

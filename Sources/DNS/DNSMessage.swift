@@ -1,3 +1,5 @@
+public import Basics
+
 /// A DNS message (RFC 1035 §4.1) as certctl needs it: queries, dynamic updates (RFC 2136) and
 /// their answers. Names are written uncompressed; compression pointers are followed when
 /// reading, with every offset bounds-checked and loops refused.
@@ -205,20 +207,21 @@ public struct DNSResponseCode: RawRepresentable, Sendable, Hashable, CustomStrin
     }
 }
 
-public struct DNSError: Error, Sendable, CustomStringConvertible {
-    public enum Code: Sendable {
+public struct DNSError: ReportedError {
+    public enum Code: String, Sendable {
         case malformed, network, timeout, refused, badSignature
     }
 
     public var code: Code
+    /// The server or zone asked, when the reason does not name it.
+    public var object: String?
     public var reason: String
 
-    public init(_ code: Code, _ reason: String) {
+    public init(_ code: Code, _ reason: String, object: String? = nil) {
         self.code = code
         self.reason = reason
+        self.object = object
     }
-
-    public var description: String { reason }
 }
 
 struct DNSWriter {

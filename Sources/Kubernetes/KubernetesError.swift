@@ -1,3 +1,5 @@
+public import Basics
+
 /// The API server's `Status` body (`kind: Status`), as it answers every failed request.
 public struct KubernetesStatus: Codable, Sendable, Equatable {
     public struct Details: Codable, Sendable, Equatable {
@@ -45,7 +47,7 @@ public struct KubernetesStatus: Codable, Sendable, Equatable {
 }
 
 /// A failed API request: the object, the verb and the server's Status.
-public struct KubernetesError: Error, Sendable, CustomStringConvertible {
+public struct KubernetesError: ReportedError {
     public enum Code: String, Sendable {
         case status
         case transport
@@ -56,7 +58,7 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
 
     public var code: Code
     /// `Secret default/kubelego-tls-binder`, or the URL when there is no object.
-    public var object: String
+    public var object: String?
     public var reason: String
     public var status: KubernetesStatus?
 
@@ -80,7 +82,6 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
     /// 403: RBAC does not grant the request.
     public var isForbidden: Bool { status?.reason == "Forbidden" || status?.code == 403 }
 
-    public var description: String {
-        "\(object): \(reason)"
-    }
+    /// The kubeconfig or the credentials need the operator.
+    public var isConfigurationError: Bool { code == .configuration || code == .credentials }
 }

@@ -1,5 +1,6 @@
+public import Basics
 public import Foundation
-public import Transport
+import Transport
 
 /// A kind certctl reads or writes: where it lives in the API.
 public protocol KubernetesResource: Codable, Sendable {

@@ -1,5 +1,6 @@
+public import Basics
 public import Foundation
-public import Transport
+import Transport
 
 /// A change to a Secret's labels, annotations and data, sent as a JSON merge patch (RFC 7386)
 /// with a `resourceVersion` precondition: only the keys named change, so nothing another writer

@@ -1,5 +1,7 @@
+public import Basics
+
 /// A transport failure: the request did not produce an HTTP response.
-public struct HTTPError: Error, Sendable, CustomStringConvertible {
+public struct HTTPError: ReportedError {
     public enum Code: String, Sendable {
         case connect
         case timeout
@@ -18,6 +20,8 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         self.url = url
         self.reason = reason
     }
+
+    public var object: String? { url }
 
     public var description: String {
         "\(code.rawValue) error for \(url): \(reason)"

@@ -1,3 +1,4 @@
+public import Basics
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -10,18 +11,31 @@ import Synchronization
 #endif
 
 /// A server that could not listen: the address, and the system's `errno` when it gave one.
-public struct ListenError: Error, Sendable, CustomStringConvertible {
+public struct ListenError: ReportedError {
+    public enum Code: String, Sendable {
+        /// Another socket is bound there (`EADDRINUSE`).
+        case addressInUse
+        /// This machine has no such address (`EADDRNOTAVAIL`).
+        case addressUnavailable
+        case other
+    }
+
     public var host: String
     public var port: Int
     public var errno: Int32?
     public var reason: String
 
-    /// Another socket is bound there (`EADDRINUSE`).
-    public var addressInUse: Bool { errno == EADDRINUSE }
-    /// This machine has no such address (`EADDRNOTAVAIL`).
-    public var addressUnavailable: Bool { errno == EADDRNOTAVAIL }
-
-    public var description: String { "cannot listen on \(host):\(port): \(reason)" }
+    public var code: Code {
+        switch errno {
+        case EADDRINUSE: .addressInUse
+        case EADDRNOTAVAIL: .addressUnavailable
+        default: .other
+        }
+    }
+    public var object: String? { "\(host):\(port)" }
+    public var addressInUse: Bool { code == .addressInUse }
+    public var addressUnavailable: Bool { code == .addressUnavailable }
+    public var isConfigurationError: Bool { code != .other }
 }
 
 /// A request as the small built-in server sees it: the whole body collected.

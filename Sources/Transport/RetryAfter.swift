@@ -1,3 +1,4 @@
+import Basics
 public import Foundation
 
 /// `Retry-After` (RFC 9110 §10.2.3) as a bounded delay: delta-seconds or an HTTP-date, clamped

@@ -1,3 +1,4 @@
+import Basics
 import CertctlCore
 import Certificates
 import Foundation

@@ -1,5 +1,6 @@
 import ACME
 import ArgumentParser
+import Basics
 import CertctlCore
 import Kubernetes
 
@@ -11,25 +12,10 @@ enum CertctlExit {
 
     /// Prints `error` for the operator and returns the exit code it maps to.
     static func report(_ error: any Error) -> ExitCode {
-        let message: String
-        let code: ExitCode
-        switch error {
-        case let error as CertctlError:
-            message = error.description
-            code = error.isConfigurationError ? configuration : renewalFailed
-        case let error as KubernetesError:
-            message = error.description
-            code = error.code == .configuration || error.code == .credentials ? configuration : renewalFailed
-        case let error as ACMEError:
-            message = error.description
-            code = error.code == .invalidConfiguration ? configuration : renewalFailed
-        default:
-            message = "\(error)"
-            code = renewalFailed
-        }
         var standardError = StandardError()
-        print("certctl: error: \(message)", to: &standardError)
-        return code
+        print("certctl: error: \(error)", to: &standardError)
+        guard let reported = error as? any ReportedError else { return renewalFailed }
+        return reported.isConfigurationError ? configuration : renewalFailed
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import CertctlCore
 import Foundation
 import Kubernetes

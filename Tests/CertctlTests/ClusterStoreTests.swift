@@ -1,3 +1,4 @@
+import Basics
 import CertctlCore
 import CertctlTestSupport
 import Certificates

@@ -1,3 +1,4 @@
+import Basics
 import CertctlTestSupport
 import Certificates
 import Foundation

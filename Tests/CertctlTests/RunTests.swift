@@ -1,4 +1,5 @@
 import ACME
+import Basics
 import CertctlCore
 import CertctlTestSupport
 import Certificates

@@ -1,4 +1,5 @@
 public import ACME
+import Basics
 import DNS
 import Foundation
 public import Logging

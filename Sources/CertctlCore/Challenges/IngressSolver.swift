@@ -1,4 +1,5 @@
 public import ACME
+import Basics
 import Crypto
 import Foundation
 public import Kubernetes

@@ -1,4 +1,5 @@
 import ACME
+import Basics
 import Certificates
 public import Foundation
 import Kubernetes

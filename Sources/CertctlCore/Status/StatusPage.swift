@@ -1,3 +1,4 @@
+import Basics
 import Certificates
 public import Foundation
 import Transport

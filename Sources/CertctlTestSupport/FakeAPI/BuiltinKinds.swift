@@ -1,3 +1,4 @@
+import Basics
 import Transport
 
 /// The built-in kinds certctl reads and writes, with the defaults and validation of

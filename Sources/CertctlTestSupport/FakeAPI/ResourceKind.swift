@@ -1,3 +1,4 @@
+import Basics
 import Transport
 
 /// A kind the fake serves, with the rules the real API server applies to it.
