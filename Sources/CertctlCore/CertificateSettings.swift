@@ -59,58 +59,76 @@ public struct CertificateSettings: Sendable, Equatable {
     public static func read(_ annotations: [String: String], hosts: [String]) -> Result<
         CertificateSettings, SettingsProblem
     > {
-        var settings = CertificateSettings()
-        func refuse(_ key: String, _ message: String) -> Result<CertificateSettings, SettingsProblem> {
-            .failure(SettingsProblem(annotation: key, message: message))
+        var reader = SettingsReader(annotations: annotations)
+        do {
+            try reader.key()
+            try reader.keyHandling()
+            try reader.commonName(hosts: hosts)
+            try reader.renewal()
+            reader.ignored()
+            try reader.solverIngress()
+        } catch {
+            return .failure(error)
         }
-        let value = { (name: String) in annotations[prefix + name].map { $0.trimmingCharacters(in: .whitespaces) } }
+        return .success(reader.settings)
+    }
+}
 
-        // The key: cert-manager's spelling (RSA/ECDSA and a size), RSA 2048 when only a size is given.
+/// One reading of an object's cert-manager annotations into ``CertificateSettings``, one group
+/// of annotations at a time; the first refused one ends it.
+private struct SettingsReader {
+    let annotations: [String: String]
+    var settings = CertificateSettings()
+    private let prefix = CertificateSettings.prefix
+    private let acmePrefix = CertificateSettings.acmePrefix
+
+    init(annotations: [String: String]) { self.annotations = annotations }
+
+    private func value(_ name: String) -> String? {
+        annotations[prefix + name].map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    private func refuse(_ name: String, _ message: String) -> SettingsProblem {
+        SettingsProblem(annotation: prefix + name, message: message)
+    }
+
+    /// cert-manager's spelling (RSA/ECDSA and a size), RSA 2048 when only a size is given.
+    mutating func key() throws(SettingsProblem) {
         let algorithm = value("private-key-algorithm")
         let sizeText = value("private-key-size")
-        if algorithm != nil || sizeText != nil {
-            let size: Int?
-            if let sizeText {
-                guard let parsed = Int(sizeText) else {
-                    return refuse(prefix + "private-key-size", "\"\(sizeText)\" is not a number of bits")
-                }
-                size = parsed
-            } else {
-                size = nil
+        guard algorithm != nil || sizeText != nil else { return }
+        var size: Int?
+        if let sizeText {
+            guard let parsed = Int(sizeText) else {
+                throw refuse("private-key-size", "\"\(sizeText)\" is not a number of bits")
             }
-            switch algorithm?.uppercased() ?? "RSA" {
-            case "RSA":
-                switch size ?? 2048 {
-                case 2048: settings.keyType = .rsa2048
-                case 3072: settings.keyType = .rsa3072
-                case 4096: settings.keyType = .rsa4096
-                default:
-                    return refuse(
-                        prefix + "private-key-size",
-                        "RSA keys of \(size ?? 0) bits are not made; use 2048, 3072 or 4096")
-                }
-            case "ECDSA":
-                switch size ?? 256 {
-                case 256: settings.keyType = .ecdsaP256
-                case 384: settings.keyType = .ecdsaP384
-                default:
-                    return refuse(
-                        prefix + "private-key-size",
-                        "ECDSA keys of \(size ?? 0) bits are not made (Let's Encrypt takes P-256 and P-384); use 256 or 384"
-                    )
-                }
-            case "ED25519":
-                return refuse(
-                    prefix + "private-key-algorithm", "Ed25519 keys are not issued by Let's Encrypt; use RSA or ECDSA")
-            default:
-                return refuse(
-                    prefix + "private-key-algorithm", "\"\(algorithm ?? "")\" is not RSA, ECDSA or Ed25519")
-            }
-            settings.effects.append("key \(settings.keyType?.rawValue ?? "?") (private-key-algorithm/-size)")
+            size = parsed
         }
+        switch (algorithm?.uppercased() ?? "RSA", size) {
+        case ("RSA", nil), ("RSA", 2048): settings.keyType = .rsa2048
+        case ("RSA", 3072): settings.keyType = .rsa3072
+        case ("RSA", 4096): settings.keyType = .rsa4096
+        case ("RSA", let size?):
+            throw refuse("private-key-size", "RSA keys of \(size) bits are not made; use 2048, 3072 or 4096")
+        case ("ECDSA", nil), ("ECDSA", 256): settings.keyType = .ecdsaP256
+        case ("ECDSA", 384): settings.keyType = .ecdsaP384
+        case ("ECDSA", let size?):
+            throw refuse(
+                "private-key-size",
+                "ECDSA keys of \(size) bits are not made (Let's Encrypt takes P-256 and P-384); use 256 or 384")
+        case ("ED25519", _):
+            throw refuse("private-key-algorithm", "Ed25519 keys are not issued by Let's Encrypt; use RSA or ECDSA")
+        default:
+            throw refuse("private-key-algorithm", "\"\(algorithm ?? "")\" is not RSA, ECDSA or Ed25519")
+        }
+        settings.effects.append("key \(settings.keyType?.rawValue ?? "?") (private-key-algorithm/-size)")
+    }
+
+    /// How `tls.key` is written and whether it is kept across renewals.
+    mutating func keyHandling() throws(SettingsProblem) {
         if let encoding = value("private-key-encoding") {
-            guard let known = KeyEncoding(rawValue: encoding.uppercased()) else {
-                return refuse(prefix + "private-key-encoding", "\"\(encoding)\" is not PKCS1 or PKCS8")
+            guard let known = CertificateSettings.KeyEncoding(rawValue: encoding.uppercased()) else {
+                throw refuse("private-key-encoding", "\"\(encoding)\" is not PKCS1 or PKCS8")
             }
             settings.keyEncoding = known
             settings.effects.append("tls.key as \(known.rawValue) (private-key-encoding)")
@@ -122,32 +140,39 @@ public struct CertificateSettings: Sendable, Equatable {
                 settings.keepsKey = true
                 settings.effects.append("the Secret's key kept across renewals (private-key-rotation-policy: Never)")
             default:
-                return refuse(prefix + "private-key-rotation-policy", "\"\(policy)\" is not Always or Never")
+                throw refuse("private-key-rotation-policy", "\"\(policy)\" is not Always or Never")
             }
         }
-        if let name = value("common-name") {
-            guard hosts.contains(name.lowercased()) else {
-                return refuse(
-                    prefix + "common-name",
-                    "\"\(name)\" is not one of the hosts (\(hosts.joined(separator: ", "))); an ACME CA puts only validated names in the subject"
-                )
-            }
-            guard name.count <= 64 else {
-                return refuse(prefix + "common-name", "\"\(name)\" is longer than the 64 characters a CN may have")
-            }
-            settings.commonName = name.lowercased()
-            settings.effects.append("subject CN \(name.lowercased()) (common-name)")
+    }
+
+    /// The subject's CN: one of the hosts, as an ACME CA validates only those.
+    mutating func commonName(hosts: [String]) throws(SettingsProblem) {
+        guard let name = value("common-name") else { return }
+        guard hosts.contains(name.lowercased()) else {
+            throw refuse(
+                "common-name",
+                "\"\(name)\" is not one of the hosts (\(hosts.joined(separator: ", "))); an ACME CA puts only validated names in the subject"
+            )
         }
+        guard name.count <= 64 else {
+            throw refuse("common-name", "\"\(name)\" is longer than the 64 characters a CN may have")
+        }
+        settings.commonName = name.lowercased()
+        settings.effects.append("subject CN \(name.lowercased()) (common-name)")
+    }
+
+    /// When to renew at the latest; `duration` is checked but the CA chooses the lifetime.
+    mutating func renewal() throws(SettingsProblem) {
         if let text = value("renew-before") {
             guard let seconds = GoDuration.seconds(text), seconds > 0 else {
-                return refuse(prefix + "renew-before", "\"\(text)\" is not a duration like 720h or 360h30m")
+                throw refuse("renew-before", "\"\(text)\" is not a duration like 720h or 360h30m")
             }
             settings.renewBefore = seconds
             settings.effects.append("renews \(text) before expiry at the latest (renew-before)")
         }
         if let text = value("renew-before-percentage") {
             guard let percent = Int(text), (1...99).contains(percent) else {
-                return refuse(prefix + "renew-before-percentage", "\"\(text)\" is not a whole percentage from 1 to 99")
+                throw refuse("renew-before-percentage", "\"\(text)\" is not a whole percentage from 1 to 99")
             }
             settings.renewBeforeShare = Double(percent) / 100
             settings.effects.append(
@@ -155,12 +180,16 @@ public struct CertificateSettings: Sendable, Equatable {
         }
         if let text = value("duration") {
             guard GoDuration.seconds(text) != nil else {
-                return refuse(prefix + "duration", "\"\(text)\" is not a duration like 2160h")
+                throw refuse("duration", "\"\(text)\" is not a duration like 2160h")
             }
             settings.ignored.append(
                 "\(prefix)duration: \(text) is not requested; the ACME CA chooses the lifetime (Let's Encrypt: its profile's)"
             )
         }
+    }
+
+    /// Annotations with no meaning for an ACME CA, and ones certctl does not know: said, not refused.
+    mutating func ignored() {
         if let text = value("usages") {
             settings.ignored.append(
                 "\(prefix)usages: \(text) is not requested; the ACME CA sets the key usages (digital signature, server auth)"
@@ -170,17 +199,33 @@ public struct CertificateSettings: Sendable, Equatable {
             settings.ignored.append(
                 "\(prefix)revision-history-limit: not applicable; certctl keeps no CertificateRequest objects")
         }
-        for name in subjectAnnotations.sorted() where value(name) != nil {
+        let subject = CertificateSettings.subjectAnnotations
+        for name in subject.sorted() where value(name) != nil {
             settings.ignored.append(
                 "\(prefix)\(name): not requested; an ACME CA puts only the validated DNS names and IP addresses in a certificate"
             )
         }
+        let known = Set([
+            "private-key-algorithm", "private-key-size", "private-key-encoding", "private-key-rotation-policy",
+            "common-name", "renew-before", "renew-before-percentage", "duration", "usages", "revision-history-limit",
+        ]).union(subject)
+        for key in annotations.keys.sorted()
+        where key.hasPrefix(prefix) && !CertificateSettings.issuerAnnotations.contains(key) {
+            if !known.contains(String(key.dropFirst(prefix.count))) {
+                settings.ignored.append("\(key): not an ingress-shim annotation certctl knows; ignored")
+            }
+        }
+    }
+
+    /// The solver Ingress's class, and edit-in-place (acme.cert-manager.io/http01-*).
+    mutating func solverIngress() throws(SettingsProblem) {
         let className = annotations[acmePrefix + "http01-ingress-ingressclassname"]
         let legacyClass = annotations[acmePrefix + "http01-ingress-class"]
         if className != nil, legacyClass != nil {
-            return refuse(
-                acmePrefix + "http01-ingress-class",
-                "both http01-ingress-class and http01-ingress-ingressclassname are set; keep one (cert-manager refuses both too)"
+            throw SettingsProblem(
+                annotation: acmePrefix + "http01-ingress-class",
+                message:
+                    "both http01-ingress-class and http01-ingress-ingressclassname are set; keep one (cert-manager refuses both too)"
             )
         }
         if let className {
@@ -196,16 +241,6 @@ public struct CertificateSettings: Sendable, Equatable {
             settings.effects.append(
                 "the challenge path is added to this Ingress and removed after (http01-edit-in-place)")
         }
-        let known = Set([
-            "private-key-algorithm", "private-key-size", "private-key-encoding", "private-key-rotation-policy",
-            "common-name", "renew-before", "renew-before-percentage", "duration", "usages", "revision-history-limit",
-        ]).union(subjectAnnotations)
-        for key in annotations.keys.sorted() where key.hasPrefix(prefix) && !issuerAnnotations.contains(key) {
-            if !known.contains(String(key.dropFirst(prefix.count))) {
-                settings.ignored.append("\(key): not an ingress-shim annotation certctl knows; ignored")
-            }
-        }
-        return .success(settings)
     }
 }
 

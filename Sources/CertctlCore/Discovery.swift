@@ -68,12 +68,8 @@ public enum Discovery {
         defaultIssuer: String?,
         wildcardIssuers: Set<String> = []
     ) -> Result {
-        var problems: [ObjectProblem] = []
+        var collected = Collector()
         var withoutTLS: [String] = []
-        var bySecret: [String: DesiredCertificate] = [:]
-        var conflicting = Set<String>()
-        var order: [String] = []
-
         for ingress in ingresses.sorted(by: {
             ($0.metadata.namespace ?? "", $0.metadata.name ?? "") < (
                 $1.metadata.namespace ?? "", $1.metadata.name ?? ""
@@ -85,46 +81,15 @@ public enum Discovery {
             let annotations = ingress.metadata.annotations ?? [:]
             let issuer: String
             let kind: String
-            if let named = annotations[clusterIssuer], !named.isEmpty {
-                (issuer, kind) = (named, "ClusterIssuer")
-            } else if let named = annotations[namespacedIssuer], !named.isEmpty {
-                // ingress-shim: an Issuer in the Ingress's namespace unless issuer-kind says otherwise.
-                let named = (annotations[issuerKind] ?? "Issuer", annotations[issuerGroup] ?? "cert-manager.io")
-                guard ["Issuer", "ClusterIssuer"].contains(named.0), ["cert-manager.io", ""].contains(named.1) else {
-                    problems.append(
-                        ObjectProblem(
-                            object: object,
-                            reason:
-                                "names an issuer of kind \(named.0) in group \(named.1.isEmpty ? "\"\"" : named.1): only cert-manager.io's ACME Issuer and ClusterIssuer are served by certctl",
-                            kind: .annotation, namespace: namespace,
-                            field: "metadata.annotations[\(named.0 == "Issuer" ? issuerGroup : issuerKind)]"))
-                    continue
-                }
-                (issuer, kind) = (annotations[namespacedIssuer] ?? "", named.0)
-            } else if annotations[tlsACME] == "true" {
-                guard let defaultIssuer else {
-                    problems.append(
-                        ObjectProblem(
-                            object: object,
-                            reason: "has \(tlsACME): \"true\" but no default issuer is set; pass --default-issuer NAME",
-                            kind: .noDefaultIssuer, namespace: namespace, field: "metadata.annotations[\(tlsACME)]")
-                    )
-                    continue
-                }
-                (issuer, kind) = (defaultIssuer, "ClusterIssuer")
-            } else {
-                continue  // not managed by certctl
-            }
-            guard issuers.contains(issuer) else {
-                problems.append(
-                    ObjectProblem(
-                        object: object,
-                        reason:
-                            "names the issuer \"\(issuer)\", which is not defined (known: \(issuers.sorted().joined(separator: ", ")))",
-                        kind: .unknownIssuer, namespace: namespace,
-                        field: "metadata.annotations[\(kind == "Issuer" ? namespacedIssuer : clusterIssuer)]"
-                    ))
+            switch Self.issuer(
+                annotations: annotations, object: object, namespace: namespace, issuers: issuers,
+                defaultIssuer: defaultIssuer)
+            {
+            case .unmanaged: continue
+            case .refused(let problem):
+                collected.problems.append(problem)
                 continue
+            case .chosen(let name, let named): (issuer, kind) = (name, named)
             }
             let entries = ingress.spec?.tls ?? []
             if entries.isEmpty {
@@ -132,7 +97,7 @@ public enum Discovery {
                 continue
             }
             guard ObjectName.isDNSLabel(namespace) else {
-                problems.append(
+                collected.problems.append(
                     ObjectProblem(
                         object: object,
                         reason: "metadata.namespace \"\(namespace)\" is not a namespace name (\(ObjectName.labelRule))",
@@ -140,110 +105,102 @@ public enum Discovery {
                 )
                 continue
             }
-            let ingressClass = ingress.spec?.ingressClassName ?? annotations[Self.ingressClass]
-            let ingressClassIsLegacy = ingress.spec?.ingressClassName == nil && ingressClass != nil
             for (index, entry) in entries.enumerated() {
-                guard let secretName = entry.secretName, !secretName.isEmpty else {
-                    problems.append(
-                        ObjectProblem(
-                            object: object,
-                            reason: "spec.tls[\(index)] has no secretName; name the Secret to keep the certificate in",
-                            kind: .invalidName, namespace: namespace, field: "spec.tls[\(index)].secretName"))
-                    continue
-                }
-                guard ObjectName.isDNSSubdomain(secretName) else {
-                    problems.append(
-                        ObjectProblem(
-                            object: object,
-                            reason:
-                                "spec.tls[\(index)].secretName \"\(secretName)\" is not a Secret name (\(ObjectName.subdomainRule)); rename it",
-                            kind: .invalidName, namespace: namespace, field: "spec.tls[\(index)].secretName"
-                        ))
-                    continue
-                }
-                let secretObject = "Secret \(namespace)/\(secretName)"
-                var hosts: [String] = []
-                var invalid = false
-                for (hostIndex, host) in (entry.hosts ?? []).enumerated() {
-                    do {
-                        // A wildcard only where the issuer has a DNS-01 solver to validate it.
-                        let valid = try Hostname.validate(
-                            host, allowWildcard: wildcardIssuers.contains(issuer),
-                            object: "\(object) spec.tls[\(index)]")
-                        if !hosts.contains(valid) { hosts.append(valid) }
-                    } catch let error as CertctlError {
-                        problems.append(
-                            ObjectProblem(
-                                object: secretObject, reason: error.description, kind: .invalidHost,
-                                namespace: namespace, field: "spec.tls[\(index)].hosts[\(hostIndex)]"))
-                        invalid = true
-                    } catch {
-                        invalid = true
-                    }
-                }
-                if invalid { continue }
-                guard !hosts.isEmpty else {
-                    problems.append(
-                        ObjectProblem(
-                            object: secretObject, reason: "\(object) spec.tls[\(index)] lists no hosts",
-                            kind: .hostCount,
-                            namespace: namespace, field: "spec.tls[\(index)].hosts"))
-                    continue
-                }
-                guard hosts.count <= Self.maximumNames else {
-                    problems.append(
-                        ObjectProblem(
-                            object: secretObject,
-                            reason:
-                                "\(object) spec.tls[\(index)] lists \(hosts.count) hosts; a certificate holds at most \(Self.maximumNames) (Let's Encrypt's limit): split them over several secretNames",
-                            kind: .hostCount, namespace: namespace, field: "spec.tls[\(index)].hosts"
-                        ))
-                    continue
-                }
-                let settings: CertificateSettings
-                switch CertificateSettings.read(annotations, hosts: hosts) {
-                case .success(let read): settings = read
-                case .failure(let refused):
-                    problems.append(
-                        ObjectProblem(
-                            object: secretObject, reason: "\(object) \(refused.annotation): \(refused.message)",
-                            kind: .annotation, namespace: namespace,
-                            field: "metadata.annotations[\(refused.annotation)]"))
-                    continue
-                }
-                let key = "\(namespace)/\(secretName)"
-                if var existing = bySecret[key] {
-                    if Set(existing.hosts) != Set(hosts) || existing.issuer != issuer || existing.settings != settings {
-                        conflicting.insert(key)
-                        problems.append(
-                            ObjectProblem(
-                                object: secretObject,
-                                reason:
-                                    "is named by \(existing.ingresses.joined(separator: ", ")) for \(existing.hosts.joined(separator: ", ")) and by \(object) for \(hosts.joined(separator: ", ")); give each its own secretName or the same hosts",
-                                kind: .conflict, namespace: namespace, field: "spec.tls[\(index)].secretName"
-                            ))
-                    } else if !existing.ingresses.contains(name) {
-                        existing.ingresses.append(name)
-                        bySecret[key] = existing
-                    }
-                    continue
-                }
-                order.append(key)
-                bySecret[key] = DesiredCertificate(
-                    namespace: namespace,
-                    secretName: secretName,
-                    hosts: hosts,
-                    issuer: issuer,
-                    issuerKind: kind,
-                    ingresses: [name],
-                    ingressClass: ingressClass
-                )
-                bySecret[key]?.ingressClassIsLegacy = ingressClassIsLegacy
-                bySecret[key]?.labels = ingress.metadata.labels ?? [:]
-                bySecret[key]?.settings = settings
+                guard
+                    let desired = certificate(
+                        entry, index: index, of: ingress, issuer: (issuer, kind),
+                        wildcard: wildcardIssuers.contains(issuer), into: &collected)
+                else { continue }
+                collected.add(desired, from: object, field: "spec.tls[\(index)].secretName")
             }
         }
-        let certificates = order.filter { !conflicting.contains($0) }.compactMap { bySecret[$0] }
-        return Result(certificates: certificates, problems: problems, withoutTLS: withoutTLS)
+        return Result(certificates: collected.certificates, problems: collected.problems, withoutTLS: withoutTLS)
+    }
+
+    /// The certificate of one `spec.tls[]` entry of a managed Ingress; nil (and the problem
+    /// collected) when its Secret name, hosts or annotations are refused.
+    private static func certificate(
+        _ entry: Ingress.TLS, index: Int, of ingress: Ingress, issuer: (name: String, kind: String), wildcard: Bool,
+        into collected: inout Collector
+    ) -> DesiredCertificate? {
+        let namespace = ingress.metadata.namespace ?? "default"
+        let name = ingress.metadata.name ?? "?"
+        let object = "Ingress \(namespace)/\(name)"
+        let annotations = ingress.metadata.annotations ?? [:]
+        let field = "spec.tls[\(index)]"
+        guard
+            let secretName = collected.secretName(
+                entry.secretName, object: object, namespace: namespace, field: "\(field).secretName"),
+            let hosts = collected.hosts(
+                entry.hosts ?? [], of: "\(object) \(field)", secret: "Secret \(namespace)/\(secretName)",
+                namespace: namespace, field: field, allowWildcard: wildcard),
+            let settings = collected.settings(
+                annotations, hosts: hosts, object: object, secret: "Secret \(namespace)/\(secretName)",
+                namespace: namespace)
+        else { return nil }
+        let ingressClass = ingress.spec?.ingressClassName ?? annotations[Self.ingressClass]
+        var desired = DesiredCertificate(
+            namespace: namespace, secretName: secretName, hosts: hosts, issuer: issuer.name,
+            issuerKind: issuer.kind, ingresses: [name], ingressClass: ingressClass)
+        desired.ingressClassIsLegacy = ingress.spec?.ingressClassName == nil && ingressClass != nil
+        desired.labels = ingress.metadata.labels ?? [:]
+        desired.settings = settings
+        return desired
+    }
+
+    /// Which issuer an object's cert-manager annotations choose (as ingress-shim reads them).
+    enum IssuerChoice {
+        /// No managing annotation: not certctl's.
+        case unmanaged
+        case refused(ObjectProblem)
+        /// The issuer's name and kind (`ClusterIssuer` or `Issuer`).
+        case chosen(String, kind: String)
+    }
+
+    /// `cert-manager.io/cluster-issuer`, else `cert-manager.io/issuer` (with `issuer-kind` and
+    /// `issuer-group`), else `kubernetes.io/tls-acme: "true"` with the default issuer.
+    static func issuer(
+        annotations: [String: String], object: String, namespace: String, issuers: Set<String>,
+        defaultIssuer: String?
+    ) -> IssuerChoice {
+        let issuer: String
+        let kind: String
+        if let named = annotations[clusterIssuer], !named.isEmpty {
+            (issuer, kind) = (named, "ClusterIssuer")
+        } else if let named = annotations[namespacedIssuer], !named.isEmpty {
+            // ingress-shim: an Issuer in the object's namespace unless issuer-kind says otherwise.
+            let asked = (annotations[issuerKind] ?? "Issuer", annotations[issuerGroup] ?? "cert-manager.io")
+            guard ["Issuer", "ClusterIssuer"].contains(asked.0), ["cert-manager.io", ""].contains(asked.1) else {
+                return .refused(
+                    ObjectProblem(
+                        object: object,
+                        reason:
+                            "names an issuer of kind \(asked.0) in group \(asked.1.isEmpty ? "\"\"" : asked.1): only cert-manager.io's ACME Issuer and ClusterIssuer are served by certctl",
+                        kind: .annotation, namespace: namespace,
+                        field: "metadata.annotations[\(asked.0 == "Issuer" ? issuerGroup : issuerKind)]"))
+            }
+            (issuer, kind) = (named, asked.0)
+        } else if annotations[tlsACME] == "true" {
+            guard let defaultIssuer else {
+                return .refused(
+                    ObjectProblem(
+                        object: object,
+                        reason: "has \(tlsACME): \"true\" but no default issuer is set; pass --default-issuer NAME",
+                        kind: .noDefaultIssuer, namespace: namespace, field: "metadata.annotations[\(tlsACME)]"))
+            }
+            (issuer, kind) = (defaultIssuer, "ClusterIssuer")
+        } else {
+            return .unmanaged
+        }
+        guard issuers.contains(issuer) else {
+            return .refused(
+                ObjectProblem(
+                    object: object,
+                    reason:
+                        "names the issuer \"\(issuer)\", which is not defined (known: \(issuers.sorted().joined(separator: ", ")))",
+                    kind: .unknownIssuer, namespace: namespace,
+                    field: "metadata.annotations[\(kind == "Issuer" ? namespacedIssuer : clusterIssuer)]"))
+        }
+        return .chosen(issuer, kind: kind)
     }
 }

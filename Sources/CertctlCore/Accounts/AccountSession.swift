@@ -15,23 +15,7 @@ public enum AccountSession {
         observer: (@Sendable (ACMERequestRecord) -> Void)? = nil,
         requestTimeout: Duration = .seconds(30)
     ) async throws -> ACMEClient {
-        var account: StoredAccount
-        if let stored = try await store.load(for: issuer) {
-            account = stored
-            if account.server != issuer.server {
-                logger.info(
-                    "the issuer's server changed; registering the account key there",
-                    metadata: ["issuer": "\(issuer.name)"])
-                account.url = nil
-                account.server = issuer.server
-            }
-        } else {
-            account = StoredAccount(key: try AccountKey(generating: .ecdsaP256), url: nil, server: issuer.server)
-            try await store.save(account, for: issuer)
-            logger.info(
-                "created an ACME account key",
-                metadata: ["issuer": "\(issuer.name)", "secret": "\(issuer.accountKeySecret)"])
-        }
+        let account = try await stored(for: issuer, in: store, logger: logger)
         let client = ACMEClient(
             configuration: .init(directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout),
             accountKey: account.key,
@@ -66,5 +50,28 @@ public enum AccountSession {
         // A CA that forgot the account (a reset, a wiped staging) gets the same key registered again.
         await client.setAccountRecovery(register)
         return client
+    }
+
+    /// The issuer's stored account (to be registered again where its server changed), or a new
+    /// key, saved before it is registered so that it is never lost.
+    private static func stored(for issuer: Issuer, in store: any AccountStore, logger: Logger) async throws
+        -> StoredAccount
+    {
+        if var account = try await store.load(for: issuer) {
+            if account.server != issuer.server {
+                logger.info(
+                    "the issuer's server changed; registering the account key there",
+                    metadata: ["issuer": "\(issuer.name)"])
+                account.url = nil
+                account.server = issuer.server
+            }
+            return account
+        }
+        let account = StoredAccount(key: try AccountKey(generating: .ecdsaP256), url: nil, server: issuer.server)
+        try await store.save(account, for: issuer)
+        logger.info(
+            "created an ACME account key",
+            metadata: ["issuer": "\(issuer.name)", "secret": "\(issuer.accountKeySecret)"])
+        return account
     }
 }

@@ -120,6 +120,22 @@ public struct IngressSolver: ChallengeSolver {
 
     public func present(identifier: ACMEIdentifier, token: String, keyAuthorization: String) async throws {
         responder.present(token: token, keyAuthorization: keyAuthorization)
+        let name = Self.objectName(token)
+        let path = HTTP01Responder.pathPrefix + token
+        try await publishBackend(name)
+        if let own = editInPlace {
+            try await addPath(path, host: identifier.value, service: name, to: own)
+        } else {
+            try await createReplacing(solverIngress(name, host: identifier.value, path: path))
+        }
+        try await selfCheck(host: identifier.value, token: token, expected: keyAuthorization)
+    }
+
+    private static let labels = [solverLabel: "true", "app.kubernetes.io/managed-by": "certctl"]
+
+    /// The solver Service `name` reaching this pod's responder: selecting the pod in its own
+    /// namespace, else with no selector and an EndpointSlice at the pod's IP.
+    private func publishBackend(_ name: String) async throws {
         let local = namespace == pod.namespace
         guard local || pod.ip != nil else {
             throw CertctlError(
@@ -128,14 +144,27 @@ public struct IngressSolver: ChallengeSolver {
                 "HTTP-01 in namespace \(namespace) reaches certctl's pod (in \(pod.namespace)) through its IP, and POD_IP is not set; give the Job POD_IP from the downward API (status.podIP), as the chart does"
             )
         }
-        let name = Self.objectName(token)
-        let labels = [Self.solverLabel: "true", "app.kubernetes.io/managed-by": "certctl"]
         let service = Service(
-            metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
+            metadata: ObjectMeta(name: name, namespace: namespace, labels: Self.labels),
             spec: .init(
                 selector: local ? pod.labels : nil, ports: [.init(name: "http", port: 80, targetPort: pod.port)],
                 type: serviceType)
         )
+        try await createReplacing(service)
+        guard !local, let ip = pod.ip else { return }
+        var sliceLabels = Self.labels
+        sliceLabels[EndpointSlice.serviceNameLabel] = name
+        sliceLabels[EndpointSlice.managedByLabel] = "certctl.io"
+        let slice = EndpointSlice(
+            metadata: ObjectMeta(name: name, namespace: namespace, labels: sliceLabels),
+            addressType: ip.contains(":") ? "IPv6" : "IPv4",
+            endpoints: [.init(addresses: [ip])],
+            ports: [.init(name: "http", port: pod.port)])
+        try await createReplacing(slice)
+    }
+
+    /// The solver Ingress: `host`'s `Exact` challenge path to the Service `name`, of the class chosen.
+    private func solverIngress(_ name: String, host: String, path: String) -> Ingress {
         var annotations: [String: String] = [:]
         var className: String?
         switch ingressClass {
@@ -143,42 +172,14 @@ public struct IngressSolver: ChallengeSolver {
         case .legacyAnnotation(let legacy): annotations[Discovery.ingressClass] = legacy
         case .none: break
         }
-        let path = HTTP01Responder.pathPrefix + token
-        let ingress = Ingress(
-            metadata: ObjectMeta(name: name, namespace: namespace, labels: labels, annotations: annotations),
+        let backend = Ingress.Backend(service: .init(name: name, port: .init(number: 80)))
+        return Ingress(
+            metadata: ObjectMeta(name: name, namespace: namespace, labels: Self.labels, annotations: annotations),
             spec: .init(
-                ingressClassName: className,
-                tls: nil,
-                rules: [
-                    .init(
-                        host: identifier.value,
-                        http: .init(paths: [
-                            .init(
-                                path: path, pathType: "Exact",
-                                backend: .init(service: .init(name: name, port: .init(number: 80))))
-                        ])
-                    )
-                ]
+                ingressClassName: className, tls: nil,
+                rules: [.init(host: host, http: .init(paths: [.init(path: path, pathType: "Exact", backend: backend)]))]
             )
         )
-        try await createReplacing(service)
-        if !local, let ip = pod.ip {
-            var sliceLabels = labels
-            sliceLabels[EndpointSlice.serviceNameLabel] = name
-            sliceLabels[EndpointSlice.managedByLabel] = "certctl.io"
-            let slice = EndpointSlice(
-                metadata: ObjectMeta(name: name, namespace: namespace, labels: sliceLabels),
-                addressType: ip.contains(":") ? "IPv6" : "IPv4",
-                endpoints: [.init(addresses: [ip])],
-                ports: [.init(name: "http", port: pod.port)])
-            try await createReplacing(slice)
-        }
-        if let own = editInPlace {
-            try await addPath(path, host: identifier.value, service: name, to: own)
-        } else {
-            try await createReplacing(ingress)
-        }
-        try await selfCheck(host: identifier.value, token: token, expected: keyAuthorization)
     }
 
     /// The challenge path, added to the first of `ingresses` whose rules name `host` (else a
