@@ -11,12 +11,6 @@ public struct ACMERequestRecord: Sendable {
     public var duration: Duration
 }
 
-/// What the current task is about to wait for, told to whoever shows progress (`certctl run`
-/// prints it when the wait lasts). A task-local: the caller sets it around its work.
-public enum WaitReport {
-    @TaskLocal public static var waitingFor: (@Sendable (String) -> Void)?
-}
-
 /// An RFC 8555 client for one CA directory and one account key.
 ///
 /// Behaviours (RFC 8555 §6-7, RFC 9773): every endpoint read from the directory; a nonce pool fed by

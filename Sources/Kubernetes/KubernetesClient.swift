@@ -8,7 +8,8 @@ public struct KubernetesClient: Sendable {
     public let connection: ClusterConnection
     let transport: any HTTPTransport
     let credentials: CredentialSource
-    let observer: (@Sendable (_ verb: String, _ status: Int?) -> Void)?
+    /// Told each answer (its status; nil when none came), by verb.
+    public var observer: (@Sendable (_ verb: String, _ status: Int?) -> Void)?
     /// How long one request may take before it is abandoned.
     public var requestTimeout: Duration = .seconds(30)
     /// Told what the server warned about (its `Warning` headers: an unknown field, a deprecated
@@ -17,6 +18,12 @@ public struct KubernetesClient: Sendable {
     public var onWarning: (@Sendable (_ object: String, _ warning: String) -> Void)?
     /// How often a list restarts from the first page after 410 Expired before giving up.
     static let listRestarts = 3
+    /// When a request is sent again (429, 5xx, connections); ``RequestRetry/never`` for none.
+    public var retry = RequestRetry()
+    /// No retry waits past this instant (the run's own deadline).
+    public var deadline: ContinuousClock.Instant?
+    /// Told each request sent again, with why and after how long (the run's metrics).
+    public var onRetry: (@Sendable (RetryEvent) -> Void)?
 
     public init(
         connection: ClusterConnection,
@@ -34,7 +41,7 @@ public struct KubernetesClient: Sendable {
     public func get<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String) async throws -> R {
         let response = try await send(
             .get, path: Self.path(type, namespace: namespace, name: name), verb: "get",
-            object: Self.describe(type, namespace, name))
+            object: Self.describe(type, namespace, name), safety: .read)
         return try decode(type, response, object: Self.describe(type, namespace, name))
     }
 
@@ -78,7 +85,7 @@ public struct KubernetesClient: Sendable {
             if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
             if let token { query.append(("continue", token)) }
             return Task { [self, query] in
-                try await send(.get, path: path, query: query, verb: "list", object: object)
+                try await send(.get, path: path, query: query, verb: "list", object: object, safety: .read)
             }
         }
         var restarts = 0
@@ -137,14 +144,47 @@ public struct KubernetesClient: Sendable {
         let namespace = object.metadata.namespace
         let name = object.metadata.name ?? object.metadata.generateName ?? ""
         let description = Self.describe(R.self, namespace, name)
-        let response = try await send(
-            .post,
-            path: Self.path(R.self, namespace: namespace, name: nil),
-            body: try encode(object),
-            verb: "create",
-            object: description
-        )
-        return try decode(R.self, response, object: description)
+        let body = try encode(object)
+        do {
+            let response = try await send(
+                .post, path: Self.path(R.self, namespace: namespace, name: nil), body: body, verb: "create",
+                object: description, safety: .create)
+            return try decode(R.self, response, object: description)
+        } catch let error as KubernetesError
+            where error.isAlreadyExists && error.afterUnansweredAttempt && object.metadata.name != nil
+        {
+            // An attempt that got no answer may have created it: it is ours when it holds
+            // everything that was sent (the server adds its own fields).
+            let existing = try await get(R.self, namespace: namespace, name: name)
+            guard let sent = try? JSONValue.parse(body), let stored = try? JSONValue.parse(try encode(existing)),
+                Self.holds(stored, sent, path: [])
+            else { throw error }
+            return existing
+        }
+    }
+
+    /// Whether `stored` holds every field of `sent` with its value (objects by key, arrays by
+    /// position), leaving out what the server fills in on create.
+    static func holds(_ stored: JSONValue, _ sent: JSONValue, path: [String]) -> Bool {
+        switch (stored, sent) {
+        case (.object(let stored), .object(let sent)):
+            return sent.allSatisfy { key, value in
+                if path == ["metadata"], ["resourceVersion", "uid", "creationTimestamp", "generation"].contains(key) {
+                    return true
+                }
+                guard let have = stored[key] else { return value == .null }
+                return holds(have, value, path: path + [key])
+            }
+        case (.array(let stored), .array(let sent)):
+            return stored.count == sent.count && zip(stored, sent).allSatisfy { holds($0, $1, path: path + ["[]"]) }
+        default:
+            return stored == sent
+        }
+    }
+
+    /// A JSON patch that tests `/metadata/resourceVersion` first is preconditioned.
+    static func testsResourceVersion(_ operations: [JSONValue]) -> Bool {
+        operations.contains { $0["op"] == .string("test") && $0["path"] == .string("/metadata/resourceVersion") }
     }
 
     /// Replaces the object. With `metadata.resourceVersion` set the server refuses (409
@@ -160,7 +200,8 @@ public struct KubernetesClient: Sendable {
             path: Self.path(R.self, namespace: namespace, name: name),
             body: try encode(object),
             verb: "update",
-            object: description
+            object: description,
+            safety: object.metadata.resourceVersion == nil ? .idempotent : .preconditioned
         )
         return try decode(R.self, response, object: description)
     }
@@ -178,7 +219,8 @@ public struct KubernetesClient: Sendable {
             body: patch.serialized(),
             contentType: "application/merge-patch+json",
             verb: "patch",
-            object: description
+            object: description,
+            safety: patch["metadata"]?["resourceVersion"] == nil ? .idempotent : .preconditioned
         )
         return try decode(type, response, object: description)
     }
@@ -195,7 +237,8 @@ public struct KubernetesClient: Sendable {
             body: JSONValue.array(operations).serialized(),
             contentType: "application/json-patch+json",
             verb: "patch",
-            object: description
+            object: description,
+            safety: Self.testsResourceVersion(operations) ? .preconditioned : .unsafe
         )
         return try decode(type, response, object: description)
     }
@@ -203,7 +246,7 @@ public struct KubernetesClient: Sendable {
     public func delete<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String) async throws {
         _ = try await send(
             .delete, path: Self.path(type, namespace: namespace, name: name), verb: "delete",
-            object: Self.describe(type, namespace, name))
+            object: Self.describe(type, namespace, name), safety: .delete)
     }
 
     // MARK: Plumbing
@@ -225,6 +268,7 @@ public struct KubernetesClient: Sendable {
             ?? text
     }
 
+    /// Sends the request, again where ``retry`` says (README, "A busy or restarting API server").
     private func send(
         _ method: HTTPRequest.Method,
         path: String,
@@ -232,7 +276,40 @@ public struct KubernetesClient: Sendable {
         body: [UInt8]? = nil,
         contentType: String = "application/json",
         verb: String,
-        object: String
+        object: String,
+        safety: RequestRetry.Safety
+    ) async throws -> HTTPResponse {
+        var attempt = 1
+        var unanswered = false
+        while true {
+            do {
+                return try await sendOnce(
+                    method, path: path, query: query, body: body, contentType: contentType, verb: verb,
+                    object: object)
+            } catch var error as KubernetesError {
+                error.afterUnansweredAttempt = unanswered
+                // A delete sent again that finds nothing: the first one was carried out.
+                if unanswered, safety == .delete, error.isNotFound { return HTTPResponse(status: 200, body: []) }
+                guard let outcome = error.attemptOutcome,
+                    case .retry(let delay, let reason) = retry.decide(outcome, safety: safety, attempt: attempt),
+                    deadline.map({ ContinuousClock.now.advanced(by: .clamped(seconds: delay)) < $0 }) ?? true
+                else { throw error }
+                if RequestRetry.mayHaveActed(outcome) { unanswered = true }
+                attempt += 1
+                let event = RetryEvent(
+                    verb: verb, object: object, reason: reason, status: error.httpStatus, attempt: attempt,
+                    delay: delay)
+                onRetry?(event)
+                WaitReport.waitingFor?("the API server to answer \(verb) \(object); \(event.description)")
+                try await Task.sleep(for: .clamped(seconds: delay))
+            }
+        }
+    }
+
+    /// One attempt: the answer, or the error with what it came to.
+    private func sendOnce(
+        _ method: HTTPRequest.Method, path: String, query: [(String, String)], body: [UInt8]?, contentType: String,
+        verb: String, object: String
     ) async throws -> HTTPResponse {
         var components = URLComponents()
         components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
@@ -251,9 +328,11 @@ public struct KubernetesClient: Sendable {
             response = try await transport.send(request)
         } catch {
             observer?(verb, nil)
-            throw KubernetesError(
+            var failure = KubernetesError(
                 .transport, object: object,
                 reason: "cannot reach the API server at \(connection.server) to \(verb): \(error)")
+            failure.attemptOutcome = (error as? HTTPError)?.retryOutcome
+            throw failure
         }
         observer?(verb, response.status)
         if let onWarning {
@@ -263,12 +342,14 @@ public struct KubernetesClient: Sendable {
         guard response.isSuccess else {
             let status = try? JSONDecoder().decode(KubernetesStatus.self, from: Data(response.body))
             let message = status?.message ?? String(decoding: response.body.prefix(200), as: UTF8.self)
-            throw KubernetesError(
+            var failure = KubernetesError(
                 .status,
                 object: object,
                 reason: "\(verb) failed: \(status?.reason ?? "HTTP \(response.status)"): \(message)",
                 status: status ?? KubernetesStatus(message: message, reason: nil, details: nil, code: response.status)
             )
+            failure.attemptOutcome = .answered(status: response.status, retryAfter: response.headers["Retry-After"])
+            throw failure
         }
         return response
     }

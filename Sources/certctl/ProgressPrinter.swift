@@ -28,10 +28,18 @@ final class ProgressPrinter: RunProgress {
 
     func waiting(_ id: String, for what: String) {
         work.withLock { work in
-            // The same wait again (a retry) keeps its start: the notice counts the whole wait.
-            guard work[id]?.what != what else { return }
+            // The same wait again (a retry: the same words before its first `;`) keeps its start,
+            // so that the notice counts the whole wait, and says the latest of it.
+            if let known = work[id]?.what, Self.subject(known) == Self.subject(what) {
+                work[id]?.what = what
+                return
+            }
             work[id] = Work(since: .now, what: what, nextNotice: firstNotice)
         }
+    }
+
+    private static func subject(_ wait: String) -> Substring {
+        wait.prefix { $0 != ";" }
     }
 
     func ended(_ id: String) {

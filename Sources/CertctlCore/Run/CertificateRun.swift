@@ -1,7 +1,7 @@
 public import ACME
 public import Certificates
 public import Foundation
-import Kubernetes
+public import Kubernetes
 public import Logging
 import Synchronization
 public import Transport
@@ -74,6 +74,8 @@ public struct CertificateRun: Sendable {
     public var orders: (any OrderStore)?
     /// Told of each issuance as it begins, waits and finishes.
     public var progress: (any RunProgress)?
+    /// The requests to the API server, in a cluster.
+    public var kubernetes: KubernetesTally?
 
     public init(
         store: any ClusterStore,
@@ -151,8 +153,11 @@ public struct CertificateRun: Sendable {
 
     /// The read stage: the inventory once, its problems and ignored annotations said.
     private func read(_ options: Options) async throws -> RunState {
-        let inventory = try await Inventory.load(
-            from: store, scope: options.scope, issuers: options.issuers, defaultIssuer: options.defaultIssuer)
+        // A busy API server's retries are shown as the cluster's wait.
+        let inventory = try await progress.tracking("cluster") {
+            try await Inventory.load(
+                from: store, scope: options.scope, issuers: options.issuers, defaultIssuer: options.defaultIssuer)
+        }
         var entries = inventory.entries
         if let only = options.only { entries = entries.filter { only.contains($0.desired.id) } }
         for problem in inventory.problems {
@@ -228,6 +233,8 @@ public struct CertificateRun: Sendable {
             lockHeld: lockHeld,
             acmeRequests: state.counter.value,
             acmeRequestsByAction: state.counter.byAction,
+            kubernetesRequests: kubernetes?.requests ?? [:],
+            kubernetesRetries: kubernetes?.retries ?? [:],
             warnings: warnings.messages
         )
     }
@@ -353,6 +360,30 @@ final class StoredEntries: Sendable {
 
     func add(_ entry: Inventory.Entry) { stored.withLock { $0[entry.desired.id] = entry } }
     var entries: [String: Inventory.Entry] { stored.withLock { $0 } }
+}
+
+/// Counts the run's requests to the API server by verb and answer, and those sent again by why.
+public final class KubernetesTally: Sendable {
+    private let counts = Mutex<(requests: [CertificateMetrics.RequestKey: Int], retries: [String: Int])>(([:], [:]))
+
+    public init() {}
+
+    /// Counts on `client`'s answers and retries, besides what it already tells.
+    public func watch(_ client: inout KubernetesClient) {
+        let (observer, onRetry) = (client.observer, client.onRetry)
+        client.observer = { [self] verb, status in
+            let key = CertificateMetrics.RequestKey(action: verb, status: status.map(String.init) ?? "error")
+            counts.withLock { $0.requests[key, default: 0] += 1 }
+            observer?(verb, status)
+        }
+        client.onRetry = { [self] event in
+            counts.withLock { $0.retries[event.reason.rawValue, default: 0] += 1 }
+            onRetry?(event)
+        }
+    }
+
+    var requests: [CertificateMetrics.RequestKey: Int] { counts.withLock { $0.requests } }
+    var retries: [String: Int] { counts.withLock { $0.retries } }
 }
 
 /// Counts ACME requests across concurrent issuances, by action and status.

@@ -1,4 +1,5 @@
 import ACME
+import Basics
 
 /// Told of each issuance as it goes, so that the operator sees it then and not when the run
 /// ends (`certctl run` prints a line per certificate as it finishes, and what one waits for).

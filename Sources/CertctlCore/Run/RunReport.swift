@@ -77,6 +77,10 @@ public struct RunReport: Sendable {
     public var marks: [RenewalMark] = []
     public var acmeRequests: Int
     public var acmeRequestsByAction: [CertificateMetrics.RequestKey: Int]
+    /// Requests to the API server by (verb, status or "error").
+    public var kubernetesRequests: [CertificateMetrics.RequestKey: Int]
+    /// Requests to the API server sent again, by reason (``RequestRetry/Reason``).
+    public var kubernetesRetries: [String: Int]
     /// What went wrong beside the certificates (``RunWarnings``), once each.
     public var warnings: [String]
     /// The counters of all runs so far, this one included (``RunReport/counts``), as kept beside
@@ -90,8 +94,12 @@ public struct RunReport: Sendable {
         lockHeld: Bool,
         acmeRequests: Int,
         acmeRequestsByAction: [CertificateMetrics.RequestKey: Int] = [:],
+        kubernetesRequests: [CertificateMetrics.RequestKey: Int] = [:],
+        kubernetesRetries: [String: Int] = [:],
         warnings: [String] = []
     ) {
+        self.kubernetesRequests = kubernetesRequests
+        self.kubernetesRetries = kubernetesRetries
         self.warnings = warnings
         self.cluster = cluster
         self.certificates = certificates
@@ -128,6 +136,8 @@ public struct RunReport: Sendable {
             rateLimited: rateLimited
         )
         figures.failuresByReason = reasons
+        figures.kubernetesRequests = kubernetesRequests
+        figures.kubernetesRetries = kubernetesRetries
         figures.totals = totals
         return figures
     }
@@ -138,6 +148,10 @@ public struct RunReport: Sendable {
         for (key, count) in acmeRequestsByAction {
             counts["acme_requests|\(key.action)|\(key.status)", default: 0] += count
         }
+        for (key, count) in kubernetesRequests {
+            counts["kubernetes_requests|\(key.action)|\(key.status)", default: 0] += count
+        }
+        for (reason, count) in kubernetesRetries { counts["kubernetes_retries|\(reason)", default: 0] += count }
         for certificate in certificates {
             switch certificate.outcome {
             case .issued: counts["issuances|issued", default: 0] += 1

@@ -90,7 +90,9 @@ extension CertificateRun {
         logger: Logger
     ) -> CertificateRun {
         let warnings = RunWarnings(logger: logger)
+        let tally = KubernetesTally()
         var watching = watched
+        tally.watch(&watching)
         // What the API server warns about, and lists that had to restart, reach the summary.
         watching.onWarning = { object, warning in
             warnings.add("api: \(warning)", "\(object): \(warning)")
@@ -106,6 +108,7 @@ extension CertificateRun {
             logger: logger
         )
         run.orders = place.orders
+        run.kubernetes = tally
         run.history = ConfigMapRunHistory(client: client, namespace: namespace)
         run.warnings = warnings
         run.events = EventRecorder(client: client, instance: pod.identity, warnings: warnings)

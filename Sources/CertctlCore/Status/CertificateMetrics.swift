@@ -17,6 +17,9 @@ public enum CertificateMetrics {
         public var rateLimited: Int
         /// Failed issuances by reason (`rate_limited`, `ca_unreachable`, `challenge`, `other`).
         public var failuresByReason: [String: Int] = [:]
+        /// Requests to the API server by (verb, status or "error"), and those sent again by reason.
+        public var kubernetesRequests: [RequestKey: Int] = [:]
+        public var kubernetesRetries: [String: Int] = [:]
         /// The counters of all runs (``RunReport/counts`` keys): the `_total` metrics export
         /// these when known, so that they only ever grow; else the run's own counts.
         public var totals: [String: Int]?
@@ -44,6 +47,10 @@ public enum CertificateMetrics {
             var counts = ["rate_limited": rateLimited, "issuances|issued": issued, "issuances|failed": failed]
             for (key, count) in acmeRequests { counts["acme_requests|\(key.action)|\(key.status)"] = count }
             for (reason, count) in failuresByReason { counts["failures|\(reason)"] = count }
+            for (key, count) in kubernetesRequests {
+                counts["kubernetes_requests|\(key.action)|\(key.status)"] = count
+            }
+            for (reason, count) in kubernetesRetries { counts["kubernetes_retries|\(reason)"] = count }
             return counts
         }
     }
@@ -150,6 +157,17 @@ public enum CertificateMetrics {
                 out.counter(
                     "certctl_acme_requests_total", "ACME requests of all runs.",
                     labels: [("action", labels[0]), ("status", labels[1])], count)
+            }
+            for (labels, count) in series("kubernetes_requests") where labels.count == 2 {
+                out.counter(
+                    "certctl_kubernetes_requests_total", "Requests to the Kubernetes API server of all runs.",
+                    labels: [("verb", labels[0]), ("code", labels[1])], count)
+            }
+            for (labels, count) in series("kubernetes_retries") where labels.count == 1 {
+                out.counter(
+                    "certctl_kubernetes_retries_total",
+                    "Requests to the API server sent again, all runs, by reason (throttled, unavailable, unreachable, no_answer).",
+                    labels: [("reason", labels[0])], count)
             }
             for result in ["failed", "issued"] {
                 out.counter(

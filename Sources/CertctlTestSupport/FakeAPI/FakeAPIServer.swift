@@ -18,6 +18,7 @@ import X509
 /// server refuses too, with the same status, reason and causes.
 public final class FakeAPIServer: Sendable {
     let state: FakeAPIState
+    let faults: FakeAPIFaultPlan
     private let server: HTTPServer
     public let url: String
     /// PEM of the CA that signed the server's certificate (kubeconfig `certificate-authority-data`).
@@ -72,6 +73,7 @@ public final class FakeAPIServer: Sendable {
             users: users, namespaces: ["default", "kube-system", "kube-public", "kube-node-lease"] + namespaces,
             kinds: BuiltinKinds.all + (try CustomResources.kinds(from: customResourceDefinitions)))
         let port = freeLoopbackPort()
+        let faults = FakeAPIFaultPlan()
         let server = try await HTTPServer.start(
             host: "127.0.0.1",
             port: port,
@@ -90,16 +92,25 @@ public final class FakeAPIServer: Sendable {
             // The real server's body limit is 3 MiB; a held answer (answerLate) is the handler's time.
             limits: .init(maximumBody: 3 << 20, requestTimeout: .seconds(60)),
             handler: { request in
-                let answer = await state.answer(request)
-                if answer.late { try? await Task.sleep(for: FakeAPIServer.lateAnswer) }
-                return answer.response
+                let serve: @Sendable () async -> ServerResponse = {
+                    let answer = await state.answer(request)
+                    if answer.late { try? await Task.sleep(for: FakeAPIServer.lateAnswer) }
+                    return answer.response
+                }
+                guard let (injection, retryAfter) = faults.draw() else { return await serve() }
+                return await faults.apply(injection, retryAfter: retryAfter, answer: serve)
             }
         )
-        return FakeAPIServer(state: state, server: server, url: "https://127.0.0.1:\(port)", authority: authority)
+        return FakeAPIServer(
+            state: state, faults: faults, server: server, url: "https://127.0.0.1:\(port)", authority: authority)
     }
 
-    private init(state: FakeAPIState, server: HTTPServer, url: String, authority: TestCertificateAuthority) {
+    private init(
+        state: FakeAPIState, faults: FakeAPIFaultPlan, server: HTTPServer, url: String,
+        authority: TestCertificateAuthority
+    ) {
         self.state = state
+        self.faults = faults
         self.server = server
         self.url = url
         self.authority = authority
@@ -176,6 +187,19 @@ public final class FakeAPIServer: Sendable {
     public func failNext(_ verb: String, collection: String, status: Int, count: Int = 1) async {
         await state.addFault(verb: verb, collection: collection, status: status, count: count)
     }
+
+    /// From now on, requests meet `faults` (``FakeAPIFaults``); `FakeAPIFaults()` for none.
+    public func schedule(_ faults: FakeAPIFaults) {
+        self.faults.schedule(faults)
+    }
+
+    /// For `duration` from now every connection closes unanswered, as a restarting server's do.
+    public func outage(for duration: Duration) {
+        faults.outage(for: duration)
+    }
+
+    /// The faults injected so far, by kind (`429`, `503`, `closed before acting`, ...).
+    public var faultsInjected: [String: Int] { faults.injected }
 
     /// How long a late answer waits: longer than a client with a short timeout waits.
     public static let lateAnswer = Duration.seconds(3)

@@ -188,7 +188,8 @@ actor FakeAPIState {
             if code != 0 {
                 return Answer(
                     response: Status.failure(
-                        code, code == 409 ? "Conflict" : "InternalError", "injected failure for \(route.verb)"))
+                        code, [403: "Forbidden", 409: "Conflict", 422: "Invalid"][code] ?? "InternalError",
+                        "injected failure for \(route.verb)"))
             }
             return Answer(response: perform(route.verb, target, request), late: true)
         }
