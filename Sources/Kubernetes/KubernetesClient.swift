@@ -150,11 +150,10 @@ public struct KubernetesClient: Sendable {
                 .post, path: Self.path(R.self, namespace: namespace, name: nil), body: body, verb: "create",
                 object: description, safety: .create)
             return try decode(R.self, response, object: description)
-        } catch let error as KubernetesError
-            where error.isAlreadyExists && error.afterUnansweredAttempt && object.metadata.name != nil
-        {
-            // An attempt that got no answer may have created it: it is ours when it holds
-            // everything that was sent (the server adds its own fields).
+        } catch let error as KubernetesError where error.isAlreadyExists && object.metadata.name != nil {
+            // An attempt that got no answer may have created it (sent again by this client, or
+            // by libcurl itself on a kept-alive connection the server closed): it is ours when it
+            // holds everything that was sent (the server adds its own fields).
             let existing = try await get(R.self, namespace: namespace, name: name)
             guard let sent = try? JSONValue.parse(body), let stored = try? JSONValue.parse(try encode(existing)),
                 Self.holds(stored, sent, path: [])

@@ -9,12 +9,15 @@ import Transport
 /// trying certctl against "a cluster" by hand.
 ///
 ///     certctl-fakeapi --certificates 5000 --kubeconfig /tmp/fake.kubeconfig [--namespaces 2]
-///                     [--expired-every N] [--control-port PORT]
+///                     [--expired-every N] [--control-port PORT] [--faults 429=0.2,503=0.05,close=0.03]
 ///     certctl-fakeapi --certificates 5000 --local DIR
 ///
 /// The first form serves a fake API server, writes a kubeconfig for it, prints its URL and serves
 /// until interrupted; with `--control-port`, `GET http://127.0.0.1:PORT/requests` answers the
-/// requests served so far as JSON (`{"total": N, "byVerb": {...}}`), for benchmarks. The second
+/// requests served so far as JSON (`{"total": N, "byVerb": {...}, "faults": {...}}`), for
+/// benchmarks, and `POST /outage?seconds=8` closes every connection unanswered for that long, as
+/// a restarting API server does. `--faults` answers a share of requests as a busy server does
+/// (``FakeAPIFaults``: 429 and 503 with `Retry-After`, connections closed). The second
 /// form writes the same objects for local mode and exits: `DIR/manifests/` (one Ingress per
 /// file) and `DIR/state/secrets/` (what `certctl run --manifests DIR/manifests --state
 /// DIR/state` reads).
@@ -27,6 +30,7 @@ struct FakeAPICommand {
         var expiredEvery = 0
         var controlPort: Int?
         var local: String?
+        var faults: FakeAPIFaults?
     }
 
     static func main() async throws {
@@ -50,17 +54,12 @@ struct FakeAPICommand {
             _ = try await client.create(try seed.secret(index))
         }
         try server.kubeconfig().write(toFile: options.kubeconfig, atomically: true, encoding: .utf8)
+        // Seeded as the recording answers; the faults are for what comes after.
+        if let faults = options.faults { server.schedule(faults) }
         var control = ""
         if let port = options.controlPort {
             _ = try await HTTPServer.start(host: "127.0.0.1", port: port) { request in
-                guard request.method == "GET", request.uri == "/requests" else {
-                    return ServerResponse(status: 404, contentType: "text/plain", text: "GET /requests\n")
-                }
-                let counts = await server.requestCounts
-                let body = try? JSONSerialization.data(
-                    withJSONObject: ["total": counts.values.reduce(0, +), "byVerb": counts], options: [.sortedKeys])
-                return ServerResponse(
-                    status: 200, headers: ["Content-Type": "application/json"], body: Array(body ?? Data()))
+                await Self.control(request, server: server)
             }
             control = "; request counts on http://127.0.0.1:\(port)/requests"
         }
@@ -70,6 +69,29 @@ struct FakeAPICommand {
                     .utf8))
         while true {
             try await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    /// `GET /requests`: the requests served and the faults injected; `POST /outage?seconds=N`.
+    static func control(_ request: ServerRequest, server: FakeAPIServer) async -> ServerResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/requests"):
+            let counts = await server.requestCounts
+            let body = try? JSONSerialization.data(
+                withJSONObject: [
+                    "total": counts.values.reduce(0, +), "byVerb": counts, "faults": server.faultsInjected,
+                ], options: [.sortedKeys])
+            return ServerResponse(
+                status: 200, headers: ["Content-Type": "application/json"], body: Array(body ?? Data()))
+        case ("POST", "/outage"):
+            guard let seconds = request.query["seconds"].flatMap(Double.init), seconds > 0, seconds <= 3600 else {
+                return ServerResponse(status: 400, contentType: "text/plain", text: "POST /outage?seconds=1..3600\n")
+            }
+            server.outage(for: .milliseconds(Int(seconds * 1000)))
+            return ServerResponse(status: 200, contentType: "text/plain", text: "outage for \(seconds) s\n")
+        default:
+            return ServerResponse(
+                status: 404, contentType: "text/plain", text: "GET /requests, POST /outage?seconds=N\n")
         }
     }
 
@@ -85,12 +107,16 @@ struct FakeAPICommand {
             case ("--control-port", let value?) where Int(value) != nil: options.controlPort = Int(value)!
             case ("--kubeconfig", let value?): options.kubeconfig = value
             case ("--local", let value?): options.local = value
+            case ("--faults", let value?) where (try? FakeAPIFaults(parsing: value)) != nil:
+                options.faults = try? FakeAPIFaults(parsing: value)
             default:
                 FileHandle.standardError.write(
                     Data(
                         """
                         usage: certctl-fakeapi [--certificates N] [--namespaces N] [--expired-every N]
-                                               [--kubeconfig PATH] [--control-port PORT] | [--local DIR]
+                                               [--kubeconfig PATH] [--control-port PORT]
+                                               [--faults 429=0.2,503=0.05,close=0.03,retry-after=1,seed=1]
+                                               | [--local DIR]
 
                         """.utf8))
                 exit(64)

@@ -53,9 +53,15 @@ struct KubernetesClientTests {
         let version = try #require(created.metadata.resourceVersion)
         #expect(created.metadata.uid != nil)
 
+        // The same object created again is this client's own (a create the transport repeated).
+        let again = try await client.create(tlsSecret("binder", "kubelego-tls-binder"))
+        #expect(again.metadata.uid == created.metadata.uid)
         do {
-            _ = try await client.create(tlsSecret("binder", "kubelego-tls-binder"))
-            Issue.record("a second create must fail")
+            _ = try await client.create(
+                tlsSecret(
+                    "binder", "kubelego-tls-binder", data: ["tls.crt": Data("other".utf8), "tls.key": Data("key".utf8)])
+            )
+            Issue.record("a second create of another object must fail")
         } catch let error as KubernetesError {
             #expect(error.isAlreadyExists)
             #expect(error.httpStatus == 409)

@@ -93,6 +93,8 @@ extension CertificateRun {
         let tally = KubernetesTally()
         var watching = watched
         tally.watch(&watching)
+        // No retry waits past the Lease's term: by then the run has lost its lock anyway.
+        watching.deadline = watching.deadline ?? .now + .seconds(leaseSeconds)
         // What the API server warns about, and lists that had to restart, reach the summary.
         watching.onWarning = { object, warning in
             warnings.add("api: \(warning)", "\(object): \(warning)")
