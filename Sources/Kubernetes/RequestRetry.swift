@@ -1,3 +1,4 @@
+import Basics
 public import Foundation
 import Transport
 
@@ -171,5 +172,31 @@ extension HTTPError {
         case .timeout, .transfer: .noAnswer
         case .tls, .invalidRequest, .cancelled: nil
         }
+    }
+}
+
+extension KubernetesClient {
+    /// Whether `stored` holds every field of `sent` with its value (objects by key, arrays by
+    /// position), leaving out what the server fills in on create.
+    static func holds(_ stored: JSONValue, _ sent: JSONValue, path: [String]) -> Bool {
+        switch (stored, sent) {
+        case (.object(let stored), .object(let sent)):
+            return sent.allSatisfy { key, value in
+                if path == ["metadata"], ["resourceVersion", "uid", "creationTimestamp", "generation"].contains(key) {
+                    return true
+                }
+                guard let have = stored[key] else { return value == .null }
+                return holds(have, value, path: path + [key])
+            }
+        case (.array(let stored), .array(let sent)):
+            return stored.count == sent.count && zip(stored, sent).allSatisfy { holds($0, $1, path: path + ["[]"]) }
+        default:
+            return stored == sent
+        }
+    }
+
+    /// A JSON patch that tests `/metadata/resourceVersion` first is preconditioned.
+    static func testsResourceVersion(_ operations: [JSONValue]) -> Bool {
+        operations.contains { $0["op"] == .string("test") && $0["path"] == .string("/metadata/resourceVersion") }
     }
 }
