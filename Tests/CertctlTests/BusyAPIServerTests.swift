@@ -138,4 +138,29 @@ struct BusyAPIServerTests {
             "API server outage: first run exit \(during.status) after \(firstWall) (\(injected) requests met the outage), second run exit \(second.status); 24 certificates, \(orders.values.reduce(0, +)) orders; retries \(cluster.retries)"
         )
     }
+
+    @Test(
+        "an outage longer than the retries: the run stops, exit non-zero naming the API server; the next run does the work"
+    )
+    func longOutage() async throws {
+        let cluster = try await Cluster.make(certificates: 4, name: "api-down")
+        defer { Task { await cluster.stop() } }
+        cluster.server.outage(for: .seconds(120))
+        let started = ContinuousClock.now
+        let down = try await cluster.run()
+        let waited = ContinuousClock.now - started
+        #expect(down.status != 0)
+        #expect(
+            down.standardError.contains("cannot reach the API server at \(cluster.server.url)"), "\(down.standardError)"
+        )
+        #expect(waited > .seconds(20), "the retries rode for a while first: \(waited)")
+        #expect(await cluster.ca.orders.isEmpty, "nothing ordered without the cluster")
+        cluster.server.outage(for: .zero)
+        let after = try await cluster.run()
+        #expect(after.status == 0, "\(after.standardOutput)\(after.standardError)")
+        #expect(try await cluster.everyCertificateStored())
+        #expect(await cluster.ordersByName().values.allSatisfy { $0 == 1 })
+        print(
+            "API server down for the whole run: exit \(down.status) after \(waited); the next run exit \(after.status)")
+    }
 }
