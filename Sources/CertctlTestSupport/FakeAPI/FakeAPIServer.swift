@@ -35,6 +35,19 @@ public final class FakeAPIServer: Sendable {
         }
     }
 
+    /// The Gateway API's standard channel, v1.6.1 (`tests/gateway-api-crds/`).
+    public static var gatewayAPICRDs: [URL] {
+        ["gatewayclasses", "gateways", "httproutes", "listenersets", "referencegrants"].map {
+            CertctlProcess.repository.appendingPathComponent(
+                "tests/gateway-api-crds/gateway.networking.k8s.io_\($0).yaml")
+        }
+    }
+
+    /// Serves the CRDs of `files` from now on, as `kubectl apply` of them to a running cluster does.
+    public func install(customResourceDefinitions files: [URL]) async throws {
+        await state.install(try CustomResources.kinds(from: files))
+    }
+
     /// Starts on a free port with a cluster administrator for each bearer token of `tokens`.
     public static func start(tokens: [String]) async throws -> FakeAPIServer {
         try await start(users: tokens.map { .admin(token: $0) })

@@ -32,7 +32,7 @@ actor FakeAPIState {
     }
 
     /// Kinds by `GROUP/VERSION/PLURAL` (core: `v1/PLURAL`).
-    let kinds: [String: ResourceKind]
+    private(set) var kinds: [String: ResourceKind]
     private var users: [FakeAPIUser]
     /// storage → `namespace/name` (cluster-scoped: `/name`) → the stored object.
     var store: [String: [String: [String: JSONValue]]] = [:]
@@ -77,6 +77,11 @@ actor FakeAPIState {
         object.set("metadata.creationTimestamp", .string(Timestamp.rfc3339(Date())))
         object.set("metadata.resourceVersion", .string(String(version)))
         return object
+    }
+
+    /// Serves `added` from now on, as a CRD installed into a running cluster.
+    func install(_ added: [ResourceKind]) {
+        for kind in added where kinds[kind.collection] == nil { kinds[kind.collection] = kind }
     }
 
     func addUser(_ user: FakeAPIUser) {
@@ -149,6 +154,9 @@ actor FakeAPIState {
             user = .anonymous
         }
         let query = Self.parseQuery(request.uri)
+        if request.method == "GET", let group = Self.discoveredGroup(request.path) {
+            return Answer(response: discovery(group))
+        }
         guard let route = Route(path: request.path, method: request.method, query: query) else {
             return Answer(response: Status.failure(404, "NotFound", "the server could not find the requested resource"))
         }
@@ -226,6 +234,38 @@ actor FakeAPIState {
             if result[parts[0]] == nil { result[parts[0]] = parts.count > 1 ? parts[1] : "" }
         }
         return result
+    }
+}
+
+extension FakeAPIState {
+    /// `GROUP` of a group discovery request (`GET /apis/GROUP`).
+    static func discoveredGroup(_ path: String) -> String? {
+        let parts = path.split(separator: "/")
+        guard parts.count == 2, parts[0] == "apis" else { return nil }
+        return String(parts[1])
+    }
+
+    /// The `APIGroup` of `group` with the versions served, preferring the first one a CRD lists;
+    /// `404 page not found` (as text) for a group nothing serves.
+    func discovery(_ group: String) -> ServerResponse {
+        let versions = kinds.values.filter { $0.group == group }.sorted { $0.versionRank < $1.versionRank }
+            .map(\.version)
+        var unique: [String] = []
+        for version in versions where !unique.contains(version) { unique.append(version) }
+        guard let preferred = unique.first else {
+            return ServerResponse(
+                status: 404, headers: ["Content-Type": "text/plain; charset=utf-8"],
+                body: Array("404 page not found\n".utf8))
+        }
+        let entry = { (version: String) -> JSONValue in
+            .object(["groupVersion": .string("\(group)/\(version)"), "version": .string(version)])
+        }
+        return Status.json(
+            200,
+            .object([
+                "kind": .string("APIGroup"), "apiVersion": .string("v1"), "name": .string(group),
+                "versions": .array(unique.map(entry)), "preferredVersion": entry(preferred),
+            ]))
     }
 }
 

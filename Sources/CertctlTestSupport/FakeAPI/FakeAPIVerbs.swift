@@ -210,7 +210,12 @@ extension FakeAPIState {
             body["metadata"] = nil
             let schemaErrors = schema.validate(.object(body), path: "")
             errors += schemaErrors
-            if hasRules, !schemaErrors.isEmpty {
+            // As apiextensions-apiserver: a missing, unsupported or mistyped value stops the CEL
+            // rules (and says so); a pattern or a bound does not.
+            let blocking = schemaErrors.contains { [.required, .notSupported, .typeInvalid].contains($0.kind) }
+            if !blocking {
+                errors += kind.celRules(object)
+            } else if hasRules {
                 errors.append(
                     FieldError(
                         field: "<nil>", kind: .invalid, value: .null,
@@ -290,7 +295,13 @@ extension FakeAPIState {
         }
         var object = decoded.object
         object["metadata"] = .object(metadata)
-        if kind.hasStatusSubresource { object["status"] = nil }
+        if kind.hasStatusSubresource {
+            object["status"] = nil
+            // A CRD's default for the whole status is what a new object's status is.
+            if case .custom(let schema, _) = kind.body, let status = schema.properties["status"]?.defaultValue {
+                object["status"] = status
+            }
+        }
         kind.defaults(&object, nil, &allocator)
         let errors = validationErrors(object, nil, kind: kind)
         guard errors.isEmpty else { return Status.invalid(kind, name, errors) }

@@ -28,6 +28,8 @@ struct FieldError: Sendable, Equatable {
     enum Value: Sendable, Equatable {
         case string(String)
         case integer(Int64)
+        /// Printed as it is (a list-map key: `{"name":"a"}`).
+        case raw(String)
         case null
         case omitted
     }
@@ -70,6 +72,7 @@ struct FieldError: Sendable, Equatable {
         case (.required, _), (.forbidden, _), (.tooLong, _), (_, .omitted): break
         case (_, .string(let string)): text += ": " + GoTime.quote(string)
         case (_, .integer(let integer)): text += ": \(integer)"
+        case (_, .raw(let raw)): text += ": " + raw
         case (_, .null): text += ": null"
         }
         if !detail.isEmpty { text += ": " + detail }

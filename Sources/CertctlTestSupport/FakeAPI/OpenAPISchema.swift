@@ -7,8 +7,9 @@ import Transport
 /// A CustomResourceDefinition's structural schema (`openAPIV3Schema`), applied as the API server
 /// applies it to custom resources: unknown fields pruned (with a warning), defaults filled in,
 /// then types, `required`, `enum`, lengths, bounds, patterns and formats checked (422 Invalid).
-/// The CEL rules (`x-kubernetes-validations`) are not evaluated; as the real server does, a
-/// schema error on a CRD that has them adds the cause "some validation rules were not checked".
+/// The CEL rules (`x-kubernetes-validations`) are not evaluated (the Gateway API's that certctl
+/// meets are written out in ``CustomRules``); as the real server does, a missing, unsupported or
+/// mistyped value on a CRD that has them adds the cause "some validation rules were not checked".
 final class OpenAPISchema: Sendable {
     let type: String?
     let properties: [String: OpenAPISchema]
@@ -194,21 +195,26 @@ enum CustomResources {
             guard let crd = try YAMLText.load(text) as? [String: Any], let spec = crd["spec"] as? [String: Any],
                 let names = spec["names"] as? [String: Any], let group = spec["group"] as? String,
                 let kind = names["kind"] as? String, let plural = names["plural"] as? String,
-                let versions = spec["versions"] as? [[String: Any]],
-                let version = versions.first(where: { $0["served"] as? Bool == true }),
-                let name = version["name"] as? String,
-                let schema = (version["schema"] as? [String: Any])?["openAPIV3Schema"] as? [String: Any]
+                let versions = spec["versions"] as? [[String: Any]]
             else {
                 throw PebbleError(reason: "\(file.path) is not a CustomResourceDefinition")
             }
-            let root = OpenAPISchema(schema)
-            let defined = [
-                ResourceKind(
+            // Every served version, each with its own schema, all kept in one storage.
+            let defined = try versions.enumerated().compactMap { rank, version -> ResourceKind? in
+                guard version["served"] as? Bool == true else { return nil }
+                guard let name = version["name"] as? String,
+                    let schema = (version["schema"] as? [String: Any])?["openAPIV3Schema"] as? [String: Any]
+                else { throw PebbleError(reason: "\(file.path): a served version without a schema") }
+                let root = OpenAPISchema(schema)
+                var defined = ResourceKind(
                     group: group, version: name, kind: kind, plural: plural,
                     namespaced: spec["scope"] as? String != "Cluster", body: .custom(root, hasRules: root.hasRules),
                     hasGeneration: true, storage: "\(group)/\(plural)",
                     hasStatusSubresource: (version["subresources"] as? [String: Any])?["status"] != nil)
-            ]
+                defined.versionRank = rank
+                defined.celRules = CustomRules.rules(group: group, kind: kind)
+                return defined
+            }
             cache.withLock { $0[file.path] = defined }
             return defined
         }

@@ -20,6 +20,8 @@ struct ResourceKind: Sendable {
     var fieldSelectors: Set<String> = []
     /// Where objects are kept: kinds served by two APIs (Events) share one store.
     var storage: String
+    /// Where its version stands in its CRD's list (group discovery prefers the first).
+    var versionRank = 0
     /// A `status` subresource: the main resource ignores status, `/status` changes only it.
     var hasStatusSubresource = false
     /// Only `create` (reviews): nothing is stored.
@@ -30,6 +32,9 @@ struct ResourceKind: Sendable {
     var defaults: @Sendable (inout [String: JSONValue], _ old: [String: JSONValue]?, inout Allocator) -> Void = {
         _, _, _ in
     }
+    /// A CRD's `x-kubernetes-validations` (CEL) that the fake evaluates (``CustomRules``), run as
+    /// the real server runs them: only when the schema found nothing.
+    var celRules: @Sendable (_ new: [String: JSONValue]) -> [FieldError] = { _ in [] }
     /// The kind's own validation (ObjectMeta is checked for every kind).
     var validate: @Sendable (_ new: [String: JSONValue], _ old: [String: JSONValue]?) -> [FieldError] = { _, _ in [] }
     /// The form of a stored object this API serves (Events are kept in `events.k8s.io/v1` form
