@@ -10,8 +10,17 @@ public struct DesiredCertificate: Sendable, Equatable {
     public var issuer: String
     /// `ClusterIssuer` or `Issuer`, from the annotation that chose it.
     public var issuerKind: String
-    /// The Ingresses that name this Secret (usually one).
-    public var ingresses: [String]
+    /// The objects that ask for this certificate: Ingresses (usually one), Gateways,
+    /// ListenerSets (README, "Gateways").
+    public var sources: [Source]
+    /// The names of the Ingresses of the certificate's namespace among ``sources``.
+    public var ingresses: [String] {
+        get { sources.filter { $0.kind == .ingress && $0.namespace == namespace }.map(\.name) }
+        set {
+            sources.removeAll { $0.kind == .ingress && $0.namespace == namespace }
+            sources += newValue.map { Source(.ingress, namespace: namespace, name: $0) }
+        }
+    }
     /// The Ingress class (`spec.ingressClassName` or `kubernetes.io/ingress.class`).
     public var ingressClass: String?
     /// The class came from the legacy annotation, not `spec.ingressClassName`.
@@ -37,8 +46,33 @@ public struct DesiredCertificate: Sendable, Equatable {
         self.hosts = hosts
         self.issuer = issuer
         self.issuerKind = issuerKind
-        self.ingresses = ingresses
+        self.sources = ingresses.map { Source(.ingress, namespace: namespace, name: $0) }
         self.ingressClass = ingressClass
+    }
+
+    /// "Ingress prod/a, Gateway prod/web", for messages.
+    public var sourceList: String { sources.map(\.description).joined(separator: ", ") }
+
+    /// An object that asks for a certificate.
+    public struct Source: Hashable, Sendable, CustomStringConvertible {
+        public enum Kind: String, Sendable, Hashable {
+            case ingress = "Ingress"
+            case gateway = "Gateway"
+            case listenerSet = "ListenerSet"
+        }
+
+        public var kind: Kind
+        /// Its own namespace (a Gateway may name a Secret of another namespace).
+        public var namespace: String
+        public var name: String
+
+        public init(_ kind: Kind, namespace: String, name: String) {
+            self.kind = kind
+            self.namespace = namespace
+            self.name = name
+        }
+
+        public var description: String { "\(kind.rawValue) \(namespace)/\(name)" }
     }
 }
 
@@ -66,7 +100,8 @@ public enum Discovery {
         for ingresses: [Ingress],
         issuers: Set<String>,
         defaultIssuer: String?,
-        wildcardIssuers: Set<String> = []
+        wildcardIssuers: Set<String> = [],
+        gateways: GatewayObjects = .none
     ) -> Result {
         var collected = Collector()
         var withoutTLS: [String] = []
@@ -114,6 +149,9 @@ public enum Discovery {
                 collected.add(desired, from: object, field: "spec.tls[\(index)].secretName")
             }
         }
+        certificates(
+            for: gateways, issuers: issuers, defaultIssuer: defaultIssuer, wildcardIssuers: wildcardIssuers,
+            into: &collected)
         return Result(certificates: collected.certificates, problems: collected.problems, withoutTLS: withoutTLS)
     }
 

@@ -106,11 +106,11 @@ extension Discovery {
                     ObjectProblem(
                         object: "Secret \(key)",
                         reason:
-                            "is named by \(existing.ingresses.joined(separator: ", ")) for \(existing.hosts.joined(separator: ", ")) and by \(object) for \(desired.hosts.joined(separator: ", ")); give each its own secretName or the same hosts",
+                            "is named by \(existing.sourceList) for \(existing.hosts.joined(separator: ", ")) and by \(object) for \(desired.hosts.joined(separator: ", ")); give each its own secretName or the same hosts",
                         kind: .conflict, namespace: desired.namespace, field: field))
             } else {
-                for name in desired.ingresses where !existing.ingresses.contains(name) {
-                    existing.ingresses.append(name)
+                for source in desired.sources where !existing.sources.contains(source) {
+                    existing.sources.append(source)
                 }
                 bySecret[key] = existing
             }

@@ -166,9 +166,8 @@ public struct CertificateRun: Sendable {
         // Annotations with no meaning for an ACME CA: said once per run, naming the Ingress.
         for entry in entries {
             for message in entry.desired.settings.ignored {
-                let ingresses = entry.desired.ingresses.map { "Ingress \(entry.desired.namespace)/\($0)" }
                 warnings.add(
-                    "annotation \(entry.desired.id) \(message)", "\(ingresses.joined(separator: ", ")) \(message)")
+                    "annotation \(entry.desired.id) \(message)", "\(entry.desired.sourceList) \(message)")
             }
         }
         return RunState(inventory: inventory, entries: entries, started: now())
@@ -294,7 +293,7 @@ public struct CertificateRun: Sendable {
                 RenewalPlan.ignoresRenewBefore(entry.desired.settings, lifetime: summary.lifetime)
             else { continue }
             let desired = entry.desired
-            let ingresses = desired.ingresses.map { "Ingress \(desired.namespace)/\($0)" }.joined(separator: ", ")
+            let ingresses = desired.sourceList
             warnings.add(
                 "renew-before \(desired.id)",
                 "\(ingresses): cert-manager.io/renew-before \(StatusTable.duration(desired.settings.renewBefore ?? 0)) is not shorter than the \(StatusTable.duration(summary.lifetime)) lifetime of Secret \(desired.id)'s certificate; it is ignored (renewing by the lifetime rule): shorten it or remove it",

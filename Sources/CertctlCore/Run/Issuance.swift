@@ -231,7 +231,7 @@ struct Issuance: Sendable {
         if let host = desired.hosts.first(where: { issuer.solver(for: $0, labels: desired.labels) == nil }) {
             return CertctlError(
                 .invalidName, object: "Secret \(desired.id)",
-                "\(desired.ingresses.map { "Ingress \(desired.namespace)/\($0)" }.joined(separator: ", ")) asks for \(host), which no solver of \(issuer.source) serves\(host.hasPrefix("*.") ? " (a wildcard needs a dns01 solver)" : ""): add a solver whose selector matches it"
+                "\(desired.sourceList) asks for \(host), which no solver of \(issuer.source) serves\(host.hasPrefix("*.") ? " (a wildcard needs a dns01 solver)" : ""): add a solver whose selector matches it"
             )
         }
         return nil

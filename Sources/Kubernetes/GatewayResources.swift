@@ -1,0 +1,166 @@
+/// The Gateway API (`gateway.networking.k8s.io/v1`, v1.6): the parts of Gateways, ListenerSets
+/// and ReferenceGrants that name hosts and Secrets.
+public enum GatewayAPI {
+    public static let group = "gateway.networking.k8s.io"
+
+    /// A listener of a Gateway or a ListenerSet.
+    public struct Listener: Codable, Sendable, Equatable {
+        public var name: String
+        public var hostname: String?
+        public var port: Int?
+        /// `HTTP`, `HTTPS`, `TLS`, `TCP`, `UDP`.
+        public var `protocol`: String
+        public var tls: TLSConfig?
+
+        public init(name: String, hostname: String?, port: Int? = 443, protocol: String, tls: TLSConfig?) {
+            self.name = name
+            self.hostname = hostname
+            self.port = port
+            self.protocol = `protocol`
+            self.tls = tls
+        }
+    }
+
+    public struct TLSConfig: Codable, Sendable, Equatable {
+        /// `Terminate` (the default) or `Passthrough`.
+        public var mode: String?
+        public var certificateRefs: [ObjectReference]?
+
+        public init(mode: String? = nil, certificateRefs: [ObjectReference]?) {
+            self.mode = mode
+            self.certificateRefs = certificateRefs
+        }
+    }
+
+    /// A reference to an object (`group` "" and `kind` Secret by default for certificateRefs).
+    public struct ObjectReference: Codable, Sendable, Equatable {
+        public var group: String?
+        public var kind: String?
+        public var name: String
+        public var namespace: String?
+
+        public init(group: String? = nil, kind: String? = nil, name: String, namespace: String? = nil) {
+            self.group = group
+            self.kind = kind
+            self.name = name
+            self.namespace = namespace
+        }
+    }
+}
+
+/// `gateway.networking.k8s.io/v1` Gateway.
+public struct Gateway: KubernetesResource, Equatable {
+    public static let apiVersion = "gateway.networking.k8s.io/v1"
+    public static let kind = "Gateway"
+    public static let plural = "gateways"
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var gatewayClassName: String?
+        public var listeners: [GatewayAPI.Listener]?
+
+        public init(gatewayClassName: String?, listeners: [GatewayAPI.Listener]?) {
+            self.gatewayClassName = gatewayClassName
+            self.listeners = listeners
+        }
+    }
+
+    public var apiVersion: String? = Gateway.apiVersion
+    public var kind: String? = Gateway.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    public init(metadata: ObjectMeta, spec: Spec?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+/// `gateway.networking.k8s.io/v1` ListenerSet: listeners attached to a Gateway (`parentRef`).
+public struct ListenerSet: KubernetesResource, Equatable {
+    public static let apiVersion = "gateway.networking.k8s.io/v1"
+    public static let kind = "ListenerSet"
+    public static let plural = "listenersets"
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var parentRef: GatewayAPI.ObjectReference
+        public var listeners: [GatewayAPI.Listener]?
+
+        public init(parentRef: GatewayAPI.ObjectReference, listeners: [GatewayAPI.Listener]?) {
+            self.parentRef = parentRef
+            self.listeners = listeners
+        }
+    }
+
+    public var apiVersion: String? = ListenerSet.apiVersion
+    public var kind: String? = ListenerSet.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    public init(metadata: ObjectMeta, spec: Spec?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+/// `gateway.networking.k8s.io/v1` ReferenceGrant: lets objects of other namespaces refer to
+/// objects of its own.
+public struct ReferenceGrant: KubernetesResource, Equatable {
+    public static let apiVersion = "gateway.networking.k8s.io/v1"
+    public static let kind = "ReferenceGrant"
+    public static let plural = "referencegrants"
+
+    public struct From: Codable, Sendable, Equatable {
+        public var group: String
+        public var kind: String
+        public var namespace: String
+
+        public init(group: String, kind: String, namespace: String) {
+            self.group = group
+            self.kind = kind
+            self.namespace = namespace
+        }
+    }
+
+    public struct To: Codable, Sendable, Equatable {
+        public var group: String
+        public var kind: String
+        public var name: String?
+
+        public init(group: String, kind: String, name: String? = nil) {
+            self.group = group
+            self.kind = kind
+            self.name = name
+        }
+    }
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var from: [From]
+        public var to: [To]
+
+        public init(from: [From], to: [To]) {
+            self.from = from
+            self.to = to
+        }
+    }
+
+    public var apiVersion: String? = ReferenceGrant.apiVersion
+    public var kind: String? = ReferenceGrant.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    public init(metadata: ObjectMeta, spec: Spec?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+
+    /// Whether it lets a `kind` (Gateway, ListenerSet) of namespace `namespace` refer to Secret
+    /// `secret` of the grant's own namespace.
+    public func allows(_ kind: String, from namespace: String, toSecret secret: String) -> Bool {
+        guard let spec else { return false }
+        let from = spec.from.contains {
+            $0.group == GatewayAPI.group && $0.kind == kind && $0.namespace == namespace
+        }
+        let to = spec.to.contains { $0.group.isEmpty && $0.kind == "Secret" && ($0.name ?? secret) == secret }
+        return from && to
+    }
+}

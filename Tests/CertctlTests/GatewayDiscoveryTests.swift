@@ -1,0 +1,192 @@
+import CertctlCore
+import Kubernetes
+import Testing
+
+func gateway(
+    _ namespace: String, _ name: String,
+    annotations: [String: String] = ["cert-manager.io/cluster-issuer": "letsencrypt"],
+    _ listeners: [GatewayAPI.Listener]
+) -> Gateway {
+    Gateway(
+        metadata: ObjectMeta(name: name, namespace: namespace, annotations: annotations),
+        spec: .init(gatewayClassName: "traefik", listeners: listeners))
+}
+
+/// An HTTPS listener for `hostname` naming `secrets` (`name` or `namespace/name`).
+func https(_ name: String, _ hostname: String?, _ secrets: [String], mode: String? = nil, protocol: String = "HTTPS")
+    -> GatewayAPI.Listener
+{
+    let refs = secrets.map { secret -> GatewayAPI.ObjectReference in
+        let parts = secret.split(separator: "/").map(String.init)
+        return parts.count == 2
+            ? GatewayAPI.ObjectReference(name: parts[1], namespace: parts[0]) : GatewayAPI.ObjectReference(name: secret)
+    }
+    return GatewayAPI.Listener(
+        name: name, hostname: hostname, protocol: `protocol`, tls: .init(mode: mode, certificateRefs: refs))
+}
+
+@Suite("Which certificates Gateways and ListenerSets ask for (cert-manager's gateway-shim rules)")
+struct GatewayDiscoveryTests {
+    let issuers: Set<String> = ["letsencrypt", "staging"]
+
+    func discover(_ objects: GatewayObjects, ingresses: [Ingress] = [], wildcard: Set<String> = [])
+        -> Discovery.Result
+    {
+        Discovery.certificates(
+            for: ingresses, issuers: issuers, defaultIssuer: "letsencrypt", wildcardIssuers: wildcard,
+            gateways: objects)
+    }
+
+    func hosts(_ result: Discovery.Result) -> [String: [String]] {
+        Dictionary(uniqueKeysWithValues: result.certificates.map { ($0.id, $0.hosts) })
+    }
+
+    @Test("two listeners sharing a Secret give one certificate with both names; a third its own")
+    func shared() {
+        let web = gateway(
+            "prod", "web",
+            [
+                https("a", "a.mybinder.org", ["web-tls"]), https("b", "b.mybinder.org", ["web-tls"]),
+                https("c", "c.mybinder.org", ["c-tls"]),
+            ])
+        let result = discover(GatewayObjects(gateways: [web]))
+        #expect(
+            hosts(result) == ["prod/web-tls": ["a.mybinder.org", "b.mybinder.org"], "prod/c-tls": ["c.mybinder.org"]])
+        #expect(result.problems.isEmpty)
+        #expect(result.certificates.allSatisfy { $0.sourceList == "Gateway prod/web" && $0.issuer == "letsencrypt" })
+        #expect(result.certificates.allSatisfy { $0.ingresses.isEmpty })
+    }
+
+    @Test(
+        "listeners that do not count are not problems: HTTP, no hostname, Passthrough, an unannotated Gateway",
+        arguments: [
+            gateway(
+                "prod", "web",
+                [GatewayAPI.Listener(name: "http", hostname: "a.mybinder.org", port: 80, protocol: "HTTP", tls: nil)]),
+            gateway("prod", "web", [https("any", nil, ["web-tls"])]),
+            gateway(
+                "prod", "web", [https("pass", "a.mybinder.org", ["web-tls"], mode: "Passthrough", protocol: "TLS")]),
+            gateway("prod", "web", annotations: [:], [https("a", "a.mybinder.org", ["web-tls"])]),
+        ])
+    func notCounted(_ web: Gateway) {
+        let result = discover(GatewayObjects(gateways: [web]))
+        #expect(result.certificates.isEmpty)
+        #expect(result.problems.isEmpty, "\(result.problems)")
+    }
+
+    @Test("a TLS listener that terminates counts like HTTPS")
+    func tlsTerminate() {
+        let result = discover(
+            GatewayObjects(gateways: [
+                gateway("prod", "web", [https("t", "t.mybinder.org", ["t-tls"], protocol: "TLS")])
+            ]))
+        #expect(hosts(result) == ["prod/t-tls": ["t.mybinder.org"]])
+    }
+
+    @Test(
+        "an almost right listener is reported, naming it and what to do",
+        arguments: [
+            (https("a", "a.mybinder.org", []), "names no Secret"),
+            (
+                GatewayAPI.Listener(
+                    name: "a", hostname: "a.mybinder.org", protocol: "HTTPS",
+                    tls: .init(certificateRefs: [.init(kind: "ConfigMap", name: "x")])),
+                "certctl keeps certificates in Secrets only"
+            ),
+            (https("a", "a.mybinder.org", ["other/web-tls"]), "no ReferenceGrant in namespace other"),
+            (https("a", "*.mybinder.org", ["wild-tls"]), "wildcard"),
+        ] as [(GatewayAPI.Listener, String)])
+    func reported(_ listener: GatewayAPI.Listener, _ words: String) {
+        let result = discover(GatewayObjects(gateways: [gateway("prod", "web", [listener])]))
+        #expect(result.certificates.isEmpty)
+        #expect(result.problems.count == 1)
+        #expect(result.problems.first?.reason.contains(words) == true, "\(result.problems)")
+    }
+
+    @Test("a Secret of another namespace, with a ReferenceGrant there that lets this Gateway refer to it")
+    func crossNamespace() {
+        let web = gateway("prod", "web", [https("a", "a.mybinder.org", ["shared/web-tls"])])
+        func grant(_ kind: String, from namespace: String, name: String? = nil) -> ReferenceGrant {
+            ReferenceGrant(
+                metadata: ObjectMeta(name: "allow", namespace: "shared"),
+                spec: .init(
+                    from: [.init(group: "gateway.networking.k8s.io", kind: kind, namespace: namespace)],
+                    to: [.init(group: "", kind: "Secret", name: name)]))
+        }
+        let granted = discover(GatewayObjects(gateways: [web], referenceGrants: [grant("Gateway", from: "prod")]))
+        #expect(hosts(granted) == ["shared/web-tls": ["a.mybinder.org"]])
+        #expect(granted.certificates.first?.sourceList == "Gateway prod/web")
+        for wrong in [
+            grant("ListenerSet", from: "prod"), grant("Gateway", from: "staging"),
+            grant("Gateway", from: "prod", name: "other-tls"),
+        ] {
+            let refused = discover(GatewayObjects(gateways: [web], referenceGrants: [wrong]))
+            #expect(refused.certificates.isEmpty)
+            #expect(refused.problems.count == 1)
+        }
+    }
+
+    @Test("a wildcard hostname where the issuer has a DNS-01 solver")
+    func wildcard() {
+        let web = gateway("prod", "web", [https("w", "*.mybinder.org", ["wild-tls"])])
+        let result = discover(GatewayObjects(gateways: [web]), wildcard: ["letsencrypt"])
+        #expect(hosts(result) == ["prod/wild-tls": ["*.mybinder.org"]])
+    }
+
+    @Test(
+        "a ListenerSet: its own issuer wins, else its Gateway's; the Gateway's issuer-kind always; no Gateway, nothing")
+    func listenerSets() {
+        let web = gateway(
+            "prod", "web", annotations: ["cert-manager.io/cluster-issuer": "letsencrypt"],
+            [https("a", "a.mybinder.org", ["web-tls"])])
+        func set(_ name: String, annotations: [String: String], parent: String = "web") -> ListenerSet {
+            ListenerSet(
+                metadata: ObjectMeta(name: name, namespace: "prod", annotations: annotations),
+                spec: .init(
+                    parentRef: .init(name: parent), listeners: [https("x", "\(name).mybinder.org", ["\(name)-tls"])]))
+        }
+        let result = discover(
+            GatewayObjects(
+                gateways: [web],
+                listenerSets: [
+                    set("own", annotations: ["cert-manager.io/cluster-issuer": "staging"]),
+                    set("inherits", annotations: [:]),
+                    set("orphan", annotations: ["cert-manager.io/cluster-issuer": "staging"], parent: "gone"),
+                ]))
+        let byID = Dictionary(uniqueKeysWithValues: result.certificates.map { ($0.id, $0) })
+        #expect(Set(byID.keys) == ["prod/web-tls", "prod/own-tls", "prod/inherits-tls"])
+        #expect(byID["prod/own-tls"]?.issuer == "staging")
+        #expect(byID["prod/inherits-tls"]?.issuer == "letsencrypt")
+        #expect(byID["prod/own-tls"]?.sourceList == "ListenerSet prod/own")
+        #expect(result.problems.isEmpty)
+        let inherited = Discovery.inherited(
+            ["cert-manager.io/issuer": "mine", "cert-manager.io/issuer-kind": "Issuer"],
+            from: ["cert-manager.io/cluster-issuer": "theirs", "cert-manager.io/issuer-kind": "ClusterIssuer"])
+        #expect(inherited == ["cert-manager.io/issuer": "mine", "cert-manager.io/issuer-kind": "ClusterIssuer"])
+    }
+
+    @Test("an Ingress and a Gateway naming one Secret for the same hosts: one certificate asked for by both")
+    func ingressAndGateway() {
+        let result = discover(
+            GatewayObjects(gateways: [gateway("prod", "web", [https("a", "a.mybinder.org", ["a-tls"])])]),
+            ingresses: [
+                ingress(
+                    "prod", "a", annotations: ["cert-manager.io/cluster-issuer": "letsencrypt"],
+                    tls: [(["a.mybinder.org"], "a-tls")])
+            ])
+        #expect(result.certificates.count == 1)
+        #expect(result.certificates.first?.sourceList == "Ingress prod/a, Gateway prod/web")
+        #expect(result.certificates.first?.ingresses == ["a"])
+        let other = discover(
+            GatewayObjects(gateways: [gateway("prod", "web", [https("a", "b.mybinder.org", ["a-tls"])])]),
+            ingresses: [
+                ingress(
+                    "prod", "a", annotations: ["cert-manager.io/cluster-issuer": "letsencrypt"],
+                    tls: [(["a.mybinder.org"], "a-tls")])
+            ])
+        #expect(other.certificates.isEmpty)
+        #expect(
+            other.problems.first?.reason.contains(
+                "is named by Ingress prod/a for a.mybinder.org and by Gateway prod/web") == true)
+    }
+}
