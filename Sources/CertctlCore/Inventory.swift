@@ -23,6 +23,10 @@ public struct Inventory: Sendable {
     public var entries: [Entry]
     public var problems: [ObjectProblem]
     public var withoutTLS: [String]
+    /// What could not be read beside the objects (``CertificateSources/notes``).
+    public var notes: [String] = []
+    /// Whether the cluster serves the Gateway API.
+    public var servesGatewayAPI = false
 
     public init(cluster: String, entries: [Entry], problems: [ObjectProblem] = [], withoutTLS: [String] = []) {
         self.cluster = cluster
@@ -49,9 +53,10 @@ public struct Inventory: Sendable {
         defaultIssuer: String?,
         wildcardIssuers: Set<String> = []
     ) async throws -> Inventory {
-        let (ingresses, ingressProblems) = try await store.ingresses(in: scope)
+        let sources = try await store.certificateSources(in: scope)
         let discovered = Discovery.certificates(
-            for: ingresses, issuers: issuers, defaultIssuer: defaultIssuer, wildcardIssuers: wildcardIssuers)
+            for: sources.ingresses, issuers: issuers, defaultIssuer: defaultIssuer, wildcardIssuers: wildcardIssuers,
+            gateways: sources.gateways)
         // Each Secret is summarized as its page of the list arrives, only when an Ingress wants
         // it: the bytes of thousands of Secrets are never held at once.
         let wanted = Set(discovered.certificates.map(\.id))
@@ -78,12 +83,15 @@ public struct Inventory: Sendable {
             }
             entries.append(Entry(desired: desired, current: current, pending: pending))
         }
-        return Inventory(
+        var inventory = Inventory(
             cluster: store.name,
             entries: entries,
-            problems: ingressProblems + discovered.problems + secretProblems,
+            problems: sources.problems + discovered.problems + secretProblems,
             withoutTLS: discovered.withoutTLS
         )
+        inventory.notes = sources.notes
+        inventory.servesGatewayAPI = sources.gateways.served
+        return inventory
     }
 
     private static func id(of secret: Secret) -> String {

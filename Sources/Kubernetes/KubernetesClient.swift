@@ -244,7 +244,7 @@ public struct KubernetesClient: Sendable {
     }
 
     /// Sends the request, again where ``retry`` says (README, "A busy or restarting API server").
-    private func send(
+    func send(
         _ method: HTTPRequest.Method,
         path: String,
         query: [(String, String)] = [],

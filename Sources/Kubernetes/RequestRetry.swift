@@ -199,4 +199,15 @@ extension KubernetesClient {
     static func testsResourceVersion(_ operations: [JSONValue]) -> Bool {
         operations.contains { $0["op"] == .string("test") && $0["path"] == .string("/metadata/resourceVersion") }
     }
+
+    /// Whether the API server serves `group` (`GET /apis/GROUP`: 200, or 404 where no CRD or
+    /// aggregated API provides it). Every authenticated user may ask (system:discovery).
+    public func serves(group: String) async throws -> Bool {
+        do {
+            _ = try await send(.get, path: "/apis/\(group)", verb: "get", object: "API group \(group)", safety: .read)
+            return true
+        } catch let error as KubernetesError where error.httpStatus == 404 {
+            return false
+        }
+    }
 }

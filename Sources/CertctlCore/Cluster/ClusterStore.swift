@@ -83,6 +83,41 @@ public protocol ClusterReader: Sendable {
     /// in the annotations of a ConfigMap `certctl-pending-<secret>` (annotation keys such as
     /// `certctl.io/failure-count` are not valid ConfigMap data keys).
     func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]?
+
+    /// The Gateway API's objects in scope (``GatewayObjects/none`` where it is not served), and
+    /// notes on what could not be read (a Role without them).
+    func gatewayObjects(in scope: NamespaceScope) async throws -> (objects: GatewayObjects, notes: [String])
+
+    /// Everything that asks for certificates: Ingresses and the Gateway API's objects.
+    func certificateSources(in scope: NamespaceScope) async throws -> CertificateSources
+}
+
+/// What a read of the cluster found that asks for certificates.
+public struct CertificateSources: Sendable {
+    public var ingresses: [Ingress]
+    public var gateways: GatewayObjects
+    public var problems: [ObjectProblem]
+    /// What could not be read, said in the run's warnings (not a problem of an object).
+    public var notes: [String]
+
+    public init(ingresses: [Ingress], gateways: GatewayObjects, problems: [ObjectProblem], notes: [String] = []) {
+        self.ingresses = ingresses
+        self.gateways = gateways
+        self.problems = problems
+        self.notes = notes
+    }
+}
+
+extension ClusterReader {
+    public func gatewayObjects(in scope: NamespaceScope) async throws -> (objects: GatewayObjects, notes: [String]) {
+        (.none, [])
+    }
+
+    public func certificateSources(in scope: NamespaceScope) async throws -> CertificateSources {
+        let (ingresses, problems) = try await ingresses(in: scope)
+        let (gateways, notes) = try await gatewayObjects(in: scope)
+        return CertificateSources(ingresses: ingresses, gateways: gateways, problems: problems, notes: notes)
+    }
 }
 
 /// The cluster seam: a real API server, or a directory of manifests and a state directory.

@@ -16,6 +16,32 @@ public struct KubernetesStore: ClusterStore {
         (try await list(Ingress.self, scope: scope, fieldSelector: nil), [])
     }
 
+    /// Gateways, ListenerSets and ReferenceGrants in scope, when the cluster serves the Gateway
+    /// API (one discovery request says; a cluster without it costs nothing more). A kind certctl
+    /// may not list (a Role without `certctl.gatewayAPI`) is a note naming what to grant.
+    public func gatewayObjects(in scope: NamespaceScope) async throws -> (objects: GatewayObjects, notes: [String]) {
+        guard try await client.serves(group: GatewayAPI.group) else { return (.none, []) }
+        var notes: [String] = []
+        func listed<R: KubernetesResource>(_ type: R.Type) async throws -> [R] {
+            do {
+                return try await list(type, scope: scope, fieldSelector: nil)
+            } catch let error as KubernetesError where error.isForbidden {
+                if notes.isEmpty {
+                    notes.append(
+                        "certctl may not list \(R.plural) of \(GatewayAPI.group), so Gateways' certificates are not managed: grant list of gateways, listenersets and referencegrants (the chart's certctl.gatewayAPI: true)"
+                    )
+                }
+                return []
+            } catch let error as KubernetesError where error.isNotFound {
+                return []  // an older Gateway API without this kind (ListenerSet before v1.5)
+            }
+        }
+        let objects = GatewayObjects(
+            gateways: try await listed(Gateway.self), listenerSets: try await listed(ListenerSet.self),
+            referenceGrants: try await listed(ReferenceGrant.self))
+        return (objects, notes)
+    }
+
     public func tlsSecrets<T: Sendable>(
         in scope: NamespaceScope, keeping: @Sendable (Secret) throws -> T?
     ) async throws -> (items: [T], problems: [ObjectProblem]) {

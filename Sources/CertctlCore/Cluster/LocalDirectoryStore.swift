@@ -27,23 +27,55 @@ public struct LocalDirectoryStore: ClusterStore {
     // MARK: Ingresses
 
     public func ingresses(in scope: NamespaceScope) async throws -> (items: [Ingress], problems: [ObjectProblem]) {
+        let sources = try await certificateSources(in: scope)
+        return (sources.ingresses, sources.problems)
+    }
+
+    public func gatewayObjects(in scope: NamespaceScope) async throws -> (objects: GatewayObjects, notes: [String]) {
+        (try await certificateSources(in: scope).gateways, [])
+    }
+
+    /// Ingresses, Gateways, ListenerSets and ReferenceGrants from the manifests, in one reading.
+    public func certificateSources(in scope: NamespaceScope) async throws -> CertificateSources {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: manifests, isDirectory: &isDirectory) else {
             throw CertctlError(.invalidArgument, object: manifests, "no such manifests directory; pass --manifests DIR")
         }
         let files = isDirectory.boolValue ? Self.yamlFiles(under: manifests) : [manifests]
-        var items: [Ingress] = []
-        var problems: [ObjectProblem] = []
+        var found = ManifestObjects()
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
-                problems.append(ObjectProblem(object: file, reason: "cannot read the file"))
+                found.problems.append(ObjectProblem(object: file, reason: "cannot read the file"))
                 continue
             }
-            let found = Self.ingresses(inManifest: String(decoding: data, as: UTF8.self), file: file)
-            items += found.items.filter { scope.contains($0.metadata.namespace ?? "default") }
-            problems += found.problems
+            found.add(Self.objects(inManifest: String(decoding: data, as: UTF8.self), file: file))
         }
-        return (items, problems)
+        let inScope = { (metadata: ObjectMeta) in scope.contains(metadata.namespace ?? "default") }
+        return CertificateSources(
+            ingresses: found.ingresses.filter { inScope($0.metadata) },
+            gateways: GatewayObjects(
+                gateways: found.gateways.filter { inScope($0.metadata) },
+                listenerSets: found.listenerSets.filter { inScope($0.metadata) },
+                // A grant is read wherever it is: it speaks for the Secrets of its namespace.
+                referenceGrants: found.referenceGrants),
+            problems: found.problems)
+    }
+
+    /// The objects of manifests that ask for certificates.
+    public struct ManifestObjects: Sendable {
+        public var ingresses: [Ingress] = []
+        public var gateways: [Gateway] = []
+        public var listenerSets: [ListenerSet] = []
+        public var referenceGrants: [ReferenceGrant] = []
+        public var problems: [ObjectProblem] = []
+
+        mutating func add(_ other: ManifestObjects) {
+            ingresses += other.ingresses
+            gateways += other.gateways
+            listenerSets += other.listenerSets
+            referenceGrants += other.referenceGrants
+            problems += other.problems
+        }
     }
 
     /// The Ingress objects of one manifest file's text (other kinds are skipped), and what is
@@ -51,32 +83,49 @@ public struct LocalDirectoryStore: ClusterStore {
     public static func ingresses(inManifest text: String, file: String) -> (
         items: [Ingress], problems: [ObjectProblem]
     ) {
+        let found = objects(inManifest: text, file: file)
+        return (found.ingresses, found.problems)
+    }
+
+    /// The Ingresses, Gateways, ListenerSets and ReferenceGrants of one manifest file's text
+    /// (other kinds are skipped), and what is wrong with them, each named by `file:line`.
+    public static func objects(inManifest text: String, file: String) -> ManifestObjects {
+        var found = ManifestObjects()
         let documents: [YAMLDocuments.Document]
         do {
             documents = try YAMLDocuments.parse(text, source: file, code: .invalidManifest)
-        } catch let error as CertctlError {
-            return ([], [ObjectProblem(object: file, reason: error.reason)])
         } catch {
-            return ([], [ObjectProblem(object: file, reason: "\(error)")])
+            found.problems.append(ObjectProblem(object: file, reason: (error as? CertctlError)?.reason ?? "\(error)"))
+            return found
         }
-        var items: [Ingress] = []
-        var problems: [ObjectProblem] = []
         for document in documents {
-            guard let object = document.value as? [String: Any], object["kind"] as? String == Ingress.kind else {
-                continue
-            }
+            guard let object = document.value as? [String: Any], let kind = object["kind"] as? String else { continue }
             let place = "\(file):\(document.line)"
             do {
-                var ingress = try decode(Ingress.self, from: object, place: place)
-                if ingress.metadata.namespace == nil { ingress.metadata.namespace = "default" }
-                items.append(ingress)
-            } catch let error as CertctlError {
-                problems.append(ObjectProblem(object: place, reason: error.reason))
+                switch kind {
+                case Ingress.kind: found.ingresses.append(try decodeObject(Ingress.self, from: object, place: place))
+                case Gateway.kind: found.gateways.append(try decodeObject(Gateway.self, from: object, place: place))
+                case ListenerSet.kind:
+                    found.listenerSets.append(try decodeObject(ListenerSet.self, from: object, place: place))
+                case ReferenceGrant.kind:
+                    found.referenceGrants.append(try decodeObject(ReferenceGrant.self, from: object, place: place))
+                default: continue
+                }
             } catch {
-                problems.append(ObjectProblem(object: place, reason: "\(error)"))
+                found.problems.append(
+                    ObjectProblem(object: place, reason: (error as? CertctlError)?.reason ?? "\(error)"))
             }
         }
-        return (items, problems)
+        return found
+    }
+
+    /// An object of a manifest, in namespace `default` when it names none.
+    private static func decodeObject<R: KubernetesResource>(_ type: R.Type, from object: [String: Any], place: String)
+        throws -> R
+    {
+        var decoded = try decode(R.self, from: object, place: place)
+        if decoded.metadata.namespace == nil { decoded.metadata.namespace = "default" }
+        return decoded
     }
 
     static func yamlFiles(under directory: String) -> [String] {

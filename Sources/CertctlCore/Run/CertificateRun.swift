@@ -163,6 +163,7 @@ public struct CertificateRun: Sendable {
         for problem in inventory.problems {
             logger.warning("\(problem.reason)", metadata: ["object": "\(problem.object)"])
         }
+        for note in inventory.notes { warnings.add(note, note) }
         // Annotations with no meaning for an ACME CA: said once per run, naming the Ingress.
         for entry in entries {
             for message in entry.desired.settings.ignored {
