@@ -1,5 +1,6 @@
 import Certificates
 import Foundation
+public import Kubernetes
 public import Transport
 
 /// An ACME issuer, read from a cert-manager `ClusterIssuer`/`Issuer` (`cert-manager.io/v1`, `spec.acme`).
@@ -19,11 +20,29 @@ public struct Issuer: Sendable {
         public var ingressClass: String?
         public var ingressClassName: String?
         public var serviceType: String?
+        /// `http01.gatewayHTTPRoute`: the challenge through an HTTPRoute instead of an Ingress.
+        public var gatewayHTTPRoute: GatewayHTTPRoute?
 
-        public init(ingressClass: String? = nil, ingressClassName: String? = nil, serviceType: String? = nil) {
+        public init(
+            ingressClass: String? = nil, ingressClassName: String? = nil, serviceType: String? = nil,
+            gatewayHTTPRoute: GatewayHTTPRoute? = nil
+        ) {
             self.ingressClass = ingressClass
             self.ingressClassName = ingressClassName
             self.serviceType = serviceType
+            self.gatewayHTTPRoute = gatewayHTTPRoute
+        }
+    }
+
+    /// cert-manager's `http01.gatewayHTTPRoute`: the Gateways (or ListenerSets) the solver's
+    /// HTTPRoute attaches to (none: the object the certificate came from), its extra labels.
+    public struct GatewayHTTPRoute: Sendable, Hashable {
+        public var parentRefs: [HTTPRoute.ParentReference]
+        public var labels: [String: String]
+
+        public init(parentRefs: [HTTPRoute.ParentReference] = [], labels: [String: String] = [:]) {
+            self.parentRefs = parentRefs
+            self.labels = labels
         }
     }
 
@@ -205,6 +224,13 @@ public struct Issuer: Sendable {
     }
 
     /// The HTTP-01 solver for `hosts` (the Ingress the solver makes is per certificate).
+    /// Whether a solver answers HTTP-01 through HTTPRoutes (`http01.gatewayHTTPRoute`).
+    public var solvesThroughRoutes: Bool {
+        solvers.contains {
+            if case .http01(let http01) = $0.method { http01.gatewayHTTPRoute != nil } else { false }
+        }
+    }
+
     public func http01Solver(for hosts: [String], labels: [String: String] = [:]) -> HTTP01Solver? {
         hosts.lazy.compactMap { self.solver(for: $0, labels: labels)?.http01 }.first
     }

@@ -1,6 +1,7 @@
 import Certificates
 import DNS
 import Foundation
+import Kubernetes
 
 /// Reads issuers from a directory of YAML files (`issuers/NAME.yaml`), in cert-manager's schema,
 /// so an existing `cluster-issuer.yaml` works unchanged.
@@ -160,6 +161,30 @@ public enum IssuerLoader {
         return issuer
     }
 
+    /// `http01.gatewayHTTPRoute` (`parentRefs`, `labels`, `serviceType`).
+    private static func gatewayHTTPRoute(_ route: [String: Any], fail: (String) -> CertctlError) throws
+        -> Issuer.HTTP01Solver
+    {
+        if let type = route["serviceType"] as? String, !["ClusterIP", "NodePort"].contains(type) {
+            throw fail(".http01.gatewayHTTPRoute.serviceType \"\(type)\" is not ClusterIP or NodePort")
+        }
+        var parents: [HTTPRoute.ParentReference] = []
+        for (index, value) in ((route["parentRefs"] as? [Any]) ?? []).enumerated() {
+            guard let ref = value as? [String: Any], let name = ref["name"] as? String, !name.isEmpty else {
+                throw fail(".http01.gatewayHTTPRoute.parentRefs[\(index)] names no Gateway (name)")
+            }
+            parents.append(
+                HTTPRoute.ParentReference(
+                    group: ref["group"] as? String, kind: ref["kind"] as? String, name: name,
+                    namespace: ref["namespace"] as? String, sectionName: ref["sectionName"] as? String,
+                    port: ref["port"] as? Int))
+        }
+        let labels = ((route["labels"] as? [String: Any]) ?? [:]).compactMapValues { $0 as? String }
+        return Issuer.HTTP01Solver(
+            serviceType: route["serviceType"] as? String,
+            gatewayHTTPRoute: Issuer.GatewayHTTPRoute(parentRefs: parents, labels: labels))
+    }
+
     private static func parseSolver(_ solver: [String: Any], field: String, object named: String) throws
         -> Issuer.Solver
     {
@@ -176,6 +201,9 @@ public enum IssuerLoader {
             $0 as? String
         }
         if let http01 = solver["http01"] as? [String: Any] {
+            if let route = http01["gatewayHTTPRoute"] as? [String: Any] {
+                return Issuer.Solver(selector: selector, method: .http01(try gatewayHTTPRoute(route, fail: fail)))
+            }
             let ingress = (http01["ingress"] as? [String: Any]) ?? [:]
             if let type = ingress["serviceType"] as? String, !["ClusterIP", "NodePort"].contains(type) {
                 throw fail(

@@ -164,3 +164,74 @@ public struct ReferenceGrant: KubernetesResource, Equatable {
         return from && to
     }
 }
+
+/// `gateway.networking.k8s.io/v1` HTTPRoute: what the HTTP-01 solver attaches to a Gateway (one
+/// host, one `Exact` path, one Service backend).
+public struct HTTPRoute: KubernetesResource, Equatable {
+    public static let apiVersion = "gateway.networking.k8s.io/v1"
+    public static let kind = "HTTPRoute"
+    public static let plural = "httproutes"
+
+    public struct ParentReference: Codable, Sendable, Equatable, Hashable {
+        public var group: String?
+        public var kind: String?
+        public var name: String
+        public var namespace: String?
+        public var sectionName: String?
+        public var port: Int?
+
+        public init(
+            group: String? = nil, kind: String? = nil, name: String, namespace: String? = nil,
+            sectionName: String? = nil, port: Int? = nil
+        ) {
+            self.group = group
+            self.kind = kind
+            self.name = name
+            self.namespace = namespace
+            self.sectionName = sectionName
+            self.port = port
+        }
+    }
+
+    public struct PathMatch: Codable, Sendable, Equatable {
+        public var type: String
+        public var value: String
+    }
+
+    public struct Match: Codable, Sendable, Equatable {
+        public var path: PathMatch
+    }
+
+    public struct BackendReference: Codable, Sendable, Equatable {
+        public var name: String
+        public var port: Int
+    }
+
+    public struct Rule: Codable, Sendable, Equatable {
+        public var matches: [Match]
+        public var backendRefs: [BackendReference]
+    }
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var parentRefs: [ParentReference]
+        public var hostnames: [String]
+        public var rules: [Rule]
+    }
+
+    public var apiVersion: String? = HTTPRoute.apiVersion
+    public var kind: String? = HTTPRoute.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    /// A route of `hostname`'s `path` (Exact) to port 80 of Service `service`, attached to `parents`.
+    public init(metadata: ObjectMeta, parents: [ParentReference], hostname: String, path: String, service: String) {
+        self.metadata = metadata
+        spec = Spec(
+            parentRefs: parents, hostnames: [hostname],
+            rules: [
+                Rule(
+                    matches: [Match(path: PathMatch(type: "Exact", value: path))],
+                    backendRefs: [BackendReference(name: service, port: 80)])
+            ])
+    }
+}

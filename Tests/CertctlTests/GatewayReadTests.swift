@@ -51,9 +51,11 @@ struct GatewayReadTests {
         #expect(sources == ["Gateway prod/web", "ListenerSet prod/extra"])
     }
 
-    /// The objects of `gatewayManifests`, created through the API.
-    func create(_ client: KubernetesClient) async throws {
-        for document in gatewayManifests.components(separatedBy: "---\n") {
+    /// The objects of `gatewayManifests`, created through the API, for `issuer`.
+    func create(_ client: KubernetesClient, issuer: String = "local") async throws {
+        let manifests = gatewayManifests.replacingOccurrences(
+            of: "cert-manager.io/cluster-issuer: local", with: "cert-manager.io/cluster-issuer: \(issuer)")
+        for document in manifests.components(separatedBy: "---\n") {
             let object = try #require(try YAMLText.load(document) as? [String: Any])
             let data = try JSONSerialization.data(withJSONObject: object)
             if object["kind"] as? String == "Gateway" {
@@ -131,5 +133,112 @@ struct GatewayReadTests {
         let second = try await CertctlProcess.run(arguments, directory: project.directory)
         #expect(second.status == 0)
         #expect(await ca.orders.count == 3, "nothing due the second time")
+    }
+}
+
+@Suite("HTTP-01 through an HTTPRoute attached to the Gateway", .serialized)
+struct GatewayHTTPRouteTests {
+    @Test(
+        "gatewayHTTPRoute: {}: per challenge a Service and an HTTPRoute attached to the certificate's Gateway or ListenerSet, removed afterwards"
+    )
+    func attachedToSource() async throws {
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await ca.stop() } }
+        let pod = IngressSolver.Pod(name: "certctl-1", namespace: "prod", labels: ["app": "certctl"], port: 8089)
+        let run = try await RunFixture.make(
+            .kubernetes, ingresses: [], server: ca.directoryURL, caBundle: nil, port: port,
+            solvers: ["{http01: {gatewayHTTPRoute: {labels: {team: binder}}}}"],
+            http01: { client in .cluster(client: client, pod: pod, selfCheckPasses: 0) })
+        defer { Task { await run.fixture.stop() } }
+        let server = try #require(run.fixture.server)
+        try await server.install(customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        let client = try #require(run.fixture.store as? KubernetesStore).client
+        try await GatewayReadTests().create(client, issuer: "pebble")
+
+        let (report, _) = try await run.runOnce()
+        #expect(report.certificates.count == 3)
+        #expect(report.certificates.allSatisfy { $0.outcome == .issued }, "\(report.certificates.map(\.outcome))")
+        let log = await server.requestLog
+        let created = log.filter { $0.hasPrefix("create gateway.networking.k8s.io/v1/httproutes prod/") }
+        let deleted = log.filter { $0.hasPrefix("delete gateway.networking.k8s.io/v1/httproutes prod/certctl-http01-") }
+        #expect(created.count == 4, "one route per name: a, b, c, extra: \(created)")
+        #expect(deleted.count == created.count, "each removed after its challenge")
+        #expect(!log.contains { $0.hasPrefix("create networking.k8s.io/v1/ingresses") }, "no solver Ingress")
+        #expect(try await client.list(HTTPRoute.self, namespace: "prod").isEmpty)
+        #expect(try await client.list(Service.self, namespace: "prod").isEmpty)
+    }
+
+    @Test("the route as it is sent: the parents, one host, the Exact token path to port 80 of the solver Service")
+    func routeShape() throws {
+        var desired = DesiredCertificate(
+            namespace: "prod", secretName: "extra-tls", hosts: ["extra.mybinder.org"], issuer: "local",
+            issuerKind: "ClusterIssuer", ingresses: [], ingressClass: nil)
+        desired.sources = [
+            .init(.listenerSet, namespace: "prod", name: "extra"), .init(.gateway, namespace: "edge", name: "web"),
+        ]
+        let parents = IngressSolver.parents(of: desired)
+        #expect(
+            parents == [
+                HTTPRoute.ParentReference(group: "gateway.networking.k8s.io", kind: "ListenerSet", name: "extra"),
+                HTTPRoute.ParentReference(
+                    group: "gateway.networking.k8s.io", kind: "Gateway", name: "web", namespace: "edge"),
+            ])
+        let route = HTTPRoute(
+            metadata: ObjectMeta(name: "certctl-http01-abc", namespace: "prod"), parents: parents,
+            hostname: "extra.mybinder.org", path: "/.well-known/acme-challenge/t", service: "certctl-http01-abc")
+        #expect(route.spec?.rules.first?.backendRefs.first?.port == 80)
+        #expect(route.spec?.rules.first?.matches.first?.path.type == "Exact")
+        #expect(route.spec?.hostnames == ["extra.mybinder.org"])
+        var ingressOnly = desired
+        ingressOnly.sources = [.init(.ingress, namespace: "prod", name: "a")]
+        #expect(IngressSolver.parents(of: ingressOnly).isEmpty)
+    }
+}
+
+@Suite("Issuers' http01.gatewayHTTPRoute, as cert-manager's schema writes it")
+struct GatewayHTTPRouteIssuerTests {
+    func solver(_ yaml: String) throws -> Issuer.HTTP01Solver? {
+        let text = """
+            kind: ClusterIssuer
+            metadata: {name: gw}
+            spec:
+              acme:
+                server: https://acme.example/dir
+                privateKeySecretRef: {name: gw-account}
+                solvers:
+                - \(yaml)
+            """
+        return try IssuerLoader.parse(text, source: "issuers/gw.yaml").first?.http01Solver(for: ["a.mybinder.org"])
+    }
+
+    @Test("parentRefs, labels and serviceType are read; the solver answers through routes")
+    func parsed() throws {
+        let read = try #require(
+            try solver(
+                "{http01: {gatewayHTTPRoute: {serviceType: NodePort, labels: {team: binder}, parentRefs: [{name: web, namespace: edge, sectionName: http}]}}}"
+            ))
+        #expect(read.serviceType == "NodePort")
+        #expect(read.gatewayHTTPRoute?.labels == ["team": "binder"])
+        #expect(
+            read.gatewayHTTPRoute?.parentRefs == [
+                HTTPRoute.ParentReference(name: "web", namespace: "edge", sectionName: "http")
+            ])
+        #expect(try solver("{http01: {gatewayHTTPRoute: {}}}")?.gatewayHTTPRoute == Issuer.GatewayHTTPRoute())
+        #expect(try solver("{http01: {ingress: {}}}")?.gatewayHTTPRoute == nil)
+    }
+
+    @Test(
+        "refused with the field named",
+        arguments: [
+            ("{http01: {gatewayHTTPRoute: {serviceType: LoadBalancer}}}", "serviceType \"LoadBalancer\""),
+            ("{http01: {gatewayHTTPRoute: {parentRefs: [{namespace: edge}]}}}", "parentRefs[0] names no Gateway"),
+        ])
+    func refused(_ yaml: String, _ words: String) {
+        #expect {
+            _ = try solver(yaml)
+        } throws: { error in
+            "\(error)".contains(words)
+        }
     }
 }

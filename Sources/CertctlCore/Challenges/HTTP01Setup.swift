@@ -73,11 +73,12 @@ public struct HTTP01Session: Sendable {
         return solver
     }
 
-    /// Removes the solver objects a killed run left in `namespaces` (and the pod's own).
-    public func removeLeftovers(in namespaces: Set<String>) async {
+    /// Removes the solver objects a killed run left in `namespaces` (and the pod's own);
+    /// HTTPRoutes too where `routes` (an issuer solves through them).
+    public func removeLeftovers(in namespaces: Set<String>, routes: Bool = false) async {
         guard case .cluster(let client, let pod, _) = setup.route else { return }
         let removed = await IngressSolver.removeLeftovers(
-            client: client, namespaces: namespaces.union([pod.namespace]).sorted())
+            client: client, namespaces: namespaces.union([pod.namespace]).sorted(), routes: routes)
         if removed > 0 {
             setup.logger.notice("removed HTTP-01 objects a previous run left", metadata: ["count": "\(removed)"])
         }

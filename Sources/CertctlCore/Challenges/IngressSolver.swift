@@ -72,6 +72,9 @@ public struct IngressSolver: ChallengeSolver {
     /// `http01-edit-in-place`: the certificate's own Ingresses (in `namespace`), which get the
     /// challenge path instead of a solver Ingress; nil makes a solver Ingress.
     public var editInPlace: [String]?
+    /// `http01.gatewayHTTPRoute`: an HTTPRoute attached to these parents instead of an Ingress
+    /// (an empty list: the issuer named none and the certificate comes from no Gateway).
+    public var route: (parents: [HTTPRoute.ParentReference], labels: [String: String])?
     public let transport: any HTTPTransport
     public let logger: Logger
 
@@ -107,7 +110,11 @@ public struct IngressSolver: ChallengeSolver {
             client: client, responder: responder, pod: pod, namespace: desired.namespace,
             ingressClass: .choose(solver: solver, desired: desired), serviceType: solver?.serviceType,
             selfCheckPasses: selfCheckPasses, transport: transport, logger: logger)
-        if desired.settings.editInPlace { made.editInPlace = desired.ingresses }
+        if let route = solver?.gatewayHTTPRoute {
+            made.route = (route.parentRefs.isEmpty ? Self.parents(of: desired) : route.parentRefs, route.labels)
+        } else if desired.settings.editInPlace {
+            made.editInPlace = desired.ingresses
+        }
         return made
     }
 
@@ -123,7 +130,9 @@ public struct IngressSolver: ChallengeSolver {
         let name = Self.objectName(token)
         let path = HTTP01Responder.pathPrefix + token
         try await publishBackend(name)
-        if let own = editInPlace {
+        if let route {
+            try await createReplacing(solverRoute(name, host: identifier.value, path: path, route: route))
+        } else if let own = editInPlace {
             try await addPath(path, host: identifier.value, service: name, to: own)
         } else {
             try await createReplacing(solverIngress(name, host: identifier.value, path: path))
@@ -131,7 +140,7 @@ public struct IngressSolver: ChallengeSolver {
         try await selfCheck(host: identifier.value, token: token, expected: keyAuthorization)
     }
 
-    private static let labels = [solverLabel: "true", "app.kubernetes.io/managed-by": "certctl"]
+    static let labels = [solverLabel: "true", "app.kubernetes.io/managed-by": "certctl"]
 
     /// The solver Service `name` reaching this pod's responder: selecting the pod in its own
     /// namespace, else with no selector and an EndpointSlice at the pod's IP.
@@ -257,11 +266,13 @@ public struct IngressSolver: ChallengeSolver {
         responder.remove(token: token)
         let name = Self.objectName(token)
         let (client, namespace, crossNamespace) = (self.client, self.namespace, namespace != pod.namespace)
-        let (own, path) = (editInPlace, HTTP01Responder.pathPrefix + token)
+        let (own, path, routed) = (editInPlace, HTTP01Responder.pathPrefix + token, route != nil)
         // In a task of its own: clean-up must happen also when the run was cancelled (SIGTERM),
         // and a cancelled task's requests would not even start.
         await Task {
-            if let own {
+            if routed {
+                try? await client.delete(HTTPRoute.self, namespace: namespace, name: name)
+            } else if let own {
                 await Self.removePath(path, service: name, from: own, namespace: namespace, client: client)
             } else {
                 try? await client.delete(Ingress.self, namespace: namespace, name: name)
@@ -273,7 +284,7 @@ public struct IngressSolver: ChallengeSolver {
         }.value
     }
 
-    private func createReplacing<R: KubernetesResource>(_ object: R) async throws {
+    func createReplacing<R: KubernetesResource>(_ object: R) async throws {
         do {
             _ = try await client.create(object)
         } catch let error as KubernetesError where error.isAlreadyExists {
@@ -306,10 +317,14 @@ public struct IngressSolver: ChallengeSolver {
     }
 
     /// Deletes solver objects a killed run left behind in `namespaces`.
-    public static func removeLeftovers(client: KubernetesClient, namespaces: [String]) async -> Int {
+    /// `routes`: HTTPRoutes too (an issuer has a gatewayHTTPRoute solver).
+    public static func removeLeftovers(client: KubernetesClient, namespaces: [String], routes: Bool = false) async
+        -> Int
+    {
         var removed = 0
         for namespace in namespaces {
             removed += await remove(Ingress.self, client: client, namespace: namespace)
+            if routes { removed += await remove(HTTPRoute.self, client: client, namespace: namespace) }
             removed += await remove(Service.self, client: client, namespace: namespace)
             removed += await remove(EndpointSlice.self, client: client, namespace: namespace)
         }

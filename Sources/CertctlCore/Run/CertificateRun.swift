@@ -343,7 +343,9 @@ public struct CertificateRun: Sendable {
         let setup = HTTP01Setup(listen: options.http01Listen, route: http01, transport: transport, logger: logger)
         return try await HTTP01Session.with(setup) { http01 in
             // What a killed run left where this one is about to solve, removed first.
-            await http01.removeLeftovers(in: Set(due.map(\.0.desired.namespace)))
+            await http01.removeLeftovers(
+                in: Set(due.map(\.0.desired.namespace)),
+                routes: options.issuers.values.contains(where: \.solvesThroughRoutes))
             return await issuance.run(due, http01: http01) { entry, action, result in
                 let (report, now) = await storage.store(entry, action, result)
                 stored.add(now)
