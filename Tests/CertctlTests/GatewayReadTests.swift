@@ -166,6 +166,10 @@ struct GatewayHTTPRouteTests {
         #expect(deleted.count == created.count, "each removed after its challenge")
         #expect(!log.contains { $0.hasPrefix("create networking.k8s.io/v1/ingresses") }, "no solver Ingress")
         #expect(try await client.list(HTTPRoute.self, namespace: "prod").isEmpty)
+        let events = try await client.list(Event.self, namespace: "prod")
+        let regarding = Set(events.map { "\($0.regarding?.kind ?? "") \($0.regarding?.name ?? "")" })
+        #expect(regarding == ["Gateway web", "ListenerSet extra"], "Issued Events on the Gateway and the ListenerSet")
+        #expect(events.count == 3 && events.allSatisfy { $0.reason == "Issued" })
         #expect(try await client.list(Service.self, namespace: "prod").isEmpty)
     }
 
@@ -240,5 +244,66 @@ struct GatewayHTTPRouteIssuerTests {
         } throws: { error in
             "\(error)".contains(words)
         }
+    }
+}
+
+@Suite("A Gateway's certificates as the chart runs certctl (certctl.gatewayAPI: true)", .serialized)
+struct GatewayPodTests {
+    /// The chart's Role with `certctl.gatewayAPI: true` (`mybinder/templates/certctl-rbac.yaml`).
+    static let gatewayRules = [
+        FakeAPIRule(
+            namespace: "prod", groups: ["gateway.networking.k8s.io"],
+            resources: ["gateways", "listenersets", "referencegrants"], verbs: ["list"]),
+        FakeAPIRule(
+            namespace: "prod", groups: ["gateway.networking.k8s.io"], resources: ["httproutes"],
+            verbs: ["list", "create", "delete"]),
+    ]
+
+    @Test(
+        "through the binary as a pod: issued over HTTP-01 through solver HTTPRoutes, none left, Events on both objects, every Gateway API verb granted used; the next run orders nothing"
+    )
+    func pod() async throws {
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await ca.stop() } }
+        let rules = try PodRBACTests.chartRole(namespace: "prod").rules + Self.gatewayRules
+        let server = try await FakeAPIServer.start(
+            users: [.admin(), .serviceAccount("prod", "certctl", token: PodRBACTests.jobToken, rules: rules)],
+            customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        defer { Task { await server.stop() } }
+        let admin = fakeClient(server)
+        try await GatewayReadTests().create(admin, issuer: "gateway")
+        let project = try PodRBACTests.project(server, "gateway-pod")
+        try """
+        kind: ClusterIssuer
+        metadata: {name: gateway}
+        spec:
+          acme:
+            server: \(ca.directoryURL)
+            privateKeySecretRef: {name: gateway-account}
+            solvers:
+            - http01: {gatewayHTTPRoute: {}}
+        """.write(to: project.folder.appendingPathComponent("issuers/gateway.yaml"), atomically: true, encoding: .utf8)
+        let arguments = project.runArguments(issuer: "gateway", port: port, ["--http01-self-check-passes", "0"])
+        let first = try await CertctlProcess.run(
+            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(first.status == 0, "\(first.standardOutput)\(first.standardError)")
+        #expect(!first.standardOutput.contains("warning"), "\(first.standardOutput)")
+        #expect(await ca.orders.count == 3)
+        #expect(try await admin.list(HTTPRoute.self, namespace: "prod").isEmpty, "no route left")
+        let events = try await admin.list(Event.self, namespace: "prod")
+        #expect(Set(events.compactMap { $0.regarding?.kind }) == ["Gateway", "ListenerSet"])
+        let used = await PodRBACTests.verbsUsed(server).filter { $0.key.hasPrefix("gateway.networking.k8s.io") }
+        #expect(
+            used == [
+                "gateway.networking.k8s.io/v1/gateways": ["list"],
+                "gateway.networking.k8s.io/v1/listenersets": ["list"],
+                "gateway.networking.k8s.io/v1/referencegrants": ["list"],
+                "gateway.networking.k8s.io/v1/httproutes": ["list", "create", "delete"],
+            ], "the Role's Gateway API rules, each used")
+        let second = try await CertctlProcess.run(
+            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(second.status == 0)
+        #expect(await ca.orders.count == 3, "nothing due")
     }
 }

@@ -171,6 +171,22 @@ def test_edit_in_place_adds_get_and_patch_of_ingresses_only_when_enabled():
     assert [sorted(r["verbs"]) for r in plain_rules] == [["create", "delete", "list"]]
 
 
+def test_gateway_api_adds_its_rules_only_when_enabled():
+    objects, _ = render("prod", {"certctl": {"gatewayAPI": True}})
+    role = find(objects, "Role", "certctl")[0]
+    kubernetes_validate.validate(role, KUBERNETES_VERSION, strict=True)
+    rules = rules_of(role)
+    group = ("gateway.networking.k8s.io",)
+    assert rules[(group, ("gateways", "listenersets", "referencegrants"))] == ["list"]
+    assert rules[(group, ("httproutes",))] == ["list", "create", "delete"]
+    exporter = rules_of(find(objects, "Role", "certctl-exporter")[0])
+    assert exporter[(group, ("gateways", "listenersets", "referencegrants"))] == ["list"]
+    assert (group, ("httproutes",)) not in exporter
+    plain, _ = render("prod")
+    for name in ["certctl", "certctl-exporter"]:
+        assert not any(r["apiGroups"] == list(group) for r in find(plain, "Role", name)[0]["rules"])
+
+
 def test_no_secret_value_in_the_output():
     _, manifests = render("prod", {"certctl": {"smtpPassword": "hunter2-not-for-output"}})
     text = "\n".join(manifests.values())

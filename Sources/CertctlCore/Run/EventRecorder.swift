@@ -3,7 +3,8 @@ import Foundation
 public import Kubernetes
 import Logging
 
-/// Kubernetes Events (`events.k8s.io/v1`) on the Ingresses of a certificate: issued, renewed,
+/// Kubernetes Events (`events.k8s.io/v1`) on the objects that ask for a certificate (its
+/// Ingresses, Gateways, ListenerSets, each in its own namespace): issued, renewed,
 /// failed with the CA's problem. A failed Event never fails the run, but it is a warning of the
 /// run (logged once, in the summary), never a silent debug line.
 public struct EventRecorder: Sendable {
@@ -58,29 +59,39 @@ public struct EventRecorder: Sendable {
     }
 
     public func record(_ desired: DesiredCertificate, warning: Bool, reason: String, note: String) async {
-        for ingress in desired.ingresses {
+        for source in desired.sources {
+            let apiVersion =
+                switch source.kind {
+                case .ingress: Ingress.apiVersion
+                case .gateway: Gateway.apiVersion
+                case .listenerSet: ListenerSet.apiVersion
+                }
             let event = Event(
                 metadata: ObjectMeta(
                     name: ObjectName.bounded(
-                        "", "\(ingress).\(String(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff, radix: 16))"),
-                    namespace: desired.namespace),
+                        "",
+                        "\(source.name).\(String(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff, radix: 16))"),
+                    namespace: source.namespace),
                 eventTime: MicroTime(Date()),
                 reportingController: "certctl.io/certctl",
                 reportingInstance: Self.prefix(instance, bytes: Self.instanceLimit),
                 action: "Issue",
                 reason: reason,
                 regarding: .init(
-                    apiVersion: Ingress.apiVersion, kind: Ingress.kind, name: ingress, namespace: desired.namespace,
-                    uid: nil),
-                note: Self.prefix("\(desired.secretName): \(note)", bytes: Self.noteLimit),
+                    apiVersion: apiVersion, kind: source.kind.rawValue, name: source.name,
+                    namespace: source.namespace, uid: nil),
+                // The Secret's namespace is named where it is not the object's own.
+                note: Self.prefix(
+                    "\(source.namespace == desired.namespace ? desired.secretName : desired.id): \(note)",
+                    bytes: Self.noteLimit),
                 type: warning ? "Warning" : "Normal"
             )
             do {
                 _ = try await client.create(event)
             } catch {
                 warnings.add(
-                    "event", "cannot record Events (first refused: Ingress \(desired.namespace)/\(ingress)): \(error)",
-                    metadata: ["ingress": "\(desired.namespace)/\(ingress)"])
+                    "event", "cannot record Events (first refused: \(source)): \(error)",
+                    metadata: ["object": "\(source)"])
             }
         }
     }
