@@ -50,6 +50,16 @@ public struct DesiredCertificate: Sendable, Equatable {
         self.ingressClass = ingressClass
     }
 
+    /// The objects as a column and a metric label show them: an Ingress of the certificate's
+    /// namespace by its name (as always), others as `Gateway/web`, `ListenerSet/edge/extra`.
+    public var objectNames: [String] {
+        sources.map { source in
+            if source.kind == .ingress, source.namespace == namespace { return source.name }
+            let place = source.namespace == namespace ? source.name : "\(source.namespace)/\(source.name)"
+            return "\(source.kind.rawValue)/\(place)"
+        }
+    }
+
     /// "Ingress prod/a, Gateway prod/web", for messages.
     public var sourceList: String { sources.map(\.description).joined(separator: ", ") }
 

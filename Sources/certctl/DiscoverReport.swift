@@ -10,7 +10,7 @@ enum DiscoverReport {
         for entry in inventory.entries {
             rows.append([
                 entry.desired.namespace,
-                entry.desired.ingresses.joined(separator: ","),
+                entry.desired.objectNames.joined(separator: ","),
                 entry.desired.secretName,
                 entry.desired.hosts.joined(separator: ","),
                 entry.desired.issuer,

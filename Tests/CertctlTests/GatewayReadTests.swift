@@ -49,6 +49,13 @@ struct GatewayReadTests {
         #expect(inventory.problems.isEmpty, "\(inventory.problems)")
         let sources = Set(inventory.entries.map(\.desired.sourceList))
         #expect(sources == ["Gateway prod/web", "ListenerSet prod/extra"])
+        // The status table's object column and the metrics' ingress label name them by kind.
+        let statuses = CertificateStatus.all(in: inventory, issuers: [:], now: Date())
+        let table = StatusTable.render(
+            statuses, now: Date(), style: .init(colour: false, wide: true, showCluster: false, width: 200))
+        #expect(table.contains("Gateway/web") && table.contains("ListenerSet/extra"), "\(table)")
+        let metrics = CertificateMetrics.render(statuses)
+        #expect(metrics.contains(#"secret="extra-tls",ingress="ListenerSet/extra""#), "\(metrics)")
     }
 
     /// The objects of `gatewayManifests`, created through the API, for `issuer`.

@@ -77,7 +77,7 @@ public enum CertificateMetrics {
             let labels = [
                 ("namespace", status.desired.namespace),
                 ("secret", status.desired.secretName),
-                ("ingress", status.desired.ingresses.joined(separator: ",")),
+                ("ingress", status.desired.objectNames.joined(separator: ",")),
                 ("issuer", status.desired.issuer),
             ]
             func gauge(_ name: String, _ help: String, _ value: Double, extra: [(String, String)] = []) {

@@ -31,7 +31,7 @@ public enum StatusPage {
                 <tr class="\(status.state.rawValue.lowercased())" data-rank="\(rank)">\(cluster)\
                 <td class="state nw" data-sort="\(status.state.rank)">\(status.state.rawValue)</td>\
                 <td><span class="nw">\(escape(status.desired.namespace))/</span><wbr><b class="nw">\(escape(status.desired.secretName))</b>\
-                <div class="sub">Ingress \(status.desired.ingresses.map { "<span class=\"nw\">\(escape($0))</span>" }.joined(separator: ", "))</div></td>\
+                <div class="sub">\(status.desired.sources.map { "<span class=\"nw\">\(escape($0.description))</span>" }.joined(separator: ", "))</div></td>\
                 <td>\(hosts)</td>\
                 <td class="nw">\(escape(status.desired.issuer + (status.record.profile.map { "/\($0)" } ?? "")))</td>\
                 <td class="nw" data-sort="\(left.map { String(Int($0)) } ?? "-1e12")">\(bar)\

@@ -38,7 +38,7 @@ public enum StatusTable {
             ("NAMESPACE", .init(shrinksTo: 9, cutsMiddle: true), { $0.desired.namespace }),
             (
                 "INGRESS", .init(shrinksTo: 10, dropOrder: 3, dropsBeforeCutting: true, cutsMiddle: true),
-                { $0.desired.ingresses.joined(separator: ",") }
+                { $0.desired.objectNames.joined(separator: ",") }
             ),
             ("SECRET", .init(shrinksTo: 14, cutsMiddle: true), { $0.desired.secretName }),
             ("HOSTS", .init(shrinksTo: 14, cutsMiddle: true), { hostsCell($0.desired.hosts, wide: style.wide) }),
@@ -177,6 +177,7 @@ public enum StatusTable {
                 "cluster": status.cluster,
                 "namespace": status.desired.namespace,
                 "ingresses": status.desired.ingresses,
+                "objects": status.desired.sources.map(\.description),
                 "secret": status.desired.secretName,
                 "hosts": status.desired.hosts,
                 "issuer": status.desired.issuer,
@@ -303,7 +304,7 @@ public enum StatusTable {
         var lines: [(String, String)] = [
             ("Decision", explain(status, now: now)),
             ("Secret", "\(status.desired.namespace)/\(status.desired.secretName) (\(status.cluster))"),
-            ("Ingresses", status.desired.ingresses.joined(separator: ", ")),
+            ("Asked by", status.desired.sourceList),
             ("Hosts", status.desired.hosts.joined(separator: ", ")),
             (
                 "Issuer",
