@@ -125,14 +125,15 @@ struct StatusTests {
         let first = certificates[0]
         #expect(first["state"] as? String == "Expired")
         #expect(first["timeLeftSeconds"] as? Int == -10 * 86_400)
+        #expect((first["objects"] as? [String])?.allSatisfy { $0.hasPrefix("Ingress ") } == true, "\(first)")
         #expect(
             Set(first.keys) == [
                 "chainIssuer", "cluster", "decision", "failureCount", "failureKind", "hosts", "ingresses", "issuer",
                 "keyType",
                 "lifetimeSeconds",
                 "namespace",
-                "nextAttempt", "notAfter", "notBefore", "problem", "profile", "renewalTime", "secret", "serial",
-                "state", "timeLeftSeconds",
+                "nextAttempt", "notAfter", "notBefore", "objects", "problem", "profile", "renewalTime", "secret",
+                "serial", "state", "timeLeftSeconds",
             ])
         #expect(certificates[1]["notAfter"] is NSNull)
         let problems = try #require(object["problems"] as? [[String: Any]])
