@@ -3,7 +3,9 @@ import CertctlTestSupport
 import Certificates
 import Foundation
 import Kubernetes
+import Logging
 import Testing
+import Transport
 
 /// A Gateway `web` in `prod` for the issuer `local`: listeners `a` and `b` share Secret `web-tls`,
 /// `c` has `c-tls`; a ListenerSet `extra` attached to it with Secret `extra-tls`.
@@ -312,5 +314,34 @@ struct GatewayPodTests {
             arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
         #expect(second.status == 0)
         #expect(await ca.orders.count == 3, "nothing due")
+    }
+}
+
+@Suite("certctl check and the Gateway API")
+struct GatewayCheckTests {
+    func check(_ server: FakeAPIServer, token: String = "test-token") async -> [Preflight.Result] {
+        let client = fakeClient(server, token: token)
+        let preflight = Preflight(
+            store: KubernetesStore(client: client), scope: .only(["prod"]), issuers: [:], defaultIssuer: nil,
+            place: .cluster(client: client, namespace: "prod"), transport: CurlTransport(userAgent: "t"),
+            client: client, namespace: "prod", resolver: nil, requestTimeout: .seconds(5),
+            logger: Logger(label: "check"))
+        return await preflight.run().filter { $0.check == "Gateway API" || $0.check == "permissions" }
+    }
+
+    @Test("a cluster without it is noted, not a failure; with it, its certificates are counted and its verbs checked")
+    func served() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let without = await check(server)
+        #expect(without.contains { $0.outcome == .ok && $0.message.contains("not served by this cluster") })
+        try await server.install(customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        try await GatewayReadTests().create(fakeClient(server))
+        let with = await check(server)
+        #expect(
+            with.contains { $0.outcome == .ok && $0.message == "served: 0 certificates from Gateways and ListenerSets" }
+        )
+        let permissions = try #require(with.first { $0.check == "permissions" })
+        #expect(permissions.outcome == .ok, "the admin may do all: \(permissions.message)")
     }
 }

@@ -52,4 +52,15 @@ extension Preflight {
         await session.stop()
         return results
     }
+
+    /// Whether the cluster serves the Gateway API, how many certificates its objects ask for,
+    /// and what of it could not be read.
+    func gatewayAPI(_ inventory: Inventory) -> [Result] {
+        guard inventory.servesGatewayAPI else {
+            return [Result(.ok, "Gateway API", "not served by this cluster: no Gateways to manage")]
+        }
+        let count = inventory.entries.filter { $0.desired.sources.contains { $0.kind != .ingress } }.count
+        return [Result(.ok, "Gateway API", "served: \(counted(count, "certificate")) from Gateways and ListenerSets")]
+            + inventory.notes.map { Result(.warning, "Gateway API", $0) }
+    }
 }

@@ -132,6 +132,7 @@ public struct Preflight: Sendable {
                 Result(
                     .warning, "object", "\(problem.object)\(problem.field.map { " \($0)" } ?? ""): \(problem.reason)"))
         }
+        if client != nil { for result in gatewayAPI(inventory) { add(result) } }
         let used = Set(inventory.entries.map(\.desired.issuer))
         for name in (used.isEmpty ? Set(issuers.keys) : used).sorted() {
             guard let issuer = issuers[name] else { continue }
@@ -140,7 +141,13 @@ public struct Preflight: Sendable {
         if let client {
             let namespaces = Set(inventory.entries.map(\.desired.namespace)).sorted()
             let editing = Set(inventory.entries.filter(\.desired.settings.editInPlace).map(\.desired.namespace))
-            for result in await permissions(client, namespaces: namespaces, editingIngresses: editing) { add(result) }
+            let gateways = inventory.servesGatewayAPI
+            let routes = gateways && issuers.values.contains(where: \.solvesThroughRoutes)
+            for result in await permissions(
+                client, namespaces: namespaces, editingIngresses: editing, gateways: gateways, routes: routes)
+            {
+                add(result)
+            }
         }
         for result in await resolution(inventory) { add(result) }
         if let client, let http01Probe {
@@ -240,14 +247,22 @@ public struct Preflight: Sendable {
     /// SelfSubjectAccessReviews of everything the job does, per namespace: one line each.
     /// - Parameter editingIngresses: namespaces with an Ingress that asks for http01-edit-in-place
     ///   (the job gets and patches it).
-    func permissions(_ client: KubernetesClient, namespaces: [String], editingIngresses: Set<String> = [])
-        async -> [Result]
-    {
+    func permissions(
+        _ client: KubernetesClient, namespaces: [String], editingIngresses: Set<String> = [], gateways: Bool = false,
+        routes: Bool = false
+    ) async -> [Result] {
         var places: [(String, [Access])] = namespaces.map { namespace in
             let edit = [
                 Access("get", "networking.k8s.io", "ingresses"), Access("patch", "networking.k8s.io", "ingresses"),
             ]
-            return (namespace, Self.certificateNamespaceAccess + (editingIngresses.contains(namespace) ? edit : []))
+            let group = "gateway.networking.k8s.io"
+            let gatewayAccess =
+                (gateways ? ["gateways", "listenersets", "referencegrants"].map { Access("list", group, $0) } : [])
+                + (routes ? ["list", "create", "delete"].map { Access($0, group, "httproutes") } : [])
+            return (
+                namespace,
+                Self.certificateNamespaceAccess + (editingIngresses.contains(namespace) ? edit : []) + gatewayAccess
+            )
         }
         if let own = namespace {
             if let index = places.firstIndex(where: { $0.0 == own }) {
