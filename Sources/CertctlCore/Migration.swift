@@ -103,7 +103,7 @@ public struct Migration: Sendable {
             items.append(plan(entry, object: object, now: now, profile: profiles[entry.desired.issuer]))
         }
         for entry in inventory.entries where !covered.contains(entry.desired.id) {
-            let object = "Ingress \(entry.desired.namespace)/\(entry.desired.ingresses.first ?? "?")"
+            let object = entry.desired.sources.first.map(\.description) ?? "Secret \(entry.desired.id)"
             var item = plan(entry, object: object, now: now, profile: profiles[entry.desired.issuer])
             item.message += " (no cert-manager Certificate)"
             items.append(item)

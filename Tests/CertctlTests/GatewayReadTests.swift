@@ -1,3 +1,4 @@
+import Basics
 import CertctlCore
 import CertctlTestSupport
 import Certificates
@@ -343,5 +344,29 @@ struct GatewayCheckTests {
         )
         let permissions = try #require(with.first { $0.check == "permissions" })
         #expect(permissions.outcome == .ok, "the admin may do all: \(permissions.message)")
+    }
+}
+
+@Suite("certctl migrate and Gateways")
+struct GatewayMigrateTests {
+    @Test(
+        "a Certificate cert-manager made for a Gateway is matched by its Secret; one it did not make is named by its Gateway"
+    )
+    func adopted() async throws {
+        let fixture = try await StoreFixture.make(.local, rawManifests: ["gateway.yaml": gatewayManifests])
+        defer { Task { await fixture.stop() } }
+        let inventory = try await Inventory.load(
+            from: fixture.store, scope: .all, issuers: ["local"], defaultIssuer: "local")
+        var certificate = MigrateTests.certificate("web-tls", hosts: ["a.mybinder.org", "b.mybinder.org"], owner: nil)
+        certificate.spec = certificate.spec?.merging(
+            .object(["issuerRef": .object(["name": .string("local"), "kind": .string("ClusterIssuer")])]))
+        let migration = Migration.make(
+            cluster: "local", certificates: [certificate], inventory: inventory, keyType: "ecdsa-p256", now: Date(),
+            profiles: [:])
+        let byObject = Dictionary(grouping: migration.items, by: \.object)
+        #expect(byObject["Certificate prod/web-tls"]?.map(\.verdict) == ["issue"], "\(migration.items)")
+        #expect(byObject["Gateway prod/web"]?.first?.secret == "prod/c-tls")
+        #expect(byObject["ListenerSet prod/extra"]?.first?.secret == "prod/extra-tls")
+        #expect(!migration.items.contains { $0.object.hasPrefix("Ingress") })
     }
 }
