@@ -261,8 +261,7 @@ public struct KubernetesClient: Sendable {
                 return try await sendOnce(
                     method, path: path, query: query, body: body, contentType: contentType, verb: verb,
                     object: object)
-            } catch var error as KubernetesError {
-                error.afterUnansweredAttempt = unanswered
+            } catch let error as KubernetesError {
                 // A delete sent again that finds nothing: the first one was carried out.
                 if unanswered, safety == .delete, error.isNotFound { return HTTPResponse(status: 200, body: []) }
                 guard let outcome = error.attemptOutcome,

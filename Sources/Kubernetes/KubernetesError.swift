@@ -63,9 +63,6 @@ public struct KubernetesError: ReportedError {
     public var status: KubernetesStatus?
     /// What the attempt that failed came to, for the client's retries; nil: not retried.
     var attemptOutcome: RequestRetry.Outcome?
-    /// An earlier attempt of the same request went out and got no answer: the server may have
-    /// carried it out (a create then meets its own object, a delete finds it gone).
-    public internal(set) var afterUnansweredAttempt = false
 
     public init(_ code: Code, object: String, reason: String, status: KubernetesStatus? = nil) {
         self.code = code

@@ -90,6 +90,11 @@ struct GatewayReadTests {
         #expect(await !server.requestLog.contains { $0.contains("gateway.networking.k8s.io") }, "no list without it")
 
         try await server.install(customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        // Group discovery is for authenticated users (system:discovery), as on a real server.
+        let anonymous = try await CurlTransport(userAgent: "t").send(
+            HTTPRequest(url: server.url + "/apis/gateway.networking.k8s.io", tls: server.tls))
+        #expect(anonymous.status == 403)
+        #expect(try await store.client.serves(group: GatewayAPI.group))
         try await create(store.client)
         let with = try await Inventory.load(
             from: store, scope: .only(["prod"]), issuers: ["local"], defaultIssuer: "local")

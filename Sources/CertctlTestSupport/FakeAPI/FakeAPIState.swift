@@ -155,6 +155,14 @@ actor FakeAPIState {
         }
         let query = Self.parseQuery(request.uri)
         if request.method == "GET", let group = Self.discoveredGroup(request.path) {
+            // system:discovery is bound to authenticated users only.
+            guard user.name != FakeAPIUser.anonymous.name else {
+                return Answer(
+                    response: Status.failure(
+                        403, "Forbidden",
+                        "forbidden: User \"system:anonymous\" cannot get path \"\(request.path)\"",
+                        details: .object([:])))
+            }
             return Answer(response: discovery(group))
         }
         guard let route = Route(path: request.path, method: request.method, query: query) else {
