@@ -60,6 +60,12 @@ public struct DesiredCertificate: Sendable, Equatable {
         }
     }
 
+    /// The kinds of the objects asking for it, each once, in the order of `sources`.
+    public var objectKinds: [String] {
+        var seen: Set<Source.Kind> = []
+        return sources.compactMap { seen.insert($0.kind).inserted ? $0.kind.rawValue : nil }
+    }
+
     /// "Ingress prod/a, Gateway prod/web", for messages.
     public var sourceList: String { sources.map(\.description).joined(separator: ", ") }
 

@@ -58,7 +58,10 @@ struct GatewayReadTests {
             statuses, now: Date(), style: .init(colour: false, wide: true, showCluster: false, width: 200))
         #expect(table.contains("Gateway/web") && table.contains("ListenerSet/extra"), "\(table)")
         let metrics = CertificateMetrics.render(statuses)
-        #expect(metrics.contains(#"secret="extra-tls",ingress="ListenerSet/extra""#), "\(metrics)")
+        #expect(
+            metrics.contains(
+                #"secret="extra-tls",ingress="ListenerSet/extra",issuer="local",object_kind="ListenerSet"}"#),
+            "\(metrics)")
     }
 
     /// The objects of `gatewayManifests`, created through the API, for `issuer`.

@@ -38,24 +38,24 @@ struct MetricsTests {
         let text = try Self.exposition()
         let samples = Self.samples(text)
         let ready =
-            #"certctl_certificate_ready{namespace="prod",secret="ready",ingress="ready",issuer="letsencrypt-prod"} 1.0"#
+            #"certctl_certificate_ready{namespace="prod",secret="ready",ingress="ready",issuer="letsencrypt-prod",object_kind="Ingress"} 1.0"#
         #expect(samples.contains(ready))
         #expect(
             samples.contains(
-                #"certctl_certificate_ready{namespace="prod",secret="expired",ingress="expired",issuer="letsencrypt-prod"} 0.0"#
+                #"certctl_certificate_ready{namespace="prod",secret="expired",ingress="expired",issuer="letsencrypt-prod",object_kind="Ingress"} 0.0"#
             ))
         #expect(
             samples.contains(
-                #"certctl_certificate_ready{namespace="prod",secret="missing",ingress="missing",issuer="letsencrypt-prod"} 0.0"#
+                #"certctl_certificate_ready{namespace="prod",secret="missing",ingress="missing",issuer="letsencrypt-prod",object_kind="Ingress"} 0.0"#
             ))
         let notAfter = StatusTests.now.addingTimeInterval(80 * 86_400).timeIntervalSince1970
         #expect(
             samples.contains(
-                #"certctl_certificate_not_after_timestamp_seconds{namespace="prod",secret="ready",ingress="ready",issuer="letsencrypt-prod"} \#(notAfter)"#
+                #"certctl_certificate_not_after_timestamp_seconds{namespace="prod",secret="ready",ingress="ready",issuer="letsencrypt-prod",object_kind="Ingress"} \#(notAfter)"#
             ))
         #expect(
             samples.contains(
-                #"certctl_certificate_failures{namespace="prod",secret="failing",ingress="failing",issuer="letsencrypt-prod"} 3.0"#
+                #"certctl_certificate_failures{namespace="prod",secret="failing",ingress="failing",issuer="letsencrypt-prod",object_kind="Ingress"} 3.0"#
             ))
         #expect(samples.contains(#"certctl_certificates{state="Expired"} 1.0"#))
         #expect(samples.contains(#"certctl_problems{namespace="prod",kind="invalid_host"} 2.0"#))

@@ -553,7 +553,8 @@ struct RunReporterTests {
         for site in ["site0", "site1"] {
             #expect(
                 text.contains(#"certctl_certificate_ready{namespace="prod",secret="kubelego-tls-\#(site)""#)
-                    && text.contains(#"secret="kubelego-tls-\#(site)",ingress="\#(site)",issuer="pebble"} 1"#),
+                    && text.contains(
+                        #"secret="kubelego-tls-\#(site)",ingress="\#(site)",issuer="pebble",object_kind="Ingress"} 1"#),
                 "\(site) is ready in the metrics")
         }
         #expect(text.contains(#"certctl_issuances_total{result="issued"} 2"#))

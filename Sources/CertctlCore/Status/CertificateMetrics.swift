@@ -2,8 +2,10 @@ import Certificates
 public import Foundation
 
 /// The Prometheus exposition of certificates and runs (``Exposition``). Labels
-/// name objects, never key material: `namespace`, `secret`, `ingress`, `issuer` (and `serial`,
-/// `profile`, `key_type` on the info metric).
+/// name objects, never key material: `namespace`, `secret`, `ingress` (the objects asking for
+/// the certificate; a Gateway or ListenerSet by `Kind/name`), `issuer`, `object_kind` (`Ingress`,
+/// `Gateway`, `ListenerSet`; several comma-separated) and `serial`, `profile`, `key_type` on the
+/// info metric.
 public enum CertificateMetrics {
     /// What a run adds to the certificate metrics.
     public struct RunFigures: Sendable {
@@ -79,6 +81,7 @@ public enum CertificateMetrics {
                 ("secret", status.desired.secretName),
                 ("ingress", status.desired.objectNames.joined(separator: ",")),
                 ("issuer", status.desired.issuer),
+                ("object_kind", status.desired.objectKinds.joined(separator: ",")),
             ]
             func gauge(_ name: String, _ help: String, _ value: Double, extra: [(String, String)] = []) {
                 out.gauge(name, help, labels: labels + extra, value)
