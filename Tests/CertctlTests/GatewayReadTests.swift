@@ -324,6 +324,58 @@ struct GatewayPodTests {
         #expect(second.status == 0)
         #expect(await ca.orders.count == 3, "nothing due")
     }
+
+    @Test("certctl check in a pod probes HTTP-01 through an HTTPRoute to its responder and removes the route")
+    func probe() async throws {
+        let server = try await FakeAPIServer.start(
+            users: [
+                .admin(),
+                .serviceAccount(
+                    "prod", "certctl", token: PodRBACTests.jobToken,
+                    rules: try PodRBACTests.chartRole(namespace: "prod").rules + Self.gatewayRules),
+            ],
+            customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        defer { Task { await server.stop() } }
+        let ca = try await TestACMEServer.start(validationPort: freeLoopbackPort())
+        defer { Task { await ca.stop() } }
+        let bind = try await BIND.start(zone: "mybinder.org")
+        defer { bind.stop() }
+        let admin = fakeClient(server)
+        try await GatewayReadTests().create(admin, issuer: "gateway")
+        let project = try PodRBACTests.project(server, "gateway-check")
+        try """
+        kind: ClusterIssuer
+        metadata: {name: gateway}
+        spec:
+          acme:
+            server: \(ca.directoryURL)
+            privateKeySecretRef: {name: gateway-account}
+            solvers:
+            - http01: {gatewayHTTPRoute: {}}
+        """.write(to: project.folder.appendingPathComponent("issuers/gateway.yaml"), atomically: true, encoding: .utf8)
+        // The responder listens on a loopback port and is fetched there, as the Gateway would
+        // route each host's challenge path to the solver Service.
+        let port = freeLoopbackPort()
+        let result = try await CertctlProcess.run(
+            [
+                "check", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "gateway",
+                "--resolver", bind.address, "--http01-listen", "127.0.0.1:\(port)", "--http01-probe-address",
+                "127.0.0.1:\(port)",
+            ], environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        for host in ["a", "b", "c", "extra"] {
+            #expect(
+                result.standardOutput.contains(
+                    "\(host).mybinder.org: the probe token came back through an HTTPRoute"), "\(result.standardOutput)")
+        }
+        let log = await server.requestLog
+        #expect(log.filter { $0.hasPrefix("create gateway.networking.k8s.io/v1/httproutes prod/ ") }.count == 4)
+        #expect(!log.contains { $0.hasPrefix("create networking.k8s.io/v1/ingresses") }, "no solver Ingress")
+        #expect(try await admin.list(HTTPRoute.self, namespace: "prod").isEmpty, "the probe's routes are removed")
+        #expect(
+            try await admin.list(Service.self, namespace: "prod", labelSelector: "certctl.io/http01-solver=true")
+                .isEmpty)
+    }
 }
 
 @Suite("certctl check and the Gateway API")

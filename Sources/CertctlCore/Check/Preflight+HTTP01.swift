@@ -18,8 +18,8 @@ extension Preflight {
     }
 
     /// For every HTTP-01 host: a probe token answered by this pod's responder, published the way
-    /// a run publishes a challenge (the solver Service and Ingress), fetched through the host's
-    /// Ingress (`http://HOST/.well-known/acme-challenge/TOKEN`), then removed.
+    /// a run publishes a challenge (the solver Service and Ingress, or HTTPRoute), fetched through
+    /// the host (`http://HOST/.well-known/acme-challenge/TOKEN`), then removed.
     func probe(_ inventory: Inventory, client: KubernetesClient, with probe: HTTP01Probe) async -> [Result] {
         let setup = HTTP01Setup(
             listen: probe.listen, route: .cluster(client: client, pod: probe.pod, selfCheckPasses: 1),
@@ -42,7 +42,8 @@ extension Preflight {
                 let token = "certctl-probe-" + UUID().uuidString.lowercased()
                 do {
                     try await solver.present(identifier: .dns(host), token: token, keyAuthorization: token + ".probe")
-                    results.append(Result(.ok, "HTTP-01", "\(host): the probe token came back through the Ingress"))
+                    let path = settings.gatewayHTTPRoute == nil ? "the Ingress" : "an HTTPRoute"
+                    results.append(Result(.ok, "HTTP-01", "\(host): the probe token came back through \(path)"))
                 } catch {
                     results.append(Result(.failed, "HTTP-01", "\(host): \(error)"))
                 }
