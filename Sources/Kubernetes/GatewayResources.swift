@@ -198,24 +198,53 @@ public struct HTTPRoute: KubernetesResource, Equatable {
         public var value: String
     }
 
+    /// Only the path is read; a match of headers or a method alone has none.
     public struct Match: Codable, Sendable, Equatable {
-        public var path: PathMatch
+        public var path: PathMatch?
     }
 
+    /// A Service's port is required (a CEL rule of the CRD); another kind's may be absent.
     public struct BackendReference: Codable, Sendable, Equatable {
         public var name: String
-        public var port: Int
+        public var port: Int?
     }
 
+    /// Routes certctl did not make are read too (a list, a leftover someone edited): every field
+    /// the API leaves optional decodes as empty when absent (a redirect rule has no backends, a
+    /// route with no hostnames takes its listeners').
     public struct Rule: Codable, Sendable, Equatable {
         public var matches: [Match]
         public var backendRefs: [BackendReference]
+
+        init(matches: [Match], backendRefs: [BackendReference]) {
+            self.matches = matches
+            self.backendRefs = backendRefs
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            matches = try container.decodeIfPresent([Match].self, forKey: .matches) ?? []
+            backendRefs = try container.decodeIfPresent([BackendReference].self, forKey: .backendRefs) ?? []
+        }
     }
 
     public struct Spec: Codable, Sendable, Equatable {
         public var parentRefs: [ParentReference]
         public var hostnames: [String]
         public var rules: [Rule]
+
+        init(parentRefs: [ParentReference], hostnames: [String], rules: [Rule]) {
+            self.parentRefs = parentRefs
+            self.hostnames = hostnames
+            self.rules = rules
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            parentRefs = try container.decodeIfPresent([ParentReference].self, forKey: .parentRefs) ?? []
+            hostnames = try container.decodeIfPresent([String].self, forKey: .hostnames) ?? []
+            rules = try container.decodeIfPresent([Rule].self, forKey: .rules) ?? []
+        }
     }
 
     public var apiVersion: String? = HTTPRoute.apiVersion

@@ -210,7 +210,7 @@ struct GatewayHTTPRouteTests {
             metadata: ObjectMeta(name: "certctl-http01-abc", namespace: "prod"), parents: parents,
             hostname: "extra.mybinder.org", path: "/.well-known/acme-challenge/t", service: "certctl-http01-abc")
         #expect(route.spec?.rules.first?.backendRefs.first?.port == 80)
-        #expect(route.spec?.rules.first?.matches.first?.path.type == "Exact")
+        #expect(route.spec?.rules.first?.matches.first?.path?.type == "Exact")
         #expect(route.spec?.hostnames == ["extra.mybinder.org"])
         var ingressOnly = desired
         ingressOnly.sources = [.init(.ingress, namespace: "prod", name: "a")]

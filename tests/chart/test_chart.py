@@ -262,3 +262,76 @@ def test_notes_tell_how_to_see_status():
     notes = [text for path, text in manifests.items() if path.endswith("NOTES.txt")][0]
     assert "kubectl -n prod create job --from=cronjob/certctl" in notes
     assert "svc/certctl-exporter 9102" in notes
+
+
+GATEWAY = {"routing": "gateway", "certctl": {"gatewayAPI": True}}
+
+
+def test_gateway_routing_serves_the_same_hosts_and_secrets():
+    """routing: gateway — one Gateway, an HTTPS listener per host naming the Secret the Ingress
+    named, an HTTPRoute per entry to the same Service; no Ingress. The same certificates."""
+    objects, manifests = render("prod", GATEWAY)
+    report = helm.lint(str(CHART), merge(values("prod"), GATEWAY))
+    assert report["errors"] == []
+    assert not find(objects, "Ingress")
+    [gateway] = find(objects, "Gateway")
+    assert gateway["metadata"]["annotations"] == {"kubernetes.io/tls-acme": "true"}
+    assert gateway["spec"]["gatewayClassName"] == "traefik"
+    https = [l for l in gateway["spec"]["listeners"] if l["protocol"] == "HTTPS"]
+    by_secret = {}
+    for listener in https:
+        assert listener["port"] == 8443 and listener["tls"]["mode"] == "Terminate"
+        [ref] = listener["tls"]["certificateRefs"]
+        by_secret.setdefault(ref["name"], []).append(listener["hostname"])
+    ingresses, _ = render("prod")
+    expected = {i["spec"]["tls"][0]["secretName"]: i["spec"]["tls"][0]["hosts"] for i in find(ingresses, "Ingress")}
+    assert by_secret == expected
+    [http] = [l for l in gateway["spec"]["listeners"] if l["protocol"] == "HTTP"]
+    assert http["port"] == 8000 and "hostname" not in http
+    routes = {r["metadata"]["name"]: r for r in find(objects, "HTTPRoute")}
+    redirect = routes.pop("https-redirect")
+    assert redirect["spec"]["parentRefs"] == [{"name": "mybinder", "sectionName": "http"}]
+    assert redirect["spec"]["rules"][0]["filters"][0]["requestRedirect"] == {"scheme": "https", "statusCode": 301}
+    services = {i["metadata"]["name"]: i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] for i in find(ingresses, "Ingress")}
+    assert sorted(routes) == sorted(services)
+    listeners = {l["name"]: l["hostname"] for l in https}
+    for name, route in routes.items():
+        assert route["spec"]["rules"][0]["backendRefs"] == [{"name": services[name]["name"], "port": 80}]
+        attached = [listeners[p["sectionName"]] for p in route["spec"]["parentRefs"]]
+        assert attached == route["spec"]["hostnames"] == expected[f"kubelego-tls-{name}"]
+    notes = [text for path, text in manifests.items() if path.endswith("NOTES.txt")][0]
+    assert "Gateway mybinder" in notes
+
+
+def test_gateway_routing_issuers_answer_through_routes():
+    objects, _ = render("prod", GATEWAY)
+    issuers = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
+    for name in ["letsencrypt-prod.yaml", "letsencrypt-staging.yaml", "pebble.yaml"]:
+        rendered = yaml.safe_load(issuers[name])
+        original = yaml.safe_load((REPOSITORY / "issuers" / name).read_text())
+        solvers = rendered["spec"]["acme"].pop("solvers")
+        original["spec"]["acme"].pop("solvers")
+        assert rendered == original, "only the solvers change"
+        assert solvers == [
+            {"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "mybinder", "namespace": "prod", "sectionName": "http"}]}}}
+        ]
+    # The Role grants what the Gateway path needs.
+    role = rules_of(find(objects, "Role", "certctl")[0])
+    assert role[(("gateway.networking.k8s.io",), ("httproutes",))] == ["list", "create", "delete"]
+
+
+def test_gateway_routing_without_the_gateway_api_grant_is_refused():
+    with pytest.raises(Exception, match="routing: gateway needs certctl.gatewayAPI: true"):
+        render("prod", {"routing": "gateway"})
+    with pytest.raises(Exception, match='routing is "gateways": it must be ingress or gateway'):
+        render("prod", {"routing": "gateways"})
+
+
+def test_gateway_objects_match_the_repository():
+    """tests/chart/gateway-prod.yaml is the prod Gateway and its routes as rendered: the Swift
+    suite creates them in the fake API server (the Gateway API CRDs' schemas and rules) and
+    runs certctl on them. They must not drift apart."""
+    objects, _ = render("prod", GATEWAY)
+    rendered = [o for o in objects if o["kind"] in ("Gateway", "HTTPRoute")]
+    fixture = [d for d in yaml.safe_load_all((REPOSITORY / "tests" / "chart" / "gateway-prod.yaml").read_text()) if d]
+    assert fixture == rendered
