@@ -34,20 +34,32 @@ public enum IssuerLoader {
         return issuers
     }
 
-    /// The issuers of `--issuers` and those read from the cluster, by name; one name in both
-    /// places (or twice in the cluster) is an error naming both.
-    public static func merge(_ files: [String: Issuer], cluster: [Issuer]) throws -> [String: Issuer] {
+    /// The issuers of `--issuers` and those read from the cluster, by name, and what was set
+    /// aside. The cluster's objects are what the operator asked for: a file of the same name (the
+    /// chart's bundled `letsencrypt-prod` beside cert-manager's ClusterIssuer of that name) is
+    /// set aside with a note. One name twice in the cluster is an error naming both.
+    public static func merge(_ files: [String: Issuer], cluster: [Issuer]) throws -> (
+        issuers: [String: Issuer], notes: [String]
+    ) {
         var issuers = files
+        var fromCluster: Set<String> = []
+        var notes: [String] = []
         for issuer in cluster {
             if let existing = issuers[issuer.name] {
-                throw CertctlError(
-                    .invalidIssuer, object: issuer.source,
-                    "the issuer \"\(issuer.name)\" is also defined in \(existing.source); keep one (delete the file, or the object)"
+                guard !fromCluster.contains(issuer.name) else {
+                    throw CertctlError(
+                        .invalidIssuer, object: issuer.source,
+                        "the issuer \"\(issuer.name)\" is also defined in \(existing.source); keep one (rename or delete an object)"
+                    )
+                }
+                notes.append(
+                    "the issuer \"\(issuer.name)\" of \(issuer.source) is used; \(existing.source) of the same name is set aside (delete or rename the file to silence this)"
                 )
             }
+            fromCluster.insert(issuer.name)
             issuers[issuer.name] = issuer
         }
-        return issuers
+        return (issuers, notes)
     }
 
     /// An issuer from an object of the API server (a `ClusterIssuer` or `Issuer` whose `spec` is

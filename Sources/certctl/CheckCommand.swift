@@ -58,7 +58,7 @@ struct CheckCommand: AsyncParsableCommand {
         do {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
+            let (issuers, defaultIssuer, setAside) = try await cluster.loadIssuers(context, logger: logger)
             let place: AccountPlace =
                 if let client = context.client, let namespace = context.namespace {
                     .cluster(client: client, namespace: namespace)
@@ -70,6 +70,7 @@ struct CheckCommand: AsyncParsableCommand {
                 place: place, transport: CurlTransport(userAgent: CertctlVersion.userAgent), client: context.client,
                 namespace: context.namespace, resolver: resolver, requestTimeout: .seconds(acmeTimeout),
                 logger: logger)
+            preflight.issuerNotes = setAside
             let pod = PodEnvironment.read()
             if context.client != nil, let namespace = context.namespace, let name = pod.name {
                 let listen = try ListenAddress(parsing: http01Listen)

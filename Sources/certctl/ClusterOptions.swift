@@ -135,19 +135,25 @@ struct ClusterOptions: ParsableArguments {
         try chooseDefault(try IssuerLoader.load(directory: issuers))
     }
 
-    /// The issuers of `--issuers`, and with `--issuers-from-cluster` those of `context`'s cluster.
+    /// The issuers of `--issuers`, and with `--issuers-from-cluster` those of `context`'s cluster
+    /// (a file named like one of them set aside: `setAside` says which, for warnings).
     func loadIssuers(_ context: Context, logger: Logger) async throws -> (
-        issuers: [String: Issuer], defaultIssuer: String?
+        issuers: [String: Issuer], defaultIssuer: String?, setAside: [String]
     ) {
         let files = try IssuerLoader.load(directory: issuers)
-        guard issuersFromCluster else { return try chooseDefault(files) }
+        guard issuersFromCluster else {
+            let (issuers, defaultIssuer) = try chooseDefault(files)
+            return (issuers, defaultIssuer, [])
+        }
         guard let client = context.client else {
             throw CertctlError(
                 .invalidArgument, object: "--issuers-from-cluster", "reads a cluster's issuers; local mode has none")
         }
         let found = try await ClusterIssuers.read(client: client, scope: context.scope)
         for note in found.notes { logger.notice("\(note)") }
-        return try chooseDefault(try IssuerLoader.merge(files, cluster: found.issuers))
+        let merged = try IssuerLoader.merge(files, cluster: found.issuers)
+        let (issuers, defaultIssuer) = try chooseDefault(merged.issuers)
+        return (issuers, defaultIssuer, merged.notes)
     }
 
     private func chooseDefault(_ loaded: [String: Issuer]) throws -> (issuers: [String: Issuer], defaultIssuer: String?)

@@ -32,7 +32,7 @@ struct DiscoverCommand: AsyncParsableCommand {
         do {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
+            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
             let (store, scope) = (context.store, context.scope)
             let inventory = try await Inventory.load(
                 from: store, scope: scope, issuers: issuers, defaultIssuer: defaultIssuer)

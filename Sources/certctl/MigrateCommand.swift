@@ -45,7 +45,7 @@ struct MigrateCommand: AsyncParsableCommand {
                     .invalidArgument, object: "--manifests",
                     "migrate reads a cluster's cert-manager objects; give a kubeconfig or run in a pod")
             }
-            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
+            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
             let inventory = try await Inventory.load(
                 from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
             var certificates: [CertificateObject] = []

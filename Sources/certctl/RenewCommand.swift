@@ -42,7 +42,7 @@ struct RenewCommand: AsyncParsableCommand {
         do {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
+            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
             // Read to name what is asked for; the marks are stored by the run, under its lock.
             let inventory = try await Inventory.load(
                 from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)

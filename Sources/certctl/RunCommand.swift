@@ -175,8 +175,10 @@ struct RunCommand: AsyncParsableCommand {
         logger: Logger
     ) async throws -> Int32 {
         let context = try cluster.makeContext(logger: logger)
-        let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
-        let options = try makeOptions(issuers, defaultIssuer, context.scope)
+        let (issuers, defaultIssuer, setAside) = try await cluster.loadIssuers(context, logger: logger)
+        var chosen = try makeOptions(issuers, defaultIssuer, context.scope)
+        chosen.issuerNotes = setAside
+        let options = chosen
         let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
         var run: CertificateRun
         if let client = context.client, let namespace = context.namespace {

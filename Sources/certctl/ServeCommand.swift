@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer) = try await cluster.loadIssuers(context, logger: logger)
+            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
             let history: any RunHistory =
                 if let client = context.client, let namespace = context.namespace {
                     ConfigMapRunHistory(client: client, namespace: namespace)

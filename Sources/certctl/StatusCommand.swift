@@ -74,7 +74,7 @@ struct StatusCommand: AsyncParsableCommand {
                     .invalidArgument, object: "--issuers-from-cluster",
                     "reads one cluster's issuers; with several --context give the issuers as files (--issuers)")
             }
-            let (issuers, defaultIssuer) = try await cluster.loadIssuers(contexts[0], logger: logger)
+            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(contexts[0], logger: logger)
             repeat {
                 let text: String
                 (text, worst) = try await draw(contexts, issuers: issuers, defaultIssuer: defaultIssuer)

@@ -24,7 +24,7 @@ struct ClusterIssuerTests {
     }
 
     @Test(
-        "an ACME ClusterIssuer and a namespaced Issuer are used like files; a CA issuer is passed over; a name in both places is an error naming both"
+        "an ACME ClusterIssuer and a namespaced Issuer are used like files; a CA issuer is passed over; two objects of one name are an error naming both"
     )
     func fromCluster() async throws {
         let server = try await FakeAPIServer.start(customResourceDefinitions: FakeAPIServer.certManagerCRDs)
@@ -72,15 +72,59 @@ struct ClusterIssuerTests {
                     == (name == "tls-hub" ? "ClusterIssuer" : "Issuer"))
         }
 
-        // The same name as a file too: refused, naming both.
-        try IssueCommandTests.issuerYAML(server: ca.directoryURL, name: "in-cluster").write(
-            to: project.folder.appendingPathComponent("issuers/in-cluster.yaml"), atomically: true, encoding: .utf8)
+        // Two objects of the cluster with one name: refused, naming both.
+        _ = try await admin.create(
+            IssuerObject(
+                metadata: ObjectMeta(name: "in-cluster", namespace: "prod"),
+                spec: Self.acme(ca.directoryURL, account: "other")))
         let twice = try await CertctlProcess.run(["discover"] + common, directory: project.folder)
         #expect(twice.status == 64, "\(twice.standardError)")
         #expect(
-            twice.standardError.contains(
-                "cluster fake (ClusterIssuer in-cluster): the issuer \"in-cluster\" is also defined in issuers/in-cluster.yaml (ClusterIssuer in-cluster); keep one"
-            ), "\(twice.standardError)")
+            twice.standardError.contains("the issuer \"in-cluster\" is also cluster fake"), "\(twice.standardError)")
+    }
+
+    @Test(
+        "moving off cert-manager with the chart: a ClusterIssuer named like a bundled issuer file is used, the file set aside with one warning in the run and in check"
+    )
+    func namedLikeABundledFile() async throws {
+        let server = try await FakeAPIServer.start(customResourceDefinitions: FakeAPIServer.certManagerCRDs)
+        defer { Task { await server.stop() } }
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await ca.stop() } }
+        let admin = fakeClient(server)
+        // mybinder.org's ClusterIssuer from its cert-manager days, at the test CA.
+        _ = try await admin.create(
+            Self.clusterIssuer("letsencrypt-prod", spec: Self.acme(ca.directoryURL, account: "letsencrypt-prod")))
+        _ = try await admin.create(
+            ingress(
+                "prod", "hub", annotations: ["cert-manager.io/cluster-issuer": "letsencrypt-prod"],
+                tls: [(["hub.mybinder.org"], "tls-hub")]))
+        let project = try PodProject.make(server, name: "bundled-clash")
+        // The chart's bundled issuer files, as its ConfigMap mounts them (letsencrypt-prod among them).
+        let bundled = CertctlProcess.repository.appendingPathComponent("mybinder/charts/certctl/files/issuers")
+        for file in try FileManager.default.contentsOfDirectory(at: bundled, includingPropertiesForKeys: nil) {
+            try FileManager.default.copyItem(
+                at: file, to: project.folder.appendingPathComponent("issuers/\(file.lastPathComponent)"))
+        }
+        let common = [
+            "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--issuers-from-cluster", "-n", "prod",
+            "--default-issuer", "letsencrypt-prod",
+        ]
+        let note =
+            "the issuer \"letsencrypt-prod\" of cluster fake (ClusterIssuer letsencrypt-prod) is used; issuers/letsencrypt-prod.yaml (ClusterIssuer letsencrypt-prod) of the same name is set aside (delete or rename the file to silence this)"
+        let run = try await CertctlProcess.run(
+            ["run", "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "0"] + common,
+            environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+        #expect(await ca.orders.count == 1, "issued by the cluster's issuer, at the test CA")
+        let said = run.standardOutput.components(separatedBy: note).count - 1
+        #expect(said == 1, "warned once in the summary: \(run.standardOutput)")
+        let check = try await CertctlProcess.run(
+            ["check"] + common, environment: ["POD_NAMESPACE": "prod"], directory: project.folder)
+        #expect(
+            check.standardOutput.contains("warn  issuers      \(note)"), "\(check.standardOutput)\(check.standardError)"
+        )
     }
 
     @Test("a cluster without cert-manager's CRDs: the issuers of --issuers, and a note")

@@ -267,7 +267,7 @@ struct GatewayHTTPRouteIssuerTests {
 
 @Suite("A Gateway's certificates as the chart runs certctl (certctl.gatewayAPI: true)", .serialized)
 struct GatewayPodTests {
-    /// The chart's Role with `certctl.gatewayAPI: true` (`mybinder/templates/certctl-rbac.yaml`).
+    /// The chart's Role with `certctl.gatewayAPI: true` (`mybinder/charts/certctl/templates/rbac.yaml`).
     static let gatewayRules = [
         FakeAPIRule(
             namespace: "prod", groups: ["gateway.networking.k8s.io"],

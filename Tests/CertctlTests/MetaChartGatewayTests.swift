@@ -103,7 +103,7 @@ struct MetaChartGatewayTests {
     }
 
     @Test(
-        "as the chart runs it (its Role with certctl.gatewayAPI, its issuer rewritten for routes): every certificate issued through HTTPRoutes on the Gateway's http listener, none left"
+        "as the chart runs it (its Role with gatewayAPI, its issuers' HTTP-01 through routes): every certificate issued through HTTPRoutes on the Gateway's http listener, none left"
     )
     func pod() async throws {
         let port = freeLoopbackPort()
@@ -116,7 +116,7 @@ struct MetaChartGatewayTests {
         defer { Task { await server.stop() } }
         try await Self.create(in: server)
         let project = try PodRBACTests.project(server, "meta-chart-gateway")
-        // The solver as tests/chart/test_chart.py asserts the chart renders it.
+        // The solver as mybinder/config/gateway.yaml sets it (tests/chart/test_chart.py checks the rendering).
         try """
         kind: ClusterIssuer
         metadata: {name: letsencrypt-prod}
@@ -127,7 +127,7 @@ struct MetaChartGatewayTests {
             solvers:
             - http01:
                 gatewayHTTPRoute:
-                  parentRefs: [{name: mybinder, namespace: prod, sectionName: http}]
+                  parentRefs: [{name: mybinder, sectionName: http}]
         """.write(
             to: project.folder.appendingPathComponent("issuers/letsencrypt-prod.yaml"), atomically: true,
             encoding: .utf8)

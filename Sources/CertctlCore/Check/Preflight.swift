@@ -87,6 +87,8 @@ public struct Preflight: Sendable {
     public var logger: Logger
     /// In a pod: the HTTP-01 path through each host's Ingress to this pod's responder is probed.
     public var http01Probe: HTTP01Probe?
+    /// What loading the issuers set aside (a file named like a cluster's issuer): warnings.
+    public var issuerNotes: [String] = []
 
     public init(
         store: any ClusterStore, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?,
@@ -133,6 +135,7 @@ public struct Preflight: Sendable {
                     .warning, "object", "\(problem.object)\(problem.field.map { " \($0)" } ?? ""): \(problem.reason)"))
         }
         if client != nil { for result in gatewayAPI(inventory) { add(result) } }
+        for note in issuerNotes { add(Result(.warning, "issuers", note)) }
         let used = Set(inventory.entries.map(\.desired.issuer))
         for name in (used.isEmpty ? Set(issuers.keys) : used).sorted() {
             guard let issuer = issuers[name] else { continue }

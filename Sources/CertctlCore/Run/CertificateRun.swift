@@ -28,6 +28,8 @@ public struct CertificateRun: Sendable {
         public var dns01CheckServers: [String]?
         /// How long those servers may take to answer it.
         public var dns01PropagationTimeout: Duration = .seconds(120)
+        /// What loading the issuers set aside (a file named like a cluster's issuer): warnings.
+        public var issuerNotes: [String] = []
 
         public init(
             scope: NamespaceScope,
@@ -163,7 +165,7 @@ public struct CertificateRun: Sendable {
         for problem in inventory.problems {
             logger.warning("\(problem.reason)", metadata: ["object": "\(problem.object)"])
         }
-        for note in inventory.notes { warnings.add(note, note) }
+        for note in options.issuerNotes + inventory.notes { warnings.add(note, note) }
         // Annotations with no meaning for an ACME CA: said once per run, naming the Ingress.
         for entry in entries {
             for message in entry.desired.settings.ignored {
