@@ -14,9 +14,17 @@ struct ClusterOptions: ParsableArguments {
     var manifests: String?
 
     @Option(
-        help: ArgumentHelp("State directory (local Secrets and ACME accounts).", valueName: "dir"),
+        name: .customLong("state"),
+        help: ArgumentHelp("State directory (local Secrets and ACME accounts; default .certctl).", valueName: "dir"),
         completion: .directory)
-    var state = ".certctl"
+    var stateOption: String?
+
+    /// The local state directory.
+    var state: String { stateOption ?? ".certctl" }
+
+    /// `--state` without `--manifests` and without a cluster option: local mode is meant, but
+    /// there are no manifests to read.
+    var stateWithoutManifests: Bool { stateOption != nil && manifests == nil && kubeconfig == nil && contexts.isEmpty }
 
     @Option(
         help: ArgumentHelp("kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).", valueName: "path"),
@@ -74,7 +82,7 @@ struct ClusterOptions: ParsableArguments {
         // A mistyped --state would silently mean a new account and every certificate again.
         let parent = ((state as NSString).standardizingPath as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
-        if manifests != nil, !parent.isEmpty,
+        if manifests != nil || stateWithoutManifests, !parent.isEmpty,
             !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue
         {
             throw ValidationError(
@@ -110,6 +118,12 @@ struct ClusterOptions: ParsableArguments {
         if let manifests {
             let scope: NamespaceScope = namespaces.isEmpty ? .all : .only(namespaces)
             return Context(store: LocalDirectoryStore(manifests: manifests, state: state), scope: scope)
+        }
+        if stateWithoutManifests {
+            throw CertctlError(
+                .invalidArgument, object: "--state \(state)",
+                "local mode reads Ingress manifests too: add --manifests DIR (the embedded default is --manifests ingress/), or leave --state out to use the cluster of your kubeconfig"
+            )
         }
         let connection: ClusterConnection
         if kubeconfig != nil || contextName != nil || environment["KUBERNETES_SERVICE_HOST"] == nil {

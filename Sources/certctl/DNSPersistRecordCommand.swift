@@ -45,30 +45,20 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
                     .unknownIssuer, object: "--issuer \(issuer)",
                     "no such issuer in \(cluster.issuers) (known: \(issuers.keys.sorted().joined(separator: ", ")))")
             }
-            let context = try cluster.makeContext(logger: logger)
             var names = try domains.map {
                 try Hostname.validate($0.lowercased(), allowWildcard: true, object: "-d \($0)")
             }
-            if names.isEmpty {
+            // With -d and --state alone the names are all there is to know: the local account.
+            let context =
+                names.isEmpty || !cluster.stateWithoutManifests ? try cluster.makeContext(logger: logger) : nil
+            if let context {
                 let inventory = try await Inventory.load(
                     from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
-                for entry in inventory.entries where entry.desired.issuer == issuer {
-                    for host in entry.desired.hosts where !names.contains(host) {
-                        if case .dnsPersist01 = chosen.solver(for: host, labels: entry.desired.labels)?.method {
-                            names.append(host)
-                        }
-                    }
-                }
-                guard !names.isEmpty else {
-                    throw CertctlError(
-                        .invalidArgument, object: "--issuer \(issuer)",
-                        "no managed Ingress asks for a name its dnsPersist01 solver serves; give the names with -d NAME"
-                    )
-                }
+                names = try Self.names(names, issuer: issuer, solver: chosen, in: inventory)
             }
             let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
             var place = AccountPlace.local(state: cluster.state)
-            if let client = context.client, let namespace = context.namespace {
+            if let client = context?.client, let namespace = context?.namespace {
                 place = AccountPlace.cluster(client: client, namespace: namespace)
             }
             let client = try await AccountSession.open(
@@ -81,5 +71,36 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
         } catch {
             throw CertctlExit.report(error)
         }
+    }
+
+    /// The names to print: those given, or without any the names of the managed certificates
+    /// that the issuer's dnsPersist01 solver serves. A name given whose certificate also has its
+    /// wildcard gets the wildcard's record (`policy=wildcard`): the base name's alone would fail
+    /// the wildcard.
+    static func names(_ given: [String], issuer: String, solver chosen: Issuer, in inventory: Inventory) throws
+        -> [String]
+    {
+        let entries = inventory.entries.filter { $0.desired.issuer == issuer }
+        guard given.isEmpty else {
+            let hosts = Set(entries.flatMap(\.desired.hosts))
+            return given.flatMap { name in
+                !name.hasPrefix("*.") && hosts.contains("*." + name) && !given.contains("*." + name)
+                    ? ["*." + name, name] : [name]
+            }
+        }
+        var names: [String] = []
+        for entry in entries {
+            for host in entry.desired.hosts where !names.contains(host) {
+                if case .dnsPersist01 = chosen.solver(for: host, labels: entry.desired.labels)?.method {
+                    names.append(host)
+                }
+            }
+        }
+        guard !names.isEmpty else {
+            throw CertctlError(
+                .invalidArgument, object: "--issuer \(issuer)",
+                "no managed Ingress asks for a name its dnsPersist01 solver serves; give the names with -d NAME")
+        }
+        return names
     }
 }

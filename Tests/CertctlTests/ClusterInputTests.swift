@@ -460,3 +460,27 @@ struct NumericOptionTests {
         #expect(result.standardError.contains(message), "\(arguments): \(result.standardError)")
     }
 }
+
+@Suite("--state without --manifests")
+struct StateWithoutManifestsTests {
+    @Test(
+        "means local mode: every command that reads Ingresses says to add --manifests, not that there is no kubeconfig",
+        arguments: [
+            ["run"], ["status"], ["discover"], ["check"], ["serve"], ["dns-persist-record", "--issuer", "pebble"],
+        ])
+    func refused(command: [String]) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("state-only-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let issuers = CertctlProcess.repository.appendingPathComponent("issuers").path
+        let result = try await CertctlProcess.run(
+            command + ["--state", folder.appendingPathComponent("state").path, "--issuers", issuers],
+            environment: ["KUBECONFIG": folder.appendingPathComponent("none").path], directory: folder)
+        #expect(result.status == 64, "\(command): \(result.standardError)")
+        #expect(
+            result.standardError.contains(
+                "local mode reads Ingress manifests too: add --manifests DIR (the embedded default is --manifests ingress/)"
+            ), "\(command): \(result.standardError)")
+        #expect(!result.standardError.contains("kubeconfig file"), "\(result.standardError)")
+    }
+}

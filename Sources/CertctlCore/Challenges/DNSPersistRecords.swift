@@ -4,7 +4,8 @@ import Foundation
 /// `certctl dns-persist-record`: the `_validation-persist` records that let an issuer's account
 /// validate names with dns-persist-01, in zone-file form, to publish once.
 public enum DNSPersistRecords {
-    /// One line per name. The CA's issuer domain name is `issuerDomainName` when given, else
+    /// One line per name (a name and its wildcard: one line, `policy=wildcard`, which covers
+    /// both). The CA's issuer domain name is `issuerDomainName` when given, else
     /// read from the dns-persist-01 challenges of an order for `names`, which is left pending
     /// (it expires unused; nothing is issued).
     public static func lines(
@@ -36,7 +37,10 @@ public enum DNSPersistRecords {
                 accounts[domain] = challenge.accountURI
             }
         }
-        return names.map { name in
+        // One record per owner name: a wildcard's (policy=wildcard) also authorizes its base
+        // name, and a second record for the base alone would only be one more to publish.
+        let wildcardBases = Set(names.filter { $0.hasPrefix("*.") }.map { String($0.dropFirst(2)) })
+        return names.filter { !wildcardBases.contains($0) }.map { name in
             let record = DNSPersistRecord(
                 issuerDomainName: issuerNames[name] ?? issuerNames.values.first ?? "",
                 accountURI: accounts[name] ?? account,
