@@ -43,11 +43,13 @@ public struct ACMEAccount: Sendable, Codable, Equatable {
     public var contact: [String]?
     public var termsOfServiceAgreed: Bool?
     public var orders: String?
+    /// When the CA made it, where it says (Boulder and Pebble do; RFC 8555 has no such field).
+    public var createdAt: String?
     /// The account URL (the `kid`), from the `Location` header.
     public var url: String = ""
 
     enum CodingKeys: String, CodingKey {
-        case status, contact, termsOfServiceAgreed, orders
+        case status, contact, termsOfServiceAgreed, orders, createdAt
     }
 }
 

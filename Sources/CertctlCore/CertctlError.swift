@@ -16,6 +16,8 @@ public struct CertctlError: ReportedError {
         case secretBlocked
         /// The run lost its lock (taken over, or not renewed for its term): no new order.
         case lockLost
+        /// Another run holds the lock: a command that must not run beside it did nothing.
+        case lockHeld
     }
 
     public var code: Code
@@ -33,7 +35,7 @@ public struct CertctlError: ReportedError {
     public var isConfigurationError: Bool {
         switch code {
         case .invalidIssuer, .unknownIssuer, .invalidName, .invalidArgument, .invalidManifest: true
-        case .io, .issuance, .challenge, .secretBlocked, .lockLost: false
+        case .io, .issuance, .challenge, .secretBlocked, .lockLost, .lockHeld: false
         }
     }
 }

@@ -27,19 +27,23 @@ public enum CertctlProcess {
     public static func run(
         _ arguments: [String],
         environment: [String: String] = [:],
-        directory: URL? = nil
+        directory: URL? = nil,
+        input: String? = nil
     ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(
-                    with: Swift.Result { try runBlocking(arguments, environment: environment, directory: directory) })
+                    with: Swift.Result {
+                        try runBlocking(arguments, environment: environment, directory: directory, input: input)
+                    })
             }
         }
     }
 
-    private static func runBlocking(_ arguments: [String], environment: [String: String], directory: URL?) throws
-        -> Result
-    {
+    /// Standard input is `input` when given (a typed confirmation), else empty.
+    private static func runBlocking(
+        _ arguments: [String], environment: [String: String], directory: URL?, input: String?
+    ) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -49,7 +53,11 @@ public enum CertctlProcess {
         let error = Pipe()
         process.standardOutput = output
         process.standardError = error
+        let standardInput = Pipe()
+        process.standardInput = standardInput
         try process.run()
+        standardInput.fileHandleForWriting.write(Data((input ?? "").utf8))
+        try standardInput.fileHandleForWriting.close()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -15,7 +15,7 @@ struct Certctl: AsyncParsableCommand {
             RunCommand.self, StatusCommand.self, ServeCommand.self, NotifyCommand.self, RenewCommand.self,
             DiscoverCommand.self,
             CheckCommand.self, MigrateCommand.self, IssueCommand.self, DNSPersistRecordCommand.self,
-            VersionCommand.self,
+            AccountCommand.self, VersionCommand.self,
         ]
     )
 

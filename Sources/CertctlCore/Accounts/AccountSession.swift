@@ -15,7 +15,9 @@ public enum AccountSession {
         observer: (@Sendable (ACMERequestRecord) -> Void)? = nil,
         requestTimeout: Duration = .seconds(30)
     ) async throws -> ACMEClient {
-        let account = try await stored(for: issuer, in: store, logger: logger)
+        let account = try await settled(
+            try await stored(for: issuer, in: store, logger: logger), issuer: issuer, store: store,
+            transport: transport, logger: logger)
         let client = ACMEClient(
             configuration: .init(directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout),
             accountKey: account.key,
@@ -73,5 +75,32 @@ public enum AccountSession {
             "created an ACME account key",
             metadata: ["issuer": "\(issuer.name)", "secret": "\(issuer.accountKeySecret)"])
         return account
+    }
+
+    /// A rollover killed between its two writes left the new key beside the old one. The CA
+    /// says which one the account has now (a lookup by the new key, RFC 8555 §7.3.1
+    /// `onlyReturnExisting`): that one stays, the other goes.
+    static func settled(
+        _ account: StoredAccount, issuer: Issuer, store: any AccountStore, transport: any HTTPTransport,
+        logger: Logger
+    ) async throws -> StoredAccount {
+        guard let next = account.nextKey, let url = account.url else { return account }
+        let probe = ACMEClient(
+            configuration: .init(directoryURL: issuer.server, tls: issuer.tls), accountKey: next, accountURL: nil,
+            transport: transport, logger: logger)
+        var settled = account
+        if let found = try await probe.lookUpAccount(), found.url == url {
+            settled.key = next
+            logger.notice(
+                "finished an account key rollover a killed process left: the CA has the new key",
+                metadata: ["issuer": "\(issuer.name)", "account": "\(url)"])
+        } else {
+            logger.notice(
+                "an account key rollover a killed process left never reached the CA: the old key stays",
+                metadata: ["issuer": "\(issuer.name)", "account": "\(url)"])
+        }
+        settled.nextKey = nil
+        try await store.save(settled, for: issuer)
+        return settled
     }
 }

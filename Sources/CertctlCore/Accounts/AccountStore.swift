@@ -7,11 +7,15 @@ public struct StoredAccount: Sendable {
     public var url: String?
     /// The directory URL the account belongs to; a different server means a new registration.
     public var server: String
+    /// The key a rollover is moving the account to, stored beside the old one until the CA
+    /// confirmed (then it replaces `key`); left by a rollover killed in between.
+    public var nextKey: AccountKey?
 
-    public init(key: AccountKey, url: String?, server: String) {
+    public init(key: AccountKey, url: String?, server: String, nextKey: AccountKey? = nil) {
         self.key = key
         self.url = url
         self.server = server
+        self.nextKey = nextKey
     }
 }
 
@@ -21,7 +25,8 @@ public protocol AccountStore: Sendable {
     func save(_ account: StoredAccount, for issuer: Issuer) async throws
 }
 
-/// Accounts under `STATE/accounts/<privateKeySecretRef>/`: `key.pem` (0600) and `account.json`.
+/// Accounts under `STATE/accounts/<privateKeySecretRef>/`: `key.pem` (0600) and `account.json`,
+/// and `next-key.pem` while a rollover is under way.
 public struct LocalAccountStore: AccountStore {
     public let directory: String
 
@@ -53,7 +58,9 @@ public struct LocalAccountStore: AccountStore {
         }
         let recordPath = (folder(issuer) as NSString).appendingPathComponent("account.json")
         let record = AtomicFile.read(recordPath).flatMap { try? JSONDecoder().decode(Record.self, from: Data($0)) }
-        return StoredAccount(key: key, url: record?.url, server: record?.server ?? issuer.server)
+        let nextPath = (folder(issuer) as NSString).appendingPathComponent("next-key.pem")
+        let next = AtomicFile.read(nextPath).flatMap { try? AccountKey(pem: String(decoding: $0, as: UTF8.self)) }
+        return StoredAccount(key: key, url: record?.url, server: record?.server ?? issuer.server, nextKey: next)
     }
 
     public func save(_ account: StoredAccount, for issuer: Issuer) async throws {
@@ -63,5 +70,11 @@ public struct LocalAccountStore: AccountStore {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let record = try encoder.encode(Record(url: account.url, server: account.server))
         try AtomicFile.write(Array(record), to: (base as NSString).appendingPathComponent("account.json"))
+        let nextPath = (base as NSString).appendingPathComponent("next-key.pem")
+        if let next = account.nextKey {
+            try AtomicFile.write(next.pemRepresentation, to: nextPath)
+        } else if FileManager.default.fileExists(atPath: nextPath) {
+            try FileManager.default.removeItem(atPath: nextPath)
+        }
     }
 }

@@ -4,12 +4,14 @@ public import Kubernetes
 
 /// ACME accounts in the cluster, where cert-manager keeps them: the Secret named by
 /// `privateKeySecretRef`, key `tls.key`, in certctl's namespace. The account URL rides along in
-/// an annotation, so a run makes no account request once it is known.
+/// an annotation, so a run makes no account request once it is known; `next.key` holds the key
+/// a rollover is moving the account to, until the CA confirmed.
 public struct SecretAccountStore: AccountStore {
     public let client: KubernetesClient
     public let namespace: String
     static let urlAnnotation = "certctl.io/account-url"
     static let serverAnnotation = "certctl.io/account-server"
+    static let nextKey = "next.key"
 
     public init(client: KubernetesClient, namespace: String) {
         self.client = client
@@ -37,14 +39,19 @@ public struct SecretAccountStore: AccountStore {
                 "holds an unreadable account key (\(error)); restore it or delete the Secret")
         }
         let annotations = secret.metadata.annotations ?? [:]
+        let next = secret.data?[Self.nextKey].flatMap { try? AccountKey(pem: String(decoding: $0, as: UTF8.self)) }
         return StoredAccount(
-            key: key, url: annotations[Self.urlAnnotation], server: annotations[Self.serverAnnotation] ?? issuer.server)
+            key: key, url: annotations[Self.urlAnnotation], server: annotations[Self.serverAnnotation] ?? issuer.server,
+            nextKey: next)
     }
 
     public func save(_ account: StoredAccount, for issuer: Issuer) async throws {
         var annotations = [Self.serverAnnotation: account.server]
         annotations[Self.urlAnnotation] = account.url
-        let data = ["tls.key": Data(account.key.pemRepresentation.utf8)]
+        let data: [String: Data?] = [
+            "tls.key": Data(account.key.pemRepresentation.utf8),
+            Self.nextKey: account.nextKey.map { Data($0.pemRepresentation.utf8) },
+        ]
         do {
             // Only the key and certctl's two annotations change; the rest of the Secret stays
             // (the orders in flight among it, which concurrent orders change: a 409 reads again).
@@ -53,7 +60,7 @@ public struct SecretAccountStore: AccountStore {
                 attempt += 1
                 let secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
                 var patch = SecretPatch(resourceVersion: secret.metadata.resourceVersion)
-                patch.data = data.mapValues { .some($0) }
+                patch.data = data
                 patch.annotations = annotations.mapValues { .some($0) }
                 do {
                     _ = try await client.mergePatch(
@@ -72,7 +79,7 @@ public struct SecretAccountStore: AccountStore {
                     annotations: annotations
                 ),
                 type: "Opaque",
-                data: data
+                data: data.compactMapValues { $0 }
             )
             _ = try await client.create(secret)
         }
