@@ -182,4 +182,20 @@ public enum RevocationReason: Int, Sendable, CaseIterable {
     case affiliationChanged = 3
     case superseded = 4
     case cessationOfOperation = 5
+
+    /// RFC 5280 §5.3.1's name (`keyCompromise`).
+    public var name: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .keyCompromise: "keyCompromise"
+        case .affiliationChanged: "affiliationChanged"
+        case .superseded: "superseded"
+        case .cessationOfOperation: "cessationOfOperation"
+        }
+    }
+
+    public init?(name: String) {
+        guard let found = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = found
+    }
 }

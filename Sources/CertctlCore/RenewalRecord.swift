@@ -38,6 +38,12 @@ public struct RenewalRecord: Sendable, Equatable {
     /// The last notification sent for this certificate (expiring, expired, failing) and when.
     public var notifiedState: String?
     public var notifiedAt: Date?
+    /// The last certificate `certctl revoke` revoked here: its serial, RFC 5280's reason
+    /// (`keyCompromise`, ...) and when. Kept after the replacement is issued, as its history; while
+    /// the Secret still holds that serial, the plan issues at once.
+    public var revokedSerial: String?
+    public var revocationReason: String?
+    public var revokedAt: Date?
 
     public init() {}
 
@@ -59,6 +65,9 @@ public struct RenewalRecord: Sendable, Equatable {
         case serial
         case notifiedState = "notified-state"
         case notifiedAt = "notified-at"
+        case revokedSerial = "revoked-serial"
+        case revocationReason = "revocation-reason"
+        case revokedAt = "revoked-at"
 
         var annotation: String { RenewalRecord.prefix + rawValue }
     }
@@ -83,6 +92,9 @@ public struct RenewalRecord: Sendable, Equatable {
         serial = annotations[Key.serial.annotation]
         notifiedState = annotations[Key.notifiedState.annotation]
         notifiedAt = date(.notifiedAt)
+        revokedSerial = annotations[Key.revokedSerial.annotation]
+        revocationReason = annotations[Key.revocationReason.annotation]
+        revokedAt = date(.revokedAt)
     }
 
     /// The record as annotations; keys of absent values are removed from `annotations`.
@@ -105,6 +117,9 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.serial, serial)
         set(.notifiedState, notifiedState)
         set(.notifiedAt, notifiedAt.map(Self.format))
+        set(.revokedSerial, revokedSerial)
+        set(.revocationReason, revocationReason)
+        set(.revokedAt, revokedAt.map(Self.format))
     }
 
     static func format(_ date: Date) -> String {

@@ -154,6 +154,18 @@ public final class Pebble: Sendable {
         try await management("/intermediates/\(index)")
     }
 
+    /// What Pebble's management interface says of the certificate with `serial` (hex):
+    /// `Valid`, or `Revoked` with RFC 5280's reason code; nil when it knows none.
+    public func certificateStatus(serial: String) async throws -> (status: String, reason: Int?)? {
+        let response = try await CurlTransport(userAgent: "certctl-tests").send(
+            HTTPRequest(url: managementURL + "/cert-status-by-serial/" + serial, tls: tls))
+        guard response.status == 200,
+            let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+            let status = object["Status"] as? String
+        else { return nil }
+        return (status, object["Reason"] as? Int)
+    }
+
     private func management(_ path: String) async throws -> String {
         let response = try await CurlTransport(userAgent: "certctl-tests").send(
             HTTPRequest(url: managementURL + path, tls: tls))

@@ -59,13 +59,14 @@ enum RunSummary {
     static func refusal(_ report: RunReport) -> String {
         guard report.lockHeld else { return "" }
         return
-            "refused: another run holds the lock\(report.lockHolder.map { " (\($0))" } ?? ""); nothing was marked: run certctl renew again once it is done\n"
+            "refused: another run holds the lock\(report.lockHolder.map { " (\($0))" } ?? ""); nothing was marked (or revoked): run the command again once it is done\n"
     }
 
     /// One `certctl renew` mark.
     static func line(_ mark: RenewalMark) -> String {
         guard mark.stored else { return "\(mark.certificate): no Secret yet; the next run issues it anyway\n" }
-        var line = "\(mark.certificate): \(mark.hasSecret ? "marked for renewal" : "no Secret yet; marked to issue")"
+        var line =
+            "\(mark.certificate): \(mark.revoked.map { $0 + "; " } ?? "")\(mark.hasSecret ? "marked for renewal" : "no Secret yet; marked to issue")"
         if let cleared = mark.clearedBackOff {
             line +=
                 "; cleared the back-off of \(counted(mark.failureCount, "failure")) (it held until \(Timestamp.rfc3339(cleared)))"

@@ -203,7 +203,10 @@ public struct CertificateRun: Sendable {
         var marks: [RenewalMark] = []
         if let renewal = options.renewal {
             for (index, entry) in state.entries.enumerated() where renewal.certificates.contains(entry.desired.id) {
-                let (mark, now) = await storage.mark(entry, at: state.started)
+                let revoked = try await revoke(entry, renewal.revocation, options: options, keeper: keeper)
+                var (mark, now) = await storage.mark(
+                    entry, at: state.started, revoked: revoked.map { ($0.serial, $0.reason) })
+                mark.revoked = revoked?.note
                 progress?.marked(mark)
                 marks.append(mark)
                 state.entries[index] = now
@@ -224,6 +227,32 @@ public struct CertificateRun: Sendable {
         outcome.lockLost = keeper.lostReason()
         outcome.marks = marks
         return try await deliver(outcome, state, options: options)
+    }
+
+    /// `certctl revoke`: the certificate revoked at the CA (only while this run holds the lock)
+    /// and an Event on its objects (a Warning for a key compromise); what to record of it.
+    private func revoke(_ entry: Inventory.Entry, _ revocation: Revocation?, options: Options, keeper: LockKeeper)
+        async throws -> (serial: String, reason: RevocationReason, note: String)?
+    {
+        guard let revocation, let serial = revocation.serials[entry.desired.id],
+            let issuer = options.issuers[entry.desired.issuer]
+        else { return nil }
+        if let lost = keeper.lostReason() {
+            throw CertctlError(.lockLost, object: "Secret \(entry.desired.id)", "not revoked: \(lost)")
+        }
+        let revoker = Revoker(
+            reader: store, accounts: accounts, secrets: secrets, transport: transport, logger: logger,
+            requestTimeout: options.acmeRequestTimeout)
+        let signer = try await revoker.revoke(entry, serial: serial, issuer: issuer, reason: revocation.reason)
+        let by =
+            switch signer {
+            case .account(let url): "by the account \(url)"
+            case .certificateKey: "by the certificate's own key"
+            case .alreadyRevoked: "(the CA had revoked it already)"
+            }
+        let note = "certificate \(serial) revoked \(by), reason \(revocation.reason.name)"
+        await events?.record(entry.desired, warning: revocation.reason == .keyCompromise, reason: "Revoked", note: note)
+        return (serial, revocation.reason, note)
     }
 
     /// The run's report from its parts.

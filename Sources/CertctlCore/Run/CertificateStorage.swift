@@ -182,8 +182,13 @@ extension CertificateStorage {
     /// `certctl renew`'s mark on one certificate: a renewal asked for and a failure's back-off
     /// cleared (not a rate limit's hold, which is the CA's word). A certificate with neither a
     /// Secret nor a record is due anyway and gets none.
-    func mark(_ entry: Inventory.Entry, at time: Date) async -> (RenewalMark, Inventory.Entry) {
-        let (record, cleared, held) = RecordPolicy.renewalRequested(entry.record, now: time)
+    func mark(_ entry: Inventory.Entry, at time: Date, revoked: (serial: String, reason: RevocationReason)? = nil)
+        async -> (RenewalMark, Inventory.Entry)
+    {
+        var (record, cleared, held) = RecordPolicy.renewalRequested(entry.record, now: time)
+        if let revoked {
+            record = RecordPolicy.revoked(entry.record, serial: revoked.serial, reason: revoked.reason, now: time)
+        }
         var mark = RenewalMark(
             certificate: entry.desired.id, hasSecret: entry.current != nil, stored: false, clearedBackOff: cleared,
             failureCount: record.failureCount, rateLimitedUntil: held)

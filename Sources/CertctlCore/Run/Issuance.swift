@@ -275,10 +275,13 @@ struct Issuance: Sendable {
     /// The key of the next certificate: the Secret's own when the Ingress asks to keep it
     /// (`private-key-rotation-policy: Never`; read again, since the inventory keeps no key
     /// material) and it is the current certificate's, of the type asked; else a new one of the
-    /// Ingress's type or the run's.
+    /// Ingress's type or the run's (always a new one after `certctl revoke`).
     private func certificateKey(for entry: Inventory.Entry) async throws -> PrivateKey {
         let wanted = entry.desired.settings.keyType ?? options.keyType
-        if entry.desired.settings.keepsKey, entry.current?.isUsable == true,
+        // A revoked certificate's key is never kept: its replacement gets a new one.
+        let revoked =
+            entry.record.revokedSerial != nil && entry.record.revokedSerial == entry.current?.summary?.serialHex
+        if entry.desired.settings.keepsKey, !revoked, entry.current?.isUsable == true,
             let secret = try await reader.secret(namespace: entry.desired.namespace, name: entry.desired.secretName),
             let pem = secret.data?["tls.key"], let key = try? PrivateKey(pem: String(decoding: pem, as: UTF8.self)),
             CurrentCertificate(secret: secret).keyMatches

@@ -11,7 +11,7 @@ public enum RecordPolicy {
 
     /// The record of a certificate just stored: who issued it, its renewal time (the ARI choice
     /// when the CA answered, else 2/3 of its lifetime), nothing of past failures; what was
-    /// announced stays known, so that the recovery is announced too.
+    /// announced stays known, so that the recovery is announced too, and so does a revocation.
     public static func afterIssuance(
         previous: RenewalRecord,
         issuer: String,
@@ -33,6 +33,9 @@ public enum RecordPolicy {
         record.serial = serial
         record.notifiedState = previous.notifiedState
         record.notifiedAt = previous.notifiedAt
+        record.revokedSerial = previous.revokedSerial
+        record.revocationReason = previous.revocationReason
+        record.revokedAt = previous.revokedAt
         record.renewalTime = RenewalPlan.defaultRenewalTime(notBefore: notBefore, notAfter: notAfter)
         if let renewalInfo {
             record =
@@ -122,5 +125,17 @@ public enum RecordPolicy {
         if record.lastFailureKind == .rateLimited { return (record, nil, next) }
         record.nextAttempt = nil
         return (record, next, nil)
+    }
+
+    /// What `certctl revoke` records once the CA revoked the certificate `serial`: the
+    /// revocation, and a renewal asked for (the plan issues at once while the Secret holds it).
+    public static func revoked(
+        _ record: RenewalRecord, serial: String, reason: RevocationReason, now: Date
+    ) -> RenewalRecord {
+        var record = renewalRequested(record, now: now).record
+        record.revokedSerial = serial
+        record.revocationReason = reason.name
+        record.revokedAt = now
+        return record
     }
 }

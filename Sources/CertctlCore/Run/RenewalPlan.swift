@@ -25,6 +25,7 @@ public struct PlannedAction: Sendable, Equatable {
         case profileChanged = "the profile changed"
         case expired = "expired"
         case renewRequested = "renewal requested"
+        case revoked = "revoked (certctl revoke)"
         case ariWindow = "in the CA's renewal window (ARI)"
         case lifetimeThreshold = "past its renewal time"
         case renewBefore = "within the Ingress's renew-before"
@@ -140,6 +141,7 @@ public enum RenewalPlan {
         if let wanted = desired.settings.keyType, let has = summary.keyType, has != wanted {
             return due(.keyChanged, renewalTime: renewalTime)
         }
+        if record.revokedSerial == summary.serialHex { return due(.revoked, renewalTime: renewalTime) }
         if record.renewRequested { return due(.renewRequested, renewalTime: renewalTime) }
         if renewalTime <= now {
             let fromARI = recordIsCurrent && record.ariWindowStart != nil

@@ -230,6 +230,9 @@ public enum StatusTable {
                 return
                     "the issuer asks for profile \(status.issuerProfile ?? "none"), the certificate was issued under \(status.record.profile ?? "none")"
             case .renewRequested: return "a renewal was requested (certctl renew)"
+            case .revoked:
+                return
+                    "certctl revoke revoked it (\(status.record.revocationReason ?? "unspecified")\(status.record.revokedAt.map { ", \(RenewalRecord.format($0))" } ?? ""))"
             case .ariWindow:
                 return "it is in the CA's renewal window (ARI, RFC 9773)\(ariWindow(status).map { ", \($0)" } ?? "")"
             case .lifetimeThreshold:
