@@ -60,12 +60,22 @@ public struct Inventory: Sendable {
         // Each Secret is summarized as its page of the list arrives, only when an Ingress wants
         // it: the bytes of thousands of Secrets are never held at once.
         let wanted = Set(discovered.certificates.map(\.id))
-        let (currents, secretProblems) = try await store.tlsSecrets(in: scope) { secret -> CurrentCertificate? in
-            wanted.contains(Self.id(of: secret)) ? CurrentCertificate(secret: secret) : nil
+        let named = sources.namedSecrets
+        let (kept, secretProblems) = try await store.tlsSecrets(in: scope) { secret -> Kept? in
+            let id = Self.id(of: secret)
+            if wanted.contains(id) { return .wanted(CurrentCertificate(secret: secret)) }
+            let madeByCertctl = secret.metadata.labels?[SecretWriter.managedByLabel] == "certctl"
+            return madeByCertctl && !named.contains(id) ? .orphan(id) : nil
         }
         var byName: [String: CurrentCertificate] = [:]
-        byName.reserveCapacity(currents.count)
-        for current in currents { byName[current.name] = current }
+        byName.reserveCapacity(kept.count)
+        var orphans: [ObjectProblem] = []
+        for item in kept {
+            switch item {
+            case .wanted(let current): byName[current.name] = current
+            case .orphan(let id): orphans.append(Self.orphan(id))
+            }
+        }
         var entries: [Entry] = []
         entries.reserveCapacity(discovered.certificates.count)
         for desired in discovered.certificates {
@@ -86,12 +96,28 @@ public struct Inventory: Sendable {
         var inventory = Inventory(
             cluster: store.name,
             entries: entries,
-            problems: sources.problems + discovered.problems + secretProblems,
+            problems: sources.problems + discovered.problems + secretProblems
+                + orphans.sorted { $0.object < $1.object },
             withoutTLS: discovered.withoutTLS
         )
         inventory.notes = sources.notes
         inventory.servesGatewayAPI = sources.gateways.served
         return inventory
+    }
+
+    /// What the read keeps of a Secret: the current certificate of a wanted one, or the name of
+    /// one certctl made that nothing names any more.
+    private enum Kept: Sendable {
+        case wanted(CurrentCertificate)
+        case orphan(String)
+    }
+
+    static func orphan(_ id: String) -> ObjectProblem {
+        ObjectProblem(
+            object: "Secret \(id)",
+            reason:
+                "certctl made it (app.kubernetes.io/managed-by: certctl) and no Ingress or Gateway in scope names it any more; certctl prune lists such Secrets, certctl prune --delete removes them",
+            kind: .orphaned, namespace: String(id.split(separator: "/").first ?? ""))
     }
 
     private static func id(of secret: Secret) -> String {

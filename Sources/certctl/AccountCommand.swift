@@ -31,44 +31,11 @@ struct AccountCommand: AsyncParsableCommand {
                     .unknownIssuer, object: "--issuer \(issuer)",
                     "no such issuer (known: \(issuers.keys.sorted().joined(separator: ", ")))")
             }
-            let place: AccountPlace =
-                if let client = context.client, let namespace = context.namespace {
-                    .cluster(client: client, namespace: namespace)
-                } else {
-                    .local(state: cluster.state)
-                }
+            let place = cluster.accountPlace(context)
             let administration = AccountAdministration(
                 issuer: chosen, place: place, transport: CurlTransport(userAgent: CertctlVersion.userAgent),
                 logger: logger)
             return (administration, context)
-        }
-
-        /// Runs `body` holding the run's lock (the Lease in a cluster, the state directory's
-        /// lock locally): no run signs with the account while it changes.
-        func underRunLock<T: Sendable>(
-            _ context: ClusterOptions.Context, logger: Logger, _ body: () async throws -> T
-        ) async throws -> T {
-            let lock: any RunLock =
-                if let client = context.client, let namespace = context.namespace {
-                    LeaseRunLock(
-                        client: client, namespace: namespace, identity: PodEnvironment.read().identity, duration: 300)
-                } else {
-                    FileRunLock(stateDirectory: cluster.state)
-                }
-            guard try await lock.acquire() else {
-                let holder = await lock.holder() ?? "another run"
-                throw CertctlError(
-                    .lockHeld, object: "the run's lock",
-                    "is held by \(holder); try again when that run has finished")
-            }
-            do {
-                let result = try await body()
-                await lock.release()
-                return result
-            } catch {
-                await lock.release()
-                throw error
-            }
         }
     }
 
@@ -114,7 +81,7 @@ struct AccountCommand: AsyncParsableCommand {
             let logger = common.logging.makeLogger()
             do {
                 let (administration, context) = try await common.administration(logger: logger)
-                let result = try await common.underRunLock(context, logger: logger) {
+                let result = try await common.cluster.underRunLock(context) {
                     try await administration.rollOver()
                 }
                 print("account \(result.url): key \(result.oldThumbprint) replaced by \(result.newThumbprint)")
@@ -147,7 +114,7 @@ struct AccountCommand: AsyncParsableCommand {
                         )
                     }
                 }
-                let summary = try await common.underRunLock(context, logger: logger) {
+                let summary = try await common.cluster.underRunLock(context) {
                     try await administration.deactivate()
                 }
                 print(

@@ -13,7 +13,7 @@ struct Certctl: AsyncParsableCommand {
         version: VersionCommand.text,
         subcommands: [
             RunCommand.self, StatusCommand.self, ServeCommand.self, NotifyCommand.self, RenewCommand.self,
-            RevokeCommand.self,
+            RevokeCommand.self, PruneCommand.self,
             DiscoverCommand.self,
             CheckCommand.self, MigrateCommand.self, IssueCommand.self, DNSPersistRecordCommand.self,
             AccountCommand.self, VersionCommand.self,

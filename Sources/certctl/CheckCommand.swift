@@ -59,12 +59,7 @@ struct CheckCommand: AsyncParsableCommand {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
             let (issuers, defaultIssuer, setAside) = try await cluster.loadIssuers(context, logger: logger)
-            let place: AccountPlace =
-                if let client = context.client, let namespace = context.namespace {
-                    .cluster(client: client, namespace: namespace)
-                } else {
-                    .local(state: cluster.state)
-                }
+            let place = cluster.accountPlace(context)
             var preflight = Preflight(
                 store: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer,
                 place: place, transport: CurlTransport(userAgent: CertctlVersion.userAgent), client: context.client,

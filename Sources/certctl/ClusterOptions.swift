@@ -184,4 +184,38 @@ struct ClusterOptions: ParsableArguments {
             defaultIssuer ?? (loaded[fallback] != nil ? fallback : (loaded.count == 1 ? loaded.keys.first : nil))
         return (loaded, chosen)
     }
+
+    /// Where a run keeps its accounts: certctl's namespace in a cluster, the state directory locally.
+    func accountPlace(_ context: Context) -> AccountPlace {
+        if let client = context.client, let namespace = context.namespace {
+            .cluster(client: client, namespace: namespace)
+        } else {
+            .local(state: state)
+        }
+    }
+
+    /// Runs `body` holding the run's lock (the Lease in a cluster, the state directory's lock
+    /// locally), so that no run works beside it; refused while another run holds it.
+    func underRunLock<T: Sendable>(_ context: Context, _ body: () async throws -> T) async throws -> T {
+        let lock: any RunLock =
+            if let client = context.client, let namespace = context.namespace {
+                LeaseRunLock(
+                    client: client, namespace: namespace, identity: PodEnvironment.read().identity, duration: 300)
+            } else {
+                FileRunLock(stateDirectory: state)
+            }
+        guard try await lock.acquire() else {
+            let holder = await lock.holder() ?? "another run"
+            throw CertctlError(
+                .lockHeld, object: "the run's lock", "is held by \(holder); try again when that run has finished")
+        }
+        do {
+            let result = try await body()
+            await lock.release()
+            return result
+        } catch {
+            await lock.release()
+            throw error
+        }
+    }
 }

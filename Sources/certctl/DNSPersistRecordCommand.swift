@@ -57,10 +57,7 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
                 names = try Self.names(names, issuer: issuer, solver: chosen, in: inventory)
             }
             let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
-            var place = AccountPlace.local(state: cluster.state)
-            if let client = context?.client, let namespace = context?.namespace {
-                place = AccountPlace.cluster(client: client, namespace: namespace)
-            }
+            let place = context.map(cluster.accountPlace) ?? .local(state: cluster.state)
             let client = try await AccountSession.open(
                 issuer: chosen, store: place.accounts, secrets: place.secrets, transport: transport, logger: logger)
             for line in try await DNSPersistRecords.lines(

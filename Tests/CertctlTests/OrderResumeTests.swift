@@ -48,6 +48,11 @@ struct SecretWritesFail: ClusterStore {
         try await base.savePendingRecord(annotations, namespace: namespace, secretName: secretName)
     }
 
+    func deleteSecret(namespace: String, name: String) async throws {
+        try check()
+        try await base.deleteSecret(namespace: namespace, name: name)
+    }
+
     private func check() throws {
         if failing.value.withLock({ $0 }) { throw CertctlError(.io, object: "test", "the write is refused") }
     }

@@ -34,6 +34,9 @@ public struct ObjectProblem: Sendable, Equatable, CustomStringConvertible {
         case conflict
         /// A cert-manager annotation with a value certctl cannot honour.
         case annotation
+        /// A Secret certctl made (its `app.kubernetes.io/managed-by` label) that no Ingress,
+        /// Gateway or ListenerSet in scope names any more: `certctl prune` removes it.
+        case orphaned
     }
 
     /// `Ingress prod/binder`, `ingress/binder.yaml:12`, `Secret prod/kubelego-tls-binder`.
@@ -108,6 +111,29 @@ public struct CertificateSources: Sendable {
     }
 }
 
+extension CertificateSources {
+    /// Every Secret (`namespace/name`) an object in scope names for TLS, whether or not it asks
+    /// certctl for a certificate (an Ingress without the annotation still serves the Secret).
+    public var namedSecrets: Set<String> {
+        var named: Set<String> = []
+        for ingress in ingresses {
+            let namespace = ingress.metadata.namespace ?? "default"
+            for tls in ingress.spec?.tls ?? [] { if let name = tls.secretName { named.insert("\(namespace)/\(name)") } }
+        }
+        let listeners =
+            gateways.gateways.map { ($0.metadata.namespace ?? "default", $0.spec?.listeners ?? []) }
+            + gateways.listenerSets.map { ($0.metadata.namespace ?? "default", $0.spec?.listeners ?? []) }
+        for (namespace, list) in listeners {
+            for listener in list {
+                for reference in listener.tls?.certificateRefs ?? [] {
+                    named.insert("\(reference.namespace ?? namespace)/\(reference.name)")
+                }
+            }
+        }
+        return named
+    }
+}
+
 extension ClusterReader {
     public func gatewayObjects(in scope: NamespaceScope) async throws -> (objects: GatewayObjects, notes: [String]) {
         (.none, [])
@@ -134,6 +160,9 @@ public protocol ClusterStore: ClusterReader {
 
     /// Stores the pending record, or removes it (nil) once the Secret exists.
     func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
+
+    /// Deletes Secret `namespace/name` (`certctl prune --delete`); one already gone is done.
+    func deleteSecret(namespace: String, name: String) async throws
 }
 
 extension ClusterReader {

@@ -89,6 +89,12 @@ public struct KubernetesStore: ClusterStore {
         try await client.create(secret)
     }
 
+    public func deleteSecret(namespace: String, name: String) async throws {
+        do {
+            try await client.delete(Secret.self, namespace: namespace, name: name)
+        } catch let error as KubernetesError where error.isNotFound {}
+    }
+
     public func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret {
         try await client.mergePatch(Secret.self, namespace: namespace, name: name, patch: patch.mergePatch)
     }

@@ -207,6 +207,13 @@ public struct LocalDirectoryStore: ClusterStore {
         return secret
     }
 
+    public func deleteSecret(namespace: String, name: String) async throws {
+        try withLock {
+            let file = try path(namespace, name)
+            if FileManager.default.fileExists(atPath: file) { try FileManager.default.removeItem(atPath: file) }
+        }
+    }
+
     public func create(_ secret: Secret) async throws -> Secret {
         try withLock {
             let (namespace, name) = try Self.identity(secret)

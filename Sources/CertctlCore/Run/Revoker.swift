@@ -32,14 +32,25 @@ struct Revoker: Sendable {
         -> Signer
     {
         let id = entry.desired.id
-        guard let secret = try await reader.secret(namespace: entry.desired.namespace, name: entry.desired.secretName),
-            let pem = secret.data?["tls.crt"], let keyPEM = secret.data?["tls.key"]
+        guard let secret = try await reader.secret(namespace: entry.desired.namespace, name: entry.desired.secretName)
         else {
+            throw CertctlError(.issuance, object: "Secret \(id)", "is gone: nothing revoked")
+        }
+        return try await revoke(secret, id: id, serial: serial, issuer: issuer, reason: reason)
+    }
+
+    /// Revokes the certificate `secret` holds (`certctl prune --revoke` too), when it is `serial`
+    /// (any, when nil).
+    func revoke(_ secret: Secret, id: String, serial: String?, issuer: Issuer, reason: RevocationReason)
+        async throws -> Signer
+    {
+        guard let pem = secret.data?["tls.crt"], let keyPEM = secret.data?["tls.key"] else {
             throw CertctlError(
                 .issuance, object: "Secret \(id)", "holds no certificate and key any more: nothing revoked")
         }
         let chain = try CertificateChain(pem: String(decoding: pem, as: UTF8.self))
         let held = CertificateSummary(chain.leaf).serialHex
+        let serial = serial ?? held
         guard held == serial else {
             throw CertctlError(
                 .issuance, object: "Secret \(id)",

@@ -1,0 +1,75 @@
+import ACME
+import Certificates
+public import Foundation
+import Kubernetes
+public import Logging
+public import Transport
+
+extension Inventory {
+    /// The Secrets (`namespace/name`) certctl made that nothing in scope names any more.
+    public var orphans: [String] {
+        problems.filter { $0.kind == .orphaned }.map { String($0.object.dropFirst("Secret ".count)) }
+    }
+}
+
+/// `certctl prune --delete [--revoke]` (README "What nobody asks for any more"): each orphaned
+/// Secret, read again, deleted only while it still carries certctl's label; with `revoke` its
+/// certificate is revoked first (reason cessationOfOperation), and a Secret whose certificate
+/// cannot be revoked is kept. Run under the run's lock.
+public struct Pruner: Sendable {
+    public let store: any ClusterStore
+    public let place: AccountPlace
+    public let issuers: [String: Issuer]
+    public let transport: any HTTPTransport
+    public let logger: Logger
+
+    public init(
+        store: any ClusterStore, place: AccountPlace, issuers: [String: Issuer], transport: any HTTPTransport,
+        logger: Logger
+    ) {
+        self.store = store
+        self.place = place
+        self.issuers = issuers
+        self.transport = transport
+        self.logger = logger
+    }
+
+    /// What became of one orphan.
+    public enum Outcome: Sendable, Equatable {
+        case deleted(revoked: Bool)
+        /// Kept, and why (not certctl's any more, not revocable).
+        case kept(String)
+    }
+
+    public func prune(_ id: String, revoke: Bool, now: Date = Date()) async -> Outcome {
+        let parts = id.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return .kept("not a namespace/name") }
+        do {
+            guard let secret = try await store.secret(namespace: parts[0], name: parts[1]) else {
+                return .deleted(revoked: false)
+            }
+            guard secret.metadata.labels?[SecretWriter.managedByLabel] == "certctl" else {
+                return .kept("it no longer carries app.kubernetes.io/managed-by: certctl; certctl leaves it alone")
+            }
+            var revoked = false
+            if revoke, let summary = CurrentCertificate(secret: secret).summary, summary.notAfter > now {
+                let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
+                guard let name = record.issuer, let issuer = issuers[name] else {
+                    return .kept(
+                        "its certificate cannot be revoked: the issuer that made it (\(record.issuer ?? "not recorded")) is not defined; delete it without --revoke, or define the issuer"
+                    )
+                }
+                let revoker = Revoker(
+                    reader: store, accounts: place.accounts, secrets: place.secrets, transport: transport,
+                    logger: logger, requestTimeout: .seconds(30))
+                _ = try await revoker.revoke(
+                    secret, id: id, serial: nil, issuer: issuer, reason: .cessationOfOperation)
+                revoked = true
+            }
+            try await store.deleteSecret(namespace: parts[0], name: parts[1])
+            return .deleted(revoked: revoked)
+        } catch {
+            return .kept("\(error)")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import CertctlCore
+import Foundation
+import Transport
+
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "List the Secrets certctl made that nothing names any more; remove them with --delete.",
+        discussion: """
+            An orphan carries certctl's label (app.kubernetes.io/managed-by: certctl) and no \
+            Ingress, Gateway or ListenerSet in scope names it. A Secret without the label is never \
+            touched. --delete works under the run's lock and reads each Secret again first.
+            """
+    )
+
+    @Flag(help: "Delete them.")
+    var delete = false
+
+    @Flag(help: "With --delete: revoke each certificate first (cessationOfOperation); one that cannot be is kept.")
+    var revoke = false
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if revoke, !delete { throw ValidationError("--revoke goes with --delete") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        var kept = 0
+        do {
+            try cluster.requireSingleCluster()
+            let context = try cluster.makeContext(logger: logger)
+            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
+            func orphans() async throws -> (cluster: String, ids: [String]) {
+                let inventory = try await Inventory.load(
+                    from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+                return (inventory.cluster, inventory.orphans)
+            }
+            let found = try await orphans()
+            guard !found.ids.isEmpty else {
+                print("no orphaned Secret in \(found.cluster)")
+                return
+            }
+            guard delete else {
+                for id in found.ids { print("orphaned  Secret \(id)") }
+                print(
+                    "\(counted(found.ids.count, "orphaned Secret")) in \(found.cluster); certctl prune --delete removes them (--revoke: revokes each certificate first)"
+                )
+                return
+            }
+            let place = cluster.accountPlace(context)
+            let pruner = Pruner(
+                store: context.store, place: place, issuers: issuers,
+                transport: CurlTransport(userAgent: CertctlVersion.userAgent), logger: logger)
+            kept = try await cluster.underRunLock(context) {
+                // Under the lock, as the cluster is now.
+                var kept = 0
+                for id in try await orphans().ids {
+                    switch await pruner.prune(id, revoke: revoke) {
+                    case .deleted(let revoked):
+                        print("deleted   Secret \(id)\(revoked ? " (its certificate revoked)" : "")")
+                    case .kept(let why):
+                        kept += 1
+                        print("kept      Secret \(id): \(why)")
+                    }
+                }
+                return kept
+            }
+        } catch {
+            throw CertctlExit.report(error)
+        }
+        if kept > 0 { throw ExitCode(1) }
+    }
+}
