@@ -43,6 +43,12 @@ struct CheckCommand: AsyncParsableCommand {
             valueName: "host:port"))
     var http01ProbeAddress: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The CronJob's schedule, checked against the shortest renewal window (the chart's test hook passes it).",
+            valueName: "cron"))
+    var schedule: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -66,6 +72,7 @@ struct CheckCommand: AsyncParsableCommand {
                 namespace: context.namespace, resolver: resolver, requestTimeout: .seconds(acmeTimeout),
                 logger: logger)
             preflight.issuerNotes = setAside
+            preflight.schedule = try schedule.map { try CronSchedule(parsing: $0) }
             let pod = PodEnvironment.read()
             if context.client != nil, let namespace = context.namespace, let name = pod.name {
                 let listen = try ListenAddress(parsing: http01Listen)

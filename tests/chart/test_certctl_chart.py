@@ -158,9 +158,11 @@ def test_the_test_hook_checks_as_the_job_runs():
     [container] = spec["containers"]
     job = find(objects, "CronJob", "certctl")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][0] == "check"
-    # The same issuers, namespaces and HTTP-01 port as the job, so the probe goes where a run's challenge goes.
+    # The same issuers, namespaces and HTTP-01 port as the job, so the probe goes where a run's
+    # challenge goes; and the CronJob's schedule, checked against the certificates' lifetimes.
     shared = [a for a in job["args"] if a.startswith(("--issuers", "--default-issuer", "--namespace", "--http01-listen"))]
-    assert sorted(a for a in container["args"][1:]) == sorted(shared)
+    cronjob = find(objects, "CronJob", "certctl")[0]
+    assert sorted(container["args"][1:]) == sorted(shared + [f"--schedule={cronjob['spec']['schedule']}"])
     assert container["env"] == job["env"] and container["ports"] == job["ports"]
     assert container["securityContext"] == job["securityContext"]
 

@@ -89,6 +89,8 @@ public struct Preflight: Sendable {
     public var http01Probe: HTTP01Probe?
     /// What loading the issuers set aside (a file named like a cluster's issuer): warnings.
     public var issuerNotes: [String] = []
+    /// The CronJob's schedule (`--schedule`), compared with the certificates' renewal windows.
+    public var schedule: CronSchedule?
 
     public init(
         store: any ClusterStore, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?,
@@ -136,6 +138,7 @@ public struct Preflight: Sendable {
         }
         if client != nil { for result in gatewayAPI(inventory) { add(result) } }
         for note in issuerNotes { add(Result(.warning, "issuers", note)) }
+        if let schedule { add(Self.scheduleResult(schedule, inventory: inventory, now: Date())) }
         let used = Set(inventory.entries.map(\.desired.issuer))
         for name in (used.isEmpty ? Set(issuers.keys) : used).sorted() {
             guard let issuer = issuers[name] else { continue }
