@@ -44,6 +44,9 @@ public struct RenewalRecord: Sendable, Equatable {
     public var revokedSerial: String?
     public var revocationReason: String?
     public var revokedAt: Date?
+    /// When the dns-persist-01 records that authorized the current certificate's names expire
+    /// (their `persistUntil`): the record must be published again before then.
+    public var dnsPersistUntil: Date?
 
     public init() {}
 
@@ -68,6 +71,7 @@ public struct RenewalRecord: Sendable, Equatable {
         case revokedSerial = "revoked-serial"
         case revocationReason = "revocation-reason"
         case revokedAt = "revoked-at"
+        case dnsPersistUntil = "dns-persist-until"
 
         var annotation: String { RenewalRecord.prefix + rawValue }
     }
@@ -95,6 +99,7 @@ public struct RenewalRecord: Sendable, Equatable {
         revokedSerial = annotations[Key.revokedSerial.annotation]
         revocationReason = annotations[Key.revocationReason.annotation]
         revokedAt = date(.revokedAt)
+        dnsPersistUntil = date(.dnsPersistUntil)
     }
 
     /// The record as annotations; keys of absent values are removed from `annotations`.
@@ -120,6 +125,7 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.revokedSerial, revokedSerial)
         set(.revocationReason, revocationReason)
         set(.revokedAt, revokedAt.map(Self.format))
+        set(.dnsPersistUntil, dnsPersistUntil.map(Self.format))
     }
 
     static func format(_ date: Date) -> String {

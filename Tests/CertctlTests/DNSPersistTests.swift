@@ -1,9 +1,11 @@
 import ACME
+import Basics
 import CertctlCore
 import CertctlTestSupport
 import Certificates
 import DNS
 import Foundation
+import Kubernetes
 import Testing
 
 /// dns-persist-01 (draft-ietf-acme-dns-persist) against the in-process CA written to the draft,
@@ -171,5 +173,60 @@ struct DNSPersistTests {
         let long = DNSPersistRecord(
             issuerDomainName: "ca.example.net", accountURI: "https://ca/" + String(repeating: "a", count: 300))
         #expect(long.zoneLine(for: "example.test").components(separatedBy: "\" \"").count == 2, "split at 255 bytes")
+    }
+}
+
+@Suite("dns-persist-01 records that expire (persistUntil)", .serialized)
+struct DNSPersistUntilTests {
+    @Test(
+        "a record whose persistUntil comes within the certificate's lifetime: recorded, a problem in status and a metric"
+    )
+    func expiring() async throws {
+        let setup = try await DNSPersistTests.Setup.make()
+        let lines = try await setup.recordLines(["*.example.test"])
+        let until = Int(Date().timeIntervalSince1970) + 30 * 86_400
+        try await setup.publish(DNSPersistTests.value(of: try #require(lines.first)) + "; persistUntil=\(until)")
+        let (report, _) = try await setup.run.runOnce()
+        #expect(report.certificates.first?.outcome == .issued, "\(report.certificates)")
+        let store = setup.run.fixture.store
+        let secret = try #require(try await store.secret(namespace: "prod", name: "wildcard-tls"))
+        let recorded = RenewalRecord(annotations: secret.metadata.annotations ?? [:]).dnsPersistUntil
+        #expect(recorded == Date(timeIntervalSince1970: TimeInterval(until)))
+        let inventory = try await Inventory.load(
+            from: store, scope: .all, issuers: Set(["pebble"]), defaultIssuer: "pebble", wildcardIssuers: ["pebble"])
+        let status = try #require(CertificateStatus.all(in: inventory, issuers: [:], now: Date()).first)
+        #expect(status.state == .failing, "a warning: \(status.state)")
+        #expect(
+            status.problem?.hasPrefix(
+                "its dns-persist-01 record expires at \(Timestamp.rfc3339(Date(timeIntervalSince1970: TimeInterval(until)))) (persistUntil), within a certificate's lifetime: publish it again (certctl dns-persist-record --issuer pebble -d "
+            ) == true,
+            "\(status.problem ?? "")")
+        let metrics = CertificateMetrics.render([status])
+        #expect(
+            metrics.contains(
+                "certctl_certificate_dns_persist_until_timestamp_seconds{namespace=\"prod\",secret=\"wildcard-tls\""))
+        await setup.stop()
+    }
+
+    @Test(
+        "the warning by table: within a lifetime from now, or not; a record for another certificate does not count",
+        arguments: [(10.0, true), (89.0, true), (91.0, false), (400.0, false)])
+    func table(daysLeft: Double, warns: Bool) throws {
+        let now = Date()
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let pem = try authority.issuePEM(
+            for: key, names: ["a.example.test"], notBefore: now, notAfter: now.addingTimeInterval(90 * 86_400))
+        let summary = CertificateSummary(try CertificateChain(pem: pem).leaf)
+        var record = RenewalRecord()
+        record.serial = summary.serialHex
+        record.dnsPersistUntil = now.addingTimeInterval(daysLeft * 86_400)
+        let desired = DesiredCertificate(
+            namespace: "prod", secretName: "a-tls", hosts: ["a.example.test"], issuer: "staging",
+            issuerKind: "ClusterIssuer", ingresses: ["a"], ingressClass: nil)
+        #expect(
+            (CertificateStatus.persistWarning(record, summary: summary, desired: desired, now: now) != nil) == warns)
+        record.serial = "another"
+        #expect(CertificateStatus.persistWarning(record, summary: summary, desired: desired, now: now) == nil)
     }
 }

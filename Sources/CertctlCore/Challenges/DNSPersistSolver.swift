@@ -1,7 +1,22 @@
 public import ACME
 import DNS
-import Foundation
+public import Foundation
 public import Logging
+import Synchronization
+
+/// The earliest `persistUntil` of the dns-persist-01 records that authorized one certificate's
+/// names: the store stage records it, status and the alert rule warn before it comes.
+public final class PersistDeadlines: Sendable {
+    private let earliestTime = Mutex<Date?>(nil)
+
+    public init() {}
+
+    public var earliest: Date? { earliestTime.withLock { $0 } }
+
+    func note(_ date: Date) {
+        earliestTime.withLock { $0 = $0.map { min($0, date) } ?? date }
+    }
+}
 
 /// dns-persist-01 (draft-ietf-acme-dns-persist): the CA validates a TXT record the operator
 /// published once at `_validation-persist.<domain>`, naming the CA and this account, so no DNS
@@ -15,12 +30,18 @@ public struct DNSPersistSolver: ChallengeSolver {
     public let checkServers: [String]?
     public let logger: Logger
     public var resolvConf = "/etc/resolv.conf"
+    /// Told the `persistUntil` of each record that authorized a name.
+    public var deadlines: PersistDeadlines?
 
-    public init(configuration: Issuer.DNSPersist01Solver, issuer: String, checkServers: [String]?, logger: Logger) {
+    public init(
+        configuration: Issuer.DNSPersist01Solver, issuer: String, checkServers: [String]?, logger: Logger,
+        deadlines: PersistDeadlines? = nil
+    ) {
         self.configuration = configuration
         self.issuer = issuer
         self.checkServers = checkServers
         self.logger = logger
+        self.deadlines = deadlines
     }
 
     public var challengeType: String { "dns-persist-01" }
@@ -62,10 +83,16 @@ public struct DNSPersistSolver: ChallengeSolver {
             let records = answer.answers.filter { $0.type == .txt }.compactMap(\.txtValue)
                 .compactMap(DNSPersistRecord.init(parsing:))
             let now = Int(Date().timeIntervalSince1970)
-            if !records.contains(where: {
+            let authorizing = records.filter {
                 $0.authorizes(account: accountURL, issuerDomainNames: names, wildcard: wildcard, now: now)
-            }) {
+            }
+            if authorizing.isEmpty {
                 missing.append(server.server)
+            } else if authorizing.allSatisfy({ $0.persistUntil != nil }),
+                let until = authorizing.compactMap(\.persistUntil).max()
+            {
+                // The record that lasts longest is the one that counts.
+                deadlines?.note(Date(timeIntervalSince1970: TimeInterval(until)))
             }
         }
         guard missing.isEmpty else {

@@ -55,6 +55,7 @@ struct CertificateStorage: Sendable {
             notAfter: summary.notAfter, renewalInfo: value.renewalInfo, now: now(), random: &generator)
         // A first renewalInfo fetch that failed is asked again at the next run.
         if value.renewalInfoFailed { record.ariNextCheck = now() }
+        record.dnsPersistUntil = value.persistUntil
         let secret = try await SecretWriter.store(
             desired, chain: issued.chain, key: value.key, record: record, in: store)
         if entry.pending != nil {

@@ -28,6 +28,8 @@ struct IssuedValue: Sendable {
     var renewalInfoFailed: Bool
     /// It came from (or went through) a kept order, which is void once it is stored.
     var keptOrder: Bool
+    /// When the dns-persist-01 records that authorized its names expire (`persistUntil`).
+    var persistUntil: Date?
 }
 
 /// An issuance that failed, as a value: its kind, the message for the record and the operator,
@@ -186,19 +188,21 @@ struct Issuance: Sendable {
                 // Without the lock, neither a new order nor a kept one picked up (it may finalize).
                 try keeper.requireHeld(before: "new order")
                 let (certificate, key): (IssuedCertificate, PrivateKey)
+                let deadlines = PersistDeadlines()
                 if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
                     (certificate, key) = (resumed, inFlight.key)
                     metadata["order"] = "\(inFlight.orderURL)"
                     logger.notice("picked up the order a previous run had finalized", metadata: metadata)
                 } else {
                     kept = false
-                    (certificate, key) = try await order(entry, issuer: issuer, client: client, http01: http01)
+                    (certificate, key) = try await order(
+                        entry, issuer: issuer, client: client, http01: http01, deadlines: deadlines)
                     kept = keptOrders.keepsOrders
                 }
                 try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
                 var value = IssuedValue(
                     certificate: certificate, key: key, account: await client.accountURL, renewalInfo: nil,
-                    renewalInfoFailed: false, keptOrder: kept)
+                    renewalInfoFailed: false, keptOrder: kept, persistUntil: deadlines.earliest)
                 if let id = CertificateSummary(certificate.chain.leaf).ariCertificateID {
                     do {
                         value.renewalInfo = try await client.renewalInfo(certificateID: id)
@@ -241,9 +245,10 @@ struct Issuance: Sendable {
     static let profileNameLimits = ["tlsserver": 25, "shortlived": 25]
 
     /// A new order, its key, and the order kept beside the account before it is finalized.
-    private func order(_ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient, http01: HTTP01Session)
-        async throws -> (IssuedCertificate, PrivateKey)
-    {
+    private func order(
+        _ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient, http01: HTTP01Session,
+        deadlines: PersistDeadlines
+    ) async throws -> (IssuedCertificate, PrivateKey) {
         let desired = entry.desired
         let key = try await certificateKey(for: entry)
         let replaces = RenewalPlan.replaces(current: entry.current, desired: desired, account: await client.accountURL)
@@ -268,7 +273,8 @@ struct Issuance: Sendable {
             }
         }
         let issued = try await client.issue(
-            order, solver: solver(for: desired, issuer: issuer, http01: http01), beforeFinalize: beforeFinalize)
+            order, solver: solver(for: desired, issuer: issuer, http01: http01, deadlines: deadlines),
+            beforeFinalize: beforeFinalize)
         return (issued, key)
     }
 
@@ -298,9 +304,9 @@ struct Issuance: Sendable {
 
     /// Each name's solver, as the issuer selects it: HTTP-01 through the run's responder, DNS-01
     /// and dns-persist-01 as configured.
-    private func solver(for desired: DesiredCertificate, issuer: Issuer, http01: HTTP01Session)
-        -> any ChallengeSolver
-    {
+    private func solver(
+        for desired: DesiredCertificate, issuer: Issuer, http01: HTTP01Session, deadlines: PersistDeadlines
+    ) -> any ChallengeSolver {
         let (secrets, logger, options) = (self.secrets, self.logger, self.options)
         return CertificateSolver.make(
             desired, issuer: issuer,
@@ -315,7 +321,7 @@ struct Issuance: Sendable {
             dnsPersist01: { configuration in
                 DNSPersistSolver(
                     configuration: configuration, issuer: issuer.source, checkServers: options.dns01CheckServers,
-                    logger: logger)
+                    logger: logger, deadlines: deadlines)
             })
     }
 

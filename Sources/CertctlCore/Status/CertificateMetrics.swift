@@ -121,6 +121,12 @@ public enum CertificateMetrics {
                     "certctl_certificate_ari_window_end_timestamp_seconds",
                     "End of the CA's suggested renewal window (RFC 9773).", end.timeIntervalSince1970)
             }
+            if let until = status.record.dnsPersistUntil, status.record.serial == status.summary?.serialHex {
+                gauge(
+                    "certctl_certificate_dns_persist_until_timestamp_seconds",
+                    "When the dns-persist-01 records that authorized the certificate's names expire (persistUntil).",
+                    until.timeIntervalSince1970)
+            }
             gauge("certctl_certificate_failures", "Consecutive failed renewals.", Double(status.record.failureCount))
             if let next = status.record.nextAttempt {
                 gauge(

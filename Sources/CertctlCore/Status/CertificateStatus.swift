@@ -89,6 +89,23 @@ public struct CertificateStatus: Sendable {
             return
         }
         problem = record.lastFailure ?? (action.isIssue && action.reason != .notDue ? action.reason.rawValue : nil)
+        if let warning = Self.persistWarning(record, summary: summary, desired: desired, now: now) {
+            if state > .failing { state = .failing }
+            if record.lastFailure == nil { problem = warning }
+        }
+    }
+
+    /// The dns-persist-01 records that authorized this certificate expire (`persistUntil`)
+    /// within a certificate's lifetime from now: its renewal would fail. What to do, or nil.
+    public static func persistWarning(
+        _ record: RenewalRecord, summary: CertificateSummary, desired: DesiredCertificate, now: Date
+    ) -> String? {
+        guard let until = record.dnsPersistUntil, record.serial == summary.serialHex,
+            until.timeIntervalSince(now) < summary.lifetime
+        else { return nil }
+        let name = desired.hosts.first ?? desired.secretName
+        return
+            "its dns-persist-01 record expires at \(RenewalRecord.format(until)) (persistUntil), within a certificate's lifetime: publish it again (certctl dns-persist-record --issuer \(desired.issuer) -d \(name))"
     }
 
     /// Seconds left, negative once expired.
