@@ -103,3 +103,36 @@ struct PruneTests {
         #expect(log.count == 1 && log.first?.hasPrefix("delete v1/secrets prod/tls-gone") == true, "\(log)")
     }
 }
+
+@Suite("Orders kept for certificates nothing asks for any more")
+struct StaleOrderTests {
+    @Test(
+        "forgotten by the run that reads its issuer's orders; one of a namespace outside the run's scope stays, as does a wanted one's"
+    )
+    func forgotten() async throws {
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await ca.stop() } }
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(2), server: ca.directoryURL, caBundle: nil, port: port)
+        defer { Task { await run.fixture.stop() } }
+        let orders = LocalOrderStore(stateDirectory: run.fixture.directory.appendingPathComponent("state").path)
+        let issuer = try #require(try IssuerLoader.parse(run.issuerYAML, source: "issuers/pebble.yaml").first)
+        for id in ["prod/kubelego-tls-gone", "staging/kubelego-tls-elsewhere", "prod/kubelego-tls-site1"] {
+            try await orders.save(
+                OrderInFlight(
+                    certificate: id, issuer: issuer.name, account: nil, orderURL: "\(ca.directoryURL)/order/none",
+                    names: ["gone.mybinder.org"], profile: nil, replaces: nil,
+                    key: try PrivateKey(generating: .ecdsaP256),
+                    since: Date()), for: issuer)
+        }
+        // Only site0 is due in this run; site1's kept order belongs to a wanted certificate.
+        let (report, _) = try await run.runOnce {
+            $0.scope = .only(["prod"])
+            $0.only = ["prod/kubelego-tls-site0"]
+        }
+        #expect(report.certificates.map(\.outcome) == [.issued], "\(report.certificates)")
+        let left = try await orders.orders(for: issuer).orders.keys.sorted()
+        #expect(left == ["prod/kubelego-tls-site1", "staging/kubelego-tls-elsewhere"], "\(left)")
+    }
+}

@@ -218,7 +218,7 @@ public struct CertificateRun: Sendable {
         if !state.due.isEmpty {
             for result in try await issue(
                 state.due, options: options, counter: state.counter, storage: storage, stored: state.stored,
-                keeper: keeper)
+                keeper: keeper, wanted: Set(state.inventory.entries.map(\.desired.id)))
             {
                 state.reports[result.desired.id] = result
             }
@@ -360,7 +360,7 @@ public struct CertificateRun: Sendable {
     /// recorded; the reports of all.
     private func issue(
         _ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally,
-        storage: CertificateStorage, stored: StoredEntries, keeper: LockKeeper
+        storage: CertificateStorage, stored: StoredEntries, keeper: LockKeeper, wanted: Set<String>
     ) async throws -> [CertificateReport] {
         let observer = self.observer
         let issuance = Issuance(
@@ -369,7 +369,7 @@ public struct CertificateRun: Sendable {
             observer: { record in
                 counter.add(record)
                 observer?(record)
-            }, progress: progress, now: now, options: options, keeper: keeper)
+            }, progress: progress, now: now, options: options, keeper: keeper, wanted: wanted)
         let events = self.events
         let setup = HTTP01Setup(listen: options.http01Listen, route: http01, transport: transport, logger: logger)
         return try await HTTP01Session.with(setup) { http01 in

@@ -81,6 +81,9 @@ struct Issuance: Sendable {
     var now: @Sendable () -> Date
     var options: CertificateRun.Options
     var keeper: LockKeeper
+    /// Every certificate the read found in scope (`namespace/secret`): an order kept for one
+    /// that is no longer among them is forgotten when its issuer's orders are read.
+    var wanted: Set<String> = []
 
     /// Issues `due`, handing each result to `store` as it comes and telling `progress` the
     /// report it returns; the reports of all, in no particular order.
@@ -154,7 +157,16 @@ struct Issuance: Sendable {
         do {
             let (found, problems) = try await orders.orders(for: issuer)
             for problem in problems { warnings.add("order-in-flight", problem) }
-            return (.success(client), found.filter { $0.value.issuer == issuer.name })
+            var own = found.filter { $0.value.issuer == issuer.name }
+            for id in own.keys.sorted() where !wanted.contains(id) && options.scope.contains(Self.namespace(of: id)) {
+                // Nothing asks for that certificate any more: its order will not be picked up.
+                await keptOrders.forget(id, issuer: issuer)
+                own[id] = nil
+                logger.notice(
+                    "forgot an order in flight no Ingress or Gateway asks for any more",
+                    metadata: ["secret": "\(id)", "issuer": "\(issuer.name)"])
+            }
+            return (.success(client), own)
         } catch {
             warnings.add(
                 "order-in-flight",
@@ -221,6 +233,10 @@ struct Issuance: Sendable {
                     CertificateFailure(error, voidsKeptOrder: kept && (error as? CertctlError)?.code == .issuance))
             }
         }
+    }
+
+    static func namespace(of id: String) -> String {
+        String(id.split(separator: "/", maxSplits: 1).first ?? "")
     }
 
     /// Why `desired` cannot be ordered from `issuer` at all, found before ordering: more names
