@@ -185,6 +185,19 @@ struct ClusterOptions: ParsableArguments {
         return (loaded, chosen)
     }
 
+    /// What a command that names certificates reads first: the cluster, its issuers and the
+    /// inventory (the run reads it again under its lock before it writes).
+    func inventory(logger: Logger) async throws -> (
+        context: Context, issuers: [String: Issuer], defaultIssuer: String?, inventory: Inventory
+    ) {
+        try requireSingleCluster()
+        let context = try makeContext(logger: logger)
+        let (issuers, defaultIssuer, _) = try await loadIssuers(context, logger: logger)
+        let inventory = try await Inventory.load(
+            from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+        return (context, issuers, defaultIssuer, inventory)
+    }
+
     /// Where a run keeps its accounts: certctl's namespace in a cluster, the state directory locally.
     func accountPlace(_ context: Context) -> AccountPlace {
         if let client = context.client, let namespace = context.namespace {

@@ -32,15 +32,13 @@ struct PruneCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         var kept = 0
         do {
-            try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
+            let (context, issuers, defaultIssuer, inventory) = try await cluster.inventory(logger: logger)
             func orphans() async throws -> (cluster: String, ids: [String]) {
                 let inventory = try await Inventory.load(
                     from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
                 return (inventory.cluster, inventory.orphans)
             }
-            let found = try await orphans()
+            let found = (cluster: inventory.cluster, ids: inventory.orphans)
             guard !found.ids.isEmpty else {
                 print("no orphaned Secret in \(found.cluster)")
                 return

@@ -40,12 +40,8 @@ struct RenewCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         let code: Int32
         do {
-            try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
             // Read to name what is asked for; the marks are stored by the run, under its lock.
-            let inventory = try await Inventory.load(
-                from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+            let inventory = try await cluster.inventory(logger: logger).inventory
             var chosen = inventory.entries
             if let secret {
                 chosen = chosen.filter { $0.desired.secretName == secret }
@@ -59,22 +55,8 @@ struct RenewCommand: AsyncParsableCommand {
             }
             let request = RenewalRequest(certificates: Set(chosen.map(\.desired.id)), issueNow: now)
             code = try await RunCommand.execute(
-                cluster: cluster,
-                options: { issuers, defaultIssuer, scope in
-                    var options = CertificateRun.Options(
-                        scope: scope,
-                        issuers: issuers,
-                        defaultIssuer: defaultIssuer,
-                        http01Listen: try ListenAddress(parsing: http01Listen),
-                        only: request.certificates
-                    )
-                    options.renewal = request
-                    return options
-                },
-                selfCheckPasses: 5,
-                printing: now ? .marksAndSummary : .marks,
-                logger: logger
-            )
+                request, cluster: cluster, http01Listen: http01Listen, selfCheckPasses: 5,
+                printing: now ? .marksAndSummary : .marks, logger: logger)
         } catch {
             throw CertctlExit.report(error)
         }

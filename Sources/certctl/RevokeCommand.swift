@@ -61,30 +61,16 @@ struct RevokeCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         let code: Int32
         do {
-            try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
             // Read to check what is asked for; the CA is asked, and the record written, by the
             // run under its lock.
-            let inventory = try await Inventory.load(
-                from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
-            let (id, serial) = try Self.revocable(secret, in: inventory, now: Date())
+            let (id, serial) = try Self.revocable(
+                secret, in: try await cluster.inventory(logger: logger).inventory, now: Date())
             let request = RenewalRequest(
                 certificates: [id], issueNow: !noReissue,
                 revocation: Revocation(reason: RevocationReason(name: reason) ?? .unspecified, serials: [id: serial]))
             code = try await RunCommand.execute(
-                cluster: cluster,
-                options: { issuers, defaultIssuer, scope in
-                    var options = CertificateRun.Options(
-                        scope: scope, issuers: issuers, defaultIssuer: defaultIssuer,
-                        http01Listen: try ListenAddress(parsing: http01Listen), only: request.certificates)
-                    options.renewal = request
-                    return options
-                },
-                selfCheckPasses: selfCheckPasses,
-                printing: noReissue ? .marks : .marksAndSummary,
-                logger: logger
-            )
+                request, cluster: cluster, http01Listen: http01Listen, selfCheckPasses: selfCheckPasses,
+                printing: noReissue ? .marks : .marksAndSummary, logger: logger)
         } catch {
             throw CertctlExit.report(error)
         }

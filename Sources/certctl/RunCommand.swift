@@ -163,6 +163,24 @@ struct RunCommand: AsyncParsableCommand {
         case summary, marks, marksAndSummary
     }
 
+    /// `renew` and `revoke`: a run limited to the request's certificates that carries it out
+    /// under its lock; its exit code.
+    static func execute(
+        _ request: RenewalRequest, cluster: ClusterOptions, http01Listen: String, selfCheckPasses: Int,
+        printing: Printing, logger: Logger
+    ) async throws -> Int32 {
+        try await execute(
+            cluster: cluster,
+            options: { issuers, defaultIssuer, scope in
+                var options = CertificateRun.Options(
+                    scope: scope, issuers: issuers, defaultIssuer: defaultIssuer,
+                    http01Listen: try ListenAddress(parsing: http01Listen), only: request.certificates)
+                options.renewal = request
+                return options
+            },
+            selfCheckPasses: selfCheckPasses, printing: printing, logger: logger)
+    }
+
     /// Builds the run for the chosen cluster, runs it (cancelled by SIGTERM), prints the report.
     static func execute(
         cluster: ClusterOptions,

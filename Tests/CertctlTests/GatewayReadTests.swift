@@ -277,6 +277,21 @@ struct GatewayPodTests {
             verbs: ["list", "create", "delete"]),
     ]
 
+    /// The issuer `gateway` at `server`, answering HTTP-01 through routes attached to the
+    /// certificate's Gateway or ListenerSet (`gatewayHTTPRoute: {}`).
+    static func writeIssuer(in project: PodProject, server: String) throws {
+        try """
+        kind: ClusterIssuer
+        metadata: {name: gateway}
+        spec:
+          acme:
+            server: \(server)
+            privateKeySecretRef: {name: gateway-account}
+            solvers:
+            - http01: {gatewayHTTPRoute: {}}
+        """.write(to: project.folder.appendingPathComponent("issuers/gateway.yaml"), atomically: true, encoding: .utf8)
+    }
+
     @Test(
         "through the binary as a pod: issued over HTTP-01 through solver HTTPRoutes, none left, Events on both objects, every Gateway API verb granted used; the next run orders nothing"
     )
@@ -292,16 +307,7 @@ struct GatewayPodTests {
         let admin = fakeClient(server)
         try await GatewayReadTests().create(admin, issuer: "gateway")
         let project = try PodRBACTests.project(server, "gateway-pod")
-        try """
-        kind: ClusterIssuer
-        metadata: {name: gateway}
-        spec:
-          acme:
-            server: \(ca.directoryURL)
-            privateKeySecretRef: {name: gateway-account}
-            solvers:
-            - http01: {gatewayHTTPRoute: {}}
-        """.write(to: project.folder.appendingPathComponent("issuers/gateway.yaml"), atomically: true, encoding: .utf8)
+        try Self.writeIssuer(in: project, server: ca.directoryURL)
         let arguments = project.runArguments(issuer: "gateway", port: port, ["--http01-self-check-passes", "0"])
         let first = try await CertctlProcess.run(
             arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
@@ -343,16 +349,7 @@ struct GatewayPodTests {
         let admin = fakeClient(server)
         try await GatewayReadTests().create(admin, issuer: "gateway")
         let project = try PodRBACTests.project(server, "gateway-check")
-        try """
-        kind: ClusterIssuer
-        metadata: {name: gateway}
-        spec:
-          acme:
-            server: \(ca.directoryURL)
-            privateKeySecretRef: {name: gateway-account}
-            solvers:
-            - http01: {gatewayHTTPRoute: {}}
-        """.write(to: project.folder.appendingPathComponent("issuers/gateway.yaml"), atomically: true, encoding: .utf8)
+        try Self.writeIssuer(in: project, server: ca.directoryURL)
         // The responder listens on a loopback port and is fetched there, as the Gateway would
         // route each host's challenge path to the solver Service.
         let port = freeLoopbackPort()
