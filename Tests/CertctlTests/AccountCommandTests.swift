@@ -166,5 +166,11 @@ struct AccountCommandTests {
         let renewed = try await setup.renewNow()
         #expect(renewed.status != 0, "a deactivated account issues nothing: \(renewed.standardOutput)")
         #expect(renewed.standardOutput.contains("Account has been deactivated"), "\(renewed.standardOutput)")
+        // certctl check names the issuer whose account the CA no longer takes.
+        let check = try await setup.certctl(["check", "--resolver", "127.0.0.1:1"])
+        #expect(
+            check.standardOutput.split(separator: "\n").contains {
+                $0.hasPrefix("FAIL  account      issuer local: ") && $0.contains("deactivated")
+            }, "\(check.standardOutput)")
     }
 }
