@@ -80,6 +80,11 @@ struct DNS01RunTests {
         arguments: StoreKind.allCases)
     func wildcard(kind: StoreKind) async throws {
         let setup = try await Setup.make(kind)
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         let started = ContinuousClock.now
         let (report, requests) = try await setup.run.runOnce()
         let elapsed = ContinuousClock.now - started
@@ -95,17 +100,20 @@ struct DNS01RunTests {
         print(
             "DNS-01 (\(kind.rawValue)): 2 certificates (one wildcard + apex over DNS-01, one over HTTP-01) in \(elapsed), \(requests) ACME requests"
         )
-        await setup.stop()
     }
 
     @Test("a wrong TSIG secret fails the wildcard certificate with what to check; nothing is left in the zone")
     func wrongSecret() async throws {
         let setup = try await Setup.make(.local, secret: Data(repeating: 9, count: 32).base64EncodedString())
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         let (report, _) = try await setup.run.runOnce()
         let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
         guard case .failed(let failure, _) = wildcard.outcome, case let message = failure.message else {
             Issue.record("the wildcard certificate should fail: \(wildcard.outcome)")
-            await setup.stop()
             return
         }
         #expect(message.contains(setup.bind.key.name), "\(message)")
@@ -116,7 +124,6 @@ struct DNS01RunTests {
             "only the HTTP-01 certificate reaches finalize")
         #expect(report.certificates.first { $0.desired.secretName == "www-tls" }?.outcome == .issued)
         #expect(try setup.bind.dig("_acme-challenge.example.test").isEmpty)
-        await setup.stop()
     }
 
     @Test(
@@ -124,6 +131,11 @@ struct DNS01RunTests {
     )
     func propagationTimeout() async throws {
         let setup = try await Setup.make(.local)
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         var options = setup.run.options
         // A server that never has the record (nothing listens there).
         options.dns01CheckServers = ["127.0.0.1:\(freeLoopbackPort())"]
@@ -132,14 +144,12 @@ struct DNS01RunTests {
         let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
         guard case .failed(let failure, _) = wildcard.outcome, case let message = failure.message else {
             Issue.record("should fail: \(wildcard.outcome)")
-            await setup.stop()
             return
         }
         #expect(
             message.contains(options.dns01CheckServers?.first ?? "?") && message.contains("not answered"), "\(message)")
         #expect(
             try setup.bind.dig("_acme-challenge.example.test").isEmpty, "the record added is removed after the failure")
-        await setup.stop()
     }
 
     /// A hook as a user of another DNS service writes one: here `nsupdate` against the same BIND.
@@ -182,6 +192,11 @@ struct DNS01RunTests {
         "the exec hook: a wildcard through a program of the user's (nsupdate here), called to present and to clean up")
     func execHook() async throws {
         let setup = try await Setup.make(.local, dns01: "{exec: {command: placeholder, timeout: 30}}")
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         let hook = try Self.hook(setup.bind)
         let report = try await setup.run.run.run(try Self.options(setup, hook: hook))
         #expect(report.certificates.allSatisfy { $0.outcome == .issued }, "\(report.certificates)")
@@ -189,7 +204,6 @@ struct DNS01RunTests {
         #expect(calls.filter { $0.hasPrefix("present _acme-challenge.example.test. ") }.count == 2, "\(calls)")
         #expect(calls.filter { $0.hasPrefix("cleanup _acme-challenge.example.test. ") }.count == 2, "\(calls)")
         #expect(try setup.bind.dig("_acme-challenge.example.test").isEmpty)
-        await setup.stop()
     }
 
     @Test(
@@ -197,12 +211,16 @@ struct DNS01RunTests {
     )
     func failingHook() async throws {
         let setup = try await Setup.make(.local, dns01: "{exec: {command: placeholder}}")
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         let hook = try Self.hook(setup.bind, exitCode: 3)
         let report = try await setup.run.run.run(try Self.options(setup, hook: hook))
         let wildcard = try #require(report.certificates.first { $0.desired.secretName == "wildcard-tls" })
         guard case .failed(let failure, _) = wildcard.outcome, case let message = failure.message else {
             Issue.record("should fail: \(wildcard.outcome)")
-            await setup.stop()
             return
         }
         #expect(
@@ -214,7 +232,6 @@ struct DNS01RunTests {
         #expect(record["certctl.io/last-failure"]?.contains("exited with status 3") == true, "\(record)")
         #expect(!record.values.contains { $0.contains("FAKE-DNS-API-TOKEN") }, "\(record)")
         #expect(!report.warnings.contains { $0.contains("FAKE-DNS-API-TOKEN") }, "\(report.warnings)")
-        await setup.stop()
     }
 
     @Test(

@@ -72,6 +72,11 @@ struct DNSPersistTests {
     @Test("dns-persist-record prints the record; once it is published, a wildcard and its apex issue with no DNS write")
     func published() async throws {
         let setup = try await Setup.make()
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         // A name and its wildcard: one record, policy=wildcard, which covers both.
         let lines = try await setup.recordLines(["*.example.test", "example.test"])
         #expect(lines.count == 1, "\(lines)")
@@ -93,7 +98,6 @@ struct DNSPersistTests {
         let secret = try #require(try await setup.run.fixture.store.secret(namespace: "prod", name: "wildcard-tls"))
         #expect(Set(CurrentCertificate(secret: secret).summary?.names ?? []) == ["*.example.test", "example.test"])
         #expect(try setup.bind.dig("_validation-persist.example.test").count == 1, "the record stays, alone")
-        await setup.stop()
     }
 
     @Test(
@@ -103,6 +107,11 @@ struct DNSPersistTests {
         ])
     func unpublished(published: String) async throws {
         let setup = try await Setup.make()
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         let lines = try await setup.recordLines(["*.example.test"])
         let wanted = try #require(lines.first)
         if published == "WITHOUT-WILDCARD" {
@@ -114,12 +123,10 @@ struct DNSPersistTests {
         guard case .failed(let failure, _) = report.certificates.first?.outcome, case let message = failure.message
         else {
             Issue.record("should fail: \(report.certificates)")
-            await setup.stop()
             return
         }
         #expect(message.contains(wanted), "the exact record to publish: \(message)")
         #expect(report.certificates.first?.failureKind == .challenge)
-        await setup.stop()
     }
 
     @Test(
@@ -127,16 +134,19 @@ struct DNSPersistTests {
     )
     func notOffered() async throws {
         let setup = try await Setup.make(offered: false, hosts: ["example.test"])
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         let (report, _) = try await setup.run.runOnce()
         guard case .failed(let failure, _) = report.certificates.first?.outcome, case let message = failure.message
         else {
             Issue.record("should fail: \(report.certificates)")
-            await setup.stop()
             return
         }
         #expect(message.contains("no dns-persist-01 challenge") && message.contains("http-01"), "\(message)")
         #expect(!message.contains("made-up-99"), "a challenge certctl cannot read is left out: \(message)")
-        await setup.stop()
     }
 
     @Test("issue-values are read as RFC 8659 says: unknown tags ignored, tags case-insensitive, persistUntil honoured")
@@ -183,6 +193,11 @@ struct DNSPersistUntilTests {
     )
     func expiring() async throws {
         let setup = try await DNSPersistTests.Setup.make()
+        // Stopped however the test ends (a failed #require throws); named at once, not later.
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
         let lines = try await setup.recordLines(["*.example.test"])
         let until = Int(Date().timeIntervalSince1970) + 30 * 86_400
         try await setup.publish(DNSPersistTests.value(of: try #require(lines.first)) + "; persistUntil=\(until)")
@@ -205,7 +220,6 @@ struct DNSPersistUntilTests {
         #expect(
             metrics.contains(
                 "certctl_certificate_dns_persist_until_timestamp_seconds{namespace=\"prod\",secret=\"wildcard-tls\""))
-        await setup.stop()
     }
 
     @Test(
