@@ -1,6 +1,8 @@
+public import ACME
 import Certificates
 import Foundation
 public import Kubernetes
+public import Logging
 public import Transport
 
 /// An ACME issuer, read from a cert-manager `ClusterIssuer`/`Issuer` (`cert-manager.io/v1`, `spec.acme`).
@@ -277,5 +279,18 @@ extension Issuer {
         if bare == "localhost" || bare == "::1" { return true }
         if let address = IPAddress(bare), address.bytes.count == 4 { return address.bytes[0] == 127 }
         return false
+    }
+}
+
+extension Issuer {
+    /// An ACME client for this issuer's CA (its directory, its trusted CA bundle) signing with
+    /// `key`, for the account at `url` (nil: none yet, or a certificate's own key).
+    public func client(
+        key: AccountKey, url: String?, transport: any HTTPTransport, logger: Logger,
+        requestTimeout: Duration = .seconds(30), observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
+    ) -> ACMEClient {
+        ACMEClient(
+            configuration: .init(directoryURL: server, tls: tls, requestTimeout: requestTimeout), accountKey: key,
+            accountURL: url, transport: transport, logger: logger, observer: observer)
     }
 }

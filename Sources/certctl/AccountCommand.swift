@@ -26,11 +26,7 @@ struct AccountCommand: AsyncParsableCommand {
             try cluster.requireSingleCluster()
             let context = try cluster.makeContext(logger: logger)
             let (issuers, _, _) = try await cluster.loadIssuers(context, logger: logger)
-            guard let chosen = issuers[issuer] else {
-                throw CertctlError(
-                    .unknownIssuer, object: "--issuer \(issuer)",
-                    "no such issuer (known: \(issuers.keys.sorted().joined(separator: ", ")))")
-            }
+            let chosen = try cluster.issuer(issuer, in: issuers)
             let place = cluster.accountPlace(context)
             let administration = AccountAdministration(
                 issuer: chosen, place: place, transport: CurlTransport(userAgent: CertctlVersion.userAgent),

@@ -170,6 +170,16 @@ struct ClusterOptions: ParsableArguments {
         return (issuers, defaultIssuer, merged.notes)
     }
 
+    /// The issuer named by `option` (`--issuer NAME`), or an error listing the known ones.
+    func issuer(_ name: String, option: String = "--issuer", in loaded: [String: Issuer]) throws -> Issuer {
+        guard let found = loaded[name] else {
+            throw CertctlError(
+                .unknownIssuer, object: "\(option) \(name)",
+                "no such issuer in \(issuers) (known: \(loaded.keys.sorted().joined(separator: ", ")))")
+        }
+        return found
+    }
+
     private func chooseDefault(_ loaded: [String: Issuer]) throws -> (issuers: [String: Issuer], defaultIssuer: String?)
     {
         if let defaultIssuer, loaded[defaultIssuer] == nil {

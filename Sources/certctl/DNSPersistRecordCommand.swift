@@ -40,11 +40,7 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
         do {
             try cluster.requireSingleCluster()
             let (issuers, defaultIssuer) = try cluster.loadIssuers()
-            guard let chosen = issuers[issuer] else {
-                throw CertctlError(
-                    .unknownIssuer, object: "--issuer \(issuer)",
-                    "no such issuer in \(cluster.issuers) (known: \(issuers.keys.sorted().joined(separator: ", ")))")
-            }
+            let chosen = try cluster.issuer(issuer, in: issuers)
             var names = try domains.map {
                 try Hostname.validate($0.lowercased(), allowWildcard: true, object: "-d \($0)")
             }

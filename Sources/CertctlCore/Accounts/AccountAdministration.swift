@@ -91,8 +91,6 @@ public struct AccountAdministration: Sendable {
     }
 
     private func client(_ account: StoredAccount) -> ACMEClient {
-        ACMEClient(
-            configuration: .init(directoryURL: issuer.server, tls: issuer.tls), accountKey: account.key,
-            accountURL: account.url, transport: transport, logger: logger)
+        issuer.client(key: account.key, url: account.url, transport: transport, logger: logger)
     }
 }

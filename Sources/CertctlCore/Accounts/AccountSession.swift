@@ -18,14 +18,9 @@ public enum AccountSession {
         let account = try await settled(
             try await stored(for: issuer, in: store, logger: logger), issuer: issuer, store: store,
             transport: transport, logger: logger)
-        let client = ACMEClient(
-            configuration: .init(directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout),
-            accountKey: account.key,
-            accountURL: account.url,
-            transport: transport,
-            logger: logger,
-            observer: observer
-        )
+        let client = issuer.client(
+            key: account.key, url: account.url, transport: transport, logger: logger, requestTimeout: requestTimeout,
+            observer: observer)
         let registration = account
         let register: @Sendable (ACMEClient) async throws -> Void = { client in
             var binding: ExternalAccountBinding?
@@ -85,9 +80,7 @@ public enum AccountSession {
         logger: Logger
     ) async throws -> StoredAccount {
         guard let next = account.nextKey, let url = account.url else { return account }
-        let probe = ACMEClient(
-            configuration: .init(directoryURL: issuer.server, tls: issuer.tls), accountKey: next, accountURL: nil,
-            transport: transport, logger: logger)
+        let probe = issuer.client(key: next, url: nil, transport: transport, logger: logger)
         var settled = account
         if let found = try await probe.lookUpAccount(), found.url == url {
             settled.key = next

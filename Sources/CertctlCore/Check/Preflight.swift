@@ -176,9 +176,8 @@ public struct Preflight: Sendable {
         } catch {
             return [Result(.failed, "account", "issuer \(issuer.name): \(error)")]
         }
-        let client = ACMEClient(
-            configuration: .init(directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout),
-            accountKey: key, accountURL: stored?.url, transport: transport, logger: logger)
+        let client = issuer.client(
+            key: key, url: stored?.url, transport: transport, logger: logger, requestTimeout: requestTimeout)
         var results: [Result] = []
         let directory: ACMEDirectory
         do {

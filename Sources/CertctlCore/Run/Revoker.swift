@@ -68,9 +68,8 @@ struct Revoker: Sendable {
                 try await client.revoke(der, reason: reason)
             } else {
                 let key = try AccountKey(pem: String(decoding: keyPEM, as: UTF8.self))
-                let client = ACMEClient(
-                    configuration: .init(directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout),
-                    accountKey: key, transport: transport, logger: logger)
+                let client = issuer.client(
+                    key: key, url: nil, transport: transport, logger: logger, requestTimeout: requestTimeout)
                 signer = .certificateKey
                 try await client.revoke(der, reason: reason, certificateKey: key)
             }
