@@ -35,7 +35,7 @@ public enum JSONText {
             output += String(integer)
         case let double as Double:
             guard double.isFinite else { throw Unencodable(description: "\(double) is not a JSON number") }
-            output += double == double.rounded() && abs(double) < 1e15 ? String(Int64(double)) : "\(double)"
+            output += double == double.rounded() && abs(double) < 1e15 ? String(Bounded.int(double)) : "\(double)"
         case let array as [Any]:
             guard !array.isEmpty else {
                 output += "[]"

@@ -64,7 +64,8 @@ extension JSONValue {
             case UInt8(ascii: "\t"): return "'\\t'"
             case 0x20..<0x7f: return "'\(Character(UnicodeScalar(byte)))'"
             case 0..<0x20, 0x7f:
-                return "'\\x" + String(hexDigits[Int(byte >> 4)]) + String(hexDigits[Int(byte & 0xf)]) + "'"
+                return "'\\x" + String(hexDigits[Int(clamping: byte >> 4)])
+                    + String(hexDigits[Int(clamping: byte & 0xf)]) + "'"
             default:
                 let hex = String(byte, radix: 16)
                 return "'\\u" + String(repeating: "0", count: 4 - hex.count) + hex + "'"
@@ -188,9 +189,9 @@ extension JSONValue {
                 let byte = bytes[index]
                 let digit: UInt32
                 switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(clamping: byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(clamping: byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(clamping: byte - UInt8(ascii: "A") + 10)
                 default: throw invalid("in \\u hexadecimal character escape")
                 }
                 code = code * 16 + digit

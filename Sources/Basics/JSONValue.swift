@@ -105,7 +105,8 @@ extension JSONValue {
             case UInt8(ascii: "\r"): output += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case UInt8(ascii: "\t"): output += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
             case 0..<0x20:
-                output += Array("\\u00".utf8) + [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xf)]]
+                output +=
+                    Array("\\u00".utf8) + [hexDigits[Int(clamping: byte >> 4)], hexDigits[Int(clamping: byte & 0xf)]]
             default: output.append(byte)
             }
         }

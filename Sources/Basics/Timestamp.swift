@@ -23,7 +23,7 @@ public enum Timestamp {
             let digits = min(fractionDigits, 9)
             var scale = 1
             for _ in 0..<digits { scale *= 10 }
-            text += "." + pad(min(Int((fraction * Double(scale)).rounded(.down)), scale - 1), digits)
+            text += "." + pad(Bounded.int((fraction * Double(scale)).rounded(.down), in: 0...(scale - 1)), digits)
         }
         return text + "Z"
     }
@@ -71,7 +71,8 @@ public enum Timestamp {
     /// IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT` (also a valid RFC 5322 mail date).
     public static func httpDate(_ date: Date) -> String {
         let (fields, _) = utcFields(date)
-        return "\(weekdays[Int(fields.tm_wday)]), \(pad(fields.tm_mday, 2)) \(months[Int(fields.tm_mon)]) "
+        return
+            "\(weekdays[Int(clamping: fields.tm_wday) % 7]), \(pad(fields.tm_mday, 2)) \(months[Int(clamping: fields.tm_mon) % 12]) "
             + "\(pad(fields.tm_year + 1900, 4)) \(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2)):"
             + "\(pad(fields.tm_sec, 2)) GMT"
     }
@@ -96,7 +97,8 @@ public enum Timestamp {
             return date(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         case 4 where words[0].hasSuffix(",") && words[3] == "GMT":
             let parts = words[1].split(separator: "-").map(String.init)
-            guard parts.count == 3, let day = Int(parts[0]), let month = month(parts[1]), let short = Int(parts[2]),
+            guard parts.count == 3, let day = Int(parts[0]), let month = month(parts[1]),
+                let short = Bounded.integer(parts[2], in: 0...99),
                 let (hour, minute, second) = clock(words[2])
             else { return nil }
             // RFC 9110: a two-digit year more than 50 years in the future is in the past century.
@@ -121,11 +123,12 @@ public enum Timestamp {
             + "\(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2))"
     }
 
-    /// The UTC fields of `date` and the fraction of its second (0 ..< 1).
+    /// The UTC fields of `date` and the fraction of its second (0 ..< 1); a date outside years
+    /// 1 to 9999 is written as the nearer end (``Bounded/date(_:)``).
     private static func utcFields(_ date: Date) -> (tm, Double) {
-        let interval = date.timeIntervalSince1970
+        let interval = Bounded.date(date).timeIntervalSince1970
         let whole = interval.rounded(.down)
-        var seconds = time_t(whole)
+        var seconds = Bounded.timeT(Date(timeIntervalSince1970: whole))
         var fields = tm()
         gmtime_r(&seconds, &fields)
         return (fields, interval - whole)
@@ -139,15 +142,15 @@ public enum Timestamp {
             return nil
         }
         var fields = tm()
-        fields.tm_year = Int32(year - 1900)
-        fields.tm_mon = Int32(month - 1)
-        fields.tm_mday = Int32(day)
-        fields.tm_hour = Int32(hour)
-        fields.tm_min = Int32(minute)
-        fields.tm_sec = Int32(min(second, 59))  // a leap second is read as :59
+        fields.tm_year = Int32(clamping: year - 1900)
+        fields.tm_mon = Int32(clamping: month - 1)
+        fields.tm_mday = Int32(clamping: day)
+        fields.tm_hour = Int32(clamping: hour)
+        fields.tm_min = Int32(clamping: minute)
+        fields.tm_sec = Int32(clamping: min(second, 59))  // a leap second is read as :59
         let seconds = timegm(&fields)
         // timegm normalises 31 February to 3 March: refuse dates that do not exist.
-        guard fields.tm_mday == Int32(day), fields.tm_mon == Int32(month - 1) else { return nil }
+        guard fields.tm_mday == Int32(clamping: day), fields.tm_mon == Int32(clamping: month - 1) else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 
@@ -182,7 +185,7 @@ public enum Timestamp {
             var value = 0
             for byte in bytes[index..<index + count] {
                 guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                value = value * 10 + Int(clamping: byte - UInt8(ascii: "0"))
             }
             index += count
             return value

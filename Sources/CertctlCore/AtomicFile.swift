@@ -14,7 +14,7 @@ public enum AtomicFile {
         let directory = (path as NSString).deletingLastPathComponent
         try createDirectory(directory.isEmpty ? "." : directory)
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(clamping: mode))
         guard descriptor >= 0 else {
             throw CertctlError(.io, object: path, "cannot create a file: \(String(cString: strerror(errno)))")
         }

@@ -1,3 +1,4 @@
+import Basics
 public import Certificates
 public import Foundation
 
@@ -35,8 +36,12 @@ public struct CertificateSettings: Sendable, Equatable {
 
     public init() {}
 
-    /// A Go duration (`720h`, `1h30m`, `90s`) in seconds; nil when it is not one.
-    public static func parseDuration(_ text: String) -> TimeInterval? { GoDuration.seconds(text) }
+    /// A Go duration (`720h`, `1h30m`, `90s`) in seconds; nil when it is not one or is longer
+    /// than ten years (``Bounded/longestDuration``).
+    public static func parseDuration(_ text: String) -> TimeInterval? {
+        if case .seconds(let seconds) = Bounded.goDuration(text) { return seconds }
+        return nil
+    }
 
     public static let prefix = "cert-manager.io/"
     public static let acmePrefix = "acme.cert-manager.io/"
@@ -99,8 +104,8 @@ private struct SettingsReader {
         guard algorithm != nil || sizeText != nil else { return }
         var size: Int?
         if let sizeText {
-            guard let parsed = Int(sizeText) else {
-                throw refuse("private-key-size", "\"\(sizeText)\" is not a number of bits")
+            guard let parsed = Bounded.integer(sizeText, in: 0...65536) else {
+                throw refuse("private-key-size", "\(Bounded.quoted(sizeText)) is not a number of bits")
             }
             size = parsed
         }
@@ -119,7 +124,7 @@ private struct SettingsReader {
         case ("ED25519", _):
             throw refuse("private-key-algorithm", "Ed25519 keys are not issued by Let's Encrypt; use RSA or ECDSA")
         default:
-            throw refuse("private-key-algorithm", "\"\(algorithm ?? "")\" is not RSA, ECDSA or Ed25519")
+            throw refuse("private-key-algorithm", "\(Bounded.quoted(algorithm ?? "")) is not RSA, ECDSA or Ed25519")
         }
         settings.effects.append("key \(settings.keyType?.rawValue ?? "?") (private-key-algorithm/-size)")
     }
@@ -128,7 +133,7 @@ private struct SettingsReader {
     mutating func keyHandling() throws(SettingsProblem) {
         if let encoding = value("private-key-encoding") {
             guard let known = CertificateSettings.KeyEncoding(rawValue: encoding.uppercased()) else {
-                throw refuse("private-key-encoding", "\"\(encoding)\" is not PKCS1 or PKCS8")
+                throw refuse("private-key-encoding", "\(Bounded.quoted(encoding)) is not PKCS1 or PKCS8")
             }
             settings.keyEncoding = known
             settings.effects.append("tls.key as \(known.rawValue) (private-key-encoding)")
@@ -140,7 +145,7 @@ private struct SettingsReader {
                 settings.keepsKey = true
                 settings.effects.append("the Secret's key kept across renewals (private-key-rotation-policy: Never)")
             default:
-                throw refuse("private-key-rotation-policy", "\"\(policy)\" is not Always or Never")
+                throw refuse("private-key-rotation-policy", "\(Bounded.quoted(policy)) is not Always or Never")
             }
         }
     }
@@ -151,11 +156,11 @@ private struct SettingsReader {
         guard hosts.contains(name.lowercased()) else {
             throw refuse(
                 "common-name",
-                "\"\(name)\" is not one of the hosts (\(hosts.joined(separator: ", "))); an ACME CA puts only validated names in the subject"
+                "\(Bounded.quoted(name)) is not one of the hosts (\(hosts.joined(separator: ", "))); an ACME CA puts only validated names in the subject"
             )
         }
         guard name.count <= 64 else {
-            throw refuse("common-name", "\"\(name)\" is longer than the 64 characters a CN may have")
+            throw refuse("common-name", "\(Bounded.quoted(name)) is longer than the 64 characters a CN may have")
         }
         settings.commonName = name.lowercased()
         settings.effects.append("subject CN \(name.lowercased()) (common-name)")
@@ -164,23 +169,30 @@ private struct SettingsReader {
     /// When to renew at the latest; `duration` is checked but the CA chooses the lifetime.
     mutating func renewal() throws(SettingsProblem) {
         if let text = value("renew-before") {
-            guard let seconds = GoDuration.seconds(text), seconds > 0 else {
-                throw refuse("renew-before", "\"\(text)\" is not a duration like 720h or 360h30m")
+            let seconds: TimeInterval
+            switch Bounded.goDuration(text) {
+            case .seconds(let read) where read > 0: seconds = read
+            case .tooLong:
+                throw refuse(
+                    "renew-before", "\(Bounded.quoted(text)) is longer than ten years; write a duration like 720h")
+            default:
+                throw refuse("renew-before", "\(Bounded.quoted(text)) is not a duration like 720h or 360h30m")
             }
             settings.renewBefore = seconds
             settings.effects.append("renews \(text) before expiry at the latest (renew-before)")
         }
         if let text = value("renew-before-percentage") {
-            guard let percent = Int(text), (1...99).contains(percent) else {
-                throw refuse("renew-before-percentage", "\"\(text)\" is not a whole percentage from 1 to 99")
+            guard let percent = Bounded.integer(text, in: 1...99) else {
+                throw refuse(
+                    "renew-before-percentage", "\(Bounded.quoted(text)) is not a whole percentage from 1 to 99")
             }
             settings.renewBeforeShare = Double(percent) / 100
             settings.effects.append(
                 "renews with \(percent)% of its lifetime left at the latest (renew-before-percentage)")
         }
         if let text = value("duration") {
-            guard GoDuration.seconds(text) != nil else {
-                throw refuse("duration", "\"\(text)\" is not a duration like 2160h")
+            guard CertificateSettings.parseDuration(text) != nil else {
+                throw refuse("duration", "\(Bounded.quoted(text)) is not a duration like 2160h (ten years at most)")
             }
             settings.ignored.append(
                 "\(prefix)duration: \(text) is not requested; the ACME CA chooses the lifetime (Let's Encrypt: its profile's)"
@@ -248,26 +260,4 @@ private struct SettingsReader {
 public struct SettingsProblem: Error, Sendable, Equatable {
     public var annotation: String
     public var message: String
-}
-
-/// Go's `time.ParseDuration` units, as cert-manager's annotations are written: `720h`, `1h30m`, `90s`.
-enum GoDuration {
-    static func seconds(_ text: String) -> TimeInterval? {
-        let units: [(String, Double)] = [
-            ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
-        ]
-        var rest = Substring(text)
-        var total = 0.0
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard !number.isEmpty, let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            guard let unit = units.sorted(by: { $0.0.count > $1.0.count }).first(where: { rest.hasPrefix($0.0) })
-            else { return nil }
-            total += value * unit.1
-            rest = rest.dropFirst(unit.0.count)
-        }
-        return total
-    }
 }

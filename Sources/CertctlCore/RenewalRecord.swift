@@ -76,7 +76,8 @@ public struct RenewalRecord: Sendable, Equatable {
         var annotation: String { RenewalRecord.prefix + rawValue }
     }
 
-    /// Reads the record from annotations; unreadable values are ignored (never fatal).
+    /// Reads the record from annotations; unreadable values are ignored (never fatal), counts
+    /// saturate at ``Bounded/largestCount`` and times lie within years 1 to 9999.
     public init(annotations: [String: String]) {
         func date(_ key: Key) -> Date? { annotations[key.annotation].flatMap(Self.parseDate) }
         renewalTime = date(.renewalTime)
@@ -86,7 +87,7 @@ public struct RenewalRecord: Sendable, Equatable {
         lastFailure = annotations[Key.lastFailure.annotation]
         lastFailureKind = annotations[Key.lastFailureKind.annotation].map { FailureKind(rawValue: $0) ?? .other }
         lastFailureTime = date(.lastFailureTime)
-        failureCount = annotations[Key.failureCount.annotation].flatMap { Int($0) } ?? 0
+        failureCount = annotations[Key.failureCount.annotation].flatMap(Bounded.count) ?? 0
         nextAttempt = date(.nextAttempt)
         profile = annotations[Key.profile.annotation]
         orderURL = annotations[Key.orderURL.annotation]

@@ -112,7 +112,8 @@ public final class FaultProxy: Sendable {
                     let fault =
                         injected < state.plan.faults.count
                         ? state.plan.faults[injected]
-                        : state.plan.faults[Int(state.random.next() % UInt64(state.plan.faults.count))]
+                        : state.plan.faults[
+                            Int(clamping: state.random.next() % UInt64(clamping: state.plan.faults.count))]
                     state.statistics.faults[fault, default: 0] += 1
                     return fault
                 }

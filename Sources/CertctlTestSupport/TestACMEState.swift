@@ -1,4 +1,5 @@
 import ACME
+import Basics
 import Certificates
 import Crypto
 import DNS
@@ -388,7 +389,7 @@ actor TestACMEState {
                 found = answer.answers.compactMap(\.txtValue).compactMap(DNSPersistRecord.init(parsing:)).contains {
                     $0.authorizes(
                         account: account, issuerDomainNames: persist.issuerDomainNames,
-                        wildcard: authorization.wildcard, now: Int(Date().timeIntervalSince1970))
+                        wildcard: authorization.wildcard, now: Bounded.int(Date().timeIntervalSince1970))
                 }
             }
             authorization.status = found ? "valid" : "invalid"

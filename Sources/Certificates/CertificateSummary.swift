@@ -52,8 +52,8 @@ public struct CertificateSummary: Sendable, Equatable {
     public var serialHex: String {
         var hex: [UInt8] = []
         for byte in serialBytes.drop(while: { $0 == 0 }) {
-            hex.append(Self.hexDigits[Int(byte >> 4)])
-            hex.append(Self.hexDigits[Int(byte & 0x0f)])
+            hex.append(Self.hexDigits[Int(clamping: byte >> 4)])
+            hex.append(Self.hexDigits[Int(clamping: byte & 0x0f)])
         }
         return String(decoding: hex, as: UTF8.self)
     }

@@ -29,10 +29,12 @@ public struct IPAddress: Sendable, Hashable {
 
     /// The canonical text form (RFC 5952 for IPv6).
     public var text: String {
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        var buffer = [CChar](repeating: 0, count: Int(clamping: INET6_ADDRSTRLEN))
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         return bytes.withUnsafeBytes { raw in
-            guard inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil else { return "" }
+            guard inet_ntop(family, raw.baseAddress, &buffer, socklen_t(clamping: buffer.count)) != nil else {
+                return ""
+            }
             let length = buffer.firstIndex(of: 0) ?? buffer.count
             return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }

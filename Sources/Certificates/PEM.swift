@@ -57,12 +57,12 @@ enum PEM {
     private static let alphabet: [UInt8] = {
         var table = [UInt8](repeating: 255, count: 256)
         for (value, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
-            table[Int(character)] = UInt8(value)
+            table[Int(clamping: character)] = UInt8(clamping: value)
         }
         for space in [UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: " "), UInt8(ascii: "\t")] {
-            table[Int(space)] = 64
+            table[Int(clamping: space)] = 64
         }
-        table[Int(UInt8(ascii: "="))] = 65
+        table[Int(clamping: UInt8(ascii: "="))] = 65
         return table
     }()
 
@@ -73,7 +73,7 @@ enum PEM {
         var count = 0
         var padding = 0
         for byte in body {
-            let value = alphabet[Int(byte)]
+            let value = alphabet[Int(clamping: byte)]
             switch value {
             case 64:
                 continue
@@ -86,7 +86,7 @@ enum PEM {
                 guard padding == 0 else {
                     throw CertificatesError(.invalidPEM, "\(label) has base64 after its padding")
                 }
-                accumulator = accumulator << 6 | UInt32(value)
+                accumulator = accumulator << 6 | UInt32(clamping: value)
                 count += 1
                 if count == 4 {
                     out.append(UInt8(truncatingIfNeeded: accumulator >> 16))

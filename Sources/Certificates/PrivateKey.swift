@@ -123,15 +123,15 @@ enum DERBytes {
     static func tlv(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
         var length: [UInt8]
         if content.count < 0x80 {
-            length = [UInt8(content.count)]
+            length = [UInt8(clamping: content.count)]
         } else {
             var count = content.count
             var bytes: [UInt8] = []
             while count > 0 {
-                bytes.insert(UInt8(count & 0xFF), at: 0)
+                bytes.insert(UInt8(clamping: count & 0xFF), at: 0)
                 count >>= 8
             }
-            length = [0x80 | UInt8(bytes.count)] + bytes
+            length = [0x80 | UInt8(clamping: bytes.count)] + bytes
         }
         return [tag] + length + content
     }

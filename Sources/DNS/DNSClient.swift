@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 #if canImport(Glibc)
@@ -98,8 +99,8 @@ public struct DNSClient: Sendable {
         -> Result<[UInt8], DNSError>
     {
         var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_protocol = Int32(IPPROTO_TCP)
+        hints.ai_socktype = Int32(clamping: SOCK_STREAM.rawValue)
+        hints.ai_protocol = Int32(clamping: IPPROTO_TCP)
         var found: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else {
             return .failure(DNSError(.network, "cannot resolve the DNS server \(server)"))
@@ -108,24 +109,28 @@ public struct DNSClient: Sendable {
         let socket = Glibc.socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
         guard socket >= 0 else { return .failure(DNSError(.network, "no socket for \(server)")) }
         defer { close(socket) }
-        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let whole = Bounded.int(seconds, in: 0...86_400)
+        var limit = timeval(tv_sec: whole, tv_usec: Bounded.int((seconds - Double(whole)) * 1e6, in: 0...999_999))
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(clamping: MemoryLayout<timeval>.size))
+        setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(clamping: MemoryLayout<timeval>.size))
         guard connect(socket, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let reason = errno == EINPROGRESS || errno == EAGAIN ? "timed out" : String(cString: strerror(errno))
             return .failure(DNSError(.network, "cannot connect to the DNS server \(server): \(reason)"))
         }
-        let framed = [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
+        guard bytes.count <= 0xFFFF else {
+            return .failure(DNSError(.malformed, "a DNS message of \(bytes.count) bytes does not fit TCP's 2-byte length (RFC 1035 §4.2.2)"))
+        }
+        let framed = [UInt8(truncatingIfNeeded: bytes.count >> 8), UInt8(truncatingIfNeeded: bytes.count)] + bytes
         var sent = 0
         while sent < framed.count {
             let written = framed[sent...].withUnsafeBytes {
-                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                Glibc.send(socket, $0.baseAddress, $0.count, Int32(clamping: MSG_NOSIGNAL))
             }
             guard written > 0 else { return .failure(failure(server, "sending")) }
             sent += written
         }
         guard let header = receive(socket, 2) else { return .failure(failure(server, "reading the answer")) }
-        let length = Int(header[0]) << 8 | Int(header[1])
+        let length = Int(clamping: header[0]) << 8 | Int(clamping: header[1])
         guard let answer = receive(socket, length) else { return .failure(failure(server, "reading the answer")) }
         return .success(answer)
     }

@@ -51,11 +51,11 @@ public struct DNSMessage: Sendable, Equatable {
         if truncated { high |= 0x02 }
         if recursionDesired { high |= 0x01 }
         writer.bytes.append(high)
-        writer.bytes.append(UInt8(rcode.rawValue & 0x0F))
-        writer.u16(UInt16(questions.count))
-        writer.u16(UInt16(answers.count))
-        writer.u16(UInt16(authority.count))
-        writer.u16(UInt16(additional.count))
+        writer.bytes.append(UInt8(clamping: rcode.rawValue & 0x0F))
+        writer.u16(UInt16(clamping: questions.count))
+        writer.u16(UInt16(clamping: answers.count))
+        writer.u16(UInt16(clamping: authority.count))
+        writer.u16(UInt16(clamping: additional.count))
         for question in questions {
             writer.name(question.name)
             writer.u16(question.type.rawValue)
@@ -78,7 +78,7 @@ public struct DNSMessage: Sendable, Equatable {
         authoritative = high & 0x04 != 0
         truncated = high & 0x02 != 0
         recursionDesired = high & 0x01 != 0
-        rcode = DNSResponseCode(rawValue: UInt16(low & 0x0F))
+        rcode = DNSResponseCode(rawValue: UInt16(clamping: low & 0x0F))
         let counts = (try reader.u16(), try reader.u16(), try reader.u16(), try reader.u16())
         for _ in 0..<counts.0 {
             let name = try reader.name()
@@ -127,7 +127,7 @@ public struct DNSRecord: Sendable, Equatable {
         var rest = Array(value.utf8)[...]
         repeat {
             let chunk = rest.prefix(255)
-            data.append(UInt8(chunk.count))
+            data.append(UInt8(clamping: chunk.count))
             data += chunk
             rest = rest.dropFirst(chunk.count)
         } while !rest.isEmpty
@@ -140,7 +140,7 @@ public struct DNSRecord: Sendable, Equatable {
         var reader = DNSReader(data)
         var text: [UInt8] = []
         while !reader.atEnd {
-            guard let length = try? reader.u8(), let chunk = try? reader.take(Int(length)) else { return nil }
+            guard let length = try? reader.u8(), let chunk = try? reader.take(Int(clamping: length)) else { return nil }
             text += chunk
         }
         return String(decoding: text, as: UTF8.self)
@@ -152,7 +152,7 @@ public struct DNSRecord: Sendable, Equatable {
         case (.a, 4): return data.map(String.init).joined(separator: ".")
         case (.aaaa, 16):
             return stride(from: 0, to: 16, by: 2).map {
-                String(UInt16(data[$0]) << 8 | UInt16(data[$0 + 1]), radix: 16)
+                String(UInt16(clamping: data[$0]) << 8 | UInt16(clamping: data[$0 + 1]), radix: 16)
             }
             .joined(separator: ":")
         default: return nil
@@ -228,18 +228,21 @@ struct DNSWriter {
     var bytes: [UInt8] = []
 
     mutating func u16(_ value: UInt16) {
-        bytes += [UInt8(value >> 8), UInt8(value & 0xFF)]
+        bytes += [UInt8(clamping: value >> 8), UInt8(clamping: value & 0xFF)]
     }
 
     mutating func u32(_ value: UInt32) {
-        bytes += [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)]
+        bytes += [
+            UInt8(clamping: value >> 24), UInt8(clamping: (value >> 16) & 0xFF), UInt8(clamping: (value >> 8) & 0xFF),
+            UInt8(clamping: value & 0xFF),
+        ]
     }
 
     /// `name` in wire form, lower-cased (canonical, RFC 4034 §6.2), without compression.
     mutating func name(_ name: String) {
         for label in name.lowercased().split(separator: ".") {
             let utf8 = Array(label.utf8.prefix(63))
-            bytes.append(UInt8(utf8.count))
+            bytes.append(UInt8(clamping: utf8.count))
             bytes += utf8
         }
         bytes.append(0)
@@ -250,7 +253,7 @@ struct DNSWriter {
         u16(record.type.rawValue)
         u16(record.dnsClass.rawValue)
         u32(record.ttl)
-        u16(UInt16(record.data.count))
+        u16(UInt16(clamping: record.data.count))
         bytes += record.data
     }
 }
@@ -270,11 +273,11 @@ struct DNSReader {
     }
 
     mutating func u16() throws(DNSError) -> UInt16 {
-        UInt16(try u8()) << 8 | UInt16(try u8())
+        UInt16(clamping: try u8()) << 8 | UInt16(clamping: try u8())
     }
 
     mutating func u32() throws(DNSError) -> UInt32 {
-        UInt32(try u16()) << 16 | UInt32(try u16())
+        UInt32(clamping: try u16()) << 16 | UInt32(clamping: try u16())
     }
 
     mutating func take(_ count: Int) throws(DNSError) -> [UInt8] {
@@ -295,7 +298,7 @@ struct DNSReader {
             let byte = bytes[position]
             if byte & 0xC0 == 0xC0 {
                 guard position + 1 < bytes.count else { throw DNSError(.malformed, "a name runs past the answer") }
-                let target = Int(byte & 0x3F) << 8 | Int(bytes[position + 1])
+                let target = Int(clamping: byte & 0x3F) << 8 | Int(clamping: bytes[position + 1])
                 if !jumped { offset = position + 2 }
                 jumped = true
                 jumps += 1
@@ -306,13 +309,13 @@ struct DNSReader {
             guard byte & 0xC0 == 0 else { throw DNSError(.malformed, "a label of an unknown kind") }
             position += 1
             if byte == 0 { break }
-            guard position + Int(byte) <= bytes.count else {
+            guard position + Int(clamping: byte) <= bytes.count else {
                 throw DNSError(.malformed, "a label runs past the answer")
             }
-            labels.append(String(decoding: bytes[position..<position + Int(byte)], as: UTF8.self))
-            length += Int(byte) + 1
+            labels.append(String(decoding: bytes[position..<position + Int(clamping: byte)], as: UTF8.self))
+            length += Int(clamping: byte) + 1
             guard length <= 255 else { throw DNSError(.malformed, "a name longer than 255 bytes") }
-            position += Int(byte)
+            position += Int(clamping: byte)
         }
         if !jumped { offset = position }
         return labels.joined(separator: ".").lowercased()
@@ -323,7 +326,7 @@ struct DNSReader {
         let type = DNSType(rawValue: try u16())
         let dnsClass = DNSClass(rawValue: try u16())
         let ttl = try u32()
-        let length = Int(try u16())
+        let length = Int(clamping: try u16())
         let start = offset
         let data = try take(length)
         var record = DNSRecord(name: name, type: type, dnsClass: dnsClass, ttl: ttl, data: data)

@@ -57,10 +57,10 @@ public struct TSIGKey: Sendable {
         }
         var reader = DNSReader(tsig.data)
         _ = try reader.name()
-        let timeHigh = UInt64(try reader.u16())
-        let time = timeHigh << 32 | UInt64(try reader.u32())
+        let timeHigh = UInt64(clamping: try reader.u16())
+        let time = timeHigh << 32 | UInt64(clamping: try reader.u32())
         _ = try reader.u16()
-        let macSize = Int(try reader.u16())
+        let macSize = Int(clamping: try reader.u16())
         let mac = try reader.take(macSize)
         let originalID = try reader.u16()
         let error = try reader.u16()
@@ -70,13 +70,13 @@ public struct TSIGKey: Sendable {
         }
         // The answer as it was before its TSIG: ARCOUNT one less, the original ID.
         var body = Array(answer[..<offset])
-        body[0] = UInt8(originalID >> 8)
-        body[1] = UInt8(originalID & 0xFF)
-        let count = (UInt16(body[10]) << 8 | UInt16(body[11])) &- 1
-        body[10] = UInt8(count >> 8)
-        body[11] = UInt8(count & 0xFF)
+        body[0] = UInt8(clamping: originalID >> 8)
+        body[1] = UInt8(clamping: originalID & 0xFF)
+        let count = (UInt16(clamping: body[10]) << 8 | UInt16(clamping: body[11])) &- 1
+        body[10] = UInt8(clamping: count >> 8)
+        body[11] = UInt8(clamping: count & 0xFF)
         var prefix = DNSWriter()
-        prefix.u16(UInt16(requestMAC.count))
+        prefix.u16(UInt16(clamping: requestMAC.count))
         let expected = algorithm.mac(
             prefix.bytes + requestMAC + body + variables(time: time, error: error), key: secret)
         guard expected == mac else {
@@ -91,8 +91,8 @@ public struct TSIGKey: Sendable {
         writer.u16(DNSClass.any.rawValue)
         writer.u32(0)
         writer.name(algorithm.rawValue)
-        writer.u16(UInt16(time >> 32))
-        writer.u32(UInt32(time & 0xFFFF_FFFF))
+        writer.u16(UInt16(clamping: time >> 32))
+        writer.u32(UInt32(clamping: time & 0xFFFF_FFFF))
         writer.u16(Self.fudge)
         writer.u16(error)
         writer.u16(0)
@@ -102,10 +102,10 @@ public struct TSIGKey: Sendable {
     private func record(mac: [UInt8], originalID: UInt16, time: UInt64, error: UInt16) -> DNSRecord {
         var writer = DNSWriter()
         writer.name(algorithm.rawValue)
-        writer.u16(UInt16(time >> 32))
-        writer.u32(UInt32(time & 0xFFFF_FFFF))
+        writer.u16(UInt16(clamping: time >> 32))
+        writer.u32(UInt32(clamping: time & 0xFFFF_FFFF))
         writer.u16(Self.fudge)
-        writer.u16(UInt16(mac.count))
+        writer.u16(UInt16(clamping: mac.count))
         writer.bytes += mac
         writer.u16(originalID)
         writer.u16(error)

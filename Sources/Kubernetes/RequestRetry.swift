@@ -137,7 +137,7 @@ public struct RetryEvent: Sendable {
 
     /// "the API server asked to retry after 1 s (429), 3rd try".
     public var description: String {
-        let seconds = delay < 10 ? String(format: "%.1f", delay) : String(Int(delay))
+        let seconds = delay < 10 ? String(format: "%.1f", delay) : String(Bounded.int(delay))
         let why =
             switch reason {
             case .throttled, .unavailable:

@@ -86,7 +86,8 @@ public enum YAMLText {
         } else {
             value = Int(cleaned, radix: 10)
         }
-        return value.map { negative ? -$0 : $0 }
+        // -Int.min does not exist: such a scalar is no integer certctl takes (it stays text).
+        return value.flatMap { negative ? ($0 == .min ? nil : -$0) : $0 }
     }
 
     private static func float(_ text: String) -> Double? {

@@ -21,7 +21,7 @@ final class CurlLoop: @unchecked Sendable {
     private let inbox = Mutex(Inbox())
 
     private init() {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        curl_global_init(Int(clamping: CURL_GLOBAL_DEFAULT))
         guard let multi = curl_multi_init() else {
             fatalError("curl_multi_init failed: libcurl cannot allocate a multi handle")
         }

@@ -14,7 +14,7 @@ final class CurlTransfer: @unchecked Sendable {
     private var connectTo: UnsafeMutablePointer<curl_slist>?
     private var upload: [UInt8] = []
     private var uploadOffset = 0
-    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(clamping: CURL_ERROR_SIZE) + 1)
     var continuation: CheckedContinuation<HTTPResponse, any Error>?
     /// Read the peer's certificate (CURLOPT_CERTINFO) when the transfer completes.
     var collectsPeerCertificate = false

@@ -33,8 +33,8 @@ public struct CurlTransport: HTTPTransport {
         let transfer = try CurlTransfer(url: request.url)
         transfer.maximumResponse = request.maximumResponse
         let timeout =
-            Int(request.timeout.components.seconds * 1000)
-            + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000)
+            Int(clamping: request.timeout.components.seconds * 1000)
+            + Int(clamping: request.timeout.components.attoseconds / 1_000_000_000_000_000)
         try transfer.set(CURLOPT_TIMEOUT_MS, max(timeout, 1))
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(min(timeout, 10_000), 1))
         try transfer.set(CURLOPT_USERAGENT, userAgent)

@@ -45,10 +45,9 @@ public struct RetryAfter: Sendable, Equatable {
 }
 
 extension Duration {
-    /// A duration of `seconds`, saturating instead of trapping on values no `Duration` holds.
+    /// A duration of `seconds`, saturating instead of trapping on values no `Duration` holds
+    /// (``Bounded/duration(seconds:)``: zero for NaN and below, ten years at most).
     public static func clamped(seconds: TimeInterval) -> Duration {
-        guard seconds.isFinite, seconds > 0 else { return .zero }
-        // A century in seconds: far beyond any wait here, far within Int64 milliseconds.
-        return .milliseconds(Int64(min(seconds, 3_155_760_000) * 1000))
+        Bounded.duration(seconds: seconds)
     }
 }

@@ -40,10 +40,12 @@ public struct SMTPClient: Sendable {
         let transfer = try CurlTransfer(url: url)
         try transfer.set(CURLOPT_MAIL_FROM, "<\(message.from)>")
         try transfer.setMailRecipients(message.to.map { "<\($0)>" })
-        try transfer.set(CURLOPT_USE_SSL, requireTLS ? Int(CURLUSESSL_ALL.rawValue) : Int(CURLUSESSL_NONE.rawValue))
+        try transfer.set(
+            CURLOPT_USE_SSL,
+            requireTLS ? Int(clamping: CURLUSESSL_ALL.rawValue) : Int(clamping: CURLUSESSL_NONE.rawValue))
         if let username { try transfer.set(CURLOPT_USERNAME, username) }
         if let password { try transfer.set(CURLOPT_PASSWORD, password) }
-        let milliseconds = Int(timeout.components.seconds * 1000)
+        let milliseconds = Int(clamping: timeout.components.seconds * 1000)
         try transfer.set(CURLOPT_TIMEOUT_MS, milliseconds)
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, min(milliseconds, 10_000))
         try CurlTransport.configureTLS(transfer, tls)

@@ -9,7 +9,7 @@ public enum TLSProbe {
     ) async throws -> String {
         let url = "https://\(host):\(port)/"
         let transfer = try CurlTransfer(url: url)
-        let milliseconds = Int(timeout.components.seconds * 1000)
+        let milliseconds = Int(clamping: timeout.components.seconds * 1000)
         try transfer.set(CURLOPT_TIMEOUT_MS, milliseconds)
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, milliseconds)
         try transfer.set(CURLOPT_NOBODY, 1)

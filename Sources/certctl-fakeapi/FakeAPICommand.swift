@@ -1,3 +1,4 @@
+import Basics
 import CertctlCore
 import CertctlTestSupport
 import Certificates
@@ -87,7 +88,7 @@ struct FakeAPICommand {
             guard let seconds = request.query["seconds"].flatMap(Double.init), seconds > 0, seconds <= 3600 else {
                 return ServerResponse(status: 400, contentType: "text/plain", text: "POST /outage?seconds=1..3600\n")
             }
-            server.outage(for: .milliseconds(Int(seconds * 1000)))
+            server.outage(for: .milliseconds(Bounded.milliseconds(seconds)))
             return ServerResponse(status: 200, contentType: "text/plain", text: "outage for \(seconds) s\n")
         default:
             return ServerResponse(

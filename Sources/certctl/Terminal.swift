@@ -12,8 +12,8 @@ enum Terminal {
             return columns
         }
         var size = winsize()
-        if isatty(STDOUT_FILENO) == 1, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 {
-            return Int(size.ws_col)
+        if isatty(STDOUT_FILENO) == 1, ioctl(STDOUT_FILENO, UInt(clamping: TIOCGWINSZ), &size) == 0, size.ws_col > 0 {
+            return Int(clamping: size.ws_col)
         }
         return 100
     }

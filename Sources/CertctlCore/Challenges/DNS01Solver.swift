@@ -51,7 +51,7 @@ public struct DNS01Solver: ChallengeSolver {
 
     /// The updater (RFC 2136), or the lookups of an `exec` solver (through a resolver).
     private func dns() async throws -> DynamicUpdate {
-        let now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
+        let now: @Sendable () -> UInt64 = { UInt64(clamping: Bounded.int(Date().timeIntervalSince1970)) }
         switch configuration.provider {
         case .exec(let hook):
             var resolver: DNSClient

@@ -1,4 +1,5 @@
 public import ACME
+import Basics
 import DNS
 public import Foundation
 public import Logging
@@ -82,7 +83,7 @@ public struct DNSPersistSolver: ChallengeSolver {
             }
             let records = answer.answers.filter { $0.type == .txt }.compactMap(\.txtValue)
                 .compactMap(DNSPersistRecord.init(parsing:))
-            let now = Int(Date().timeIntervalSince1970)
+            let now = Bounded.int(Date().timeIntervalSince1970)
             let authorizing = records.filter {
                 $0.authorizes(account: accountURL, issuerDomainNames: names, wildcard: wildcard, now: now)
             }
@@ -92,7 +93,7 @@ public struct DNSPersistSolver: ChallengeSolver {
                 let until = authorizing.compactMap(\.persistUntil).max()
             {
                 // The record that lasts longest is the one that counts.
-                deadlines?.note(Date(timeIntervalSince1970: TimeInterval(until)))
+                deadlines?.note(Bounded.date(secondsSince1970: until))
             }
         }
         guard missing.isEmpty else {

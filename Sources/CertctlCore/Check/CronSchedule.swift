@@ -1,3 +1,4 @@
+import Basics
 public import Foundation
 
 /// A CronJob's `schedule` as Kubernetes reads it (five fields, names of months and weekdays,
@@ -60,8 +61,9 @@ public struct CronSchedule: Sendable, Equatable {
         var values: Set<Int> = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let stepped = part.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            let step = stepped.count == 2 ? Int(stepped[1]) : 1
-            guard let step, step > 0 else { throw fail() }
+            // A step past the field's range picks its first value alone, as a huge one would.
+            let step = stepped.count == 2 ? Bounded.integer(stepped[1], in: 1...Int.max).map { min($0, 1000) } : 1
+            guard let step else { throw fail() }
             var low = range.lowerBound
             var high = range.upperBound
             if stepped[0] != "*", stepped[0] != "?" {
@@ -75,8 +77,10 @@ public struct CronSchedule: Sendable, Equatable {
         return values
     }
 
-    /// The longest time between two runs over the year from `start` (UTC); nil when it never runs
-    /// (February 30th).
+    /// The longest time between two runs over the year from `start` (UTC), the wait from `start`
+    /// to the first run and from the last to the end of that span counted too (a schedule that
+    /// runs once in the span, `0 0 29 2 *`, runs about a year apart at best); nil when it never
+    /// runs (February 30th).
     public func longestInterval(from start: Date) -> TimeInterval? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
@@ -85,7 +89,8 @@ public struct CronSchedule: Sendable, Equatable {
         var previous: Date?
         var longest: TimeInterval = 0
         // A year and a month: every gap of a monthly or yearly schedule is seen.
-        for day in 0..<(366 + 31) {
+        let span = 366 + 31
+        for day in 0..<span {
             let date = midnight.addingTimeInterval(TimeInterval(day) * 86_400)
             let parts = calendar.dateComponents([.day, .month, .weekday], from: date)
             guard let dayOfMonth = parts.day, let month = parts.month, let weekday = parts.weekday,
@@ -97,10 +102,11 @@ public struct CronSchedule: Sendable, Equatable {
             guard runs else { continue }
             for offset in times {
                 let run = date.addingTimeInterval(offset)
-                if let previous { longest = max(longest, run.timeIntervalSince(previous)) }
+                longest = max(longest, run.timeIntervalSince(previous ?? start))
                 previous = run
             }
         }
-        return previous == nil ? nil : longest
+        guard let previous else { return nil }
+        return max(longest, midnight.addingTimeInterval(TimeInterval(span) * 86_400).timeIntervalSince(previous))
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Certificates
 public import Foundation
 
@@ -34,6 +35,6 @@ extension Preflight {
         }
         return Result(
             .ok, "schedule",
-            "runs at most \(every) apart: at least \(Int(window / interval)) runs in \(which)")
+            "runs at most \(every) apart: at least \(Bounded.int(window / max(interval, 60))) runs in \(which)")
     }
 }

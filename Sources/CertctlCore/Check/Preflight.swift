@@ -364,7 +364,7 @@ public struct Preflight: Sendable {
             Thread.detachNewThread {
                 var found: UnsafeMutablePointer<addrinfo>?
                 var hints = addrinfo()
-                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+                hints.ai_socktype = Int32(clamping: SOCK_STREAM.rawValue)
                 let status = getaddrinfo(host, nil, &hints, &found)
                 if let found { freeaddrinfo(found) }
                 continuation.resume(returning: status == 0 ? nil : String(cString: gai_strerror(status)))

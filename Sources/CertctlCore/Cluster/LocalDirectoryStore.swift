@@ -251,7 +251,7 @@ public struct LocalDirectoryStore: ClusterStore {
             apply(patch.labels, to: &labels)
             metadata["labels"] = labels.isEmpty ? nil : labels
             apply(patch.annotations, to: &annotations)
-            annotations[Self.revisionAnnotation] = String((Int(currentVersion) ?? 0) + 1)
+            annotations[Self.revisionAnnotation] = String((Bounded.integer(currentVersion, in: 0...(Int.max - 1)) ?? 0) + 1)
             metadata["annotations"] = annotations
             object["metadata"] = metadata
             var data = (object["data"] as? [String: Any]) ?? [:]

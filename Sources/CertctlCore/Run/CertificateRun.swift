@@ -1,4 +1,5 @@
 public import ACME
+import Basics
 public import Certificates
 public import Foundation
 import Kubernetes
@@ -289,7 +290,7 @@ public struct CertificateRun: Sendable {
         let elapsed = time.timeIntervalSince(state.started)
         do {
             let announced = try await reporter.report(
-                report, statuses: statuses, duration: .milliseconds(Int(elapsed * 1000)), now: time)
+                report, statuses: statuses, duration: .milliseconds(Bounded.milliseconds(elapsed)), now: time)
             await storage(options).storeNotified(announced)
         } catch {
             // The certificates are stored; an unreachable Pushgateway is the run's warning, not its failure.

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Logging
 import Synchronization
@@ -47,7 +48,7 @@ final class LockKeeper: Sendable {
         let seconds = Double(expiry.components.seconds)
         let unrenewed = now().timeIntervalSince(renewed)
         guard unrenewed >= seconds else { return nil }
-        return "its Lease was not renewed for \(Int(unrenewed)) s, past its \(Int(seconds)) s term"
+        return "its Lease was not renewed for \(Bounded.int(unrenewed)) s, past its \(Bounded.int(seconds)) s term"
     }
 
     /// Throws when the lock is lost: called before each new order and each finalize.

@@ -1,4 +1,5 @@
 public import ACME
+import Basics
 public import Foundation
 
 /// What certctl records after an issuance, a renewalInfo answer or a failure: pure functions of
@@ -104,7 +105,7 @@ public enum RecordPolicy {
         _ record: RenewalRecord, kind: FailureKind = .other, message: String, retryAfter: Date?, now: Date
     ) -> RenewalRecord {
         var record = record
-        record.failureCount += 1
+        record.failureCount = min(record.failureCount, Bounded.largestCount - 1) + 1
         record.lastFailure = message
         record.lastFailureKind = kind
         record.lastFailureTime = now

@@ -129,18 +129,22 @@ public struct FileRunHistory: RunHistory {
 
 /// The totals as JSON text (`{"rate_limited":3}`), and back.
 enum RunCounters {
+    /// The totals kept, each held to 0 ... 2^53 (what a metric's float keeps exactly): a
+    /// count edited to Int.max, or below zero, never overflows the next run's sum.
     static func decode(_ text: String?) -> [String: Int] {
         guard let text, let value = try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8)) else {
             return [:]
         }
-        return value
+        return value.mapValues { min(max($0, 0), largest) }
     }
+
+    static let largest = 1 << 53
 
     static func encode(_ totals: [String: Int]) -> String {
         (try? JSONText.encode(totals)) ?? "{}"
     }
 
     static func adding(_ counts: [String: Int], to totals: [String: Int]) -> [String: Int] {
-        totals.merging(counts.filter { $0.value != 0 }) { $0 + $1 }
+        totals.merging(counts.filter { $0.value != 0 }) { min($0, largest) &+ min(max($1, 0), largest) }
     }
 }

@@ -138,7 +138,8 @@ public struct LeaseRunLock: RunLock {
             "acquireTime": .string(stamp.description), "renewTime": .string(stamp.description),
         ]
         if !holder.isEmpty, holder != identity {
-            spec["leaseTransitions"] = JSONValue((existing.spec?.leaseTransitions ?? 0) + 1)
+            // An int32 in the API (a real server refuses more); held there, so one more never overflows.
+            spec["leaseTransitions"] = JSONValue(min(max(existing.spec?.leaseTransitions ?? 0, 0), Int(Int32.max) - 1) + 1)
         }
         do {
             // The resourceVersion read is the precondition: of two runs taking it, one gets 409.

@@ -26,7 +26,7 @@ public enum StatusPage {
             let bar =
                 status.summary == nil
                 ? ""
-                : "<span class=\"bar\"><span class=\"\(urgency(share))\" style=\"width:\(Int((share * 100).rounded()))%\"></span></span> "
+                : "<span class=\"bar\"><span class=\"\(urgency(share))\" style=\"width:\(Bounded.int((share * 100).rounded(), in: 0...100))%\"></span></span> "
             rows += """
                 <tr class="\(status.state.rawValue.lowercased())" data-rank="\(rank)">\(cluster)\
                 <td class="state nw" data-sort="\(status.state.rank)">\(status.state.rawValue)</td>\
@@ -34,10 +34,10 @@ public enum StatusPage {
                 <div class="sub">\(status.desired.sources.map { "<span class=\"nw\">\(escape($0.description))</span>" }.joined(separator: ", "))</div></td>\
                 <td>\(hosts)</td>\
                 <td class="nw">\(escape(status.desired.issuer + (status.record.profile.map { "/\($0)" } ?? "")))</td>\
-                <td class="nw" data-sort="\(left.map { String(Int($0)) } ?? "-1e12")">\(bar)\
+                <td class="nw" data-sort="\(left.map { String(Bounded.int($0)) } ?? "-1e12")">\(bar)\
                 \(left.map { escape(StatusTable.duration($0)) } ?? "-")\
                 \(status.summary.map { "<div class=\"sub\">until \(escape(Timestamp.minute($0.notAfter)))</div>" } ?? "")</td>\
-                <td class="nw" data-sort="\(status.renewalTime.map { String(Int($0.timeIntervalSince1970)) } ?? "0")">\
+                <td class="nw" data-sort="\(status.renewalTime.map { String(Bounded.int($0.timeIntervalSince1970)) } ?? "0")">\
                 \(status.renewalTime.map { time($0, now: now) } ?? "-")</td>\
                 <td class="num" data-sort="\(status.record.failureCount)">\(status.record.failureCount)\
                 \(status.record.nextAttempt.map { "<div class=\"sub nw\">next \(time($0, now: now))</div>" } ?? "")</td>\

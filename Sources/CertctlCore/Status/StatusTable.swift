@@ -128,7 +128,7 @@ public enum StatusTable {
     /// "██████░░░░": the share of the lifetime left.
     static func lifetimeBar(_ status: CertificateStatus, now: Date) -> String {
         status.lifetimeLeft(at: now).map { share in
-            let filled = Int((share * 10).rounded(.up))
+            let filled = Bounded.int((share * 10).rounded(.up), in: 0...10)
             return String(repeating: "█", count: filled) + String(repeating: "░", count: 10 - filled)
         } ?? ""
     }
@@ -142,7 +142,7 @@ public enum StatusTable {
     /// A short human duration: "59d 23h", "5h 12m", "14m", "expired 3d ago".
     public static func duration(_ seconds: TimeInterval) -> String {
         if seconds < 0 { return "expired \(duration(-seconds)) ago" }
-        let minutes = Int(seconds / 60)
+        let minutes = Bounded.int(seconds / 60)
         let (days, hours, rest) = (minutes / 1440, minutes % 1440 / 60, minutes % 60)
         if days > 0 { return "\(days)d \(hours)h" }
         if hours > 0 { return "\(hours)h \(rest)m" }
@@ -188,8 +188,8 @@ public enum StatusTable {
             object["failureKind"] = status.record.lastFailureKind?.rawValue ?? NSNull()
             object["notBefore"] = status.summary.map { timestamp($0.notBefore) } ?? NSNull()
             object["notAfter"] = status.summary.map { timestamp($0.notAfter) } ?? NSNull()
-            object["timeLeftSeconds"] = status.timeLeft(at: now).map { Int($0) } ?? NSNull()
-            object["lifetimeSeconds"] = status.summary.map { Int($0.lifetime) } ?? NSNull()
+            object["timeLeftSeconds"] = status.timeLeft(at: now).map { Bounded.int($0) } ?? NSNull()
+            object["lifetimeSeconds"] = status.summary.map { Bounded.int($0.lifetime) } ?? NSNull()
             object["renewalTime"] = status.renewalTime.map { timestamp($0) } ?? NSNull()
             object["problem"] = status.problem ?? NSNull()
             object["serial"] = status.summary?.serialHex ?? NSNull()

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// Left-aligned text columns separated by two spaces; a cell may be styled (colour) after its
@@ -6,7 +7,11 @@ public enum TextTable {
     public static func render(
         _ rows: [[String]], style: ((_ row: Int, _ column: Int, _ padded: String) -> String)? = nil
     ) -> String {
-        guard let first = rows.first else { return "" }
+        guard rows.first != nil else { return "" }
+        // Cells hold values from outside (a record's last failure, a name): no escape sequence
+        // or line break of theirs reaches the terminal.
+        let rows = rows.map { $0.map(Bounded.printable) }
+        let first = rows[0]
         var widths = Array(repeating: 0, count: first.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {

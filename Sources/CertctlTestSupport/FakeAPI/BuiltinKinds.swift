@@ -530,10 +530,11 @@ extension [UInt8] {
         while index < count {
             let chunk = self[index..<Swift.min(index + 3, count)]
             var bits: UInt32 = 0
-            for (offset, byte) in chunk.enumerated() { bits |= UInt32(byte) << (16 - 8 * offset) }
+            for (offset, byte) in chunk.enumerated() { bits |= UInt32(clamping: byte) << (16 - 8 * offset) }
             for position in 0..<4 {
                 output.append(
-                    position <= chunk.count ? alphabet[Int(bits >> (18 - 6 * position) & 0x3f)] : UInt8(ascii: "="))
+                    position <= chunk.count
+                        ? alphabet[Int(clamping: bits >> (18 - 6 * position) & 0x3f)] : UInt8(ascii: "="))
             }
             index += 3
         }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Synchronization
 import Transport
@@ -39,8 +40,8 @@ public struct FakeAPIFaults: Sendable, Equatable {
             case "429": tooManyRequests = value
             case "503": unavailable = value
             case "close": closed = value
-            case "retry-after": retryAfter = Int(value)
-            case "seed": seed = UInt64(value)
+            case "retry-after": retryAfter = Bounded.int(value)
+            case "seed": seed = UInt64(clamping: Bounded.int(value))
             default: throw PebbleError(reason: "--faults: \(parts[0]) is not 429, 503, close, retry-after or seed")
             }
         }

@@ -204,7 +204,7 @@ extension FakeAPIState {
                 "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
         }
         if start.hasSuffix("\u{0}") { start.removeLast() }
-        return .success((Int(version), start))
+        return .success((Int(clamping: version), start))
     }
 
     private func expired(_ kind: ResourceKind, start: String) -> ServerResponse {

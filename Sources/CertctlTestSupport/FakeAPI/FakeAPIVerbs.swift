@@ -420,7 +420,8 @@ extension FakeAPIState {
                 object.filter { !["metadata", "status"].contains($0.key) }
                 != old.filter { !["metadata", "status"].contains($0.key) }
             if changed {
-                object.set("metadata.generation", JSONValue(Int(oldMetadata["generation"]?.integerValue ?? 0) + 1))
+                object.set(
+                    "metadata.generation", JSONValue(Int(clamping: oldMetadata["generation"]?.integerValue ?? 0) + 1))
             }
         }
         stamp(&object, kind: kind, userAgent: target.userAgent, dryRun: dry)

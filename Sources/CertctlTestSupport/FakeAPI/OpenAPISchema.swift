@@ -152,11 +152,15 @@ final class OpenAPISchema: Sendable {
             let number = Double(text) ?? 0
             if let minimum, number < minimum {
                 errors.append(
-                    .invalid(path, Int64(number), "\(path) in body should be greater than or equal to \(Int(minimum))"))
+                    .invalid(
+                        path, Int64(clamping: Bounded.int(number)),
+                        "\(path) in body should be greater than or equal to \(Bounded.int(minimum))"))
             }
             if let maximum, number > maximum {
                 errors.append(
-                    .invalid(path, Int64(number), "\(path) in body should be less than or equal to \(Int(maximum))"))
+                    .invalid(
+                        path, Int64(clamping: Bounded.int(number)),
+                        "\(path) in body should be less than or equal to \(Bounded.int(maximum))"))
             }
         case ("boolean", .bool):
             break

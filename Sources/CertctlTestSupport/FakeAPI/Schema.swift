@@ -124,7 +124,9 @@ struct SchemaDecoder {
                 throw mismatch(value, path: path, container: container, type: type)
             }
             let range: ClosedRange<Int64> =
-                if case .int32 = type { Int64(Int32.min)...Int64(Int32.max) } else { Int64.min...Int64.max }
+                if case .int32 = type { Int64(clamping: Int32.min)...Int64(clamping: Int32.max) } else {
+                    Int64.min...Int64.max
+                }
             guard let integer = Int64(text), range.contains(integer) else {
                 throw DecodeFailure(
                     message:
@@ -272,8 +274,11 @@ enum Base64Std {
             }
             if quantum.count == 4 {
                 let bits =
-                    UInt32(quantum[0]) << 18 | UInt32(quantum[1]) << 12 | UInt32(quantum[2]) << 6 | UInt32(quantum[3])
-                output += [UInt8(bits >> 16 & 0xff), UInt8(bits >> 8 & 0xff), UInt8(bits & 0xff)].prefix(3 - padding)
+                    UInt32(clamping: quantum[0]) << 18 | UInt32(clamping: quantum[1]) << 12 | UInt32(
+                        clamping: quantum[2]) << 6 | UInt32(clamping: quantum[3])
+                output += [
+                    UInt8(clamping: bits >> 16 & 0xff), UInt8(clamping: bits >> 8 & 0xff), UInt8(clamping: bits & 0xff),
+                ].prefix(3 - padding)
                 if padding > 0 {
                     // Nothing may follow padding.
                     let rest = text.utf8.dropFirst(index + 1).filter { $0 != 0x0a && $0 != 0x0d }
