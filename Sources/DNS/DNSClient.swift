@@ -118,7 +118,9 @@ public struct DNSClient: Sendable {
             return .failure(DNSError(.network, "cannot connect to the DNS server \(server): \(reason)"))
         }
         guard bytes.count <= 0xFFFF else {
-            return .failure(DNSError(.malformed, "a DNS message of \(bytes.count) bytes does not fit TCP's 2-byte length (RFC 1035 §4.2.2)"))
+            return .failure(
+                DNSError(
+                    .malformed, "a DNS message of \(bytes.count) bytes does not fit TCP's length (RFC 1035 §4.2.2)"))
         }
         let framed = [UInt8(truncatingIfNeeded: bytes.count >> 8), UInt8(truncatingIfNeeded: bytes.count)] + bytes
         var sent = 0

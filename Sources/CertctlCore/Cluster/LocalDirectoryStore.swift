@@ -251,7 +251,8 @@ public struct LocalDirectoryStore: ClusterStore {
             apply(patch.labels, to: &labels)
             metadata["labels"] = labels.isEmpty ? nil : labels
             apply(patch.annotations, to: &annotations)
-            annotations[Self.revisionAnnotation] = String((Bounded.integer(currentVersion, in: 0...(Int.max - 1)) ?? 0) + 1)
+            let revision = Bounded.integer(currentVersion, in: 0...(Int.max - 1)) ?? 0
+            annotations[Self.revisionAnnotation] = String(revision + 1)
             metadata["annotations"] = annotations
             object["metadata"] = metadata
             var data = (object["data"] as? [String: Any]) ?? [:]

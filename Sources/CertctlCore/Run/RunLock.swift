@@ -139,7 +139,8 @@ public struct LeaseRunLock: RunLock {
         ]
         if !holder.isEmpty, holder != identity {
             // An int32 in the API (a real server refuses more); held there, so one more never overflows.
-            spec["leaseTransitions"] = JSONValue(min(max(existing.spec?.leaseTransitions ?? 0, 0), Int(Int32.max) - 1) + 1)
+            let transitions = min(max(existing.spec?.leaseTransitions ?? 0, 0), Int(clamping: Int32.max) - 1)
+            spec["leaseTransitions"] = JSONValue(transitions + 1)
         }
         do {
             // The resourceVersion read is the precondition: of two runs taking it, one gets 409.
