@@ -31,8 +31,9 @@ public enum ClusterIssuers {
             for namespace in namespaces {
                 for object in try await client.list(IssuerObject.self, namespace: namespace) {
                     let name = object.metadata.name ?? ""
-                    let place = "cluster \(cluster), namespace \(object.metadata.namespace ?? namespace ?? "?")"
-                    try add(kind: "Issuer", name: name, spec: object.spec, place: place, to: &found)
+                    guard let home = object.metadata.namespace ?? namespace else { continue }
+                    let place = "cluster \(cluster), namespace \(home)"
+                    try add(kind: "Issuer", name: name, namespace: home, spec: object.spec, place: place, to: &found)
                 }
             }
         } catch let error as KubernetesError where error.isNotFound {
@@ -43,15 +44,19 @@ public enum ClusterIssuers {
         return found
     }
 
-    /// `place`: where the object is (`cluster NAME`, and its namespace), as the issuer's source.
-    private static func add(kind: String, name: String, spec: JSONValue?, place: String, to found: inout Found) throws {
+    /// `place`: where the object is (`cluster NAME`, and its namespace), as the issuer's source;
+    /// `namespace`: an `Issuer`'s, which it alone serves (nil for a ClusterIssuer).
+    private static func add(
+        kind: String, name: String, namespace: String? = nil, spec: JSONValue?, place: String, to found: inout Found
+    ) throws {
         let object =
             spec.flatMap { try? JSONSerialization.jsonObject(with: Data($0.serialized())) as? [String: Any] } ?? [:]
-        if let issuer = try IssuerLoader.issuer(kind: kind, name: name, spec: object, source: place) {
-            if let twin = found.issuers.first(where: { $0.name == name }) {
+        if var issuer = try IssuerLoader.issuer(kind: kind, name: name, spec: object, source: place) {
+            if let namespace { issuer = try issuer.scoped(to: namespace) }
+            if let twin = found.issuers.first(where: { $0.key == issuer.key }) {
                 throw CertctlError(
                     .invalidIssuer, object: issuer.source,
-                    "the issuer \"\(name)\" is also \(twin.source); certctl knows issuers by name: rename one")
+                    "the \(issuer.key.named) is also \(twin.source); keep one")
             }
             found.issuers.append(issuer)
         } else {

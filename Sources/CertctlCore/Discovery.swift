@@ -10,6 +10,11 @@ public struct DesiredCertificate: Sendable, Equatable {
     public var issuer: String
     /// `ClusterIssuer` or `Issuer`, from the annotation that chose it.
     public var issuerKind: String
+    /// The namespace of the `Issuer` that serves it (the asking object's own); nil for a
+    /// cluster-wide issuer.
+    public var issuerNamespace: String?
+    /// The issuer that serves it, as the issuers are keyed.
+    public var issuerKey: IssuerKey { IssuerKey(name: issuer, namespace: issuerNamespace) }
     /// The objects that ask for this certificate: Ingresses (usually one), Gateways,
     /// ListenerSets (README, "Gateways").
     public var sources: [Source]
@@ -111,12 +116,12 @@ public enum Discovery {
         public var withoutTLS: [String]
     }
 
-    /// `defaultIssuer` serves `kubernetes.io/tls-acme: "true"`; `issuers` are the known names.
+    /// `defaultIssuer` serves `kubernetes.io/tls-acme: "true"`; `issuers` are the known ones.
     public static func certificates(
         for ingresses: [Ingress],
-        issuers: Set<String>,
+        issuers: Set<IssuerKey>,
         defaultIssuer: String?,
-        wildcardIssuers: Set<String> = [],
+        wildcardIssuers: Set<IssuerKey> = [],
         gateways: GatewayObjects = .none
     ) -> Result {
         var collected = Collector()
@@ -130,7 +135,7 @@ public enum Discovery {
             let name = ingress.metadata.name ?? "?"
             let object = "Ingress \(namespace)/\(name)"
             let annotations = ingress.metadata.annotations ?? [:]
-            let issuer: String
+            let issuer: IssuerKey
             let kind: String
             switch Self.issuer(
                 annotations: annotations, object: object, namespace: namespace, issuers: issuers,
@@ -140,7 +145,7 @@ public enum Discovery {
             case .refused(let problem):
                 collected.problems.append(problem)
                 continue
-            case .chosen(let name, let named): (issuer, kind) = (name, named)
+            case .chosen(let key, let named): (issuer, kind) = (key, named)
             }
             let entries = ingress.spec?.tls ?? []
             if entries.isEmpty {
@@ -174,7 +179,7 @@ public enum Discovery {
     /// The certificate of one `spec.tls[]` entry of a managed Ingress; nil (and the problem
     /// collected) when its Secret name, hosts or annotations are refused.
     private static func certificate(
-        _ entry: Ingress.TLS, index: Int, of ingress: Ingress, issuer: (name: String, kind: String), wildcard: Bool,
+        _ entry: Ingress.TLS, index: Int, of ingress: Ingress, issuer: (key: IssuerKey, kind: String), wildcard: Bool,
         into collected: inout Collector
     ) -> DesiredCertificate? {
         let namespace = ingress.metadata.namespace ?? "default"
@@ -194,8 +199,9 @@ public enum Discovery {
         else { return nil }
         let ingressClass = ingress.spec?.ingressClassName ?? annotations[Self.ingressClass]
         var desired = DesiredCertificate(
-            namespace: namespace, secretName: secretName, hosts: hosts, issuer: issuer.name,
+            namespace: namespace, secretName: secretName, hosts: hosts, issuer: issuer.key.name,
             issuerKind: issuer.kind, ingresses: [name], ingressClass: ingressClass)
+        desired.issuerNamespace = issuer.key.namespace
         desired.ingressClassIsLegacy = ingress.spec?.ingressClassName == nil && ingressClass != nil
         desired.labels = ingress.metadata.labels ?? [:]
         desired.settings = settings
@@ -207,14 +213,15 @@ public enum Discovery {
         /// No managing annotation: not certctl's.
         case unmanaged
         case refused(ObjectProblem)
-        /// The issuer's name and kind (`ClusterIssuer` or `Issuer`).
-        case chosen(String, kind: String)
+        /// The issuer and the kind its annotation named (`ClusterIssuer` or `Issuer`).
+        case chosen(IssuerKey, kind: String)
     }
 
     /// `cert-manager.io/cluster-issuer`, else `cert-manager.io/issuer` (with `issuer-kind` and
-    /// `issuer-group`), else `kubernetes.io/tls-acme: "true"` with the default issuer.
+    /// `issuer-group`), else `kubernetes.io/tls-acme: "true"` with the default issuer. An
+    /// `Issuer` is looked for in the object's own `namespace` alone, as cert-manager does.
     static func issuer(
-        annotations: [String: String], object: String, namespace: String, issuers: Set<String>,
+        annotations: [String: String], object: String, namespace: String, issuers: Set<IssuerKey>,
         defaultIssuer: String?
     ) -> IssuerChoice {
         let issuer: String
@@ -246,15 +253,42 @@ public enum Discovery {
         } else {
             return .unmanaged
         }
-        guard issuers.contains(issuer) else {
+        let key = IssuerKey(name: issuer, namespace: kind == "Issuer" ? namespace : nil)
+        guard issuers.contains(key) else {
+            let field = "metadata.annotations[\(kind == "Issuer" ? namespacedIssuer : clusterIssuer)]"
             return .refused(
                 ObjectProblem(
-                    object: object,
-                    reason:
-                        "names the issuer \"\(issuer)\", which is not defined (known: \(issuers.sorted().joined(separator: ", ")))",
-                    kind: .unknownIssuer, namespace: namespace,
-                    field: "metadata.annotations[\(kind == "Issuer" ? namespacedIssuer : clusterIssuer)]"))
+                    object: object, reason: unknownIssuer(key, issuers: issuers), kind: .unknownIssuer,
+                    namespace: namespace, field: field))
         }
-        return .chosen(issuer, kind: kind)
+        return .chosen(key, kind: kind)
+    }
+
+    /// Why `key` serves nothing here, naming what does exist: another namespace's `Issuer` (it
+    /// serves its own namespace alone), or a ClusterIssuer of that name.
+    static func unknownIssuer(_ key: IssuerKey, issuers: Set<IssuerKey>) -> String {
+        let name = Bounded.quoted(key.name)
+        guard let namespace = key.namespace else {
+            let elsewhere = issuers.filter { $0.name == key.name }.sorted()
+            if !elsewhere.isEmpty {
+                return
+                    "names the ClusterIssuer \(name), which is not defined; there is only the \(elsewhere.map(\.named).joined(separator: ", ")), which serves its own namespace alone: define the ClusterIssuer, or name an Issuer of this namespace with cert-manager.io/issuer"
+            }
+            let known = issuers.filter { $0.namespace == nil }.map(\.name).sorted()
+            return
+                "names the issuer \(name), which is not defined (known: \(known.joined(separator: ", ")))"
+        }
+        let others = issuers.filter { $0.name == key.name && $0.namespace != nil }.sorted()
+        if !others.isEmpty {
+            return
+                "names the Issuer \(name), which namespace \(namespace) does not have; \(others.map(\.named).joined(separator: ", ")) serves only its own namespace's objects (as in cert-manager): create an Issuer here, or use a ClusterIssuer with cert-manager.io/cluster-issuer"
+        }
+        if issuers.contains(.cluster(key.name)) {
+            return
+                "names the Issuer \(name), which namespace \(namespace) does not have; \(name) is a ClusterIssuer: name it with cert-manager.io/cluster-issuer"
+        }
+        let known = issuers.filter { $0.namespace == nil || $0.namespace == namespace }.map(\.named).sorted()
+        return
+            "names the Issuer \(name), which namespace \(namespace) does not have (known here: \(known.joined(separator: ", ")))"
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 public import Kubernetes
 
 /// The certificates Gateways and ListenerSets ask for, by cert-manager's gateway-shim rules
@@ -9,15 +10,34 @@ public struct GatewayObjects: Sendable, Equatable {
     public var referenceGrants: [ReferenceGrant]
     /// False when the cluster does not serve the Gateway API (its group answers 404).
     public var served: Bool
+    /// The labels of the namespaces a Gateway's `allowedListeners` selector is asked about
+    /// (those certctl could read); a namespace missing here is not selected.
+    public var namespaceLabels: [String: [String: String]]
 
     public init(
         gateways: [Gateway] = [], listenerSets: [ListenerSet] = [], referenceGrants: [ReferenceGrant] = [],
-        served: Bool = true
+        served: Bool = true, namespaceLabels: [String: [String: String]] = [:]
     ) {
         self.gateways = gateways
         self.listenerSets = listenerSets
         self.referenceGrants = referenceGrants
         self.served = served
+        self.namespaceLabels = namespaceLabels
+    }
+
+    /// The namespaces whose labels decide whether a ListenerSet may attach: those of ListenerSets
+    /// whose Gateway allows them by `Selector`.
+    public var namespacesToLabel: Set<String> {
+        let selecting = Set(
+            gateways.filter { $0.spec?.allowedListeners?.namespaces?.from == "Selector" }.map {
+                "\($0.metadata.namespace ?? "default")/\($0.metadata.name ?? "")"
+            })
+        return Set(
+            listenerSets.compactMap { set -> String? in
+                guard let parent = set.spec?.parentRef else { return nil }
+                let home = set.metadata.namespace ?? "default"
+                return selecting.contains("\(parent.namespace ?? home)/\(parent.name)") ? home : nil
+            })
     }
 
     public static let none = GatewayObjects(served: false)
@@ -26,7 +46,7 @@ public struct GatewayObjects: Sendable, Equatable {
 extension Discovery {
     /// Adds the certificates of `objects` to `collected`.
     static func certificates(
-        for objects: GatewayObjects, issuers: Set<String>, defaultIssuer: String?, wildcardIssuers: Set<String>,
+        for objects: GatewayObjects, issuers: Set<IssuerKey>, defaultIssuer: String?, wildcardIssuers: Set<IssuerKey>,
         into collected: inout Collector
     ) {
         let gatewaysByName = Dictionary(
@@ -44,6 +64,10 @@ extension Discovery {
                 let gateway = gatewaysByName[
                     "\(parent.namespace ?? set.metadata.namespace ?? "default")/\(parent.name)"]
             else { continue }
+            if let refusal = refusal(of: set, by: gateway, namespaceLabels: objects.namespaceLabels) {
+                collected.problems.append(refusal)
+                continue
+            }
             var metadata = set.metadata
             metadata.annotations = inherited(set.metadata.annotations ?? [:], from: gateway.metadata.annotations ?? [:])
             owners.append((.listenerSet, metadata, set.spec?.listeners ?? []))
@@ -73,8 +97,9 @@ extension Discovery {
                         namespace: namespaceOfSecret)
                 else { continue }
                 var desired = DesiredCertificate(
-                    namespace: namespaceOfSecret, secretName: secretName, hosts: checked, issuer: issuer,
+                    namespace: namespaceOfSecret, secretName: secretName, hosts: checked, issuer: issuer.name,
                     issuerKind: kind, ingresses: [], ingressClass: nil)
+                desired.issuerNamespace = issuer.namespace
                 desired.sources = [source]
                 desired.labels = owner.metadata.labels ?? [:]
                 desired.settings = settings
@@ -97,7 +122,7 @@ extension Discovery {
 
     /// The issuer an object's annotations choose; a refusal goes to `collected`.
     private static func chosen(
-        _ annotations: [String: String], source: DesiredCertificate.Source, issuers: Set<String>,
+        _ annotations: [String: String], source: DesiredCertificate.Source, issuers: Set<IssuerKey>,
         defaultIssuer: String?, into collected: inout Collector
     ) -> IssuerChoice {
         let choice = issuer(
@@ -176,5 +201,44 @@ extension Discovery {
             }
         }
         return secrets
+    }
+}
+
+extension Discovery {
+    /// Why `set` may not attach to `gateway`, by the Gateway's `spec.allowedListeners` as the
+    /// Gateway API defines it: `None` (the default, also when the field is absent) allows no
+    /// ListenerSet, `Same` those of its namespace, `All` any, `Selector` those of namespaces
+    /// whose labels match; nil when it may.
+    static func refusal(
+        of set: ListenerSet, by gateway: Gateway, namespaceLabels: [String: [String: String]]
+    ) -> ObjectProblem? {
+        let home = set.metadata.namespace ?? "default"
+        let gatewayNamespace = gateway.metadata.namespace ?? "default"
+        let named = "Gateway \(gatewayNamespace)/\(gateway.metadata.name ?? "?")"
+        let rule = gateway.spec?.allowedListeners?.namespaces
+        let from = rule?.from ?? "None"
+        let reason: String
+        switch from {
+        case "All": return nil
+        case "Same":
+            if home == gatewayNamespace { return nil }
+            reason =
+                "\(named) allows ListenerSets of its own namespace only (spec.allowedListeners.namespaces.from: Same), so nothing is ordered for this one: move it to namespace \(gatewayNamespace), or have the Gateway allow it"
+        case "Selector":
+            guard let labels = namespaceLabels[home] else {
+                reason =
+                    "\(named) allows ListenerSets by a namespace selector, and certctl could not read namespace \(home)'s labels, so nothing is ordered for it: grant certctl get of namespaces, or have the Gateway allow it with from: Same or All"
+                break
+            }
+            if rule?.selector?.matches(labels) == true { return nil }
+            reason =
+                "\(named) allows ListenerSets of the namespaces its selector matches (spec.allowedListeners.namespaces.selector), and namespace \(home) does not match, so nothing is ordered for it"
+        default:
+            reason =
+                "\(named) allows no ListenerSet (spec.allowedListeners.namespaces.from: \(Bounded.quoted(from))\(rule == nil ? ", the default" : "")), so nothing is ordered for this one: set it to Same, All or Selector on the Gateway to allow it"
+        }
+        return ObjectProblem(
+            object: "ListenerSet \(home)/\(set.metadata.name ?? "?")", reason: reason, kind: .notAllowed,
+            namespace: home, field: "spec.parentRef")
     }
 }

@@ -39,19 +39,19 @@ public struct Inventory: Sendable {
     /// the list did not have (missing, or of another type).
     /// The inventory for `issuers` by name; wildcard hosts pass where the issuer has a DNS-01 solver.
     public static func load(
-        from store: any ClusterReader, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?
+        from store: any ClusterReader, scope: NamespaceScope, issuers: [IssuerKey: Issuer], defaultIssuer: String?
     ) async throws -> Inventory {
         try await load(
             from: store, scope: scope, issuers: Set(issuers.keys), defaultIssuer: defaultIssuer,
-            wildcardIssuers: Set(issuers.values.filter(\.solvesDNS01).map(\.name)))
+            wildcardIssuers: Set(issuers.values.filter(\.solvesDNS01).map(\.key)))
     }
 
     public static func load(
         from store: any ClusterReader,
         scope: NamespaceScope,
-        issuers: Set<String>,
+        issuers: Set<IssuerKey>,
         defaultIssuer: String?,
-        wildcardIssuers: Set<String> = []
+        wildcardIssuers: Set<IssuerKey> = []
     ) async throws -> Inventory {
         let sources = try await store.certificateSources(in: scope)
         let discovered = Discovery.certificates(

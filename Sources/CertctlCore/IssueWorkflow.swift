@@ -53,8 +53,8 @@ public enum IssueWorkflow {
         observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
     ) async throws -> Outcome {
         let issuers = try IssuerLoader.load(directory: request.issuersDirectory)
-        guard let issuer = issuers[request.issuerName] else {
-            let known = issuers.keys.sorted().joined(separator: ", ")
+        guard let issuer = issuers[.cluster(request.issuerName)] else {
+            let known = issuers.keys.map(\.description).sorted().joined(separator: ", ")
             throw CertctlError(
                 .unknownIssuer,
                 object: request.issuerName,

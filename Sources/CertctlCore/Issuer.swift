@@ -1,4 +1,5 @@
 public import ACME
+import Basics
 import Certificates
 import Foundation
 public import Kubernetes
@@ -10,6 +11,9 @@ public struct Issuer: Sendable {
     public struct SecretKeyReference: Sendable, Hashable {
         public var name: String
         public var key: String
+        /// Where the Secret is: the namespace of a namespaced `Issuer` (it may read no other, as
+        /// in cert-manager); nil for a cluster-wide issuer (certctl's own namespace).
+        public var namespace: String?
     }
 
     public struct ExternalAccountBindingReference: Sendable, Equatable {
@@ -169,6 +173,10 @@ public struct Issuer: Sendable {
 
     public var name: String
     public var kind: String
+    /// The namespace of a namespaced `Issuer` read from the cluster: it serves only that
+    /// namespace's objects, and its account and the Secrets it names live there. nil for a
+    /// cluster-wide issuer (a `ClusterIssuer`, every file of `--issuers`).
+    public private(set) var namespace: String?
     /// Where it was read from, for messages.
     public var source: String
     public var server: String
@@ -183,6 +191,33 @@ public struct Issuer: Sendable {
     public var solvers: [Solver]
 
     public var tls: TLSOptions { TLSOptions(caBundle: caBundle) }
+
+    /// How certificates name it: by name when cluster-wide, by namespace and name when an `Issuer`.
+    public var key: IssuerKey { IssuerKey(name: name, namespace: namespace) }
+
+    /// This issuer as the `Issuer` of `namespace`: the Secrets it names (EAB, TSIG) are read in
+    /// that namespace alone. Refused for what a tenant must not reach through certctl: an
+    /// `exec` DNS-01 hook runs a program in certctl's pod.
+    public func scoped(to namespace: String) throws -> Issuer {
+        var scoped = self
+        scoped.namespace = namespace
+        scoped.externalAccountBinding?.keySecret.namespace = namespace
+        for index in scoped.solvers.indices {
+            guard case .dns01(var dns01) = scoped.solvers[index].method else { continue }
+            switch dns01.provider {
+            case .rfc2136(var settings):
+                settings.tsigSecret?.namespace = namespace
+                dns01.provider = .rfc2136(settings)
+                scoped.solvers[index].method = .dns01(dns01)
+            case .exec(let hook):
+                throw CertctlError(
+                    .invalidIssuer, object: source,
+                    "spec.acme.solvers[\(index)].dns01.exec runs \(Bounded.quoted(hook.command)) in certctl's pod, which a namespaced Issuer may not ask; move the solver to a ClusterIssuer or an --issuers file"
+                )
+            }
+        }
+        return scoped
+    }
 
     /// The solver for `host` of an Ingress labelled `labels`, by cert-manager's rules: of the
     /// solvers whose selector matches, one naming the host in `dnsNames` wins, then the one with

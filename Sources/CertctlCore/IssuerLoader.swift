@@ -6,8 +6,9 @@ import Kubernetes
 /// Reads issuers from a directory of YAML files (`issuers/NAME.yaml`), in cert-manager's schema,
 /// so an existing `cluster-issuer.yaml` works unchanged.
 public enum IssuerLoader {
-    /// Every `ClusterIssuer`/`Issuer` with `spec.acme` in `directory`, by name.
-    public static func load(directory: String) throws -> [String: Issuer] {
+    /// Every `ClusterIssuer`/`Issuer` with `spec.acme` in `directory`, by name: a file's issuer is
+    /// cluster-wide whatever its kind (README, "Issuers").
+    public static func load(directory: String) throws -> [IssuerKey: Issuer] {
         let files: [String]
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -17,36 +18,38 @@ public enum IssuerLoader {
             throw CertctlError(
                 .invalidArgument, object: directory, "cannot read the issuers directory; pass --issuers DIR")
         }
-        var issuers: [String: Issuer] = [:]
+        var issuers: [IssuerKey: Issuer] = [:]
         for file in files {
             let path = (directory as NSString).appendingPathComponent(file)
             for issuer in try load(file: path) {
-                if let existing = issuers[issuer.name] {
+                if let existing = issuers[issuer.key] {
                     throw CertctlError(
                         .invalidIssuer,
                         object: path,
                         "the issuer \"\(issuer.name)\" is also defined in \(existing.source); keep one"
                     )
                 }
-                issuers[issuer.name] = issuer
+                issuers[issuer.key] = issuer
             }
         }
         return issuers
     }
 
-    /// The issuers of `--issuers` and those read from the cluster, by name, and what was set
-    /// aside. The cluster's objects are what the operator asked for: a file of the same name (the
-    /// chart's bundled `letsencrypt-prod` beside cert-manager's ClusterIssuer of that name) is
-    /// set aside with a note. One name twice in the cluster is an error naming both.
-    public static func merge(_ files: [String: Issuer], cluster: [Issuer]) throws -> (
-        issuers: [String: Issuer], notes: [String]
+    /// The issuers of `--issuers` and those read from the cluster, by key, and what was set
+    /// aside. The cluster's objects are what the operator asked for: a file of the same name as a
+    /// ClusterIssuer (the chart's bundled `letsencrypt-prod` beside cert-manager's ClusterIssuer
+    /// of that name) is set aside with a note. A namespaced `Issuer` sets nothing aside: it
+    /// lives beside the cluster-wide issuer of its name, serving its namespace alone. One key
+    /// twice in the cluster is an error naming both.
+    public static func merge(_ files: [IssuerKey: Issuer], cluster: [Issuer]) throws -> (
+        issuers: [IssuerKey: Issuer], notes: [String]
     ) {
         var issuers = files
-        var fromCluster: Set<String> = []
+        var fromCluster: Set<IssuerKey> = []
         var notes: [String] = []
         for issuer in cluster {
-            if let existing = issuers[issuer.name] {
-                guard !fromCluster.contains(issuer.name) else {
+            if let existing = issuers[issuer.key] {
+                guard !fromCluster.contains(issuer.key) else {
                     throw CertctlError(
                         .invalidIssuer, object: issuer.source,
                         "the issuer \"\(issuer.name)\" is also defined in \(existing.source); keep one (rename or delete an object)"
@@ -56,8 +59,8 @@ public enum IssuerLoader {
                     "the issuer \"\(issuer.name)\" of \(issuer.source) is used; \(existing.source) of the same name is set aside (delete or rename the file to silence this)"
                 )
             }
-            fromCluster.insert(issuer.name)
-            issuers[issuer.name] = issuer
+            fromCluster.insert(issuer.key)
+            issuers[issuer.key] = issuer
         }
         return (issuers, notes)
     }

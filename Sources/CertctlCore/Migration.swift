@@ -33,7 +33,7 @@ public struct Migration: Sendable {
 
     public static func make(
         cluster: String, certificates: [CertificateObject], inventory: Inventory, keyType: String, now: Date,
-        profiles: [String: String]
+        profiles: [IssuerKey: String]
     ) -> Migration {
         var items: [Item] = []
         var covered = Set<String>()
@@ -100,11 +100,11 @@ public struct Migration: Sendable {
                         verdict: "decide", object: object, secret: secret,
                         message: "cert-manager used issuer \(issuerName), the Ingress names \(entry.desired.issuer)"))
             }
-            items.append(plan(entry, object: object, now: now, profile: profiles[entry.desired.issuer]))
+            items.append(plan(entry, object: object, now: now, profile: profiles[entry.desired.issuerKey]))
         }
         for entry in inventory.entries where !covered.contains(entry.desired.id) {
             let object = entry.desired.sources.first.map(\.description) ?? "Secret \(entry.desired.id)"
-            var item = plan(entry, object: object, now: now, profile: profiles[entry.desired.issuer])
+            var item = plan(entry, object: object, now: now, profile: profiles[entry.desired.issuerKey])
             item.message += " (no cert-manager Certificate)"
             items.append(item)
         }

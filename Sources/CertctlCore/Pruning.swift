@@ -19,12 +19,12 @@ extension Inventory {
 public struct Pruner: Sendable {
     public let store: any ClusterStore
     public let place: AccountPlace
-    public let issuers: [String: Issuer]
+    public let issuers: [IssuerKey: Issuer]
     public let transport: any HTTPTransport
     public let logger: Logger
 
     public init(
-        store: any ClusterStore, place: AccountPlace, issuers: [String: Issuer], transport: any HTTPTransport,
+        store: any ClusterStore, place: AccountPlace, issuers: [IssuerKey: Issuer], transport: any HTTPTransport,
         logger: Logger
     ) {
         self.store = store
@@ -54,7 +54,10 @@ public struct Pruner: Sendable {
             var revoked = false
             if revoke, let summary = CurrentCertificate(secret: secret).summary, summary.notAfter > now {
                 let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
-                guard let name = record.issuer, let issuer = issuers[name] else {
+                // An Issuer's certificate lives in the Issuer's namespace (README, "Issuers").
+                let kind = secret.metadata.annotations?["cert-manager.io/issuer-kind"]
+                let key = record.issuer.map { IssuerKey(name: $0, namespace: kind == "Issuer" ? parts[0] : nil) }
+                guard let key, let issuer = issuers[key] else {
                     return .kept(
                         "its certificate cannot be revoked: the issuer that made it (\(record.issuer ?? "not recorded")) is not defined; delete it without --revoke, or define the issuer"
                     )

@@ -57,11 +57,35 @@ public struct Gateway: KubernetesResource, Equatable {
     public struct Spec: Codable, Sendable, Equatable {
         public var gatewayClassName: String?
         public var listeners: [GatewayAPI.Listener]?
+        /// Which ListenerSets may attach (absent: none, the API's default).
+        public var allowedListeners: AllowedListeners?
 
-        public init(gatewayClassName: String?, listeners: [GatewayAPI.Listener]?) {
+        public init(
+            gatewayClassName: String?, listeners: [GatewayAPI.Listener]?, allowedListeners: AllowedListeners? = nil
+        ) {
             self.gatewayClassName = gatewayClassName
             self.listeners = listeners
+            self.allowedListeners = allowedListeners
         }
+    }
+
+    /// `spec.allowedListeners` (Gateway API v1.5+): the namespaces whose ListenerSets may attach.
+    public struct AllowedListeners: Codable, Sendable, Equatable {
+        public struct Namespaces: Codable, Sendable, Equatable {
+            /// `None` (the default), `Same`, `All` or `Selector`.
+            public var from: String?
+            /// The namespaces' labels to match, with `from: Selector`.
+            public var selector: LabelSelector?
+
+            public init(from: String?, selector: LabelSelector? = nil) {
+                self.from = from
+                self.selector = selector
+            }
+        }
+
+        public var namespaces: Namespaces?
+
+        public init(namespaces: Namespaces?) { self.namespaces = namespaces }
     }
 
     public var apiVersion: String? = Gateway.apiVersion
@@ -262,5 +286,46 @@ public struct HTTPRoute: KubernetesResource, Equatable {
                     matches: [Match(path: PathMatch(type: "Exact", value: path))],
                     backendRefs: [BackendReference(name: service, port: 80)])
             ])
+    }
+}
+
+/// A `metav1.LabelSelector`: `matchLabels` and `matchExpressions`, ANDed; an empty selector
+/// matches everything.
+public struct LabelSelector: Codable, Sendable, Equatable {
+    public struct Requirement: Codable, Sendable, Equatable {
+        public var key: String
+        /// `In`, `NotIn`, `Exists` or `DoesNotExist`.
+        public var `operator`: String
+        public var values: [String]?
+
+        public init(key: String, operator: String, values: [String]? = nil) {
+            self.key = key
+            self.operator = `operator`
+            self.values = values
+        }
+    }
+
+    public var matchLabels: [String: String]?
+    public var matchExpressions: [Requirement]?
+
+    public init(matchLabels: [String: String]? = nil, matchExpressions: [Requirement]? = nil) {
+        self.matchLabels = matchLabels
+        self.matchExpressions = matchExpressions
+    }
+
+    /// Whether `labels` match; nil when an operator is not one of the four (nothing matches it).
+    public func matches(_ labels: [String: String]) -> Bool? {
+        for (key, value) in matchLabels ?? [:] where labels[key] != value { return false }
+        for requirement in matchExpressions ?? [] {
+            let values = requirement.values ?? []
+            switch requirement.operator {
+            case "In": if !(labels[requirement.key].map(values.contains) ?? false) { return false }
+            case "NotIn": if labels[requirement.key].map(values.contains) ?? false { return false }
+            case "Exists": if labels[requirement.key] == nil { return false }
+            case "DoesNotExist": if labels[requirement.key] != nil { return false }
+            default: return nil
+            }
+        }
+        return true
     }
 }

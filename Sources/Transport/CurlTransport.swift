@@ -1,3 +1,4 @@
+import Basics
 import CCurlShim
 
 /// The production HTTP transport: libcurl with OpenSSL, driven by ``CurlLoop``.
@@ -32,9 +33,7 @@ public struct CurlTransport: HTTPTransport {
     private func makeTransfer(for request: HTTPRequest) throws -> CurlTransfer {
         let transfer = try CurlTransfer(url: request.url)
         transfer.maximumResponse = request.maximumResponse
-        let timeout =
-            Int(clamping: request.timeout.components.seconds * 1000)
-            + Int(clamping: request.timeout.components.attoseconds / 1_000_000_000_000_000)
+        let timeout = Bounded.milliseconds(Bounded.seconds(request.timeout))
         try transfer.set(CURLOPT_TIMEOUT_MS, max(timeout, 1))
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(min(timeout, 10_000), 1))
         try transfer.set(CURLOPT_USERAGENT, userAgent)

@@ -244,9 +244,7 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
     private func armDeadline(context: ChannelHandlerContext) {
         deadline?.cancel()
         let channel = context.channel
-        let nanoseconds =
-            limits.requestTimeout.components.seconds * 1_000_000_000
-            + limits.requestTimeout.components.attoseconds / 1_000_000_000
+        let nanoseconds = Int64(clamping: Bounded.int(Bounded.seconds(limits.requestTimeout) * 1e9))
         deadline = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
             channel.close(promise: nil)
         }

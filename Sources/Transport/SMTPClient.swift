@@ -1,3 +1,4 @@
+import Basics
 import CCurlShim
 
 /// Sends one e-mail over SMTP with libcurl: STARTTLS when asked (required, not opportunistic),
@@ -45,7 +46,7 @@ public struct SMTPClient: Sendable {
             requireTLS ? Int(clamping: CURLUSESSL_ALL.rawValue) : Int(clamping: CURLUSESSL_NONE.rawValue))
         if let username { try transfer.set(CURLOPT_USERNAME, username) }
         if let password { try transfer.set(CURLOPT_PASSWORD, password) }
-        let milliseconds = Int(clamping: timeout.components.seconds * 1000)
+        let milliseconds = Bounded.milliseconds(Bounded.seconds(timeout))
         try transfer.set(CURLOPT_TIMEOUT_MS, milliseconds)
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, min(milliseconds, 10_000))
         try CurlTransport.configureTLS(transfer, tls)

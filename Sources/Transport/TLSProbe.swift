@@ -1,3 +1,4 @@
+import Basics
 import CCurlShim
 
 /// Connects to a host over TLS with SNI and returns the certificate it serves, whatever it is:
@@ -9,7 +10,7 @@ public enum TLSProbe {
     ) async throws -> String {
         let url = "https://\(host):\(port)/"
         let transfer = try CurlTransfer(url: url)
-        let milliseconds = Int(clamping: timeout.components.seconds * 1000)
+        let milliseconds = Bounded.milliseconds(Bounded.seconds(timeout))
         try transfer.set(CURLOPT_TIMEOUT_MS, milliseconds)
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, milliseconds)
         try transfer.set(CURLOPT_NOBODY, 1)

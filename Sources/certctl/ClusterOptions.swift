@@ -145,14 +145,14 @@ struct ClusterOptions: ParsableArguments {
     /// The issuers by name, and the default issuer for `kubernetes.io/tls-acme`: the one given,
     /// else `pebble` in local mode (the embedded default never reaches a public CA by surprise),
     /// else `letsencrypt-prod`, else the only issuer defined.
-    func loadIssuers() throws -> (issuers: [String: Issuer], defaultIssuer: String?) {
+    func loadIssuers() throws -> (issuers: [IssuerKey: Issuer], defaultIssuer: String?) {
         try chooseDefault(try IssuerLoader.load(directory: issuers))
     }
 
     /// The issuers of `--issuers`, and with `--issuers-from-cluster` those of `context`'s cluster
     /// (a file named like one of them set aside: `setAside` says which, for warnings).
     func loadIssuers(_ context: Context, logger: Logger) async throws -> (
-        issuers: [String: Issuer], defaultIssuer: String?, setAside: [String]
+        issuers: [IssuerKey: Issuer], defaultIssuer: String?, setAside: [String]
     ) {
         let files = try IssuerLoader.load(directory: issuers)
         guard issuersFromCluster else {
@@ -170,35 +170,41 @@ struct ClusterOptions: ParsableArguments {
         return (issuers, defaultIssuer, merged.notes)
     }
 
-    /// The issuer named by `option` (`--issuer NAME`), or an error listing the known ones.
-    func issuer(_ name: String, option: String = "--issuer", in loaded: [String: Issuer]) throws -> Issuer {
-        guard let found = loaded[name] else {
+    /// The issuer named by `option` (`--issuer NAME` for a cluster-wide one, `NAMESPACE/NAME`
+    /// for an `Issuer`), or an error listing the known ones.
+    func issuer(_ name: String, option: String = "--issuer", in loaded: [IssuerKey: Issuer]) throws -> Issuer {
+        guard let found = loaded[IssuerKey(parsing: name)] else {
+            let known = loaded.keys.sorted().map(\.description).joined(separator: ", ")
             throw CertctlError(
                 .unknownIssuer, object: "\(option) \(name)",
-                "no such issuer in \(issuers) (known: \(loaded.keys.sorted().joined(separator: ", ")))")
+                "no such issuer in \(issuers) (known: \(known); an Issuer as NAMESPACE/NAME)")
         }
         return found
     }
 
-    private func chooseDefault(_ loaded: [String: Issuer]) throws -> (issuers: [String: Issuer], defaultIssuer: String?)
-    {
-        if let defaultIssuer, loaded[defaultIssuer] == nil {
+    /// The default issuer of `kubernetes.io/tls-acme` is cluster-wide, as ingress-shim's is.
+    private func chooseDefault(_ loaded: [IssuerKey: Issuer]) throws -> (
+        issuers: [IssuerKey: Issuer], defaultIssuer: String?
+    ) {
+        let clusterWide = loaded.keys.filter { $0.namespace == nil }.map(\.name).sorted()
+        if let defaultIssuer, loaded[.cluster(defaultIssuer)] == nil {
             throw CertctlError(
                 .unknownIssuer,
                 object: "--default-issuer \(defaultIssuer)",
-                "no such issuer in \(issuers) (known: \(loaded.keys.sorted().joined(separator: ", ")))"
+                "no such cluster-wide issuer in \(issuers) (known: \(clusterWide.joined(separator: ", ")))"
             )
         }
         let fallback = manifests != nil ? "pebble" : "letsencrypt-prod"
         let chosen =
-            defaultIssuer ?? (loaded[fallback] != nil ? fallback : (loaded.count == 1 ? loaded.keys.first : nil))
+            defaultIssuer
+            ?? (loaded[.cluster(fallback)] != nil ? fallback : (clusterWide.count == 1 ? clusterWide.first : nil))
         return (loaded, chosen)
     }
 
     /// What a command that names certificates reads first: the cluster, its issuers and the
     /// inventory (the run reads it again under its lock before it writes).
     func inventory(logger: Logger) async throws -> (
-        context: Context, issuers: [String: Issuer], defaultIssuer: String?, inventory: Inventory
+        context: Context, issuers: [IssuerKey: Issuer], defaultIssuer: String?, inventory: Inventory
     ) {
         try requireSingleCluster()
         let context = try makeContext(logger: logger)

@@ -5,7 +5,7 @@ import Foundation
 import Transport
 
 enum DiscoverReport {
-    static func table(_ inventory: Inventory, issuers: [String: Issuer]) -> String {
+    static func table(_ inventory: Inventory, issuers: [IssuerKey: Issuer]) -> String {
         var rows = [["NAMESPACE", "INGRESS", "SECRET", "HOSTS", "ISSUER", "SOLVER", "NOT AFTER"]]
         for entry in inventory.entries {
             rows.append([
@@ -41,8 +41,8 @@ enum DiscoverReport {
     }
 
     /// Per host, what answers its challenge.
-    static func solvers(_ desired: DesiredCertificate, issuers: [String: Issuer]) -> [String: String]? {
-        guard let issuer = issuers[desired.issuer] else { return nil }
+    static func solvers(_ desired: DesiredCertificate, issuers: [IssuerKey: Issuer]) -> [String: String]? {
+        guard let issuer = issuers[desired.issuerKey] else { return nil }
         return Dictionary(
             uniqueKeysWithValues: desired.hosts.map { ($0, issuer.solverDescription(for: $0, labels: desired.labels)) })
     }
@@ -55,7 +55,7 @@ enum DiscoverReport {
     }
 
     /// Stable JSON: one object per certificate, then problems.
-    static func json(_ inventory: Inventory, issuers: [String: Issuer]) throws -> String {
+    static func json(_ inventory: Inventory, issuers: [IssuerKey: Issuer]) throws -> String {
         let certificates: [[String: Any]] = inventory.entries.map { entry in
             var object: [String: Any] = [
                 "namespace": entry.desired.namespace,

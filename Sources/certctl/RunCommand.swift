@@ -184,7 +184,7 @@ struct RunCommand: AsyncParsableCommand {
     /// Builds the run for the chosen cluster, runs it (cancelled by SIGTERM), prints the report.
     static func execute(
         cluster: ClusterOptions,
-        options makeOptions: ([String: Issuer], String?, NamespaceScope) throws -> CertificateRun.Options,
+        options makeOptions: ([IssuerKey: Issuer], String?, NamespaceScope) throws -> CertificateRun.Options,
         selfCheckPasses: Int,
         leaseSeconds: Int = 900,
         metrics: MetricsOutput = MetricsOutput(),

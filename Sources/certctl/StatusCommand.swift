@@ -95,7 +95,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     /// One reading of every cluster: the text to show and the exit code.
-    private func draw(_ contexts: [ClusterOptions.Context], issuers: [String: Issuer], defaultIssuer: String?)
+    private func draw(_ contexts: [ClusterOptions.Context], issuers: [IssuerKey: Issuer], defaultIssuer: String?)
         async throws -> (String, Int32)
     {
         var inventories: [Inventory] = []

@@ -123,7 +123,7 @@ let metaChartIngresses: [Ingress] = [
         ]),
 ]
 
-let fixtureIssuers: Set<String> = ["letsencrypt-prod", "letsencrypt-staging", "pebble"]
+let fixtureIssuers: Set<IssuerKey> = ["letsencrypt-prod", "letsencrypt-staging", "pebble"]
 
 /// A scratch project for the binary: `issuers/` with an issuer `local` at `server`, `ingress/`
 /// with one managed Ingress per site (Secret `tls-<site>`, host `<site>.mybinder.org`), and the

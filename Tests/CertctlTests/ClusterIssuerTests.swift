@@ -72,15 +72,102 @@ struct ClusterIssuerTests {
                     == (name == "tls-hub" ? "ClusterIssuer" : "Issuer"))
         }
 
-        // Two objects of the cluster with one name: refused, naming both.
+    }
+
+    @Test(
+        "an Issuer serves its own namespace alone: same-named Issuers side by side, each with its account in its namespace; another namespace's Issuer is not borrowed"
+    )
+    func issuersByNamespace() async throws {
+        let server = try await FakeAPIServer.start(customResourceDefinitions: FakeAPIServer.certManagerCRDs)
+        defer { Task { await server.stop() } }
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await ca.stop() } }
+        let admin = fakeClient(server)
+        // The usual cert-manager layout: each team an Issuer `letsencrypt`, the same account
+        // Secret name; a ClusterIssuer of that name too.
+        _ = try await admin.create(
+            Self.clusterIssuer("letsencrypt", spec: Self.acme(ca.directoryURL, account: "letsencrypt-account")))
+        for team in ["team-a", "team-b"] {
+            _ = try await admin.create(Namespace(metadata: ObjectMeta(name: team)))
+            _ = try await admin.create(
+                IssuerObject(
+                    metadata: ObjectMeta(name: "letsencrypt", namespace: team),
+                    spec: Self.acme(ca.directoryURL, account: "letsencrypt-account")))
+            _ = try await admin.create(
+                ingress(
+                    team, "site", annotations: ["cert-manager.io/issuer": "letsencrypt"],
+                    tls: [(["\(team).mybinder.org"], "tls-site")]))
+        }
+        // team-b's own Issuer, with an EAB key in team-b; team-a asks for it by name.
         _ = try await admin.create(
             IssuerObject(
-                metadata: ObjectMeta(name: "in-cluster", namespace: "prod"),
-                spec: Self.acme(ca.directoryURL, account: "other")))
-        let twice = try await CertctlProcess.run(["discover"] + common, directory: project.folder)
-        #expect(twice.status == 64, "\(twice.standardError)")
+                metadata: ObjectMeta(name: "team-b", namespace: "team-b"),
+                spec: Self.acme(ca.directoryURL, account: "team-b-account")))
+        _ = try await admin.create(
+            ingress(
+                "team-a", "borrow", annotations: ["cert-manager.io/issuer": "team-b"],
+                tls: [(["borrow.mybinder.org"], "tls-borrow")]))
+        _ = try await admin.create(
+            ingress(
+                "team-a", "shared", annotations: ["cert-manager.io/cluster-issuer": "letsencrypt"],
+                tls: [(["shared.mybinder.org"], "tls-shared")]))
+        let project = try PodProject.make(server, name: "issuer-scope")
+        let common = [
+            "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--issuers-from-cluster", "-n", "team-a", "-n",
+            "team-b",
+        ]
+        let run = try await CertctlProcess.run(
+            ["run", "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "0"] + common,
+            environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(run.status == 1, "a misconfigured object: \(run.standardOutput)\(run.standardError)")
+        #expect(run.standardOutput.contains("3 issued"), "\(run.standardOutput)")
         #expect(
-            twice.standardError.contains("the issuer \"in-cluster\" is also cluster fake"), "\(twice.standardError)")
+            run.standardOutput.contains(
+                "Ingress team-a/borrow: names the Issuer \"team-b\", which namespace team-a does not have; Issuer team-b/team-b serves only its own namespace's objects"
+            ), "\(run.standardOutput)")
+        await #expect(throws: (any Error).self) {
+            try await admin.get(Secret.self, namespace: "team-a", name: "tls-borrow")
+        }
+        // Each Issuer's account in its own namespace, the ClusterIssuer's in certctl's (prod).
+        var accounts: Set<String> = []
+        for namespace in ["team-a", "team-b", "prod"] {
+            let account = try await admin.get(Secret.self, namespace: namespace, name: "letsencrypt-account")
+            accounts.insert(account.metadata.annotations?["certctl.io/account-url"] ?? "")
+        }
+        #expect(accounts.count == 3, "three accounts, one per issuer: \(accounts)")
+        for team in ["team-a", "team-b"] {
+            let secret = try await admin.get(Secret.self, namespace: team, name: "tls-site")
+            #expect(secret.metadata.annotations?["cert-manager.io/issuer-kind"] == "Issuer")
+        }
+        let shared = try await admin.get(Secret.self, namespace: "team-a", name: "tls-shared")
+        #expect(shared.metadata.annotations?["cert-manager.io/issuer-kind"] == "ClusterIssuer")
+        #expect(await ca.orders.count == 3)
+    }
+
+    @Test("a namespaced Issuer may not run a program in certctl's pod (dns01.exec); a ClusterIssuer may")
+    func execOnlyClusterWide() throws {
+        let spec: [String: Any] = [
+            "acme": [
+                "server": "https://127.0.0.1:1/dir", "privateKeySecretRef": ["name": "k"],
+                "solvers": [["dns01": ["exec": ["command": "/bin/sh", "args": ["-c", "id"]]]]],
+            ]
+        ]
+        let issuer = try #require(
+            try IssuerLoader.issuer(kind: "Issuer", name: "mine", spec: spec, source: "cluster fake, namespace a"))
+        #expect(throws: CertctlError.self) { try issuer.scoped(to: "a") }
+        let eab = try #require(
+            try IssuerLoader.issuer(
+                kind: "Issuer", name: "eab",
+                spec: [
+                    "acme": [
+                        "server": "https://127.0.0.1:1/dir", "privateKeySecretRef": ["name": "k"],
+                        "externalAccountBinding": ["keyID": "id", "keySecretRef": ["name": "eab", "key": "k"]],
+                    ]
+                ], source: "cluster fake, namespace a"))
+        let scoped = try eab.scoped(to: "a")
+        #expect(scoped.externalAccountBinding?.keySecret.namespace == "a")
+        #expect(scoped.key == IssuerKey(name: "eab", namespace: "a"))
     }
 
     @Test(

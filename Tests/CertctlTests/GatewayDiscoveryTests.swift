@@ -2,14 +2,19 @@ import CertctlCore
 import Kubernetes
 import Testing
 
+/// A Gateway allowing ListenerSets of its own namespace (`allowedListeners`' `from`; nil: the
+/// field left out, which allows none).
 func gateway(
     _ namespace: String, _ name: String,
     annotations: [String: String] = ["cert-manager.io/cluster-issuer": "letsencrypt"],
+    allowing from: String? = "Same", selector: LabelSelector? = nil,
     _ listeners: [GatewayAPI.Listener]
 ) -> Gateway {
     Gateway(
         metadata: ObjectMeta(name: name, namespace: namespace, annotations: annotations),
-        spec: .init(gatewayClassName: "traefik", listeners: listeners))
+        spec: .init(
+            gatewayClassName: "traefik", listeners: listeners,
+            allowedListeners: from.map { .init(namespaces: .init(from: $0, selector: selector)) }))
 }
 
 /// An HTTPS listener for `hostname` naming `secrets` (`name` or `namespace/name`).
@@ -27,9 +32,9 @@ func https(_ name: String, _ hostname: String?, _ secrets: [String], mode: Strin
 
 @Suite("Which certificates Gateways and ListenerSets ask for (cert-manager's gateway-shim rules)")
 struct GatewayDiscoveryTests {
-    let issuers: Set<String> = ["letsencrypt", "staging"]
+    let issuers: Set<IssuerKey> = ["letsencrypt", "staging"]
 
-    func discover(_ objects: GatewayObjects, ingresses: [Ingress] = [], wildcard: Set<String> = [])
+    func discover(_ objects: GatewayObjects, ingresses: [Ingress] = [], wildcard: Set<IssuerKey> = [])
         -> Discovery.Result
     {
         Discovery.certificates(
@@ -188,5 +193,141 @@ struct GatewayDiscoveryTests {
         #expect(
             other.problems.first?.reason.contains(
                 "is named by Ingress prod/a for a.mybinder.org and by Gateway prod/web") == true)
+    }
+
+    struct Admission: CustomTestStringConvertible, Sendable {
+        var what: String
+        var from: String?
+        var selector: LabelSelector?
+        /// The ListenerSet's namespace (the Gateway is in `prod`).
+        var namespace: String
+        var labels: [String: String]?
+        /// Nil: attached, its certificate ordered; else a fragment of the problem.
+        var refusal: String?
+        var testDescription: String { what }
+    }
+
+    static let admissions: [Admission] = [
+        Admission(what: "field missing: None", from: nil, namespace: "prod", refusal: "allows no ListenerSet"),
+        Admission(what: "None", from: "None", namespace: "prod", refusal: "allows no ListenerSet"),
+        Admission(what: "Same, same namespace", from: "Same", namespace: "prod"),
+        Admission(
+            what: "Same, another namespace", from: "Same", namespace: "tenant",
+            refusal: "allows ListenerSets of its own namespace only"),
+        Admission(what: "All, another namespace", from: "All", namespace: "tenant"),
+        Admission(
+            what: "Selector, labels match", from: "Selector",
+            selector: LabelSelector(
+                matchLabels: ["gateway": "web"],
+                matchExpressions: [.init(key: "tier", operator: "In", values: ["edge", "web"])]),
+            namespace: "tenant", labels: ["gateway": "web", "tier": "edge"]),
+        Admission(
+            what: "Selector, labels do not match", from: "Selector",
+            selector: LabelSelector(matchLabels: ["gateway": "web"]), namespace: "tenant", labels: ["gateway": "db"],
+            refusal: "namespace tenant does not match"),
+        Admission(
+            what: "Selector, an unknown operator matches nothing", from: "Selector",
+            selector: LabelSelector(matchExpressions: [.init(key: "gateway", operator: "Gt", values: ["1"])]),
+            namespace: "tenant", labels: ["gateway": "2"], refusal: "does not match"),
+        Admission(
+            what: "Selector, labels not readable", from: "Selector",
+            selector: LabelSelector(matchLabels: ["gateway": "web"]), namespace: "tenant", labels: nil,
+            refusal: "could not read namespace tenant's labels"),
+        Admission(
+            what: "a value the API does not define", from: "Everyone", namespace: "prod", refusal: "\"Everyone\""),
+    ]
+
+    @Test("a ListenerSet attaches only where its Gateway's allowedListeners allows it", arguments: admissions)
+    func allowedListeners(_ admission: Admission) {
+        let web = gateway(
+            "prod", "web", allowing: admission.from, selector: admission.selector,
+            [https("a", "a.mybinder.org", ["web-tls"])])
+        let set = ListenerSet(
+            metadata: ObjectMeta(name: "extra", namespace: admission.namespace),
+            spec: .init(
+                parentRef: .init(name: "web", namespace: "prod"),
+                listeners: [https("x", "x.mybinder.org", ["x-tls"])]))
+        var objects = GatewayObjects(gateways: [web], listenerSets: [set])
+        if let labels = admission.labels { objects.namespaceLabels[admission.namespace] = labels }
+        if admission.from == "Selector" { #expect(objects.namespacesToLabel == [admission.namespace]) }
+        let result = discover(objects)
+        let ordered = result.certificates.map(\.id)
+        if let refusal = admission.refusal {
+            #expect(ordered == ["prod/web-tls"], "nothing ordered for the ListenerSet")
+            #expect(result.problems.count == 1)
+            let problem = result.problems.first
+            #expect(problem?.object == "ListenerSet \(admission.namespace)/extra")
+            #expect(problem?.kind == .notAllowed)
+            #expect(problem?.field == "spec.parentRef")
+            #expect(problem?.reason.contains("Gateway prod/web") == true, "\(problem?.reason ?? "")")
+            #expect(problem?.reason.contains(refusal) == true, "\(problem?.reason ?? "")")
+        } else {
+            #expect(Set(ordered) == ["prod/web-tls", "\(admission.namespace)/x-tls"], "\(result.problems)")
+            #expect(result.problems.isEmpty)
+        }
+    }
+
+    struct Scoping: CustomTestStringConvertible, Sendable {
+        var what: String
+        var annotations: [String: String]
+        var issuers: Set<IssuerKey>
+        /// The issuer chosen, or a fragment of the problem.
+        var chosen: IssuerKey?
+        var refusal: String?
+        var testDescription: String { what }
+    }
+
+    static let scopings: [Scoping] = [
+        Scoping(
+            what: "an Issuer of the object's namespace", annotations: ["cert-manager.io/issuer": "le"],
+            issuers: [IssuerKey(name: "le", namespace: "prod")], chosen: IssuerKey(name: "le", namespace: "prod")),
+        Scoping(
+            what: "another namespace's Issuer is not borrowed", annotations: ["cert-manager.io/issuer": "team-b"],
+            issuers: [IssuerKey(name: "team-b", namespace: "b")],
+            refusal:
+                "names the Issuer \"team-b\", which namespace prod does not have; Issuer b/team-b serves only its own namespace's objects"
+        ),
+        Scoping(
+            what: "two same-named Issuers: each namespace its own", annotations: ["cert-manager.io/issuer": "le"],
+            issuers: [IssuerKey(name: "le", namespace: "prod"), IssuerKey(name: "le", namespace: "b")],
+            chosen: IssuerKey(name: "le", namespace: "prod")),
+        Scoping(
+            what: "a ClusterIssuer and an Issuer of one name: the annotation's kind decides (Issuer)",
+            annotations: ["cert-manager.io/issuer": "le"], issuers: ["le", IssuerKey(name: "le", namespace: "prod")],
+            chosen: IssuerKey(name: "le", namespace: "prod")),
+        Scoping(
+            what: "a ClusterIssuer and an Issuer of one name: the annotation's kind decides (ClusterIssuer)",
+            annotations: ["cert-manager.io/cluster-issuer": "le"],
+            issuers: ["le", IssuerKey(name: "le", namespace: "prod")], chosen: "le"),
+        Scoping(
+            what: "issuer-kind ClusterIssuer with cert-manager.io/issuer",
+            annotations: ["cert-manager.io/issuer": "le", "cert-manager.io/issuer-kind": "ClusterIssuer"],
+            issuers: ["le"], chosen: "le"),
+        Scoping(
+            what: "an Issuer asked where only a ClusterIssuer has the name",
+            annotations: ["cert-manager.io/issuer": "le"], issuers: ["le"],
+            refusal: "\"le\" is a ClusterIssuer: name it with cert-manager.io/cluster-issuer"),
+        Scoping(
+            what: "a ClusterIssuer asked where only an Issuer has the name",
+            annotations: ["cert-manager.io/cluster-issuer": "le"], issuers: [IssuerKey(name: "le", namespace: "b")],
+            refusal: "there is only the Issuer b/le, which serves its own namespace alone"),
+    ]
+
+    @Test("issuers keyed by kind and namespace, as cert-manager keys them", arguments: scopings)
+    func issuerScoping(_ scoping: Scoping) {
+        let found = Discovery.certificates(
+            for: [ingress("prod", "site", annotations: scoping.annotations, tls: [(["a.mybinder.org"], "tls-site")])],
+            issuers: scoping.issuers, defaultIssuer: nil)
+        if let chosen = scoping.chosen {
+            #expect(found.problems.isEmpty, "\(found.problems)")
+            #expect(found.certificates.first?.issuerKey == chosen)
+        } else {
+            #expect(found.certificates.isEmpty)
+            #expect(found.problems.first?.kind == .unknownIssuer)
+            #expect(found.problems.first?.object == "Ingress prod/site")
+            #expect(
+                found.problems.first?.reason.contains(scoping.refusal ?? "") == true,
+                "\(found.problems.first?.reason ?? "")")
+        }
     }
 }

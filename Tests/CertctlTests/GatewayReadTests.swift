@@ -9,13 +9,15 @@ import Testing
 import Transport
 
 /// A Gateway `web` in `prod` for the issuer `local`: listeners `a` and `b` share Secret `web-tls`,
-/// `c` has `c-tls`; a ListenerSet `extra` attached to it with Secret `extra-tls`.
+/// `c` has `c-tls`; a ListenerSet `extra` attached to it (its namespace's allowed) with Secret
+/// `extra-tls`.
 let gatewayManifests = """
     apiVersion: gateway.networking.k8s.io/v1
     kind: Gateway
     metadata: {name: web, namespace: prod, annotations: {cert-manager.io/cluster-issuer: local}}
     spec:
       gatewayClassName: traefik
+      allowedListeners: {namespaces: {from: Same}}
       listeners:
       - {name: http, port: 80, protocol: HTTP}
       - {name: a, port: 443, protocol: HTTPS, hostname: a.mybinder.org, tls: {certificateRefs: [{name: web-tls}]}}

@@ -46,7 +46,7 @@ struct MetaChartGatewayTests {
         let server = try await FakeAPIServer.start(customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
         defer { Task { await server.stop() } }
         try await Self.create(in: server)
-        let issuers: Set<String> = ["letsencrypt-prod"]
+        let issuers: Set<IssuerKey> = ["letsencrypt-prod"]
         let throughGateway = try await Inventory.load(
             from: KubernetesStore(client: fakeClient(server)), scope: .only(["prod"]), issuers: issuers,
             defaultIssuer: "letsencrypt-prod")

@@ -327,7 +327,7 @@ struct RenewalSafetyTests {
                 "kind: ClusterIssuer\nmetadata: {name: letsencrypt-prod}\nspec:\n  acme:\n    server: https://ca.example/dir\n",
                 source: "i.yaml"
             ).first)
-        let issuers = ["letsencrypt-prod": issuer]
+        let issuers: [IssuerKey: Issuer] = ["letsencrypt-prod": issuer]
         func target(_ annotations: [String: String], at day: Double, days: Double = 90) throws -> Bool {
             let current = try RenewalPlanTests.current(days: days, annotations: annotations)
             let entry = Inventory.Entry(desired: RenewalPlanTests.desired, current: current)

@@ -103,7 +103,8 @@ public protocol OrderReader: Sendable {
 }
 
 /// In a cluster: a data key `order-<hash>.json` of the account's Secret (`privateKeySecretRef`
-/// in certctl's namespace), added and removed by merge patches that touch that key alone.
+/// in certctl's namespace, a namespaced `Issuer`'s in its own), added and removed by merge
+/// patches that touch that key alone.
 public struct SecretOrderStore: OrderStore {
     public let client: KubernetesClient
     public let namespace: String
@@ -114,6 +115,7 @@ public struct SecretOrderStore: OrderStore {
     }
 
     public func orders(for issuer: Issuer) async throws -> (orders: [String: OrderInFlight], problems: [String]) {
+        let namespace = issuer.namespace ?? namespace
         let secret: Secret
         do {
             secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
@@ -148,7 +150,8 @@ public struct SecretOrderStore: OrderStore {
         var patch = SecretPatch(resourceVersion: nil)
         patch.data = [key: value]
         _ = try await client.mergePatch(
-            Secret.self, namespace: namespace, name: issuer.accountKeySecret, patch: patch.mergePatch)
+            Secret.self, namespace: issuer.namespace ?? namespace, name: issuer.accountKeySecret,
+            patch: patch.mergePatch)
     }
 }
 

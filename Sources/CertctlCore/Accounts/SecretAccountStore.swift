@@ -3,7 +3,8 @@ import Foundation
 public import Kubernetes
 
 /// ACME accounts in the cluster, where cert-manager keeps them: the Secret named by
-/// `privateKeySecretRef`, key `tls.key`, in certctl's namespace. The account URL rides along in
+/// `privateKeySecretRef`, key `tls.key`, in certctl's namespace (a namespaced `Issuer`'s in its
+/// own namespace). The account URL rides along in
 /// an annotation, so a run makes no account request once it is known; `next.key` holds the key
 /// a rollover is moving the account to, until the CA confirmed.
 public struct SecretAccountStore: AccountStore {
@@ -18,7 +19,11 @@ public struct SecretAccountStore: AccountStore {
         self.namespace = namespace
     }
 
+    /// Where `issuer`'s account lives: its own namespace for an `Issuer`, certctl's otherwise.
+    func place(_ issuer: Issuer) -> String { issuer.namespace ?? namespace }
+
     public func load(for issuer: Issuer) async throws -> StoredAccount? {
+        let namespace = place(issuer)
         let secret: Secret
         do {
             secret = try await client.get(Secret.self, namespace: namespace, name: issuer.accountKeySecret)
@@ -46,6 +51,7 @@ public struct SecretAccountStore: AccountStore {
     }
 
     public func save(_ account: StoredAccount, for issuer: Issuer) async throws {
+        let namespace = place(issuer)
         var annotations = [Self.serverAnnotation: account.server]
         annotations[Self.urlAnnotation] = account.url
         let data: [String: Data?] = [

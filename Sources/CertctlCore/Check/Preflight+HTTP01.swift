@@ -34,7 +34,7 @@ extension Preflight {
         var seen = Set<String>()
         for entry in inventory.entries {
             let desired = entry.desired
-            guard let issuer = issuers[desired.issuer] else { continue }
+            guard let issuer = issuers[desired.issuerKey] else { continue }
             for host in desired.hosts where !seen.contains(host) {
                 guard let settings = issuer.solver(for: host, labels: desired.labels)?.http01 else { continue }
                 seen.insert(host)

@@ -74,7 +74,7 @@ public struct Preflight: Sendable {
 
     public var store: any ClusterStore
     public var scope: NamespaceScope
-    public var issuers: [String: Issuer]
+    public var issuers: [IssuerKey: Issuer]
     public var defaultIssuer: String?
     public var place: AccountPlace
     public var transport: any HTTPTransport
@@ -93,7 +93,7 @@ public struct Preflight: Sendable {
     public var schedule: CronSchedule?
 
     public init(
-        store: any ClusterStore, scope: NamespaceScope, issuers: [String: Issuer], defaultIssuer: String?,
+        store: any ClusterStore, scope: NamespaceScope, issuers: [IssuerKey: Issuer], defaultIssuer: String?,
         place: AccountPlace, transport: any HTTPTransport, client: KubernetesClient?, namespace: String?,
         resolver: String?, requestTimeout: Duration, logger: Logger
     ) {
@@ -139,9 +139,9 @@ public struct Preflight: Sendable {
         if client != nil { for result in gatewayAPI(inventory) { add(result) } }
         for note in issuerNotes { add(Result(.warning, "issuers", note)) }
         if let schedule { add(Self.scheduleResult(schedule, inventory: inventory, now: Date())) }
-        let used = Set(inventory.entries.map(\.desired.issuer))
-        for name in (used.isEmpty ? Set(issuers.keys) : used).sorted() {
-            guard let issuer = issuers[name] else { continue }
+        let used = Set(inventory.entries.map(\.desired.issuerKey))
+        for key in (used.isEmpty ? Set(issuers.keys) : used).sorted() {
+            guard let issuer = issuers[key] else { continue }
             for result in await check(issuer) { add(result) }
         }
         if let client {
@@ -313,7 +313,7 @@ public struct Preflight: Sendable {
     func resolution(_ inventory: Inventory) async -> [Result] {
         var hosts: [String] = []
         for entry in inventory.entries {
-            let issuer = issuers[entry.desired.issuer]
+            let issuer = issuers[entry.desired.issuerKey]
             for host in entry.desired.hosts where !hosts.contains(host) {
                 guard issuer?.solver(for: host, labels: entry.desired.labels)?.http01 != nil else { continue }
                 hosts.append(host)

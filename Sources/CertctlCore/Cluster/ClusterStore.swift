@@ -34,6 +34,8 @@ public struct ObjectProblem: Sendable, Equatable, CustomStringConvertible {
         case conflict
         /// A cert-manager annotation with a value certctl cannot honour.
         case annotation
+        /// A ListenerSet its Gateway does not allow to attach (`spec.allowedListeners`).
+        case notAllowed = "not_allowed"
         /// A Secret certctl made (its `app.kubernetes.io/managed-by` label) that no Ingress,
         /// Gateway or ListenerSet in scope names any more: `certctl prune` removes it.
         case orphaned

@@ -36,9 +36,19 @@ public struct KubernetesStore: ClusterStore {
                 return []  // an older Gateway API without this kind (ListenerSet before v1.5)
             }
         }
-        let objects = GatewayObjects(
+        var objects = GatewayObjects(
             gateways: try await listed(Gateway.self), listenerSets: try await listed(ListenerSet.self),
             referenceGrants: try await listed(ReferenceGrant.self))
+        // Labels only where a Gateway allows ListenerSets by a namespace selector; one it may not
+        // read is left out (not selected), said by the ListenerSet's problem.
+        for namespace in objects.namespacesToLabel.sorted() {
+            do {
+                let object = try await client.get(Namespace.self, namespace: nil, name: namespace)
+                objects.namespaceLabels[namespace] = object.metadata.labels ?? [:]
+            } catch let error as KubernetesError where error.isForbidden || error.isNotFound {
+                continue
+            }
+        }
         return (objects, notes)
     }
 

@@ -12,7 +12,7 @@ public import Transport
 public struct CertificateRun: Sendable {
     public struct Options: Sendable {
         public var scope: NamespaceScope
-        public var issuers: [String: Issuer]
+        public var issuers: [IssuerKey: Issuer]
         public var defaultIssuer: String?
         public var concurrency: Int
         public var dryRun: Bool
@@ -34,7 +34,7 @@ public struct CertificateRun: Sendable {
 
         public init(
             scope: NamespaceScope,
-            issuers: [String: Issuer],
+            issuers: [IssuerKey: Issuer],
             defaultIssuer: String?,
             concurrency: Int = 8,
             dryRun: Bool = false,
@@ -236,7 +236,7 @@ public struct CertificateRun: Sendable {
         async throws -> (serial: String, reason: RevocationReason, note: String)?
     {
         guard let revocation, let serial = revocation.serials[entry.desired.id],
-            let issuer = options.issuers[entry.desired.issuer]
+            let issuer = options.issuers[entry.desired.issuerKey]
         else { return nil }
         if let lost = keeper.lostReason() {
             throw CertctlError(.lockLost, object: "Secret \(entry.desired.id)", "not revoked: \(lost)")
@@ -315,7 +315,7 @@ public struct CertificateRun: Sendable {
     private func decide(_ entry: Inventory.Entry, options: Options, now: Date) -> PlannedAction {
         RenewalPlan.decide(
             desired: entry.desired, current: entry.current, pending: entry.pending,
-            profile: options.issuers[entry.desired.issuer]?.profile, now: now)
+            profile: options.issuers[entry.desired.issuerKey]?.profile, now: now)
     }
 
     /// A renew-before at or above the certificate's lifetime is ignored by the plan: said once

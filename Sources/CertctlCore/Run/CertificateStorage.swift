@@ -11,7 +11,7 @@ import Logging
 struct CertificateStorage: Sendable {
     var store: any ClusterStore
     var orders: (any OrderStore)?
-    var issuers: [String: Issuer]
+    var issuers: [IssuerKey: Issuer]
     var warnings: RunWarnings
     var logger: Logger
     var now: @Sendable () -> Date
@@ -38,7 +38,7 @@ struct CertificateStorage: Sendable {
     }
 
     /// The issuer whose account a kept order was saved beside.
-    private func issuer(of entry: Inventory.Entry) -> Issuer? { issuers[entry.desired.issuer] }
+    private func issuer(of entry: Inventory.Entry) -> Issuer? { issuers[entry.desired.issuerKey] }
 
     /// The Secret with the new certificate and its record; the pending record and the kept
     /// order, void now, removed.

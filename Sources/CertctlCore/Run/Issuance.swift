@@ -92,7 +92,7 @@ struct Issuance: Sendable {
         store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
     ) async -> [CertificateReport] {
         await withTaskGroup(of: [CertificateReport].self) { group in
-            for (issuer, certificates) in Dictionary(grouping: due, by: \.0.desired.issuer) {
+            for (issuer, certificates) in Dictionary(grouping: due, by: \.0.desired.issuerKey) {
                 group.addTask {
                     await run(certificates, issuer: issuer, http01: http01, store: store)
                 }
@@ -106,10 +106,10 @@ struct Issuance: Sendable {
     /// One issuer's due certificates: its account opened and its kept orders read, then
     /// `concurrency` certificates at a time.
     private func run(
-        _ due: [(Inventory.Entry, PlannedAction)], issuer name: String, http01: HTTP01Session,
+        _ due: [(Inventory.Entry, PlannedAction)], issuer key: IssuerKey, http01: HTTP01Session,
         store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
     ) async -> [CertificateReport] {
-        let issuer = options.issuers[name]
+        let issuer = options.issuers[key]
         var opened: (Result<ACMEClient, CertificateFailure>, [String: OrderInFlight])?
         if let issuer { opened = await openAccount(issuer) }
         let (client, inFlight) = (opened?.0, opened?.1 ?? [:])

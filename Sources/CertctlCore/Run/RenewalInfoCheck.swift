@@ -25,12 +25,12 @@ struct RenewalInfoCheck: Sendable {
     /// (`action` waits), and its record is another certificate's (adopted) or its next check has
     /// come. Never after expiry. A CA without ARI leaves a record of this certificate with no
     /// next check: nothing to ask.
-    static func target(_ entry: Inventory.Entry, action: PlannedAction, issuers: [String: Issuer], now: Date)
+    static func target(_ entry: Inventory.Entry, action: PlannedAction, issuers: [IssuerKey: Issuer], now: Date)
         -> (certificateID: String, issuer: Issuer)?
     {
         guard case .wait = action.kind, let current = entry.current, current.isValid(at: now),
             let summary = current.summary, let certificateID = summary.ariCertificateID,
-            let issuer = issuers[entry.desired.issuer]
+            let issuer = issuers[entry.desired.issuerKey]
         else { return nil }
         let record = current.record
         if record.serial == summary.serialHex, (record.ariNextCheck ?? .distantFuture) > now { return nil }
@@ -62,7 +62,7 @@ struct RenewalInfoCheck: Sendable {
     /// and the records to store, by the entry's index.
     func refresh(
         _ entries: [Inventory.Entry],
-        issuers: [String: Issuer],
+        issuers: [IssuerKey: Issuer],
         plan: (Inventory.Entry) -> PlannedAction,
         now time: Date
     ) async -> (entries: [Inventory.Entry], answers: [Int: Answer]) {

@@ -82,7 +82,7 @@ extension CertificateRun {
         client watched: KubernetesClient,
         namespace: String,
         pod: PodEnvironment,
-        issuers: [String: Issuer],
+        issuers: [IssuerKey: Issuer],
         http01Port: Int,
         selfCheckPasses: Int = 5,
         leaseSeconds: Int = 900,

@@ -122,10 +122,10 @@ public struct CertificateStatus: Sendable {
 
 extension CertificateStatus {
     /// Every certificate of `inventory`, most urgent first, then by time left.
-    public static func all(in inventory: Inventory, issuers: [String: Issuer], now: Date) -> [CertificateStatus] {
+    public static func all(in inventory: Inventory, issuers: [IssuerKey: Issuer], now: Date) -> [CertificateStatus] {
         inventory.entries.map { entry in
             CertificateStatus(
-                cluster: inventory.cluster, entry: entry, profile: issuers[entry.desired.issuer]?.profile, now: now)
+                cluster: inventory.cluster, entry: entry, profile: issuers[entry.desired.issuerKey]?.profile, now: now)
         }
         .sorted { urgency($0, $1, now: now) }
     }

@@ -23,7 +23,7 @@ public struct Overview: Sendable {
     }
 
     /// One view over the inventories of several clusters.
-    public init(_ inventories: [Inventory], issuers: [String: Issuer], now: Date) {
+    public init(_ inventories: [Inventory], issuers: [IssuerKey: Issuer], now: Date) {
         certificates = CertificateStatus.merged(
             inventories.map { CertificateStatus.all(in: $0, issuers: issuers, now: now) }, now: now)
         problems = inventories.flatMap { inventory in
