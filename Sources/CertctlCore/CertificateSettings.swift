@@ -52,6 +52,23 @@ public struct CertificateSettings: Sendable, Equatable {
         "cert-manager.io/issuer-group",
     ]
 
+    /// The `cert-manager.io/` annotations the settings read (past the prefix).
+    static let settingsAnnotations: Set<String> = [
+        "private-key-algorithm", "private-key-size", "private-key-encoding", "private-key-rotation-policy",
+        "common-name", "renew-before", "renew-before-percentage", "duration", "usages", "revision-history-limit",
+    ]
+
+    /// The `acme.cert-manager.io/` annotations the solver settings read (past the prefix).
+    static let solverAnnotations: Set<String> = [
+        "http01-ingress-ingressclassname", "http01-ingress-class", "http01-edit-in-place",
+    ]
+
+    /// Every annotation of an Ingress, Gateway or ListenerSet that the settings read, in full.
+    public static var annotationsRead: Set<String> {
+        Set(settingsAnnotations.union(subjectAnnotations).map { prefix + $0 })
+            .union(solverAnnotations.map { acmePrefix + $0 })
+    }
+
     /// Subject fields and e-mail SANs: an ACME CA puts only the validated names in a certificate.
     static let subjectAnnotations: Set<String> = [
         "email-sans", "uri-sans", "ip-sans", "subject-organizations", "subject-organizationalunits",
@@ -179,7 +196,7 @@ private struct SettingsReader {
                 throw refuse("renew-before", "\(Bounded.quoted(text)) is not a duration like 720h or 360h30m")
             }
             settings.renewBefore = seconds
-            settings.effects.append("renews \(text) before expiry at the latest (renew-before)")
+            settings.effects.append("renews \(Bounded.quoted(text)) before expiry at the latest (renew-before)")
         }
         if let text = value("renew-before-percentage") {
             guard let percent = Bounded.integer(text, in: 1...99) else {
@@ -195,7 +212,7 @@ private struct SettingsReader {
                 throw refuse("duration", "\(Bounded.quoted(text)) is not a duration like 2160h (ten years at most)")
             }
             settings.ignored.append(
-                "\(prefix)duration: \(text) is not requested; the ACME CA chooses the lifetime (Let's Encrypt: its profile's)"
+                "\(prefix)duration: \(Bounded.quoted(text)) is not requested; the ACME CA chooses the lifetime (Let's Encrypt: its profile's)"
             )
         }
     }
@@ -204,7 +221,7 @@ private struct SettingsReader {
     mutating func ignored() {
         if let text = value("usages") {
             settings.ignored.append(
-                "\(prefix)usages: \(text) is not requested; the ACME CA sets the key usages (digital signature, server auth)"
+                "\(prefix)usages: \(Bounded.quoted(text)) is not requested; the ACME CA sets the key usages (digital signature, server auth)"
             )
         }
         if value("revision-history-limit") != nil {
@@ -217,10 +234,7 @@ private struct SettingsReader {
                 "\(prefix)\(name): not requested; an ACME CA puts only the validated DNS names and IP addresses in a certificate"
             )
         }
-        let known = Set([
-            "private-key-algorithm", "private-key-size", "private-key-encoding", "private-key-rotation-policy",
-            "common-name", "renew-before", "renew-before-percentage", "duration", "usages", "revision-history-limit",
-        ]).union(subject)
+        let known = CertificateSettings.settingsAnnotations.union(subject)
         for key in annotations.keys.sorted()
         where key.hasPrefix(prefix) && !CertificateSettings.issuerAnnotations.contains(key) {
             if !known.contains(String(key.dropFirst(prefix.count))) {
@@ -239,6 +253,14 @@ private struct SettingsReader {
                 message:
                     "both http01-ingress-class and http01-ingress-ingressclassname are set; keep one (cert-manager refuses both too)"
             )
+        }
+        // The class lands on the solver Ingress certctl creates: an IngressClass name, or nothing.
+        for (name, value) in [("http01-ingress-ingressclassname", className), ("http01-ingress-class", legacyClass)] {
+            if let value, !ObjectName.isDNSSubdomain(value) {
+                throw SettingsProblem(
+                    annotation: acmePrefix + name,
+                    message: "\(Bounded.quoted(value)) is not an IngressClass name (\(ObjectName.subdomainRule))")
+            }
         }
         if let className {
             settings.http01IngressClassName = className

@@ -236,7 +236,7 @@ public enum Discovery {
                     ObjectProblem(
                         object: object,
                         reason:
-                            "names an issuer of kind \(asked.0) in group \(asked.1.isEmpty ? "\"\"" : asked.1): only cert-manager.io's ACME Issuer and ClusterIssuer are served by certctl",
+                            "names an issuer of kind \(Bounded.quoted(asked.0)) in group \(Bounded.quoted(asked.1)): only cert-manager.io's ACME Issuer and ClusterIssuer are served by certctl",
                         kind: .annotation, namespace: namespace,
                         field: "metadata.annotations[\(asked.0 == "Issuer" ? issuerGroup : issuerKind)]"))
             }

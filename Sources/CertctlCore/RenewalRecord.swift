@@ -50,6 +50,9 @@ public struct RenewalRecord: Sendable, Equatable {
 
     public init() {}
 
+    /// Every annotation of the record, in full (`certctl.io/renewal-time`, ...).
+    public static var annotationKeys: [String] { Key.allCases.map(\.annotation) }
+
     enum Key: String, CaseIterable {
         case renewalTime = "renewal-time"
         case ariWindowStart = "ari-window-start"

@@ -58,13 +58,35 @@ public enum CertctlProcess {
         try process.run()
         standardInput.fileHandleForWriting.write(Data((input ?? "").utf8))
         try standardInput.fileHandleForWriting.close()
+        // Both pipes drained at once: a child that fills standard error (64 KB) while this side
+        // reads standard output to its end would wait forever.
+        let errorReader = PipeReader(error.fileHandleForReading)
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errorReader.finish()
         process.waitUntilExit()
         return Result(
             status: process.terminationStatus,
             standardOutput: String(decoding: outputData, as: UTF8.self),
             standardError: String(decoding: errorData, as: UTF8.self)
         )
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+private final class PipeReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var data = Data()
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    /// Everything read, once the writer closed its end.
+    func finish() -> Data {
+        done.wait()
+        return data
     }
 }

@@ -222,6 +222,31 @@ struct DNSPersistUntilTests {
                 "certctl_certificate_dns_persist_until_timestamp_seconds{namespace=\"prod\",secret=\"wildcard-tls\""))
     }
 
+    @Test("a record with persistUntil=2^63-1: issued, recorded as 9999-12-31, formatted everywhere, not a crash")
+    func farPersistUntil() async throws {
+        let setup = try await DNSPersistTests.Setup.make()
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
+        let lines = try await setup.recordLines(["*.example.test"])
+        try await setup.publish(
+            DNSPersistTests.value(of: try #require(lines.first)) + "; persistUntil=9223372036854775807")
+        let (report, _) = try await setup.run.runOnce()
+        #expect(report.certificates.first?.outcome == .issued, "\(report.certificates)")
+        let store = setup.run.fixture.store
+        let secret = try #require(try await store.secret(namespace: "prod", name: "wildcard-tls"))
+        #expect(secret.metadata.annotations?["certctl.io/dns-persist-until"] == "9999-12-31T23:59:59Z")
+        let inventory = try await Inventory.load(
+            from: store, scope: .all, issuers: Set(["pebble"]), defaultIssuer: "pebble", wildcardIssuers: ["pebble"])
+        let status = try #require(CertificateStatus.all(in: inventory, issuers: [:], now: Date()).first)
+        #expect(status.state != .failing, "a record that lasts does not warn: \(status.problem ?? "")")
+        #expect(
+            !StatusTable.render([status], now: Date(), style: .init(colour: false, wide: true, showCluster: false))
+                .isEmpty)
+        #expect(CertificateMetrics.render([status]).contains("dns_persist_until_timestamp_seconds"))
+    }
+
     @Test(
         "the warning by table: within a lifetime from now, or not; a record for another certificate does not count",
         arguments: [(10.0, true), (89.0, true), (91.0, false), (400.0, false)])

@@ -77,10 +77,9 @@ public struct CronSchedule: Sendable, Equatable {
         return values
     }
 
-    /// The longest time between two runs over the year from `start` (UTC), the wait from `start`
-    /// to the first run and from the last to the end of that span counted too (a schedule that
-    /// runs once in the span, `0 0 29 2 *`, runs about a year apart at best); nil when it never
-    /// runs (February 30th).
+    /// The longest time between two runs over the four years from `start` (UTC), the wait from
+    /// `start` to the first run and from the last to the end of that span counted too (a leap
+    /// day's schedule, `0 0 29 2 *`, runs years apart); nil when it never runs (February 30th).
     public func longestInterval(from start: Date) -> TimeInterval? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
@@ -88,8 +87,9 @@ public struct CronSchedule: Sendable, Equatable {
         let times = hours.sorted().flatMap { hour in minutes.sorted().map { TimeInterval(hour * 3600 + $0 * 60) } }
         var previous: Date?
         var longest: TimeInterval = 0
-        // A year and a month: every gap of a monthly or yearly schedule is seen.
-        let span = 366 + 31
+        // Four years and a month: every gap of a monthly or yearly schedule is seen, and a
+        // leap day's (`0 0 29 2 *`) run comes.
+        let span = 4 * 366 + 31
         for day in 0..<span {
             let date = midnight.addingTimeInterval(TimeInterval(day) * 86_400)
             let parts = calendar.dateComponents([.day, .month, .weekday], from: date)

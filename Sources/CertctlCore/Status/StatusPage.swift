@@ -142,8 +142,10 @@ public enum StatusPage {
         share < 0.1 ? "urgent" : share < 1.0 / 3.0 ? "soon" : "ok"
     }
 
+    /// `text` for HTML: markup characters as entities, control characters (a value's escape
+    /// sequences) as `?`.
     public static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        Bounded.printable(text).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }
