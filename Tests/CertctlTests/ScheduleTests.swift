@@ -15,7 +15,8 @@ struct ScheduleTests {
             ("30 2 * * *", 86_400.0), ("@daily", 86_400.0), ("0 0 * * 0", 7 * 86_400.0),
             ("0 0 * * SUN", 7 * 86_400.0), ("0 0 * * 7", 7 * 86_400.0), ("0 9 * * MON-FRI", 3 * 86_400.0),
             ("0 0 1,15 * *", 17 * 86_400.0), ("@monthly", 31 * 86_400.0),
-            ("CRON_TZ=Europe/Berlin 0 3 * * *", 86_400.0), ("0 0 1 JAN *", 366 * 86_400.0 /* across 2028-02-29 */),
+            // A yearly run's longest gap spans 2028-02-29.
+            ("CRON_TZ=Europe/Berlin 0 3 * * *", 86_400.0), ("0 0 1 JAN *", 366 * 86_400.0),
             // Both day fields restricted: either day runs (the 1st, or a Monday).
             ("0 0 1 * 1", 7 * 86_400.0), ("5-10/5 * * * *", 55 * 60.0),
         ] as [(String, Double)])
