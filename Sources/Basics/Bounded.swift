@@ -162,8 +162,14 @@ public enum Bounded {
     /// `text` in quotes for a message, cut to `limit` characters with its length said, so a
     /// 64 KB annotation gives a line, not a page; control characters shown as `?`.
     public static func quoted(_ text: some StringProtocol, limit: Int = 60) -> String {
-        let shown = text.prefix(limit).map { $0.isASCII && ($0.asciiValue ?? 0) < 0x20 ? "?" : String($0) }.joined()
+        let shown = printable(String(text.prefix(limit)))
         return text.count > limit ? "\"\(shown)…\" (\(text.utf8.count) bytes)" : "\"\(shown)\""
+    }
+
+    /// `text` as it is when short and printable, else cut like ``quoted(_:limit:)`` (unquoted).
+    public static func excerpt(_ text: some StringProtocol, limit: Int = 60) -> String {
+        let shown = printable(String(text.prefix(limit)))
+        return text.count > limit ? "\(shown)… (\(text.utf8.count) bytes)" : shown
     }
 
     /// `text` with every control character (C0, DEL, C1: a terminal's escape sequences, line

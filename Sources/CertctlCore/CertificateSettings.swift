@@ -196,7 +196,7 @@ private struct SettingsReader {
                 throw refuse("renew-before", "\(Bounded.quoted(text)) is not a duration like 720h or 360h30m")
             }
             settings.renewBefore = seconds
-            settings.effects.append("renews \(Bounded.quoted(text)) before expiry at the latest (renew-before)")
+            settings.effects.append("renews \(Bounded.excerpt(text)) before expiry at the latest (renew-before)")
         }
         if let text = value("renew-before-percentage") {
             guard let percent = Bounded.integer(text, in: 1...99) else {
@@ -212,7 +212,7 @@ private struct SettingsReader {
                 throw refuse("duration", "\(Bounded.quoted(text)) is not a duration like 2160h (ten years at most)")
             }
             settings.ignored.append(
-                "\(prefix)duration: \(Bounded.quoted(text)) is not requested; the ACME CA chooses the lifetime (Let's Encrypt: its profile's)"
+                "\(prefix)duration: \(Bounded.excerpt(text)) is not requested; the ACME CA chooses the lifetime (Let's Encrypt: its profile's)"
             )
         }
     }
@@ -221,7 +221,7 @@ private struct SettingsReader {
     mutating func ignored() {
         if let text = value("usages") {
             settings.ignored.append(
-                "\(prefix)usages: \(Bounded.quoted(text)) is not requested; the ACME CA sets the key usages (digital signature, server auth)"
+                "\(prefix)usages: \(Bounded.excerpt(text)) is not requested; the ACME CA sets the key usages (digital signature, server auth)"
             )
         }
         if value("revision-history-limit") != nil {
