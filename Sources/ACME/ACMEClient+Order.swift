@@ -240,8 +240,17 @@ extension ACMEClient {
         }
     }
 
-    /// Satisfies every pending authorization of `order`, concurrently.
+    /// Satisfies every pending authorization of `order`, concurrently: one per identifier (RFC
+    /// 8555 §7.1.3), so a CA's answer listing more starts no more requests than the order's names.
     func authorize(_ order: ACMEOrder, solver: any ChallengeSolver, deadline: Deadline) async throws {
+        guard order.authorizations.count <= order.identifiers.count,
+            Set(order.authorizations).count == order.authorizations.count
+        else {
+            throw ACMEError(
+                .invalidResponse,
+                "the CA's order lists \(order.authorizations.count) authorizations for \(order.identifiers.count) identifiers",
+                url: order.url)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for url in order.authorizations {
                 group.addTask { try await self.authorize(url, solver: solver, deadline: deadline) }

@@ -65,14 +65,23 @@ public struct DNSPersistRecord: Sendable, Equatable {
 
     /// A zone-file line for `domain` (strings of at most 255 bytes, RFC 1035 §3.3.14).
     public func zoneLine(for domain: String) -> String {
+        // Strings of at most 255 bytes (RFC 1035 §3.3.14), cut between Unicode scalars (at most 4
+        // bytes each, so every chunk takes at least one, whatever one Character holds).
         var chunks: [String] = []
-        var rest = Substring(value)
-        while !rest.isEmpty {
-            var chunk = rest.prefix(255)
-            while chunk.utf8.count > 255 { chunk = chunk.dropLast() }
-            chunks.append("\"\(chunk.replacingOccurrences(of: "\"", with: "\\\""))\"")
-            rest = rest.dropFirst(chunk.count)
+        var chunk = String.UnicodeScalarView()
+        var bytes = 0
+        func close() {
+            chunks.append("\"\(String(chunk).replacingOccurrences(of: "\"", with: "\\\""))\"")
+            chunk = String.UnicodeScalarView()
+            bytes = 0
         }
+        for scalar in value.unicodeScalars {
+            let size = String(scalar).utf8.count
+            if bytes + size > 255 { close() }
+            chunk.append(scalar)
+            bytes += size
+        }
+        if !chunk.isEmpty { close() }
         return "\(Self.name(for: domain)). IN TXT \(chunks.joined(separator: " "))"
     }
 

@@ -162,14 +162,22 @@ public enum Bounded {
     /// `text` in quotes for a message, cut to `limit` characters with its length said, so a
     /// 64 KB annotation gives a line, not a page; control characters shown as `?`.
     public static func quoted(_ text: some StringProtocol, limit: Int = 60) -> String {
-        let shown = printable(String(text.prefix(limit)))
-        return text.count > limit ? "\"\(shown)…\" (\(text.utf8.count) bytes)" : "\"\(shown)\""
+        let (shown, cut) = head(text, limit: limit)
+        return cut ? "\"\(shown)…\" (\(text.utf8.count) bytes)" : "\"\(shown)\""
     }
 
     /// `text` as it is when short and printable, else cut like ``quoted(_:limit:)`` (unquoted).
     public static func excerpt(_ text: some StringProtocol, limit: Int = 60) -> String {
-        let shown = printable(String(text.prefix(limit)))
-        return text.count > limit ? "\(shown)… (\(text.utf8.count) bytes)" : shown
+        let (shown, cut) = head(text, limit: limit)
+        return cut ? "\(shown)… (\(text.utf8.count) bytes)" : shown
+    }
+
+    /// The first `limit` Unicode scalars of `text`, printable, and whether it was cut: by scalars,
+    /// not Characters, so one Character of 64 KB of combining marks is cut too.
+    private static func head(_ text: some StringProtocol, limit: Int) -> (String, Bool) {
+        let scalars = text.unicodeScalars
+        let shown = String(String.UnicodeScalarView(scalars.prefix(limit)))
+        return (printable(shown), scalars.count > limit)
     }
 
     /// `text` with every control character (C0, DEL, C1: a terminal's escape sequences, line

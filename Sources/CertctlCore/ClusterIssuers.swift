@@ -51,8 +51,19 @@ public enum ClusterIssuers {
     ) throws {
         let object =
             spec.flatMap { try? JSONSerialization.jsonObject(with: Data($0.serialized())) as? [String: Any] } ?? [:]
-        if var issuer = try IssuerLoader.issuer(kind: kind, name: name, spec: object, source: place) {
-            if let namespace { issuer = try issuer.scoped(to: namespace) }
+        // One object certctl cannot run (a tenant's Issuer with a route53 solver, an exec hook,
+        // plain http) is passed over with a note: it never stops the others' renewals.
+        let read: Issuer?
+        do {
+            read = try IssuerLoader.issuer(kind: kind, name: name, spec: object, source: place)
+                .map { try namespace.map($0.scoped(to:)) ?? $0 }
+        } catch let error as CertctlError {
+            found.notes.append(
+                "\(kind) \(Bounded.quoted(name)) (\(place)) is passed over: \(error.reason); its certificates are not issued until it is fixed"
+            )
+            return
+        }
+        if let issuer = read {
             if let twin = found.issuers.first(where: { $0.key == issuer.key }) {
                 throw CertctlError(
                     .invalidIssuer, object: issuer.source,

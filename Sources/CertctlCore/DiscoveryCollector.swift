@@ -98,7 +98,7 @@ extension Discovery {
                 bySecret[key] = desired
                 return
             }
-            if Set(existing.hosts) != Set(desired.hosts) || existing.issuer != desired.issuer
+            if Set(existing.hosts) != Set(desired.hosts) || existing.issuerKey != desired.issuerKey
                 || existing.settings != desired.settings
             {
                 conflicting.insert(key)

@@ -64,12 +64,17 @@ extension Discovery {
                 let gateway = gatewaysByName[
                     "\(parent.namespace ?? set.metadata.namespace ?? "default")/\(parent.name)"]
             else { continue }
+            var metadata = set.metadata
+            metadata.annotations = inherited(set.metadata.annotations ?? [:], from: gateway.metadata.annotations ?? [:])
+            // Only a ListenerSet that would ask for a certificate is certctl's to refuse.
+            let asks = issuer(
+                annotations: metadata.annotations ?? [:], object: "", namespace: "", issuers: [],
+                defaultIssuer: defaultIssuer)
+            if case .unmanaged = asks { continue }
             if let refusal = refusal(of: set, by: gateway, namespaceLabels: objects.namespaceLabels) {
                 collected.problems.append(refusal)
                 continue
             }
-            var metadata = set.metadata
-            metadata.annotations = inherited(set.metadata.annotations ?? [:], from: gateway.metadata.annotations ?? [:])
             owners.append((.listenerSet, metadata, set.spec?.listeners ?? []))
         }
         for owner in owners {
@@ -84,6 +89,18 @@ extension Discovery {
                 owner.listeners, of: source, grants: objects.referenceGrants, into: &collected)
             for (secret, (hosts, field)) in secrets.sorted(by: { $0.key < $1.key }) {
                 let namespaceOfSecret = secret.namespace
+                // A namespaced Issuer writes into its own namespace alone: another namespace's
+                // Secret (through a ReferenceGrant) takes a cluster-wide issuer, or a tenant's
+                // Issuer would re-key and overwrite a Secret it does not own.
+                if let home = issuer.namespace, home != namespaceOfSecret {
+                    collected.problems.append(
+                        ObjectProblem(
+                            object: "\(source)",
+                            reason:
+                                "names Secret \(namespaceOfSecret)/\(secret.name) of another namespace, and its issuer is \(issuer.named), which serves namespace \(home) alone; nothing is ordered for it: name a ClusterIssuer (cert-manager.io/cluster-issuer), or a Secret of namespace \(home)",
+                            kind: .unknownIssuer, namespace: namespace, field: field))
+                    continue
+                }
                 guard
                     let secretName = collected.secretName(
                         secret.name, object: "\(source)", namespace: namespace, field: field),

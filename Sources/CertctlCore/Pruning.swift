@@ -52,7 +52,15 @@ public struct Pruner: Sendable {
                 return .kept("it no longer carries app.kubernetes.io/managed-by: certctl; certctl leaves it alone")
             }
             var revoked = false
-            if revoke, let summary = CurrentCertificate(secret: secret).summary, summary.notAfter > now {
+            let current = CurrentCertificate(secret: secret)
+            if revoke, current.summary != nil, !current.keyMatches {
+                // A copy of someone else's certificate (a label is easy to write): revoking it
+                // would take down the Secret that holds its key.
+                return .kept(
+                    "its tls.key does not belong to its certificate; certctl revokes only a certificate whose key the Secret holds: delete it without --revoke"
+                )
+            }
+            if revoke, let summary = current.summary, summary.notAfter > now {
                 let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
                 // An Issuer's certificate lives in the Issuer's namespace (README, "Issuers").
                 let kind = secret.metadata.annotations?["cert-manager.io/issuer-kind"]

@@ -22,7 +22,10 @@ final class CurlTransfer: @unchecked Sendable {
     var maximumResponse = HTTPRequest.defaultMaximumResponse
     private(set) var overLimit = false
 
-    init(url: String) throws {
+    /// `protocols`: the schemes this transfer may speak (libcurl's `CURLOPT_PROTOCOLS_STR`), and
+    /// redirects likewise: a URL from outside (a CA's order, a Link header) never reaches
+    /// `file://`, `gopher://` or another of libcurl's protocols.
+    init(url: String, protocols: String = "http,https") throws {
         guard let handle = curl_easy_init() else {
             throw HTTPError(.invalidRequest, url: url, reason: "libcurl could not allocate a handle")
         }
@@ -30,8 +33,10 @@ final class CurlTransfer: @unchecked Sendable {
         self.url = url
         errorBuffer.initialize(to: 0)
         let me = Unmanaged.passUnretained(self).toOpaque()
-        try set(CURLOPT_URL, url)
         try set(CURLOPT_ERRORBUFFER, pointer: errorBuffer)
+        try set(CURLOPT_PROTOCOLS_STR, protocols)
+        try set(CURLOPT_REDIR_PROTOCOLS_STR, protocols)
+        try set(CURLOPT_URL, url)
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_WRITEDATA, pointer: me)
         try set(CURLOPT_HEADERDATA, pointer: me)

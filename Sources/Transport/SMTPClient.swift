@@ -38,7 +38,7 @@ public struct SMTPClient: Sendable {
     }
 
     public func send(_ message: Message) async throws {
-        let transfer = try CurlTransfer(url: url)
+        let transfer = try CurlTransfer(url: url, protocols: "smtp,smtps")
         try transfer.set(CURLOPT_MAIL_FROM, "<\(message.from)>")
         try transfer.setMailRecipients(message.to.map { "<\($0)>" })
         try transfer.set(

@@ -9,7 +9,7 @@ public enum TLSProbe {
         host: String, port: Int = 443, address: String? = nil, timeout: Duration = .seconds(10)
     ) async throws -> String {
         let url = "https://\(host):\(port)/"
-        let transfer = try CurlTransfer(url: url)
+        let transfer = try CurlTransfer(url: url, protocols: "https")
         let milliseconds = Bounded.milliseconds(Bounded.seconds(timeout))
         try transfer.set(CURLOPT_TIMEOUT_MS, milliseconds)
         try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, milliseconds)

@@ -149,4 +149,15 @@ struct BoundedTests {
         let table = TextTable.render([["A", "B"], ["\u{1B}]0;title\u{07}", "x"]])
         #expect(!table.contains("\u{1B}"))
     }
+
+    @Test("one Character of 64 KB: cut in messages, and a dns-persist-01 zone line made of 255-byte strings")
+    func hugeCharacter() {
+        let huge = "a" + String(repeating: "\u{301}", count: 30_000)
+        #expect(huge.count == 1, "one Character")
+        #expect(Bounded.quoted(huge).utf8.count < 400)
+        let record = DNSPersistRecord(issuerDomainName: huge, accountURI: "https://ca/acct/1")
+        let line = record.zoneLine(for: "example.org")
+        #expect(line.hasPrefix("_validation-persist.example.org. IN TXT \""))
+        #expect(line.utf8.count > 60_000, "all of it, in strings of at most 255 bytes")
+    }
 }

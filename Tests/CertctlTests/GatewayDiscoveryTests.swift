@@ -129,6 +129,31 @@ struct GatewayDiscoveryTests {
             #expect(refused.certificates.isEmpty)
             #expect(refused.problems.count == 1)
         }
+        // A namespaced Issuer writes into its own namespace alone, grant or not: a tenant's
+        // Issuer never re-keys another namespace's Secret.
+        let tenant = gateway(
+            "prod", "web", annotations: ["cert-manager.io/issuer": "mine"],
+            [https("a", "a.mybinder.org", ["shared/web-tls"])])
+        let own = Discovery.certificates(
+            for: [], issuers: [IssuerKey(name: "mine", namespace: "prod")], defaultIssuer: nil,
+            gateways: GatewayObjects(gateways: [tenant], referenceGrants: [grant("Gateway", from: "prod")]))
+        #expect(own.certificates.isEmpty)
+        #expect(
+            own.problems.first?.reason.contains(
+                "names Secret shared/web-tls of another namespace, and its issuer is Issuer prod/mine, which serves namespace prod alone"
+            ) == true, "\(own.problems)")
+    }
+
+    @Test("a ListenerSet that asks for no certificate is not certctl's to refuse, allowed or not")
+    func unmanagedListenerSet() {
+        let web = gateway("prod", "web", annotations: [:], allowing: nil, [https("a", "a.mybinder.org", ["web-tls"])])
+        let set = ListenerSet(
+            metadata: ObjectMeta(name: "extra", namespace: "tenant"),
+            spec: .init(
+                parentRef: .init(name: "web", namespace: "prod"), listeners: [https("x", "x.mybinder.org", ["x-tls"])]))
+        let result = discover(GatewayObjects(gateways: [web], listenerSets: [set]))
+        #expect(result.problems.isEmpty, "\(result.problems)")
+        #expect(result.certificates.isEmpty)
     }
 
     @Test("a wildcard hostname where the issuer has a DNS-01 solver")

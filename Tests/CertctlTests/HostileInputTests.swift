@@ -160,6 +160,21 @@ struct HostileInputTests {
         #expect(DNSPersistRecord(parsing: persist)?.wildcard == true)
     }
 
+    @Test("a URL from outside speaks HTTP(S) alone: file://, gopher://, dict:// are refused before any read")
+    func onlyHTTP() async throws {
+        let transport = CurlTransport(userAgent: "certctl-tests")
+        let secret = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UUID())")
+        try "do not read me".write(to: secret, atomically: true, encoding: .utf8)
+        for url in ["file://\(secret.path)", "gopher://127.0.0.1:1/x", "dict://127.0.0.1:1/x"] {
+            do {
+                let answer = try await transport.send(HTTPRequest(url: url))
+                Issue.record("\(url) was fetched: \(String(decoding: answer.body, as: UTF8.self))")
+            } catch {
+                #expect(!"\(error)".contains("do not read me"))
+            }
+        }
+    }
+
     @Test("TLS is always verified: a private CA is trusted only when given (caBundle, kubeconfig CA)")
     func tlsVerification() async throws {
         let port = freeLoopbackPort()

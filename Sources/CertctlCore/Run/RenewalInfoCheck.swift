@@ -68,27 +68,27 @@ struct RenewalInfoCheck: Sendable {
     ) async -> (entries: [Inventory.Entry], answers: [Int: Answer]) {
         var refreshed = entries
         var answers: [Int: Answer] = [:]
-        var clients: [String: ACMEClient] = [:]
-        var unreachable: Set<String> = []
+        var clients: [IssuerKey: ACMEClient] = [:]
+        var unreachable: Set<IssuerKey> = []
         // Issuers whose CA offers no ARI: their certificates are not read again, asked or
         // written (an adopted Secret of such a CA costs the run one directory request, no write).
-        var withoutARI: Set<String> = []
+        var withoutARI: Set<IssuerKey> = []
         for (index, read) in entries.enumerated() {
             guard let (_, issuer) = Self.target(read, action: plan(read), issuers: issuers, now: time) else { continue }
-            if clients[issuer.name] == nil, !unreachable.contains(issuer.name), !withoutARI.contains(issuer.name) {
+            if clients[issuer.key] == nil, !unreachable.contains(issuer.key), !withoutARI.contains(issuer.key) {
                 do {
                     let client = try client(for: issuer)
-                    if try await client.directory().renewalInfo == nil { withoutARI.insert(issuer.name) }
-                    clients[issuer.name] = client
+                    if try await client.directory().renewalInfo == nil { withoutARI.insert(issuer.key) }
+                    clients[issuer.key] = client
                 } catch {
-                    unreachable.insert(issuer.name)
+                    unreachable.insert(issuer.key)
                     warnings.add(
-                        "renewal-info \(issuer.name)",
-                        "cannot read the directory of issuer \(issuer.name) to check renewal windows; its certificates are asked at the next run: \(error)"
+                        "renewal-info \(issuer.key)",
+                        "cannot read the directory of issuer \(issuer.key) to check renewal windows; its certificates are asked at the next run: \(error)"
                     )
                 }
             }
-            guard !withoutARI.contains(issuer.name), !unreachable.contains(issuer.name),
+            guard !withoutARI.contains(issuer.key), !unreachable.contains(issuer.key),
                 let secret = try? await reader.secret(namespace: read.desired.namespace, name: read.desired.secretName)
             else { continue }
             var entry = read
@@ -98,16 +98,16 @@ struct RenewalInfoCheck: Sendable {
                 let (certificateID, issuer) = Self.target(entry, action: plan(entry), issuers: issuers, now: time)
             else { continue }
             var record = RecordPolicy.afterRenewalInfoFailure(current.record, serial: summary.serialHex, now: time)
-            if !unreachable.contains(issuer.name), let client = clients[issuer.name] {
+            if !unreachable.contains(issuer.key), let client = clients[issuer.key] {
                 do {
                     record = try await ask(client, certificateID, current.record, summary: summary, entry, now: time)
                 } catch {
                     if let error = error as? ACMEError, [.transport, .timeout].contains(error.code) {
-                        unreachable.insert(issuer.name)
+                        unreachable.insert(issuer.key)
                     }
                     warnings.add(
-                        "renewal-info \(issuer.name)",
-                        "renewalInfo of issuer \(issuer.name) failed; asked again in 6 h, keeping the renewal time: \(error)",
+                        "renewal-info \(issuer.key)",
+                        "renewalInfo of issuer \(issuer.key) failed; asked again in 6 h, keeping the renewal time: \(error)",
                         metadata: ["secret": "\(entry.desired.id)"])
                 }
             }
