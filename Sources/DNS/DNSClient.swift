@@ -131,9 +131,16 @@ public struct DNSClient: Sendable {
             guard written > 0 else { return .failure(failure(server, "sending")) }
             sent += written
         }
-        guard let header = receive(socket, 2) else { return .failure(failure(server, "reading the answer")) }
+        // The whole answer within the timeout: a server trickling a byte at a time, each inside
+        // SO_RCVTIMEO, is cut off at the deadline all the same.
+        let deadline = ContinuousClock.now + Bounded.duration(seconds: seconds)
+        guard let header = receive(socket, 2, until: deadline) else {
+            return .failure(failure(server, "reading the answer"))
+        }
         let length = Int(clamping: header[0]) << 8 | Int(clamping: header[1])
-        guard let answer = receive(socket, length) else { return .failure(failure(server, "reading the answer")) }
+        guard let answer = receive(socket, length, until: deadline) else {
+            return .failure(failure(server, "reading the answer"))
+        }
         return .success(answer)
     }
 
@@ -144,10 +151,14 @@ public struct DNSClient: Sendable {
         return DNSError(.network, "the DNS server \(server) closed the connection (\(what))")
     }
 
-    private static func receive(_ socket: Int32, _ count: Int) -> [UInt8]? {
+    private static func receive(_ socket: Int32, _ count: Int, until deadline: ContinuousClock.Instant) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: count)
         var received = 0
         while received < count {
+            guard ContinuousClock.now < deadline else {
+                errno = EAGAIN
+                return nil
+            }
             let read = buffer[received...].withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             guard read > 0 else { return nil }
             received += read
