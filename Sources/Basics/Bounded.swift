@@ -183,7 +183,11 @@ public enum Bounded {
     /// `text` with every control character (C0, DEL, C1: a terminal's escape sequences, line
     /// breaks) shown as `?`, for a value from outside printed to a terminal or a table cell.
     public static func printable(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        // Most text has no byte below 0x20, no DEL and no 0xC2 (the lead byte of U+0080-U+00BF,
+        // where the C1 controls are): one pass over the bytes says so.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 }),
+            text.unicodeScalars.contains(where: isControl)
+        else { return text }
         return String(String.UnicodeScalarView(text.unicodeScalars.map { isControl($0) ? "?" : $0 }))
     }
 

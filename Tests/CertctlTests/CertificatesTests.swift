@@ -7,6 +7,18 @@ import X509
 
 @Suite("Keys, CSRs, PEM and inspection")
 struct CertificatesTests {
+    @Test("base64url from the bytes is Foundation's base64 with - _ and no padding, for every length to 64")
+    func base64URL() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...64 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let expected = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(Base64URL.encode(bytes) == expected, "\(bytes)")
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+    }
+
     @Test("a CSR for every key type carries all names as SANs and verifies", arguments: KeyType.allCases)
     func csr(type: KeyType) throws {
         let key = try PrivateKey(generating: type)

@@ -191,15 +191,20 @@ public struct CertificateRun: Sendable {
                     counter.add(record)
                     observer?(record)
                 }, requestTimeout: options.acmeRequestTimeout)
-            let (entries, answers) = await renewalInfo.refresh(
-                state.entries, issuers: options.issuers, plan: { decide($0, options: options, now: read.started) },
-                now: state.started)
+            let (entries, answers, reread) = await renewalInfo.refresh(
+                state.entries, planned: state.planned.map(\.1), issuers: options.issuers,
+                plan: { decide($0, options: options, now: read.started) }, now: state.started)
+            // Only what was read again or answered is planned again.
+            var changed = reread.union(answers.keys)
             state.entries = entries
             // Records are written under the lock only: a run that lost it meanwhile stores none.
             if keeper.lostReason() == nil {
-                for (index, entry) in await storage.store(answers) { state.entries[index] = entry }
+                for (index, entry) in await storage.store(answers) {
+                    state.entries[index] = entry
+                    changed.insert(index)
+                }
             }
-            plan(&state, options: options)
+            if !changed.isEmpty { plan(&state, options: options, only: changed) }
         }
         var marks: [RenewalMark] = []
         if let renewal = options.renewal {
@@ -307,8 +312,17 @@ public struct CertificateRun: Sendable {
     }
 
     /// The plan of every entry, the reports of what is not issued now, and what is due.
-    private func plan(_ state: inout RunState, options: Options) {
-        state.planned = state.entries.map { ($0, decide($0, options: options, now: state.started)) }
+    /// `only`: the entries that changed since the last plan (nil: all).
+    private func plan(_ state: inout RunState, options: Options, only: Set<Int>? = nil) {
+        if let only, state.planned.count == state.entries.count {
+            for index in only {
+                state.planned[index] = (
+                    state.entries[index], decide(state.entries[index], options: options, now: state.started)
+                )
+            }
+        } else {
+            state.planned = state.entries.map { ($0, decide($0, options: options, now: state.started)) }
+        }
         (state.reports, state.due) = classify(state.planned, options: options)
     }
 

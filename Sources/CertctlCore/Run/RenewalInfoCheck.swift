@@ -28,13 +28,24 @@ struct RenewalInfoCheck: Sendable {
     static func target(_ entry: Inventory.Entry, action: PlannedAction, issuers: [IssuerKey: Issuer], now: Date)
         -> (certificateID: String, issuer: Issuer)?
     {
+        guard let issuer = candidate(entry, action: action, issuers: issuers, now: now),
+            let certificateID = entry.current?.summary?.ariCertificateID
+        else { return nil }
+        return (certificateID, issuer)
+    }
+
+    /// The issuer to ask when `entry` is a target, without making its certificate ID (two
+    /// base64url encodings): ten thousand adopted Secrets of a CA that is down, or offers no
+    /// ARI, cost no encoding at all.
+    static func candidate(_ entry: Inventory.Entry, action: PlannedAction, issuers: [IssuerKey: Issuer], now: Date)
+        -> Issuer?
+    {
         guard case .wait = action.kind, let current = entry.current, current.isValid(at: now),
-            let summary = current.summary, let certificateID = summary.ariCertificateID,
-            let issuer = issuers[entry.desired.issuerKey]
+            let summary = current.summary, let issuer = issuers[entry.desired.issuerKey]
         else { return nil }
         let record = current.record
         if record.serial == summary.serialHex, (record.ariNextCheck ?? .distantFuture) > now { return nil }
-        return (certificateID, issuer)
+        return issuer
     }
 
     /// A client that asks renewalInfo (unauthenticated, so a throwaway key) and does not retry a
@@ -59,14 +70,18 @@ struct RenewalInfoCheck: Sendable {
     /// certificate's with no next check; a failed fetch is asked again after
     /// ``RecordPolicy/renewalInfoRecheck``, and a CA that cannot be reached is not asked again
     /// in this run (its other certificates are put off alike). Returns the entries as read again
-    /// and the records to store, by the entry's index.
+    /// and the records to store, by the entry's index, and which entries were read again.
+    /// `planned`: each entry's action as planned from the read (an entry read again is planned
+    /// anew by `plan`).
     func refresh(
         _ entries: [Inventory.Entry],
+        planned: [PlannedAction],
         issuers: [IssuerKey: Issuer],
         plan: (Inventory.Entry) -> PlannedAction,
         now time: Date
-    ) async -> (entries: [Inventory.Entry], answers: [Int: Answer]) {
+    ) async -> (entries: [Inventory.Entry], answers: [Int: Answer], reread: Set<Int>) {
         var refreshed = entries
+        var reread: Set<Int> = []
         var answers: [Int: Answer] = [:]
         var clients: [IssuerKey: ACMEClient] = [:]
         var unreachable: Set<IssuerKey> = []
@@ -74,7 +89,9 @@ struct RenewalInfoCheck: Sendable {
         // written (an adopted Secret of such a CA costs the run one directory request, no write).
         var withoutARI: Set<IssuerKey> = []
         for (index, read) in entries.enumerated() {
-            guard let (_, issuer) = Self.target(read, action: plan(read), issuers: issuers, now: time) else { continue }
+            guard let issuer = Self.candidate(read, action: planned[index], issuers: issuers, now: time) else {
+                continue
+            }
             if clients[issuer.key] == nil, !unreachable.contains(issuer.key), !withoutARI.contains(issuer.key) {
                 do {
                     let client = try client(for: issuer)
@@ -94,6 +111,7 @@ struct RenewalInfoCheck: Sendable {
             var entry = read
             entry.current = CurrentCertificate(secret: secret)
             refreshed[index] = entry
+            reread.insert(index)
             guard let current = entry.current, let summary = current.summary,
                 let (certificateID, issuer) = Self.target(entry, action: plan(entry), issuers: issuers, now: time)
             else { continue }
@@ -113,7 +131,7 @@ struct RenewalInfoCheck: Sendable {
             }
             answers[index] = Answer(entry: entry, record: record)
         }
-        return (refreshed, answers)
+        return (refreshed, answers, reread)
     }
 
     /// One renewalInfo answer as the record it makes.
