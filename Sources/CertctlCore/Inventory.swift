@@ -17,6 +17,21 @@ public struct Inventory: Sendable {
 
         /// The record that rules this certificate: the Secret's, else the pending one.
         public var record: RenewalRecord { current?.record ?? pending ?? RenewalRecord() }
+
+        /// This certificate as `store` has it now: its Secret, else its pending record, read
+        /// again (under the run's lock: another run may have stored it since the first read).
+        public func readAgain(from store: any ClusterReader) async throws -> Entry {
+            let current = try await store.secret(namespace: desired.namespace, name: desired.secretName).map(
+                CurrentCertificate.init)
+            var pending: RenewalRecord?
+            if current == nil,
+                let annotations = try await store.pendingRecord(
+                    namespace: desired.namespace, secretName: desired.secretName)
+            {
+                pending = RenewalRecord(annotations: annotations)
+            }
+            return Entry(desired: desired, current: current, pending: pending)
+        }
     }
 
     public var cluster: String
@@ -79,19 +94,12 @@ public struct Inventory: Sendable {
         var entries: [Entry] = []
         entries.reserveCapacity(discovered.certificates.count)
         for desired in discovered.certificates {
-            var current = byName.removeValue(forKey: desired.id)
-            if current == nil {
-                current = try await store.secret(namespace: desired.namespace, name: desired.secretName).map(
-                    CurrentCertificate.init)
+            if let current = byName.removeValue(forKey: desired.id) {
+                entries.append(Entry(desired: desired, current: current))
+            } else {
+                // Not in the list (missing, or of another type): read alone, with its pending record.
+                entries.append(try await Entry(desired: desired, current: nil).readAgain(from: store))
             }
-            var pending: RenewalRecord?
-            if current == nil,
-                let annotations = try await store.pendingRecord(
-                    namespace: desired.namespace, secretName: desired.secretName)
-            {
-                pending = RenewalRecord(annotations: annotations)
-            }
-            entries.append(Entry(desired: desired, current: current, pending: pending))
         }
         var inventory = Inventory(
             cluster: store.name,

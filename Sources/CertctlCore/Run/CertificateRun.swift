@@ -183,6 +183,17 @@ public struct CertificateRun: Sendable {
         -> RunReport
     {
         var state = read
+        // Nothing is ordered or marked from a read older than the lock: what is due (or named by
+        // `renew`/`revoke`) is read again now, and planned again. A run that finished between
+        // this one's read and its lock left its certificates stored: they wait now.
+        var reread: Set<Int> = []
+        for (index, entry) in state.entries.enumerated() {
+            let waits = if case .wait = state.planned[index].1.kind { true } else { false }
+            guard !waits || options.renewal?.certificates.contains(entry.desired.id) == true else { continue }
+            state.entries[index] = try await entry.readAgain(from: store)
+            reread.insert(index)
+        }
+        if !reread.isEmpty { plan(&state, options: options, only: reread) }
         let storage = storage(options)
         if checksDue {
             let renewalInfo = RenewalInfoCheck(
