@@ -20,8 +20,8 @@ public struct KubernetesClient: Sendable {
     static let listRestarts = 3
     /// When a request is sent again (429, 5xx, connections); ``RequestRetry/never`` for none.
     public var retry = RequestRetry()
-    /// No retry waits past this instant (the run's own deadline).
-    public var deadline: ContinuousClock.Instant?
+    /// No retry waits past this deadline (the run's lock's term, moved on with each renewal).
+    public var deadline: RetryDeadline?
     /// Told each request sent again, with why and after how long (the run's metrics).
     public var onRetry: (@Sendable (RetryEvent) -> Void)?
 
@@ -266,7 +266,7 @@ public struct KubernetesClient: Sendable {
                 if unanswered, safety == .delete, error.isNotFound { return HTTPResponse(status: 200, body: []) }
                 guard let outcome = error.attemptOutcome,
                     case .retry(let delay, let reason) = retry.decide(outcome, safety: safety, attempt: attempt),
-                    deadline.map({ ContinuousClock.now.advanced(by: .clamped(seconds: delay)) < $0 }) ?? true
+                    deadline.map({ ContinuousClock.now.advanced(by: .clamped(seconds: delay)) < $0.instant }) ?? true
                 else { throw error }
                 if RequestRetry.mayHaveActed(outcome) { unanswered = true }
                 attempt += 1

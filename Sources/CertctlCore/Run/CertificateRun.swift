@@ -2,7 +2,7 @@ public import ACME
 import Basics
 public import Certificates
 public import Foundation
-import Kubernetes
+public import Kubernetes
 public import Logging
 import Synchronization
 public import Transport
@@ -79,6 +79,9 @@ public struct CertificateRun: Sendable {
     public var progress: (any RunProgress)?
     /// The requests to the API server, in a cluster.
     public var kubernetes: KubernetesTally?
+    /// The API client's retry deadline and the lock's term: each renewal of the lock moves the
+    /// deadline to a term from then.
+    public var retryDeadline: (RetryDeadline, Duration)?
 
     public init(
         store: any ClusterStore,
@@ -141,7 +144,9 @@ public struct CertificateRun: Sendable {
             outcome.lockHolder = holder
             return try await deliver(outcome, state, options: options)
         }
-        let keeper = LockKeeper(lock, logger: logger, now: now)
+        let keeper = LockKeeper(lock, logger: logger, now: now) { [retryDeadline] in
+            if let (deadline, term) = retryDeadline { deadline.extend(to: .now + term) }
+        }
         do {
             let report = try await locked(state, checksDue: checksDue, keeper: keeper, options: options)
             keeper.stop()

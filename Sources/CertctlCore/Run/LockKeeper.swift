@@ -20,11 +20,17 @@ final class LockKeeper: Sendable {
     private let state: Mutex<State>
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    /// Starts keeping `lock`, which the run has just acquired.
-    init(_ lock: any RunLock, logger: Logger, now: @escaping @Sendable () -> Date) {
+    private let renewed: @Sendable () -> Void
+
+    /// Starts keeping `lock`, which the run has just acquired; `renewed` is told of each renewal.
+    init(
+        _ lock: any RunLock, logger: Logger, now: @escaping @Sendable () -> Date,
+        renewed: @escaping @Sendable () -> Void = {}
+    ) {
         self.lock = lock
         self.now = now
         self.logger = logger
+        self.renewed = renewed
         state = Mutex(State(renewed: now()))
         guard let interval = lock.renewalInterval else { return }
         let keeping = Task { [weak self] in
@@ -62,6 +68,7 @@ final class LockKeeper: Sendable {
         switch outcome {
         case .renewed:
             state.withLock { $0.renewed = now() }
+            renewed()
         case .takenOver(let holder):
             let first = state.withLock { state in
                 defer { state.lost = state.lost ?? "taken over by \(holder)" }

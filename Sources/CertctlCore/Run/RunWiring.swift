@@ -93,8 +93,10 @@ extension CertificateRun {
         let tally = KubernetesTally()
         var watching = watched
         tally.watch(&watching)
-        // No retry waits past the Lease's term: by then the run has lost its lock anyway.
-        watching.deadline = watching.deadline ?? .now + .seconds(leaseSeconds)
+        // No retry waits past the Lease's term (by then the run has lost its lock anyway); each
+        // renewal of the Lease moves it on.
+        let deadline = watching.deadline ?? RetryDeadline(.now + .seconds(leaseSeconds))
+        watching.deadline = deadline
         // What the API server warns about, and lists that had to restart, reach the summary.
         watching.onWarning = { object, warning in
             warnings.add("api: \(warning)", "\(object): \(warning)")
@@ -112,6 +114,7 @@ extension CertificateRun {
         run.orders = place.orders
         run.kubernetes = tally
         run.history = ConfigMapRunHistory(client: client, namespace: namespace)
+        run.retryDeadline = (deadline, .seconds(leaseSeconds))
         run.warnings = warnings
         run.events = EventRecorder(client: client, instance: pod.identity, warnings: warnings)
         guard let podName = pod.name else {
