@@ -30,10 +30,12 @@ struct RetryDeadlineTests {
 
         // The keeper's renewal moves the deadline a term on, as the run wires it.
         let (renewals, renewed) = AsyncStream.makeStream(of: Void.self)
-        let keeper = LockKeeper(RenewedLock(), logger: Logger(label: "test"), now: { Date() }) {
-            deadline.extend(to: .now + .seconds(60))
-            renewed.yield()
-        }
+        let keeper = LockKeeper(
+            RenewedLock(), logger: Logger(label: "test"), now: { Date() },
+            renewed: {
+                deadline.extend(to: .now + .seconds(60))
+                renewed.yield()
+            })
         defer { keeper.stop() }
         var iterator = renewals.makeAsyncIterator()
         _ = await iterator.next()
