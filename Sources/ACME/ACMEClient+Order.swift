@@ -1,3 +1,4 @@
+import Basics
 public import Certificates
 import Foundation
 import Logging
@@ -351,7 +352,7 @@ extension ACMEClient {
             // that `0` or a date in the past cannot make a loop without pause.
             var pause = delay
             if let asked = RetryAfter.acme.delay(response.headers["Retry-After"], now: now()) {
-                pause = max(delay, .clamped(seconds: asked))
+                pause = max(delay, Bounded.duration(seconds: asked))
             }
             try await wait(pause, deadline: deadline, what: action, url: url)
             delay = min(delay * 2, .seconds(5))

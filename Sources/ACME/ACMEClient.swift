@@ -191,7 +191,7 @@ public actor ACMEClient {
                 let wait = error.retryAfter.map { $0.timeIntervalSince(now()) } ?? Double(1 << unavailable)
                 if wait <= 10 {
                     unavailable += 1
-                    try await clock.sleep(for: .clamped(seconds: max(wait, 0.2)))
+                    try await clock.sleep(for: Bounded.duration(seconds: max(wait, 0.2)))
                     continue
                 }
             }

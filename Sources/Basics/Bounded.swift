@@ -78,7 +78,7 @@ public enum Bounded {
     /// `date` as a `time_t` for the C library (held like ``date(_:)``, so it fits and
     /// `gmtime_r` has a year to give).
     public static func timeT(_ date: Date) -> time_t {
-        time_t(int(self.date(date).timeIntervalSince1970.rounded(.down)))
+        time_t(clamping: int(self.date(date).timeIntervalSince1970.rounded(.down)))
     }
 
     // MARK: Text

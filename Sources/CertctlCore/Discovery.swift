@@ -217,6 +217,12 @@ public enum Discovery {
         case chosen(IssuerKey, kind: String)
     }
 
+    /// Whether `annotations` ask for a certificate at all (an issuer named, or tls-acme).
+    static func asksForCertificate(_ annotations: [String: String]) -> Bool {
+        !(annotations[clusterIssuer] ?? "").isEmpty || !(annotations[namespacedIssuer] ?? "").isEmpty
+            || annotations[tlsACME] == "true"
+    }
+
     /// `cert-manager.io/cluster-issuer`, else `cert-manager.io/issuer` (with `issuer-kind` and
     /// `issuer-group`), else `kubernetes.io/tls-acme: "true"` with the default issuer. An
     /// `Issuer` is looked for in the object's own `namespace` alone, as cert-manager does.

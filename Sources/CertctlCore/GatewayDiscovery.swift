@@ -67,10 +67,7 @@ extension Discovery {
             var metadata = set.metadata
             metadata.annotations = inherited(set.metadata.annotations ?? [:], from: gateway.metadata.annotations ?? [:])
             // Only a ListenerSet that would ask for a certificate is certctl's to refuse.
-            let asks = issuer(
-                annotations: metadata.annotations ?? [:], object: "", namespace: "", issuers: [],
-                defaultIssuer: defaultIssuer)
-            if case .unmanaged = asks { continue }
+            guard asksForCertificate(metadata.annotations ?? [:]) else { continue }
             if let refusal = refusal(of: set, by: gateway, namespaceLabels: objects.namespaceLabels) {
                 collected.problems.append(refusal)
                 continue

@@ -266,7 +266,8 @@ public struct KubernetesClient: Sendable {
                 if unanswered, safety == .delete, error.isNotFound { return HTTPResponse(status: 200, body: []) }
                 guard let outcome = error.attemptOutcome,
                     case .retry(let delay, let reason) = retry.decide(outcome, safety: safety, attempt: attempt),
-                    deadline.map({ ContinuousClock.now.advanced(by: .clamped(seconds: delay)) < $0.instant }) ?? true
+                    deadline.map({ ContinuousClock.now.advanced(by: Bounded.duration(seconds: delay)) < $0.instant })
+                        ?? true
                 else { throw error }
                 if RequestRetry.mayHaveActed(outcome) { unanswered = true }
                 attempt += 1
@@ -275,7 +276,7 @@ public struct KubernetesClient: Sendable {
                     delay: delay)
                 onRetry?(event)
                 WaitReport.waitingFor?("the API server to answer \(verb) \(object); \(event.description)")
-                try await Task.sleep(for: .clamped(seconds: delay))
+                try await Task.sleep(for: Bounded.duration(seconds: delay))
             }
         }
     }

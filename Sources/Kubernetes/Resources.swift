@@ -341,19 +341,6 @@ public struct ConfigMap: KubernetesResource, Equatable {
     }
 }
 
-/// `v1` Namespace: read for its labels alone (a Gateway's `allowedListeners` selector).
-public struct Namespace: KubernetesResource, Equatable {
-    public static let apiVersion = "v1"
-    public static let kind = "Namespace"
-    public static let plural = "namespaces"
-
-    public var apiVersion: String? = Namespace.apiVersion
-    public var kind: String? = Namespace.kind
-    public var metadata: ObjectMeta
-
-    public init(metadata: ObjectMeta) { self.metadata = metadata }
-}
-
 /// `authorization.k8s.io/v1` SelfSubjectAccessReview: "may I do this?", answered by the API
 /// server's authorizer for the caller (`certctl check`).
 public struct SelfSubjectAccessReview: KubernetesResource, Equatable {

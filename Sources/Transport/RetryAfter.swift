@@ -43,11 +43,3 @@ public struct RetryAfter: Sendable, Equatable {
         delay(value, now: now).map { now.addingTimeInterval($0) }
     }
 }
-
-extension Duration {
-    /// A duration of `seconds`, saturating instead of trapping on values no `Duration` holds
-    /// (``Bounded/duration(seconds:)``: zero for NaN and below, ten years at most).
-    public static func clamped(seconds: TimeInterval) -> Duration {
-        Bounded.duration(seconds: seconds)
-    }
-}

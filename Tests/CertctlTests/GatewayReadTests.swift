@@ -108,6 +108,38 @@ struct GatewayReadTests {
         #expect(with.problems.isEmpty, "\(with.problems)")
     }
 
+    @Test(
+        "allowedListeners by Selector through the API server: the ListenerSets' namespaces read for their labels, one matching attached, one not refused"
+    )
+    func selectorThroughTheServer() async throws {
+        let server = try await FakeAPIServer.start(customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        defer { Task { await server.stop() } }
+        let admin = fakeClient(server)
+        _ = try await admin.create(Namespace(metadata: ObjectMeta(name: "edge", labels: ["gateway-access": "web"])))
+        _ = try await admin.create(Namespace(metadata: ObjectMeta(name: "other")))
+        _ = try await admin.create(
+            gateway(
+                "prod", "web", annotations: ["cert-manager.io/cluster-issuer": "local"], allowing: "Selector",
+                selector: LabelSelector(matchLabels: ["gateway-access": "web"]),
+                [https("a", "a.mybinder.org", ["web-tls"])]))
+        for namespace in ["edge", "other"] {
+            _ = try await admin.create(
+                ListenerSet(
+                    metadata: ObjectMeta(name: "extra", namespace: namespace),
+                    spec: .init(
+                        parentRef: .init(name: "web", namespace: "prod"),
+                        listeners: [https("x", "\(namespace).mybinder.org", ["\(namespace)-tls"])])))
+        }
+        let inventory = try await Inventory.load(
+            from: KubernetesStore(client: admin), scope: .all, issuers: ["local"], defaultIssuer: "local")
+        #expect(Set(inventory.entries.map(\.desired.id)) == ["prod/web-tls", "edge/edge-tls"])
+        #expect(inventory.problems.map(\.object) == ["ListenerSet other/extra"], "\(inventory.problems)")
+        #expect(inventory.problems.first?.kind == .notAllowed)
+        let log = await server.requestLog
+        let namespaceReads = log.filter { $0.hasPrefix("get v1/namespaces ") }
+        #expect(namespaceReads.count == 2, "the two ListenerSets' namespaces, once each: \(namespaceReads)")
+    }
+
     @Test("a Role without the Gateway API: a note naming what to grant, not a failure")
     func forbidden() async throws {
         let server = try await FakeAPIServer.start(

@@ -8,12 +8,12 @@ import Synchronization
 import Testing
 import Transport
 
-/// A store whose Secret writes fail while `failing` is set: a run that gets the certificate
-/// and cannot store it, as one killed between the CA's answer and the write.
-struct SecretWritesFail: ClusterStore {
-    let base: any ClusterStore
-    let failing: Shared<Bool>
+/// A store that hands every call to `base`: a test's wrapper writes only the calls it changes.
+protocol ForwardingStore: ClusterStore {
+    var base: any ClusterStore { get }
+}
 
+extension ForwardingStore {
     var name: String { base.name }
 
     func ingresses(in scope: NamespaceScope) async throws -> (items: [Ingress], problems: [ObjectProblem]) {
@@ -30,14 +30,10 @@ struct SecretWritesFail: ClusterStore {
         try await base.secret(namespace: namespace, name: name)
     }
 
-    func create(_ secret: Secret) async throws -> Secret {
-        try check()
-        return try await base.create(secret)
-    }
+    func create(_ secret: Secret) async throws -> Secret { try await base.create(secret) }
 
     func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret {
-        try check()
-        return try await base.patch(patch, namespace: namespace, name: name)
+        try await base.patch(patch, namespace: namespace, name: name)
     }
 
     func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]? {
@@ -46,6 +42,27 @@ struct SecretWritesFail: ClusterStore {
 
     func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws {
         try await base.savePendingRecord(annotations, namespace: namespace, secretName: secretName)
+    }
+
+    func deleteSecret(namespace: String, name: String) async throws {
+        try await base.deleteSecret(namespace: namespace, name: name)
+    }
+}
+
+/// A store whose Secret writes fail while `failing` is set: a run that gets the certificate
+/// and cannot store it, as one killed between the CA's answer and the write.
+struct SecretWritesFail: ForwardingStore {
+    let base: any ClusterStore
+    let failing: Shared<Bool>
+
+    func create(_ secret: Secret) async throws -> Secret {
+        try check()
+        return try await base.create(secret)
+    }
+
+    func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret {
+        try check()
+        return try await base.patch(patch, namespace: namespace, name: name)
     }
 
     func deleteSecret(namespace: String, name: String) async throws {

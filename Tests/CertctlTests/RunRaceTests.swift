@@ -10,16 +10,10 @@ import Transport
 /// A store whose first list of Secrets answers with what it held, and runs `meanwhile` (another
 /// whole run) before answering: the run reading through it plans from a read that is stale by
 /// the time it takes the lock.
-struct StaleFirstRead: ClusterStore {
+struct StaleFirstRead: ForwardingStore {
     let base: any ClusterStore
     let meanwhile: @Sendable () async throws -> Void
     let listed: Shared<Bool>
-
-    var name: String { base.name }
-
-    func ingresses(in scope: NamespaceScope) async throws -> (items: [Ingress], problems: [ObjectProblem]) {
-        try await base.ingresses(in: scope)
-    }
 
     func tlsSecrets<T: Sendable>(
         in scope: NamespaceScope, keeping: @Sendable (Secret) throws -> T?
@@ -31,28 +25,6 @@ struct StaleFirstRead: ClusterStore {
         }
         if first { try await meanwhile() }
         return read
-    }
-
-    func secret(namespace: String, name: String) async throws -> Secret? {
-        try await base.secret(namespace: namespace, name: name)
-    }
-
-    func create(_ secret: Secret) async throws -> Secret { try await base.create(secret) }
-
-    func patch(_ patch: SecretPatch, namespace: String, name: String) async throws -> Secret {
-        try await base.patch(patch, namespace: namespace, name: name)
-    }
-
-    func pendingRecord(namespace: String, secretName: String) async throws -> [String: String]? {
-        try await base.pendingRecord(namespace: namespace, secretName: secretName)
-    }
-
-    func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws {
-        try await base.savePendingRecord(annotations, namespace: namespace, secretName: secretName)
-    }
-
-    func deleteSecret(namespace: String, name: String) async throws {
-        try await base.deleteSecret(namespace: namespace, name: name)
     }
 }
 
