@@ -36,12 +36,14 @@ struct RenewalInfoCheck: Sendable {
 
     /// The issuer to ask when `entry` is a target, without making its certificate ID (two
     /// base64url encodings): ten thousand adopted Secrets of a CA that is down, or offers no
-    /// ARI, cost no encoding at all.
+    /// ARI, cost no encoding at all. A certificate without an authority key identifier has no ID:
+    /// never a candidate.
     static func candidate(_ entry: Inventory.Entry, action: PlannedAction, issuers: [IssuerKey: Issuer], now: Date)
         -> Issuer?
     {
         guard case .wait = action.kind, let current = entry.current, current.isValid(at: now),
-            let summary = current.summary, let issuer = issuers[entry.desired.issuerKey]
+            let summary = current.summary, summary.authorityKeyIdentifier != nil,
+            let issuer = issuers[entry.desired.issuerKey]
         else { return nil }
         let record = current.record
         if record.serial == summary.serialHex, (record.ariNextCheck ?? .distantFuture) > now { return nil }
