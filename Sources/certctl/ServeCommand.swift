@@ -54,7 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
                     return Overview([inventory], issuers: issuers, now: Date())
                 }
             )
-            let server = try await exporter.start(try ListenAddress(parsing: listen))
+            let address = try ListenAddress(parsing: listen)
+            exporter.startReading()
+            let server = try await exporter.start(address)
             logger.notice("serving", metadata: ["address": "\(server.host):\(server.port)"])
             print("certctl serve: http://\(server.host):\(server.port)/ (metrics at /metrics)")
             try await withSIGTERMCancellation(logger: logger) {

@@ -221,6 +221,30 @@ struct MetricsTests {
         #expect(reads.value == 1)
     }
 
+    @Test("the first reading starts with the exporter, and the first scrape waits for that one")
+    func firstReadingAtStart() async throws {
+        let reads = ReadCounter()
+        let gate = Gate()
+        let exporter = Exporter(cacheFor: 60, logger: Logger(label: "t")) {
+            reads.add()
+            await gate.wait()
+            return Overview(certificates: try StatusTests.fixture())
+        }
+        exporter.startReading()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while reads.value == 0, ContinuousClock.now < deadline { await Task.yield() }
+        #expect(reads.value == 1, "the Secrets are being read before anyone scraped")
+        let request = ServerRequest(method: "GET", uri: "/metrics", headers: [:], body: [])
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask { await exporter.handle(request).status }
+            while exporter.scrapesWaiting < 1, ContinuousClock.now < deadline { await Task.yield() }
+            #expect(exporter.scrapesWaiting == 1, "the scrape joins the reading under way")
+            await gate.open()
+            for try await status in group { #expect(status == 200) }
+        }
+        #expect(reads.value == 1 && exporter.readingsStarted == 1)
+    }
+
     @Test("HTML escapes what comes from the cluster")
     func escaping() {
         #expect(StatusPage.escape("<script>&\"") == "&lt;script&gt;&amp;&quot;")
