@@ -18,6 +18,8 @@ public struct CertctlError: ReportedError {
         case lockLost
         /// Another run holds the lock: a command that must not run beside it did nothing.
         case lockHeld
+        /// Another run wrote the object since this one read it: its write is kept, this one's dropped.
+        case superseded
     }
 
     public var code: Code
@@ -35,7 +37,7 @@ public struct CertctlError: ReportedError {
     public var isConfigurationError: Bool {
         switch code {
         case .invalidIssuer, .unknownIssuer, .invalidName, .invalidArgument, .invalidManifest: true
-        case .io, .issuance, .challenge, .secretBlocked, .lockLost, .lockHeld: false
+        case .io, .issuance, .challenge, .secretBlocked, .lockLost, .lockHeld, .superseded: false
         }
     }
 }

@@ -110,18 +110,48 @@ public enum SecretWriter {
         }
     }
 
+    /// What a record is made from, which a write of it expects to find: a record never lands
+    /// over one another run wrote since (a stale failure over a fresh certificate's record).
+    public enum RecordBasis: Sendable {
+        /// The Secret's record as read (nil: there was no Secret then).
+        case read(RenewalRecord?)
+        /// Whatever is there now (a record made from this run's own latest write).
+        case unchecked
+
+        /// The record `entry` was read with.
+        public init(_ entry: Inventory.Entry) {
+            self = .read(entry.current?.record)
+        }
+
+        func check(_ existing: Secret?, _ desired: DesiredCertificate) throws {
+            guard case .read(let expected) = self else { return }
+            let found = existing.map { RenewalRecord(annotations: $0.metadata.annotations ?? [:]) }
+            guard found != expected else { return }
+            throw CertctlError(
+                .superseded, object: "Secret \(desired.id)",
+                "was \(expected == nil ? "created" : "recorded") by another run since this one read it; that record is kept"
+            )
+        }
+    }
+
     /// Stores only certctl's record on an existing Secret (a failure, a back-off), leaving its
-    /// certificate untouched. Returns nil when there is no Secret to record on.
+    /// certificate untouched, when the Secret still holds the record of `basis`. Returns nil
+    /// when there is no Secret to record on.
     @discardableResult
-    public static func storeRecord(_ record: RenewalRecord, for desired: DesiredCertificate, in store: any ClusterStore)
-        async throws -> Secret?
-    {
-        guard try await store.secret(namespace: desired.namespace, name: desired.secretName) != nil else { return nil }
+    public static func storeRecord(
+        _ record: RenewalRecord, for desired: DesiredCertificate, over basis: RecordBasis, in store: any ClusterStore
+    ) async throws -> Secret? {
+        guard let found = try await store.secret(namespace: desired.namespace, name: desired.secretName) else {
+            return nil
+        }
+        try basis.check(found, desired)
         return try await retryingConflicts(desired, in: store) { existing in
             guard let existing else {
                 throw CertctlError(
                     .io, object: "Secret \(desired.id)", "disappeared while certctl was recording its state")
             }
+            // Checked again after a conflict: the write that made it may have been another run's record.
+            try basis.check(existing, desired)
             let old = existing.metadata.annotations ?? [:]
             var new = old
             record.apply(to: &new)
@@ -135,9 +165,9 @@ public enum SecretWriter {
     /// the Secret as stored, nil when the record went to the pending record.
     @discardableResult
     public static func storeRecordOrPending(
-        _ record: RenewalRecord, for desired: DesiredCertificate, in store: any ClusterStore
+        _ record: RenewalRecord, for desired: DesiredCertificate, over basis: RecordBasis, in store: any ClusterStore
     ) async throws -> Secret? {
-        if let stored = try await storeRecord(record, for: desired, in: store) { return stored }
+        if let stored = try await storeRecord(record, for: desired, over: basis, in: store) { return stored }
         var annotations: [String: String] = [:]
         record.apply(to: &annotations)
         try await store.savePendingRecord(annotations, namespace: desired.namespace, secretName: desired.secretName)

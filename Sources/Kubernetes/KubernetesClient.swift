@@ -22,6 +22,8 @@ public struct KubernetesClient: Sendable {
     public var retry = RequestRetry()
     /// No retry waits past this deadline (the run's lock's term, moved on with each renewal).
     public var deadline: RetryDeadline?
+    /// Shut when the run's lock is lost: no write is sent after (README, "One run at a time").
+    public var writeGate: WriteGate?
     /// Told each request sent again, with why and after how long (the run's metrics).
     public var onRetry: (@Sendable (RetryEvent) -> Void)?
 
@@ -257,6 +259,10 @@ public struct KubernetesClient: Sendable {
         var attempt = 1
         var unanswered = false
         while true {
+            // Asked before every attempt of every write: a retry waits, and the lock may be lost meanwhile.
+            if method != .get, method != .head, let refusal = writeGate?.refusal() {
+                throw KubernetesError(.writeRefused, object: object, reason: "\(verb) not sent: \(refusal)")
+            }
             do {
                 return try await sendOnce(
                     method, path: path, query: query, body: body, contentType: contentType, verb: verb,

@@ -54,6 +54,8 @@ public struct KubernetesError: ReportedError {
         case invalidResponse
         case configuration
         case credentials
+        /// Not sent: the run's lock was lost (``WriteGate``).
+        case writeRefused
     }
 
     public var code: Code

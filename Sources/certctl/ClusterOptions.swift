@@ -134,8 +134,10 @@ struct ClusterOptions: ParsableArguments {
         } else {
             connection = try ClusterConnection.inCluster(environment: environment)
         }
-        let client = KubernetesClient(
+        var client = KubernetesClient(
             connection: connection, transport: CurlTransport(userAgent: CertctlVersion.userAgent))
+        // Shut by `underRunLock` when a command's lock is lost: no write of it follows.
+        client.writeGate = WriteGate()
         let scope: NamespaceScope =
             allNamespaces ? .all : .only(namespaces.isEmpty ? [connection.namespace] : namespaces)
         let own = environment["POD_NAMESPACE"] ?? connection.namespace
@@ -233,18 +235,14 @@ struct ClusterOptions: ParsableArguments {
             } else {
                 FileRunLock(stateDirectory: state)
             }
-        guard try await lock.acquire() else {
+        let held = try await LockKeeper.holding(
+            lock, gate: context.client?.writeGate, deadline: nil, logger: Logger(label: "certctl"), now: { Date() }
+        ) { _ in try await body() }
+        guard let held else {
             let holder = await lock.holder() ?? "another run"
             throw CertctlError(
                 .lockHeld, object: "the run's lock", "is held by \(holder); try again when that run has finished")
         }
-        do {
-            let result = try await body()
-            await lock.release()
-            return result
-        } catch {
-            await lock.release()
-            throw error
-        }
+        return held
     }
 }

@@ -143,13 +143,42 @@ struct ClusterStoreTests {
         }
         record.failureCount = 2
         record.lastFailure = "rateLimited"
-        let recorded = try await SecretWriter.storeRecord(record, for: desired, in: fixture.store)
+        let recorded = try await SecretWriter.storeRecord(record, for: desired, over: .unchecked, in: fixture.store)
         #expect(recorded?.metadata.annotations?["certctl.io/failure-count"] == "2")
         #expect(recorded?.data?["tls.key"] == stored.data?["tls.key"])
 
         var other = desired
         other.secretName = "not-there"
-        #expect(try await SecretWriter.storeRecord(record, for: other, in: fixture.store) == nil)
+        #expect(try await SecretWriter.storeRecord(record, for: other, over: .unchecked, in: fixture.store) == nil)
+
+        // A record made from an older read (another run recorded since) never lands over the newer one.
+        func superseded(_ write: () async throws -> Secret?) async -> Bool {
+            do {
+                _ = try await write()
+                return false
+            } catch {
+                return (error as? CertctlError)?.code == .superseded
+            }
+        }
+        var stale = current.record
+        stale.lastFailure = "stale"
+        #expect(
+            await superseded {
+                try await SecretWriter.storeRecord(stale, for: desired, over: .read(current.record), in: fixture.store)
+            })
+        let kept = try #require(try await fixture.store.secret(namespace: "prod", name: "kubelego-tls-hub"))
+        #expect(kept.metadata.annotations?["certctl.io/failure-count"] == "2")
+        // Made from the record as it is now, it goes through.
+        let fresh = RenewalRecord(annotations: kept.metadata.annotations ?? [:])
+        var next = fresh
+        next.failureCount = 3
+        let written = try await SecretWriter.storeRecord(next, for: desired, over: .read(fresh), in: fixture.store)
+        #expect(written?.metadata.annotations?["certctl.io/failure-count"] == "3")
+        // A Secret created since a read that found none is not recorded on.
+        #expect(
+            await superseded {
+                try await SecretWriter.storeRecord(next, for: desired, over: .read(nil), in: fixture.store)
+            })
     }
 
     @Test("a Secret of another type is never overwritten", arguments: StoreKind.allCases)
@@ -240,7 +269,8 @@ struct ClusterStoreTests {
         // Its record may still change: only data is immutable.
         var record = RenewalRecord()
         record.failureCount = 1
-        let recorded = try await SecretWriter.storeRecord(record, for: desired("tls-b"), in: fixture.store)
+        let recorded = try await SecretWriter.storeRecord(
+            record, for: desired("tls-b"), over: .unchecked, in: fixture.store)
         #expect(recorded?.metadata.annotations?["certctl.io/failure-count"] == "1")
         #expect(recorded?.metadata.finalizers == ["example.org/keep"])
     }

@@ -85,7 +85,7 @@ struct RunLockHeldTests {
     }
 
     @Test(
-        "a Lease taken over mid-run: no finalize and no order after the renewal sees it, what was issued stored, the holder named"
+        "a Lease taken over mid-run: no finalize, no order and no cluster write after the renewal sees it, what was issued stored, the holder named"
     )
     func leaseTakenOver() async throws {
         let port = freeLoopbackPort()
@@ -171,6 +171,17 @@ struct RunLockHeldTests {
         }
         let after = try await client.get(Lease.self, namespace: "prod", name: "certctl-run")
         #expect(after.spec?.holderIdentity == "intruder", "the run left the other holder's Lease alone")
+        // From the takeover on, the run wrote nothing: no solver objects for site1, no Event, no
+        // record, no run history (only the Lease itself was asked, and left alone).
+        let log = await server.requestLog
+        let taken = try #require(log.lastIndex { $0.hasPrefix("update coordination.k8s.io/v1/leases") })
+        let writes = log[(taken + 1)...].filter { line in
+            ["create ", "update ", "patch ", "delete "].contains { line.hasPrefix($0) }
+                && !line.contains("coordination.k8s.io/v1/leases")
+        }
+        #expect(writes.isEmpty, "writes after the takeover: \(writes)")
+        let before = log[..<taken].filter { $0.hasPrefix("create ") }
+        #expect(before.contains { $0.hasPrefix("create v1/secrets prod/ ") }, "\(before)")
     }
 
     @Test("renew SECRET (--now or not) while another run holds the lock: refused, naming the holder, nothing written")

@@ -82,6 +82,8 @@ public struct CertificateRun: Sendable {
     /// The API client's retry deadline and the lock's term: each renewal of the lock moves the
     /// deadline to a term from then.
     public var retryDeadline: (RetryDeadline, Duration)?
+    /// The gate of the API client's writes, shut when the run loses its lock.
+    public var writeGate: WriteGate?
 
     public init(
         store: any ClusterStore,
@@ -132,31 +134,22 @@ public struct CertificateRun: Sendable {
             // Nothing due: the certificates are as read.
             return try await deliver(finish(state, lockHeld: false), state, options: options)
         }
-        guard try await lock.acquire() else {
-            let holder = await lock.holder()
-            logger.notice(
-                "another certctl run holds the lock; this one leaves the due certificates to it",
-                metadata: ["holder": "\(holder ?? "unknown")"])
-            for (entry, action) in state.due {
-                state.reports[entry.desired.id] = CertificateReport(entry, action, .deferred)
-            }
-            var outcome = finish(state, lockHeld: true)
-            outcome.lockHolder = holder
-            return try await deliver(outcome, state, options: options)
+        let held = try await LockKeeper.holding(
+            lock, gate: writeGate, deadline: retryDeadline, logger: logger, now: now
+        ) { [state] keeper in
+            try await locked(state, checksDue: checksDue, keeper: keeper, options: options)
         }
-        let keeper = LockKeeper(lock, logger: logger, now: now) { [retryDeadline] in
-            if let (deadline, term) = retryDeadline { deadline.extend(to: .now + term) }
+        if let held { return held }
+        let holder = await lock.holder()
+        logger.notice(
+            "another certctl run holds the lock; this one leaves the due certificates to it",
+            metadata: ["holder": "\(holder ?? "unknown")"])
+        for (entry, action) in state.due {
+            state.reports[entry.desired.id] = CertificateReport(entry, action, .deferred)
         }
-        do {
-            let report = try await locked(state, checksDue: checksDue, keeper: keeper, options: options)
-            keeper.stop()
-            await release(lock)
-            return report
-        } catch {
-            keeper.stop()
-            await release(lock)
-            throw error
-        }
+        var outcome = finish(state, lockHeld: true)
+        outcome.lockHolder = holder
+        return try await deliver(outcome, state, options: options)
     }
 
     /// The read stage: the inventory once, its problems and ignored annotations said.
@@ -315,11 +308,6 @@ public struct CertificateRun: Sendable {
     private func storage(_ options: Options) -> CertificateStorage {
         CertificateStorage(
             store: store, orders: orders, issuers: options.issuers, warnings: warnings, logger: logger, now: now)
-    }
-
-    /// Releases the lock even when the run was cancelled (SIGTERM).
-    private func release(_ lock: any RunLock) async {
-        await Task { await lock.release() }.value
     }
 
     /// The issue stage, each result stored by the store stage as it comes and its Event

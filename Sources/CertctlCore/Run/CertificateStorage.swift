@@ -1,6 +1,7 @@
 import ACME
 import Certificates
 import Foundation
+import Kubernetes
 import Logging
 
 /// The store stage: the one place a run writes a certificate, its record (or, before the
@@ -30,6 +31,10 @@ struct CertificateStorage: Sendable {
         case .issued(let value):
             do {
                 return try await storeIssued(entry, action, value)
+            } catch let error as KubernetesError where error.code == .writeRefused {
+                // The lock was lost: the kept order stays for the next run, which stores it.
+                logger.notice("not stored", metadata: ["secret": "\(entry.desired.id)", "error": "\(error)"])
+                return (CertificateReport(entry, action, .deferred), entry)
             } catch {
                 // Not stored: a kept order stays, so that the next run stores its certificate.
                 return await recordFailure(entry, action, CertificateFailure(error))
@@ -85,7 +90,9 @@ struct CertificateStorage: Sendable {
     /// stored.
     private func storeRecord(_ record: RenewalRecord, of entry: Inventory.Entry) async throws -> Inventory.Entry {
         var stored = entry
-        if let secret = try await SecretWriter.storeRecordOrPending(record, for: entry.desired, in: store) {
+        if let secret = try await SecretWriter.storeRecordOrPending(
+            record, for: entry.desired, over: .init(entry), in: store)
+        {
             stored.current = CurrentCertificate(secret: secret)
         } else {
             stored.pending = record
@@ -165,7 +172,9 @@ extension CertificateStorage {
         for (index, answer) in answers.sorted(by: { $0.key < $1.key }) {
             var entry = answer.entry
             do {
-                if let secret = try await SecretWriter.storeRecord(answer.record, for: entry.desired, in: store) {
+                if let secret = try await SecretWriter.storeRecord(
+                    answer.record, for: entry.desired, over: .init(entry), in: store)
+                {
                     entry.current = CurrentCertificate(secret: secret)
                     stored[index] = entry
                 }
@@ -212,7 +221,8 @@ extension CertificateStorage {
     func storeNotified(_ records: [(DesiredCertificate, RenewalRecord)]) async {
         for (desired, record) in records {
             do {
-                try await SecretWriter.storeRecordOrPending(record, for: desired, in: store)
+                // Made by the report stage from the entries the store stage returned, under the lock.
+                try await SecretWriter.storeRecordOrPending(record, for: desired, over: .unchecked, in: store)
             } catch {
                 logger.error(
                     "cannot record the notification", metadata: ["secret": "\(desired.id)", "error": "\(error)"])

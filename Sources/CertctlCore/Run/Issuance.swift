@@ -144,6 +144,8 @@ struct Issuance: Sendable {
     ) {
         let client: ACMEClient
         do {
+            // An account registered by a run that lost its lock could not be saved.
+            try keeper.requireHeld(before: "account registration")
             client = try await progress.tracking("issuer \(issuer.name)") {
                 try await AccountSession.open(
                     issuer: issuer, store: accounts, secrets: secrets, transport: transport, logger: logger,
@@ -226,6 +228,12 @@ struct Issuance: Sendable {
             } catch let error as CertctlError where error.code == .lockLost {
                 logger.notice("\(error.reason)", metadata: metadata)
                 return .deferred(error.reason)
+            } catch  where keeper.lostReason() != nil {
+                // Whatever failed once the lock was lost (a write refused, a challenge cleaned
+                // up by the new holder) is the next run's to do, not a failure to record.
+                let reason = "this run lost its lock (\(keeper.lostReason() ?? "")); the next run does the rest"
+                logger.notice("\(reason)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                return .deferred(reason)
             } catch {
                 // A certificate that failed its checks is not picked up again; one that could not
                 // be stored is, by the next run.

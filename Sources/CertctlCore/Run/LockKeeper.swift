@@ -1,14 +1,16 @@
 import Basics
-import Foundation
-import Logging
+public import Foundation
+public import Kubernetes
+public import Logging
 import Synchronization
 
 /// The run's hold on its lock, known to be held or not: renews it in the background and
 /// remembers when the renewal last succeeded. The lock is lost when another holder took it
 /// (a renewal says so) or when it was not renewed for its whole term (its `expiry`): from then
 /// on another run may hold it, so this one starts no new order and no finalize. What the CA
-/// already issued is still stored: it is the CA's, and must not be lost.
-final class LockKeeper: Sendable {
+/// already issued is kept as an order beside the account, for the next run to store; no write
+/// reaches the cluster after the loss (``WriteGate``).
+public final class LockKeeper: Sendable {
     private struct State {
         var renewed: Date
         var lost: String?
@@ -47,7 +49,7 @@ final class LockKeeper: Sendable {
     }
 
     /// Why the run no longer holds its lock; nil while it does.
-    func lostReason() -> String? {
+    public func lostReason() -> String? {
         let (renewed, lost) = state.withLock { ($0.renewed, $0.lost) }
         if let lost { return lost }
         guard let expiry = lock.expiry else { return nil }
@@ -58,7 +60,7 @@ final class LockKeeper: Sendable {
     }
 
     /// Throws when the lock is lost: called before each new order and each finalize.
-    func requireHeld(before action: String) throws {
+    public func requireHeld(before action: String) throws {
         guard let reason = lostReason() else { return }
         throw CertctlError(
             .lockLost, "no \(action): this run lost its lock (\(reason)); the next run does the rest")
@@ -82,5 +84,37 @@ final class LockKeeper: Sendable {
 
     func stop() {
         task.withLock { $0?.cancel() }
+    }
+}
+
+extension LockKeeper {
+    /// The one way a run or a command holds the run's lock: acquired; kept while `body` works
+    /// (renewed in the background, each renewal moving `deadline` a term on); every write
+    /// through `gate` refused from the moment it is lost; released, and the gate lifted, when
+    /// `body` returns or throws, even when the task was cancelled (SIGTERM). Nil when another
+    /// run holds the lock.
+    public static func holding<T: Sendable>(
+        _ lock: any RunLock, gate: WriteGate?, deadline: (RetryDeadline, Duration)?, logger: Logger,
+        now: @escaping @Sendable () -> Date, _ body: (LockKeeper) async throws -> T
+    ) async throws -> T? {
+        guard try await lock.acquire() else { return nil }
+        let keeper = LockKeeper(lock, logger: logger, now: now) {
+            if let (deadline, term) = deadline { deadline.extend(to: .now + term) }
+        }
+        // Held by the gate until it is lifted below.
+        gate?.guardWrites { keeper.lostReason() }
+        func end() async {
+            keeper.stop()
+            await Task { await lock.release() }.value
+            gate?.lift()
+        }
+        do {
+            let result = try await body(keeper)
+            await end()
+            return result
+        } catch {
+            await end()
+            throw error
+        }
     }
 }

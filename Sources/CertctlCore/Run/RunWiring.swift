@@ -97,6 +97,9 @@ extension CertificateRun {
         // renewal of the Lease moves it on.
         let deadline = watching.deadline ?? RetryDeadline(.now + .seconds(leaseSeconds))
         watching.deadline = deadline
+        // This run's own gate: shut when it loses its Lease, so that none of its writes follow.
+        let gate = WriteGate()
+        watching.writeGate = gate
         // What the API server warns about, and lists that had to restart, reach the summary.
         watching.onWarning = { object, warning in
             warnings.add("api: \(warning)", "\(object): \(warning)")
@@ -115,6 +118,7 @@ extension CertificateRun {
         run.kubernetes = tally
         run.history = ConfigMapRunHistory(client: client, namespace: namespace)
         run.retryDeadline = (deadline, .seconds(leaseSeconds))
+        run.writeGate = gate
         run.warnings = warnings
         run.events = EventRecorder(client: client, instance: pod.identity, warnings: warnings)
         guard let podName = pod.name else {
