@@ -1,7 +1,8 @@
 """certctl's chart alone (mybinder/charts/certctl), as `helm install certctl
 mybinder/charts/certctl -n certctl` on any cluster would render it: with its defaults and with
-every switch, validated against the Kubernetes 1.36 schemas, `helm lint --strict`, its schema
-refusing bad values, packaged and rendered from the archive."""
+every switch, validated against the Kubernetes 1.36 schemas (and the Prometheus operator's
+CRDs), `helm lint --strict`, its schema refusing bad values, packaged and rendered from the
+archive. test_certctl_rbac.py tests its RBAC, test_certctl_values.py its other values."""
 
 import copy
 import pathlib
@@ -9,13 +10,10 @@ import shutil
 import tarfile
 
 import helm_python as helm
-import kubernetes_validate
 import pytest
 import yaml
 
-REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
-CHART = REPOSITORY / "mybinder" / "charts" / "certctl"
-KUBERNETES_VERSION = "1.36"
+from chartlib import CHART, OPERATOR_API, REPOSITORY, find, lint_findings, objects_of, render, validate
 
 EVERY_SWITCH = {
     "namespaces": ["web", "docs"],
@@ -32,30 +30,14 @@ EVERY_SWITCH = {
 }
 
 
-def objects_of(manifests):
-    objects = []
-    for path, text in manifests.items():
-        if not path.endswith("NOTES.txt"):
-            objects += [document for document in yaml.safe_load_all(text) if document]
-    return objects
+def render_all(values=None, chart=None):
+    """EVERY_SWITCH asks for a PrometheusRule: rendered as for a cluster with the operator."""
+    return render(values, chart=chart, api_versions=OPERATOR_API)
 
 
-def render(values=None, chart=None):
-    chart = chart or helm.Chart.load(str(CHART))
-    manifests = chart.render(values or {}, name="certctl", namespace="certctl", is_install=True)
-    return objects_of(manifests), manifests
-
-
-def find(objects, kind, name=None):
-    return [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-
-
-def validate(objects):
-    for document in objects:
-        if document["kind"] == "PrometheusRule":  # the Prometheus operator's CRD, not in Kubernetes' schemas
-            assert document["apiVersion"] == "monitoring.coreos.com/v1" and document["spec"]["groups"]
-            continue
-        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+def without_operator(values):
+    """helm lint has no cluster: the values without what needs the operator's CRDs."""
+    return {k: v for k, v in values.items() if k not in ("prometheusRule", "prometheus")}
 
 
 def test_defaults_render_validate_and_lint_strictly():
@@ -67,18 +49,23 @@ def test_defaults_render_validate_and_lint_strictly():
         ("CronJob", "certctl"),
         ("Deployment", "certctl-exporter"),
         ("Pod", "certctl-check"),
+        # Its own namespace's (the Lease, accounts, run history), and the managed namespace's,
+        # which is the release namespace by default.
         ("Role", "certctl"),
         ("Role", "certctl-exporter"),
+        ("Role", "certctl.certctl"),
+        ("Role", "certctl.certctl-exporter"),
         ("RoleBinding", "certctl"),
         ("RoleBinding", "certctl-exporter"),
+        ("RoleBinding", "certctl.certctl"),
+        ("RoleBinding", "certctl.certctl-exporter"),
         ("Service", "certctl-exporter"),
         ("ServiceAccount", "certctl"),
         ("ServiceAccount", "certctl-exporter"),
     ]
     assert all(o["metadata"]["namespace"] == "certctl" for o in objects)
     validate(objects)
-    report = helm.lint(str(CHART), {}, strict=True, kube_version="v1.36.0")
-    assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == [], report
+    assert lint_findings(CHART, {}) == []
     # Bundled issuers as they are in the repository; the default issuer is one of them.
     issuers = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
     assert issuers == {p.name: p.read_text() for p in (REPOSITORY / "issuers").glob("*.yaml")}
@@ -88,11 +75,11 @@ def test_defaults_render_validate_and_lint_strictly():
 
 
 def test_every_switch_renders_valid_objects():
-    objects, manifests = render(EVERY_SWITCH)
+    objects, manifests = render_all(EVERY_SWITCH)
     validate(objects)
-    report = helm.lint(str(CHART), EVERY_SWITCH, strict=True, kube_version="v1.36.0")
-    assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == [], report
-    assert sorted(r["metadata"]["namespace"] for r in find(objects, "Role", "certctl")) == ["docs", "web"]
+    assert lint_findings(CHART, without_operator(EVERY_SWITCH)) == []
+    assert sorted(r["metadata"]["namespace"] for r in find(objects, "Role", "certctl.certctl")) == ["docs", "web"]
+    assert [r["metadata"]["namespace"] for r in find(objects, "Role", "certctl")] == ["certctl"]
     assert find(objects, "ClusterRole") and find(objects, "PrometheusRule", "certctl")
     assert not find(objects, "ConfigMap", "certctl-alert-rules")
     job = find(objects, "CronJob", "certctl")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
@@ -116,6 +103,12 @@ def test_every_switch_renders_valid_objects():
     quiet, manifests = render({"exporter": {"enabled": False}})
     assert not find(quiet, "Deployment") and not find(quiet, "Service")
     assert "port-forward" not in manifests["certctl/templates/NOTES.txt"]
+    # Everything the chart can make, at once, strictly validated: both monitors cannot be on
+    # together, so each is tried.
+    for monitor in ["serviceMonitor", "podMonitor"]:
+        objects, _ = render_all({**EVERY_SWITCH, "prometheus": {monitor: {"enabled": True, "labels": {"release": "kps"}}}})
+        validate(objects)
+        assert find(objects, monitor[0].upper() + monitor[1:])
 
 
 def test_an_issuer_of_your_own_replaces_a_bundled_one_of_its_name():
@@ -139,6 +132,24 @@ def test_an_issuer_of_your_own_replaces_a_bundled_one_of_its_name():
         ({"issuers": {"email": "not an address"}}, "email"),
         ({"issuers": {"http01": {"ingress": {}, "gatewayHTTPRoute": {}}}}, "http01"),
         ({"issuers": {"extra": {"mine": {"server": "https://x"}}}}, "acme"),
+        ({"image": {"tag": True}}, "tag"),
+        ({"image": {"digest": "latest"}}, "digest"),
+        ({"imagePullSecrets": ["regcred"]}, "imagePullSecrets"),
+        ({"nodeSelector": {"pool": 1}}, "nodeSelector"),
+        ({"podAnnotations": {"sidecar.istio.io/inject": False}}, "podAnnotations"),
+        ({"extraEnv": [{"value": "http://proxy:3128"}]}, "name"),
+        ({"extraArgs": "--key-type=rsa-2048"}, "extraArgs"),
+        ({"timeZone": "Berlin time"}, "timeZone"),
+        ({"ttlSecondsAfterFinished": -1}, "ttlSecondsAfterFinished"),
+        ({"suspend": "yes"}, "suspend"),
+        ({"fullnameOverride": "TLS_keeper"}, "fullnameOverride"),
+        ({"serviceAccount": {"nme": "tls"}}, "nme"),
+        ({"rbac": {"create": "false"}}, "create"),
+        ({"commonLabels": {"tier": 1}}, "commonLabels"),
+        ({"prometheus": {"serviceMonitor": {"intervl": "1m"}}}, "intervl"),
+        ({"prometheus": {"podMonitor": {"interval": "a minute"}}}, "interval"),
+        ({"prometheusRule": {"labels": {"release": True}}}, "release"),
+        ({"dashboard": {"namespace": "Monitoring"}}, "namespace"),
     ],
 )
 def test_the_schema_refuses_a_wrong_value_naming_it(values, words):
@@ -150,7 +161,7 @@ def test_the_schema_refuses_a_wrong_value_naming_it(values, words):
 
 
 def test_the_test_hook_checks_as_the_job_runs():
-    objects, _ = render(EVERY_SWITCH)
+    objects, _ = render_all(EVERY_SWITCH)
     [pod] = find(objects, "Pod", "certctl-check")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     spec = pod["spec"]
@@ -177,16 +188,16 @@ def test_the_chart_has_no_file_outside_itself(tmp_path):
     assert sorted(p.name for p in (CHART / "files" / "issuers").iterdir()) == sorted(p.name for p in (REPOSITORY / "issuers").glob("*.yaml"))
     assert (CHART / "files" / "certctl.rules.yml").read_text() == (REPOSITORY / "alerts" / "certctl.rules.yml").read_text()
 
-    expected, _ = render(EVERY_SWITCH)
+    expected, _ = render_all(EVERY_SWITCH)
     archive = pathlib.Path(helm.package(str(CHART), destination=str(tmp_path)))
-    assert archive.name == "certctl-0.1.0.tgz"
+    assert archive.name == "certctl-0.2.0.tgz"
     with tarfile.open(archive) as packed:
         assert "certctl/values.schema.json" in packed.getnames()
-    from_archive, _ = render(EVERY_SWITCH, chart=helm.Chart.load_archive(archive.read_bytes()))
+    from_archive, _ = render_all(EVERY_SWITCH, chart=helm.Chart.load_archive(archive.read_bytes()))
     assert from_archive == expected
     alone = tmp_path / "alone" / "certctl"
     shutil.copytree(CHART, alone)
-    copied, _ = render(EVERY_SWITCH, chart=helm.Chart.load(str(alone)))
+    copied, _ = render_all(EVERY_SWITCH, chart=helm.Chart.load(str(alone)))
     assert copied == expected
 
 
@@ -206,3 +217,54 @@ def test_the_meta_chart_renders_what_the_chart_renders_with_its_values():
         assert from_meta == alone, config
         args = find(alone, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
         assert f"--default-issuer={overlay['certctl']['defaultIssuer']}" in args
+
+
+def schema_leaves(schema, prefix=""):
+    """Every value's path in values.schema.json (an object of values is walked into; one value
+    that is an object in another's schema, issuers.http01 a cert-manager solver, is not)."""
+    leaves = []
+    for key, spec in schema.get("properties", {}).items():
+        if "properties" in spec and "maxProperties" not in spec:
+            leaves += schema_leaves(spec, f"{prefix}{key}.")
+        else:
+            leaves.append(prefix + key)
+    return leaves
+
+
+def test_the_readme_lists_every_value_and_its_install_works():
+    import json
+    import re
+    import shlex
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    readme = (CHART / "README.md").read_text()
+    table = readme[readme.index("## Values"):readme.index("## What it creates")]
+    listed = set(re.findall(r"`([A-Za-z0-9_.]+)`", "\n".join(l.split("|")[1] for l in table.splitlines() if l.startswith("| `"))))
+    leaves = schema_leaves(schema)
+    assert len(leaves) > 60
+    assert sorted(set(leaves) - listed) == [], "values missing from the README's table"
+    assert sorted(listed - set(leaves)) == [], "the README lists values the chart does not have"
+    # values.yaml has every value of the schema but the parent chart's two.
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert sorted(set(schema["properties"]) - set(defaults)) == ["enabled", "global"]
+    # The install the README shows renders, as `helm install` would with those --set.
+    command = readme[readme.index("helm install"):].split("\n")
+    words = shlex.split(command[0].rstrip("\\") + " " + command[1])
+    assert words[:4] == ["helm", "install", "certctl", "mybinder/charts/certctl"] and words[4:7] == ["-n", "certctl", "--create-namespace"]
+    values = {}
+    for index, word in enumerate(words):
+        if word == "--set":
+            values = merge(values, helm.parse_set_string(words[index + 1]))
+    assert values == {"namespaces": ["web", "docs"], "issuers": {"email": "tls@your.domain"}}
+    objects, manifests = render(values)
+    validate(objects)
+    notes = manifests["certctl/templates/NOTES.txt"]
+    for shown in ["helm test certctl -n certctl", "kubectl -n certctl logs certctl-check", "kubectl -n certctl create job --from=cronjob/certctl certctl-now"]:
+        assert shown in readme and shown in notes
+
+
+def merge(base, extra):
+    result = dict(base)
+    for key, value in extra.items():
+        result[key] = merge(result.get(key, {}), value) if isinstance(value, dict) else value
+    return result

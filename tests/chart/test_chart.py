@@ -4,12 +4,15 @@ and linted with the real Helm engine (helm-python-sdk), validated against Kubern
 
 import json
 import pathlib
+import shutil
 import subprocess
 
 import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+
+from chartlib import OPERATOR_API, Authorizer, lint_findings, objects_of, render_manifests
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 CHART = REPOSITORY / "mybinder"
@@ -20,17 +23,12 @@ def values(name):
     return yaml.safe_load((CHART / "config" / f"{name}.yaml").read_text())
 
 
-def render(config, extra=None, namespace="prod"):
+def render(config, extra=None, namespace="prod", api_versions=None):
     chosen = values(config)
     if extra:
         chosen = merge(chosen, extra)
-    manifests = helm.Chart.load(str(CHART)).render(chosen, name=config, namespace=namespace)
-    objects = []
-    for path, text in manifests.items():
-        if path.endswith("NOTES.txt"):
-            continue
-        objects += [document for document in yaml.safe_load_all(text) if document]
-    return objects, manifests
+    manifests = render_manifests(chosen, chart=helm.Chart.load(str(CHART)), name=config, namespace=namespace, api_versions=api_versions)
+    return objects_of(manifests), manifests
 
 
 def merge(base, extra):
@@ -51,11 +49,23 @@ def test_renders_lints_and_validates(config):
     assert kinds == ["ConfigMap", "CronJob", "Deployment", "Ingress", "Pod", "Role", "RoleBinding", "Service", "ServiceAccount"]
     for document in objects:
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-    report = helm.lint(str(CHART), values(config))
-    assert report["errors"] == []
-    problems = [m for m in report["messages"] if m["severity"] >= 2]
-    # The pinned subcharts cannot be fetched here; that is the only finding allowed.
-    assert [m["error"] for m in problems] == ["chart directory is missing these dependencies: binderhub,prometheus,grafana"]
+    # helm lint --strict: the pinned subcharts cannot be fetched here, the only finding allowed...
+    assert lint_findings(CHART, values(config)) == ["chart directory is missing these dependencies: binderhub,prometheus,grafana"] * 2
+
+
+@pytest.mark.parametrize("config", ["prod", "staging", "gateway"])
+def test_lints_strictly_with_the_dependencies_it_has(tmp_path, config):
+    """...so the meta chart is also linted strictly as it is without them (their values kept):
+    every template of its own and certctl's, no finding at all."""
+    copy = tmp_path / "mybinder"
+    shutil.copytree(CHART, copy)
+    chart = yaml.safe_load((copy / "Chart.yaml").read_text())
+    fetched = [d for d in chart["dependencies"] if d["name"] not in ("binderhub", "prometheus", "grafana")]
+    assert [d["name"] for d in fetched] == ["certctl"]
+    chart["dependencies"] = fetched
+    (copy / "Chart.yaml").write_text(yaml.safe_dump(chart, sort_keys=False))
+    chosen = values(config) if config != "gateway" else merge(values("prod"), values("gateway"))
+    assert lint_findings(copy, chosen, with_subcharts=True) == []
 
 
 def test_cronjob():
@@ -93,7 +103,7 @@ def test_cronjob():
     assert podinfo["downwardAPI"]["items"] == [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]
 
 
-def test_exporter_is_scraped_by_annotation():
+def test_exporter_is_scraped_by_annotation_once():
     objects, _ = render("prod")
     deployment = find(objects, "Deployment", "certctl-exporter")[0]
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
@@ -101,38 +111,53 @@ def test_exporter_is_scraped_by_annotation():
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][0] == "serve"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # The prometheus chart scrapes annotated Pods and annotated Services' endpoints: the Pod only,
+    # or every sample would come twice.
     service = find(objects, "Service", "certctl-exporter")[0]
-    assert service["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert "annotations" not in service["metadata"]
 
 
 def rules_of(role):
     return {(tuple(r["apiGroups"]), tuple(r["resources"])): r["verbs"] for r in role["rules"]}
 
 
+def verbs_in(objects, account, namespace):
+    """(group, resource) -> verbs the account has in namespace, from the rendered RBAC alone."""
+    granted = {}
+    for verb, collection, _ in Authorizer(objects).grants(account, namespace):
+        group, resource = collection.split("/")
+        granted.setdefault(((group,), (resource,)), set()).add(verb)
+    return {key: sorted(verbs) for key, verbs in granted.items()}
+
+
 def test_rbac_grants_the_fewest_verbs():
     objects, _ = render("prod", {"certctl": {"namespaces": ["prod", "other"]}})
-    roles = find(objects, "Role", "certctl")
+    roles = find(objects, "Role", "prod.certctl")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["other", "prod"]
-    # Exactly what the job was seen to use against the fake API server over a certificate's
-    # life (Tests/CertctlTests/FaultTests.swift, APIUseTests, reads the same file).
+    assert [r["metadata"]["namespace"] for r in find(objects, "Role", "certctl")] == ["prod"]
+    # In prod, certctl's namespace and a managed one, exactly what the job was seen to use
+    # against the fake API server over a certificate's life (Tests/CertctlTests/PodRBACTests.swift
+    # reads the same file); in other, that without the Lease.
     used = json.loads((REPOSITORY / "tests/chart/certctl-api-use.json").read_text())
     expected = {}
     for collection, verbs in used.items():
         group = collection.rsplit("/", 2)[0] if collection.count("/") == 2 else ""
         expected[((group,), (collection.rsplit("/", 1)[1],))] = sorted(verbs)
-    assert {key: sorted(verbs) for key, verbs in rules_of(roles[0]).items()} == expected
-    exporter = find(objects, "Role", "certctl-exporter")[0]
-    assert rules_of(exporter) == {
+    job, exporter = ("prod", "certctl"), ("prod", "certctl-exporter")
+    assert verbs_in(objects, job, "prod") == expected
+    lease = (("coordination.k8s.io",), ("leases",))
+    assert verbs_in(objects, job, "other") == {k: v for k, v in expected.items() if k != lease}
+    assert verbs_in(objects, exporter, "other") == {
         (("networking.k8s.io",), ("ingresses",)): ["list"],
         (("",), ("secrets",)): ["get", "list"],
         (("",), ("configmaps",)): ["get"],
-        (("coordination.k8s.io",), ("leases",)): ["get"],
     }
+    assert verbs_in(objects, exporter, "prod") == {**verbs_in(objects, exporter, "other"), lease: ["get"]}
     for role in find(objects, "Role"):
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"]
     assert not find(objects, "ClusterRole")
-    binding = find(objects, "RoleBinding", "certctl")[0]
+    binding = find(objects, "RoleBinding", "prod.certctl")[0]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "certctl", "namespace": "prod"}]
 
 
@@ -142,7 +167,10 @@ def test_issuers_from_cluster_add_a_read_only_cluster_role():
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
     role = find(objects, "ClusterRole")
     assert len(role) == 1
-    assert rules_of(role[0]) == {(("cert-manager.io",), ("clusterissuers", "issuers")): ["get", "list"]}
+    assert rules_of(role[0]) == {(("cert-manager.io",), ("clusterissuers",)): ["list"]}
+    # The Issuers of the managed namespace are listed by its Role, for the job and the exporter.
+    for name in ["prod.certctl", "prod.certctl-exporter"]:
+        assert rules_of(find(objects, "Role", name)[0])[(("cert-manager.io",), ("issuers",))] == ["list"]
     binding = find(objects, "ClusterRoleBinding")[0]
     assert binding["roleRef"]["name"] == role[0]["metadata"]["name"]
     assert binding["subjects"] == [
@@ -163,28 +191,30 @@ def test_issuers_from_cluster_add_a_read_only_cluster_role():
 
 def test_edit_in_place_adds_get_and_patch_of_ingresses_only_when_enabled():
     objects, _ = render("prod", {"certctl": {"http01EditInPlace": True}})
-    role = find(objects, "Role", "certctl")[0]
+    role = find(objects, "Role", "prod.certctl")[0]
     kubernetes_validate.validate(role, KUBERNETES_VERSION, strict=True)
     ingress_rules = [r for r in role["rules"] if r["resources"] == ["ingresses"]]
     assert sorted(sorted(r["verbs"]) for r in ingress_rules) == [["create", "delete", "list"], ["get", "patch"]]
     plain, _ = render("prod")
-    plain_rules = [r for r in find(plain, "Role", "certctl")[0]["rules"] if r["resources"] == ["ingresses"]]
+    plain_rules = [r for r in find(plain, "Role", "prod.certctl")[0]["rules"] if r["resources"] == ["ingresses"]]
     assert [sorted(r["verbs"]) for r in plain_rules] == [["create", "delete", "list"]]
 
 
 def test_gateway_api_adds_its_rules_only_when_enabled():
     objects, _ = render("prod", {"certctl": {"gatewayAPI": True}})
-    role = find(objects, "Role", "certctl")[0]
+    role = find(objects, "Role", "prod.certctl")[0]
     kubernetes_validate.validate(role, KUBERNETES_VERSION, strict=True)
     rules = rules_of(role)
     group = ("gateway.networking.k8s.io",)
     assert rules[(group, ("gateways", "listenersets", "referencegrants"))] == ["list"]
     assert rules[(group, ("httproutes",))] == ["list", "create", "delete"]
-    exporter = rules_of(find(objects, "Role", "certctl-exporter")[0])
+    exporter = rules_of(find(objects, "Role", "prod.certctl-exporter")[0])
     assert exporter[(group, ("gateways", "listenersets", "referencegrants"))] == ["list"]
     assert (group, ("httproutes",)) not in exporter
+    # The solver HTTPRoutes a killed run left are looked for in certctl's own namespace too.
+    assert rules_of(find(objects, "Role", "certctl")[0])[(group, ("httproutes",))] == ["list"]
     plain, _ = render("prod")
-    for name in ["certctl", "certctl-exporter"]:
+    for name in ["certctl", "prod.certctl", "prod.certctl-exporter"]:
         assert not any(r["apiGroups"] == list(group) for r in find(plain, "Role", name)[0]["rules"])
 
 
@@ -225,7 +255,7 @@ def test_issuers_and_rules_come_from_the_repository():
 
 @pytest.mark.parametrize("operator", [False, True])
 def test_rules_as_rendered_pass_promtool(tmp_path, operator):
-    objects, _ = render("prod", {"certctl": {"prometheusRule": {"enabled": operator}}})
+    objects, _ = render("prod", {"certctl": {"prometheusRule": {"enabled": operator}}}, api_versions=OPERATOR_API if operator else None)
     if operator:
         rule = find(objects, "PrometheusRule", "certctl")[0]
         text = yaml.safe_dump(rule["spec"])
@@ -262,12 +292,44 @@ def test_staging_differs_from_prod_only_where_it_must():
 
 
 def test_notes_tell_how_to_see_status():
-    _, manifests = render("prod")
+    objects, manifests = render("prod")
     notes = manifests["mybinder/templates/NOTES.txt"]
     assert "through 7 Ingresses in prod" in notes
     assert "helm test prod -n prod" in notes and "kubectl -n prod logs certctl-check" in notes
     assert "kubectl -n prod create job --from=cronjob/certctl" in notes
     assert "svc/certctl-exporter 9102" in notes
+    # What the notes name exists.
+    assert find(objects, "Pod", "certctl-check") and find(objects, "CronJob", "certctl") and find(objects, "Service", "certctl-exporter")
+    # Without the exporter, no word of it.
+    _, manifests = render("prod", {"certctl": {"exporter": {"enabled": False}}})
+    notes = manifests["mybinder/templates/NOTES.txt"]
+    assert "exporter" not in notes and "port-forward" not in notes and "certctl status -n prod" in notes
+
+
+def test_prometheus_and_grafana_are_wired_to_the_rules_and_the_dashboard():
+    """The prometheus chart mounts the rules ConfigMap certctl renders and lists its key in
+    rule_files (its own four defaults kept); the grafana chart's sidecar selects the dashboard
+    ConfigMap's label. The names are held to what is rendered, so a rename cannot unwire them."""
+    meta = yaml.safe_load((CHART / "values.yaml").read_text())
+    objects, _ = render("prod")
+    [rules] = [o for o in find(objects, "ConfigMap") if "certctl.rules.yml" in o.get("data", {})]
+    server = meta["prometheus"]["server"]["extraConfigmapMounts"]
+    reloader = meta["prometheus"]["configmapReload"]["prometheus"]
+    assert server == reloader["extraConfigmapMounts"]
+    [mount] = server
+    assert mount["configMap"] == rules["metadata"]["name"] and mount["readOnly"] is True
+    assert mount["mountPath"] in reloader["extraVolumeDirs"]
+    files = meta["prometheus"]["serverFiles"]["prometheus.yml"]["rule_files"]
+    assert files == ["/etc/config/recording_rules.yml", "/etc/config/alerting_rules.yml", "/etc/config/rules",
+                     "/etc/config/alerts", f"{mount['mountPath']}/certctl.rules.yml"]
+    assert not mount["mountPath"].startswith("/etc/config"), "not inside the server's own ConfigMap mount"
+    [dashboard] = [o for o in find(objects, "ConfigMap") if "certctl.json" in o.get("data", {})]
+    sidecar = meta["grafana"]["sidecar"]["dashboards"]
+    assert sidecar["enabled"] is True
+    assert dashboard["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
+    assert dashboard["metadata"]["namespace"] == "prod", "Grafana's namespace: the release's"
+    # Both dependencies stay off until fetched; their values are there for when they are on.
+    assert meta["prometheus"]["enabled"] is False and meta["grafana"]["enabled"] is False
 
 
 GATEWAY = values("gateway")
@@ -319,7 +381,7 @@ def test_gateway_routing_issuers_answer_through_routes():
         assert rendered == original, "only the solvers change"
         assert solvers == [{"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "mybinder", "sectionName": "http"}]}}}]
     # The Role grants what the Gateway path needs.
-    role = rules_of(find(objects, "Role", "certctl")[0])
+    role = rules_of(find(objects, "Role", "prod.certctl")[0])
     assert role[(("gateway.networking.k8s.io",), ("httproutes",))] == ["list", "create", "delete"]
 
 

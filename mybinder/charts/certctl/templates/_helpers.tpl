@@ -1,13 +1,111 @@
-{{- define "certctl.labels" -}}
-app.kubernetes.io/name: certctl
+{{- /* The chart's name (nameOverride) and the name every object is named from
+(fullnameOverride, else RELEASE-NAME, or RELEASE when it already contains NAME: the documented
+`helm install certctl ...` names everything certctl). */}}
+{{- define "certctl.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "certctl.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := include "certctl.name" . }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* Objects outside the release namespace (the Roles in managed namespaces, the
+ClusterRoles): NAMESPACE.FULLNAME, so that two releases of one name in two namespaces never
+collide there (a namespace has no dot, so the first dot splits the two). */}}
+{{- define "certctl.qualifiedName" -}}
+{{- printf "%s.%s" .Release.Namespace (include "certctl.fullname" .) }}
+{{- end }}
+
+{{- define "certctl.exporterName" -}}
+{{- printf "%s-exporter" (include "certctl.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "certctl.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "certctl.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.create is false: set serviceAccount.name to the ServiceAccount the job runs as" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "certctl.exporterServiceAccountName" -}}
+{{- if .Values.exporter.serviceAccount.create }}
+{{- default (include "certctl.exporterName" .) .Values.exporter.serviceAccount.name }}
+{{- else }}
+{{- required "exporter.serviceAccount.create is false: set exporter.serviceAccount.name to the ServiceAccount the exporter runs as" .Values.exporter.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- /* A label value: at most 63 characters, no `+` (SemVer build metadata). */}}
+{{- define "certctl.labelValue" -}}
+{{- . | toString | replace "+" "_" | trunc 63 | trimSuffix "-" | trimSuffix "_" | trimSuffix "." }}
+{{- end }}
+
+{{- define "certctl.chart" -}}
+{{- include "certctl.labelValue" (printf "%s-%s" .Chart.Name .Chart.Version) }}
+{{- end }}
+
+{{- /* What a selector matches: never changes with the chart's or the image's version. */}}
+{{- define "certctl.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "certctl.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+
+{{- define "certctl.labels" -}}
+{{ include "certctl.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "certctl.labelValue" (include "certctl.imageTag" .) | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+helm.sh/chart: {{ include "certctl.chart" . }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- /* A pod's labels: the object's, its component, and podLabels. */}}
+{{- define "certctl.podLabels" -}}
+{{- $ := index . 0 }}
+{{- include "certctl.labels" $ }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- with $.Values.podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- /* image.tag: a number too (`--set image.tag=1`), and the chart's appVersion when empty. */}}
+{{- define "certctl.imageTag" -}}
+{{- $tag := .Values.image.tag }}
+{{- if or (kindIs "float64" $tag) (kindIs "int64" $tag) (kindIs "int" $tag) }}{{ $tag | toString }}{{ else }}{{ default .Chart.AppVersion $tag }}{{ end }}
+{{- end }}
+
+{{- define "certctl.image" -}}
+{{- $image := .Values.image }}
+{{- with $image.registry }}{{ . }}/{{ end }}{{ $image.repository }}
+{{- if $image.digest }}@{{ $image.digest }}{{ else }}:{{ include "certctl.imageTag" . }}{{ end }}
 {{- end }}
 
 {{- define "certctl.namespaces" -}}
 {{- if .Values.namespaces }}{{ toJson .Values.namespaces }}{{ else }}{{ toJson (list .Release.Namespace) }}{{ end }}
+{{- end }}
+
+{{- /* The issuers named in the ConfigMap: the bundled ones and issuers.extra (null: none). */}}
+{{- define "certctl.issuerNames" -}}
+{{- $names := list }}
+{{- range $path, $_ := .Files.Glob "files/issuers/*.yaml" }}
+{{- $names = append $names (trimSuffix ".yaml" (base $path)) }}
+{{- end }}
+{{- range $name, $_ := ((.Values.issuers | default dict).extra | default dict) }}
+{{- $names = append $names $name }}
+{{- end }}
+{{- toJson ($names | uniq | sortAlpha) }}
 {{- end }}
 
 {{- define "certctl.securityContext" -}}
@@ -22,6 +120,29 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
+{{- /* The scheduling and pull settings every pod of the chart shares. */}}
+{{- define "certctl.podScheduling" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
 {{- /* The arguments the job, the exporter and the test hook share: issuers and namespaces. */}}
 {{- define "certctl.scopeArgs" -}}
 - --issuers=/etc/certctl/issuers
@@ -34,7 +155,8 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
-{{- /* The pod's identity for the HTTP-01 solver Services (name, namespace, IP, labels). */}}
+{{- /* The pod's identity for the HTTP-01 solver Services (name, namespace, IP, labels), and
+extraEnv (e.g. HTTPS_PROXY to reach the CA). */}}
 {{- define "certctl.podEnv" -}}
 - name: POD_NAME
   valueFrom:
@@ -49,4 +171,46 @@ seccompProfile:
     fieldRef: {fieldPath: status.podIP}
 - name: CERTCTL_POD_LABELS_FILE
   value: /etc/podinfo/labels
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- /* The monitors: enabled ones, each refused with a message where the cluster does not serve
+the Prometheus operator's API (helm template: --api-versions monitoring.coreos.com/v1). */}}
+{{- define "certctl.requireOperator" -}}
+{{- if not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") }}
+{{- fail (printf "%s is true, but this cluster does not serve monitoring.coreos.com/v1 (the Prometheus operator's CRDs): install the operator's CRDs first, or set %s to false%s" .value .value .hint) }}
+{{- end }}
+{{- end }}
+
+{{- /* Value combinations that render but can only fail when the job runs. */}}
+{{- define "certctl.validate" -}}
+{{- $issuers := .Values.issuers | default dict }}
+{{- $http01 := $issuers.http01 | default dict }}
+{{- if and (hasKey $http01 "gatewayHTTPRoute") (not .Values.gatewayAPI) }}
+{{- fail "issuers.http01.gatewayHTTPRoute answers HTTP-01 through HTTPRoutes, which the job may create only with gatewayAPI: true: set gatewayAPI: true (and have the Gateway API CRDs), or use issuers.http01.ingress" }}
+{{- end }}
+{{- range $name, $spec := ($issuers.extra | default dict) }}
+{{- range (($spec | default dict).acme | default dict).solvers | default list }}
+{{- if and (hasKey ((. | default dict).http01 | default dict) "gatewayHTTPRoute") (not $.Values.gatewayAPI) }}
+{{- fail (printf "issuers.extra.%s solves HTTP-01 through gatewayHTTPRoute, which the job may create only with gatewayAPI: true: set gatewayAPI: true, or give that solver http01.ingress" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not .Values.issuersFromCluster }}
+{{- $names := include "certctl.issuerNames" . | fromJsonArray }}
+{{- if not (has .Values.defaultIssuer $names) }}
+{{- fail (printf "defaultIssuer is %q, which is no issuer of this chart (%s): set defaultIssuer to one of them, add it under issuers.extra, or set issuersFromCluster: true to use a ClusterIssuer of the cluster" .Values.defaultIssuer (join ", " $names)) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.prometheus.podMonitor.enabled .Values.prometheus.serviceMonitor.enabled }}
+{{- fail "prometheus.podMonitor.enabled and prometheus.serviceMonitor.enabled are both true: the exporter would be scraped twice (every sum and alert doubled); enable one" }}
+{{- end }}
+{{- if and .Values.prometheus.serviceMonitor.enabled (not .Values.exporter.enabled) }}
+{{- fail "prometheus.serviceMonitor.enabled is true but exporter.enabled is false: there is nothing to scrape; enable the exporter or the monitor, not one without the other" }}
+{{- end }}
+{{- if and .Values.prometheus.podMonitor.enabled (not .Values.exporter.enabled) }}
+{{- fail "prometheus.podMonitor.enabled is true but exporter.enabled is false: there is nothing to scrape; enable the exporter or the monitor, not one without the other" }}
+{{- end }}
 {{- end }}

@@ -1,0 +1,333 @@
+"""The values every chart of this kind takes (the names and shapes of the cert-manager and
+x509-certificate-exporter charts), names from nameOverride/fullnameOverride so that two
+releases share a cluster, the Prometheus operator's objects (validated against its CRDs), and
+the value combinations refused at render time with a message naming the value."""
+
+import json
+import re
+
+import helm_python as helm
+import pytest
+import yaml
+
+from chartlib import CHART, OPERATOR_API, find, lint_findings, render, validate
+
+POD_VALUES = {
+    "nodeSelector": {"kubernetes.io/os": "linux", "pool": "system"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
+    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["system"]}]}]}}},
+    "priorityClassName": "cluster-critical-jobs",
+    "podLabels": {"team": "platform"},
+    "podAnnotations": {"sidecar.istio.io/inject": "false"},
+    "imagePullSecrets": [{"name": "regcred"}],
+}
+
+
+def pods(objects):
+    """The pod templates of the job, the exporter and the test hook, by component."""
+    job = find(objects, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]
+    exporter = find(objects, "Deployment")[0]["spec"]["template"]
+    hook = find(objects, "Pod")[0]
+    return {"job": job, "exporter": exporter, "check": hook}
+
+
+def test_pod_settings_reach_every_pod():
+    objects, _ = render({**POD_VALUES, "namespaces": ["web"]})
+    validate(objects)
+    assert not lint_findings(CHART, POD_VALUES)
+    for component, pod in pods(objects).items():
+        spec = pod["spec"]
+        for key in ["nodeSelector", "tolerations", "affinity", "priorityClassName", "imagePullSecrets"]:
+            assert spec[key] == POD_VALUES[key], (component, key)
+        assert pod["metadata"]["labels"]["team"] == "platform"
+        assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == component
+        assert pod["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false", component
+    # Unset: no such field at all.
+    for component, pod in pods(render()[0]).items():
+        for key in ["nodeSelector", "tolerations", "affinity", "priorityClassName", "imagePullSecrets"]:
+            assert key not in pod["spec"], (component, key)
+
+
+def test_extra_env_and_args():
+    env = [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}, {"name": "NO_PROXY", "value": "10.0.0.0/8,.svc"}]
+    objects, _ = render({"extraEnv": env, "extraArgs": ["--key-type=rsa-2048"], "exporter": {"extraArgs": ["--cache-seconds=60"]}})
+    validate(objects)
+    running = pods(objects)
+    job = running["job"]["spec"]["containers"][0]
+    assert job["env"][-2:] == env and job["env"][0]["name"] == "POD_NAME"
+    assert job["args"][-1] == "--key-type=rsa-2048" and job["args"][0] == "run"
+    assert running["check"]["spec"]["containers"][0]["env"] == job["env"], "the hook reaches the CA as the job does"
+    exporter = running["exporter"]["spec"]["containers"][0]
+    assert exporter["args"][-1] == "--cache-seconds=60" and "--key-type=rsa-2048" not in exporter["args"]
+
+
+def test_cron_job_settings():
+    objects, manifests = render({"suspend": True, "timeZone": "Europe/Berlin", "ttlSecondsAfterFinished": 86400})
+    validate(objects)
+    spec = find(objects, "CronJob")[0]["spec"]
+    assert spec["suspend"] is True and spec["timeZone"] == "Europe/Berlin"
+    assert spec["jobTemplate"]["spec"]["ttlSecondsAfterFinished"] == 86400
+    assert "suspended (suspend: true)" in manifests["certctl/templates/NOTES.txt"]
+    plain = find(render()[0], "CronJob")[0]["spec"]
+    assert plain["suspend"] is False and "timeZone" not in plain and "ttlSecondsAfterFinished" not in plain["jobTemplate"]["spec"]
+    zero = find(render({"ttlSecondsAfterFinished": 0})[0], "CronJob")[0]["spec"]["jobTemplate"]["spec"]
+    assert zero["ttlSecondsAfterFinished"] == 0, "0 (removed at once) is a value, not unset"
+
+
+@pytest.mark.parametrize(
+    "image, expected",
+    [
+        ({}, "quay.io/mybinder/certctl:0.1.0"),
+        ({"tag": "0.2.0"}, "quay.io/mybinder/certctl:0.2.0"),
+        ({"tag": 1}, "quay.io/mybinder/certctl:1"),
+        ({"tag": 1.5}, "quay.io/mybinder/certctl:1.5"),
+        ({"tag": None}, "quay.io/mybinder/certctl:0.1.0"),
+        ({"registry": "mirror.internal:5000", "repository": "mybinder/certctl"}, "mirror.internal:5000/mybinder/certctl:0.1.0"),
+        ({"digest": "sha256:" + "ab" * 32}, "quay.io/mybinder/certctl@sha256:" + "ab" * 32),
+    ],
+)
+def test_image(image, expected):
+    objects, _ = render({"image": image})
+    for component, pod in pods(objects).items():
+        assert pod["spec"]["containers"][0]["image"] == expected, component
+    version = find(objects, "CronJob")[0]["metadata"]["labels"]["app.kubernetes.io/version"]
+    assert version == expected.rsplit(":", 1)[1] if "@" not in expected else version == "0.1.0"
+
+
+def test_image_tag_from_set_is_taken_as_given():
+    """`--set image.tag=1.0` (Helm's parser keeps it text) and `--set image.tag=1` (a number)."""
+    for given, tag in [("image.tag=1.0", "1.0"), ("image.tag=1", "1")]:
+        objects, _ = render(helm.parse_set_string(given))
+        assert find(objects, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":" + tag)
+
+
+def test_chart_yaml_for_artifact_hub():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["home"].startswith("https://") and chart["home"] != "https://mybinder.org"
+    assert chart["icon"].startswith("https://") and chart["sources"] and chart["maintainers"][0]["name"]
+    annotations = chart["annotations"]
+    images = yaml.safe_load(annotations["artifacthub.io/images"])
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert images == [{"name": "certctl", "image": f"{values['image']['repository']}:{chart['appVersion']}"}]
+    assert annotations["artifacthub.io/category"] == "security"
+    for link in yaml.safe_load(annotations["artifacthub.io/links"]):
+        assert link["url"].startswith("https://")
+    assert all(change["kind"] in {"added", "changed", "fixed", "removed", "deprecated", "security"}
+               for change in yaml.safe_load(annotations["artifacthub.io/changes"]))
+
+
+def test_resources_can_be_cleared():
+    """null clears the chart's requests and limits. `{}` cannot: Helm merges a map given into the
+    default map (the README says so), so it keeps them."""
+    objects, _ = render({"resources": None, "exporter": {"resources": None}})
+    validate(objects)
+    for component, pod in pods(objects).items():
+        assert "resources" not in pod["spec"]["containers"][0], component
+    objects, _ = render({"resources": {}, "exporter": {"resources": {}}})
+    assert pods(objects)["job"]["spec"]["containers"][0]["resources"]["limits"] == {"memory": "256Mi"}
+    objects, _ = render({"resources": {"limits": {"memory": "1Gi"}}})
+    assert pods(objects)["job"]["spec"]["containers"][0]["resources"] == {"limits": {"memory": "1Gi"}, "requests": {"cpu": "50m", "memory": "64Mi"}}
+
+
+def test_labels_common_and_sanitised(tmp_path):
+    objects, _ = render({"commonLabels": {"cost-center": "platform"}, "namespaces": ["web"]})
+    for document in objects:
+        labels = document["metadata"]["labels"]
+        assert labels["cost-center"] == "platform", document["kind"]
+        assert labels["app.kubernetes.io/instance"] == "certctl" and labels["helm.sh/chart"] == "certctl-0.2.0"
+    # A version with SemVer build metadata: `+` is not allowed in a label value.
+    copy = tmp_path / "certctl"
+    import shutil
+    shutil.copytree(CHART, copy)
+    text = (copy / "Chart.yaml").read_text().replace("version: 0.2.0", "version: 0.2.0+build.7")
+    (copy / "Chart.yaml").write_text(text)
+    objects, _ = render(chart=helm.Chart.load(str(copy)))
+    validate(objects)
+    for document in objects:
+        assert document["metadata"]["labels"]["helm.sh/chart"] == "certctl-0.2.0_build.7"
+
+
+def keys(objects):
+    return [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
+
+
+def test_names_follow_name_and_fullname_overrides():
+    named = {"fullnameOverride": "tls", "namespaces": ["web"], "gatewayAPI": True, "issuersFromCluster": True, "prometheusRule": {"enabled": True}}
+    objects, manifests = render(named, name="edge", namespace="infra", api_versions=OPERATOR_API)
+    validate(objects)
+    for kind, namespace, name in keys(objects):
+        assert name.startswith(("tls", "infra.tls")), (kind, name)
+    assert pods(objects)["job"]["spec"]["volumes"][0]["configMap"]["name"] == "tls-issuers"
+    assert find(objects, "ConfigMap", "tls-issuers")
+    notes = manifests["certctl/templates/NOTES.txt"]
+    assert "create job --from=cronjob/tls tls-now" in notes and "logs tls-check" in notes and "svc/tls-exporter" in notes
+    objects, _ = render({"nameOverride": "tlsctl"}, name="edge")
+    assert find(objects, "CronJob", "edge-tlsctl") and find(objects, "Deployment", "edge-tlsctl-exporter")
+    assert find(objects, "CronJob")[0]["metadata"]["labels"]["app.kubernetes.io/name"] == "tlsctl"
+    objects, _ = render({}, name="certctl-staging")
+    assert find(objects, "CronJob", "certctl-staging"), "a release name containing the chart's is used as is"
+
+
+def test_exporter_selects_its_release_only():
+    objects, _ = render()
+    deployment = find(objects, "Deployment")[0]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector == {"app.kubernetes.io/name": "certctl", "app.kubernetes.io/instance": "certctl", "app.kubernetes.io/component": "exporter"}
+    assert find(objects, "Service")[0]["spec"]["selector"] == selector
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(labels[k] == v for k, v in selector.items())
+
+
+def test_two_releases_share_a_cluster():
+    """Three releases, as platform teams install them: a second one beside the first in the same
+    namespace, and one of the same name in another namespace; all manage `web`, with every
+    cluster-scoped switch on. Helm refuses to install an object another release owns: no two
+    objects may share a kind, namespace and name (or a kind and name, cluster-scoped)."""
+    switches = {"gatewayAPI": True, "issuersFromCluster": True, "prometheusRule": {"enabled": True},
+                "prometheus": {"serviceMonitor": {"enabled": True}}}
+    releases = [
+        ("certctl", "certctl", {**switches, "namespaces": ["web", "docs"]}),
+        ("certctl-staging", "certctl", {**switches, "namespaces": ["web"], "defaultIssuer": "letsencrypt-staging"}),
+        ("certctl", "team-b", {**switches, "namespaces": ["web", "team-b"]}),
+    ]
+    cluster = []
+    for name, namespace, values in releases:
+        objects, _ = render(values, name=name, namespace=namespace, api_versions=OPERATOR_API)
+        cluster += [o for o in objects if o["kind"] != "Pod"]  # the hook runs on `helm test` only
+        hook = find(objects, "Pod")[0]
+        assert hook["metadata"]["name"] == f"{name}-check" and hook["metadata"]["namespace"] == namespace
+    seen = keys(cluster)
+    duplicates = sorted({key for key in seen if seen.count(key) > 1})
+    assert duplicates == [], duplicates
+    assert len(find(cluster, "Role", namespace="web")) == 6, "a job and an exporter Role per release"
+    assert len(find(cluster, "ClusterRole")) == 6
+    # The selectors too: one release's exporter Service never selects another's pods.
+    services = find(cluster, "Service")
+    selectors = [json.dumps(s["spec"]["selector"], sort_keys=True) + s["metadata"]["namespace"] for s in services]
+    assert len(set(selectors)) == len(services)
+
+
+@pytest.mark.parametrize("kind", ["serviceMonitor", "podMonitor"])
+def test_a_monitor_replaces_the_scrape_annotations(kind):
+    monitor = {"enabled": True, "labels": {"release": "kube-prometheus-stack"}, "interval": "60s", "scrapeTimeout": "20s"}
+    objects, _ = render({"prometheus": {kind: monitor}}, api_versions=OPERATOR_API)
+    validate(objects)
+    [made] = find(objects, kind[0].upper() + kind[1:])
+    assert made["metadata"]["name"] == "certctl-exporter" and made["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    endpoints = made["spec"]["endpoints" if kind == "serviceMonitor" else "podMetricsEndpoints"]
+    assert endpoints == [{"port": "metrics", "path": "/metrics", "honorLabels": True, "interval": "60s", "scrapeTimeout": "20s"}]
+    selected = made["spec"]["selector"]["matchLabels"]
+    target = find(objects, "Service")[0] if kind == "serviceMonitor" else find(objects, "Deployment")[0]["spec"]["template"]
+    assert all(target["metadata"]["labels"][k] == v for k, v in selected.items())
+    assert made["spec"]["namespaceSelector"] == {"matchNames": ["certctl"]}
+    if kind == "serviceMonitor":
+        assert [p["name"] for p in find(objects, "Service")[0]["spec"]["ports"]] == ["metrics"]
+    # No prometheus.io annotation anywhere: the operator's Prometheus scrapes it once.
+    for document in objects:
+        for place in [document["metadata"], document.get("spec", {}).get("template", {}).get("metadata", {})]:
+            assert not any(a.startswith("prometheus.io/") for a in (place.get("annotations") or {})), document["kind"]
+
+
+def test_without_a_monitor_only_the_pod_is_annotated():
+    objects, _ = render({"podAnnotations": {"team": "x"}})
+    annotated = []
+    for document in objects:
+        for where, place in [("object", document["metadata"]), ("pod", document.get("spec", {}).get("template", {}).get("metadata", {}))]:
+            if any(a.startswith("prometheus.io/") for a in (place.get("annotations") or {})):
+                annotated.append((document["kind"], where))
+    assert annotated == [("Deployment", "pod")], "scraped once: by the Pod's annotations, not the Service's too"
+    pod = find(objects, "Deployment")[0]["spec"]["template"]["metadata"]["annotations"]
+    assert pod == {"prometheus.io/scrape": "true", "prometheus.io/port": "9102", "prometheus.io/path": "/metrics", "team": "x"}
+    assert not find(objects, "ServiceMonitor") and not find(objects, "PodMonitor")
+
+
+def test_prometheus_rule_labels_and_crd():
+    objects, _ = render({"prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}}, api_versions=OPERATOR_API)
+    validate(objects)
+    [rule] = find(objects, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    expected = yaml.safe_load((CHART / "files" / "certctl.rules.yml").read_text())
+    assert rule["spec"] == expected and not find(objects, "ConfigMap", "certctl-alert-rules")
+
+
+def test_the_crd_validation_refuses_what_the_operator_would_not_take():
+    """The CRD check itself can fail: an unknown field and a wrong type are refused."""
+    objects, _ = render({"prometheus": {"serviceMonitor": {"enabled": True}}}, api_versions=OPERATOR_API)
+    [monitor] = find(objects, "ServiceMonitor")
+    import jsonschema
+    for broken in [{"honorLabel": True}, {"interval": 60}]:
+        bad = json.loads(json.dumps(monitor))
+        bad["spec"]["endpoints"][0].update(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            validate([bad])
+
+
+def test_dashboard_for_grafanas_sidecar():
+    values = {"dashboard": {"labels": {"grafana_dashboard": "certctl"}, "annotations": {"grafana_folder": "TLS"}, "namespace": "monitoring"}}
+    objects, _ = render(values)
+    validate(objects)
+    [dashboard] = find(objects, "ConfigMap", "certctl-dashboard")
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "certctl"
+    assert dashboard["metadata"]["annotations"] == {"grafana_folder": "TLS"}
+    assert json.loads(dashboard["data"]["certctl.json"])["uid"] == "certctl"
+    default = find(render()[0], "ConfigMap", "certctl-dashboard")[0]
+    assert default["metadata"]["labels"]["grafana_dashboard"] == "1" and default["metadata"]["namespace"] == "certctl"
+    assert not find(render({"dashboard": {"enabled": False}})[0], "ConfigMap", "certctl-dashboard")
+
+
+REFUSED = [
+    ({"prometheus": {"serviceMonitor": {"enabled": True}}}, None,
+     "prometheus.serviceMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1"),
+    ({"prometheus": {"podMonitor": {"enabled": True}}}, None,
+     "prometheus.podMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1"),
+    ({"prometheusRule": {"enabled": True}}, None,
+     "prometheusRule.enabled is true, but this cluster does not serve monitoring.coreos.com/v1 .* set prometheusRule.enabled to false"),
+    ({"prometheus": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}}, OPERATOR_API,
+     "prometheus.podMonitor.enabled and prometheus.serviceMonitor.enabled are both true"),
+    ({"exporter": {"enabled": False}, "prometheus": {"serviceMonitor": {"enabled": True}}}, OPERATOR_API,
+     "prometheus.serviceMonitor.enabled is true but exporter.enabled is false"),
+    ({"issuers": {"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "web"}]}}}}, None,
+     "issuers.http01.gatewayHTTPRoute answers HTTP-01 through HTTPRoutes, which the job may create only with gatewayAPI: true"),
+    ({"issuers": {"extra": {"own": {"acme": {"server": "https://acme.internal/dir", "solvers": [{"http01": {"gatewayHTTPRoute": {}}}]}}}}}, None,
+     "issuers.extra.own solves HTTP-01 through gatewayHTTPRoute, which the job may create only with gatewayAPI: true"),
+    ({"defaultIssuer": "letsencrypt"}, None,
+     'defaultIssuer is "letsencrypt", which is no issuer of this chart \\(letsencrypt-prod, letsencrypt-staging, pebble\\): set defaultIssuer'),
+]
+
+
+@pytest.mark.parametrize("values, api_versions, message", REFUSED)
+def test_combinations_that_would_fail_at_run_time_are_refused(values, api_versions, message):
+    with pytest.raises(helm.HelmRenderError) as refused:
+        render(values, api_versions=api_versions)
+    assert re.search(message, str(refused.value)), str(refused.value)
+
+
+def test_what_the_refusals_allow():
+    """The other side of each refusal: the same values where they are right render."""
+    with_routes = {"gatewayAPI": True, "issuers": {"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "web"}]}}}}
+    validate(render(with_routes)[0])
+    assert find(render({"defaultIssuer": "mine", "issuers": {"extra": {"mine": {"acme": {"server": "https://acme.internal/dir"}}}}})[0], "CronJob")
+    assert find(render({"defaultIssuer": "letsencrypt", "issuersFromCluster": True})[0], "CronJob"), "a ClusterIssuer of the cluster"
+    assert find(render({"prometheusRule": {"enabled": True}}, api_versions=["monitoring.coreos.com/v1"])[0], "PrometheusRule")
+
+
+@pytest.mark.parametrize("extra", [None, {}])
+def test_issuers_extra_null_is_none(extra):
+    """`issuers.extra: null` (a values file emptying what another set) is no extra issuer."""
+    objects, _ = render({"issuers": {"extra": extra, "email": "tls@example.net"}})
+    data = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
+    assert sorted(data) == ["letsencrypt-prod.yaml", "letsencrypt-staging.yaml", "pebble.yaml"]
+    assert yaml.safe_load(data["pebble.yaml"])["spec"]["acme"]["email"] == "tls@example.net"
+    objects, _ = render({"issuers": {"http01": None}})
+    assert find(objects, "ConfigMap", "certctl-issuers")
+
+
+def test_notes_without_the_exporter():
+    _, manifests = render({"exporter": {"enabled": False}})
+    notes = manifests["certctl/templates/NOTES.txt"]
+    assert "exporter" not in notes and "port-forward" not in notes and "9102" not in notes
+    assert "certctl status -n certctl" in notes
+    objects, _ = render({"exporter": {"enabled": False}, "namespaces": ["web"]})
+    assert not any("exporter" in o["metadata"]["name"] for o in objects)
