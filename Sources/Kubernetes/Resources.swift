@@ -353,14 +353,17 @@ public struct SelfSubjectAccessReview: KubernetesResource, Equatable {
         public var verb: String
         public var group: String
         public var resource: String
+        /// One object (a Role's `resourceNames` allow only those).
+        public var name: String?
 
-        public init(namespace: String?, verb: String, group: String, resource: String) {
+        public init(namespace: String?, verb: String, group: String, resource: String, name: String? = nil) {
             self.namespace = namespace
             self.verb = verb
             self.group = group
             self.resource = resource
+            self.name = name
         }
-        enum CodingKeys: String, CodingKey { case namespace, verb, group, resource }
+        enum CodingKeys: String, CodingKey { case namespace, verb, group, resource, name }
 
         /// The server leaves out an empty `group` (the core group) in its answer.
         public init(from decoder: any Decoder) throws {
@@ -369,6 +372,7 @@ public struct SelfSubjectAccessReview: KubernetesResource, Equatable {
             verb = try container.decode(String.self, forKey: .verb)
             group = try container.decodeIfPresent(String.self, forKey: .group) ?? ""
             resource = try container.decode(String.self, forKey: .resource)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
         }
     }
 

@@ -124,9 +124,9 @@ struct CheckCommandTests {
         #expect(good.status == 0, "\(good.standardOutput)\(good.standardError)")
         #expect(
             Self.lines(good.standardOutput).contains(
-                "ok    permissions  prod: all 21 kinds of request the job makes are allowed"), "\(good.standardOutput)")
+                "ok    permissions  prod: all 23 kinds of request the job makes are allowed"), "\(good.standardOutput)")
         let reviews = await server.requestLog.filter { $0.contains("selfsubjectaccessreviews") }
-        #expect(reviews.count == 21, "one review per request kind: \(reviews.count)")
+        #expect(reviews.count == 23, "one review per request kind: \(reviews.count)")
         #expect(
             Self.lines(good.standardOutput).contains(
                 "ok    HTTP-01      hub.mybinder.org: the probe token came back through the Ingress"),
@@ -178,8 +178,36 @@ struct CheckCommandTests {
         )
         #expect(
             Self.lines(bad.standardOutput).contains(
-                "FAIL  permissions  prod: not allowed: list services, create services, delete services; the chart's Role certctl-run grants them"
+                "FAIL  permissions  prod: not allowed: list services, create services, delete services; the chart's Roles grant them (mybinder/charts/certctl/templates/rbac.yaml)"
             ), "\(bad.standardOutput)")
+
+        // The Lease narrowed by resourceNames as the chart does: allowed; narrowed to another name: not.
+        for (names, expected) in [
+            (["certctl-run"], "ok    permissions  prod: all 23 kinds of request the job makes are allowed"),
+            (
+                ["other"],
+                "FAIL  permissions  prod: not allowed: get coordination.k8s.io/leases certctl-run, patch coordination.k8s.io/leases certctl-run; the chart's Roles grant them (mybinder/charts/certctl/templates/rbac.yaml)"
+            ),
+        ] {
+            let leases = FakeAPIRule(
+                namespace: "prod", groups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "patch"],
+                names: Set(names))
+            let create = FakeAPIRule(
+                namespace: "prod", groups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"])
+            let others = try PodRBACTests.chartRole(namespace: "prod").rules.filter { !$0.resources.contains("leases") }
+            let narrowed = try await FakeAPIServer.start(
+                users: [
+                    .admin(),
+                    .serviceAccount("prod", "certctl", token: PodRBACTests.jobToken, rules: others + [leases, create]),
+                ])
+            defer { Task { await narrowed.stop() } }
+            _ = try await fakeClient(narrowed).create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
+            try narrowed.kubeconfig(token: PodRBACTests.jobToken, namespace: "prod").write(
+                to: project.folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+            let checked = try await CertctlProcess.run(
+                arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+            #expect(Self.lines(checked.standardOutput).contains(expected), "\(checked.standardOutput)")
+        }
     }
 }
 

@@ -41,17 +41,22 @@ public struct Preflight: Sendable {
         public var verb: String
         public var group: String
         public var resource: String
+        /// The one object asked about, where the job names it (the Lease, the run history).
+        public var name: String?
 
-        public init(_ verb: String, _ group: String, _ resource: String) {
+        public init(_ verb: String, _ group: String, _ resource: String, name: String? = nil) {
             self.verb = verb
             self.group = group
             self.resource = resource
+            self.name = name
         }
 
-        public var description: String { "\(verb) \(group.isEmpty ? "" : group + "/")\(resource)" }
+        public var description: String {
+            "\(verb) \(group.isEmpty ? "" : group + "/")\(resource)\(name.map { " \($0)" } ?? "")"
+        }
     }
 
-    /// What `certctl run` does in each namespace with certificates: the chart's Role certctl-run.
+    /// What `certctl run` does in each namespace with certificates: the chart's Role there.
     public static let certificateNamespaceAccess: [Access] = [
         Access("list", "networking.k8s.io", "ingresses"), Access("create", "networking.k8s.io", "ingresses"),
         Access("delete", "networking.k8s.io", "ingresses"),
@@ -65,10 +70,15 @@ public struct Preflight: Sendable {
         Access("create", "events.k8s.io", "events"),
     ]
 
-    /// What it does in its own namespace besides: the Lease, and the accounts' Secrets.
+    /// What it does in its own namespace besides: the Lease and the run history, by name (a
+    /// Role may narrow them with `resourceNames`; create cannot be), and the accounts' Secrets.
     public static let ownNamespaceAccess: [Access] = [
-        Access("get", "coordination.k8s.io", "leases"), Access("create", "coordination.k8s.io", "leases"),
-        Access("patch", "coordination.k8s.io", "leases"),
+        Access("get", "coordination.k8s.io", "leases", name: "certctl-run"),
+        Access("create", "coordination.k8s.io", "leases"),
+        Access("patch", "coordination.k8s.io", "leases", name: "certctl-run"),
+        Access("get", "", "configmaps", name: ConfigMapRunHistory.defaultName),
+        Access("create", "", "configmaps"),
+        Access("patch", "", "configmaps", name: ConfigMapRunHistory.defaultName),
         Access("get", "", "secrets"), Access("create", "", "secrets"), Access("patch", "", "secrets"),
     ]
 
@@ -282,7 +292,9 @@ public struct Preflight: Sendable {
             var failure: String?
             for access in accesses {
                 let review = SelfSubjectAccessReview(
-                    .init(namespace: namespace, verb: access.verb, group: access.group, resource: access.resource))
+                    .init(
+                        namespace: namespace, verb: access.verb, group: access.group, resource: access.resource,
+                        name: access.name))
                 do {
                     let answer = try await client.create(review)
                     if answer.status?.allowed != true { denied.append(access.description) }
@@ -302,7 +314,7 @@ public struct Preflight: Sendable {
                 results.append(
                     Result(
                         .failed, "permissions",
-                        "\(namespace): not allowed: \(denied.joined(separator: ", ")); the chart's Role certctl-run grants them"
+                        "\(namespace): not allowed: \(denied.joined(separator: ", ")); the chart's Roles grant them (mybinder/charts/certctl/templates/rbac.yaml)"
                     ))
             }
         }

@@ -15,8 +15,8 @@ public protocol RunHistory: Sendable {
     func record(_ counts: [String: Int], succeededAt success: Date?) async -> [String: Int]?
 }
 
-/// The history as the ConfigMap `certctl-run-history` in certctl's own namespace (the Role's
-/// configmaps verbs there already cover it): `data.counters` and `data.last-success`.
+/// The history as the ConfigMap `certctl-run-history` in certctl's own namespace (the chart's
+/// Role there names it): `data.counters` and `data.last-success`.
 public struct ConfigMapRunHistory: RunHistory {
     public let client: KubernetesClient
     public let namespace: String
@@ -25,11 +25,13 @@ public struct ConfigMapRunHistory: RunHistory {
     /// while the ConfigMap does not exist, so that the counters go on from there.
     public let formerLease: String
 
+    /// The ConfigMap's name unless told otherwise.
+    public static let defaultName = "certctl-run-history"
     static let countersKey = "counters"
     static let successKey = "last-success"
 
     public init(
-        client: KubernetesClient, namespace: String, name: String = "certctl-run-history",
+        client: KubernetesClient, namespace: String, name: String = ConfigMapRunHistory.defaultName,
         formerLease: String = "certctl-run"
     ) {
         self.client = client
