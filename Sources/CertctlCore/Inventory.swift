@@ -82,7 +82,9 @@ public struct Inventory: Sendable {
             let id = Self.id(of: secret)
             if wanted.contains(id) { return .wanted(CurrentCertificate(secret: secret)) }
             let madeByCertctl = secret.metadata.labels?[SecretWriter.managedByLabel] == "certctl"
-            return madeByCertctl && !named.contains(id) ? .orphan(id) : nil
+            // A Secret cert-manager's Certificate names is cert-manager's to remove (certctl never writes that annotation).
+            let certManagers = secret.metadata.annotations?[Self.certManagerCertificate] != nil
+            return madeByCertctl && !certManagers && !named.contains(id) ? .orphan(id) : nil
         }
         var byName: [String: CurrentCertificate] = [:]
         byName.reserveCapacity(kept.count)
@@ -140,6 +142,9 @@ public struct Inventory: Sendable {
         case wanted(CurrentCertificate)
         case orphan(String)
     }
+
+    /// The annotation cert-manager puts on the Secret of each of its Certificates.
+    static let certManagerCertificate = "cert-manager.io/certificate-name"
 
     static func orphan(_ id: String) -> ObjectProblem {
         ObjectProblem(

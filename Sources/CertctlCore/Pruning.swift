@@ -1,4 +1,5 @@
 import ACME
+import Basics
 import Certificates
 public import Foundation
 import Kubernetes
@@ -10,12 +11,35 @@ extension Inventory {
     public var orphans: [String] {
         problems.filter { $0.kind == .orphaned }.map { String($0.object.dropFirst("Secret ".count)) }
     }
+
+    /// What this read could not see, so that no Secret can be proven unused from it: a list
+    /// certctl may not read (its notes: Gateways it may not list), an object it could not read
+    /// or decode (a manifest that does not parse, an Ingress). Empty when the read is whole.
+    public var blindSpots: [String] {
+        notes
+            + problems.filter { $0.kind == .unreadable && !$0.object.hasPrefix("Secret ") }.map {
+                "\($0.object): \($0.reason)"
+            }
+    }
+
+    /// The wanted Secret holding each serial (lowercase hex): a certificate still served.
+    public var servedSerials: [String: String] {
+        var serials: [String: String] = [:]
+        for entry in entries {
+            if let serial = entry.current?.summary?.serialHex { serials[serial] = entry.desired.id }
+        }
+        return serials
+    }
 }
 
 /// `certctl prune --delete [--revoke]` (README "What nobody asks for any more"): each orphaned
-/// Secret, read again, deleted only while it still carries certctl's label; with `revoke` its
-/// certificate is revoked first (reason cessationOfOperation), and a Secret whose certificate
-/// cannot be revoked is kept. Run under the run's lock.
+/// Secret, read again, deleted only when it is proven unused: it still carries certctl's
+/// label, cert-manager's Certificate does not name it, and no Gateway or ListenerSet of another
+/// namespace uses it through a ReferenceGrant of its own; deleted as read (its `uid` and
+/// `resourceVersion` the preconditions). With `revoke` its certificate is revoked first (reason
+/// cessationOfOperation), only when the Secret holds its key and no wanted Secret serves the
+/// same serial; a Secret whose certificate cannot be revoked is kept. Run under the run's lock,
+/// from an inventory read under it whose ``Inventory/blindSpots`` are none.
 public struct Pruner: Sendable {
     public let store: any ClusterStore
     public let place: AccountPlace
@@ -41,7 +65,11 @@ public struct Pruner: Sendable {
         case kept(String)
     }
 
-    public func prune(_ id: String, revoke: Bool, now: Date = Date()) async -> Outcome {
+    /// One orphan of `inventory` (read under the lock); `held` throws once the lock is lost,
+    /// asked before the CA is.
+    public func prune(
+        _ id: String, revoke: Bool, in inventory: Inventory, held: () throws -> Void = {}, now: Date = Date()
+    ) async -> Outcome {
         let parts = id.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return .kept("not a namespace/name") }
         do {
@@ -51,16 +79,27 @@ public struct Pruner: Sendable {
             guard secret.metadata.labels?[SecretWriter.managedByLabel] == "certctl" else {
                 return .kept("it no longer carries app.kubernetes.io/managed-by: certctl; certctl leaves it alone")
             }
-            var revoked = false
-            let current = CurrentCertificate(secret: secret)
-            if revoke, current.summary != nil, !current.keyMatches {
-                // A copy of someone else's certificate (a label is easy to write): revoking it
-                // would take down the Secret that holds its key.
+            if let certificate = secret.metadata.annotations?[Inventory.certManagerCertificate] {
                 return .kept(
-                    "its tls.key does not belong to its certificate; certctl revokes only a certificate whose key the Secret holds: delete it without --revoke"
+                    "cert-manager's Certificate \(Bounded.quoted(certificate)) names it (cert-manager.io/certificate-name); cert-manager removes it with that Certificate"
                 )
             }
+            if let user = try await grantedUse(namespace: parts[0], name: parts[1]) { return .kept(user) }
+            var revoked = false
+            let current = CurrentCertificate(secret: secret)
             if revoke, let summary = current.summary, summary.notAfter > now {
+                if !current.keyMatches {
+                    // A copy of someone else's certificate (a label is easy to write): revoking it
+                    // would take down the Secret that holds its key.
+                    return .kept(
+                        "its tls.key does not belong to its certificate; certctl revokes only a certificate whose key the Secret holds: delete it without --revoke"
+                    )
+                }
+                if let holder = inventory.servedSerials[summary.serialHex], holder != id {
+                    return .kept(
+                        "its certificate (serial \(summary.serialHex)) is also in Secret \(holder), which is in use: revoking it would take that one down; delete this one without --revoke"
+                    )
+                }
                 let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
                 // An Issuer's certificate lives in the Issuer's namespace (README, "Issuers").
                 let kind = secret.metadata.annotations?["cert-manager.io/issuer-kind"]
@@ -70,6 +109,7 @@ public struct Pruner: Sendable {
                         "its certificate cannot be revoked: the issuer that made it (\(record.issuer ?? "not recorded")) is not defined; delete it without --revoke, or define the issuer"
                     )
                 }
+                try held()
                 let revoker = Revoker(
                     reader: store, accounts: place.accounts, secrets: place.secrets, transport: transport,
                     logger: logger, requestTimeout: .seconds(30))
@@ -77,10 +117,50 @@ public struct Pruner: Sendable {
                     secret, id: id, serial: nil, issuer: issuer, reason: .cessationOfOperation)
                 revoked = true
             }
-            try await store.deleteSecret(namespace: parts[0], name: parts[1])
+            do {
+                try await store.deleteSecret(secret)
+            } catch let error as KubernetesError where error.isConflict {
+                return .kept(
+                    "it changed since it was read (or is another Secret of that name now)\(revoked ? "; its certificate was revoked" : ""): run certctl prune again"
+                )
+            }
             return .deleted(revoked: revoked)
         } catch {
             return .kept("\(error)")
         }
+    }
+
+    /// Who uses Secret `namespace/name` from another namespace, through a ReferenceGrant of its
+    /// namespace that lets Gateways or ListenerSets there name it (perhaps outside the command's
+    /// scope): the reason to keep it, also when those cannot be read; nil when nobody does.
+    func grantedUse(namespace: String, name: String) async throws -> String? {
+        let (here, notes) = try await store.gatewayObjects(in: .only([namespace]))
+        if let note = notes.first { return "certctl cannot tell whether a Gateway uses it: \(note)" }
+        for grant in here.referenceGrants {
+            let grantName = "ReferenceGrant \(namespace)/\(grant.metadata.name ?? "")"
+            guard
+                grant.spec?.to.contains(where: { $0.group.isEmpty && $0.kind == "Secret" && ($0.name ?? name) == name })
+                    == true
+            else { continue }
+            for from in grant.spec?.from ?? []
+            where from.group == GatewayAPI.group && ["Gateway", "ListenerSet"].contains(from.kind) {
+                let (there, notes) = try await store.gatewayObjects(in: .only([from.namespace]))
+                if let note = notes.first {
+                    return
+                        "\(grantName) lets \(from.kind)s of namespace \(from.namespace) use it, and certctl cannot read them: \(note)"
+                }
+                let listeners =
+                    there.gateways.map { ("Gateway", $0.metadata.name ?? "", $0.spec?.listeners ?? []) }
+                    + there.listenerSets.map { ("ListenerSet", $0.metadata.name ?? "", $0.spec?.listeners ?? []) }
+                for (kind, owner, list) in listeners where kind == from.kind {
+                    let names = list.flatMap { $0.tls?.certificateRefs ?? [] }.contains {
+                        ($0.namespace ?? from.namespace) == namespace && $0.name == name
+                            && ($0.kind ?? "Secret") == "Secret" && ($0.group ?? "").isEmpty
+                    }
+                    if names { return "\(kind) \(from.namespace)/\(owner) uses it through \(grantName)" }
+                }
+            }
+        }
+        return nil
     }
 }

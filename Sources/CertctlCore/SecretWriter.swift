@@ -112,19 +112,25 @@ public enum SecretWriter {
 
     /// What a record is made from, which a write of it expects to find: a record never lands
     /// over one another run wrote since (a stale failure over a fresh certificate's record).
-    public enum RecordBasis: Sendable {
+    public struct RecordBasis: Sendable {
         /// The Secret's record as read (nil: there was no Secret then).
-        case read(RenewalRecord?)
-        /// Whatever is there now (a record made from this run's own latest write).
-        case unchecked
+        public var expected: RenewalRecord?
+
+        /// The Secret's record as read (nil: there was no Secret then).
+        public static func read(_ record: RenewalRecord?) -> RecordBasis {
+            RecordBasis(expected: record)
+        }
 
         /// The record `entry` was read with.
         public init(_ entry: Inventory.Entry) {
-            self = .read(entry.current?.record)
+            expected = entry.current?.record
+        }
+
+        private init(expected: RenewalRecord?) {
+            self.expected = expected
         }
 
         func check(_ existing: Secret?, _ desired: DesiredCertificate) throws {
-            guard case .read(let expected) = self else { return }
             let found = existing.map { RenewalRecord(annotations: $0.metadata.annotations ?? [:]) }
             guard found != expected else { return }
             throw CertctlError(

@@ -220,10 +220,33 @@ public struct KubernetesClient: Sendable {
         return try decode(type, response, object: description)
     }
 
-    public func delete<R: KubernetesResource>(_ type: R.Type, namespace: String?, name: String) async throws {
+    /// What a delete requires of the object as stored (`DeleteOptions.preconditions`): the
+    /// server refuses (409 Conflict) when it is another object of that name, or changed since.
+    public struct DeletePreconditions: Sendable, Equatable {
+        public var uid: String?
+        public var resourceVersion: String?
+
+        public init(uid: String?, resourceVersion: String?) {
+            self.uid = uid
+            self.resourceVersion = resourceVersion
+        }
+    }
+
+    public func delete<R: KubernetesResource>(
+        _ type: R.Type, namespace: String?, name: String, preconditions: DeletePreconditions? = nil
+    ) async throws {
+        var body: [UInt8]?
+        if let preconditions {
+            var fields: [String: JSONValue] = [:]
+            if let uid = preconditions.uid { fields["uid"] = .string(uid) }
+            if let version = preconditions.resourceVersion { fields["resourceVersion"] = .string(version) }
+            body = JSONValue.object([
+                "apiVersion": .string("v1"), "kind": .string("DeleteOptions"), "preconditions": .object(fields),
+            ]).serialized()
+        }
         _ = try await send(
-            .delete, path: Self.path(type, namespace: namespace, name: name), verb: "delete",
-            object: Self.describe(type, namespace, name), safety: .delete)
+            .delete, path: Self.path(type, namespace: namespace, name: name), body: body, verb: "delete",
+            object: Self.describe(type, namespace, name), safety: body == nil ? .delete : .preconditioned)
     }
 
     // MARK: Plumbing

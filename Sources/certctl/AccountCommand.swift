@@ -77,8 +77,9 @@ struct AccountCommand: AsyncParsableCommand {
             let logger = common.logging.makeLogger()
             do {
                 let (administration, context) = try await common.administration(logger: logger)
-                let result = try await common.cluster.underRunLock(context) {
-                    try await administration.rollOver()
+                let result = try await common.cluster.underRunLock(context) { keeper in
+                    try keeper.requireHeld(before: "key rollover")
+                    return try await administration.rollOver()
                 }
                 print("account \(result.url): key \(result.oldThumbprint) replaced by \(result.newThumbprint)")
             } catch {
@@ -110,8 +111,9 @@ struct AccountCommand: AsyncParsableCommand {
                         )
                     }
                 }
-                let summary = try await common.cluster.underRunLock(context) {
-                    try await administration.deactivate()
+                let summary = try await common.cluster.underRunLock(context) { keeper in
+                    try keeper.requireHeld(before: "deactivation")
+                    return try await administration.deactivate()
                 }
                 print(
                     "account \(summary.url): \(summary.status); runs for issuer \(summary.issuer) fail until its key is replaced (delete \(administration.issuer.accountKeySecret): the next run registers a new account)"

@@ -227,7 +227,7 @@ struct ClusterOptions: ParsableArguments {
 
     /// Runs `body` holding the run's lock (the Lease in a cluster, the state directory's lock
     /// locally), so that no run works beside it; refused while another run holds it.
-    func underRunLock<T: Sendable>(_ context: Context, _ body: () async throws -> T) async throws -> T {
+    func underRunLock<T: Sendable>(_ context: Context, _ body: (LockKeeper) async throws -> T) async throws -> T {
         let lock: any RunLock =
             if let client = context.client, let namespace = context.namespace {
                 LeaseRunLock(
@@ -236,8 +236,8 @@ struct ClusterOptions: ParsableArguments {
                 FileRunLock(stateDirectory: state)
             }
         let held = try await LockKeeper.holding(
-            lock, gate: context.client?.writeGate, deadline: nil, logger: Logger(label: "certctl"), now: { Date() }
-        ) { _ in try await body() }
+            lock, gate: context.client?.writeGate, deadline: nil, logger: Logger(label: "certctl")
+        ) { keeper in try await body(keeper) }
         guard let held else {
             let holder = await lock.holder() ?? "another run"
             throw CertctlError(

@@ -9,8 +9,12 @@ struct PruneCommand: AsyncParsableCommand {
         abstract: "List the Secrets certctl made that nothing names any more; remove them with --delete.",
         discussion: """
             An orphan carries certctl's label (app.kubernetes.io/managed-by: certctl) and no \
-            Ingress, Gateway or ListenerSet in scope names it. A Secret without the label is never \
-            touched. --delete works under the run's lock and reads each Secret again first.
+            Ingress, Gateway or ListenerSet in scope names it. A Secret without the label, or one \
+            cert-manager's Certificate names, is never touched. --delete works under the run's lock \
+            from a read made under it, refuses when that read is partial (a list it may not read, \
+            a manifest that does not parse), keeps a Secret a Gateway of another namespace uses \
+            through a ReferenceGrant, and deletes each Secret only as it was read (uid, \
+            resourceVersion). --revoke never revokes a certificate a wanted Secret also holds.
             """
     )
 
@@ -33,11 +37,6 @@ struct PruneCommand: AsyncParsableCommand {
         var kept = 0
         do {
             let (context, issuers, defaultIssuer, inventory) = try await cluster.inventory(logger: logger)
-            func orphans() async throws -> (cluster: String, ids: [String]) {
-                let inventory = try await Inventory.load(
-                    from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
-                return (inventory.cluster, inventory.orphans)
-            }
             let found = (cluster: inventory.cluster, ids: inventory.orphans)
             guard !found.ids.isEmpty else {
                 print("no orphaned Secret in \(found.cluster)")
@@ -54,11 +53,23 @@ struct PruneCommand: AsyncParsableCommand {
             let pruner = Pruner(
                 store: context.store, place: place, issuers: issuers,
                 transport: CurlTransport(userAgent: CertctlVersion.userAgent), logger: logger)
-            kept = try await cluster.underRunLock(context) {
-                // Under the lock, as the cluster is now.
+            kept = try await cluster.underRunLock(context) { keeper in
+                // Under the lock, as the cluster is now: nothing is deleted from a partial view.
+                let now = try await Inventory.load(
+                    from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+                let blind = now.blindSpots
+                guard blind.isEmpty else {
+                    throw CertctlError(
+                        .invalidArgument, object: "certctl prune --delete",
+                        "refused: certctl cannot see everything that may use these Secrets, so none is proven unused (\(blind.joined(separator: "; "))); fix what is named, then run it again"
+                    )
+                }
                 var kept = 0
-                for id in try await orphans().ids {
-                    switch await pruner.prune(id, revoke: revoke) {
+                for id in now.orphans {
+                    let outcome = await pruner.prune(id, revoke: revoke, in: now) {
+                        try keeper.requireHeld(before: "revocation of Secret \(id)'s certificate")
+                    }
+                    switch outcome {
                     case .deleted(let revoked):
                         print("deleted   Secret \(id)\(revoked ? " (its certificate revoked)" : "")")
                     case .kept(let why):

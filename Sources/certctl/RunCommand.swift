@@ -224,14 +224,16 @@ struct RunCommand: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
         if printing != .summary {
             print(RunSummary.refusal(report), terminator: "")
-            // Marks only: refused (exit 1) when another run holds the lock, else done.
-            if printing == .marks { return report.lockHeld ? 1 : 0 }
+            // Marks only: refused (exit 1) when another run holds the lock or a mark was not stored.
+            if printing == .marks { return report.lockHeld || report.marks.contains { $0.notStored != nil } ? 1 : 0 }
             if report.lockHeld { return 1 }
         }
         print(
             RunSummary.render(
                 report, elapsed: elapsed, now: Date(), printed: progress.finishedIDs, width: Terminal.width),
             terminator: "")
-        return report.exitCode(at: Date())
+        // A mark `certctl renew` or `revoke` needed and could not store fails the command too.
+        let code = report.exitCode(at: Date())
+        return code == 0 && report.marks.contains { $0.notStored != nil } ? 1 : code
     }
 }

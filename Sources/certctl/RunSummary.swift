@@ -64,6 +64,11 @@ enum RunSummary {
 
     /// One `certctl renew` mark.
     static func line(_ mark: RenewalMark) -> String {
+        if let failure = mark.notStored {
+            let revoked = mark.revoked.map { "\($0), but that is not recorded" } ?? "not marked"
+            return
+                "\(mark.certificate): \(revoked): \(failure); run certctl renew \(mark.certificate) --now to replace it\n"
+        }
         guard mark.stored else { return "\(mark.certificate): no Secret yet; the next run issues it anyway\n" }
         var line =
             "\(mark.certificate): \(mark.revoked.map { $0 + "; " } ?? "")\(mark.hasSecret ? "marked for renewal" : "no Secret yet; marked to issue")"

@@ -143,13 +143,14 @@ struct ClusterStoreTests {
         }
         record.failureCount = 2
         record.lastFailure = "rateLimited"
-        let recorded = try await SecretWriter.storeRecord(record, for: desired, over: .unchecked, in: fixture.store)
+        let recorded = try await SecretWriter.storeRecord(
+            record, for: desired, over: .read(current.record), in: fixture.store)
         #expect(recorded?.metadata.annotations?["certctl.io/failure-count"] == "2")
         #expect(recorded?.data?["tls.key"] == stored.data?["tls.key"])
 
         var other = desired
         other.secretName = "not-there"
-        #expect(try await SecretWriter.storeRecord(record, for: other, over: .unchecked, in: fixture.store) == nil)
+        #expect(try await SecretWriter.storeRecord(record, for: other, over: .read(nil), in: fixture.store) == nil)
 
         // A record made from an older read (another run recorded since) never lands over the newer one.
         func superseded(_ write: () async throws -> Secret?) async -> Bool {
@@ -270,7 +271,9 @@ struct ClusterStoreTests {
         var record = RenewalRecord()
         record.failureCount = 1
         let recorded = try await SecretWriter.storeRecord(
-            record, for: desired("tls-b"), over: .unchecked, in: fixture.store)
+            record, for: desired("tls-b"),
+            over: .read(RenewalRecord(annotations: untouched.metadata.annotations ?? [:])),
+            in: fixture.store)
         #expect(recorded?.metadata.annotations?["certctl.io/failure-count"] == "1")
         #expect(recorded?.metadata.finalizers == ["example.org/keep"])
     }

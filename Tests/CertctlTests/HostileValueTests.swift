@@ -31,6 +31,7 @@ struct HostileValueTests {
             Discovery.tlsACME: .ingress, Discovery.clusterIssuer: .ingress, Discovery.namespacedIssuer: .ingress,
             Discovery.issuerKind: .ingress, Discovery.issuerGroup: .ingress, Discovery.ingressClass: .ingress,
             "cert-manager.io/issuer-name": .record, "cert-manager.io/alt-names": .record,
+            "cert-manager.io/certificate-name": .record,
             "cert-manager.io/v1": .notTenant("an apiVersion, not a key"),
             "kubernetes.io/tls": .notTenant("a Secret type, not a key"),
             "kubernetes.io/service-name": .notTenant("a label certctl sets on its solver EndpointSlice"),

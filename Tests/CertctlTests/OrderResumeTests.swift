@@ -44,8 +44,8 @@ extension ForwardingStore {
         try await base.savePendingRecord(annotations, namespace: namespace, secretName: secretName)
     }
 
-    func deleteSecret(namespace: String, name: String) async throws {
-        try await base.deleteSecret(namespace: namespace, name: name)
+    func deleteSecret(_ secret: Secret) async throws {
+        try await base.deleteSecret(secret)
     }
 }
 
@@ -65,9 +65,9 @@ struct SecretWritesFail: ForwardingStore {
         return try await base.patch(patch, namespace: namespace, name: name)
     }
 
-    func deleteSecret(namespace: String, name: String) async throws {
+    func deleteSecret(_ secret: Secret) async throws {
         try check()
-        try await base.deleteSecret(namespace: namespace, name: name)
+        try await base.deleteSecret(secret)
     }
 
     private func check() throws {

@@ -136,3 +136,130 @@ struct StaleOrderTests {
         #expect(left == ["prod/kubelego-tls-site1", "staging/kubelego-tls-elsewhere"], "\(left)")
     }
 }
+
+/// `certctl prune --delete` deletes only what it has proven unused (README, "What nobody asks
+/// for any more"), through the binary against the fake API server.
+@Suite("certctl prune cannot hurt a Secret in use", .serialized)
+struct PruneSafetyTests {
+    static let made = ["app.kubernetes.io/managed-by": "certctl"]
+
+    /// A folder with a kubeconfig of `token` (namespace prod) and an issuer `local`.
+    static func folder(_ server: FakeAPIServer, token: String? = nil) throws -> (URL, [String]) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prune-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
+        try IssueCommandTests.issuerYAML(server: "https://127.0.0.1:1/dir").write(
+            to: folder.appendingPathComponent("issuers/local.yaml"), atomically: true, encoding: .utf8)
+        let kubeconfig =
+            token.map { server.kubeconfig(token: $0, namespace: "prod") } ?? server.kubeconfig(namespace: "prod")
+        try kubeconfig.write(to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        return (folder, ["--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "local"])
+    }
+
+    @Test(
+        "a Gateway outside the scope using it through a ReferenceGrant keeps it; cert-manager's Secret is no orphan; a copy sharing a live serial is not revoked; the rest deleted"
+    )
+    func provenUnused() async throws {
+        let server = try await FakeAPIServer.start(customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        defer { Task { await server.stop() } }
+        let admin = fakeClient(server)
+        for name in ["gone", "granted"] {
+            _ = try await admin.create(tlsSecret("prod", "tls-\(name)", labels: Self.made))
+        }
+        var certManagers = tlsSecret("prod", "tls-cm", labels: Self.made)
+        certManagers.metadata.annotations = ["cert-manager.io/certificate-name": "cm"]
+        _ = try await admin.create(certManagers)
+        // A wanted Secret, and a labelled copy of its certificate and key that nothing names.
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let pem = try authority.issuePEM(
+            for: key, names: ["wanted.mybinder.org"], notBefore: Date().addingTimeInterval(-86_400),
+            notAfter: Date().addingTimeInterval(89 * 86_400))
+        let data = ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]
+        _ = try await admin.create(tlsSecret("prod", "tls-wanted", data: data))
+        _ = try await admin.create(tlsSecret("prod", "tls-copy", labels: Self.made, data: data))
+        _ = try await admin.create(ingress("prod", "wanted", tls: [(["wanted.mybinder.org"], "tls-wanted")]))
+        // Namespace edge (outside the command's scope, prod) serves prod/tls-granted through a grant.
+        _ = try await admin.create(
+            ReferenceGrant(
+                metadata: ObjectMeta(name: "from-edge", namespace: "prod"),
+                spec: .init(
+                    from: [.init(group: GatewayAPI.group, kind: "Gateway", namespace: "edge")],
+                    to: [.init(group: "", kind: "Secret")])))
+        _ = try await admin.create(Namespace(metadata: ObjectMeta(name: "edge")))
+        _ = try await admin.create(
+            gateway("edge", "public", annotations: [:], [https("web", "granted.mybinder.org", ["prod/tls-granted"])]))
+        let (folder, common) = try Self.folder(server)
+
+        let listed = try await CertctlProcess.run(["prune"] + common, directory: folder)
+        #expect(!listed.standardOutput.contains("tls-cm"), "cert-manager's: \(listed.standardOutput)")
+        let pruned = try await CertctlProcess.run(["prune", "--delete", "--revoke"] + common, directory: folder)
+        let lines = pruned.standardOutput.split(separator: "\n").map(String.init)
+        #expect(pruned.status == 1, "two kept: \(pruned.standardOutput)\(pruned.standardError)")
+        #expect(lines.contains("deleted   Secret prod/tls-gone"), "\(lines)")
+        #expect(
+            lines.contains(
+                "kept      Secret prod/tls-granted: Gateway edge/public uses it through ReferenceGrant prod/from-edge"),
+            "\(lines)")
+        #expect(
+            lines.contains {
+                $0.hasPrefix("kept      Secret prod/tls-copy: its certificate (serial ")
+                    && $0.contains("is also in Secret prod/tls-wanted, which is in use")
+            },
+            "\(lines)")
+        let left = Set(try await admin.list(Secret.self, namespace: "prod").compactMap(\.metadata.name))
+        #expect(left == ["tls-granted", "tls-cm", "tls-wanted", "tls-copy"])
+    }
+
+    @Test(
+        "a role that may not list Gateways: prune lists, --delete refuses and deletes nothing, naming what it cannot see"
+    )
+    func partialView() async throws {
+        let rules = [
+            FakeAPIRule(namespace: "prod", groups: ["networking.k8s.io"], resources: ["ingresses"], verbs: ["list"]),
+            FakeAPIRule(
+                namespace: "prod", groups: [""], resources: ["secrets", "configmaps"],
+                verbs: ["get", "list", "delete"]),
+            FakeAPIRule(
+                namespace: "prod", groups: ["coordination.k8s.io"], resources: ["leases"],
+                verbs: ["get", "create", "patch"]),
+        ]
+        let server = try await FakeAPIServer.start(
+            users: [.admin(), .serviceAccount("prod", "operator", token: "operator-token", rules: rules)],
+            customResourceDefinitions: FakeAPIServer.gatewayAPICRDs)
+        defer { Task { await server.stop() } }
+        let admin = fakeClient(server)
+        _ = try await admin.create(tlsSecret("prod", "tls-gateway", labels: Self.made))
+        let (folder, common) = try Self.folder(server, token: "operator-token")
+        let listed = try await CertctlProcess.run(["prune"] + common, directory: folder)
+        #expect(listed.standardOutput.contains("orphaned  Secret prod/tls-gateway"), "\(listed.standardOutput)")
+        let refused = try await CertctlProcess.run(["prune", "--delete"] + common, directory: folder)
+        #expect(refused.status != 0)
+        #expect(
+            refused.standardError.contains("refused: certctl cannot see everything that may use these Secrets")
+                && refused.standardError.contains("may not list gateways"),
+            "\(refused.standardError)")
+        #expect(try await admin.get(Secret.self, namespace: "prod", name: "tls-gateway").metadata.name == "tls-gateway")
+        #expect(await server.requestLog.filter { $0.hasPrefix("delete ") }.isEmpty)
+    }
+
+    @Test(
+        "a Secret re-created after it was read is not deleted: the delete carries its uid and resourceVersion",
+        arguments: StoreKind.allCases)
+    func recreated(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind)
+        defer { Task { await fixture.stop() } }
+        _ = try await fixture.store.create(tlsSecret("prod", "tls-gone", labels: Self.made))
+        let read = try #require(try await fixture.store.secret(namespace: "prod", name: "tls-gone"))
+        // Changed since it was read (local: its revision; cluster: also a new uid when re-created).
+        var patch = SecretPatch(resourceVersion: read.metadata.resourceVersion)
+        patch.annotations["team"] = "binder"
+        _ = try await fixture.store.patch(patch, namespace: "prod", name: "tls-gone")
+        await #expect(throws: KubernetesError.self) { try await fixture.store.deleteSecret(read) }
+        #expect(try await fixture.store.secret(namespace: "prod", name: "tls-gone") != nil)
+        let now = try #require(try await fixture.store.secret(namespace: "prod", name: "tls-gone"))
+        try await fixture.store.deleteSecret(now)
+        #expect(try await fixture.store.secret(namespace: "prod", name: "tls-gone") == nil)
+        try await fixture.store.deleteSecret(now)  // already gone: done
+    }
+}

@@ -36,7 +36,7 @@ struct RetryDeadlineTests {
                 deadline.extend(to: .now + .seconds(60))
                 renewed.yield()
             })
-        defer { keeper.stop() }
+        defer { Task { await keeper.stop() } }
         var iterator = renewals.makeAsyncIterator()
         _ = await iterator.next()
         #expect(deadline.instant > .now + .seconds(30))
@@ -71,7 +71,7 @@ struct WriteGateTests {
             ConfigMap(metadata: ObjectMeta(name: $0, namespace: "prod"), data: ["k": "v"])
         }
         let writesSent = try await LockKeeper.holding(
-            TakenLock(), gate: gate, deadline: nil, logger: Logger(label: "test"), now: { Date() }
+            TakenLock(), gate: gate, deadline: nil, logger: Logger(label: "test")
         ) { keeper in
             _ = try await client.create(map("while-held"))
             // The keeper's first renewal finds the lock taken.

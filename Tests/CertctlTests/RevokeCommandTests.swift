@@ -146,4 +146,41 @@ struct RevokeInClusterTests {
         #expect(after.metadata.annotations?["certctl.io/revocation-reason"] == "keyCompromise")
         #expect(CurrentCertificate(secret: after).summary?.serialHex != serial)
     }
+
+    @Test("the record's patch refused after the CA revoked: the command says it is not recorded and exits 1")
+    func recordRefused() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let server = try await PodRBACTests.start()
+        defer { Task { await server.stop() } }
+        let admin = fakeClient(server)
+        _ = try await admin.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
+        let project = try PodRBACTests.project(server, "revoke-unrecorded")
+        try project.writeIssuer("pebble", server: pebble.directoryURL, caBundle: Pebble.caBundle)
+        let arguments = project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"])
+        let first = try await CertctlProcess.run(
+            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(first.status == 0, "\(first.standardOutput)\(first.standardError)")
+        let before = try await admin.get(Secret.self, namespace: "prod", name: "tls-hub")
+        let serial = try #require(CurrentCertificate(secret: before).summary?.serialHex)
+
+        // A webhook (or a Role without patch) refuses every patch of a Secret from now on.
+        await server.failNext("patch", collection: "v1/secrets", status: 403, count: 10)
+        let revoked = try await CertctlProcess.run(
+            [
+                "revoke", "tls-hub", "--no-reissue", "--reason", "superseded", "--kubeconfig", "kubeconfig",
+                "--issuers", "issuers", "--default-issuer", "pebble",
+            ], environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(try await pebble.certificateStatus(serial: serial)?.reason == 4, "the CA revoked it")
+        #expect(revoked.status == 1, "\(revoked.standardOutput)\(revoked.standardError)")
+        #expect(
+            revoked.standardOutput.hasPrefix("prod/tls-hub: certificate \(serial) revoked by the account")
+                && revoked.standardOutput.contains(
+                    ", but that is not recorded: ")
+                && revoked.standardOutput.contains(
+                    "run certctl renew prod/tls-hub --now to replace it"),
+            "\(revoked.standardOutput)")
+        #expect(!revoked.standardOutput.contains("the next run issues it anyway"))
+    }
 }

@@ -93,7 +93,7 @@ struct StageTests {
             http01Listen: ListenAddress(host: "127.0.0.1", port: port))
         options.concurrency = 2
         let keeper = LockKeeper(FileRunLock(stateDirectory: state), logger: logger, now: { Date() })
-        defer { keeper.stop() }
+        defer { Task { await keeper.stop() } }
         let place = AccountPlace.local(state: state)
         let issuance = Issuance(
             reader: reader, accounts: place.accounts, secrets: place.secrets, orders: place.orders, keptOrders: kept,

@@ -163,8 +163,10 @@ public protocol ClusterStore: ClusterReader {
     /// Stores the pending record, or removes it (nil) once the Secret exists.
     func savePendingRecord(_ annotations: [String: String]?, namespace: String, secretName: String) async throws
 
-    /// Deletes Secret `namespace/name` (`certctl prune --delete`); one already gone is done.
-    func deleteSecret(namespace: String, name: String) async throws
+    /// Deletes `secret` as it was read (`certctl prune --delete`): refused with `Conflict` when it
+    /// changed since, or is another object of the same name (its `uid` and `resourceVersion` are
+    /// the preconditions); one already gone is done.
+    func deleteSecret(_ secret: Secret) async throws
 }
 
 extension ClusterReader {

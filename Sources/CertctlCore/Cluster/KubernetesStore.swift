@@ -99,9 +99,11 @@ public struct KubernetesStore: ClusterStore {
         try await client.create(secret)
     }
 
-    public func deleteSecret(namespace: String, name: String) async throws {
+    public func deleteSecret(_ secret: Secret) async throws {
         do {
-            try await client.delete(Secret.self, namespace: namespace, name: name)
+            try await client.delete(
+                Secret.self, namespace: secret.metadata.namespace, name: secret.metadata.name ?? "",
+                preconditions: .init(uid: secret.metadata.uid, resourceVersion: secret.metadata.resourceVersion))
         } catch let error as KubernetesError where error.isNotFound {}
     }
 

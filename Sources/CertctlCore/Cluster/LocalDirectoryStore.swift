@@ -207,10 +207,21 @@ public struct LocalDirectoryStore: ClusterStore {
         return secret
     }
 
-    public func deleteSecret(namespace: String, name: String) async throws {
+    public func deleteSecret(_ secret: Secret) async throws {
+        let namespace = secret.metadata.namespace ?? "default"
+        let name = secret.metadata.name ?? ""
         try withLock {
             let file = try path(namespace, name)
-            if FileManager.default.fileExists(atPath: file) { try FileManager.default.removeItem(atPath: file) }
+            guard let object = try rawManifest(file) else { return }
+            let annotations = (object["metadata"] as? [String: Any])?["annotations"] as? [String: Any]
+            let currentVersion = (annotations?[Self.revisionAnnotation] as? String) ?? "0"
+            if currentVersion != (secret.metadata.resourceVersion ?? "0") {
+                throw Self.status(
+                    409, "Conflict",
+                    "Operation cannot be fulfilled on Secret \"\(name)\": the ResourceVersion in the precondition (\(secret.metadata.resourceVersion ?? "0")) does not match the ResourceVersion in record (\(currentVersion)). The object might have been modified",
+                    secret)
+            }
+            try FileManager.default.removeItem(atPath: file)
         }
     }
 

@@ -295,7 +295,13 @@ public struct CertificateRun: Sendable {
         do {
             let announced = try await reporter.report(
                 report, statuses: statuses, duration: .milliseconds(Bounded.milliseconds(elapsed)), now: time)
-            await storage(options).storeNotified(announced)
+            // Each over the record it was made from: a run without the lock (nothing due, or
+            // another run holding it) never writes back a record older than what is there.
+            let basis = Dictionary(after.map { ($0.desired.id, $0) }) { first, _ in first }
+            await storage(options).storeNotified(
+                announced.compactMap { desired, record in
+                    basis[desired.id].map { ($0, record) }
+                })
         } catch {
             // The certificates are stored; an unreachable Pushgateway is the run's warning, not its failure.
             warnings.add("report", "cannot publish the metrics: \(error)")

@@ -208,24 +208,23 @@ extension CertificateStorage {
             now = try await storeRecord(record, of: entry)
             mark.stored = true
         } catch {
-            warnings.add(
-                "renew \(entry.desired.id)", "cannot store the renewal mark of \(entry.desired.id): \(error)",
-                metadata: ["secret": "\(entry.desired.id)"])
+            mark.notStored = "\(error)"
         }
         return (mark, now)
     }
 }
 
 extension CertificateStorage {
-    /// Keeps what the report stage announced on each certificate's record.
-    func storeNotified(_ records: [(DesiredCertificate, RenewalRecord)]) async {
-        for (desired, record) in records {
+    /// Keeps what the report stage announced on each certificate's record, made from the
+    /// entry given (as read, or as the store stage returned it).
+    func storeNotified(_ records: [(Inventory.Entry, RenewalRecord)]) async {
+        for (entry, record) in records {
             do {
-                // Made by the report stage from the entries the store stage returned, under the lock.
-                try await SecretWriter.storeRecordOrPending(record, for: desired, over: .unchecked, in: store)
+                try await SecretWriter.storeRecordOrPending(record, for: entry.desired, over: .init(entry), in: store)
             } catch {
                 logger.error(
-                    "cannot record the notification", metadata: ["secret": "\(desired.id)", "error": "\(error)"])
+                    "cannot record the notification",
+                    metadata: ["secret": "\(entry.desired.id)", "error": "\(error)"])
             }
         }
     }

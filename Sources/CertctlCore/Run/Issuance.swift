@@ -193,7 +193,12 @@ struct Issuance: Sendable {
         }
         if let refusal = Self.refusal(desired, issuer: issuer) { return .failed(CertificateFailure(refusal)) }
         switch client {
-        case .failure(let failure): return .failed(failure)
+        case .failure(let failure):
+            // An account not opened because the lock was lost: the next run's, not a failure.
+            if let lost = keeper.lostReason() {
+                return .deferred("this run lost its lock (\(lost)); the next run does the rest")
+            }
+            return .failed(failure)
         case .success(let client):
             var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
             logger.info("issuing", metadata: metadata)

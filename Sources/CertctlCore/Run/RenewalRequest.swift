@@ -45,4 +45,7 @@ public struct RenewalMark: Sendable, Equatable {
     public var rateLimitedUntil: Date?
     /// `certctl revoke`: what the CA revoked, and how it was asked.
     public var revoked: String?
+    /// Why a mark that was needed could not be stored (the lock lost, another run's record,
+    /// the API server): the command failed for this certificate.
+    public var notStored: String?
 }

@@ -203,10 +203,21 @@ public struct LeaseRunLock: RunLock {
         return holder
     }
 
+    /// Gives the Lease up when this run still holds it; read again after a conflict (a renewal
+    /// that landed meanwhile), so that the next run does not wait out a full term.
     public func release() async {
-        guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name),
-            lease.spec?.holderIdentity == identity
-        else { return }
-        try? await patch(lease, spec: ["holderIdentity": .null, "renewTime": .null])
+        for _ in 1...3 {
+            guard let lease = try? await client.get(Lease.self, namespace: namespace, name: name),
+                lease.spec?.holderIdentity == identity
+            else { return }
+            do {
+                try await patch(lease, spec: ["holderIdentity": .null, "renewTime": .null])
+                return
+            } catch let error as KubernetesError where error.isConflict {
+                continue
+            } catch {
+                return
+            }
+        }
     }
 }
