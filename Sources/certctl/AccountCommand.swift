@@ -24,7 +24,7 @@ struct AccountCommand: AsyncParsableCommand {
         /// The issuer's account administration, where a run keeps its account.
         func administration(logger: Logger) async throws -> (AccountAdministration, ClusterOptions.Context) {
             try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
+            let context = try await cluster.ownNamespace(cluster.makeContext(logger: logger), .mayStart, logger: logger)
             let (issuers, _, _) = try await cluster.loadIssuers(context, logger: logger)
             let chosen = try cluster.issuer(issuer, in: issuers)
             let place = cluster.accountPlace(context)

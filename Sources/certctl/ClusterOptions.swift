@@ -59,6 +59,13 @@ struct ClusterOptions: ParsableArguments {
     @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Look at every namespace.")
     var allNamespaces = false
 
+    @Option(
+        name: .customLong("certctl-namespace"),
+        help: ArgumentHelp(
+            "certctl's own namespace: its Lease, ACME accounts and run history (default: $CERTCTL_NAMESPACE, $POD_NAMESPACE in a pod, else where its Lease or run history is).",
+            valueName: "name"))
+    var certctlNamespace: String?
+
     @Option(help: ArgumentHelp("Directory of issuer YAML files.", valueName: "dir"), completion: .directory)
     var issuers = "issuers"
 
@@ -98,6 +105,61 @@ struct ClusterOptions: ParsableArguments {
         var client: KubernetesClient?
         /// certctl's own namespace (accounts, the Lease), in cluster mode.
         var namespace: String?
+        /// Whether it was named (`--certctl-namespace`, `CERTCTL_NAMESPACE`, `POD_NAMESPACE`)
+        /// rather than taken from the kubeconfig context, which ``ownNamespace(_:_:logger:)``
+        /// replaces with the one certctl's objects are in.
+        var namespaceNamed = true
+    }
+
+    /// What a command may do where certctl has never run: `run` and `account` start there
+    /// (the kubeconfig context's namespace); the others refuse.
+    enum Fresh {
+        case mayStart, refuse
+    }
+
+    /// The context with certctl's own namespace found, not guessed: the one named, else (off
+    /// the cluster, from a laptop) the namespace holding the `certctl-run` Lease or the run
+    /// history; with none, `run` and `account` start in the kubeconfig context's namespace and
+    /// say so, the other commands refuse and say how to name it. Several are refused too.
+    func ownNamespace(_ context: Context, _ fresh: Fresh, logger: Logger) async throws -> Context {
+        guard let client = context.client, !context.namespaceNamed else { return context }
+        var found: Set<String> = []
+        for name in [LeaseRunLock.defaultName, ConfigMapRunHistory.defaultName] where found.isEmpty {
+            do {
+                let names =
+                    name == LeaseRunLock.defaultName
+                    ? try await client.list(Lease.self, namespace: nil, fieldSelector: "metadata.name=\(name)")
+                        .compactMap(
+                            \.metadata.namespace)
+                    : try await client.list(ConfigMap.self, namespace: nil, fieldSelector: "metadata.name=\(name)")
+                        .compactMap(\.metadata.namespace)
+                found.formUnion(names)
+            } catch let error as KubernetesError where error.isForbidden {
+                continue
+            }
+        }
+        var settled = context
+        settled.namespaceNamed = true
+        switch (found.sorted(), fresh) {
+        case (let only, _) where only.count == 1:
+            settled.namespace = only[0]
+            logger.notice("certctl's own namespace: \(only[0]) (where its Lease or run history is)")
+        case ([], .mayStart):
+            logger.notice(
+                "certctl's own namespace: \(context.namespace ?? "default") (the kubeconfig context's; certctl has no Lease or run history in the cluster yet); --certctl-namespace names another"
+            )
+        case ([], .refuse):
+            throw CertctlError(
+                .invalidArgument, object: "certctl's own namespace",
+                "cannot be found: no Lease \(LeaseRunLock.defaultName) or ConfigMap \(ConfigMapRunHistory.defaultName) this kubeconfig may list; name it with --certctl-namespace NAME (or CERTCTL_NAMESPACE), the namespace the CronJob runs in"
+            )
+        case (let several, _):
+            throw CertctlError(
+                .invalidArgument, object: "certctl's own namespace",
+                "is ambiguous: certctl has a Lease or run history in \(several.joined(separator: ", ")); name one with --certctl-namespace NAME"
+            )
+        }
+        return settled
     }
 
     func makeContext(logger: Logger) throws -> Context {
@@ -140,8 +202,10 @@ struct ClusterOptions: ParsableArguments {
         client.writeGate = WriteGate()
         let scope: NamespaceScope =
             allNamespaces ? .all : .only(namespaces.isEmpty ? [connection.namespace] : namespaces)
-        let own = environment["POD_NAMESPACE"] ?? connection.namespace
-        return Context(store: KubernetesStore(client: client), scope: scope, client: client, namespace: own)
+        let named = certctlNamespace ?? environment["CERTCTL_NAMESPACE"] ?? environment["POD_NAMESPACE"]
+        return Context(
+            store: KubernetesStore(client: client), scope: scope, client: client,
+            namespace: named ?? connection.namespace, namespaceNamed: named != nil)
     }
 
     /// The issuers by name, and the default issuer for `kubernetes.io/tls-acme`: the one given,

@@ -46,7 +46,8 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
             }
             // With -d and --state alone the names are all there is to know: the local account.
             let context =
-                names.isEmpty || !cluster.stateWithoutManifests ? try cluster.makeContext(logger: logger) : nil
+                names.isEmpty || !cluster.stateWithoutManifests
+                ? try await cluster.ownNamespace(cluster.makeContext(logger: logger), .refuse, logger: logger) : nil
             if let context {
                 let inventory = try await Inventory.load(
                     from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)

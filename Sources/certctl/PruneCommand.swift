@@ -36,7 +36,7 @@ struct PruneCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         var kept = 0
         do {
-            let (context, issuers, defaultIssuer, inventory) = try await cluster.inventory(logger: logger)
+            let (read, issuers, defaultIssuer, inventory) = try await cluster.inventory(logger: logger)
             let found = (cluster: inventory.cluster, ids: inventory.orphans)
             guard !found.ids.isEmpty else {
                 print("no orphaned Secret in \(found.cluster)")
@@ -49,6 +49,8 @@ struct PruneCommand: AsyncParsableCommand {
                 )
                 return
             }
+            // The lock and the accounts are in certctl's own namespace: found, never guessed.
+            let context = try await cluster.ownNamespace(read, .refuse, logger: logger)
             let place = cluster.accountPlace(context)
             let pruner = Pruner(
                 store: context.store, place: place, issuers: issuers,

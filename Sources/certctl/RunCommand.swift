@@ -178,7 +178,7 @@ struct RunCommand: AsyncParsableCommand {
                 options.renewal = request
                 return options
             },
-            selfCheckPasses: selfCheckPasses, printing: printing, logger: logger)
+            selfCheckPasses: selfCheckPasses, printing: printing, fresh: .refuse, logger: logger)
     }
 
     /// Builds the run for the chosen cluster, runs it (cancelled by SIGTERM), prints the report.
@@ -190,9 +190,10 @@ struct RunCommand: AsyncParsableCommand {
         metrics: MetricsOutput = MetricsOutput(),
         notifications: NotificationConfig? = nil,
         printing: Printing = .summary,
+        fresh: ClusterOptions.Fresh = .mayStart,
         logger: Logger
     ) async throws -> Int32 {
-        let context = try cluster.makeContext(logger: logger)
+        let context = try await cluster.ownNamespace(cluster.makeContext(logger: logger), fresh, logger: logger)
         let (issuers, defaultIssuer, setAside) = try await cluster.loadIssuers(context, logger: logger)
         var chosen = try makeOptions(issuers, defaultIssuer, context.scope)
         chosen.issuerNotes = setAside

@@ -94,7 +94,8 @@ struct PruneTests {
 
         let listed = try await CertctlProcess.run(["prune"] + common, directory: folder)
         #expect(listed.standardOutput.hasPrefix("orphaned  Secret prod/tls-gone\n1 orphaned Secret in fake"))
-        let pruned = try await CertctlProcess.run(["prune", "--delete"] + common, directory: folder)
+        let pruned = try await CertctlProcess.run(
+            ["prune", "--delete", "--certctl-namespace", "prod"] + common, directory: folder)
         #expect(pruned.status == 0, "\(pruned.standardOutput)\(pruned.standardError)")
         #expect(pruned.standardOutput == "deleted   Secret prod/tls-gone\n")
         let left = Set(try await admin.list(Secret.self, namespace: "prod").compactMap(\.metadata.name))
@@ -144,7 +145,8 @@ struct PruneSafetyTests {
     static let made = ["app.kubernetes.io/managed-by": "certctl"]
 
     /// A folder with a kubeconfig of `token` (namespace prod) and an issuer `local`.
-    static func folder(_ server: FakeAPIServer, token: String? = nil) throws -> (URL, [String]) {
+    /// `named`: certctl's own namespace named (prod) rather than found.
+    static func folder(_ server: FakeAPIServer, token: String? = nil, named: Bool = true) throws -> (URL, [String]) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prune-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: folder.appendingPathComponent("issuers"), withIntermediateDirectories: true)
@@ -153,7 +155,8 @@ struct PruneSafetyTests {
         let kubeconfig =
             token.map { server.kubeconfig(token: $0, namespace: "prod") } ?? server.kubeconfig(namespace: "prod")
         try kubeconfig.write(to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
-        return (folder, ["--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "local"])
+        let common = ["--kubeconfig", "kubeconfig", "--issuers", "issuers", "--default-issuer", "local"]
+        return (folder, common + (named ? ["--certctl-namespace", "prod"] : []))
     }
 
     @Test(
@@ -261,5 +264,67 @@ struct PruneSafetyTests {
         try await fixture.store.deleteSecret(now)
         #expect(try await fixture.store.secret(namespace: "prod", name: "tls-gone") == nil)
         try await fixture.store.deleteSecret(now)  // already gone: done
+    }
+}
+
+/// certctl's own namespace from a laptop (README, "Second day"): found where its Lease or run
+/// history is, never taken from the kubeconfig context by a command that writes there.
+@Suite("certctl's own namespace, found off the cluster", .serialized)
+struct OwnNamespaceTests {
+    @Test(
+        "prune --delete: refused with none found; the Lease's namespace when there is one; refused when two; named, that one"
+    )
+    func found() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let admin = fakeClient(server)
+        func orphan() async throws {
+            _ = try await admin.create(tlsSecret("prod", "tls-gone", labels: PruneSafetyTests.made))
+        }
+        try await orphan()
+        let (folder, common) = try PruneSafetyTests.folder(server, named: false)
+        func prune(_ extra: [String] = []) async throws -> CertctlProcess.Result {
+            try await CertctlProcess.run(["prune", "--delete"] + common + extra, directory: folder)
+        }
+        /// The Lease requests the commands made outside certctl's namespace, and its patches there.
+        func leases() async -> (elsewhere: [String], taken: Int) {
+            let log = await server.requestLog.filter { $0.contains("coordination.k8s.io/v1/leases") }
+            return (
+                log.filter { !$0.hasPrefix("list ") && !$0.contains("leases certctl/") },
+                log.filter { $0.hasPrefix("patch coordination.k8s.io/v1/leases certctl/certctl-run") }.count
+            )
+        }
+
+        let refused = try await prune()
+        #expect(refused.status != 0)
+        #expect(
+            refused.standardError.contains("certctl's own namespace: cannot be found")
+                && refused.standardError.contains("--certctl-namespace NAME"), "\(refused.standardError)")
+        #expect(await leases().elsewhere.isEmpty, "no Lease taken in the kubeconfig's namespace")
+        #expect(try await admin.list(Secret.self, namespace: "prod").count == 1)
+
+        for namespace in ["certctl", "other"] {
+            _ = try await admin.create(Namespace(metadata: ObjectMeta(name: namespace)))
+        }
+        _ = try await admin.create(Lease(metadata: ObjectMeta(name: "certctl-run", namespace: "certctl"), spec: nil))
+        let found = try await prune()
+        #expect(found.status == 0, "\(found.standardOutput)\(found.standardError)")
+        #expect(found.standardOutput == "deleted   Secret prod/tls-gone\n")
+        let (elsewhere, taken) = await leases()
+        #expect(elsewhere.isEmpty && taken == 2, "taken and released there: \(elsewhere) \(taken)")
+
+        try await orphan()
+        _ = try await admin.create(Lease(metadata: ObjectMeta(name: "certctl-run", namespace: "other"), spec: nil))
+        let ambiguous = try await prune()
+        #expect(ambiguous.status != 0)
+        #expect(
+            ambiguous.standardError.contains("is ambiguous: certctl has a Lease or run history in certctl, other"),
+            "\(ambiguous.standardError)")
+        let named = try await prune(["--certctl-namespace", "certctl"])
+        #expect(
+            named.status == 0 && named.standardOutput == "deleted   Secret prod/tls-gone\n", "\(named.standardError)")
+        let after = await leases()
+        #expect(after.taken == 4, "the named one, taken and released: \(after)")
+        #expect(after.elsewhere.allSatisfy { $0.hasPrefix("create coordination.k8s.io/v1/leases other/") }, "\(after)")
     }
 }

@@ -98,11 +98,14 @@ public struct LeaseRunLock: RunLock {
     public let name: String
     public let identity: String
     public let duration: Int
+    /// The Lease's name unless told otherwise.
+    public static let defaultName = "certctl-run"
     /// The clock the Lease's times come from (tests step it instead of sleeping).
     public var now: @Sendable () -> Date = { Date() }
 
     public init(
-        client: KubernetesClient, namespace: String, name: String = "certctl-run", identity: String, duration: Int = 900
+        client: KubernetesClient, namespace: String, name: String = LeaseRunLock.defaultName, identity: String,
+        duration: Int = 900
     ) {
         // The Lease is how the lock is kept: its writes never wait on the gate the lock shuts.
         var own = client
