@@ -1,8 +1,10 @@
 import ACME
 import CertctlCore
 import CertctlTestSupport
+import Certificates
 import Foundation
 import Kubernetes
+import Synchronization
 import Testing
 import Transport
 
@@ -82,6 +84,83 @@ struct RunLockHeldTests {
         }
         let second = try #require(await told.next())
         #expect(second.desired.id == "prod/tls-slow")
+    }
+
+    @Test(
+        "two issuers with ARI, one whose CA holds its re-check: the other's certificate is stored and told meanwhile"
+    )
+    func recheckBesideIssuance() async throws {
+        let port = freeLoopbackPort()
+        let healthy = try await TestACMEServer.start(validationPort: port)
+        let gate = Gate()
+        let held = try await HTTPServer.start(host: "127.0.0.1", port: freeLoopbackPort()) { _ in
+            await gate.wait()
+            return ServerResponse(status: 503, contentType: "text/plain", text: "held, then down")
+        }
+        defer {
+            Task {
+                await healthy.stop()
+                await held.stop()
+            }
+        }
+        let ingresses = [
+            ingress("prod", "fast", tls: [(["fast.mybinder.org"], "tls-fast")]),
+            ingress(
+                "prod", "adopted", annotations: ["cert-manager.io/cluster-issuer": "held"],
+                tls: [(["adopted.mybinder.org"], "tls-adopted")]),
+        ]
+        let heldIssuer = try #require(
+            try IssuerLoader.parse(
+                """
+                kind: ClusterIssuer
+                metadata: {name: held}
+                spec: {acme: {server: "http://127.0.0.1:\(held.port)/dir", privateKeySecretRef: {name: held-account}}}
+                """, source: "issuers/held.yaml"
+            ).first)
+        let fixture = try await RunFixture.make(
+            .local, ingresses: ingresses, server: healthy.directoryURL, caBundle: nil, port: port
+        ).with {
+            $0.issuers["held"] = heldIssuer
+            $0.acmeRequestTimeout = .seconds(60)
+        }
+        defer { Task { await fixture.fixture.stop() } }
+        // A run that waited for the held CA before issuing would wait for ever: after 15 s the
+        // gate opens on its own, and says so.
+        let watchdog = Shared(false)
+        let opener = Task {
+            try await Task.sleep(for: .seconds(15))
+            watchdog.value.withLock { $0 = true }
+            await gate.open()
+        }
+        defer { opener.cancel() }
+        // Adopted from kube-lego, valid and not due: its window is asked of the held CA first.
+        let authority = try TestCertificateAuthority()
+        let key = try PrivateKey(generating: .ecdsaP256)
+        let pem = try authority.issuePEM(
+            for: key, names: ["adopted.mybinder.org"], notBefore: Date().addingTimeInterval(-86_400),
+            notAfter: Date().addingTimeInterval(80 * 86_400))
+        _ = try await fixture.fixture.store.create(
+            tlsSecret(
+                "prod", "tls-adopted",
+                data: ["tls.crt": Data(pem.utf8), "tls.key": Data(try key.pemRepresentation().utf8)]))
+        let lines = FinishedLines()
+        var run = fixture.run
+        run.progress = lines
+        let running = Task { [run] in try await run.run(fixture.options) }
+        var told = lines.lines.makeAsyncIterator()
+
+        let first = try #require(await told.next())
+        #expect(first.desired.id == "prod/tls-fast" && first.outcome == .issued, "\(first.outcome)")
+        #expect(try await fixture.fixture.store.secret(namespace: "prod", name: "tls-fast") != nil)
+        #expect(await gate.held > 0, "stored while the held CA has not answered the re-check")
+        #expect(!watchdog.value.withLock { $0 }, "the held CA's re-check did not hold the other issuer back")
+
+        await gate.open()
+        let report = try await running.value
+        let adopted = try #require(report.certificates.first { $0.desired.id == "prod/tls-adopted" })
+        #expect(adopted.outcome != .issued, "left as it is: \(adopted.outcome)")
+        #expect(
+            report.warnings.contains { $0.contains("cannot read the directory of issuer held") }, "\(report.warnings)")
     }
 
     @Test(

@@ -175,38 +175,23 @@ public struct CertificateRun: Sendable {
         return RunState(inventory: inventory, entries: entries, started: now())
     }
 
-    /// Under the lock: the due ARI re-checks (and the plan made again from their answers), then
-    /// the issue and store stages, then the report.
+    /// Under the lock: the issue and store stages of what is due, beside the due ARI re-checks
+    /// (so that a CA that does not answer them delays no other issuer's certificates), then
+    /// what their answers made due, then the report. `renew` and `revoke` mark their
+    /// certificates first, from what the re-checks found.
     private func locked(_ read: RunState, checksDue: Bool, keeper: LockKeeper, options: Options) async throws
         -> RunReport
     {
         var state = read
         try await readDueAgain(&state, options: options)
         let storage = storage(options)
-        if checksDue {
-            let renewalInfo = RenewalInfoCheck(
-                reader: store, transport: transport, logger: logger, warnings: warnings,
-                observer: { [observer, counter = state.counter] record in
-                    counter.add(record)
-                    observer?(record)
-                }, requestTimeout: options.acmeRequestTimeout)
-            let (entries, answers, reread) = await renewalInfo.refresh(
-                state.entries, planned: state.planned.map(\.1), issuers: options.issuers,
-                plan: { decide($0, options: options, now: read.started) }, now: state.started)
-            // Only what was read again or answered is planned again.
-            var changed = reread.union(answers.keys)
-            state.entries = entries
-            // Records are written under the lock only: a run that lost it meanwhile stores none.
-            if keeper.lostReason() == nil {
-                for (index, entry) in await storage.store(answers) {
-                    state.entries[index] = entry
-                    changed.insert(index)
-                }
-            }
-            if !changed.isEmpty { plan(&state, options: options, only: changed) }
-        }
         var marks: [RenewalMark] = []
         if let renewal = options.renewal {
+            if checksDue {
+                apply(
+                    await recheck(state, options: options, storage: storage, keeper: keeper), to: &state,
+                    options: options)
+            }
             for (index, entry) in state.entries.enumerated() where renewal.certificates.contains(entry.desired.id) {
                 let revoked = try await revoke(entry, renewal.revocation, options: options, keeper: keeper)
                 var (mark, now) = await storage.mark(
@@ -219,19 +204,76 @@ public struct CertificateRun: Sendable {
             plan(&state, options: options)
             if !renewal.issueNow { state.due = [] }
         }
-        // Only re-checks or marks due: no responder to start.
-        if !state.due.isEmpty {
-            for result in try await issue(
-                state.due, options: options, counter: state.counter, storage: storage, stored: state.stored,
-                keeper: keeper, wanted: Set(state.inventory.entries.map(\.desired.id)))
-            {
-                state.reports[result.desired.id] = result
-            }
+        let before = state
+        async let rechecking =
+            checksDue && options.renewal == nil
+            ? recheck(before, options: options, storage: storage, keeper: keeper) : nil
+        var issued = try await issueDue(before, options: options, storage: storage, keeper: keeper)
+        if let rechecked = await rechecking {
+            // What the CA's answers made due (a window moved into the past) is issued now.
+            apply(rechecked, to: &state, options: options)
+            for (id, report) in issued { state.reports[id] = report }
+            state.due = state.due.filter { issued[$0.0.desired.id] == nil }
+            issued.merge(try await issueDue(state, options: options, storage: storage, keeper: keeper)) { $1 }
         }
+        for (id, report) in issued { state.reports[id] = report }
         var outcome = finish(state, lockHeld: false)
         outcome.lockLost = keeper.lostReason()
         outcome.marks = marks
         return try await deliver(outcome, state, options: options)
+    }
+
+    /// What the ARI re-checks found: the entries as read again, and which changed.
+    struct Rechecked: Sendable {
+        var entries: [Inventory.Entry]
+        var changed: Set<Int>
+    }
+
+    /// The due ARI re-checks, their records stored (only while the lock is held).
+    private func recheck(_ state: RunState, options: Options, storage: CertificateStorage, keeper: LockKeeper) async
+        -> Rechecked
+    {
+        let renewalInfo = RenewalInfoCheck(
+            reader: store, transport: transport, logger: logger, warnings: warnings,
+            observer: { [observer, counter = state.counter] record in
+                counter.add(record)
+                observer?(record)
+            }, requestTimeout: options.acmeRequestTimeout)
+        let started = state.started
+        let (entries, answers, reread) = await renewalInfo.refresh(
+            state.entries, planned: state.planned.map(\.1), issuers: options.issuers,
+            plan: { [self] in decide($0, options: options, now: started) }, now: started)
+        // Only what was read again or answered is planned again.
+        var rechecked = Rechecked(entries: entries, changed: reread.union(answers.keys))
+        if keeper.lostReason() == nil {
+            for (index, entry) in await storage.store(answers) {
+                rechecked.entries[index] = entry
+                rechecked.changed.insert(index)
+            }
+        }
+        return rechecked
+    }
+
+    /// The re-checks' entries in the state, planned again.
+    private func apply(_ rechecked: Rechecked, to state: inout RunState, options: Options) {
+        for index in rechecked.changed { state.entries[index] = rechecked.entries[index] }
+        if !rechecked.changed.isEmpty { plan(&state, options: options, only: rechecked.changed) }
+    }
+
+    /// The issue and store stages of `state.due` (nothing to start when none is due); the
+    /// reports by certificate.
+    private func issueDue(_ state: RunState, options: Options, storage: CertificateStorage, keeper: LockKeeper)
+        async throws -> [String: CertificateReport]
+    {
+        guard !state.due.isEmpty else { return [:] }
+        var reports: [String: CertificateReport] = [:]
+        for result in try await issue(
+            state.due, options: options, counter: state.counter, storage: storage, stored: state.stored,
+            keeper: keeper, wanted: Set(state.inventory.entries.map(\.desired.id)))
+        {
+            reports[result.desired.id] = result
+        }
+        return reports
     }
 
     /// `certctl revoke`: the certificate revoked at the CA (only while this run holds the lock)

@@ -52,7 +52,7 @@ struct RenewalInfoCheck: Sendable {
 
     /// A client that asks renewalInfo (unauthenticated, so a throwaway key) and does not retry a
     /// CA it cannot reach: the next check of that CA's certificates is put off instead.
-    private func client(for issuer: Issuer) throws -> ACMEClient {
+    private func makeClient(for issuer: Issuer) throws -> ACMEClient {
         ACMEClient(
             configuration: .init(
                 directoryURL: issuer.server, tls: issuer.tls, requestTimeout: requestTimeout, transportRetries: 0),
@@ -71,59 +71,88 @@ struct RenewalInfoCheck: Sendable {
     /// renewal time, recorded with the next check; a CA without ARI leaves the record this
     /// certificate's with no next check; a failed fetch is asked again after
     /// ``RecordPolicy/renewalInfoRecheck``, and a CA that cannot be reached is not asked again
-    /// in this run (its other certificates are put off alike). Returns the entries as read again
-    /// and the records to store, by the entry's index, and which entries were read again.
-    /// `planned`: each entry's action as planned from the read (an entry read again is planned
-    /// anew by `plan`).
+    /// in this run (its other certificates are put off alike). Each issuer's certificates are
+    /// asked in turn, the issuers at once: one CA's silence delays only its own. Returns the
+    /// entries as read again and the records to store, by the entry's index, and which entries
+    /// were read again. `planned`: each entry's action as planned from the read (an entry read
+    /// again is planned anew by `plan`).
     func refresh(
         _ entries: [Inventory.Entry],
         planned: [PlannedAction],
         issuers: [IssuerKey: Issuer],
-        plan: (Inventory.Entry) -> PlannedAction,
+        plan: @escaping @Sendable (Inventory.Entry) -> PlannedAction,
         now time: Date
     ) async -> (entries: [Inventory.Entry], answers: [Int: Answer], reread: Set<Int>) {
-        var refreshed = entries
-        var reread: Set<Int> = []
-        var answers: [Int: Answer] = [:]
-        var clients: [IssuerKey: ACMEClient] = [:]
-        var unreachable: Set<IssuerKey> = []
-        // Issuers whose CA offers no ARI: their certificates are not read again, asked or
-        // written (an adopted Secret of such a CA costs the run one directory request, no write).
-        var withoutARI: Set<IssuerKey> = []
+        var byIssuer: [IssuerKey: (Issuer, [Int])] = [:]
         for (index, read) in entries.enumerated() {
             guard let issuer = Self.candidate(read, action: planned[index], issuers: issuers, now: time) else {
                 continue
             }
-            if clients[issuer.key] == nil, !unreachable.contains(issuer.key), !withoutARI.contains(issuer.key) {
-                do {
-                    let client = try client(for: issuer)
-                    if try await client.directory().renewalInfo == nil { withoutARI.insert(issuer.key) }
-                    clients[issuer.key] = client
-                } catch {
-                    unreachable.insert(issuer.key)
-                    warnings.add(
-                        "renewal-info \(issuer.key)",
-                        "cannot read the directory of issuer \(issuer.key) to check renewal windows; its certificates are asked at the next run: \(error)"
-                    )
-                }
+            byIssuer[issuer.key, default: (issuer, [])].1.append(index)
+        }
+        var refreshed = entries
+        var reread: Set<Int> = []
+        var answers: [Int: Answer] = [:]
+        await withTaskGroup(of: IssuerResult.self) { group in
+            for (issuer, indices) in byIssuer.values {
+                let mine = indices.map { ($0, entries[$0]) }
+                group.addTask { await refresh(mine, of: issuer, issuers: issuers, plan: plan, now: time) }
             }
-            guard !withoutARI.contains(issuer.key), !unreachable.contains(issuer.key),
+            for await result in group {
+                for (index, entry) in result.reread {
+                    refreshed[index] = entry
+                    reread.insert(index)
+                }
+                answers.merge(result.answers) { $1 }
+            }
+        }
+        return (refreshed, answers, reread)
+    }
+
+    /// What one issuer's re-checks came to.
+    private struct IssuerResult: Sendable {
+        var reread: [(Int, Inventory.Entry)] = []
+        var answers: [Int: Answer] = [:]
+    }
+
+    /// One issuer's certificates (`entries`, by index), in turn.
+    private func refresh(
+        _ entries: [(Int, Inventory.Entry)], of issuer: Issuer, issuers: [IssuerKey: Issuer],
+        plan: (Inventory.Entry) -> PlannedAction, now time: Date
+    ) async -> IssuerResult {
+        var result = IssuerResult()
+        let client: ACMEClient
+        do {
+            client = try makeClient(for: issuer)
+            // A CA without ARI: its certificates are not read again, asked or written (an
+            // adopted Secret of such a CA costs the run one directory request, no write).
+            guard try await client.directory().renewalInfo != nil else { return result }
+        } catch {
+            warnings.add(
+                "renewal-info \(issuer.key)",
+                "cannot read the directory of issuer \(issuer.key) to check renewal windows; its certificates are asked at the next run: \(error)"
+            )
+            return result
+        }
+        var reachable = true
+        for (index, read) in entries {
+            guard
                 let secret = try? await reader.secret(namespace: read.desired.namespace, name: read.desired.secretName)
             else { continue }
             var entry = read
             entry.current = CurrentCertificate(secret: secret)
-            refreshed[index] = entry
-            reread.insert(index)
+            result.reread.append((index, entry))
             guard let current = entry.current, let summary = current.summary,
-                let (certificateID, issuer) = Self.target(entry, action: plan(entry), issuers: issuers, now: time)
+                let (certificateID, target) = Self.target(entry, action: plan(entry), issuers: issuers, now: time),
+                target.key == issuer.key
             else { continue }
             var record = RecordPolicy.afterRenewalInfoFailure(current.record, serial: summary.serialHex, now: time)
-            if !unreachable.contains(issuer.key), let client = clients[issuer.key] {
+            if reachable {
                 do {
                     record = try await ask(client, certificateID, current.record, summary: summary, entry, now: time)
                 } catch {
                     if let error = error as? ACMEError, [.transport, .timeout].contains(error.code) {
-                        unreachable.insert(issuer.key)
+                        reachable = false
                     }
                     warnings.add(
                         "renewal-info \(issuer.key)",
@@ -131,9 +160,9 @@ struct RenewalInfoCheck: Sendable {
                         metadata: ["secret": "\(entry.desired.id)"])
                 }
             }
-            answers[index] = Answer(entry: entry, record: record)
+            result.answers[index] = Answer(entry: entry, record: record)
         }
-        return (refreshed, answers, reread)
+        return result
     }
 
     /// One renewalInfo answer as the record it makes.
