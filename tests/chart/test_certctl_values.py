@@ -10,7 +10,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from chartlib import CHART, OPERATOR_API, find, lint_findings, render, validate
+from chartlib import CHART, OPERATOR_API, find, lint_findings, name_problems, render, validate
 
 POD_VALUES = {
     "nodeSelector": {"kubernetes.io/os": "linux", "pool": "system"},
@@ -167,6 +167,40 @@ def test_names_follow_name_and_fullname_overrides():
     assert find(objects, "CronJob")[0]["metadata"]["labels"]["app.kubernetes.io/name"] == "tlsctl"
     objects, _ = render({}, name="certctl-staging")
     assert find(objects, "CronJob", "certctl-staging"), "a release name containing the chart's is used as is"
+
+
+@pytest.mark.parametrize("release", [
+    "my.certctl",                      # helm install my.certctl: a Service name has no dot
+    "tls.example.net",
+    "a" * 53,                          # Helm's longest release name: RELEASE-certctl is 61
+    "platform-certificates-for-web-and-docs-clusters-42",
+    "x" * 50 + "--y",                  # cut at 52 before a dash: no trailing dash left
+])
+def test_every_name_is_one_the_api_server_takes(release):
+    """The names the API server refuses, which no OpenAPI schema catches: a Service named with a
+    dot, a CronJob over 52 characters. Dots become dashes; the full name is cut at 52."""
+    values = {"namespaces": ["web"], "gatewayAPI": True, "issuersFromCluster": True,
+              "prometheusRule": {"enabled": True}, "prometheus": {"serviceMonitor": {"enabled": True}}}
+    objects, manifests = render(values, name=release, api_versions=OPERATOR_API)
+    validate(objects)
+    assert name_problems(objects) == []
+    cronjob = find(objects, "CronJob")[0]["metadata"]["name"]
+    assert "." not in cronjob and len(cronjob) <= 52 and not cronjob.endswith("-")
+    assert find(objects, "Service")[0]["metadata"]["name"] == f"{cronjob}-exporter"
+    assert f"create job --from=cronjob/{cronjob} {cronjob}-now" in manifests["certctl/templates/NOTES.txt"]
+    # The Roles outside the release namespace: NAMESPACE.FULLNAME, the one dot theirs.
+    assert {r["metadata"]["name"] for r in find(objects, "Role", namespace="web")} == {f"certctl.{cronjob}", f"certctl.{cronjob}-exporter"}
+
+
+def test_a_name_the_api_server_would_refuse_is_refused_by_helm():
+    with pytest.raises(helm.HelmValuesError, match="fullnameOverride"):
+        render({"fullnameOverride": "a" * 53})
+    assert find(render({"fullnameOverride": "a" * 52})[0], "CronJob", "a" * 52)
+    # A release name beginning with a digit (Helm allows it): the exporter's Service may not.
+    with pytest.raises(helm.HelmRenderError, match="the exporter's Service would be named 1st-certctl-exporter .* set fullnameOverride"):
+        render(name="1st")
+    assert find(render({"fullnameOverride": "tls-1st"}, name="1st")[0], "Service", "tls-1st-exporter")
+    assert not name_problems(render({"exporter": {"enabled": False}}, name="1st")[0])
 
 
 def test_exporter_selects_its_release_only():

@@ -1,21 +1,20 @@
 {{- /* The chart's name (nameOverride) and the name every object is named from
 (fullnameOverride, else RELEASE-NAME, or RELEASE when it already contains NAME: the documented
-`helm install certctl ...` names everything certctl). */}}
+`helm install certctl ...` names everything certctl). A release name may have dots
+(`helm install my.certctl`), a Service's name may not: dots become dashes. At most 52
+characters, a CronJob's limit (its Jobs add 11), so that every name made from it fits: the
+longest, FULLNAME-exporter (a Service: 63), is 61. */}}
 {{- define "certctl.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "certctl.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
+{{- $full := .Values.fullnameOverride }}
+{{- if not $full }}
 {{- $name := include "certctl.name" . }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- $full = ternary .Release.Name (printf "%s-%s" .Release.Name $name) (contains $name .Release.Name) }}
 {{- end }}
-{{- end }}
+{{- regexReplaceAll "-+$" ($full | replace "." "-" | trunc 52) "" }}
 {{- end }}
 
 {{- /* Objects outside the release namespace (the Roles in managed namespaces, the
@@ -26,7 +25,7 @@ collide there (a namespace has no dot, so the first dot splits the two). */}}
 {{- end }}
 
 {{- define "certctl.exporterName" -}}
-{{- printf "%s-exporter" (include "certctl.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- printf "%s-exporter" (include "certctl.fullname" .) }}
 {{- end }}
 
 {{- define "certctl.serviceAccountName" -}}
@@ -184,8 +183,13 @@ the Prometheus operator's API (helm template: --api-versions monitoring.coreos.c
 {{- end }}
 {{- end }}
 
-{{- /* Value combinations that render but can only fail when the job runs. */}}
+{{- /* Value combinations that render but can only fail when the job runs, or that the API
+server refuses. */}}
 {{- define "certctl.validate" -}}
+{{- $fullname := include "certctl.fullname" . }}
+{{- if and .Values.exporter.enabled (not (regexMatch "^[a-z]" $fullname)) }}
+{{- fail (printf "the exporter's Service would be named %s-exporter (from the release name %q), and a Service's name must begin with a letter: set fullnameOverride to a name that does" $fullname .Release.Name) }}
+{{- end }}
 {{- $issuers := .Values.issuers | default dict }}
 {{- $http01 := $issuers.http01 | default dict }}
 {{- if and (hasKey $http01 "gatewayHTTPRoute") (not .Values.gatewayAPI) }}
