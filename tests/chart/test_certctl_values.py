@@ -148,6 +148,41 @@ def test_labels_common_and_sanitised(tmp_path):
         assert document["metadata"]["labels"]["helm.sh/chart"] == "certctl-0.2.0_build.7"
 
 
+@pytest.mark.parametrize("values, named", [
+    ({"commonLabels": {"app.kubernetes.io/instance": "web"}}, "commonLabels sets app.kubernetes.io/instance"),
+    ({"commonLabels": {"app.kubernetes.io/name": "tls"}}, "commonLabels sets app.kubernetes.io/name"),
+    ({"podLabels": {"app.kubernetes.io/component": "tls"}}, "podLabels sets app.kubernetes.io/component"),
+    ({"podLabels": {"app.kubernetes.io/instance": "web"}}, "podLabels sets app.kubernetes.io/instance"),
+    ({"commonLabels": {"helm.sh/chart": "tls"}}, "commonLabels sets helm.sh/chart"),
+    ({"dashboard": {"labels": {"app.kubernetes.io/version": "2"}}}, "dashboard.labels sets app.kubernetes.io/version"),
+    ({"prometheus": {"serviceMonitor": {"enabled": True, "labels": {"app.kubernetes.io/name": "x"}}}},
+     "prometheus.serviceMonitor.labels sets app.kubernetes.io/name"),
+])
+def test_a_label_the_chart_sets_cannot_be_given_again(values, named):
+    """It would be a key twice in the object's labels (refused at apply) and, for the selector's,
+    a Deployment whose selector and pod labels disagree: refused, naming the value."""
+    with pytest.raises(helm.HelmRenderError) as refused:
+        render(values, api_versions=OPERATOR_API)
+    assert named in str(refused.value) and "remove" in str(refused.value)
+
+
+def test_labels_given_in_two_values_are_one_key():
+    """commonLabels and podLabels (or a monitor's, the rule's, the dashboard's labels) naming the
+    same label: one key, the more particular value."""
+    values = {"commonLabels": {"team": "platform", "tier": "infra"}, "podLabels": {"team": "pods"},
+              "dashboard": {"labels": {"grafana_dashboard": "1", "team": "grafana"}},
+              "prometheusRule": {"enabled": True, "labels": {"team": "alerts"}},
+              "prometheus": {"podMonitor": {"enabled": True, "labels": {"team": "scrape"}}}}
+    objects, _ = render(values, api_versions=OPERATOR_API)  # the strict loader refuses a key twice
+    validate(objects)
+    for component, pod in pods(objects).items():
+        assert pod["metadata"]["labels"]["team"] == "pods" and pod["metadata"]["labels"]["tier"] == "infra", component
+    assert find(objects, "ConfigMap", "certctl-dashboard")[0]["metadata"]["labels"]["team"] == "grafana"
+    assert find(objects, "PrometheusRule")[0]["metadata"]["labels"]["team"] == "alerts"
+    assert find(objects, "PodMonitor")[0]["metadata"]["labels"]["team"] == "scrape"
+    assert find(objects, "CronJob")[0]["metadata"]["labels"]["team"] == "platform"
+
+
 def keys(objects):
     return [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
 

@@ -59,24 +59,37 @@ app.kubernetes.io/name: {{ include "certctl.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{- /* An object's labels: the chart's, then commonLabels merged with the object's own (a
+monitor's, the rule's, the dashboard's labels; a pod's podLabels), which win. Called with the
+context, or (list CONTEXT EXTRA). One map, so that a label given twice is one key (YAML with a
+key twice is refused). The keys the chart sets itself cannot be given (certctl.validate). */}}
 {{- define "certctl.labels" -}}
-{{ include "certctl.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "certctl.labelValue" (include "certctl.imageTag" .) | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ include "certctl.chart" . }}
-{{- with .Values.commonLabels }}
+{{- $ := . }}
+{{- $extra := dict }}
+{{- if kindIs "slice" . }}
+{{- $ = index . 0 }}
+{{- $extra = index . 1 | default dict }}
+{{- end }}
+{{ include "certctl.selectorLabels" $ }}
+app.kubernetes.io/version: {{ include "certctl.labelValue" (include "certctl.imageTag" $) | quote }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+helm.sh/chart: {{ include "certctl.chart" $ }}
+{{- with mergeOverwrite (deepCopy ($.Values.commonLabels | default dict)) (deepCopy $extra) }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
 
-{{- /* A pod's labels: the object's, its component, and podLabels. */}}
+{{- /* The labels the chart sets itself: commonLabels, podLabels and the other labels values may
+not name them (the selectors match the first three). */}}
+{{- define "certctl.chartLabelKeys" -}}
+{{- toJson (list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "helm.sh/chart") }}
+{{- end }}
+
+{{- /* A pod's labels: the object's, podLabels, and its component. */}}
 {{- define "certctl.podLabels" -}}
 {{- $ := index . 0 }}
-{{- include "certctl.labels" $ }}
+{{- include "certctl.labels" (list $ $.Values.podLabels) }}
 app.kubernetes.io/component: {{ index . 1 }}
-{{- with $.Values.podLabels }}
-{{ toYaml . }}
-{{- end }}
 {{- end }}
 
 {{- /* image.tag: a number too (`--set image.tag=1`), and the chart's appVersion when empty. */}}
@@ -186,6 +199,14 @@ the Prometheus operator's API (helm template: --api-versions monitoring.coreos.c
 {{- /* Value combinations that render but can only fail when the job runs, or that the API
 server refuses. */}}
 {{- define "certctl.validate" -}}
+{{- $labelValues := dict "commonLabels" .Values.commonLabels "podLabels" .Values.podLabels "prometheus.serviceMonitor.labels" .Values.prometheus.serviceMonitor.labels "prometheus.podMonitor.labels" .Values.prometheus.podMonitor.labels "prometheusRule.labels" .Values.prometheusRule.labels "dashboard.labels" .Values.dashboard.labels }}
+{{- range $value, $labels := $labelValues }}
+{{- range $key := include "certctl.chartLabelKeys" $ | fromJsonArray }}
+{{- if hasKey ($labels | default dict) $key }}
+{{- fail (printf "%s sets %s, a label the chart sets itself (the exporter's selector and its Service's match app.kubernetes.io/name, /instance and /component; a key given twice makes the object invalid): remove %s from %s" $value $key $key $value) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $fullname := include "certctl.fullname" . }}
 {{- if and .Values.exporter.enabled (not (regexMatch "^[a-z]" $fullname)) }}
 {{- fail (printf "the exporter's Service would be named %s-exporter (from the release name %q), and a Service's name must begin with a letter: set fullnameOverride to a name that does" $fullname .Release.Name) }}
