@@ -332,18 +332,45 @@ def test_the_crd_validation_refuses_what_the_operator_would_not_take():
             validate([bad])
 
 
+def dashboard_model(configmap):
+    [(key, text)] = configmap["data"].items()
+    return key, json.loads(text)
+
+
 def test_dashboard_for_grafanas_sidecar():
     values = {"dashboard": {"labels": {"grafana_dashboard": "certctl"}, "annotations": {"grafana_folder": "TLS"}, "namespace": "monitoring"}}
     objects, _ = render(values)
     validate(objects)
-    [dashboard] = find(objects, "ConfigMap", "certctl-dashboard")
+    # In Grafana's namespace: named with the release's namespace, as the Roles outside it are.
+    [dashboard] = find(objects, "ConfigMap", "certctl.certctl-dashboard")
     assert dashboard["metadata"]["namespace"] == "monitoring"
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "certctl"
     assert dashboard["metadata"]["annotations"] == {"grafana_folder": "TLS"}
-    assert json.loads(dashboard["data"]["certctl.json"])["uid"] == "certctl"
+    key, model = dashboard_model(dashboard)
+    assert key == "certctl.certctl.json" and model["title"] == "certctl (certctl/certctl)"
+    shipped = json.loads((CHART / "files" / "certctl-dashboard.json").read_text())
+    assert {k: v for k, v in model.items() if k not in ("uid", "title")} == {k: v for k, v in shipped.items() if k not in ("uid", "title")}
     default = find(render()[0], "ConfigMap", "certctl-dashboard")[0]
     assert default["metadata"]["labels"]["grafana_dashboard"] == "1" and default["metadata"]["namespace"] == "certctl"
-    assert not find(render({"dashboard": {"enabled": False}})[0], "ConfigMap", "certctl-dashboard")
+    assert dashboard_model(default)[1]["uid"] == model["uid"], "the same release: the same dashboard"
+    assert sorted(c["metadata"]["name"] for c in find(render({"dashboard": {"enabled": False}})[0], "ConfigMap")) == ["certctl-alert-rules", "certctl-issuers"]
+
+
+def test_two_releases_dashboards_are_two_in_grafana():
+    """Two releases sending their dashboards to Grafana's namespace: two ConfigMaps, two files
+    in the sidecar's folder, two uids (Grafana keeps one dashboard per uid) and titles."""
+    seen = []
+    for name, namespace in [("certctl", "certctl"), ("certctl", "team-b"), ("certctl-staging", "certctl")]:
+        objects, _ = render({"dashboard": {"namespace": "monitoring"}}, name=name, namespace=namespace)
+        [dashboard] = find(objects, "ConfigMap", namespace="monitoring")
+        key, model = dashboard_model(dashboard)
+        assert re.fullmatch(r"[a-z0-9-]{1,40}", model["uid"]), "Grafana's uid: at most 40 of these"
+        seen.append((dashboard["metadata"]["name"], key, model["uid"], model["title"]))
+    for field in range(4):
+        assert len({s[field] for s in seen}) == 3, seen
+    # The longest full name still gives a uid Grafana takes.
+    [dashboard] = find(render(name="a" * 53)[0], "ConfigMap", "a" * 52 + "-dashboard")
+    assert len(dashboard_model(dashboard)[1]["uid"]) <= 40
 
 
 REFUSED = [

@@ -273,8 +273,10 @@ def test_dashboard_is_grafana_json():
     objects, _ = render("prod")
     dashboard = find(objects, "ConfigMap", "certctl-dashboard")[0]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
-    model = json.loads(dashboard["data"]["certctl.json"])
-    assert model["uid"] == "certctl"
+    [(key, text)] = dashboard["data"].items()
+    model = json.loads(text)
+    assert key == "prod.certctl.json" and model["title"] == "certctl (prod/certctl)"
+    assert model["uid"].startswith("certctl-") and len(model["uid"]) <= 40
     expressions = [t["expr"] for p in model["panels"] for t in p["targets"]]
     assert any("certctl_certificate_not_after_timestamp_seconds" in e for e in expressions)
 
@@ -323,7 +325,7 @@ def test_prometheus_and_grafana_are_wired_to_the_rules_and_the_dashboard():
     assert files == ["/etc/config/recording_rules.yml", "/etc/config/alerting_rules.yml", "/etc/config/rules",
                      "/etc/config/alerts", f"{mount['mountPath']}/certctl.rules.yml"]
     assert not mount["mountPath"].startswith("/etc/config"), "not inside the server's own ConfigMap mount"
-    [dashboard] = [o for o in find(objects, "ConfigMap") if "certctl.json" in o.get("data", {})]
+    [dashboard] = [o for o in find(objects, "ConfigMap") if any(k.endswith(".json") for k in o.get("data", {}))]
     sidecar = meta["grafana"]["sidecar"]["dashboards"]
     assert sidecar["enabled"] is True
     assert dashboard["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
