@@ -330,6 +330,24 @@ def test_prometheus_and_grafana_are_wired_to_the_rules_and_the_dashboard():
     assert sidecar["enabled"] is True
     assert dashboard["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
     assert dashboard["metadata"]["namespace"] == "prod", "Grafana's namespace: the release's"
+    # The Ingresses name the two Services as the dependencies name them with these values,
+    # whatever the release is called (the charts' fullname helpers read fullnameOverride and
+    # server.fullnameOverride; else they would be RELEASE-grafana and RELEASE-prometheus-server).
+    services = {i["name"]: i["service"] for i in meta["ingresses"]}
+    assert services["grafana"] == meta["grafana"]["fullnameOverride"] == "grafana"
+    assert services["prometheus"] == meta["prometheus"]["server"]["fullnameOverride"] == "prometheus-server"
+    # Grafana has a Prometheus datasource, the prometheus chart's server (its Service's port
+    # 80), and every panel of the dashboard queries the datasource its variable chooses.
+    [source] = meta["grafana"]["datasources"]["datasources.yaml"]["datasources"]
+    assert source["type"] == "prometheus" and source["isDefault"] is True and source["access"] == "proxy"
+    assert source["url"] == f"http://{meta['prometheus']['server']['fullnameOverride']}"
+    [(_, text)] = dashboard["data"].items()
+    model = json.loads(text)
+    [variable] = model["templating"]["list"]
+    assert variable["type"] == "datasource" and variable["query"] == source["type"]
+    for panel in model["panels"]:
+        assert panel["datasource"] == {"type": source["type"], "uid": "${" + variable["name"] + "}"}, panel["title"]
+        assert all(t["datasource"] == panel["datasource"] for t in panel["targets"]), panel["title"]
     # Both dependencies stay off until fetched; their values are there for when they are on.
     assert meta["prometheus"]["enabled"] is False and meta["grafana"]["enabled"] is False
 
