@@ -62,6 +62,42 @@ def test_extra_env_and_args():
     assert exporter["args"][-1] == "--cache-seconds=60" and "--key-type=rsa-2048" not in exporter["args"]
 
 
+@pytest.mark.parametrize("value, args, instead", [
+    ("extraArgs", ["-n", "web"], "set namespaces instead"),
+    ("extraArgs", ["-nweb"], "set namespaces instead"),
+    ("extraArgs", ["--namespace=web"], "set namespaces instead"),
+    ("extraArgs", ["--namespace", "web"], "set namespaces instead"),
+    ("extraArgs", ["-A"], "list the namespaces in namespaces instead"),
+    ("extraArgs", ["--all-namespaces"], "list the namespaces in namespaces instead"),
+    ("extraArgs", ["--issuers=/etc/issuers"], "set issuers.extra instead"),
+    ("extraArgs", ["--issuers", "/etc/issuers"], "set issuers.extra instead"),
+    ("extraArgs", ["--default-issuer=letsencrypt-staging"], "set defaultIssuer instead"),
+    ("extraArgs", ["--default-issuer", "letsencrypt-staging"], "set defaultIssuer instead"),
+    ("extraArgs", ["--issuers-from-cluster"], "set issuersFromCluster instead"),
+    ("extraArgs", ["--http01-listen=0.0.0.0:80"], "set http01Port instead"),
+    ("extraArgs", ["--http01-listen", "0.0.0.0:80"], "set http01Port instead"),
+    ("extraArgs", ["--kubeconfig=/k"], "remove it: in the pod certctl uses its ServiceAccount"),
+    ("extraArgs", ["--context", "prod"], "remove it: in the pod certctl uses its ServiceAccount"),
+    ("extraArgs", ["--manifests=/m"], "remove it: the chart runs certctl on the cluster"),
+    ("extraArgs", ["--state", "/s"], "remove it: the chart runs certctl on the cluster"),
+    ("exporter.extraArgs", ["--listen=0.0.0.0:9000"], "set exporter.port instead"),
+    ("exporter.extraArgs", ["--listen", "0.0.0.0:9000"], "set exporter.port instead"),
+    ("exporter.extraArgs", ["-n", "web"], "set namespaces instead"),
+])
+def test_extra_args_that_change_what_the_chart_set_up_are_refused(value, args, instead):
+    """An argument that would take certctl past the RBAC, mounts and ports the chart made."""
+    values = {"extraArgs": args} if value == "extraArgs" else {"exporter": {"extraArgs": args}}
+    with pytest.raises(helm.HelmRenderError) as refused:
+        render(values)
+    assert f'{value} has "{args[0]}", which changes what the chart sets up: {instead}' in str(refused.value)
+
+
+def test_extra_args_that_change_nothing_set_up_are_passed():
+    args = ["--key-type=rsa-2048", "--dry-run", "--lease-seconds", "600", "--acme-timeout=60"]
+    objects, _ = render({"extraArgs": args, "exporter": {"extraArgs": ["--cache-seconds=60"]}})
+    assert pods(objects)["job"]["spec"]["containers"][0]["args"][-5:] == args
+
+
 def test_cron_job_settings():
     objects, manifests = render({"suspend": True, "timeZone": "Europe/Berlin", "ttlSecondsAfterFinished": 86400})
     validate(objects)

@@ -229,6 +229,35 @@ server refuses. */}}
 {{- fail (printf "defaultIssuer is %q, which is no issuer of this chart (%s): set defaultIssuer to one of them, add it under issuers.extra, or set issuersFromCluster: true to use a ClusterIssuer of the cluster" .Values.defaultIssuer (join ", " $names)) }}
 {{- end }}
 {{- end }}
+{{- /* extraArgs that change what the chart set up (its RBAC, mounts, ports, the in-cluster
+mode): each names the value to set instead. A flag with or without =VALUE; a single-dash
+argument is -n or -A (the only short options of run and serve), alone or grouped. */}}
+{{- $setUp := dict
+  "-n" "set namespaces instead (the chart passes --namespace for each and grants a Role in each)"
+  "--namespace" "set namespaces instead (the chart passes --namespace for each and grants a Role in each)"
+  "-A" "list the namespaces in namespaces instead (the chart grants in the namespaces it names, nothing cluster-wide)"
+  "--all-namespaces" "list the namespaces in namespaces instead (the chart grants in the namespaces it names, nothing cluster-wide)"
+  "--issuers" "set issuers.extra instead (the chart mounts its issuers ConfigMap at --issuers)"
+  "--default-issuer" "set defaultIssuer instead"
+  "--issuers-from-cluster" "set issuersFromCluster instead (it adds the ClusterRole to read them)"
+  "--http01-listen" "set http01Port instead (the port the pod declares)"
+  "--listen" "set exporter.port instead (the port the Service and the scrape target)"
+  "--kubeconfig" "remove it: in the pod certctl uses its ServiceAccount (serviceAccount.*)"
+  "--context" "remove it: in the pod certctl uses its ServiceAccount (serviceAccount.*)"
+  "--manifests" "remove it: the chart runs certctl on the cluster, where local mode has no place"
+  "--state" "remove it: the chart runs certctl on the cluster, where local mode has no place"
+}}
+{{- range $value, $args := dict "extraArgs" .Values.extraArgs "exporter.extraArgs" .Values.exporter.extraArgs }}
+{{- range $arg := $args | default list }}
+{{- $flag := regexReplaceAll "=.*$" $arg "" }}
+{{- if regexMatch "^-[^-]" $flag }}
+{{- $flag = ternary "-n" (ternary "-A" "" (contains "A" $flag)) (contains "n" $flag) }}
+{{- end }}
+{{- if hasKey $setUp $flag }}
+{{- fail (printf "%s has %q, which changes what the chart sets up: %s" $value $arg (get $setUp $flag)) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and .Values.prometheus.podMonitor.enabled .Values.prometheus.serviceMonitor.enabled }}
 {{- fail "prometheus.podMonitor.enabled and prometheus.serviceMonitor.enabled are both true: the exporter would be scraped twice (every sum and alert doubled); enable one" }}
 {{- end }}
