@@ -141,6 +141,8 @@ def test_an_issuer_of_your_own_replaces_a_bundled_one_of_its_name():
         ({"extraEnv": [{"value": "http://proxy:3128"}]}, "name"),
         ({"extraArgs": "--key-type=rsa-2048"}, "extraArgs"),
         ({"timeZone": "Berlin time"}, "timeZone"),
+        ({"timeZone": "Local"}, "timeZone"),  # the API server: "must be an explicit time zone"
+        ({"timeZone": "local"}, "timeZone"),
         ({"ttlSecondsAfterFinished": -1}, "ttlSecondsAfterFinished"),
         ({"suspend": "yes"}, "suspend"),
         ({"fullnameOverride": "TLS_keeper"}, "fullnameOverride"),

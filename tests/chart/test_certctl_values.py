@@ -107,6 +107,8 @@ def test_cron_job_settings():
     assert "suspended (suspend: true)" in manifests["certctl/templates/NOTES.txt"]
     plain = find(render()[0], "CronJob")[0]["spec"]
     assert plain["suspend"] is False and "timeZone" not in plain and "ttlSecondsAfterFinished" not in plain["jobTemplate"]["spec"]
+    for zone in ["UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "Europe/Lisbon"]:
+        assert find(render({"timeZone": zone})[0], "CronJob")[0]["spec"]["timeZone"] == zone
     zero = find(render({"ttlSecondsAfterFinished": 0})[0], "CronJob")[0]["spec"]["jobTemplate"]["spec"]
     assert zero["ttlSecondsAfterFinished"] == 0, "0 (removed at once) is a value, not unset"
 
