@@ -465,3 +465,15 @@ def test_notes_without_the_exporter():
     assert "certctl status -n certctl" in notes
     objects, _ = render({"exporter": {"enabled": False}, "namespaces": ["web"]})
     assert not any("exporter" in o["metadata"]["name"] for o in objects)
+
+
+@pytest.mark.parametrize("exporter", [True, False])
+def test_notes_show_the_status_of_the_managed_namespaces(exporter):
+    """`certctl status -n RELEASE-NAMESPACE` finds nothing when the certificates are in web and
+    docs: the notes name the namespaces the release manages, as the job is given them."""
+    objects, manifests = render({"namespaces": ["web", "docs"], "exporter": {"enabled": exporter}})
+    notes = manifests["certctl/templates/NOTES.txt"]
+    assert "certctl status -n web -n docs\n" in notes + "\n"
+    assert "certctl status -n certctl" not in notes
+    args = find(objects, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith("--namespace=")] == ["--namespace=web", "--namespace=docs"]

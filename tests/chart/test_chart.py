@@ -306,6 +306,10 @@ def test_notes_tell_how_to_see_status():
     _, manifests = render("prod", {"certctl": {"exporter": {"enabled": False}}})
     notes = manifests["mybinder/templates/NOTES.txt"]
     assert "exporter" not in notes and "port-forward" not in notes and "certctl status -n prod" in notes
+    # Managing other namespaces: the status of those.
+    _, manifests = render("prod", {"certctl": {"namespaces": ["web", "docs"]}})
+    notes = manifests["mybinder/templates/NOTES.txt"]
+    assert "certctl status -n web -n docs" in notes and "certctl status -n prod" not in notes
 
 
 def test_prometheus_and_grafana_are_wired_to_the_rules_and_the_dashboard():
