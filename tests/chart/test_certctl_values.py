@@ -413,11 +413,19 @@ def test_two_releases_dashboards_are_two_in_grafana():
 
 REFUSED = [
     ({"prometheus": {"serviceMonitor": {"enabled": True}}}, None,
-     "prometheus.serviceMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1"),
+     "prometheus.serviceMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1/ServiceMonitor .*--api-versions monitoring.coreos.com/v1/ServiceMonitor"),
     ({"prometheus": {"podMonitor": {"enabled": True}}}, None,
-     "prometheus.podMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1"),
+     "prometheus.podMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1/PodMonitor"),
     ({"prometheusRule": {"enabled": True}}, None,
-     "prometheusRule.enabled is true, but this cluster does not serve monitoring.coreos.com/v1 .* set prometheusRule.enabled to false"),
+     "prometheusRule.enabled is true, but this cluster does not serve monitoring.coreos.com/v1/PrometheusRule .* set prometheusRule.enabled to false"),
+    # A cluster serving monitoring.coreos.com/v1 but not the kind asked for (some of the
+    # operator's CRDs installed, or another project's in that group).
+    ({"prometheusRule": {"enabled": True}}, ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"],
+     "prometheusRule.enabled is true, but this cluster does not serve monitoring.coreos.com/v1/PrometheusRule"),
+    ({"prometheus": {"podMonitor": {"enabled": True}}}, ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"],
+     "prometheus.podMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1/PodMonitor"),
+    ({"prometheus": {"serviceMonitor": {"enabled": True}}}, ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/PodMonitor"],
+     "prometheus.serviceMonitor.enabled is true, but this cluster does not serve monitoring.coreos.com/v1/ServiceMonitor"),
     ({"prometheus": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}}, OPERATOR_API,
      "prometheus.podMonitor.enabled and prometheus.serviceMonitor.enabled are both true"),
     ({"exporter": {"enabled": False}, "prometheus": {"serviceMonitor": {"enabled": True}}}, OPERATOR_API,
@@ -444,7 +452,11 @@ def test_what_the_refusals_allow():
     validate(render(with_routes)[0])
     assert find(render({"defaultIssuer": "mine", "issuers": {"extra": {"mine": {"acme": {"server": "https://acme.internal/dir"}}}}})[0], "CronJob")
     assert find(render({"defaultIssuer": "letsencrypt", "issuersFromCluster": True})[0], "CronJob"), "a ClusterIssuer of the cluster"
-    assert find(render({"prometheusRule": {"enabled": True}}, api_versions=["monitoring.coreos.com/v1"])[0], "PrometheusRule")
+    # Each object where its kind is served, whatever else is.
+    assert find(render({"prometheusRule": {"enabled": True}}, api_versions=["monitoring.coreos.com/v1/PrometheusRule"])[0], "PrometheusRule")
+    for kind in ["serviceMonitor", "podMonitor"]:
+        served = ["monitoring.coreos.com/v1", f"monitoring.coreos.com/v1/{kind[0].upper()}{kind[1:]}"]
+        assert find(render({"prometheus": {kind: {"enabled": True}}}, api_versions=served)[0], kind[0].upper() + kind[1:])
 
 
 @pytest.mark.parametrize("extra", [None, {}])

@@ -188,11 +188,14 @@ extraEnv (e.g. HTTPS_PROXY to reach the CA). */}}
 {{- end }}
 {{- end }}
 
-{{- /* The monitors: enabled ones, each refused with a message where the cluster does not serve
-the Prometheus operator's API (helm template: --api-versions monitoring.coreos.com/v1). */}}
+{{- /* A Prometheus operator object (kind: ServiceMonitor, PodMonitor, PrometheusRule) asked for
+by the value .value: refused with a message where the cluster does not serve that kind
+(monitoring.coreos.com/v1/KIND: a cluster with some of the operator's CRDs may lack this one;
+helm template: --api-versions monitoring.coreos.com/v1/KIND). */}}
 {{- define "certctl.requireOperator" -}}
-{{- if not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") }}
-{{- fail (printf "%s is true, but this cluster does not serve monitoring.coreos.com/v1 (the Prometheus operator's CRDs): install the operator's CRDs first, or set %s to false%s" .value .value .hint) }}
+{{- $api := printf "monitoring.coreos.com/v1/%s" .kind }}
+{{- if not (.Capabilities.APIVersions.Has $api) }}
+{{- fail (printf "%s is true, but this cluster does not serve %s (the Prometheus operator's %s CRD): install the operator's CRDs first, or set %s to false%s (helm template: --api-versions %s)" .value $api .kind .value .hint $api) }}
 {{- end }}
 {{- end }}
 
