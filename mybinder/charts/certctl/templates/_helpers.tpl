@@ -261,6 +261,12 @@ argument is -n or -A (the only short options of run and serve), alone or grouped
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if and .Values.exporter.enabled .Values.serviceAccount.create .Values.exporter.serviceAccount.create }}
+{{- $account := include "certctl.serviceAccountName" . }}
+{{- if eq $account (include "certctl.exporterServiceAccountName" .) }}
+{{- fail (printf "the job's and the exporter's ServiceAccounts are both named %s, and both created (serviceAccount.create, exporter.serviceAccount.create): two ServiceAccounts of one name; set exporter.serviceAccount.name (or serviceAccount.name) to another name" $account) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.prometheus.podMonitor.enabled .Values.prometheus.serviceMonitor.enabled }}
 {{- fail "prometheus.podMonitor.enabled and prometheus.serviceMonitor.enabled are both true: the exporter would be scraped twice (every sum and alert doubled); enable one" }}
 {{- end }}
