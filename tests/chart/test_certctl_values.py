@@ -287,32 +287,56 @@ def test_exporter_selects_its_release_only():
 
 
 def test_two_releases_share_a_cluster():
-    """Three releases, as platform teams install them: a second one beside the first in the same
-    namespace, and one of the same name in another namespace; all manage `web`, with every
-    cluster-scoped switch on. Helm refuses to install an object another release owns: no two
-    objects may share a kind, namespace and name (or a kind and name, cluster-scoped)."""
+    """Three releases, as platform teams install them, one release per namespace (README.md):
+    each its own namespace and managed namespaces no other lists, one of them named as another
+    in another namespace, with every cluster-scoped switch on and the dashboards in one Grafana
+    namespace. Helm refuses to install an object another release owns: no two objects may share
+    a kind, namespace and name (or a kind and name, cluster-scoped)."""
     switches = {"gatewayAPI": True, "issuersFromCluster": True, "prometheusRule": {"enabled": True},
-                "prometheus": {"serviceMonitor": {"enabled": True}}}
+                "prometheus": {"serviceMonitor": {"enabled": True}}, "dashboard": {"namespace": "monitoring"}}
     releases = [
         ("certctl", "certctl", {**switches, "namespaces": ["web", "docs"]}),
-        ("certctl-staging", "certctl", {**switches, "namespaces": ["web"], "defaultIssuer": "letsencrypt-staging"}),
-        ("certctl", "team-b", {**switches, "namespaces": ["web", "team-b"]}),
+        ("certctl-staging", "certctl-staging", {**switches, "namespaces": ["web-staging"], "defaultIssuer": "letsencrypt-staging"}),
+        ("certctl", "team-b", {**switches, "namespaces": ["team-b", "team-b-apps"]}),
     ]
+    # The README's rule, which the chart cannot check (it sees one release): every namespace,
+    # own or managed, is one release's.
+    claimed = [{namespace, *values["namespaces"]} for _, namespace, values in releases]
+    assert all(not (a & b) for i, a in enumerate(claimed) for b in claimed[i + 1:]), claimed
     cluster = []
     for name, namespace, values in releases:
         objects, _ = render(values, name=name, namespace=namespace, api_versions=OPERATOR_API)
+        assert name_problems(objects) == []
         cluster += [o for o in objects if o["kind"] != "Pod"]  # the hook runs on `helm test` only
         hook = find(objects, "Pod")[0]
         assert hook["metadata"]["name"] == f"{name}-check" and hook["metadata"]["namespace"] == namespace
     seen = keys(cluster)
     duplicates = sorted({key for key in seen if seen.count(key) > 1})
     assert duplicates == [], duplicates
-    assert len(find(cluster, "Role", namespace="web")) == 6, "a job and an exporter Role per release"
+    for managed in ["web", "docs", "web-staging", "team-b-apps"]:
+        assert len(find(cluster, "Role", namespace=managed)) == 2, "a job and an exporter Role, one release's"
+    assert len(find(cluster, "Role", namespace="team-b")) == 4, "its own two and, managed, two more"
     assert len(find(cluster, "ClusterRole")) == 6
+    assert len(find(cluster, "ConfigMap", namespace="monitoring")) == 3, "a dashboard per release"
     # The selectors too: one release's exporter Service never selects another's pods.
     services = find(cluster, "Service")
     selectors = [json.dumps(s["spec"]["selector"], sort_keys=True) + s["metadata"]["namespace"] for s in services]
     assert len(set(selectors)) == len(services)
+
+
+def test_the_readmes_say_one_release_per_namespace():
+    """Two releases sharing a namespace do not take turns: the Lease and the run history have
+    fixed names in the release namespace, and each run deletes every solver object (by label) in
+    the namespaces it solves in and its own. Both READMEs say so, and neither says otherwise."""
+    from chartlib import REPOSITORY
+    for readme in [CHART / "README.md", REPOSITORY / "README.md"]:
+        text = " ".join(readme.read_text().split())
+        assert "take turns" not in text and "may manage the same" not in text, readme
+        assert "One release per namespace" in text, readme
+        for named in ["`certctl-run`", "`certctl-run-history`", "`certctl.io/http01-solver=true`"]:
+            assert named in text, (readme, named)
+    values = (CHART / "values.yaml").read_text()
+    assert "One release per namespace" in values
 
 
 @pytest.mark.parametrize("kind", ["serviceMonitor", "podMonitor"])
