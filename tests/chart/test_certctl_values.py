@@ -83,6 +83,7 @@ def test_extra_env_and_args():
     ("exporter.extraArgs", ["--listen=0.0.0.0:9000"], "set exporter.port instead"),
     ("exporter.extraArgs", ["--listen", "0.0.0.0:9000"], "set exporter.port instead"),
     ("exporter.extraArgs", ["-n", "web"], "set namespaces instead"),
+    ("extraArgs", ["--certctl-namespace=tls"], "remove it: certctl's own namespace (its Lease, accounts, run history) is the release namespace"),
 ])
 def test_extra_args_that_change_what_the_chart_set_up_are_refused(value, args, instead):
     """An argument that would take certctl past the RBAC, mounts and ports the chart made."""
@@ -90,6 +91,15 @@ def test_extra_args_that_change_what_the_chart_set_up_are_refused(value, args, i
     with pytest.raises(helm.HelmRenderError) as refused:
         render(values)
     assert f'{value} has "{args[0]}", which changes what the chart sets up: {instead}' in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["POD_NAME", "POD_NAMESPACE", "POD_IP", "CERTCTL_POD_LABELS_FILE", "CERTCTL_NAMESPACE"])
+def test_extra_env_that_changes_what_the_chart_set_up_is_refused(name):
+    """The pod's identity (the solver objects name and select it) and certctl's own namespace
+    (where the chart grants the Lease, accounts and run history) are the chart's: a second
+    entry of one name would override it."""
+    with pytest.raises(helm.HelmRenderError, match=f"extraEnv sets {name}: remove it, "):
+        render({"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}, {"name": name, "value": "x"}]})
 
 
 def test_extra_args_that_change_nothing_set_up_are_passed():

@@ -249,6 +249,7 @@ argument is -n or -A (the only short options of run and serve), alone or grouped
   "--context" "remove it: in the pod certctl uses its ServiceAccount (serviceAccount.*)"
   "--manifests" "remove it: the chart runs certctl on the cluster, where local mode has no place"
   "--state" "remove it: the chart runs certctl on the cluster, where local mode has no place"
+  "--certctl-namespace" "remove it: certctl's own namespace (its Lease, accounts, run history) is the release namespace, where the chart grants them; install the release there instead"
 }}
 {{- range $value, $args := dict "extraArgs" .Values.extraArgs "exporter.extraArgs" .Values.exporter.extraArgs }}
 {{- range $arg := $args | default list }}
@@ -259,6 +260,19 @@ argument is -n or -A (the only short options of run and serve), alone or grouped
 {{- if hasKey $setUp $flag }}
 {{- fail (printf "%s has %q, which changes what the chart sets up: %s" $value $arg (get $setUp $flag)) }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- /* extraEnv naming what the chart sets (the pod's identity, its own namespace). */}}
+{{- $podEnv := dict
+  "POD_NAME" "the chart sets it from the pod (the solver Services name it)"
+  "POD_NAMESPACE" "the chart sets it from the pod: certctl's own namespace is the release namespace, where the chart grants its Lease, accounts and run history"
+  "POD_IP" "the chart sets it from the pod (the solver EndpointSlices point at it)"
+  "CERTCTL_POD_LABELS_FILE" "the chart sets it (the solver Services select the pod's labels)"
+  "CERTCTL_NAMESPACE" "certctl's own namespace is the release namespace, where the chart grants its Lease, accounts and run history; install the release there instead"
+}}
+{{- range .Values.extraEnv | default list }}
+{{- if hasKey $podEnv .name }}
+{{- fail (printf "extraEnv sets %s: remove it, %s" .name (get $podEnv .name)) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.exporter.enabled .Values.serviceAccount.create .Values.exporter.serviceAccount.create }}
