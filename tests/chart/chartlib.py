@@ -6,6 +6,7 @@ authorizer over the rendered objects alone."""
 import functools
 import json
 import pathlib
+import re
 
 import helm_python as helm
 import jsonschema
@@ -22,11 +23,29 @@ OPERATOR_API = ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMon
                 "monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule"]
 
 
+class StrictLoader(yaml.SafeLoader):
+    """YAML as the API server's decoder takes it: a key twice in one mapping (commonLabels
+    repeating a label the chart sets) is an error, not the last value silently kept."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def objects_of(manifests):
     objects = []
     for path, text in manifests.items():
         if not path.endswith("NOTES.txt"):
-            objects += [document for document in yaml.safe_load_all(text) if document]
+            objects += [document for document in yaml.load_all(text, Loader=StrictLoader) if document]
     return objects
 
 
@@ -93,6 +112,37 @@ def validate(objects):
             kubernetes_validate.validate(meta, KUBERNETES_VERSION, strict=True)
             continue
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+RBAC_KINDS = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+
+
+def name_problems(objects):
+    """What the API server's validation says of each object's name and labels, which the
+    OpenAPI schemas do not carry: a Service's name is a DNS-1035 label (63, a letter first), a
+    CronJob's a DNS subdomain of at most 52 characters (its Jobs add 11), RBAC names a path
+    segment, every other a DNS subdomain (253); label values 63 characters of the allowed ones."""
+    problems = []
+    for document in objects:
+        kind, meta = document["kind"], document["metadata"]
+        name = meta["name"]
+        if kind == "Service":
+            ok = len(name) <= 63 and re.match(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name)
+        elif kind in RBAC_KINDS:
+            ok = name not in (".", "..") and "/" not in name and "%" not in name
+        elif kind == "CronJob":
+            ok = len(name) <= 52 and SUBDOMAIN.match(name)
+        else:
+            ok = len(name) <= 253 and SUBDOMAIN.match(name)
+        if not ok:
+            problems.append(f"{kind} name {name!r}")
+        for key, value in (meta.get("labels") or {}).items():
+            if len(str(value)) > 63 or not LABEL_VALUE.match(str(value)):
+                problems.append(f"{kind} {name}: label {key}={value!r}")
+    return problems
 
 
 def lint_findings(path, values, **options):

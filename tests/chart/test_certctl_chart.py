@@ -13,7 +13,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from chartlib import CHART, OPERATOR_API, REPOSITORY, find, lint_findings, objects_of, render, validate
+from chartlib import CHART, OPERATOR_API, REPOSITORY, find, lint_findings, name_problems, objects_of, render, validate
 
 EVERY_SWITCH = {
     "namespaces": ["web", "docs"],
@@ -65,6 +65,7 @@ def test_defaults_render_validate_and_lint_strictly():
     ]
     assert all(o["metadata"]["namespace"] == "certctl" for o in objects)
     validate(objects)
+    assert name_problems(objects) == []
     assert lint_findings(CHART, {}) == []
     # Bundled issuers as they are in the repository; the default issuer is one of them.
     issuers = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
@@ -140,9 +141,12 @@ def test_an_issuer_of_your_own_replaces_a_bundled_one_of_its_name():
         ({"extraEnv": [{"value": "http://proxy:3128"}]}, "name"),
         ({"extraArgs": "--key-type=rsa-2048"}, "extraArgs"),
         ({"timeZone": "Berlin time"}, "timeZone"),
+        ({"timeZone": "Local"}, "timeZone"),  # the API server: "must be an explicit time zone"
+        ({"timeZone": "local"}, "timeZone"),
         ({"ttlSecondsAfterFinished": -1}, "ttlSecondsAfterFinished"),
         ({"suspend": "yes"}, "suspend"),
         ({"fullnameOverride": "TLS_keeper"}, "fullnameOverride"),
+        ({"fullnameOverride": "a" * 53}, "fullnameOverride"),
         ({"serviceAccount": {"nme": "tls"}}, "nme"),
         ({"rbac": {"create": "false"}}, "create"),
         ({"commonLabels": {"tier": 1}}, "commonLabels"),

@@ -175,3 +175,25 @@ def test_rbac_create_false_makes_no_role_and_service_account_names_are_used():
             assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tls", "namespace": "certctl"}]
     with pytest.raises(helm.HelmRenderError, match="serviceAccount.create is false: set serviceAccount.name"):
         render({"serviceAccount": {"create": False}})
+
+
+@pytest.mark.parametrize("values", [
+    {"serviceAccount": {"name": "tls"}, "exporter": {"serviceAccount": {"name": "tls"}}},
+    {"serviceAccount": {"name": "certctl-exporter"}},   # the exporter's default name
+    {"exporter": {"serviceAccount": {"name": "certctl"}}},  # the job's default name
+])
+def test_one_name_for_both_service_accounts_created_is_refused(values):
+    """Two ServiceAccounts of one name would be one object twice (Helm refuses the release)."""
+    with pytest.raises(helm.HelmRenderError, match="the job's and the exporter's ServiceAccounts are both named .* set exporter.serviceAccount.name"):
+        render(values)
+
+
+def test_one_name_for_both_service_accounts_is_fine_when_one_is_made():
+    """Created once (the other create: false) or without the exporter: one ServiceAccount, and
+    both pods' permissions bound to it."""
+    shared = {"serviceAccount": {"name": "tls"}, "exporter": {"serviceAccount": {"name": "tls", "create": False}}}
+    objects, _ = render(shared)
+    assert [a["metadata"]["name"] for a in find(objects, "ServiceAccount")] == ["tls"]
+    assert accounts(objects, "certctl") == {"job": ("certctl", "tls"), "exporter": ("certctl", "tls")}
+    quiet, _ = render({"serviceAccount": {"name": "tls"}, "exporter": {"enabled": False, "serviceAccount": {"name": "tls"}}})
+    assert [a["metadata"]["name"] for a in find(quiet, "ServiceAccount")] == ["tls"]

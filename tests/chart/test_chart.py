@@ -273,8 +273,10 @@ def test_dashboard_is_grafana_json():
     objects, _ = render("prod")
     dashboard = find(objects, "ConfigMap", "certctl-dashboard")[0]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
-    model = json.loads(dashboard["data"]["certctl.json"])
-    assert model["uid"] == "certctl"
+    [(key, text)] = dashboard["data"].items()
+    model = json.loads(text)
+    assert key == "prod.certctl.json" and model["title"] == "certctl (prod/certctl)"
+    assert model["uid"].startswith("certctl-") and len(model["uid"]) <= 40
     expressions = [t["expr"] for p in model["panels"] for t in p["targets"]]
     assert any("certctl_certificate_not_after_timestamp_seconds" in e for e in expressions)
 
@@ -304,6 +306,10 @@ def test_notes_tell_how_to_see_status():
     _, manifests = render("prod", {"certctl": {"exporter": {"enabled": False}}})
     notes = manifests["mybinder/templates/NOTES.txt"]
     assert "exporter" not in notes and "port-forward" not in notes and "certctl status -n prod" in notes
+    # Managing other namespaces: the status of those.
+    _, manifests = render("prod", {"certctl": {"namespaces": ["web", "docs"]}})
+    notes = manifests["mybinder/templates/NOTES.txt"]
+    assert "certctl status -n web -n docs" in notes and "certctl status -n prod" not in notes
 
 
 def test_prometheus_and_grafana_are_wired_to_the_rules_and_the_dashboard():
@@ -323,11 +329,29 @@ def test_prometheus_and_grafana_are_wired_to_the_rules_and_the_dashboard():
     assert files == ["/etc/config/recording_rules.yml", "/etc/config/alerting_rules.yml", "/etc/config/rules",
                      "/etc/config/alerts", f"{mount['mountPath']}/certctl.rules.yml"]
     assert not mount["mountPath"].startswith("/etc/config"), "not inside the server's own ConfigMap mount"
-    [dashboard] = [o for o in find(objects, "ConfigMap") if "certctl.json" in o.get("data", {})]
+    [dashboard] = [o for o in find(objects, "ConfigMap") if any(k.endswith(".json") for k in o.get("data", {}))]
     sidecar = meta["grafana"]["sidecar"]["dashboards"]
     assert sidecar["enabled"] is True
     assert dashboard["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
     assert dashboard["metadata"]["namespace"] == "prod", "Grafana's namespace: the release's"
+    # The Ingresses name the two Services as the dependencies name them with these values,
+    # whatever the release is called (the charts' fullname helpers read fullnameOverride and
+    # server.fullnameOverride; else they would be RELEASE-grafana and RELEASE-prometheus-server).
+    services = {i["name"]: i["service"] for i in meta["ingresses"]}
+    assert services["grafana"] == meta["grafana"]["fullnameOverride"] == "grafana"
+    assert services["prometheus"] == meta["prometheus"]["server"]["fullnameOverride"] == "prometheus-server"
+    # Grafana has a Prometheus datasource, the prometheus chart's server (its Service's port
+    # 80), and every panel of the dashboard queries the datasource its variable chooses.
+    [source] = meta["grafana"]["datasources"]["datasources.yaml"]["datasources"]
+    assert source["type"] == "prometheus" and source["isDefault"] is True and source["access"] == "proxy"
+    assert source["url"] == f"http://{meta['prometheus']['server']['fullnameOverride']}"
+    [(_, text)] = dashboard["data"].items()
+    model = json.loads(text)
+    [variable] = model["templating"]["list"]
+    assert variable["type"] == "datasource" and variable["query"] == source["type"]
+    for panel in model["panels"]:
+        assert panel["datasource"] == {"type": source["type"], "uid": "${" + variable["name"] + "}"}, panel["title"]
+        assert all(t["datasource"] == panel["datasource"] for t in panel["targets"]), panel["title"]
     # Both dependencies stay off until fetched; their values are there for when they are on.
     assert meta["prometheus"]["enabled"] is False and meta["grafana"]["enabled"] is False
 

@@ -1,21 +1,20 @@
 {{- /* The chart's name (nameOverride) and the name every object is named from
 (fullnameOverride, else RELEASE-NAME, or RELEASE when it already contains NAME: the documented
-`helm install certctl ...` names everything certctl). */}}
+`helm install certctl ...` names everything certctl). A release name may have dots
+(`helm install my.certctl`), a Service's name may not: dots become dashes. At most 52
+characters, a CronJob's limit (its Jobs add 11), so that every name made from it fits: the
+longest, FULLNAME-exporter (a Service: 63), is 61. */}}
 {{- define "certctl.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "certctl.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
+{{- $full := .Values.fullnameOverride }}
+{{- if not $full }}
 {{- $name := include "certctl.name" . }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- $full = ternary .Release.Name (printf "%s-%s" .Release.Name $name) (contains $name .Release.Name) }}
 {{- end }}
-{{- end }}
+{{- regexReplaceAll "-+$" ($full | replace "." "-" | trunc 52) "" }}
 {{- end }}
 
 {{- /* Objects outside the release namespace (the Roles in managed namespaces, the
@@ -26,7 +25,7 @@ collide there (a namespace has no dot, so the first dot splits the two). */}}
 {{- end }}
 
 {{- define "certctl.exporterName" -}}
-{{- printf "%s-exporter" (include "certctl.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- printf "%s-exporter" (include "certctl.fullname" .) }}
 {{- end }}
 
 {{- define "certctl.serviceAccountName" -}}
@@ -60,24 +59,37 @@ app.kubernetes.io/name: {{ include "certctl.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{- /* An object's labels: the chart's, then commonLabels merged with the object's own (a
+monitor's, the rule's, the dashboard's labels; a pod's podLabels), which win. Called with the
+context, or (list CONTEXT EXTRA). One map, so that a label given twice is one key (YAML with a
+key twice is refused). The keys the chart sets itself cannot be given (certctl.validate). */}}
 {{- define "certctl.labels" -}}
-{{ include "certctl.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "certctl.labelValue" (include "certctl.imageTag" .) | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ include "certctl.chart" . }}
-{{- with .Values.commonLabels }}
+{{- $ := . }}
+{{- $extra := dict }}
+{{- if kindIs "slice" . }}
+{{- $ = index . 0 }}
+{{- $extra = index . 1 | default dict }}
+{{- end }}
+{{ include "certctl.selectorLabels" $ }}
+app.kubernetes.io/version: {{ include "certctl.labelValue" (include "certctl.imageTag" $) | quote }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+helm.sh/chart: {{ include "certctl.chart" $ }}
+{{- with mergeOverwrite (deepCopy ($.Values.commonLabels | default dict)) (deepCopy $extra) }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
 
-{{- /* A pod's labels: the object's, its component, and podLabels. */}}
+{{- /* The labels the chart sets itself: commonLabels, podLabels and the other labels values may
+not name them (the selectors match the first three). */}}
+{{- define "certctl.chartLabelKeys" -}}
+{{- toJson (list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "helm.sh/chart") }}
+{{- end }}
+
+{{- /* A pod's labels: the object's, podLabels, and its component. */}}
 {{- define "certctl.podLabels" -}}
 {{- $ := index . 0 }}
-{{- include "certctl.labels" $ }}
+{{- include "certctl.labels" (list $ $.Values.podLabels) }}
 app.kubernetes.io/component: {{ index . 1 }}
-{{- with $.Values.podLabels }}
-{{ toYaml . }}
-{{- end }}
 {{- end }}
 
 {{- /* image.tag: a number too (`--set image.tag=1`), and the chart's appVersion when empty. */}}
@@ -176,16 +188,32 @@ extraEnv (e.g. HTTPS_PROXY to reach the CA). */}}
 {{- end }}
 {{- end }}
 
-{{- /* The monitors: enabled ones, each refused with a message where the cluster does not serve
-the Prometheus operator's API (helm template: --api-versions monitoring.coreos.com/v1). */}}
+{{- /* A Prometheus operator object (kind: ServiceMonitor, PodMonitor, PrometheusRule) asked for
+by the value .value: refused with a message where the cluster does not serve that kind
+(monitoring.coreos.com/v1/KIND: a cluster with some of the operator's CRDs may lack this one;
+helm template: --api-versions monitoring.coreos.com/v1/KIND). */}}
 {{- define "certctl.requireOperator" -}}
-{{- if not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") }}
-{{- fail (printf "%s is true, but this cluster does not serve monitoring.coreos.com/v1 (the Prometheus operator's CRDs): install the operator's CRDs first, or set %s to false%s" .value .value .hint) }}
+{{- $api := printf "monitoring.coreos.com/v1/%s" .kind }}
+{{- if not (.Capabilities.APIVersions.Has $api) }}
+{{- fail (printf "%s is true, but this cluster does not serve %s (the Prometheus operator's %s CRD): install the operator's CRDs first, or set %s to false%s (helm template: --api-versions %s)" .value $api .kind .value .hint $api) }}
 {{- end }}
 {{- end }}
 
-{{- /* Value combinations that render but can only fail when the job runs. */}}
+{{- /* Value combinations that render but can only fail when the job runs, or that the API
+server refuses. */}}
 {{- define "certctl.validate" -}}
+{{- $labelValues := dict "commonLabels" .Values.commonLabels "podLabels" .Values.podLabels "prometheus.serviceMonitor.labels" .Values.prometheus.serviceMonitor.labels "prometheus.podMonitor.labels" .Values.prometheus.podMonitor.labels "prometheusRule.labels" .Values.prometheusRule.labels "dashboard.labels" .Values.dashboard.labels }}
+{{- range $value, $labels := $labelValues }}
+{{- range $key := include "certctl.chartLabelKeys" $ | fromJsonArray }}
+{{- if hasKey ($labels | default dict) $key }}
+{{- fail (printf "%s sets %s, a label the chart sets itself (the exporter's selector and its Service's match app.kubernetes.io/name, /instance and /component; a key given twice makes the object invalid): remove %s from %s" $value $key $key $value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $fullname := include "certctl.fullname" . }}
+{{- if and .Values.exporter.enabled (not (regexMatch "^[a-z]" $fullname)) }}
+{{- fail (printf "the exporter's Service would be named %s-exporter (from the release name %q), and a Service's name must begin with a letter: set fullnameOverride to a name that does" $fullname .Release.Name) }}
+{{- end }}
 {{- $issuers := .Values.issuers | default dict }}
 {{- $http01 := $issuers.http01 | default dict }}
 {{- if and (hasKey $http01 "gatewayHTTPRoute") (not .Values.gatewayAPI) }}
@@ -202,6 +230,55 @@ the Prometheus operator's API (helm template: --api-versions monitoring.coreos.c
 {{- $names := include "certctl.issuerNames" . | fromJsonArray }}
 {{- if not (has .Values.defaultIssuer $names) }}
 {{- fail (printf "defaultIssuer is %q, which is no issuer of this chart (%s): set defaultIssuer to one of them, add it under issuers.extra, or set issuersFromCluster: true to use a ClusterIssuer of the cluster" .Values.defaultIssuer (join ", " $names)) }}
+{{- end }}
+{{- end }}
+{{- /* extraArgs that change what the chart set up (its RBAC, mounts, ports, the in-cluster
+mode): each names the value to set instead. A flag with or without =VALUE; a single-dash
+argument is -n or -A (the only short options of run and serve), alone or grouped. */}}
+{{- $setUp := dict
+  "-n" "set namespaces instead (the chart passes --namespace for each and grants a Role in each)"
+  "--namespace" "set namespaces instead (the chart passes --namespace for each and grants a Role in each)"
+  "-A" "list the namespaces in namespaces instead (the chart grants in the namespaces it names, nothing cluster-wide)"
+  "--all-namespaces" "list the namespaces in namespaces instead (the chart grants in the namespaces it names, nothing cluster-wide)"
+  "--issuers" "set issuers.extra instead (the chart mounts its issuers ConfigMap at --issuers)"
+  "--default-issuer" "set defaultIssuer instead"
+  "--issuers-from-cluster" "set issuersFromCluster instead (it adds the ClusterRole to read them)"
+  "--http01-listen" "set http01Port instead (the port the pod declares)"
+  "--listen" "set exporter.port instead (the port the Service and the scrape target)"
+  "--kubeconfig" "remove it: in the pod certctl uses its ServiceAccount (serviceAccount.*)"
+  "--context" "remove it: in the pod certctl uses its ServiceAccount (serviceAccount.*)"
+  "--manifests" "remove it: the chart runs certctl on the cluster, where local mode has no place"
+  "--state" "remove it: the chart runs certctl on the cluster, where local mode has no place"
+  "--certctl-namespace" "remove it: certctl's own namespace (its Lease, accounts, run history) is the release namespace, where the chart grants them; install the release there instead"
+}}
+{{- range $value, $args := dict "extraArgs" .Values.extraArgs "exporter.extraArgs" .Values.exporter.extraArgs }}
+{{- range $arg := $args | default list }}
+{{- $flag := regexReplaceAll "=.*$" $arg "" }}
+{{- if regexMatch "^-[^-]" $flag }}
+{{- $flag = ternary "-n" (ternary "-A" "" (contains "A" $flag)) (contains "n" $flag) }}
+{{- end }}
+{{- if hasKey $setUp $flag }}
+{{- fail (printf "%s has %q, which changes what the chart sets up: %s" $value $arg (get $setUp $flag)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- /* extraEnv naming what the chart sets (the pod's identity, its own namespace). */}}
+{{- $podEnv := dict
+  "POD_NAME" "the chart sets it from the pod (the solver Services name it)"
+  "POD_NAMESPACE" "the chart sets it from the pod: certctl's own namespace is the release namespace, where the chart grants its Lease, accounts and run history"
+  "POD_IP" "the chart sets it from the pod (the solver EndpointSlices point at it)"
+  "CERTCTL_POD_LABELS_FILE" "the chart sets it (the solver Services select the pod's labels)"
+  "CERTCTL_NAMESPACE" "certctl's own namespace is the release namespace, where the chart grants its Lease, accounts and run history; install the release there instead"
+}}
+{{- range .Values.extraEnv | default list }}
+{{- if hasKey $podEnv .name }}
+{{- fail (printf "extraEnv sets %s: remove it, %s" .name (get $podEnv .name)) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.exporter.enabled .Values.serviceAccount.create .Values.exporter.serviceAccount.create }}
+{{- $account := include "certctl.serviceAccountName" . }}
+{{- if eq $account (include "certctl.exporterServiceAccountName" .) }}
+{{- fail (printf "the job's and the exporter's ServiceAccounts are both named %s, and both created (serviceAccount.create, exporter.serviceAccount.create): two ServiceAccounts of one name; set exporter.serviceAccount.name (or serviceAccount.name) to another name" $account) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.prometheus.podMonitor.enabled .Values.prometheus.serviceMonitor.enabled }}
