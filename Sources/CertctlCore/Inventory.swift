@@ -1,3 +1,4 @@
+import Basics
 import Kubernetes
 
 /// Desired certificates paired with the Secrets that hold them now.
@@ -134,6 +135,22 @@ public struct Inventory: Sendable {
             notes = sources.notes
             servesGatewayAPI = sources.gateways.served
         }
+    }
+
+    /// The entries a command's SECRET argument names: `NAMESPACE/NAME`, or `NAME` when only one
+    /// namespace in scope has a certificate of that name (several: refused, naming them, so
+    /// that `revoke tls -A` never picks one at random). Empty when none.
+    public func entries(named argument: String) throws -> [Entry] {
+        if argument.contains("/") { return entries.filter { $0.desired.id == argument } }
+        let found = entries.filter { $0.desired.secretName == argument }
+        let namespaces = Set(found.map(\.desired.namespace)).sorted()
+        guard namespaces.count <= 1 else {
+            throw CertctlError(
+                .invalidArgument, object: "Secret \(Bounded.quoted(argument))",
+                "names certificates in \(namespaces.count) namespaces (\(namespaces.joined(separator: ", "))): write NAMESPACE/NAME, or pass one -n"
+            )
+        }
+        return found
     }
 
     /// What the read keeps of a Secret: the current certificate of a wanted one, or the name of

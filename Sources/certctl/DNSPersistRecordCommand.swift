@@ -56,7 +56,8 @@ struct DNSPersistRecordCommand: AsyncParsableCommand {
             let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
             let place = context.map(cluster.accountPlace) ?? .local(state: cluster.state)
             let client = try await AccountSession.open(
-                issuer: chosen, store: place.accounts, secrets: place.secrets, transport: transport, logger: logger)
+                issuer: chosen, store: place.accounts, secrets: place.secrets, transport: transport, logger: logger,
+                saving: false)
             for line in try await DNSPersistRecords.lines(
                 for: names, client: client, issuerDomainName: issuerDomainName)
             {

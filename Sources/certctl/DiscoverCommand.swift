@@ -9,7 +9,7 @@ struct DiscoverCommand: AsyncParsableCommand {
         discussion: """
             An Ingress is managed when it has kubernetes.io/tls-acme: "true" (the default issuer), \
             cert-manager.io/cluster-issuer or cert-manager.io/issuer. Problems with single objects \
-            are listed after the table; the exit code is 64 when there are any.
+            are listed after the table; the exit code is 1 when there are any, as for run and status.
             """
     )
 

@@ -12,7 +12,7 @@ struct RenewCommand: AsyncParsableCommand {
             "The mark is the annotation certctl.io/renew-requested on the Secret; a successful issuance clears it."
     )
 
-    @Argument(help: "The Secret to renew (its namespace from -n, or the context's).")
+    @Argument(help: "The Secret to renew: NAME (in the one namespace of -n, or the context's) or NAMESPACE/NAME.")
     var secret: String?
 
     @Flag(help: "Every managed certificate in scope.")
@@ -44,7 +44,7 @@ struct RenewCommand: AsyncParsableCommand {
             let inventory = try await cluster.inventory(logger: logger).inventory
             var chosen = inventory.entries
             if let secret {
-                chosen = chosen.filter { $0.desired.secretName == secret }
+                chosen = try inventory.entries(named: secret)
                 guard !chosen.isEmpty else {
                     throw CertctlError(
                         .invalidArgument,

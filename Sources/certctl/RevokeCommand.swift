@@ -21,7 +21,10 @@ struct RevokeCommand: AsyncParsableCommand {
 
     static let reasons: [RevocationReason] = [.unspecified, .keyCompromise, .superseded, .cessationOfOperation]
 
-    @Argument(help: "The Secret whose certificate to revoke (its namespace from -n, or the context's).")
+    @Argument(
+        help:
+            "The Secret whose certificate to revoke: NAME (in the one namespace of -n, or the context's) or NAMESPACE/NAME."
+    )
     var secret: String
 
     @Option(
@@ -80,7 +83,7 @@ struct RevokeCommand: AsyncParsableCommand {
     /// The certificate (`namespace/secret`) and the serial of what `secret` holds, when certctl
     /// manages it and it is valid; else a refusal saying why.
     static func revocable(_ secret: String, in inventory: Inventory, now: Date) throws -> (id: String, serial: String) {
-        guard let entry = inventory.entries.first(where: { $0.desired.secretName == secret }) else {
+        guard let entry = try inventory.entries(named: secret).first else {
             throw CertctlError(
                 .invalidArgument, object: "Secret \(secret)",
                 "is not a certificate certctl manages in \(inventory.cluster) (no Ingress or Gateway asks for it); certctl revokes only its own, see certctl discover"

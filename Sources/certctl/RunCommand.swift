@@ -233,8 +233,12 @@ struct RunCommand: AsyncParsableCommand {
             RunSummary.render(
                 report, elapsed: elapsed, now: Date(), printed: progress.finishedIDs, width: Terminal.width),
             terminator: "")
-        // A mark `certctl renew` or `revoke` needed and could not store fails the command too.
-        let code = report.exitCode(at: Date())
+        // `renew NAME` and `revoke NAME` exit by their certificates' outcome: the problems of
+        // other objects are printed above, not theirs to fail on. A mark they needed and could
+        // not store fails them too.
+        var judged = report
+        if options.only != nil { judged.problems = [] }
+        let code = judged.exitCode(at: Date())
         return code == 0 && report.marks.contains { $0.notStored != nil } ? 1 : code
     }
 }

@@ -137,6 +137,14 @@ struct AccountCommandTests {
             try await client.rollOver(to: new)
         }
 
+        // `account show` holds no lock: it shows the account as the CA has it and writes nothing
+        // (a rollover under the lock may be saving meanwhile).
+        let shown = try await setup.certctl(["account", "show", "--issuer", "local"])
+        #expect(shown.status == 0, "\(shown.standardOutput)\(shown.standardError)")
+        #expect(shown.standardOutput.contains(url), "\(shown.standardOutput)")
+        #expect(setup.file("next-key.pem") != nil, "the unfinished rollover left as it is")
+        #expect(try await setup.stored().nextKey?.thumbprint == new.thumbprint)
+
         let serial = try await setup.serial()
         let renewed = try await setup.renewNow()
         #expect(renewed.status == 0, "\(renewed.standardOutput)\(renewed.standardError)")

@@ -328,3 +328,30 @@ struct OwnNamespaceTests {
         #expect(after.elsewhere.allSatisfy { $0.hasPrefix("create coordination.k8s.io/v1/leases other/") }, "\(after)")
     }
 }
+
+@Suite("A command's SECRET argument")
+struct SecretArgumentTests {
+    @Test("NAME in one namespace, NAMESPACE/NAME anywhere; NAME in two namespaces refused, naming them")
+    func ambiguous() throws {
+        func entry(_ namespace: String, _ name: String) -> Inventory.Entry {
+            Inventory.Entry(
+                desired: DesiredCertificate(
+                    namespace: namespace, secretName: name, hosts: ["\(name).\(namespace).example.org"],
+                    issuer: "local", issuerKind: "ClusterIssuer", ingresses: [name], ingressClass: nil),
+                current: nil)
+        }
+        let inventory = Inventory(
+            cluster: "fake", entries: [entry("web", "tls"), entry("docs", "tls"), entry("web", "only")])
+        #expect(try inventory.entries(named: "only").map(\.desired.id) == ["web/only"])
+        #expect(try inventory.entries(named: "docs/tls").map(\.desired.id) == ["docs/tls"])
+        #expect(try inventory.entries(named: "missing").isEmpty)
+        do {
+            _ = try inventory.entries(named: "tls")
+            Issue.record("an ambiguous name was taken")
+        } catch let error as CertctlError {
+            #expect(
+                error.reason.contains("names certificates in 2 namespaces (docs, web): write NAMESPACE/NAME"),
+                "\(error)")
+        }
+    }
+}

@@ -57,6 +57,27 @@ struct RevokeCommandTests {
         #expect(try await Self.held(setup).serial == after.serial)
     }
 
+    @Test("renew NAME --now exits by its certificate: another Ingress's problem is printed, not its failure")
+    func targetedExit() async throws {
+        let setup = try await Setup.make()
+        defer { setup.pebble.stop() }
+        #expect(try await setup.run().status == 0)
+        try """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: broken, namespace: prod, annotations: {kubernetes.io/tls-acme: "true"}}
+        spec: {tls: [{hosts: [Broken_Host.mybinder.org], secretName: tls-broken}]}
+        """.write(
+            to: setup.project.directory.appendingPathComponent("ingress/broken.yaml"), atomically: true,
+            encoding: .utf8)
+        let before = try await Self.held(setup)
+        let renewed = try await setup.renewNow()
+        #expect(renewed.status == 0, "\(renewed.standardOutput)\(renewed.standardError)")
+        #expect(try await Self.held(setup).serial != before.serial, "renewed")
+        #expect(renewed.standardOutput.contains("Ingress prod/broken"), "the problem said: \(renewed.standardOutput)")
+        #expect(try await setup.run().status == 1, "a whole run still fails on it")
+    }
+
     @Test("--no-reissue: revoked, the Secret unchanged and said to be revoked; the next run replaces it")
     func withoutReissue() async throws {
         let setup = try await Setup.make()

@@ -37,7 +37,8 @@ public struct AccountAdministration: Sendable {
     /// The stored account as the CA has it now; an issuer without a registered account is an
     /// error (a run registers one).
     public func show() async throws -> Summary {
-        let account = try await registered()
+        // Read only: it holds no lock, so it never writes the account back.
+        let account = try await registered(saving: false)
         let object = try await client(account).fetchAccount()
         let kept = try await place.orders.orders(for: issuer).orders.keys.sorted()
         return Summary(
@@ -76,8 +77,9 @@ public struct AccountAdministration: Sendable {
             keyThumbprint: account.key.thumbprint, createdAt: object.createdAt, ordersInFlight: [])
     }
 
-    /// The stored, registered account (a rollover a killed process left unfinished settled first).
-    private func registered() async throws -> StoredAccount {
+    /// The stored, registered account (a rollover a killed process left unfinished settled
+    /// first, and saved so when `saving`: under the run's lock only).
+    private func registered(saving: Bool = true) async throws -> StoredAccount {
         guard let stored = try await place.accounts.load(for: issuer), stored.url != nil,
             stored.server == issuer.server
         else {
@@ -87,7 +89,7 @@ public struct AccountAdministration: Sendable {
             )
         }
         return try await AccountSession.settled(
-            stored, issuer: issuer, store: place.accounts, transport: transport, logger: logger)
+            stored, issuer: issuer, store: place.accounts, transport: transport, logger: logger, saving: saving)
     }
 
     private func client(_ account: StoredAccount) -> ACMEClient {

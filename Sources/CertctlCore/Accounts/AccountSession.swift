@@ -6,6 +6,9 @@ public import Transport
 /// Turns an issuer into a ready ACME client: the stored account, or a new key (saved before it is
 /// registered, so it is never lost) and a registration.
 public enum AccountSession {
+    /// `saving`: false for a command that holds no lock (`dns-persist-record`): an unfinished
+    /// rollover is settled for this use only, never written back over what a rollover under the
+    /// lock may be saving.
     public static func open(
         issuer: Issuer,
         store: any AccountStore,
@@ -13,11 +16,12 @@ public enum AccountSession {
         transport: any HTTPTransport,
         logger: Logger,
         observer: (@Sendable (ACMERequestRecord) -> Void)? = nil,
-        requestTimeout: Duration = .seconds(30)
+        requestTimeout: Duration = .seconds(30),
+        saving: Bool = true
     ) async throws -> ACMEClient {
         let account = try await settled(
             try await stored(for: issuer, in: store, logger: logger), issuer: issuer, store: store,
-            transport: transport, logger: logger)
+            transport: transport, logger: logger, saving: saving)
         let client = issuer.client(
             key: account.key, url: account.url, transport: transport, logger: logger, requestTimeout: requestTimeout,
             observer: observer)
@@ -77,7 +81,7 @@ public enum AccountSession {
     /// `onlyReturnExisting`): that one stays, the other goes.
     static func settled(
         _ account: StoredAccount, issuer: Issuer, store: any AccountStore, transport: any HTTPTransport,
-        logger: Logger
+        logger: Logger, saving: Bool = true
     ) async throws -> StoredAccount {
         guard let next = account.nextKey, let url = account.url else { return account }
         let probe = issuer.client(key: next, url: nil, transport: transport, logger: logger)
@@ -93,7 +97,7 @@ public enum AccountSession {
                 metadata: ["issuer": "\(issuer.name)", "account": "\(url)"])
         }
         settled.nextKey = nil
-        try await store.save(settled, for: issuer)
+        if saving { try await store.save(settled, for: issuer) }
         return settled
     }
 }
