@@ -22,6 +22,24 @@ struct RevokeCommandTests {
         return (serial, key, secret.metadata.annotations ?? [:])
     }
 
+    /// As the job's ServiceAccount (the chart's Role) in a pod against the fake API server:
+    /// prod/tls-hub issued by Pebble; its serial.
+    static func issuedInCluster(_ name: String) async throws -> (Pebble, FakeAPIServer, PodProject, Int, String) {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        let server = try await PodRBACTests.start()
+        let admin = fakeClient(server)
+        _ = try await admin.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
+        let project = try PodRBACTests.project(server, name)
+        try project.writeIssuer("pebble", server: pebble.directoryURL, caBundle: Pebble.caBundle)
+        let arguments = project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"])
+        let first = try await CertctlProcess.run(
+            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(first.status == 0, "\(first.standardOutput)\(first.standardError)")
+        let before = try await admin.get(Secret.self, namespace: "prod", name: "tls-hub")
+        return (pebble, server, project, port, try #require(CurrentCertificate(secret: before).summary?.serialHex))
+    }
+
     @Test(
         "keyCompromise: Pebble says revoked with reason 1; the Secret holds a new certificate with a new key; the record says so"
     )
@@ -136,21 +154,12 @@ struct RevokeInClusterTests {
         "as the job's ServiceAccount (the chart's Role): a Warning Event Revoked on the Ingress, the record on the Secret"
     )
     func keyCompromise() async throws {
-        let port = freeLoopbackPort()
-        let pebble = try await Pebble.start(httpPort: port)
-        defer { pebble.stop() }
-        let server = try await PodRBACTests.start()
-        defer { Task { await server.stop() } }
+        let (pebble, server, project, port, serial) = try await RevokeCommandTests.issuedInCluster("revoke-cluster")
+        defer {
+            pebble.stop()
+            Task { await server.stop() }
+        }
         let admin = fakeClient(server)
-        _ = try await admin.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
-        let project = try PodRBACTests.project(server, "revoke-cluster")
-        try project.writeIssuer("pebble", server: pebble.directoryURL, caBundle: Pebble.caBundle)
-        let arguments = project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"])
-        let first = try await CertctlProcess.run(
-            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
-        #expect(first.status == 0, "\(first.standardOutput)\(first.standardError)")
-        let before = try await admin.get(Secret.self, namespace: "prod", name: "tls-hub")
-        let serial = try #require(CurrentCertificate(secret: before).summary?.serialHex)
 
         let revoked = try await CertctlProcess.run(
             [
@@ -170,21 +179,11 @@ struct RevokeInClusterTests {
 
     @Test("the record's patch refused after the CA revoked: the command says it is not recorded and exits 1")
     func recordRefused() async throws {
-        let port = freeLoopbackPort()
-        let pebble = try await Pebble.start(httpPort: port)
-        defer { pebble.stop() }
-        let server = try await PodRBACTests.start()
-        defer { Task { await server.stop() } }
-        let admin = fakeClient(server)
-        _ = try await admin.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
-        let project = try PodRBACTests.project(server, "revoke-unrecorded")
-        try project.writeIssuer("pebble", server: pebble.directoryURL, caBundle: Pebble.caBundle)
-        let arguments = project.runArguments(issuer: "pebble", port: port, ["--http01-self-check-passes", "0"])
-        let first = try await CertctlProcess.run(
-            arguments, environment: project.environment(pod: "certctl-1"), directory: project.folder)
-        #expect(first.status == 0, "\(first.standardOutput)\(first.standardError)")
-        let before = try await admin.get(Secret.self, namespace: "prod", name: "tls-hub")
-        let serial = try #require(CurrentCertificate(secret: before).summary?.serialHex)
+        let (pebble, server, project, _, serial) = try await RevokeCommandTests.issuedInCluster("revoke-unrecorded")
+        defer {
+            pebble.stop()
+            Task { await server.stop() }
+        }
 
         // A webhook (or a Role without patch) refuses every patch of a Secret from now on.
         await server.failNext("patch", collection: "v1/secrets", status: 403, count: 10)

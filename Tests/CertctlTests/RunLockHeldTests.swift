@@ -25,8 +25,12 @@ final class FinishedLines: RunProgress {
 
 @Suite("The run's lock is known to be held; issuers do not wait for each other", .serialized)
 struct RunLockHeldTests {
-    @Test("two issuers, one whose CA holds every request: the other's certificate is stored and told meanwhile")
-    func independentIssuers() async throws {
+    /// Two issuers: the healthy CA (`pebble`, Ingress `fast`) and `held`, whose CA holds every
+    /// request until `gate` opens, then answers 503 (Ingress `name`, Secret `tls-NAME`). "held"
+    /// sorts before "pebble": an issuer-by-issuer run would wait for it first.
+    static func heldBeside(name: String, timeout: Duration) async throws -> (
+        TestACMEServer, Gate, HTTPServer, RunFixture
+    ) {
         let port = freeLoopbackPort()
         let healthy = try await TestACMEServer.start(validationPort: port)
         let gate = Gate()
@@ -34,18 +38,11 @@ struct RunLockHeldTests {
             await gate.wait()
             return ServerResponse(status: 503, contentType: "text/plain", text: "held, then down")
         }
-        defer {
-            Task {
-                await healthy.stop()
-                await held.stop()
-            }
-        }
-        // "held" sorts before "pebble": an issuer-by-issuer run would wait for it first.
         let ingresses = [
             ingress("prod", "fast", tls: [(["fast.mybinder.org"], "tls-fast")]),
             ingress(
-                "prod", "slow", annotations: ["cert-manager.io/cluster-issuer": "held"],
-                tls: [(["slow.mybinder.org"], "tls-slow")]),
+                "prod", name, annotations: ["cert-manager.io/cluster-issuer": "held"],
+                tls: [(["\(name).mybinder.org"], "tls-\(name)")]),
         ]
         let heldIssuer = try #require(
             try IssuerLoader.parse(
@@ -59,9 +56,21 @@ struct RunLockHeldTests {
             .local, ingresses: ingresses, server: healthy.directoryURL, caBundle: nil, port: port
         ).with {
             $0.issuers["held"] = heldIssuer
-            $0.acmeRequestTimeout = .seconds(5)
+            $0.acmeRequestTimeout = timeout
         }
-        defer { Task { await fixture.fixture.stop() } }
+        return (healthy, gate, held, fixture)
+    }
+
+    @Test("two issuers, one whose CA holds every request: the other's certificate is stored and told meanwhile")
+    func independentIssuers() async throws {
+        let (healthy, gate, held, fixture) = try await Self.heldBeside(name: "slow", timeout: .seconds(5))
+        defer {
+            Task {
+                await healthy.stop()
+                await held.stop()
+                await fixture.fixture.stop()
+            }
+        }
         let lines = FinishedLines()
         var run = fixture.run
         run.progress = lines
@@ -90,40 +99,14 @@ struct RunLockHeldTests {
         "two issuers with ARI, one whose CA holds its re-check: the other's certificate is stored and told meanwhile"
     )
     func recheckBesideIssuance() async throws {
-        let port = freeLoopbackPort()
-        let healthy = try await TestACMEServer.start(validationPort: port)
-        let gate = Gate()
-        let held = try await HTTPServer.start(host: "127.0.0.1", port: freeLoopbackPort()) { _ in
-            await gate.wait()
-            return ServerResponse(status: 503, contentType: "text/plain", text: "held, then down")
-        }
+        let (healthy, gate, held, fixture) = try await Self.heldBeside(name: "adopted", timeout: .seconds(60))
         defer {
             Task {
                 await healthy.stop()
                 await held.stop()
+                await fixture.fixture.stop()
             }
         }
-        let ingresses = [
-            ingress("prod", "fast", tls: [(["fast.mybinder.org"], "tls-fast")]),
-            ingress(
-                "prod", "adopted", annotations: ["cert-manager.io/cluster-issuer": "held"],
-                tls: [(["adopted.mybinder.org"], "tls-adopted")]),
-        ]
-        let heldIssuer = try #require(
-            try IssuerLoader.parse(
-                """
-                kind: ClusterIssuer
-                metadata: {name: held}
-                spec: {acme: {server: "http://127.0.0.1:\(held.port)/dir", privateKeySecretRef: {name: held-account}}}
-                """, source: "issuers/held.yaml"
-            ).first)
-        let fixture = try await RunFixture.make(
-            .local, ingresses: ingresses, server: healthy.directoryURL, caBundle: nil, port: port
-        ).with {
-            $0.issuers["held"] = heldIssuer
-            $0.acmeRequestTimeout = .seconds(60)
-        }
-        defer { Task { await fixture.fixture.stop() } }
         // A run that waited for the held CA before issuing would wait for ever: after 15 s the
         // gate opens on its own, and says so.
         let watchdog = Shared(false)
