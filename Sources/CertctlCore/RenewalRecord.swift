@@ -44,6 +44,11 @@ public struct RenewalRecord: Sendable, Equatable {
     public var revokedSerial: String?
     public var revocationReason: String?
     public var revokedAt: Date?
+    /// A revocation `certctl revoke` asked for and has not seen done: the serial and reason,
+    /// recorded before the CA is asked, cleared once the revocation is recorded. A run that
+    /// finds it while the Secret still holds that serial revokes it first, then issues.
+    public var revocationAskedSerial: String?
+    public var revocationAskedReason: String?
     /// When the dns-persist-01 records that authorized the current certificate's names expire
     /// (their `persistUntil`): the record must be published again before then.
     public var dnsPersistUntil: Date?
@@ -74,6 +79,8 @@ public struct RenewalRecord: Sendable, Equatable {
         case revokedSerial = "revoked-serial"
         case revocationReason = "revocation-reason"
         case revokedAt = "revoked-at"
+        case revocationAskedSerial = "revocation-asked-serial"
+        case revocationAskedReason = "revocation-asked-reason"
         case dnsPersistUntil = "dns-persist-until"
 
         var annotation: String { RenewalRecord.prefix + rawValue }
@@ -103,6 +110,8 @@ public struct RenewalRecord: Sendable, Equatable {
         revokedSerial = annotations[Key.revokedSerial.annotation]
         revocationReason = annotations[Key.revocationReason.annotation]
         revokedAt = date(.revokedAt)
+        revocationAskedSerial = annotations[Key.revocationAskedSerial.annotation]
+        revocationAskedReason = annotations[Key.revocationAskedReason.annotation]
         dnsPersistUntil = date(.dnsPersistUntil)
     }
 
@@ -129,6 +138,8 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.revokedSerial, revokedSerial)
         set(.revocationReason, revocationReason)
         set(.revokedAt, revokedAt.map(Self.format))
+        set(.revocationAskedSerial, revocationAskedSerial)
+        set(.revocationAskedReason, revocationAskedReason)
         set(.dnsPersistUntil, dnsPersistUntil.map(Self.format))
     }
 

@@ -192,7 +192,13 @@ public struct CertificateRun: Sendable {
                     await recheck(state, options: options, storage: storage, keeper: keeper), to: &state,
                     options: options)
             }
-            for (index, entry) in state.entries.enumerated() where renewal.certificates.contains(entry.desired.id) {
+            for (index, read) in state.entries.enumerated() where renewal.certificates.contains(read.desired.id) {
+                var entry = read
+                if let revocation = renewal.revocation, let serial = revocation.serials[entry.desired.id] {
+                    // Recorded first: a run finishes it if this command cannot (README, "The second day").
+                    entry = try await storage.askRevocation(entry, serial: serial, reason: revocation.reason)
+                    state.entries[index] = entry
+                }
                 let revoked = try await revoke(entry, renewal.revocation, options: options, keeper: keeper)
                 var (mark, now) = await storage.mark(
                     entry, at: state.started, revoked: revoked.map { ($0.serial, $0.reason) })
@@ -204,6 +210,7 @@ public struct CertificateRun: Sendable {
             plan(&state, options: options)
             if !renewal.issueNow { state.due = [] }
         }
+        await finishRevocations(&state, options: options, storage: storage, keeper: keeper)
         let before = state
         async let rechecking =
             checksDue && options.renewal == nil
@@ -221,43 +228,6 @@ public struct CertificateRun: Sendable {
         outcome.lockLost = keeper.lostReason()
         outcome.marks = marks
         return try await deliver(outcome, state, options: options)
-    }
-
-    /// What the ARI re-checks found: the entries as read again, and which changed.
-    struct Rechecked: Sendable {
-        var entries: [Inventory.Entry]
-        var changed: Set<Int>
-    }
-
-    /// The due ARI re-checks, their records stored (only while the lock is held).
-    private func recheck(_ state: RunState, options: Options, storage: CertificateStorage, keeper: LockKeeper) async
-        -> Rechecked
-    {
-        let renewalInfo = RenewalInfoCheck(
-            reader: store, transport: transport, logger: logger, warnings: warnings,
-            observer: { [observer, counter = state.counter] record in
-                counter.add(record)
-                observer?(record)
-            }, requestTimeout: options.acmeRequestTimeout)
-        let started = state.started
-        let (entries, answers, reread) = await renewalInfo.refresh(
-            state.entries, planned: state.planned.map(\.1), issuers: options.issuers,
-            plan: { [self] in decide($0, options: options, now: started) }, now: started)
-        // Only what was read again or answered is planned again.
-        var rechecked = Rechecked(entries: entries, changed: reread.union(answers.keys))
-        if keeper.lostReason() == nil {
-            for (index, entry) in await storage.store(answers) {
-                rechecked.entries[index] = entry
-                rechecked.changed.insert(index)
-            }
-        }
-        return rechecked
-    }
-
-    /// The re-checks' entries in the state, planned again.
-    private func apply(_ rechecked: Rechecked, to state: inout RunState, options: Options) {
-        for index in rechecked.changed { state.entries[index] = rechecked.entries[index] }
-        if !rechecked.changed.isEmpty { plan(&state, options: options, only: rechecked.changed) }
     }
 
     /// The issue and store stages of `state.due` (nothing to start when none is due); the
@@ -278,7 +248,7 @@ public struct CertificateRun: Sendable {
 
     /// `certctl revoke`: the certificate revoked at the CA (only while this run holds the lock)
     /// and an Event on its objects (a Warning for a key compromise); what to record of it.
-    private func revoke(_ entry: Inventory.Entry, _ revocation: Revocation?, options: Options, keeper: LockKeeper)
+    func revoke(_ entry: Inventory.Entry, _ revocation: Revocation?, options: Options, keeper: LockKeeper)
         async throws -> (serial: String, reason: RevocationReason, note: String)?
     {
         guard let revocation, let serial = revocation.serials[entry.desired.id],

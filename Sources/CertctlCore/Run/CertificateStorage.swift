@@ -215,6 +215,24 @@ extension CertificateStorage {
 }
 
 extension CertificateStorage {
+    /// `certctl revoke`'s request, recorded on the Secret before the CA is asked: a failure to
+    /// record it is the command's failure, and the CA is not asked.
+    func askRevocation(_ entry: Inventory.Entry, serial: String, reason: RevocationReason) async throws
+        -> Inventory.Entry
+    {
+        do {
+            return try await storeRecord(
+                RecordPolicy.revocationAsked(entry.record, serial: serial, reason: reason), of: entry)
+        } catch {
+            throw CertctlError(
+                .io, object: "Secret \(entry.desired.id)",
+                "not revoked: the request could not be recorded on it first, so nothing was asked of the CA (\(error)); run certctl revoke again once it can be written"
+            )
+        }
+    }
+}
+
+extension CertificateStorage {
     /// Keeps what the report stage announced on each certificate's record, made from the
     /// entry given (as read, or as the store stage returned it).
     func storeNotified(_ records: [(Inventory.Entry, RenewalRecord)]) async {

@@ -137,6 +137,19 @@ public enum RecordPolicy {
         record.revokedSerial = serial
         record.revocationReason = reason.name
         record.revokedAt = now
+        record.revocationAskedSerial = nil
+        record.revocationAskedReason = nil
+        return record
+    }
+
+    /// What `certctl revoke` records before the CA is asked: the revocation it is about to ask
+    /// for, so that a run finds it and finishes it if the command dies or its record write fails.
+    public static func revocationAsked(_ record: RenewalRecord, serial: String, reason: RevocationReason)
+        -> RenewalRecord
+    {
+        var record = record
+        record.revocationAskedSerial = serial
+        record.revocationAskedReason = reason.name
         return record
     }
 }

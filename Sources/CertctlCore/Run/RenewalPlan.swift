@@ -26,6 +26,7 @@ public struct PlannedAction: Sendable, Equatable {
         case expired = "expired"
         case renewRequested = "renewal requested"
         case revoked = "revoked (certctl revoke)"
+        case revocationAsked = "revocation asked (certctl revoke), not yet done"
         case ariWindow = "in the CA's renewal window (ARI)"
         case lifetimeThreshold = "past its renewal time"
         case renewBefore = "within the Ingress's renew-before"
@@ -142,6 +143,9 @@ public enum RenewalPlan {
             return due(.keyChanged, renewalTime: renewalTime)
         }
         if record.revokedSerial == summary.serialHex { return due(.revoked, renewalTime: renewalTime) }
+        if record.revocationAskedSerial == summary.serialHex {
+            return due(.revocationAsked, renewalTime: renewalTime)
+        }
         if record.renewRequested { return due(.renewRequested, renewalTime: renewalTime) }
         if renewalTime <= now {
             let fromARI = recordIsCurrent && record.ariWindowStart != nil

@@ -233,6 +233,9 @@ public enum StatusTable {
             case .revoked:
                 return
                     "certctl revoke revoked it (\(status.record.revocationReason ?? "unspecified")\(status.record.revokedAt.map { ", \(RenewalRecord.format($0))" } ?? ""))"
+            case .revocationAsked:
+                return
+                    "certctl revoke asked for its revocation (\(Bounded.excerpt(status.record.revocationAskedReason ?? "unspecified"))) and it is not recorded as done: the next run revokes it, then replaces it"
             case .ariWindow:
                 return "it is in the CA's renewal window (ARI, RFC 9773)\(ariWindow(status).map { ", \($0)" } ?? "")"
             case .lifetimeThreshold:
