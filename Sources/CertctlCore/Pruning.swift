@@ -100,6 +100,12 @@ public struct Pruner: Sendable {
                         "its certificate (serial \(summary.serialHex)) is also in Secret \(holder), which is in use: revoking it would take that one down; delete this one without --revoke"
                     )
                 }
+                // Beyond the command's scope too: a copy in another namespace may be served.
+                if let holder = try await otherHolder(of: summary.serialHex, besides: id) {
+                    return .kept(
+                        "its certificate (serial \(summary.serialHex)) is also in \(holder): revoking it could take that one down; delete this one without --revoke"
+                    )
+                }
                 let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
                 // An Issuer's certificate lives in the Issuer's namespace (README, "Issuers").
                 let kind = secret.metadata.annotations?["cert-manager.io/issuer-kind"]
@@ -119,14 +125,53 @@ public struct Pruner: Sendable {
             }
             do {
                 try await store.deleteSecret(secret)
-            } catch let error as KubernetesError where error.isConflict {
+            } catch {
+                let why =
+                    (error as? KubernetesError)?.isConflict == true
+                    ? "it changed since it was read (or is another Secret of that name now)"
+                    : "it was not deleted: \(error)"
+                guard revoked else { return .kept("\(why): run certctl prune again") }
+                // Revoked and still there: said on it, so that no run serves it as it is.
+                let recorded = await recordRevoked(secret, serial: current.summary?.serialHex ?? "", now: now)
                 return .kept(
-                    "it changed since it was read (or is another Secret of that name now)\(revoked ? "; its certificate was revoked" : ""): run certctl prune again"
+                    "its certificate was revoked, but \(why)\(recorded ? "; the revocation is recorded on it, so a run that manages it replaces it" : ", and the revocation could not be recorded on it"): delete it by hand"
                 )
             }
             return .deleted(revoked: revoked)
         } catch {
             return .kept("\(error)")
+        }
+    }
+
+    /// Another TLS Secret anywhere in the cluster holding the certificate `serial`; nil when none.
+    /// A list it may not make is an error: the revocation is not proven harmless.
+    func otherHolder(of serial: String, besides id: String) async throws -> String? {
+        let (holders, _) = try await store.tlsSecrets(in: .all) { secret -> String? in
+            let name = "\(secret.metadata.namespace ?? "default")/\(secret.metadata.name ?? "")"
+            guard name != id, let crt = secret.data?["tls.crt"],
+                let chain = try? CertificateChain(pemBytes: crt, issuers: .shared),
+                CertificateSummary(chain.leaf).serialHex == serial
+            else { return nil }
+            return "Secret \(name)"
+        }
+        return holders.first
+    }
+
+    /// certctl's record of a revocation on `secret`, best effort; whether it was written.
+    private func recordRevoked(_ secret: Secret, serial: String, now: Date) async -> Bool {
+        let old = secret.metadata.annotations ?? [:]
+        var new = old
+        RecordPolicy.revoked(
+            RenewalRecord(annotations: old), serial: serial, reason: .cessationOfOperation, now: now
+        ).apply(to: &new)
+        var patch = SecretPatch(resourceVersion: nil)
+        patch.annotations = SecretPatch.delta(from: old, to: new)
+        do {
+            _ = try await store.patch(
+                patch, namespace: secret.metadata.namespace ?? "default", name: secret.metadata.name ?? "")
+            return true
+        } catch {
+            return false
         }
     }
 

@@ -117,48 +117,52 @@ struct ClusterOptions: ParsableArguments {
         case mayStart, refuse
     }
 
-    /// The context with certctl's own namespace found, not guessed: the one named, else (off
-    /// the cluster, from a laptop) the namespace holding the `certctl-run` Lease or the run
-    /// history; with none, `run` and `account` start in the kubeconfig context's namespace and
-    /// say so, the other commands refuse and say how to name it. Several are refused too.
+    /// The context with certctl's own namespace named, never guessed: `--certctl-namespace`,
+    /// `CERTCTL_NAMESPACE` or `POD_NAMESPACE`. Off the cluster with none of them, what certctl
+    /// left in the cluster (the `certctl-run` Lease, the `certctl-run-history` ConfigMap) is
+    /// looked for, but never taken on its own: a tenant can create objects of those names in
+    /// its namespace, and a namespace taken from them would receive the account. Found in one
+    /// or more namespaces, the command refuses and names them; found nowhere, with every
+    /// namespace searched, `run` and `account` start in the kubeconfig context's namespace (a
+    /// first run from a laptop) and say so; the other commands refuse.
     func ownNamespace(_ context: Context, _ fresh: Fresh, logger: Logger) async throws -> Context {
         guard let client = context.client, !context.namespaceNamed else { return context }
         var found: Set<String> = []
-        for name in [LeaseRunLock.defaultName, ConfigMapRunHistory.defaultName] where found.isEmpty {
+        var unsearched: [String] = []
+        for name in [LeaseRunLock.defaultName, ConfigMapRunHistory.defaultName] {
             do {
                 let names =
                     name == LeaseRunLock.defaultName
                     ? try await client.list(Lease.self, namespace: nil, fieldSelector: "metadata.name=\(name)")
-                        .compactMap(
-                            \.metadata.namespace)
+                        .compactMap(\.metadata.namespace)
                     : try await client.list(ConfigMap.self, namespace: nil, fieldSelector: "metadata.name=\(name)")
                         .compactMap(\.metadata.namespace)
                 found.formUnion(names)
             } catch let error as KubernetesError where error.isForbidden {
-                continue
+                unsearched.append(name == LeaseRunLock.defaultName ? "leases" : "configmaps")
             }
         }
-        var settled = context
-        settled.namespaceNamed = true
-        switch (found.sorted(), fresh) {
-        case (let only, _) where only.count == 1:
-            settled.namespace = only[0]
-            logger.notice("certctl's own namespace: \(only[0]) (where its Lease or run history is)")
-        case ([], .mayStart):
-            logger.notice(
-                "certctl's own namespace: \(context.namespace ?? "default") (the kubeconfig context's; certctl has no Lease or run history in the cluster yet); --certctl-namespace names another"
-            )
-        case ([], .refuse):
+        let how =
+            "name it with --certctl-namespace NAME (or CERTCTL_NAMESPACE): the namespace the CronJob runs in"
+        if !found.isEmpty {
             throw CertctlError(
                 .invalidArgument, object: "certctl's own namespace",
-                "cannot be found: no Lease \(LeaseRunLock.defaultName) or ConfigMap \(ConfigMapRunHistory.defaultName) this kubeconfig may list; name it with --certctl-namespace NAME (or CERTCTL_NAMESPACE), the namespace the CronJob runs in"
-            )
-        case (let several, _):
-            throw CertctlError(
-                .invalidArgument, object: "certctl's own namespace",
-                "is ambiguous: certctl has a Lease or run history in \(several.joined(separator: ", ")); name one with --certctl-namespace NAME"
+                "is not named: certctl's Lease or run history is in \(found.sorted().joined(separator: ", ")), which certctl does not take on its own (anyone who may create a Lease or ConfigMap in a namespace can make one); \(how)"
             )
         }
+        guard fresh == .mayStart, unsearched.isEmpty else {
+            let searched =
+                unsearched.isEmpty
+                ? "no Lease \(LeaseRunLock.defaultName) or ConfigMap \(ConfigMapRunHistory.defaultName) in the cluster"
+                : "this kubeconfig may not list \(unsearched.joined(separator: " or ")) in every namespace"
+            throw CertctlError(
+                .invalidArgument, object: "certctl's own namespace", "is not named (\(searched)); \(how)")
+        }
+        logger.notice(
+            "certctl's own namespace: \(context.namespace ?? "default") (the kubeconfig context's; certctl has no Lease or run history in the cluster yet); --certctl-namespace names another"
+        )
+        var settled = context
+        settled.namespaceNamed = true
         return settled
     }
 

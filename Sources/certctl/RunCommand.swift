@@ -237,7 +237,14 @@ struct RunCommand: AsyncParsableCommand {
         // other objects are printed above, not theirs to fail on. A mark they needed and could
         // not store fails them too.
         var judged = report
-        if options.only != nil { judged.problems = [] }
+        if options.only != nil {
+            // Their own problems still count: those of their Secrets and of the objects naming them.
+            let targets = report.certificates.map(\.desired)
+            let own = Set(targets.map { "Secret \($0.id)" } + targets.flatMap { $0.sources.map(\.description) })
+            judged.problems = report.problems.filter { problem in
+                own.contains(problem.object) || own.contains { problem.reason.hasPrefix($0) }
+            }
+        }
         let code = judged.exitCode(at: Date())
         return code == 0 && report.marks.contains { $0.notStored != nil } ? 1 : code
     }

@@ -33,7 +33,15 @@ public struct KubernetesStore: ClusterStore {
                 }
                 return []
             } catch let error as KubernetesError where error.isNotFound {
-                return []  // an older Gateway API without this kind (ListenerSet before v1.5)
+                // An older Gateway API without this kind (ListenerSet before v1.5). Without
+                // ReferenceGrant at v1 (older ones serve it at v1beta1 only) certctl cannot tell
+                // which Secrets other namespaces' Gateways may use: said, so that prune refuses.
+                if R.self == ReferenceGrant.self {
+                    notes.append(
+                        "the cluster serves no ReferenceGrant at \(GatewayAPI.group)/v1 (an older Gateway API serves it at v1beta1 only): certctl cannot tell which Secrets Gateways of other namespaces may use"
+                    )
+                }
+                return []
             }
         }
         var objects = GatewayObjects(
