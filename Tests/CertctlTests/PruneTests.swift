@@ -3,7 +3,9 @@ import CertctlTestSupport
 import Certificates
 import Foundation
 import Kubernetes
+import Logging
 import Testing
+import Transport
 
 /// Orphans (Secrets certctl made that nothing names any more) and `certctl prune`, on both
 /// cluster seams, against Pebble (README "What nobody asks for any more").
@@ -359,5 +361,60 @@ struct SecretArgumentTests {
                 error.reason.contains("names certificates in 2 namespaces (docs, web): write NAMESPACE/NAME"),
                 "\(error)")
         }
+    }
+}
+
+/// A lock whose renewals wait for `taken` to open, then find another holder.
+struct TakenWhenOpened: RunLock {
+    let taken: Gate
+    func acquire() async throws -> Bool { true }
+    func release() async {}
+    func renew() async -> LockRenewal {
+        await taken.wait()
+        return .takenOver(by: "intruder")
+    }
+    var renewalInterval: Duration? { .milliseconds(20) }
+    var expiry: Duration? { .seconds(60) }
+}
+
+@Suite("prune after its lock was taken over")
+struct PruneTakeoverTests {
+    @Test("the Lease taken over while prune works: the next delete is not sent, the Secret kept, saying why")
+    func takenOver() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let admin = fakeClient(server)
+        for name in ["tls-a", "tls-b"] {
+            _ = try await admin.create(tlsSecret("prod", name, labels: PruneSafetyTests.made))
+        }
+        let gate = WriteGate()
+        var gated = fakeClient(server)
+        gated.writeGate = gate
+        let store = KubernetesStore(client: gated)
+        let pruner = Pruner(
+            store: store, place: .cluster(client: gated, namespace: "prod"), issuers: [:],
+            transport: CurlTransport(userAgent: "certctl-tests"), logger: Logger(label: "test"))
+        let inventory = try await Inventory.load(from: store, scope: .only(["prod"]), issuers: [], defaultIssuer: nil)
+        #expect(inventory.orphans == ["prod/tls-a", "prod/tls-b"])
+        let taken = Gate()
+        let outcomes = try await LockKeeper.holding(
+            TakenWhenOpened(taken: taken), gate: gate, deadline: nil, logger: Logger(label: "test")
+        ) { keeper in
+            let first = await pruner.prune("prod/tls-a", revoke: false, in: inventory)
+            // Then another holder takes the Lease, as the keeper's renewal finds.
+            await taken.open()
+            let deadline = ContinuousClock.now + .seconds(20)
+            while keeper.lostReason() == nil, ContinuousClock.now < deadline { await Task.yield() }
+            let second = await pruner.prune("prod/tls-b", revoke: false, in: inventory)
+            return [first, second]
+        }
+        #expect(outcomes?.first == .deleted(revoked: false))
+        guard case .kept(let why) = outcomes?.last else {
+            Issue.record("tls-b was deleted after the takeover: \(String(describing: outcomes))")
+            return
+        }
+        #expect(why.contains("delete not sent") && why.contains("taken over by intruder"), "\(why)")
+        #expect(try await admin.get(Secret.self, namespace: "prod", name: "tls-b").metadata.name == "tls-b")
+        #expect(await server.requestLog.filter { $0.hasPrefix("delete ") }.count == 1)
     }
 }
