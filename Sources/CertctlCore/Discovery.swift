@@ -191,7 +191,7 @@ public enum Discovery {
             let secretName = collected.secretName(
                 entry.secretName, object: object, namespace: namespace, field: "\(field).secretName"),
             let hosts = collected.hosts(
-                entry.hosts ?? [], of: "\(object) \(field)", secret: "Secret \(namespace)/\(secretName)",
+                entry.hosts ?? [], of: object, secret: "Secret \(namespace)/\(secretName)",
                 namespace: namespace, field: field, allowWildcard: wildcard),
             let settings = collected.settings(
                 annotations, hosts: hosts, object: object, secret: "Secret \(namespace)/\(secretName)",

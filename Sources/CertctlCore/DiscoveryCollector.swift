@@ -34,10 +34,13 @@ extension Discovery {
         }
 
         /// The names of one certificate, validated and de-duplicated; nil when one is invalid,
-        /// there are none, or more than one certificate holds. `field` is where they are listed.
+        /// there are none, or more than one certificate holds. `field` is where `object` lists
+        /// them: a problem is the object's, at that field, and names the Secret left without.
         mutating func hosts(
-            _ list: [String], of part: String, secret: String, namespace: String, field: String, allowWildcard: Bool
+            _ list: [String], of object: String, secret: String, namespace: String, field: String, allowWildcard: Bool
         ) -> [String]? {
+            let part = "\(object) \(field)"
+            let without = "; \(secret) gets no certificate until it is fixed"
             var hosts: [String] = []
             var invalid = false
             for (index, host) in list.enumerated() {
@@ -46,9 +49,10 @@ extension Discovery {
                     let valid = try Hostname.validate(host, allowWildcard: allowWildcard, object: part)
                     if !hosts.contains(valid) { hosts.append(valid) }
                 } catch {
+                    let reason = (error as? CertctlError)?.reason ?? "\(error)"
                     problems.append(
                         ObjectProblem(
-                            object: secret, reason: "\(error)", kind: .invalidHost, namespace: namespace,
+                            object: object, reason: reason + without, kind: .invalidHost, namespace: namespace,
                             field: "\(field).hosts[\(index)]"))
                     invalid = true
                 }
@@ -57,16 +61,16 @@ extension Discovery {
             guard !hosts.isEmpty else {
                 problems.append(
                     ObjectProblem(
-                        object: secret, reason: "\(part) lists no hosts", kind: .hostCount, namespace: namespace,
+                        object: object, reason: "lists no hosts\(without)", kind: .hostCount, namespace: namespace,
                         field: "\(field).hosts"))
                 return nil
             }
             guard hosts.count <= Discovery.maximumNames else {
                 problems.append(
                     ObjectProblem(
-                        object: secret,
+                        object: object,
                         reason:
-                            "\(part) lists \(hosts.count) hosts; a certificate holds at most \(Discovery.maximumNames) (Let's Encrypt's limit): split them over several secretNames",
+                            "lists \(hosts.count) hosts; a certificate holds at most \(Discovery.maximumNames) (Let's Encrypt's limit): split them over several secretNames\(without)",
                         kind: .hostCount, namespace: namespace, field: "\(field).hosts"))
                 return nil
             }

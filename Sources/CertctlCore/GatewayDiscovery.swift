@@ -102,7 +102,7 @@ extension Discovery {
                     let secretName = collected.secretName(
                         secret.name, object: "\(source)", namespace: namespace, field: field),
                     let checked = collected.hosts(
-                        hosts, of: "\(source) \(field)", secret: "Secret \(secret.namespace)/\(secret.name)",
+                        hosts, of: "\(source)", secret: "Secret \(secret.namespace)/\(secret.name)",
                         namespace: namespaceOfSecret,
                         field: field, allowWildcard: wildcardIssuers.contains(issuer)),
                     let settings = collected.settings(

@@ -131,7 +131,7 @@ struct StatusPageBrowserTests {
         #expect(desk.scrollWidth <= desk.width, "no horizontal overflow at 1280 px: \(desk.scrollWidth)")
         #expect(desk.tableOverflow <= 0, "every column in sight at 1280 px: \(desk.tableOverflow) px more")
         #expect(desk.states == ["Expired", "Missing", "Expiring", "Ready"], "\(desk.states)")
-        #expect(desk.problems && desk.problemObjects == ["Secret prod/tls-shouty"], "\(desk.problemObjects)")
+        #expect(desk.problems && desk.problemObjects == ["Ingress prod/shouty"], "\(desk.problemObjects)")
         #expect(desk.wrapped.isEmpty, "wrapped inside a name or time: \(desk.wrapped)")
         // Clicking "Time left" sorts by it (missing first, having none), then clicking filters.
         #expect(desk.sortedByTimeLeft == ["Missing", "Expired", "Expiring", "Ready"], "\(desk.sortedByTimeLeft)")

@@ -24,9 +24,12 @@ public enum StatusTable {
     public static func render(_ overview: Overview, now: Date, style: Style) -> String {
         var text = render(overview.certificates, now: now, style: style)
         for item in overview.problems {
-            text +=
-                "problem  \(style.showCluster ? item.cluster + ": " : "")\(item.problem.object)"
-                + "\(item.problem.field.map { " \($0)" } ?? ""): \(item.problem.reason)\n"
+            let line =
+                "\(style.showCluster ? item.cluster + ": " : "")\(item.problem.object)"
+                + "\(item.problem.field.map { " \($0)" } ?? ""): \(item.problem.reason)"
+            // Wrapped at words under its text, to the terminal's width when known.
+            let lines = style.width.map { wrap(line, width: max($0 - 9, 40)) } ?? [line]
+            text += "problem  " + lines.joined(separator: "\n         ") + "\n"
         }
         return text
     }
