@@ -420,3 +420,36 @@ struct PruneTakeoverTests {
         #expect(await server.requestLog.filter { $0.hasPrefix("delete ") }.count == 1)
     }
 }
+
+@Suite("A delete with preconditions, as kube-apiserver v1.36.2 answers it")
+struct DeletePreconditionTests {
+    /// Not in the recordings: the answers were read from a real kube-apiserver v1.36.2 by hand.
+    @Test(
+        "a Secret re-created under its name: 409 naming the UIDs, 'deleted and then recreated'; the one read: deleted")
+    func recreated() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { Task { await server.stop() } }
+        let client = fakeClient(server)
+        let first = try await client.create(tlsSecret("prod", "tls-a"))
+        try await client.delete(Secret.self, namespace: "prod", name: "tls-a")
+        let second = try await client.create(tlsSecret("prod", "tls-a"))
+        do {
+            try await client.delete(
+                Secret.self, namespace: "prod", name: "tls-a",
+                preconditions: .init(uid: first.metadata.uid, resourceVersion: second.metadata.resourceVersion))
+            Issue.record("the re-created Secret was deleted")
+        } catch let error as KubernetesError {
+            #expect(error.isConflict)
+            #expect(
+                error.status?.message
+                    == "Operation cannot be fulfilled on Secret \"tls-a\": the UID in the precondition (\(first.metadata.uid ?? "")) does not match the UID in record (\(second.metadata.uid ?? "")). The object might have been deleted and then recreated"
+            )
+        }
+        try await client.delete(
+            Secret.self, namespace: "prod", name: "tls-a",
+            preconditions: .init(uid: second.metadata.uid, resourceVersion: second.metadata.resourceVersion))
+        await #expect(throws: KubernetesError.self) {
+            try await client.get(Secret.self, namespace: "prod", name: "tls-a")
+        }
+    }
+}

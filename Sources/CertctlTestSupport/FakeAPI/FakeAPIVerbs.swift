@@ -502,11 +502,14 @@ extension FakeAPIState {
         let metadata = stored.object("metadata")
         if !body.isEmpty, let options = try? JSONValue.parse(body), let preconditions = options["preconditions"] {
             let kindName = kind.group.isEmpty ? kind.kind : "\(kind.kind).\(kind.group)"
-            for (field, words) in [("resourceVersion", "ResourceVersion"), ("uid", "UID")] {
+            // As kube-apiserver v1.36.2 answers each (the UID case checked by hand against it).
+            for (field, words, likely) in [
+                ("uid", "UID", "deleted and then recreated"), ("resourceVersion", "ResourceVersion", "modified"),
+            ] {
                 if let wanted = preconditions[field]?.stringValue, wanted != metadata[field]?.stringValue {
                     return Status.failure(
                         409, "Conflict",
-                        "Operation cannot be fulfilled on \(kindName) \"\(name)\": the \(words) in the precondition (\(wanted)) does not match the \(words) in record (\(metadata[field]?.stringValue ?? "")). The object might have been modified",
+                        "Operation cannot be fulfilled on \(kindName) \"\(name)\": the \(words) in the precondition (\(wanted)) does not match the \(words) in record (\(metadata[field]?.stringValue ?? "")). The object might have been \(likely)",
                         details: Status.details(kind, name: name, kindName: kind.kind))
                 }
             }
