@@ -129,19 +129,16 @@ struct ClusterOptions: ParsableArguments {
         guard let client = context.client, !context.namespaceNamed else { return context }
         var found: Set<String> = []
         var unsearched: [String] = []
-        for name in [LeaseRunLock.defaultName, ConfigMapRunHistory.defaultName] {
+        func look<R: KubernetesResource>(for name: String, _ type: R.Type) async throws {
             do {
-                let names =
-                    name == LeaseRunLock.defaultName
-                    ? try await client.list(Lease.self, namespace: nil, fieldSelector: "metadata.name=\(name)")
-                        .compactMap(\.metadata.namespace)
-                    : try await client.list(ConfigMap.self, namespace: nil, fieldSelector: "metadata.name=\(name)")
-                        .compactMap(\.metadata.namespace)
-                found.formUnion(names)
+                let objects = try await client.list(type, namespace: nil, fieldSelector: "metadata.name=\(name)")
+                found.formUnion(objects.compactMap(\.metadata.namespace))
             } catch let error as KubernetesError where error.isForbidden {
-                unsearched.append(name == LeaseRunLock.defaultName ? "leases" : "configmaps")
+                unsearched.append(R.plural)
             }
         }
+        try await look(for: LeaseRunLock.defaultName, Lease.self)
+        try await look(for: ConfigMapRunHistory.defaultName, ConfigMap.self)
         let how =
             "name it with --certctl-namespace NAME (or CERTCTL_NAMESPACE): the namespace the CronJob runs in"
         if !found.isEmpty {

@@ -241,8 +241,9 @@ struct RunCommand: AsyncParsableCommand {
             // Their own problems still count: those of their Secrets and of the objects naming them.
             let targets = report.certificates.map(\.desired)
             let own = Set(targets.map { "Secret \($0.id)" } + targets.flatMap { $0.sources.map(\.description) })
+            let secrets = targets.map { "Secret \($0.id) " }
             judged.problems = report.problems.filter { problem in
-                own.contains(problem.object) || own.contains { problem.reason.hasPrefix($0) }
+                own.contains(problem.object) || secrets.contains { problem.reason.contains($0) }
             }
         }
         let code = judged.exitCode(at: Date())
