@@ -21,7 +21,9 @@ public enum ClusterIssuers {
         do {
             for object in try await client.list(ClusterIssuerObject.self, namespace: nil) {
                 let name = object.metadata.name ?? ""
-                try add(kind: "ClusterIssuer", name: name, spec: object.spec, place: "cluster \(cluster)", to: &found)
+                try add(
+                    kind: "ClusterIssuer", name: name, annotations: object.metadata.annotations, spec: object.spec,
+                    place: "cluster \(cluster)", to: &found)
             }
             let namespaces: [String?] =
                 switch scope {
@@ -33,7 +35,9 @@ public enum ClusterIssuers {
                     let name = object.metadata.name ?? ""
                     guard let home = object.metadata.namespace ?? namespace else { continue }
                     let place = "cluster \(cluster), namespace \(home)"
-                    try add(kind: "Issuer", name: name, namespace: home, spec: object.spec, place: place, to: &found)
+                    try add(
+                        kind: "Issuer", name: name, namespace: home, annotations: object.metadata.annotations,
+                        spec: object.spec, place: place, to: &found)
                 }
             }
         } catch let error as KubernetesError where error.isNotFound {
@@ -47,7 +51,8 @@ public enum ClusterIssuers {
     /// `place`: where the object is (`cluster NAME`, and its namespace), as the issuer's source;
     /// `namespace`: an `Issuer`'s, which it alone serves (nil for a ClusterIssuer).
     private static func add(
-        kind: String, name: String, namespace: String? = nil, spec: JSONValue?, place: String, to found: inout Found
+        kind: String, name: String, namespace: String? = nil, annotations: [String: String]?, spec: JSONValue?,
+        place: String, to found: inout Found
     ) throws {
         let object =
             spec.flatMap { try? JSONSerialization.jsonObject(with: Data($0.serialized())) as? [String: Any] } ?? [:]
@@ -55,8 +60,10 @@ public enum ClusterIssuers {
         // plain http) is passed over with a note: it never stops the others' renewals.
         let read: Issuer?
         do {
-            read = try IssuerLoader.issuer(kind: kind, name: name, spec: object, source: place)
-                .map { try namespace.map($0.scoped(to:)) ?? $0 }
+            read = try IssuerLoader.issuer(
+                kind: kind, name: name, annotations: annotations ?? [:], spec: object, source: place
+            )
+            .map { try namespace.map($0.scoped(to:)) ?? $0 }
         } catch let error as CertctlError {
             found.notes.append(
                 "\(kind) \(Bounded.quoted(name)) (\(place)) is passed over: \(error.reason); its certificates are not issued until it is fixed"

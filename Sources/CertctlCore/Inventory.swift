@@ -33,6 +33,15 @@ public struct Inventory: Sendable {
             }
             return Entry(desired: desired, current: current, pending: pending)
         }
+
+        /// The issuer of the certificate the Secret holds: its own, or the fallback of its own
+        /// that the record says issued it (asked about its renewal window and its revocation).
+        public func currentIssuer(in issuers: [IssuerKey: Issuer]) -> Issuer? {
+            guard let own = issuers[desired.issuerKey] else { return nil }
+            let record = current?.record ?? RenewalRecord()
+            guard record.fallbackFrom == own.name, let name = record.issuer, name != own.name else { return own }
+            return own.fallback.lazy.compactMap { issuers[$0] }.first { $0.name == name }
+        }
     }
 
     public var cluster: String

@@ -189,6 +189,32 @@ public struct Issuer: Sendable {
     /// PEM of the CAs that sign the ACME server's TLS certificate (from base64 `caBundle`).
     public var caBundle: [UInt8]?
     public var solvers: [Solver]
+    /// `certctl.io/fallback-issuers` as written: the issuers to fall back to, in order, when this
+    /// one's CA cannot issue a certificate that has no time left to wait (README, "When the CA
+    /// fails").
+    public var fallbackReferences: [FallbackReference] = []
+    /// Those references that name a defined issuer, linked by ``IssuerLoader/linkFallbacks(_:)``.
+    public var fallback: [IssuerKey] = []
+
+    /// One entry of `certctl.io/fallback-issuers`: `NAME` (an issuer of this one's scope: cluster-wide
+    /// for a ClusterIssuer or a file, this namespace's `Issuer` for an `Issuer`) or
+    /// `ClusterIssuer/NAME` (cluster-wide, from either).
+    public struct FallbackReference: Sendable, Hashable, CustomStringConvertible {
+        public var name: String
+        public var clusterWide: Bool
+
+        public init(name: String, clusterWide: Bool) {
+            self.name = name
+            self.clusterWide = clusterWide
+        }
+
+        public var description: String { clusterWide ? "ClusterIssuer/\(name)" : name }
+
+        /// The issuer it names, seen from `issuer`.
+        func key(from issuer: IssuerKey) -> IssuerKey {
+            clusterWide ? .cluster(name) : IssuerKey(name: name, namespace: issuer.namespace)
+        }
+    }
 
     public var tls: TLSOptions { TLSOptions(caBundle: caBundle) }
 

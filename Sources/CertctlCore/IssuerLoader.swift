@@ -1,3 +1,4 @@
+import Basics
 import Certificates
 import DNS
 import Foundation
@@ -67,9 +68,13 @@ public enum IssuerLoader {
 
     /// An issuer from an object of the API server (a `ClusterIssuer` or `Issuer` whose `spec` is
     /// `spec`); nil when it is not an ACME issuer (CA, selfSigned, Vault: not certctl's to run).
-    public static func issuer(kind: String, name: String, spec: [String: Any], source: String) throws -> Issuer? {
+    public static func issuer(
+        kind: String, name: String, annotations: [String: String] = [:], spec: [String: Any], source: String
+    ) throws -> Issuer? {
         guard spec["acme"] is [String: Any] else { return nil }
-        return try issuer(from: ["kind": kind, "metadata": ["name": name], "spec": spec], kind: kind, source: source)
+        return try issuer(
+            from: ["kind": kind, "metadata": ["name": name, "annotations": annotations], "spec": spec], kind: kind,
+            source: source)
     }
 
     /// The issuers defined in one YAML file (several documents allowed; other kinds ignored).
@@ -170,7 +175,8 @@ public enum IssuerLoader {
             preferredChain: (acme["preferredChain"] as? String).flatMap { $0.isEmpty ? nil : $0 },
             profile: (acme["profile"] as? String).flatMap { $0.isEmpty ? nil : $0 },
             caBundle: caBundle,
-            solvers: solvers
+            solvers: solvers,
+            fallbackReferences: try fallbackReferences(metadata["annotations"], object: named)
         )
         try issuer.validate()
         return issuer
@@ -300,5 +306,71 @@ public enum IssuerLoader {
             nameserver: nameserver, tsigKeyName: keyName, tsigAlgorithm: algorithm, tsigSecret: secret)
         return Issuer.Solver(
             selector: selector, method: .dns01(.init(provider: .rfc2136(settings), followCNAME: followCNAME)))
+    }
+}
+
+extension IssuerLoader {
+    /// The annotation that names an issuer's fallbacks (README, "When the CA fails").
+    public static let fallbackAnnotation = "certctl.io/fallback-issuers"
+    /// More fallbacks than this is a mistake, not a plan: each is asked in turn on a bad day.
+    static let maximumFallbacks = 4
+
+    /// `certctl.io/fallback-issuers` of an issuer's `metadata.annotations`: comma-separated
+    /// `NAME` or `ClusterIssuer/NAME`, at most ``maximumFallbacks``.
+    static func fallbackReferences(_ annotations: Any?, object named: String) throws -> [Issuer.FallbackReference] {
+        guard let text = (annotations as? [String: Any])?[fallbackAnnotation] else { return [] }
+        func fail(_ reason: String) -> CertctlError {
+            CertctlError(.invalidIssuer, object: named, "metadata.annotations[\(fallbackAnnotation)] \(reason)")
+        }
+        guard let list = text as? String else { throw fail("is not a string; write NAME, ClusterIssuer/NAME, ...") }
+        let entries = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard entries.count <= maximumFallbacks else {
+            throw fail("names \(entries.count) issuers; name at most \(maximumFallbacks), most trusted first")
+        }
+        var references: [Issuer.FallbackReference] = []
+        for entry in entries {
+            let parts = entry.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let reference: Issuer.FallbackReference
+            switch parts.count {
+            case 1: reference = .init(name: parts[0], clusterWide: false)
+            case 2 where parts[0] == "ClusterIssuer": reference = .init(name: parts[1], clusterWide: true)
+            default:
+                throw fail("has \(Bounded.quoted(entry)), which is neither NAME nor ClusterIssuer/NAME")
+            }
+            guard ObjectName.isDNSSubdomain(reference.name) else {
+                throw fail("has \(Bounded.quoted(entry)), whose name is not an issuer's (\(ObjectName.subdomainRule))")
+            }
+            if !references.contains(reference) { references.append(reference) }
+        }
+        return references
+    }
+
+    /// Each issuer's fallbacks linked to the issuers they name. A reference to no defined issuer
+    /// or to itself is passed over with a note naming the
+    /// issuer and what to do: its certificates go on with the fallbacks that are defined.
+    /// Fallbacks are not followed further: a fallback's own fallbacks are its own certificates'.
+    public static func linkFallbacks(_ issuers: [IssuerKey: Issuer]) -> (issuers: [IssuerKey: Issuer], notes: [String])
+    {
+        var linked = issuers
+        var notes: [String] = []
+        for (key, issuer) in issuers.sorted(by: { $0.key < $1.key }) {
+            var chain: [IssuerKey] = []
+            for reference in issuer.fallbackReferences {
+                let target = reference.key(from: key)
+                let problem: String? =
+                    if target == key { "names the issuer itself" } else if issuers[target] == nil {
+                        "names \(target.named), which is not defined: define it or remove it from the list"
+                    } else { nil }
+                if let problem {
+                    notes.append(
+                        "\(issuer.source): \(fallbackAnnotation) \(Bounded.quoted(reference.description)) \(problem); its certificates fall back only to the others"
+                    )
+                } else if !chain.contains(target) {
+                    chain.append(target)
+                }
+            }
+            linked[key]?.fallback = chain
+        }
+        return (linked, notes)
     }
 }

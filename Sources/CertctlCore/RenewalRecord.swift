@@ -26,6 +26,13 @@ public struct RenewalRecord: Sendable, Equatable {
     public var orderURL: String?
     /// The issuer the current certificate came from.
     public var issuer: String?
+    /// When a fallback issued the current certificate: the issuer it stood in for (the
+    /// certificate's own, to which the next renewal goes back), and why (README, "When the CA
+    /// fails").
+    public var fallbackFrom: String?
+    public var fallbackReason: String?
+    /// The issuer whose failure `lastFailure` is: the certificate's own, or the last fallback tried.
+    public var lastFailureIssuer: String?
     /// The ACME account (its URL) that ordered the current certificate: a renewal names the
     /// certificate it replaces (RFC 9773 §5) only for this account, as the CA refuses it for
     /// another one.
@@ -71,6 +78,9 @@ public struct RenewalRecord: Sendable, Equatable {
         case profile
         case orderURL = "order-url"
         case issuer
+        case fallbackFrom = "fallback-from"
+        case fallbackReason = "fallback-reason"
+        case lastFailureIssuer = "last-failure-issuer"
         case account
         case renewRequested = "renew-requested"
         case serial
@@ -102,6 +112,9 @@ public struct RenewalRecord: Sendable, Equatable {
         profile = annotations[Key.profile.annotation]
         orderURL = annotations[Key.orderURL.annotation]
         issuer = annotations[Key.issuer.annotation]
+        fallbackFrom = annotations[Key.fallbackFrom.annotation]
+        fallbackReason = annotations[Key.fallbackReason.annotation]
+        lastFailureIssuer = annotations[Key.lastFailureIssuer.annotation]
         account = annotations[Key.account.annotation]
         renewRequested = annotations[Key.renewRequested.annotation] == "true"
         serial = annotations[Key.serial.annotation]
@@ -130,6 +143,9 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.profile, profile)
         set(.orderURL, orderURL)
         set(.issuer, issuer)
+        set(.fallbackFrom, fallbackFrom)
+        set(.fallbackReason, fallbackReason.map { String($0.prefix(500)) })
+        set(.lastFailureIssuer, lastFailureIssuer)
         set(.account, account)
         set(.renewRequested, renewRequested ? "true" : nil)
         set(.serial, serial)

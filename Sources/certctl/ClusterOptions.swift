@@ -213,7 +213,7 @@ struct ClusterOptions: ParsableArguments {
     /// else `pebble` in local mode (the embedded default never reaches a public CA by surprise),
     /// else `letsencrypt-prod`, else the only issuer defined.
     func loadIssuers() throws -> (issuers: [IssuerKey: Issuer], defaultIssuer: String?) {
-        try chooseDefault(try IssuerLoader.load(directory: issuers))
+        try chooseDefault(IssuerLoader.linkFallbacks(try IssuerLoader.load(directory: issuers)).issuers)
     }
 
     /// The issuers of `--issuers`, and with `--issuers-from-cluster` those of `context`'s cluster
@@ -223,8 +223,9 @@ struct ClusterOptions: ParsableArguments {
     ) {
         let files = try IssuerLoader.load(directory: issuers)
         guard issuersFromCluster else {
-            let (issuers, defaultIssuer) = try chooseDefault(files)
-            return (issuers, defaultIssuer, [])
+            let linked = IssuerLoader.linkFallbacks(files)
+            let (issuers, defaultIssuer) = try chooseDefault(linked.issuers)
+            return (issuers, defaultIssuer, linked.notes)
         }
         guard let client = context.client else {
             throw CertctlError(
@@ -233,8 +234,9 @@ struct ClusterOptions: ParsableArguments {
         let found = try await ClusterIssuers.read(client: client, scope: context.scope)
         for note in found.notes { logger.notice("\(note)") }
         let merged = try IssuerLoader.merge(files, cluster: found.issuers)
-        let (issuers, defaultIssuer) = try chooseDefault(merged.issuers)
-        return (issuers, defaultIssuer, merged.notes)
+        let linked = IssuerLoader.linkFallbacks(merged.issuers)
+        let (issuers, defaultIssuer) = try chooseDefault(linked.issuers)
+        return (issuers, defaultIssuer, merged.notes + linked.notes)
     }
 
     /// The issuer named by `option` (`--issuer NAME` for a cluster-wide one, `NAMESPACE/NAME`

@@ -71,7 +71,7 @@ struct RenewalPlanTests {
         ) -> PlannedAction {
             RenewalPlan.decide(desired: desired, current: current, profile: profile, now: Self.at(day))
         }
-        #expect(decide(nil, at: 0) == PlannedAction(kind: .issue, reason: .missing, renewalTime: nil))
+        #expect(decide(nil, at: 0) == PlannedAction(kind: .issue, reason: .missing, renewalTime: nil, urgent: true))
         #expect(decide(try Self.current(type: "Opaque"), at: 1).kind == .blocked)
         #expect(decide(try Self.current(foreignKey: true), at: 1).reason == .keyMismatch)
         #expect(decide(try Self.current(), at: 91).reason == .expired)
@@ -226,6 +226,8 @@ struct RenewalPlanTests {
         var desired = Self.desired
         desired.hosts = hosts
         let id = try #require(current.summary?.ariCertificateID)
-        #expect(RenewalPlan.replaces(current: current, desired: desired, account: now) == (sent ? id : nil))
+        #expect(
+            RenewalPlan.replaces(current: current, desired: desired, issuer: desired.issuer, account: now)
+                == (sent ? id : nil))
     }
 }

@@ -35,9 +35,10 @@ extension CertificateRun {
     }
 
     func decide(_ entry: Inventory.Entry, options: Options, now: Date) -> PlannedAction {
-        RenewalPlan.decide(
-            desired: entry.desired, current: entry.current, pending: entry.pending,
-            profile: options.issuers[entry.desired.issuerKey]?.profile, now: now)
+        let issuer = options.issuers[entry.desired.issuerKey]
+        return RenewalPlan.decide(
+            desired: entry.desired, current: entry.current, pending: entry.pending, profile: issuer?.profile,
+            fallbacks: issuer?.fallback.isEmpty == false, now: now)
     }
 
     /// A renew-before at or above the certificate's lifetime is ignored by the plan: said once

@@ -252,7 +252,7 @@ public struct CertificateRun: Sendable {
         async throws -> (serial: String, reason: RevocationReason, note: String)?
     {
         guard let revocation, let serial = revocation.serials[entry.desired.id],
-            let issuer = options.issuers[entry.desired.issuerKey]
+            let issuer = entry.currentIssuer(in: options.issuers)
         else { return nil }
         if let lost = keeper.lostReason() {
             throw CertctlError(.lockLost, object: "Secret \(entry.desired.id)", "not revoked: \(lost)")

@@ -24,7 +24,7 @@ struct CertificateStorage: Sendable {
         case .deferred:
             return (CertificateReport(entry, action, .deferred), entry)
         case .failed(let failure):
-            if failure.voidsKeptOrder, let issuer = issuer(of: entry) {
+            if failure.voidsKeptOrder, let issuer = failure.issuer.flatMap({ issuer(named: $0, for: entry) }) {
                 await forget(entry.desired.id, issuer: issuer)
             }
             return await recordFailure(entry, action, failure)
@@ -42,8 +42,13 @@ struct CertificateStorage: Sendable {
         }
     }
 
-    /// The issuer whose account a kept order was saved beside.
-    private func issuer(of entry: Inventory.Entry) -> Issuer? { issuers[entry.desired.issuerKey] }
+    /// The issuer named `name` among `entry`'s own and its fallbacks (the one whose account a
+    /// kept order was saved beside).
+    private func issuer(named name: String, for entry: Inventory.Entry) -> Issuer? {
+        guard let own = issuers[entry.desired.issuerKey] else { return nil }
+        if own.name == name { return own }
+        return own.fallback.lazy.compactMap { issuers[$0] }.first { $0.name == name }
+    }
 
     /// The Secret with the new certificate and its record; the pending record and the kept
     /// order, void now, removed.
@@ -55,14 +60,19 @@ struct CertificateStorage: Sendable {
         let summary = CertificateSummary(issued.chain.leaf)
         var generator = SystemRandomNumberGenerator()
         var record = RecordPolicy.afterIssuance(
-            previous: entry.record, issuer: desired.issuer, account: value.account, profile: issued.profile,
+            previous: entry.record, issuer: value.issuer.name, account: value.account, profile: issued.profile,
             orderURL: issued.orderURL, serial: summary.serialHex, notBefore: summary.notBefore,
-            notAfter: summary.notAfter, renewalInfo: value.renewalInfo, now: now(), random: &generator)
+            notAfter: summary.notAfter, renewalInfo: value.renewalInfo,
+            fallback: value.fallback.map { ($0.from, $0.reason) }, now: now(), random: &generator)
         // A first renewalInfo fetch that failed is asked again at the next run.
         if value.renewalInfoFailed { record.ariNextCheck = now() }
         record.dnsPersistUntil = value.persistUntil
+        // cert-manager's annotations name the issuer that issued it (a fallback's, then).
+        var issuedBy = desired
+        issuedBy.issuer = value.issuer.name
+        issuedBy.issuerKind = value.issuer.namespace == nil ? "ClusterIssuer" : "Issuer"
         let secret = try await SecretWriter.store(
-            desired, chain: issued.chain, key: value.key, record: record, in: store)
+            issuedBy, chain: issued.chain, key: value.key, record: record, in: store)
         if entry.pending != nil {
             do {
                 try await store.savePendingRecord(nil, namespace: desired.namespace, secretName: desired.secretName)
@@ -72,9 +82,7 @@ struct CertificateStorage: Sendable {
                     metadata: ["secret": "\(desired.id)"])
             }
         }
-        if value.keptOrder, let issuer = issuer(of: entry) {
-            await forget(desired.id, issuer: issuer)
-        }
+        if value.keptOrder { await forget(desired.id, issuer: value.issuer) }
         logger.notice(
             "issued",
             metadata: [
@@ -106,7 +114,8 @@ struct CertificateStorage: Sendable {
     {
         let time = now()
         let record = RecordPolicy.afterFailure(
-            entry.record, kind: failure.kind, message: failure.message, retryAfter: failure.retryAfter, now: time)
+            entry.record, kind: failure.kind, message: failure.message, retryAfter: failure.retryAfter,
+            issuer: failure.issuer, now: time)
         // The back-off holds only if it is stored: a run never claims a next attempt it did not keep.
         var stored: Date? = record.nextAttempt ?? time
         var now = entry

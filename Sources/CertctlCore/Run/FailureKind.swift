@@ -46,3 +46,15 @@ public enum FailureKind: String, Sendable, CaseIterable {
         }
     }
 }
+
+extension FailureKind {
+    /// The CA could not issue: it did not answer, answered too slowly, refused or rate-limited.
+    /// Another CA may issue then (README, "When the CA fails"); a challenge, the configuration or
+    /// the API server would fail it the same way.
+    public var isCAUnavailable: Bool {
+        switch self {
+        case .rateLimited, .caUnreachable, .timeout, .caRefused: true
+        case .challenge, .configuration, .apiServer, .other: false
+        }
+    }
+}

@@ -30,6 +30,16 @@ struct IssuedValue: Sendable {
     var keptOrder: Bool
     /// When the dns-persist-01 records that authorized its names expire (`persistUntil`).
     var persistUntil: Date?
+    /// The issuer that issued it: the certificate's own, or a fallback.
+    var issuer: Issuer
+    /// Set when a fallback issued it: the certificate's own issuer, and why it could not.
+    var fallback: FallbackUse?
+}
+
+/// A fallback issuer's issuance: the issuer it stood in for, and why that one could not issue.
+struct FallbackUse: Sendable, Equatable {
+    var from: String
+    var reason: String
 }
 
 /// An issuance that failed, as a value: its kind, the message for the record and the operator,
@@ -40,6 +50,8 @@ public struct CertificateFailure: Error, Sendable, Equatable, CustomStringConver
     public var retryAfter: Date?
     /// The certificate failed its checks after a kept order gave it: forget that order.
     var voidsKeptOrder = false
+    /// The issuer whose failure it is (the last tried, when fallbacks were tried too).
+    var issuer: String?
 
     public var description: String { "[\(kind.rawValue)] \(message)" }
 
@@ -48,6 +60,11 @@ public struct CertificateFailure: Error, Sendable, Equatable, CustomStringConver
         message = Self.describe(error)
         retryAfter = (error as? ACMEError)?.retryAfter
         self.voidsKeptOrder = voidsKeptOrder
+    }
+
+    init(kind: FailureKind, message: String) {
+        self.kind = kind
+        self.message = message
     }
 
     static func describe(_ error: any Error) -> String {
@@ -91,10 +108,11 @@ struct Issuance: Sendable {
         _ due: [(Inventory.Entry, PlannedAction)], http01: HTTP01Session,
         store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
     ) async -> [CertificateReport] {
-        await withTaskGroup(of: [CertificateReport].self) { group in
+        let accounts = OpenedAccounts()
+        return await withTaskGroup(of: [CertificateReport].self) { group in
             for (issuer, certificates) in Dictionary(grouping: due, by: \.0.desired.issuerKey) {
                 group.addTask {
-                    await run(certificates, issuer: issuer, http01: http01, store: store)
+                    await run(certificates, issuer: issuer, accounts: accounts, http01: http01, store: store)
                 }
             }
             var all: [CertificateReport] = []
@@ -103,26 +121,22 @@ struct Issuance: Sendable {
         }
     }
 
-    /// One issuer's due certificates: its account opened and its kept orders read, then
-    /// `concurrency` certificates at a time.
+    /// One issuer's due certificates, `concurrency` at a time; each issuer's account is opened
+    /// (and its kept orders read) once, by the first certificate that needs it.
     private func run(
-        _ due: [(Inventory.Entry, PlannedAction)], issuer key: IssuerKey, http01: HTTP01Session,
+        _ due: [(Inventory.Entry, PlannedAction)], issuer key: IssuerKey, accounts: OpenedAccounts,
+        http01: HTTP01Session,
         store: @escaping @Sendable (Inventory.Entry, PlannedAction, IssuanceResult) async -> CertificateReport
     ) async -> [CertificateReport] {
         let issuer = options.issuers[key]
-        var opened: (Result<ACMEClient, CertificateFailure>, [String: OrderInFlight])?
-        if let issuer { opened = await openAccount(issuer) }
-        let (client, inFlight) = (opened?.0, opened?.1 ?? [:])
         return await withTaskGroup(of: CertificateReport.self) { group in
             var results: [CertificateReport] = []
             var pending = due[...]
             func startNext() {
                 guard let (entry, action) = pending.popFirst() else { return }
-                let kept = inFlight[entry.desired.id]
                 group.addTask {
                     await progress.tracking(entry.desired.id) {
-                        let result = await issue(
-                            entry, action, issuer: issuer, client: client, http01: http01, inFlight: kept)
+                        let result = await issue(entry, action, issuer: issuer, accounts: accounts, http01: http01)
                         return await store(entry, action, result)
                     }
                 }
@@ -139,9 +153,7 @@ struct Issuance: Sendable {
 
     /// The issuer's ACME client on its stored (or a new) account, and the orders a killed run
     /// kept for it.
-    private func openAccount(_ issuer: Issuer) async -> (
-        Result<ACMEClient, CertificateFailure>, [String: OrderInFlight]
-    ) {
+    fileprivate func openAccount(_ issuer: Issuer) async -> OpenedAccounts.Opened {
         let client: ACMEClient
         do {
             // An account registered by a run that lost its lock could not be saved.
@@ -178,20 +190,65 @@ struct Issuance: Sendable {
         }
     }
 
-    /// One certificate: refused before ordering when no order could succeed, else ordered (or
-    /// picked up from a kept order) and checked.
+    /// One certificate, by its own issuer; when that one's CA cannot issue it (or holds it back)
+    /// and it has no time left to wait, by each fallback in turn until one issues it (README,
+    /// "When the CA fails").
     private func issue(
-        _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?,
-        client: Result<ACMEClient, CertificateFailure>?, http01: HTTP01Session, inFlight: OrderInFlight?
+        _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?, accounts: OpenedAccounts,
+        http01: HTTP01Session
     ) async -> IssuanceResult {
         let desired = entry.desired
-        guard let issuer, let client else {
+        guard let issuer else {
             return .failed(
                 CertificateFailure(
                     CertctlError(
                         .unknownIssuer, object: "Secret \(desired.id)", "the issuer \(desired.issuer) is not defined")))
         }
+        var reasons: [String] = []
+        var failed: CertificateFailure
+        if let hold = action.ownIssuerBacksOff {
+            failed = CertificateFailure(
+                kind: entry.record.lastFailureKind ?? .other, message: entry.record.lastFailure ?? "")
+            failed.retryAfter = hold
+            reasons.append("\(issuer.name) holds it back until \(RenewalRecord.format(hold)) after: \(failed.message)")
+        } else {
+            let result = await issue(entry, action, by: issuer, accounts: accounts, http01: http01, fallback: nil)
+            guard case .failed(var failure) = result else { return result }
+            failure.issuer = issuer.name
+            guard action.urgent, failure.kind.isCAUnavailable, !issuer.fallback.isEmpty else {
+                return .failed(failure)
+            }
+            failed = failure
+            reasons.append("\(issuer.name): \(failure)")
+        }
+        let firstReason = reasons[0]
+        for key in issuer.fallback {
+            guard let fallback = options.issuers[key] else { continue }
+            logger.warning(
+                "its own issuer cannot issue it and it has no time left to wait: asking a fallback",
+                metadata: ["secret": "\(desired.id)", "issuer": "\(issuer.name)", "fallback": "\(fallback.name)"])
+            let use = FallbackUse(from: issuer.name, reason: firstReason)
+            let result = await issue(entry, action, by: fallback, accounts: accounts, http01: http01, fallback: use)
+            guard case .failed(let failure) = result else { return result }
+            reasons.append("fallback \(fallback.name): \(failure)")
+            failed.issuer = fallback.name
+        }
+        // The CA's word on when to ask again holds whichever issuer failed last.
+        failed.message = reasons.joined(separator: "; ")
+        return .failed(failed)
+    }
+
+    /// One certificate by one issuer (its own, or a fallback standing in for it): refused before
+    /// ordering when no order could succeed, else ordered (or picked up from a kept order) and
+    /// checked.
+    private func issue(
+        _ entry: Inventory.Entry, _ action: PlannedAction, by issuer: Issuer, accounts: OpenedAccounts,
+        http01: HTTP01Session, fallback: FallbackUse?
+    ) async -> IssuanceResult {
+        let desired = entry.desired
         if let refusal = Self.refusal(desired, issuer: issuer) { return .failed(CertificateFailure(refusal)) }
+        let (client, opened) = await accounts.open(issuer, with: self)
+        let inFlight = opened[desired.id]
         switch client {
         case .failure(let failure):
             // An account not opened because the lock was lost: the next run's, not a failure.
@@ -221,7 +278,8 @@ struct Issuance: Sendable {
                 try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
                 var value = IssuedValue(
                     certificate: certificate, key: key, account: await client.accountURL, renewalInfo: nil,
-                    renewalInfoFailed: false, keptOrder: kept, persistUntil: deadlines.earliest)
+                    renewalInfoFailed: false, keptOrder: kept, persistUntil: deadlines.earliest, issuer: issuer,
+                    fallback: fallback)
                 if let id = CertificateSummary(certificate.chain.leaf).ariCertificateID {
                     do {
                         value.renewalInfo = try await client.renewalInfo(certificateID: id)
@@ -280,7 +338,8 @@ struct Issuance: Sendable {
     ) async throws -> (IssuedCertificate, PrivateKey) {
         let desired = entry.desired
         let key = try await certificateKey(for: entry)
-        let replaces = RenewalPlan.replaces(current: entry.current, desired: desired, account: await client.accountURL)
+        let replaces = RenewalPlan.replaces(
+            current: entry.current, desired: desired, issuer: issuer.name, account: await client.accountURL)
         var order = CertificateOrder(
             names: desired.hosts, key: key, profile: issuer.profile, replaces: replaces,
             preferredChain: issuer.preferredChain)
@@ -392,4 +451,19 @@ struct Issuance: Sendable {
     /// How long a kept order is worth picking up: Let's Encrypt's orders live 7 days, and its
     /// duplicate-certificate limit counts the same 7 days.
     static let orderLifetime: TimeInterval = 7 * 86400
+}
+
+/// The ACME accounts of one issue stage, each opened (and its kept orders read) once, when the
+/// first certificate needs it: an issuer that is only a fallback is never asked on a good day,
+/// and two issuers falling back to one share its account.
+actor OpenedAccounts {
+    typealias Opened = (Result<ACMEClient, CertificateFailure>, [String: OrderInFlight])
+    private var opening: [IssuerKey: Task<Opened, Never>] = [:]
+
+    func open(_ issuer: Issuer, with issuance: Issuance) async -> Opened {
+        if let task = opening[issuer.key] { return await task.value }
+        let task = Task { await issuance.openAccount(issuer) }
+        opening[issuer.key] = task
+        return await task.value
+    }
 }

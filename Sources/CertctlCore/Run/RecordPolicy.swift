@@ -10,7 +10,8 @@ public enum RecordPolicy {
     /// it to the client; Let's Encrypt sends about 6 hours).
     public static let renewalInfoRecheck: TimeInterval = 6 * 3600
 
-    /// The record of a certificate just stored: who issued it, its renewal time (the ARI choice
+    /// The record of a certificate just stored: who issued it (and which issuer a fallback stood
+    /// in for, and why), its renewal time (the ARI choice
     /// when the CA answered, else 2/3 of its lifetime), nothing of past failures; what was
     /// announced stays known, so that the recovery is announced too, and so does a revocation.
     public static func afterIssuance(
@@ -23,11 +24,14 @@ public enum RecordPolicy {
         notBefore: Date,
         notAfter: Date,
         renewalInfo: ACMERenewalInfo?,
+        fallback: (from: String, reason: String)? = nil,
         now: Date,
         random: inout some RandomNumberGenerator
     ) -> RenewalRecord {
         var record = RenewalRecord()
         record.issuer = issuer
+        record.fallbackFrom = fallback?.from
+        record.fallbackReason = fallback?.reason
         record.account = account
         record.profile = profile
         record.orderURL = orderURL
@@ -102,12 +106,14 @@ public enum RecordPolicy {
     /// A failed issuance: one more failure, its message and time, and no ACME request before the
     /// back-off (1 h doubling to 32 h) or the CA's `rateLimited` Retry-After, whichever is later.
     public static func afterFailure(
-        _ record: RenewalRecord, kind: FailureKind = .other, message: String, retryAfter: Date?, now: Date
+        _ record: RenewalRecord, kind: FailureKind = .other, message: String, retryAfter: Date?, issuer: String? = nil,
+        now: Date
     ) -> RenewalRecord {
         var record = record
         record.failureCount = min(record.failureCount, Bounded.largestCount - 1) + 1
         record.lastFailure = message
         record.lastFailureKind = kind
+        record.lastFailureIssuer = issuer
         record.lastFailureTime = now
         var next = now.addingTimeInterval(RenewalPlan.backOff(failures: record.failureCount))
         if let retryAfter, retryAfter > next { next = retryAfter }

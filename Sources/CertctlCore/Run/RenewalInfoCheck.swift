@@ -43,7 +43,7 @@ struct RenewalInfoCheck: Sendable {
     {
         guard case .wait = action.kind, let current = entry.current, current.isValid(at: now),
             let summary = current.summary, summary.authorityKeyIdentifier != nil,
-            let issuer = issuers[entry.desired.issuerKey]
+            let issuer = entry.currentIssuer(in: issuers)
         else { return nil }
         let record = current.record
         if record.serial == summary.serialHex, (record.ariNextCheck ?? .distantFuture) > now { return nil }

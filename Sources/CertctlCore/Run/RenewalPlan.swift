@@ -41,13 +41,22 @@ public struct PlannedAction: Sendable, Equatable {
     public var reason: Reason
     /// When the current certificate is to be renewed (shown as "renews at").
     public var renewalTime: Date?
+    /// No time left to wait for one CA: there is no usable certificate, or it is inside its
+    /// safety margin (``RenewalPlan/safetyMargin(lifetime:)``). Only such a certificate is
+    /// issued by a fallback issuer when its own cannot (README, "When the CA fails").
+    public var urgent: Bool
+    /// Its own issuer's CA failed it and holds it back until then, while it is urgent and has
+    /// fallbacks: it is issued now, by the fallbacks alone.
+    public var ownIssuerBacksOff: Date?
 
     public var isIssue: Bool { kind == .issue }
 
-    public init(kind: Kind, reason: Reason, renewalTime: Date?) {
+    public init(kind: Kind, reason: Reason, renewalTime: Date?, urgent: Bool = false, ownIssuerBacksOff: Date? = nil) {
         self.kind = kind
         self.reason = reason
         self.renewalTime = renewalTime
+        self.urgent = urgent
+        self.ownIssuerBacksOff = ownIssuerBacksOff
     }
 }
 
@@ -104,19 +113,27 @@ public enum RenewalPlan {
     /// The decision for one certificate.
     /// - Parameters:
     ///   - profile: the issuer's configured profile, compared with the one recorded.
+    ///   - fallbacks: whether the issuer has fallback issuers (`certctl.io/fallback-issuers`).
     public static func decide(
         desired: DesiredCertificate,
         current: CurrentCertificate?,
         pending: RenewalRecord? = nil,
         profile: String?,
+        fallbacks: Bool = false,
         now: Date
     ) -> PlannedAction {
         let record = current?.record ?? pending ?? RenewalRecord()
-        func due(_ reason: PlannedAction.Reason, renewalTime: Date? = nil) -> PlannedAction {
+        func due(_ reason: PlannedAction.Reason, renewalTime: Date? = nil, urgent: Bool = true) -> PlannedAction {
+            var action = PlannedAction(kind: .issue, reason: reason, renewalTime: renewalTime, urgent: urgent)
             if let nextAttempt = record.nextAttempt, nextAttempt > now {
-                return PlannedAction(kind: .backOff(until: nextAttempt), reason: reason, renewalTime: renewalTime)
+                // An urgent certificate does not wait out its own CA's hold when a fallback may issue it.
+                if urgent, fallbacks, record.ownIssuerFailed(desired.issuer) {
+                    action.ownIssuerBacksOff = nextAttempt
+                } else {
+                    action.kind = .backOff(until: nextAttempt)
+                }
             }
-            return PlannedAction(kind: .issue, reason: reason, renewalTime: renewalTime)
+            return action
         }
         guard let current else { return due(.missing) }
         if let block = current.block {
@@ -134,23 +151,27 @@ public enum RenewalPlan {
         let renewalTime = min(latest.map { min($0, chosen) } ?? chosen, safe)
         if !current.keyMatches { return due(.keyMismatch, renewalTime: renewalTime) }
         if summary.notAfter <= now { return due(.expired, renewalTime: renewalTime) }
-        if Set(desired.hosts) != summary.names { return due(.namesChanged, renewalTime: renewalTime) }
-        if let issuer = current.issuerName, issuer != desired.issuer {
-            return due(.issuerChanged, renewalTime: renewalTime)
+        let urgent = safe <= now
+        func renew(_ reason: PlannedAction.Reason) -> PlannedAction {
+            due(reason, renewalTime: renewalTime, urgent: urgent)
         }
-        if let profile, record.profile != profile { return due(.profileChanged, renewalTime: renewalTime) }
+        if Set(desired.hosts) != summary.names { return renew(.namesChanged) }
+        // A fallback's certificate stands in for the issuer's own until its renewal time.
+        let onFallback = recordIsCurrent && record.fallbackFrom == desired.issuer && record.issuer != nil
+        if let issuer = current.issuerName, issuer != desired.issuer, !(onFallback && issuer == record.issuer) {
+            return renew(.issuerChanged)
+        }
+        if let profile, !onFallback, record.profile != profile { return renew(.profileChanged) }
         if let wanted = desired.settings.keyType, let has = summary.keyType, has != wanted {
-            return due(.keyChanged, renewalTime: renewalTime)
+            return renew(.keyChanged)
         }
-        if record.revokedSerial == summary.serialHex { return due(.revoked, renewalTime: renewalTime) }
-        if record.revocationAskedSerial == summary.serialHex {
-            return due(.revocationAsked, renewalTime: renewalTime)
-        }
-        if record.renewRequested { return due(.renewRequested, renewalTime: renewalTime) }
+        if record.revokedSerial == summary.serialHex { return renew(.revoked) }
+        if record.revocationAskedSerial == summary.serialHex { return renew(.revocationAsked) }
+        if record.renewRequested { return renew(.renewRequested) }
         if renewalTime <= now {
             let fromARI = recordIsCurrent && record.ariWindowStart != nil
-            if let latest, latest < chosen { return due(.renewBefore, renewalTime: renewalTime) }
-            return due(fromARI ? .ariWindow : .lifetimeThreshold, renewalTime: renewalTime)
+            if let latest, latest < chosen { return renew(.renewBefore) }
+            return renew(fromARI ? .ariWindow : .lifetimeThreshold)
         }
         return PlannedAction(kind: .wait(until: renewalTime), reason: .notDue, renewalTime: renewalTime)
     }
@@ -158,21 +179,32 @@ public enum RenewalPlan {
 
 extension RenewalPlan {
     /// The ARI certificate ID a renewal's order names in `replaces` (RFC 9773 §5), or nil. Only
-    /// for a certificate the record shows this issuer and this `account` ordered, and that
+    /// for a certificate the record shows `issuer` (the one ordering now: the certificate's own
+    /// or a fallback) and this `account` ordered, and that
     /// shares a name with the new order: a CA refuses `replaces` for a certificate of another
     /// account (every Secret adopted from cert-manager or kube-lego), of another CA (an issuer
     /// moved from staging to production) or with no name in common.
-    public static func replaces(current: CurrentCertificate?, desired: DesiredCertificate, account: String?)
-        -> String?
-    {
+    public static func replaces(
+        current: CurrentCertificate?, desired: DesiredCertificate, issuer: String, account: String?
+    ) -> String? {
         guard let current, current.isUsable, let summary = current.summary,
             let certificateID = summary.ariCertificateID
         else { return nil }
         let record = current.record
-        guard record.serial == summary.serialHex, record.issuer == desired.issuer, let account,
+        guard record.serial == summary.serialHex, record.issuer == issuer, let account,
             record.account == account
         else { return nil }
         let names = Set(desired.hosts.map { $0.lowercased() })
         return names.isDisjoint(with: summary.names.map { $0.lowercased() }) ? nil : certificateID
+    }
+}
+
+extension RenewalRecord {
+    /// Whether the failure recorded is the CA of `issuer` (the certificate's own) failing to
+    /// issue: unreachable, too slow, refusing or rate-limiting. A record of an earlier version
+    /// names no issuer: it had no fallbacks, so the failure was the certificate's own issuer's.
+    func ownIssuerFailed(_ issuer: String) -> Bool {
+        guard let kind = lastFailureKind, kind.isCAUnavailable else { return false }
+        return (lastFailureIssuer ?? issuer) == issuer
     }
 }

@@ -43,13 +43,15 @@ public struct CertificateStatus: Sendable {
     public var chainIssuer: String?
 
     /// Classifies an inventory entry at `now`.
-    public init(cluster: String, entry: Inventory.Entry, profile: String?, now: Date) {
+    /// `fallbacks`: whether its issuer has fallback issuers.
+    public init(cluster: String, entry: Inventory.Entry, profile: String?, fallbacks: Bool = false, now: Date) {
         self.cluster = cluster
         desired = entry.desired
         let record = entry.record
         self.record = record
         let action = RenewalPlan.decide(
-            desired: entry.desired, current: entry.current, pending: entry.pending, profile: profile, now: now)
+            desired: entry.desired, current: entry.current, pending: entry.pending, profile: profile,
+            fallbacks: fallbacks, now: now)
         renewalTime = action.renewalTime
         self.action = action
         issuerProfile = profile
@@ -124,8 +126,10 @@ extension CertificateStatus {
     /// Every certificate of `inventory`, most urgent first, then by time left.
     public static func all(in inventory: Inventory, issuers: [IssuerKey: Issuer], now: Date) -> [CertificateStatus] {
         inventory.entries.map { entry in
-            CertificateStatus(
-                cluster: inventory.cluster, entry: entry, profile: issuers[entry.desired.issuerKey]?.profile, now: now)
+            let issuer = issuers[entry.desired.issuerKey]
+            return CertificateStatus(
+                cluster: inventory.cluster, entry: entry, profile: issuer?.profile,
+                fallbacks: issuer?.fallback.isEmpty == false, now: now)
         }
         .sorted { urgency($0, $1, now: now) }
     }

@@ -1,0 +1,338 @@
+import Basics
+import CertctlCore
+import CertctlTestSupport
+import Certificates
+import Foundation
+import Kubernetes
+import Synchronization
+import Testing
+import Transport
+import X509
+
+@Suite("Fallback issuers: the annotation, the links, the plan")
+struct FallbackPlanTests {
+    static func issuerYAML(_ name: String, fallback: String?) -> String {
+        """
+        kind: ClusterIssuer
+        metadata:
+          name: \(name)
+        \(fallback.map { "  annotations: {certctl.io/fallback-issuers: \"\($0)\"}" } ?? "")
+        spec:
+          acme:
+            server: https://\(name).example/directory
+        """
+    }
+
+    static func load(_ documents: [(String, String?)]) throws -> (issuers: [IssuerKey: Issuer], notes: [String]) {
+        var issuers: [IssuerKey: Issuer] = [:]
+        for (name, fallback) in documents {
+            let issuer = try #require(try IssuerLoader.parse(issuerYAML(name, fallback: fallback), source: name).first)
+            issuers[issuer.key] = issuer
+        }
+        return IssuerLoader.linkFallbacks(issuers)
+    }
+
+    @Test("certctl.io/fallback-issuers links defined issuers in order; the rest are passed over with a note")
+    func linking() throws {
+        let (issuers, notes) = try Self.load([
+            ("letsencrypt-prod", "zerossl, missing, ClusterIssuer/gts, letsencrypt-prod"),
+            ("zerossl", nil), ("gts", "letsencrypt-prod, ClusterIssuer/letsencrypt-prod"),
+        ])
+        #expect(issuers["letsencrypt-prod"]?.fallback == ["zerossl", "gts"])
+        #expect(issuers["gts"]?.fallback == ["letsencrypt-prod"])
+        #expect(issuers["zerossl"]?.fallback == [])
+        #expect(notes.count == 2, "\(notes)")
+        #expect(notes.contains { $0.contains("ClusterIssuer missing, which is not defined") })
+        #expect(notes.contains { $0.contains("names the issuer itself") })
+    }
+
+    @Test(
+        "a hostile annotation is a clear error naming the issuer and the annotation",
+        arguments: [
+            ("a, b, c, d, e", "names 5 issuers"),
+            ("Issuer/x/y", "neither NAME nor ClusterIssuer/NAME"),
+            ("Bad_Name", "whose name is not an issuer's"),
+            ("ns/name", "neither NAME nor ClusterIssuer/NAME"),
+        ])
+    func hostile(value: String, message: String) throws {
+        let error = #expect(throws: CertctlError.self) {
+            try IssuerLoader.parse(Self.issuerYAML("letsencrypt-prod", fallback: value), source: "issuers/le.yaml")
+        }
+        #expect(error?.description.contains("certctl.io/fallback-issuers") == true)
+        #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("letsencrypt-prod") == true)
+    }
+
+    @Test("a namespaced Issuer's NAME is an Issuer of its namespace; ClusterIssuer/NAME a cluster-wide one")
+    func namespaced() throws {
+        let spec: [String: Any] = ["acme": ["server": "https://ca.example/directory"]]
+        let tenant = try #require(
+            try IssuerLoader.issuer(
+                kind: "Issuer", name: "le",
+                annotations: [IssuerLoader.fallbackAnnotation: "backup, ClusterIssuer/zerossl"],
+                spec: spec, source: "cluster, namespace team"))
+        let backup = try #require(try IssuerLoader.issuer(kind: "Issuer", name: "backup", spec: spec, source: "team"))
+        let zerossl = try #require(
+            try IssuerLoader.issuer(kind: "ClusterIssuer", name: "zerossl", spec: spec, source: "c"))
+        // Another namespace's `backup` is not the tenant's.
+        let other = try backup.scoped(to: "other")
+        var issuers: [IssuerKey: Issuer] = [:]
+        for issuer in [try tenant.scoped(to: "team"), try backup.scoped(to: "team"), zerossl, other] {
+            issuers[issuer.key] = issuer
+        }
+        let (linked, notes) = IssuerLoader.linkFallbacks(issuers)
+        #expect(notes.isEmpty, "\(notes)")
+        #expect(
+            linked[IssuerKey(name: "le", namespace: "team")]?.fallback == [
+                IssuerKey(name: "backup", namespace: "team"), "zerossl",
+            ])
+        issuers[IssuerKey(name: "backup", namespace: "team")] = nil
+        let (_, missing) = IssuerLoader.linkFallbacks(issuers)
+        #expect(missing.count == 1 && missing[0].contains("Issuer team/backup, which is not defined"), "\(missing)")
+    }
+
+    static func decide(_ annotations: [String: String], day: Double, fallbacks: Bool = true, profile: String? = nil)
+        throws -> PlannedAction
+    {
+        var all = ["cert-manager.io/issuer-name": "letsencrypt-prod", "certctl.io/serial": "0102"]
+        all.merge(annotations) { $1 }
+        let current = try RenewalPlanTests.current(annotations: all)
+        return RenewalPlan.decide(
+            desired: RenewalPlanTests.desired, current: current, profile: profile, fallbacks: fallbacks,
+            now: RenewalPlanTests.at(day))
+    }
+
+    @Test("urgent: no usable certificate, or inside its safety margin (the last 9 days of 90)")
+    func urgency() throws {
+        #expect(try !Self.decide([:], day: 1).urgent)
+        #expect(try !Self.decide([:], day: 61).urgent, "due, with time left: waits for its own CA")
+        #expect(try Self.decide([:], day: 61).isIssue)
+        #expect(try Self.decide([:], day: 81.5).urgent)
+        #expect(try Self.decide([:], day: 91).urgent, "expired")
+        let missing = RenewalPlan.decide(
+            desired: RenewalPlanTests.desired, current: nil, profile: nil, fallbacks: true, now: RenewalPlanTests.at(1))
+        #expect(missing.urgent)
+    }
+
+    @Test("an urgent certificate skips its own CA's hold when fallbacks exist; nothing else does")
+    func ownIssuerHold() throws {
+        let hold = "2027-04-30T00:00:00Z"
+        let until = try #require(Timestamp.rfc3339(hold))
+        let failed = [
+            "certctl.io/next-attempt": hold, "certctl.io/failure-count": "2",
+            "certctl.io/last-failure-kind": "rate_limited", "certctl.io/last-failure": "too many new orders",
+        ]
+        let skipped = try Self.decide(failed, day: 82)
+        #expect(skipped.kind == .issue)
+        #expect(skipped.ownIssuerBacksOff == until)
+        // Recorded by this version, naming the issuer: the same.
+        #expect(
+            try Self.decide(failed.merging(["certctl.io/last-failure-issuer": "letsencrypt-prod"]) { $1 }, day: 82)
+                .ownIssuerBacksOff == until)
+        // No fallbacks, time left, the fallbacks' own failure, or a failure no CA would avoid: the hold holds.
+        #expect(try Self.decide(failed, day: 82, fallbacks: false).kind == .backOff(until: until))
+        #expect(try Self.decide(failed, day: 61).kind == .backOff(until: until))
+        let fallbackFailed = failed.merging(["certctl.io/last-failure-issuer": "zerossl"]) { $1 }
+        #expect(try Self.decide(fallbackFailed, day: 82).kind == .backOff(until: until))
+        let challenge = failed.merging(["certctl.io/last-failure-kind": "challenge"]) { $1 }
+        #expect(try Self.decide(challenge, day: 82).kind == .backOff(until: until))
+    }
+
+    @Test("a fallback's certificate stands until its renewal time: no issuer or profile change is seen")
+    func standsIn() throws {
+        let fromFallback = [
+            "certctl.io/issuer": "zerossl", "certctl.io/fallback-from": "letsencrypt-prod",
+            "certctl.io/profile": "classic",
+        ]
+        #expect(
+            try Self.decide(fromFallback, day: 1, profile: "tlsserver").kind == .wait(until: RenewalPlanTests.at(60)))
+        #expect(try Self.decide(fromFallback, day: 61, profile: "tlsserver").reason == .lifetimeThreshold)
+        // The same certificate without the fallback's mark, or standing in for another issuer: changed.
+        var plain = fromFallback
+        plain["certctl.io/fallback-from"] = nil
+        #expect(try Self.decide(plain, day: 1).reason == .issuerChanged)
+        plain["certctl.io/fallback-from"] = "letsencrypt-staging"
+        #expect(try Self.decide(plain, day: 1).reason == .issuerChanged)
+    }
+}
+
+@Suite("Fallback issuers: two real CAs, the first failing", .serialized)
+struct FallbackRunTests {
+    /// The in-process CA as `primary` (falling back to Pebble as `pebble`), both validating
+    /// HTTP-01 on the run's port.
+    static func issuers(primary: String, pebble: String) throws -> [IssuerKey: Issuer] {
+        let yaml = """
+            kind: ClusterIssuer
+            metadata:
+              name: primary
+              annotations: {certctl.io/fallback-issuers: pebble}
+            spec:
+              acme:
+                server: \(primary)
+                privateKeySecretRef: {name: primary-account}
+            ---
+            kind: ClusterIssuer
+            metadata: {name: pebble}
+            spec:
+              acme:
+                server: \(pebble)
+                privateKeySecretRef: {name: pebble-account}
+                caBundle: \(Data(Pebble.caBundle).base64EncodedString())
+            """
+        let parsed = try IssuerLoader.parse(yaml, source: "issuers/two.yaml")
+        let (linked, notes) = IssuerLoader.linkFallbacks(Dictionary(uniqueKeysWithValues: parsed.map { ($0.key, $0) }))
+        #expect(notes.isEmpty)
+        return linked
+    }
+
+    static func record(_ fixture: RunFixture, _ secret: String) async throws -> RenewalRecord {
+        let stored = try #require(try await fixture.fixture.store.secret(namespace: "prod", name: secret))
+        return RenewalRecord(annotations: stored.metadata.annotations ?? [:])
+    }
+
+    @Test(
+        "the first CA rate-limits: a missing certificate is issued by the fallback in the same run, one with time left waits; the next renewal goes back to the first",
+        arguments: StoreKind.allCases)
+    func rateLimited(kind: StoreKind) async throws {
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let issuers = try Self.issuers(primary: ca.directoryURL, pebble: pebble.directoryURL)
+        let run = try await RunFixture.make(
+            kind, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
+        ).with {
+            $0.issuers = issuers
+            $0.defaultIssuer = "primary"
+        }
+        defer { Task { await run.fixture.stop() } }
+
+        // A good day: both from the first CA, Pebble never asked.
+        let (first, _) = try await run.runOnce()
+        #expect(first.certificates.allSatisfy { $0.outcome == .issued })
+        #expect(try await Self.record(run, "kubelego-tls-site0").issuer == "primary")
+        #expect(await ca.orders.count == 2)
+
+        // The first CA rate-limits; site0's Secret is lost, site1 is asked to renew (time left).
+        await ca.update { $0.rateLimitedOrders = 100 }
+        let lost = try #require(try await run.fixture.store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        try await run.fixture.store.deleteSecret(lost)
+        let (bad, _) = try await run.runOnce {
+            $0.renewal = RenewalRequest(certificates: ["prod/kubelego-tls-site1"], issueNow: true)
+        }
+        let outcomes = Dictionary(uniqueKeysWithValues: bad.certificates.map { ($0.desired.secretName, $0.outcome) })
+        #expect(outcomes["kubelego-tls-site0"] == .issued, "\(outcomes)")
+        let site0 = try await Self.record(run, "kubelego-tls-site0")
+        #expect(site0.issuer == "pebble")
+        #expect(site0.fallbackFrom == "primary")
+        #expect(site0.fallbackReason?.contains("rate_limited") == true, "\(site0.fallbackReason ?? "")")
+        let stored = try #require(try await run.fixture.store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        #expect(stored.metadata.annotations?["cert-manager.io/issuer-name"] == "pebble")
+        let chain = try CertificateChain(pem: String(decoding: stored.data?["tls.crt"] ?? Data(), as: UTF8.self))
+        #expect(chain.leaf.issuer.description.lowercased().contains("pebble"), "\(chain.leaf.issuer)")
+        // site1 had time left: it waits for its own CA, and only the first CA was asked for it.
+        if case .failed(let failure, let stillValid) = outcomes["kubelego-tls-site1"] {
+            #expect(failure.kind == .rateLimited)
+            #expect(stillValid)
+        } else {
+            Issue.record("site1 was not left to its own CA: \(String(describing: outcomes["kubelego-tls-site1"]))")
+        }
+        let site1 = try await Self.record(run, "kubelego-tls-site1")
+        #expect(site1.issuer == "primary" && site1.fallbackFrom == nil)
+        #expect(site1.lastFailureIssuer == "primary")
+
+        // The fallback's certificate stands: the next run orders nothing.
+        let (quiet, requests) = try await run.runOnce()
+        #expect(requests == 0, "\(run.requests.actions.withLock { $0 })")
+        #expect(quiet.certificates.first { $0.desired.secretName == "kubelego-tls-site0" }?.outcome == .unchanged)
+
+        // The first CA is back: site0's next renewal is its own issuer's again.
+        await ca.update { $0.rateLimitedOrders = 0 }
+        let before = await ca.orders.count
+        let (back, _) = try await run.runOnce {
+            $0.renewal = RenewalRequest(certificates: ["prod/kubelego-tls-site0"], issueNow: true)
+        }
+        #expect(back.certificates.first { $0.desired.secretName == "kubelego-tls-site0" }?.outcome == .issued)
+        let returned = try await Self.record(run, "kubelego-tls-site0")
+        #expect(returned.issuer == "primary")
+        #expect(returned.fallbackFrom == nil && returned.fallbackReason == nil)
+        #expect(await ca.orders.count > before)
+    }
+
+    @Test("the first CA cannot be reached: missing certificates are issued by the fallback in the same run")
+    func unreachable() async throws {
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let dead = "http://127.0.0.1:\(freeLoopbackPort())/dir"
+        let issuers = try Self.issuers(primary: dead, pebble: pebble.directoryURL)
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
+        ).with {
+            $0.issuers = issuers
+            $0.defaultIssuer = "primary"
+        }
+        defer { Task { await run.fixture.stop() } }
+
+        let (first, _) = try await run.runOnce()
+        #expect(first.certificates.allSatisfy { $0.outcome == .issued }, "\(first.certificates.map(\.outcome))")
+        #expect(first.exitCode(at: Date()) == 0)
+        for site in ["kubelego-tls-site0", "kubelego-tls-site1"] {
+            let record = try await Self.record(run, site)
+            #expect(record.issuer == "pebble" && record.fallbackFrom == "primary")
+            #expect(record.fallbackReason?.contains("ca_unreachable") == true, "\(record.fallbackReason ?? "")")
+        }
+    }
+
+    @Test(
+        "a certificate with no usable key, held back by its own CA's rate limit, goes to the fallback without asking that CA"
+    )
+    func ownIssuerHold() async throws {
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let issuers = try Self.issuers(primary: ca.directoryURL, pebble: pebble.directoryURL)
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(1), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
+        ).with {
+            $0.issuers = issuers
+            $0.defaultIssuer = "primary"
+        }
+        defer { Task { await run.fixture.stop() } }
+        let (first, _) = try await run.runOnce()
+        #expect(first.certificates.first?.outcome == .issued)
+
+        // Its key replaced (no usable certificate), and the first CA's hold an hour from now.
+        let store = run.fixture.store
+        @Sendable func breakWithHold() async throws {
+            var broken = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+            broken.data?["tls.key"] = Data(try PrivateKey(generating: .ecdsaP256).pemRepresentation().utf8)
+            let record = RecordPolicy.afterFailure(
+                RenewalRecord(annotations: broken.metadata.annotations ?? [:]), kind: .rateLimited,
+                message: "too many new orders", retryAfter: Date().addingTimeInterval(3600), issuer: "primary",
+                now: Date())
+            var annotations = broken.metadata.annotations ?? [:]
+            record.apply(to: &annotations)
+            broken.metadata.annotations = annotations
+            try await store.update(broken)
+        }
+        try await breakWithHold()
+
+        let asked = await ca.requests.count
+        let (held, _) = try await run.runOnce()
+        #expect(held.certificates.first?.outcome == .issued)
+        let site0 = try await Self.record(run, "kubelego-tls-site0")
+        #expect(site0.issuer == "pebble")
+        #expect(site0.fallbackReason?.contains("primary holds it back until") == true, "\(site0.fallbackReason ?? "")")
+        #expect(site0.failureCount == 0 && site0.nextAttempt == nil)
+        #expect(await ca.requests.count == asked, "the first CA was asked during its own hold")
+
+        // Without the fallback, the same hold is kept: nothing is ordered.
+        try await breakWithHold()
+        let alone = run.with { $0.issuers["primary"]?.fallback = [] }
+        let (kept, requests) = try await alone.runOnce()
+        #expect(requests == 0)
+        #expect(kept.certificates.first?.outcome == .deferred)
+    }
+}
