@@ -145,6 +145,66 @@ struct ClusterIssuerTests {
         #expect(await ca.orders.count == 3)
     }
 
+    @Test(
+        "a tenant's Issuer with any certctl.io/fallback-issuers value stops nothing; a valid chain reaches the ClusterIssuer"
+    )
+    func hostileFallbacks() async throws {
+        let tenants = (0...HostileValueTests.values.count).map { "t\($0)" }
+        let server = try await FakeAPIServer.start(
+            namespaces: FakeAPIServer.testNamespaces + tenants, customResourceDefinitions: FakeAPIServer.certManagerCRDs
+        )
+        defer { Task { await server.stop() } }
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        defer { Task { await ca.stop() } }
+        let admin = fakeClient(server)
+        _ = try await admin.create(
+            Self.clusterIssuer("in-cluster", spec: Self.acme(ca.directoryURL, account: "in-cluster-account")))
+        let namespaces = tenants
+        for (index, value) in (HostileValueTests.values.map(\.text) + ["ClusterIssuer/in-cluster"]).enumerated() {
+            let namespace = tenants[index]
+            _ = try await admin.create(
+                IssuerObject(
+                    metadata: ObjectMeta(
+                        name: "le", namespace: namespace, annotations: [IssuerLoader.fallbackAnnotation: value]),
+                    spec: Self.acme(ca.directoryURL, account: "le-account")))
+            _ = try await admin.create(
+                ingress(
+                    namespace, "site", annotations: ["cert-manager.io/issuer": "le"],
+                    tls: [(["site\(index).mybinder.org"], "tls-site")]))
+        }
+        _ = try await admin.create(
+            ingress(
+                "prod", "hub", annotations: ["cert-manager.io/cluster-issuer": "in-cluster"],
+                tls: [(["hub.mybinder.org"], "tls-hub")]))
+        let project = try PodProject.make(server, name: "hostile-fallbacks")
+        let scope = (namespaces + ["prod"]).flatMap { ["-n", $0] }
+        let run = try await CertctlProcess.run(
+            ["run", "--kubeconfig", "kubeconfig", "--issuers", "issuers", "--issuers-from-cluster"] + scope + [
+                "--http01-listen", "127.0.0.1:\(port)", "--http01-self-check-passes", "0", "--log-level", "notice",
+            ], environment: project.environment(pod: "certctl-1"), directory: project.folder)
+        #expect(run.status <= 2, "\(run.standardOutput)\(run.standardError)")
+        _ = try await admin.get(Secret.self, namespace: "prod", name: "tls-hub")
+        // The chain to the ClusterIssuer is linked: no note for it.
+        let last = namespaces.last ?? ""
+        #expect(!run.standardError.contains("namespace \(last)): certctl.io/fallback-issuers"), "\(run.standardError)")
+        // Every hostile value is either a valid chain to an undefined issuer (said, with what to
+        // do) or an Issuer passed over naming the annotation; its namespace gets no certificate.
+        for (index, namespace) in namespaces.dropLast().enumerated() {
+            let value = HostileValueTests.values[index]
+            let stored = try? await admin.get(Secret.self, namespace: namespace, name: "tls-site")
+            let note = run.standardError.split(separator: "\n").first {
+                $0.contains("Issuer \"le\" (cluster fake, namespace \(namespace)) is passed over")
+            }
+            if let note {
+                #expect(note.contains("certctl.io/fallback-issuers"), "\(value.what): \(note)")
+                #expect(stored == nil)
+            } else {
+                #expect(stored != nil, "\(value.what): \(run.standardError.suffix(3000))")
+            }
+        }
+    }
+
     @Test("a namespaced Issuer may not run a program in certctl's pod (dns01.exec); a ClusterIssuer may")
     func execOnlyClusterWide() throws {
         let spec: [String: Any] = [

@@ -156,6 +156,60 @@ struct FallbackPlanTests {
     }
 }
 
+extension FallbackPlanTests {
+    @Test("status, JSON, metrics and notifications say a fallback's certificate stands in, and when it no longer does")
+    func said() throws {
+        let annotations = [
+            "cert-manager.io/issuer-name": "zerossl", "certctl.io/serial": "0102", "certctl.io/issuer": "zerossl",
+            "certctl.io/fallback-from": "letsencrypt-prod",
+            "certctl.io/fallback-reason": "letsencrypt-prod: [rate_limited] too many new orders",
+        ]
+        let entry = Inventory.Entry(
+            desired: RenewalPlanTests.desired, current: try RenewalPlanTests.current(annotations: annotations))
+        let now = RenewalPlanTests.at(1)
+        let status = CertificateStatus(cluster: "prod", entry: entry, profile: nil, now: now)
+        #expect(status.state == .ready)
+        #expect(status.fallbackIssuer == "zerossl")
+        #expect(status.issuerLabel == "zerossl (fallback)")
+        #expect(status.problem?.contains("issued by the fallback issuer zerossl") == true, "\(status.problem ?? "")")
+        #expect(status.problem?.contains("too many new orders") == true)
+        let table = StatusTable.render(
+            [status], now: now, style: .init(colour: false, wide: false, showCluster: false, width: 120))
+        #expect(table.contains("zerossl (fallback)"), "\(table)")
+        let text = try StatusTable.json(Overview(certificates: [status], problems: []), now: now)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let json = try #require((object["certificates"] as? [[String: Any]])?.first)
+        #expect(json["issuedBy"] as? String == "zerossl")
+        #expect((json["fallbackReason"] as? String)?.contains("rate_limited") == true)
+        let metrics = CertificateMetrics.render([status], problems: [], run: nil, lastSuccess: nil)
+        #expect(
+            metrics.contains(
+                #"certctl_certificate_fallback{namespace="prod",secret="kubelego-tls-hub",ingress="hub",issuer="letsencrypt-prod",object_kind="Ingress",issued_by="zerossl"} 1"#
+            ), "\(metrics)")
+
+        let sent = NotificationPolicy.notices(for: [status], interval: 86_400, now: now)
+        #expect(sent.map(\.notice.kind) == [.fallback])
+        #expect(sent.first?.notice.line.contains("zerossl") == true)
+        // Its own issuer's certificate again: recovered, and the metric 0 under its own name.
+        var own = annotations
+        own["certctl.io/issuer"] = "letsencrypt-prod"
+        own["certctl.io/fallback-from"] = nil
+        own["certctl.io/fallback-reason"] = nil
+        own["certctl.io/notified-state"] = "fallback"
+        own["certctl.io/notified-at"] = Timestamp.rfc3339(now)
+        let back = CertificateStatus(
+            cluster: "prod",
+            entry: Inventory.Entry(
+                desired: RenewalPlanTests.desired, current: try RenewalPlanTests.current(annotations: own)),
+            profile: nil, now: now)
+        #expect(back.fallbackIssuer == nil && back.issuerLabel == "letsencrypt-prod")
+        #expect(NotificationPolicy.notices(for: [back], interval: 86_400, now: now).map(\.notice.kind) == [.recovered])
+        #expect(
+            CertificateMetrics.render([back], problems: [], run: nil, lastSuccess: nil).contains(
+                #"issued_by="letsencrypt-prod"} 0"#))
+    }
+}
+
 @Suite("Fallback issuers: two real CAs, the first failing", .serialized)
 struct FallbackRunTests {
     /// The in-process CA as `primary` (falling back to Pebble as `pebble`), both validating

@@ -42,6 +42,9 @@ struct HostileValueTests {
             "certctl.io/http01-solver": .notTenant("a label certctl sets on its solver objects"),
             "certctl.io/local-revision": .notTenant("local mode's revision of a manifest it wrote"),
             "certctl.io/certctl": .notTenant("a field manager's name"),
+            "certctl.io/fallback-issuers": .notTenant(
+                "on an Issuer, not an Ingress or a Secret: ClusterIssuerTests.hostileFallbacks gives a tenant's Issuer every value here"
+            ),
         ]
         for key in CertificateSettings.annotationsRead { keys[key] = .ingress }
         for key in RenewalRecord.annotationKeys { keys[key] = .record }

@@ -128,7 +128,8 @@ struct StatusTests {
         #expect((first["objects"] as? [String])?.allSatisfy { $0.hasPrefix("Ingress ") } == true, "\(first)")
         #expect(
             Set(first.keys) == [
-                "chainIssuer", "cluster", "decision", "failureCount", "failureKind", "hosts", "ingresses", "issuer",
+                "chainIssuer", "cluster", "decision", "failureCount", "failureKind", "fallbackReason", "hosts",
+                "ingresses", "issuedBy", "issuer",
                 "keyType",
                 "lifetimeSeconds",
                 "namespace",

@@ -272,3 +272,38 @@ def merge(base, extra):
     for key, value in extra.items():
         result[key] = merge(result.get(key, {}), value) if isinstance(value, dict) else value
     return result
+
+
+def test_fallback_chains_become_the_issuers_annotation_and_name_defined_issuers():
+    zerossl = {"acme": {"server": "https://acme.zerossl.com/v2/DV90", "privateKeySecretRef": {"name": "zerossl"},
+                        "externalAccountBinding": {"keyID": "kid", "keySecretRef": {"name": "zerossl-eab", "key": "secret"}}}}
+    # Off by default: no issuer carries the annotation.
+    objects, _ = render()
+    data = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
+    assert all("certctl.io/fallback-issuers" not in text for text in data.values())
+    objects, _ = render({"issuers": {"extra": {"zerossl": zerossl},
+                                     "fallback": {"letsencrypt-prod": ["zerossl", "letsencrypt-staging"], "zerossl": ["letsencrypt-prod"]}}})
+    data = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
+    prod = yaml.safe_load(data["letsencrypt-prod.yaml"])
+    assert prod["metadata"]["annotations"] == {"certctl.io/fallback-issuers": "zerossl, letsencrypt-staging"}
+    assert prod["spec"] == yaml.safe_load((CHART / "files" / "issuers" / "letsencrypt-prod.yaml").read_text())["spec"]
+    assert yaml.safe_load(data["zerossl.yaml"])["metadata"]["annotations"] == {"certctl.io/fallback-issuers": "letsencrypt-prod"}
+    assert "annotations" not in yaml.safe_load(data["letsencrypt-staging.yaml"])["metadata"]
+
+
+@pytest.mark.parametrize(
+    "fallback, words",
+    [
+        ({"letsencrypt-prod": ["zerossl"]}, "issuers.fallback.letsencrypt-prod[0] names zerossl"),
+        ({"nowhere": ["letsencrypt-staging"]}, "issuers.fallback.nowhere names nowhere"),
+        ({"letsencrypt-prod": ["ClusterIssuer/corp"]}, "names ClusterIssuer/corp"),
+    ],
+)
+def test_a_fallback_to_an_issuer_the_chart_does_not_define_is_refused_by_name(fallback, words):
+    with pytest.raises(Exception) as refused:
+        render({"issuers": {"fallback": fallback}})
+    assert words in str(refused.value)
+    # With the cluster's issuers read, a ClusterIssuer of the cluster may be named.
+    if "ClusterIssuer/" in words:
+        objects, _ = render({"issuersFromCluster": True, "issuers": {"fallback": fallback}})
+        assert "ClusterIssuer/corp" in find(objects, "ConfigMap", "certctl-issuers")[0]["data"]["letsencrypt-prod.yaml"]

@@ -2,11 +2,13 @@ import Certificates
 public import Foundation
 
 /// What to tell, and when: a certificate that turns Expiring, Expired (or Missing or Invalid) or
-/// Failing is announced once, repeated no more often than the interval; one that comes back to
+/// Failing, or gets a fallback issuer's certificate, is announced once, repeated no more often than the interval; one that comes back to
 /// health is announced once as recovered. The last announcement is kept in the record.
 public struct Notice: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case expiring, expired, failing, recovered, test
+        /// A fallback issuer's certificate stands in: its own issuer's CA could not issue it.
+        case fallback
     }
 
     public var kind: Kind
@@ -34,7 +36,7 @@ public struct Notice: Sendable, Equatable {
     public var severity: String {
         switch kind {
         case .expiring, .expired: "critical"
-        case .failing: "warning"
+        case .failing, .fallback: "warning"
         case .recovered, .test: "info"
         }
     }
@@ -47,13 +49,14 @@ public struct Notice: Sendable, Equatable {
 }
 
 public enum NotificationPolicy {
-    /// The alert a state calls for, nil when healthy.
-    static func condition(_ state: CertificateStatus.State) -> Notice.Kind? {
-        switch state {
+    /// The alert a certificate calls for, nil when healthy: by its state, else a fallback
+    /// issuer's certificate standing in (README, "When the CA fails").
+    static func condition(_ status: CertificateStatus) -> Notice.Kind? {
+        switch status.state {
         case .expired, .missing, .invalid: .expired
         case .expiring: .expiring
         case .failing: .failing
-        case .due, .renewing, .ready: nil
+        case .due, .renewing, .ready: status.fallbackIssuer == nil ? nil : .fallback
         }
     }
 
@@ -64,7 +67,7 @@ public enum NotificationPolicy {
         var result: [(Notice, CertificateStatus, RenewalRecord)] = []
         for status in statuses {
             let last = status.record.notifiedState.flatMap(Notice.Kind.init(rawValue:))
-            let current = condition(status.state)
+            let current = condition(status)
             var record = status.record
             let kind: Notice.Kind
             if let current {

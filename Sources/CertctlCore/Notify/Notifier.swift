@@ -108,6 +108,7 @@ public struct Notifier: Sendable {
         case .expiring: "CertificateExpiring"
         case .expired: "CertificateExpired"
         case .failing: "CertificateRenewalFailing"
+        case .fallback: "CertificateFromFallbackIssuer"
         case .recovered: "CertificateProblem"
         case .test: "CertctlTest"
         }

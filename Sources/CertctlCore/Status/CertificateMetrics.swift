@@ -131,6 +131,11 @@ public enum CertificateMetrics {
                     ("key_type", summary.keyType?.rawValue ?? "unknown"),
                 ]
             )
+            let fallback = status.fallbackIssuer
+            gauge(
+                "certctl_certificate_fallback",
+                "1 while the certificate is one a fallback issuer issued (issued_by) because the certificate's own issuer could not.",
+                fallback == nil ? 0 : 1, extra: [("issued_by", fallback ?? status.desired.issuer)])
         }
         if let renewal = status.renewalTime {
             gauge(

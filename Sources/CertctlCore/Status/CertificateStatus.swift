@@ -1,3 +1,4 @@
+import Basics
 public import Certificates
 public import Foundation
 
@@ -91,6 +92,10 @@ public struct CertificateStatus: Sendable {
             return
         }
         problem = record.lastFailure ?? (action.isIssue && action.reason != .notDue ? action.reason.rawValue : nil)
+        if problem == nil, let fallback = fallbackIssuer {
+            problem =
+                "issued by the fallback issuer \(fallback), as \(desired.issuer) could not (\(Bounded.excerpt(record.fallbackReason ?? "no reason recorded", limit: 160))); its next renewal goes back to \(desired.issuer)"
+        }
         if let warning = Self.persistWarning(record, summary: summary, desired: desired, now: now) {
             if state > .failing { state = .failing }
             if record.lastFailure == nil { problem = warning }
@@ -108,6 +113,19 @@ public struct CertificateStatus: Sendable {
         let name = desired.hosts.first ?? desired.secretName
         return
             "its dns-persist-01 record expires at \(RenewalRecord.format(until)) (persistUntil), within a certificate's lifetime: publish it again (certctl dns-persist-record --issuer \(desired.issuer) -d \(name))"
+    }
+
+    /// The fallback issuer that issued the certificate the Secret holds, standing in for the
+    /// certificate's own (README, "When the CA fails"); nil when its own issued it.
+    public var fallbackIssuer: String? {
+        guard let summary, record.fallbackFrom == desired.issuer, record.serial == summary.serialHex else { return nil }
+        return record.issuer
+    }
+
+    /// The issuer as tables show it: `letsencrypt-prod/classic`, or `zerossl (fallback)` while a
+    /// fallback's certificate stands in.
+    public var issuerLabel: String {
+        (fallbackIssuer.map { "\($0) (fallback)" } ?? desired.issuer) + (record.profile.map { "/\($0)" } ?? "")
     }
 
     /// Seconds left, negative once expired.

@@ -33,7 +33,7 @@ public enum StatusPage {
                 <td><span class="nw">\(escape(status.desired.namespace))/</span><wbr><b class="nw">\(escape(status.desired.secretName))</b>\
                 <div class="sub">\(status.desired.sources.map { "<span class=\"nw\">\(escape($0.description))</span>" }.joined(separator: ", "))</div></td>\
                 <td>\(hosts)</td>\
-                <td class="nw">\(escape(status.desired.issuer + (status.record.profile.map { "/\($0)" } ?? "")))</td>\
+                <td class="nw">\(escape(status.issuerLabel))</td>\
                 <td class="nw" data-sort="\(left.map { String(Bounded.int($0)) } ?? "-1e12")">\(bar)\
                 \(left.map { escape(StatusTable.duration($0)) } ?? "-")\
                 \(status.summary.map { "<div class=\"sub\">until \(escape(Timestamp.minute($0.notAfter)))</div>" } ?? "")</td>\

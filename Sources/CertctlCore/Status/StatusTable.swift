@@ -47,7 +47,7 @@ public enum StatusTable {
             ("HOSTS", .init(shrinksTo: 14, cutsMiddle: true), { hostsCell($0.desired.hosts, wide: style.wide) }),
             (
                 "ISSUER", .init(shrinksTo: 10, dropOrder: 5),
-                { $0.desired.issuer + ($0.record.profile.map { "/\($0)" } ?? "") }
+                { $0.issuerLabel }
             ),
             (
                 "NOT AFTER", .init(dropOrder: 1, dropsBeforeCutting: true),
@@ -188,6 +188,9 @@ public enum StatusTable {
                 "failureCount": status.record.failureCount,
             ]
             object["profile"] = status.record.profile ?? NSNull()
+            object["issuedBy"] = status.summary == nil ? NSNull() : status.fallbackIssuer ?? status.desired.issuer
+            object["fallbackReason"] =
+                status.fallbackIssuer == nil ? NSNull() : status.record.fallbackReason ?? NSNull()
             object["failureKind"] = status.record.lastFailureKind?.rawValue ?? NSNull()
             object["notBefore"] = status.summary.map { timestamp($0.notBefore) } ?? NSNull()
             object["notAfter"] = status.summary.map { timestamp($0.notAfter) } ?? NSNull()
@@ -319,6 +322,7 @@ public enum StatusTable {
                 "Issuer",
                 "\(status.desired.issuer) (\(status.desired.issuerKind))"
                     + (status.record.profile.map { ", profile \($0)" } ?? "")
+                    + (status.fallbackIssuer.map { "; this certificate from its fallback \($0)" } ?? "")
             ),
             ("State", status.state.rawValue),
         ]
