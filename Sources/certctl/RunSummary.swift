@@ -92,7 +92,8 @@ enum RunSummary {
         let notAfter = report.summary.map { "until \(day($0.notAfter))" } ?? "no certificate"
         switch report.outcome {
         case .issued:
-            return ("issued", "\(notAfter) (\(report.action.reason.rawValue))")
+            let by = report.fallbackIssuer.map { ", by the fallback \($0)" } ?? ""
+            return ("issued", "\(notAfter) (\(report.action.reason.rawValue)\(by))")
         case .unchanged:
             return ("ok", "\(notAfter), renews \(report.action.renewalTime.map(day) ?? "?")")
         case .planned:

@@ -171,7 +171,9 @@ extension FallbackPlanTests {
         #expect(status.state == .ready)
         #expect(status.fallbackIssuer == "zerossl")
         #expect(status.issuerLabel == "zerossl (fallback)")
-        #expect(status.problem?.contains("issued by the fallback issuer zerossl") == true, "\(status.problem ?? "")")
+        #expect(
+            status.problem?.hasPrefix("fallback zerossl issued it: letsencrypt-prod could not") == true,
+            "\(status.problem ?? "")")
         #expect(status.problem?.contains("too many new orders") == true)
         let table = StatusTable.render(
             [status], now: now, style: .init(colour: false, wide: false, showCluster: false, width: 120))
@@ -276,6 +278,8 @@ struct FallbackRunTests {
         }
         let outcomes = Dictionary(uniqueKeysWithValues: bad.certificates.map { ($0.desired.secretName, $0.outcome) })
         #expect(outcomes["kubelego-tls-site0"] == .issued, "\(outcomes)")
+        #expect(bad.certificates.first { $0.desired.secretName == "kubelego-tls-site0" }?.fallbackIssuer == "pebble")
+        #expect(bad.certificates.first { $0.desired.secretName == "kubelego-tls-site1" }?.fallbackIssuer == nil)
         let site0 = try await Self.record(run, "kubelego-tls-site0")
         #expect(site0.issuer == "pebble")
         #expect(site0.fallbackFrom == "primary")

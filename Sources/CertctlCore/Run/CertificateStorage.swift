@@ -89,8 +89,9 @@ struct CertificateStorage: Sendable {
                 "secret": "\(desired.id)", "reason": "\(action.reason.rawValue)", "serial": "\(summary.serialHex)",
                 "notAfter": "\(RenewalRecord.format(summary.notAfter))",
             ])
-        let report = CertificateReport(
+        var report = CertificateReport(
             desired: desired, action: action, outcome: .issued, summary: summary, nextAttempt: nil, failureCount: 0)
+        report.fallbackIssuer = value.fallback == nil ? nil : value.issuer.name
         return (report, Inventory.Entry(desired: desired, current: CurrentCertificate(secret: secret)))
     }
 

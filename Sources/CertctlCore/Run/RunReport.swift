@@ -25,6 +25,8 @@ public struct CertificateReport: Sendable {
     @Boxed public var summary: CertificateSummary?
     public var nextAttempt: Date?
     public var failureCount: Int
+    /// The fallback issuer that issued it in this run, standing in for its own.
+    public var fallbackIssuer: String?
     /// Why it failed, when it did.
     public var failureKind: FailureKind? {
         guard case .failed(let failure, _) = outcome else { return nil }

@@ -94,7 +94,7 @@ public struct CertificateStatus: Sendable {
         problem = record.lastFailure ?? (action.isIssue && action.reason != .notDue ? action.reason.rawValue : nil)
         if problem == nil, let fallback = fallbackIssuer {
             problem =
-                "issued by the fallback issuer \(fallback), as \(desired.issuer) could not (\(Bounded.excerpt(record.fallbackReason ?? "no reason recorded", limit: 160))); its next renewal goes back to \(desired.issuer)"
+                "fallback \(fallback) issued it: \(desired.issuer) could not (\(Bounded.excerpt(record.fallbackReason ?? "no reason recorded", limit: 160))); its next renewal goes back to \(desired.issuer)"
         }
         if let warning = Self.persistWarning(record, summary: summary, desired: desired, now: now) {
             if state > .failing { state = .failing }
