@@ -34,13 +34,21 @@ public struct Inventory: Sendable {
             return Entry(desired: desired, current: current, pending: pending)
         }
 
-        /// The issuer of the certificate the Secret holds: its own, or the fallback of its own
-        /// that the record says issued it (asked about its renewal window and its revocation).
+        /// The issuer of the certificate the Secret holds (asked about its renewal window and its
+        /// revocation): its own, or the fallback that the record says issued it, found by key
+        /// (the record's issuer and cert-manager's `issuer-kind`) whether or not the chain still
+        /// names it. nil when that issuer is not defined.
         public func currentIssuer(in issuers: [IssuerKey: Issuer]) -> Issuer? {
-            guard let own = issuers[desired.issuerKey] else { return nil }
-            let record = current?.record ?? RenewalRecord()
-            guard record.fallbackFrom == own.name, let name = record.issuer, name != own.name else { return own }
-            return own.fallback.lazy.compactMap { issuers[$0] }.first { $0.name == name }
+            issuers[fallbackIssuerKey ?? desired.issuerKey]
+        }
+
+        /// The key of the fallback issuer that issued the certificate the Secret holds, standing
+        /// in for its own; nil when its own did.
+        public var fallbackIssuerKey: IssuerKey? {
+            guard let current, current.record.standsIn(for: desired.issuerKey), let name = current.record.issuer
+            else { return nil }
+            let kind = current.secret.metadata.annotations?["cert-manager.io/issuer-kind"]
+            return IssuerKey(name: name, namespace: kind == "Issuer" ? desired.namespace : nil)
         }
     }
 

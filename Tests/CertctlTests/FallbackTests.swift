@@ -1,3 +1,4 @@
+import ACME
 import Basics
 import CertctlCore
 import CertctlTestSupport
@@ -138,6 +139,39 @@ struct FallbackPlanTests {
         #expect(try Self.decide(challenge, day: 82).kind == .backOff(until: until))
     }
 
+    @Test("issuers are told apart by key: a tenant's Issuer falling back to the ClusterIssuer of its name")
+    func sameName() throws {
+        var desired = RenewalPlanTests.desired
+        desired.issuerNamespace = "prod"
+        desired.issuerKind = "Issuer"
+        let hold = "2027-04-30T00:00:00Z"
+        func decide(_ annotations: [String: String]) throws -> PlannedAction {
+            var all = [
+                "cert-manager.io/issuer-name": "letsencrypt-prod", "certctl.io/serial": "0102",
+                "certctl.io/next-attempt": hold, "certctl.io/last-failure-kind": "ca_unreachable",
+            ]
+            all.merge(annotations) { $1 }
+            return RenewalPlan.decide(
+                desired: desired, current: try RenewalPlanTests.current(annotations: all), profile: nil,
+                fallbacks: true, now: RenewalPlanTests.at(82))
+        }
+        // The ClusterIssuer letsencrypt-prod (the fallback) failed last: its hold holds.
+        #expect(
+            try decide(["certctl.io/last-failure-issuer": "letsencrypt-prod"]).kind
+                == .backOff(until: try #require(Timestamp.rfc3339(hold))))
+        // The tenant's own Issuer failed last: the fallbacks are asked.
+        #expect(try decide(["certctl.io/last-failure-issuer": "prod/letsencrypt-prod"]).ownIssuerBacksOff != nil)
+        // A certificate of the ClusterIssuer standing in for the Issuer is found by its issuer-kind.
+        let standing = try RenewalPlanTests.current(annotations: [
+            "certctl.io/serial": "0102", "certctl.io/issuer": "letsencrypt-prod",
+            "certctl.io/fallback-from": "prod/letsencrypt-prod", "cert-manager.io/issuer-kind": "ClusterIssuer",
+        ])
+        let entry = Inventory.Entry(desired: desired, current: standing)
+        #expect(entry.fallbackIssuerKey == "letsencrypt-prod")
+        #expect(standing.record.standsIn(for: desired.issuerKey))
+        #expect(!standing.record.standsIn(for: "letsencrypt-prod"))
+    }
+
     @Test("a fallback's certificate stands until its renewal time: no issuer or profile change is seen")
     func standsIn() throws {
         let fromFallback = [
@@ -216,7 +250,7 @@ extension FallbackPlanTests {
 struct FallbackRunTests {
     /// The in-process CA as `primary` (falling back to Pebble as `pebble`), both validating
     /// HTTP-01 on the run's port.
-    static func issuers(primary: String, pebble: String) throws -> [IssuerKey: Issuer] {
+    static func issuers(primary: String, pebble: String, bundle: Bool = true) throws -> [IssuerKey: Issuer] {
         let yaml = """
             kind: ClusterIssuer
             metadata:
@@ -233,7 +267,7 @@ struct FallbackRunTests {
               acme:
                 server: \(pebble)
                 privateKeySecretRef: {name: pebble-account}
-                caBundle: \(Data(Pebble.caBundle).base64EncodedString())
+            \(bundle ? "    caBundle: \(Data(Pebble.caBundle).base64EncodedString())" : "")
             """
         let parsed = try IssuerLoader.parse(yaml, source: "issuers/two.yaml")
         let (linked, notes) = IssuerLoader.linkFallbacks(Dictionary(uniqueKeysWithValues: parsed.map { ($0.key, $0) }))
@@ -247,7 +281,7 @@ struct FallbackRunTests {
     }
 
     @Test(
-        "the first CA rate-limits: a missing certificate is issued by the fallback in the same run, one with time left waits; the next renewal goes back to the first",
+        "the first CA rate-limits: a missing certificate is issued by the fallback in the same run, one with time left waits; its next renewal (renew) goes back to the first",
         arguments: StoreKind.allCases)
     func rateLimited(kind: StoreKind) async throws {
         let port = freeLoopbackPort()
@@ -268,6 +302,9 @@ struct FallbackRunTests {
         #expect(first.certificates.allSatisfy { $0.outcome == .issued })
         #expect(try await Self.record(run, "kubelego-tls-site0").issuer == "primary")
         #expect(await ca.orders.count == 2)
+        // The fallback's account was not even opened.
+        let fallback = try #require(issuers["pebble"])
+        #expect(try await run.run.accounts.load(for: fallback) == nil)
 
         // The first CA rate-limits; site0's Secret is lost, site1 is asked to renew (time left).
         await ca.update { $0.rateLimitedOrders = 100 }
@@ -392,5 +429,101 @@ struct FallbackRunTests {
         let (kept, requests) = try await alone.runOnce()
         #expect(requests == 0)
         #expect(kept.certificates.first?.outcome == .deferred)
+    }
+
+    /// The run with a dead first CA falling back to the in-process CA (whose requests are counted).
+    static func deadFirst(_ ingresses: [Ingress]) async throws -> (RunFixture, TestACMEServer, [IssuerKey: Issuer]) {
+        let port = freeLoopbackPort()
+        let ca = try await TestACMEServer.start(validationPort: port)
+        let issuers = try Self.issuers(
+            primary: "http://127.0.0.1:\(freeLoopbackPort())/dir", pebble: ca.directoryURL, bundle: false)
+        let run = try await RunFixture.make(
+            .local, ingresses: ingresses, server: ca.directoryURL, caBundle: nil, port: port
+        ).with {
+            $0.issuers = issuers
+            $0.defaultIssuer = "primary"
+        }
+        return (run, ca, issuers)
+    }
+
+    @Test("every issuer of the chain fails: the last one's failure and hold are recorded, and the next run asks no CA")
+    func allFail() async throws {
+        let (run, ca, _) = try await Self.deadFirst(siteIngresses(1))
+        defer { Task { await run.fixture.stop() } }
+        await ca.update {
+            $0.rateLimitedOrders = 100
+            $0.rateLimitRetryAfter = "7200"
+        }
+        let (first, _) = try await run.runOnce()
+        guard case .failed(let failure, _) = first.certificates.first?.outcome else {
+            Issue.record("not failed: \(String(describing: first.certificates.first?.outcome))")
+            return
+        }
+        #expect(failure.kind == .rateLimited)
+        let stored = try #require(
+            try await run.fixture.store.pendingRecord(namespace: "prod", secretName: "kubelego-tls-site0"))
+        let record = RenewalRecord(annotations: stored)
+        #expect(record.lastFailureIssuer == "pebble")
+        #expect(record.lastFailureKind == .rateLimited)
+        #expect(record.lastFailure?.contains("primary: [ca_unreachable]") == true, "\(record.lastFailure ?? "")")
+        #expect(record.lastFailure?.contains("fallback pebble: [rate_limited]") == true)
+        // The fallback's Retry-After (2 h) holds, not the 1 h back-off.
+        let hold = try #require(record.nextAttempt)
+        #expect(hold.timeIntervalSinceNow > 7000)
+        let asked = await ca.requests.count
+        let (second, requests) = try await run.runOnce()
+        #expect(requests == 0)
+        #expect(second.certificates.first?.outcome == .deferred)
+        #expect(await ca.requests.count == asked)
+    }
+
+    @Test("a fallback's certificate is revoked through the fallback's CA, and still when the chain no longer names it")
+    func revokedThroughTheFallback() async throws {
+        // Pebble revokes (the in-process CA does not): the dead first CA could not have.
+        let port = freeLoopbackPort()
+        let pebble = try await Pebble.start(httpPort: port)
+        defer { pebble.stop() }
+        let issuers = try Self.issuers(
+            primary: "http://127.0.0.1:\(freeLoopbackPort())/dir", pebble: pebble.directoryURL)
+        let run = try await RunFixture.make(
+            .local, ingresses: siteIngresses(1), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
+        ).with {
+            $0.issuers = issuers
+            $0.defaultIssuer = "primary"
+        }
+        defer { Task { await run.fixture.stop() } }
+        let (first, _) = try await run.runOnce()
+        #expect(first.certificates.first?.fallbackIssuer == "pebble")
+        let store = run.fixture.store
+        let secret = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        let serial = try #require(CurrentCertificate(secret: secret).summary?.serialHex)
+        // The chain cleaned up after the incident: the issuer is still defined, not named.
+        var cleaned = issuers
+        cleaned["primary"]?.fallback = []
+        let revocation = Revocation(reason: .keyCompromise, serials: ["prod/kubelego-tls-site0": serial])
+        _ = try await run.runOnce {
+            $0.issuers = cleaned
+            $0.renewal = RenewalRequest(
+                certificates: ["prod/kubelego-tls-site0"], issueNow: false, revocation: revocation)
+        }
+        // Recorded only once a CA revoked it: the first one cannot be reached, so it was Pebble.
+        #expect(try await Self.record(run, "kubelego-tls-site0").revokedSerial == serial)
+
+        // The issuer that issued it gone altogether: the revocation fails naming it.
+        let reissued = try #require(try await store.secret(namespace: "prod", name: "kubelego-tls-site0"))
+        let current = CurrentCertificate(secret: reissued)
+        #expect(current.record.standsIn(for: "primary"))
+        if let now = current.summary?.serialHex {
+            var gone = cleaned
+            gone["pebble"] = nil
+            let again = Revocation(reason: .keyCompromise, serials: ["prod/kubelego-tls-site0": now])
+            await #expect(throws: CertctlError.self) {
+                _ = try await run.runOnce {
+                    $0.issuers = gone
+                    $0.renewal = RenewalRequest(
+                        certificates: ["prod/kubelego-tls-site0"], issueNow: false, revocation: again)
+                }
+            }
+        }
     }
 }

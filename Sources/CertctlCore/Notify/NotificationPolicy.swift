@@ -71,7 +71,10 @@ public enum NotificationPolicy {
             var record = status.record
             let kind: Notice.Kind
             if let current {
-                let repeatDue = status.record.notifiedAt.map { now.timeIntervalSince($0) >= interval } ?? true
+                // A fallback's certificate standing in is said once, not again each interval.
+                let repeatDue =
+                    current != .fallback
+                    && status.record.notifiedAt.map { now.timeIntervalSince($0) >= interval } ?? true
                 guard current != last || repeatDue else { continue }
                 kind = current
                 record.notifiedState = current.rawValue

@@ -251,9 +251,15 @@ public struct CertificateRun: Sendable {
     func revoke(_ entry: Inventory.Entry, _ revocation: Revocation?, options: Options, keeper: LockKeeper)
         async throws -> (serial: String, reason: RevocationReason, note: String)?
     {
-        guard let revocation, let serial = revocation.serials[entry.desired.id],
-            let issuer = entry.currentIssuer(in: options.issuers)
-        else { return nil }
+        guard let revocation, let serial = revocation.serials[entry.desired.id] else { return nil }
+        guard let issuer = entry.currentIssuer(in: options.issuers) else {
+            // The issuer that issued it (a fallback no longer defined, say) is the one to ask.
+            let key = entry.fallbackIssuerKey ?? entry.desired.issuerKey
+            throw CertctlError(
+                .unknownIssuer, object: "Secret \(entry.desired.id)",
+                "not revoked: the issuer that issued its certificate (\(key.named)) is not defined; define it again (its account revokes it), then run certctl revoke again"
+            )
+        }
         if let lost = keeper.lostReason() {
             throw CertctlError(.lockLost, object: "Secret \(entry.desired.id)", "not revoked: \(lost)")
         }

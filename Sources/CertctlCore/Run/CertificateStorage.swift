@@ -24,7 +24,7 @@ struct CertificateStorage: Sendable {
         case .deferred:
             return (CertificateReport(entry, action, .deferred), entry)
         case .failed(let failure):
-            if failure.voidsKeptOrder, let issuer = failure.issuer.flatMap({ issuer(named: $0, for: entry) }) {
+            if failure.voidsKeptOrder, let issuer = failure.issuer.flatMap({ issuers[IssuerKey(parsing: $0)] }) {
                 await forget(entry.desired.id, issuer: issuer)
             }
             return await recordFailure(entry, action, failure)
@@ -40,14 +40,6 @@ struct CertificateStorage: Sendable {
                 return await recordFailure(entry, action, CertificateFailure(error))
             }
         }
-    }
-
-    /// The issuer named `name` among `entry`'s own and its fallbacks (the one whose account a
-    /// kept order was saved beside).
-    private func issuer(named name: String, for entry: Inventory.Entry) -> Issuer? {
-        guard let own = issuers[entry.desired.issuerKey] else { return nil }
-        if own.name == name { return own }
-        return own.fallback.lazy.compactMap { issuers[$0] }.first { $0.name == name }
     }
 
     /// The Secret with the new certificate and its record; the pending record and the kept

@@ -50,7 +50,8 @@ public struct CertificateFailure: Error, Sendable, Equatable, CustomStringConver
     public var retryAfter: Date?
     /// The certificate failed its checks after a kept order gave it: forget that order.
     var voidsKeptOrder = false
-    /// The issuer whose failure it is (the last tried, when fallbacks were tried too).
+    /// The key of the issuer whose failure it is (`NAME`, `NAMESPACE/NAME`: the last tried, when
+    /// fallbacks were tried too).
     var issuer: String?
 
     public var description: String { "[\(kind.rawValue)] \(message)" }
@@ -204,36 +205,54 @@ struct Issuance: Sendable {
                     CertctlError(
                         .unknownIssuer, object: "Secret \(desired.id)", "the issuer \(desired.issuer) is not defined")))
         }
-        var reasons: [String] = []
         var failed: CertificateFailure
         if let hold = action.ownIssuerBacksOff {
+            let previous = Bounded.excerpt(entry.record.lastFailure ?? "a failure", limit: 160)
             failed = CertificateFailure(
-                kind: entry.record.lastFailureKind ?? .other, message: entry.record.lastFailure ?? "")
+                kind: entry.record.lastFailureKind ?? .other,
+                message: "\(issuer.name) holds it back until \(RenewalRecord.format(hold)) after: \(previous)")
             failed.retryAfter = hold
-            reasons.append("\(issuer.name) holds it back until \(RenewalRecord.format(hold)) after: \(failed.message)")
         } else {
             let result = await issue(entry, action, by: issuer, accounts: accounts, http01: http01, fallback: nil)
             guard case .failed(var failure) = result else { return result }
-            failure.issuer = issuer.name
+            failure.issuer = issuer.key.description
             guard action.urgent, failure.kind.isCAUnavailable, !issuer.fallback.isEmpty else {
                 return .failed(failure)
             }
+            if failure.voidsKeptOrder { await keptOrders.forget(desired.id, issuer: issuer) }
+            failure.voidsKeptOrder = false
+            failure.message = "\(issuer.name): \(Bounded.excerpt(failure.description, limit: 160))"
             failed = failure
-            reasons.append("\(issuer.name): \(failure)")
         }
-        let firstReason = reasons[0]
+        return await fallBack(entry, action, from: issuer, after: failed, accounts: accounts, http01: http01)
+    }
+
+    /// `issuer`'s fallbacks in turn, after its own failure `first`: the first that issues the
+    /// certificate wins. When all fail, the failure recorded is the last one's (its kind, its
+    /// issuer: its own back-off holds then, not the skip of the own issuer's), held back as long
+    /// as any of them asked, with each issuer's reason.
+    private func fallBack(
+        _ entry: Inventory.Entry, _ action: PlannedAction, from issuer: Issuer, after first: CertificateFailure,
+        accounts: OpenedAccounts, http01: HTTP01Session
+    ) async -> IssuanceResult {
+        let desired = entry.desired
+        var failed = first
+        var reasons = [first.message]
+        let use = FallbackUse(from: issuer.key.description, reason: first.message)
         for key in issuer.fallback {
             guard let fallback = options.issuers[key] else { continue }
             logger.warning(
                 "its own issuer cannot issue it and it has no time left to wait: asking a fallback",
-                metadata: ["secret": "\(desired.id)", "issuer": "\(issuer.name)", "fallback": "\(fallback.name)"])
-            let use = FallbackUse(from: issuer.name, reason: firstReason)
+                metadata: ["secret": "\(desired.id)", "issuer": "\(issuer.key)", "fallback": "\(fallback.key)"])
             let result = await issue(entry, action, by: fallback, accounts: accounts, http01: http01, fallback: use)
-            guard case .failed(let failure) = result else { return result }
-            reasons.append("fallback \(fallback.name): \(failure)")
-            failed.issuer = fallback.name
+            guard case .failed(var failure) = result else { return result }
+            if failure.voidsKeptOrder { await keptOrders.forget(desired.id, issuer: fallback) }
+            reasons.append("fallback \(fallback.name): \(Bounded.excerpt(failure.description, limit: 160))")
+            failure.issuer = fallback.key.description
+            failure.voidsKeptOrder = false
+            failure.retryAfter = [failed.retryAfter, failure.retryAfter].compactMap { $0 }.max()
+            failed = failure
         }
-        // The CA's word on when to ask again holds whichever issuer failed last.
         failed.message = reasons.joined(separator: "; ")
         return .failed(failed)
     }

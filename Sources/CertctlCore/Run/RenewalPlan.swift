@@ -127,7 +127,7 @@ public enum RenewalPlan {
             var action = PlannedAction(kind: .issue, reason: reason, renewalTime: renewalTime, urgent: urgent)
             if let nextAttempt = record.nextAttempt, nextAttempt > now {
                 // An urgent certificate does not wait out its own CA's hold when a fallback may issue it.
-                if urgent, fallbacks, record.ownIssuerFailed(desired.issuer) {
+                if urgent, fallbacks, record.ownIssuerFailed(desired.issuerKey) {
                     action.ownIssuerBacksOff = nextAttempt
                 } else {
                     action.kind = .backOff(until: nextAttempt)
@@ -157,7 +157,7 @@ public enum RenewalPlan {
         }
         if Set(desired.hosts) != summary.names { return renew(.namesChanged) }
         // A fallback's certificate stands in for the issuer's own until its renewal time.
-        let onFallback = recordIsCurrent && record.fallbackFrom == desired.issuer && record.issuer != nil
+        let onFallback = recordIsCurrent && record.standsIn(for: desired.issuerKey)
         if let issuer = current.issuerName, issuer != desired.issuer, !(onFallback && issuer == record.issuer) {
             return renew(.issuerChanged)
         }
@@ -201,10 +201,17 @@ extension RenewalPlan {
 
 extension RenewalRecord {
     /// Whether the failure recorded is the CA of `issuer` (the certificate's own) failing to
-    /// issue: unreachable, too slow, refusing or rate-limiting. A record of an earlier version
-    /// names no issuer: it had no fallbacks, so the failure was the certificate's own issuer's.
-    func ownIssuerFailed(_ issuer: String) -> Bool {
+    /// issue: unreachable, too slow, refusing or rate-limiting. Issuers are told apart by key
+    /// (`NAMESPACE/NAME` for an `Issuer`): a tenant's Issuer falling back to the ClusterIssuer of
+    /// its name is another issuer. A record of an earlier version names no issuer: it had no
+    /// fallbacks, so the failure was the certificate's own issuer's.
+    func ownIssuerFailed(_ issuer: IssuerKey) -> Bool {
         guard let kind = lastFailureKind, kind.isCAUnavailable else { return false }
-        return (lastFailureIssuer ?? issuer) == issuer
+        return (lastFailureIssuer ?? issuer.description) == issuer.description
+    }
+
+    /// Whether a fallback issued the certificate this record is of, standing in for `own`.
+    public func standsIn(for own: IssuerKey) -> Bool {
+        fallbackFrom == own.description && issuer != nil
     }
 }

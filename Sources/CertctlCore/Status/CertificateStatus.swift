@@ -118,7 +118,9 @@ public struct CertificateStatus: Sendable {
     /// The fallback issuer that issued the certificate the Secret holds, standing in for the
     /// certificate's own (README, "When the CA fails"); nil when its own issued it.
     public var fallbackIssuer: String? {
-        guard let summary, record.fallbackFrom == desired.issuer, record.serial == summary.serialHex else { return nil }
+        guard let summary, record.standsIn(for: desired.issuerKey), record.serial == summary.serialHex else {
+            return nil
+        }
         return record.issuer
     }
 

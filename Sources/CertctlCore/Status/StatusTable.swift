@@ -188,7 +188,9 @@ public enum StatusTable {
                 "failureCount": status.record.failureCount,
             ]
             object["profile"] = status.record.profile ?? NSNull()
-            object["issuedBy"] = status.summary == nil ? NSNull() : status.fallbackIssuer ?? status.desired.issuer
+            object["issuedBy"] =
+                status.summary == nil
+                ? NSNull() : status.fallbackIssuer ?? status.record.issuer ?? status.desired.issuer
             object["fallbackReason"] =
                 status.fallbackIssuer == nil ? NSNull() : status.record.fallbackReason ?? NSNull()
             object["failureKind"] = status.record.lastFailureKind?.rawValue ?? NSNull()
