@@ -12,7 +12,8 @@ public import Transport
 
 /// `certctl check`: what a run needs, tested without making a certificate (README "certctl
 /// check"): the cluster's objects read, every issuer's CA directory and account, the job's
-/// permissions (SelfSubjectAccessReview), and every host that HTTP-01 validates resolving.
+/// permissions (SelfSubjectAccessReview), every host that HTTP-01 validates resolving, and
+/// whether each name's CAA records let the issuers of its chain issue.
 public struct Preflight: Sendable {
     public struct Result: Sendable, Equatable {
         public enum Outcome: String, Sendable, Comparable {
@@ -166,6 +167,7 @@ public struct Preflight: Sendable {
             }
         }
         for result in await resolution(inventory) { add(result) }
+        for result in await caa(inventory, chain: { $0.caaChain(in: issuers) }) { add(result) }
         if let client, let http01Probe {
             for result in await probe(inventory, client: client, with: http01Probe) { add(result) }
         }
