@@ -7,11 +7,11 @@ import Logging
 import Testing
 import Transport
 
-/// CAA as `certctl check` reads it, through a real BIND 9
+/// CAA as `certctl check` reads it and `certctl caa-record` writes it, through a real BIND 9
 /// serving the records (`test`, and `cdn.example` for CNAME targets, which BIND does not chase
 /// into from another zone: certctl follows them itself) and the in-process CA listing its
 /// `caaIdentities`.
-@Suite("CAA through BIND 9: certctl check", .serialized)
+@Suite("CAA through BIND 9: certctl check and caa-record", .serialized)
 struct CAACheckTests {
     static let identity = "ca.certctl.test"
 
@@ -78,6 +78,22 @@ struct CAACheckTests {
                 let record = CAARecord(flags: UInt8(parts[0]) ?? 0, tag: parts[1], parts[2])
                 try await updater.add(.caa(name, record, ttl: 60), zone: Self.zone(of: name))
             }
+        }
+
+        /// Publishes zone-file lines as `caa-record` prints them (`NAME. IN CAA 0 issue "VALUE"`).
+        func publish(zoneLines: [String]) async throws {
+            for line in zoneLines {
+                let fields = line.split(separator: " ", maxSplits: 5).map(String.init)
+                try #require(fields.count == 6 && fields[1] == "IN" && fields[2] == "CAA", "\(line)")
+                try await publish(
+                    String(fields[0].dropLast()), ["\(fields[3]) \(fields[4]) \(fields[5].dropFirst().dropLast())"])
+            }
+        }
+
+        func unpublish(_ name: String, _ text: String) async throws {
+            let parts = text.split(separator: " ", maxSplits: 2).map(String.init)
+            let record = CAARecord(flags: UInt8(parts[0]) ?? 0, tag: parts[1], parts[2])
+            try await updater.delete(.caa(name, record, ttl: 60), zone: Self.zone(of: name))
         }
 
         func alias(_ name: String, to target: String) async throws {
@@ -196,6 +212,98 @@ struct CAACheckTests {
         // The failures are CAA's and no other check's.
         let failed = after.output.split(separator: "\n").filter { $0.hasPrefix("FAIL") }
         #expect(failed.count == 5 && failed.allSatisfy { $0.hasPrefix("FAIL  CAA ") }, "\(failed)")
+    }
+
+    /// The records of `certctl caa-record`'s output (its comments left out).
+    static func records(_ output: String) -> [String] {
+        output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix(";") }
+    }
+
+    /// What caa-record prints for the shop's names, with `account` as accounturi.
+    static func shopRecords(account: String?) -> [String] {
+        let pin = account.map { "; accounturi=\($0)" } ?? ""
+        return [
+            "shop.test. IN CAA 0 issue \"ca.certctl.test\(pin); validationmethods=http-01\"",
+            "shop.test. IN CAA 0 issuewild \"ca.certctl.test\(pin); validationmethods=dns-persist-01\"",
+        ]
+    }
+
+    @Test(
+        "caa-record prints what lets exactly this issuer and account issue; published, check passes, for another account it fails"
+    )
+    func roundTrip() async throws {
+        let setup = try await Setup.make(["shop": ["www.shop.test", "api.shop.test", "*.shop.test"]])
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
+        try await setup.publish("shop.test", ["0 issue pki.goog"])
+        try await setup.address(["www.shop.test", "api.shop.test"])
+        // No account yet: the records leave accounturi out, and a comment says so.
+        let fresh = try await setup.certctl(["caa-record"])
+        #expect(fresh.status == 0, "\(fresh.standardError)")
+        #expect(Self.records(fresh.standardOutput) == Self.shopRecords(account: nil), "\(fresh.standardOutput)")
+        #expect(
+            fresh.standardOutput.contains(
+                "; issuer local has no ACME account yet: this lets any account at ca.certctl.test issue; after the first certctl run registers one, run certctl caa-record again to add its accounturi"
+            ), "\(fresh.standardOutput)")
+        let refused = try await setup.check()
+        #expect(refused.status == 2, "\(refused.output)")
+        #expect(refused.lines.filter { $0.hasPrefix("FAIL  CAA ") }.count == 3, "\(refused.lines)")
+
+        let url = try await setup.register()
+        let printed = try await setup.certctl(["caa-record"])
+        let records = Self.records(printed.standardOutput)
+        #expect(records == Self.shopRecords(account: url), "\(printed.standardOutput)")
+        // Published as printed, in place of the record that forbade.
+        try await setup.unpublish("shop.test", "0 issue pki.goog")
+        try await setup.publish(zoneLines: records)
+        let passed = try await setup.check()
+        #expect(passed.status == 0, "\(passed.output)")
+        let value = "ca.certctl.test; accounturi=\(url)"
+        let wildcard = "allowed by CAA at shop.test: 0 issuewild \"\(value); validationmethods=dns-persist-01\""
+        let expected =
+            [Self.line("ok", "*.shop.test", wildcard)]
+            + ["api.shop.test", "www.shop.test"].map {
+                Self.line(
+                    "ok", $0,
+                    "allowed by CAA at shop.test (parent of \($0)): 0 issue \"\(value); validationmethods=http-01\"")
+            }
+        #expect(passed.lines.sorted() == expected, "\(passed.output)")
+
+        // Another account of the same CA (another state directory): refused, every name.
+        let other = try await setup.register(state: "other-state")
+        let stranger = try await setup.check(state: "other-state")
+        #expect(stranger.status == 2, "\(stranger.output)")
+        #expect(
+            stranger.lines.filter {
+                $0.hasPrefix("FAIL  CAA ") && $0.contains("another account (issuer local's is \(other))")
+            }
+            .count == 3, "\(stranger.lines)")
+    }
+
+    @Test("caa-record -d: a name no Ingress has takes --issuer's chain; without --issuer it is refused, saying so")
+    func givenNames() async throws {
+        let setup = try await Setup.make(["hub": ["hub.example.test"]])
+        defer {
+            setup.bind.stop()
+            Task { await setup.stop() }
+        }
+        let given = try await setup.certctl(["caa-record", "-d", "www.else.test", "-d", "hub.example.test"])
+        #expect(given.status != 0)
+        #expect(
+            given.standardError.contains(
+                "-d www.else.test: no managed Ingress has this name, so its issuer is not known; give --issuer NAME"),
+            "\(given.standardError)")
+        let url = try await setup.register()
+        let named = try await setup.certctl([
+            "caa-record", "-d", "www.else.test", "-d", "hub.example.test", "--issuer", "local",
+        ])
+        #expect(
+            Self.records(named.standardOutput) == [
+                "www.else.test. IN CAA 0 issue \"ca.certctl.test; accounturi=\(url); validationmethods=http-01\"",
+                "hub.example.test. IN CAA 0 issue \"ca.certctl.test; accounturi=\(url); validationmethods=http-01\"",
+            ], "\(named.standardOutput)\(named.standardError)")
     }
 
     @Test("a chain: each issuer on a line of its own, labelled by position; a fallback CAA forbids fails the check")
