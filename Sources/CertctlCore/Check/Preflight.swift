@@ -26,7 +26,7 @@ public struct Preflight: Sendable {
         }
 
         public var outcome: Outcome
-        /// `cluster`, `object`, `issuer`, `account`, `permissions`, `DNS`.
+        /// `cluster`, `object`, `issuer`, `account`, `permissions`, `DNS`, `CAA`.
         public var check: String
         public var message: String
 
@@ -92,7 +92,8 @@ public struct Preflight: Sendable {
     /// The API client and certctl's own namespace, in a cluster.
     public var client: KubernetesClient?
     public var namespace: String?
-    /// A DNS server (`host:port`) to resolve the hosts with; nil: the system's resolver.
+    /// A DNS server (`host:port`) to resolve the hosts and read their CAA records with; nil: the
+    /// system's resolver.
     public var resolver: String?
     public var requestTimeout: Duration
     public var logger: Logger
