@@ -218,6 +218,13 @@ public struct Issuer: Sendable {
 
     public var tls: TLSOptions { TLSOptions(caBundle: caBundle) }
 
+    /// The issuers a certificate of this issuer may be issued by, itself first, then its linked
+    /// fallbacks in order (README, "When the CA fails"): what `certctl check` checks (CAA, the
+    /// CA, the account) and `certctl caa-record` prints records for.
+    public func chain(in issuers: [IssuerKey: Issuer]) -> [Issuer] {
+        [self] + fallback.compactMap { issuers[$0] }
+    }
+
     /// How certificates name it: by name when cluster-wide, by namespace and name when an `Issuer`.
     public var key: IssuerKey { IssuerKey(name: name, namespace: namespace) }
 

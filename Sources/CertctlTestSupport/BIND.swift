@@ -16,8 +16,12 @@ public final class BIND: Sendable {
     public var secretText: String { Data(key.secret).base64EncodedString() }
 
     /// Starts `named` for `zone`, whose every name resolves to 127.0.0.1 (so that Pebble, which
-    /// resolves through it, reaches the tests' HTTP-01 responders too).
-    public static func start(zone: String = "example.test", keyName: String = "certctl-test") async throws -> BIND {
+    /// resolves through it, reaches the tests' HTTP-01 responders too), and for each of
+    /// `otherZones` (empty but for what the key adds): a parent, so that a climb to the root
+    /// (CAA's) is answered rather than refused, or a zone a CNAME points into.
+    public static func start(
+        zone: String = "example.test", keyName: String = "certctl-test", otherZones: [String] = []
+    ) async throws -> BIND {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-bind-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let port = freeLoopbackPort(udp: true)
@@ -34,6 +38,21 @@ public final class BIND: Sendable {
         _acme-challenge.alias IN CNAME _acme-challenge.target.\(zone).
 
         """.write(to: zoneFile, atomically: true, encoding: .utf8)
+        var zones = [(zone, zoneFile)]
+        for (index, other) in otherZones.enumerated() {
+            let file = work.appendingPathComponent("other-\(index).db")
+            try """
+            $TTL 60
+            @ IN SOA ns hostmaster 1 60 60 600 60
+            @ IN NS ns
+            ns IN A 127.0.0.1
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+            zones.append((other, file))
+        }
+        let statements = zones.map {
+            "zone \"\($0.0)\" { type primary; file \"\($0.1.path)\"; allow-update { key \"\(keyName)\"; }; };"
+        }.joined(separator: "\n")
         let configuration = work.appendingPathComponent("named.conf")
         try """
         options {
@@ -49,11 +68,7 @@ public final class BIND: Sendable {
         };
         controls { };
         key "\(keyName)" { algorithm hmac-sha256; secret "\(Data(secret).base64EncodedString())"; };
-        zone "\(zone)" {
-            type primary;
-            file "\(zoneFile.path)";
-            allow-update { key "\(keyName)"; };
-        };
+        \(statements)
 
         """.write(to: configuration, atomically: true, encoding: .utf8)
         let process = try Pebble.launch(
@@ -94,17 +109,21 @@ public final class BIND: Sendable {
 
     /// The TXT values at `name`, as `dig` (bind9-dnsutils) reads them: a reader that is not certctl's.
     public func dig(_ name: String) throws -> [String] {
+        try dig(name, type: "TXT").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    }
+
+    /// The records of `type` at `name` in presentation form (`0 issue "ca.example.net"`), as
+    /// `dig +short` writes them.
+    public func dig(_ name: String, type: String) throws -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/dig")
-        process.arguments = ["@127.0.0.1", "-p", "\(port)", "+short", "+tcp", name, "TXT"]
+        process.arguments = ["@127.0.0.1", "-p", "\(port)", "+short", "+tcp", name, type]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self).split(separator: "\n").map {
-            $0.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        }
+        return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
     public func stop() {

@@ -19,6 +19,9 @@ public final class TestACMEServer: Sendable {
             "": 90 * 86_400, "classic": 90 * 86_400, "shortlived": 160 * 3600,
         ]
         public var offersRenewalInfo = true
+        /// `meta.caaIdentities` (RFC 8555 §7.1.1), the names CAA records may give for this CA;
+        /// empty: none listed, as Pebble lists none.
+        public var caaIdentities: [String] = []
         /// The next this-many newOrder requests answer 429 `rateLimited` with Retry-After.
         public var rateLimitedOrders = 0
         /// The `Retry-After` header's text: delta-seconds, an HTTP-date, or anything a CA may send.

@@ -135,6 +135,7 @@ actor TestACMEState {
         if behaviour.offersRenewalInfo { directory["renewalInfo"] = base + "/renewal-info" }
         var meta: [String: Any] = ["termsOfService": base + "/terms"]
         if !behaviour.profiles.isEmpty { meta["profiles"] = behaviour.profiles }
+        if !behaviour.caaIdentities.isEmpty { meta["caaIdentities"] = behaviour.caaIdentities }
         directory["meta"] = meta
         return directory
     }

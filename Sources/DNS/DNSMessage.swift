@@ -172,9 +172,12 @@ public struct DNSType: RawRepresentable, Sendable, Hashable, CustomStringConvert
     public static let aaaa = DNSType(rawValue: 28)
     public static let tsig = DNSType(rawValue: 250)
     public static let any = DNSType(rawValue: 255)
+    /// Certification Authority Authorization (RFC 8659).
+    public static let caa = DNSType(rawValue: 257)
 
     public var description: String {
-        [1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 16: "TXT", 28: "AAAA", 250: "TSIG", 255: "ANY"][rawValue]
+        [1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 16: "TXT", 28: "AAAA", 250: "TSIG", 255: "ANY", 257: "CAA"][
+            rawValue]
             ?? "TYPE\(rawValue)"
     }
 }

@@ -16,6 +16,7 @@ struct Certctl: AsyncParsableCommand {
             RevokeCommand.self, PruneCommand.self,
             DiscoverCommand.self,
             CheckCommand.self, MigrateCommand.self, IssueCommand.self, DNSPersistRecordCommand.self,
+            CAARecordCommand.self,
             AccountCommand.self, VersionCommand.self,
         ]
     )

@@ -12,8 +12,9 @@ struct CheckCommand: AsyncParsableCommand {
             One line per check: the cluster's Ingresses and Secrets read, each misconfigured \
             object, every issuer's CA directory (and the profile it asks for), its account (looked \
             up by its key, never created), in a cluster the job's permissions in each namespace \
-            (SelfSubjectAccessReview), and every host HTTP-01 validates resolving. Exit code 0 all \
-            ok, 1 a warning, 2 a failure.
+            (SelfSubjectAccessReview), every host HTTP-01 validates resolving, and for every name \
+            whether its CAA records let each issuer of its chain issue (the CA's caaIdentities, \
+            accounturi, validationmethods). Exit code 0 all ok, 1 a warning, 2 a failure.
             """
     )
 
@@ -22,7 +23,8 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("resolver"),
         help: ArgumentHelp(
-            "Resolve the hosts at this DNS server (default: the system's resolver).", valueName: "host:port"))
+            "Resolve the hosts and read their CAA records at this DNS server (default: the system's resolver).",
+            valueName: "host:port"))
     var resolver: String?
 
     @Option(

@@ -11,9 +11,39 @@ import Transport
 struct CheckCommandTests {
     static func lines(_ output: String) -> [String] { output.split(separator: "\n").map(String.init) }
 
+    @Test("a fallback is checked before the bad day: its CA, and each certificate it could not issue")
+    func fallbackChecked() async throws {
+        let bind = try await BIND.start(zone: "mybinder.org", otherZones: ["org"])
+        defer { bind.stop() }
+        let ca = try await TestACMEServer.start(validationPort: freeLoopbackPort())
+        defer { Task { await ca.stop() } }
+        let project = try LocalProject.make(server: ca.directoryURL, sites: ["a"])
+        let issuers = project.directory.appendingPathComponent("issuers")
+        // local falls back to narrow, whose one solver serves another zone only.
+        let local = try String(contentsOf: issuers.appendingPathComponent("test.yaml"), encoding: .utf8)
+        try local.replacingOccurrences(
+            of: "  name: local\n", with: "  name: local\n  annotations: {certctl.io/fallback-issuers: narrow}\n"
+        ).write(to: issuers.appendingPathComponent("test.yaml"), atomically: true, encoding: .utf8)
+        try
+            (IssueCommandTests.issuerYAML(server: ca.directoryURL, name: "narrow")
+            + "\n    solvers: [{selector: {dnsZones: [example.net]}, http01: {ingress: {}}}]\n").write(
+                to: issuers.appendingPathComponent("narrow.yaml"), atomically: true, encoding: .utf8)
+        let checked = try await CertctlProcess.run(
+            ["check"] + LocalProject.flags + ["--resolver", bind.address], directory: project.directory)
+        let lines = Self.lines(checked.standardOutput)
+        #expect(checked.status != 0, "\(checked.standardOutput)\(checked.standardError)")
+        #expect(lines.contains { $0.hasPrefix("ok    issuer       narrow: \(ca.directoryURL) answers") }, "\(lines)")
+        #expect(
+            lines.contains {
+                $0.hasPrefix(
+                    "FAIL  fallback     ClusterIssuer narrow, a fallback of ClusterIssuer local, could not issue Secret prod/tls-a:"
+                ) && $0.contains("a.mybinder.org, which no solver")
+            }, "\(lines)")
+    }
+
     @Test("local: CA, profile, account and hosts good, then each broken in turn")
     func local() async throws {
-        let bind = try await BIND.start(zone: "mybinder.org")
+        let bind = try await BIND.start(zone: "mybinder.org", otherZones: ["org"])
         defer { bind.stop() }
         let port = freeLoopbackPort()
         let ca = try await TestACMEServer.start(validationPort: port)
@@ -34,7 +64,12 @@ struct CheckCommandTests {
                 $0.hasPrefix("ok    account      issuer local: no account key yet; the first run creates one")
             })
         #expect(freshLines.contains("ok    DNS          2 of 2 hosts HTTP-01 validates resolve (at \(bind.address))"))
-        #expect(freshLines.contains("4 checks: 4 ok, 0 warnings, 0 failed"), "\(freshLines)")
+        // CAA, read at BIND, which serves org too: a resolver answers up to the root.
+        #expect(
+            freshLines.contains(
+                "ok    CAA          a.mybinder.org, primary local: no CAA record at a.mybinder.org or its parents: any CA may issue"
+            ), "\(freshLines)")
+        #expect(freshLines.contains("6 checks: 6 ok, 0 warnings, 0 failed"), "\(freshLines)")
         let (orders, accounts) = (await ca.orders, await ca.accountsCreated)
         #expect(orders.isEmpty && accounts == 0, "check makes no account and no order")
 
@@ -108,7 +143,7 @@ struct CheckCommandTests {
         defer { Task { await ca.stop() } }
         let admin = fakeClient(server)
         _ = try await admin.create(ingress("prod", "hub", tls: [(["hub.mybinder.org"], "tls-hub")]))
-        let bind = try await BIND.start(zone: "mybinder.org")
+        let bind = try await BIND.start(zone: "mybinder.org", otherZones: ["org"])
         defer { bind.stop() }
         let project = try PodRBACTests.project(server, "check-rbac")
         try project.writeIssuer("pebble", server: ca.directoryURL)

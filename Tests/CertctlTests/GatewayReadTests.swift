@@ -378,7 +378,7 @@ struct GatewayPodTests {
         defer { Task { await server.stop() } }
         let ca = try await TestACMEServer.start(validationPort: freeLoopbackPort())
         defer { Task { await ca.stop() } }
-        let bind = try await BIND.start(zone: "mybinder.org")
+        let bind = try await BIND.start(zone: "mybinder.org", otherZones: ["org"])
         defer { bind.stop() }
         let admin = fakeClient(server)
         try await GatewayReadTests().create(admin, issuer: "gateway")

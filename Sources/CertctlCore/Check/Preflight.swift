@@ -12,7 +12,8 @@ public import Transport
 
 /// `certctl check`: what a run needs, tested without making a certificate (README "certctl
 /// check"): the cluster's objects read, every issuer's CA directory and account, the job's
-/// permissions (SelfSubjectAccessReview), and every host that HTTP-01 validates resolving.
+/// permissions (SelfSubjectAccessReview), every host that HTTP-01 validates resolving, and
+/// whether each name's CAA records let the issuers of its chain issue.
 public struct Preflight: Sendable {
     public struct Result: Sendable, Equatable {
         public enum Outcome: String, Sendable, Comparable {
@@ -25,7 +26,7 @@ public struct Preflight: Sendable {
         }
 
         public var outcome: Outcome
-        /// `cluster`, `object`, `issuer`, `account`, `permissions`, `DNS`.
+        /// `cluster`, `object`, `issuer`, `account`, `permissions`, `DNS`, `CAA`.
         public var check: String
         public var message: String
 
@@ -91,7 +92,8 @@ public struct Preflight: Sendable {
     /// The API client and certctl's own namespace, in a cluster.
     public var client: KubernetesClient?
     public var namespace: String?
-    /// A DNS server (`host:port`) to resolve the hosts with; nil: the system's resolver.
+    /// A DNS server (`host:port`) to resolve the hosts and read their CAA records with; nil: the
+    /// system's resolver.
     public var resolver: String?
     public var requestTimeout: Duration
     public var logger: Logger
@@ -149,11 +151,14 @@ public struct Preflight: Sendable {
         if client != nil { for result in gatewayAPI(inventory) { add(result) } }
         for note in issuerNotes { add(Result(.warning, "issuers", note)) }
         if let schedule { add(Self.scheduleResult(schedule, inventory: inventory, now: Date())) }
+        // The issuers the certificates name, and their fallbacks: checked now, not on the bad day.
         let used = Set(inventory.entries.map(\.desired.issuerKey))
-        for key in (used.isEmpty ? Set(issuers.keys) : used).sorted() {
+        let chained = Set(used.flatMap { issuers[$0]?.chain(in: issuers).map(\.key) ?? [$0] })
+        for key in (used.isEmpty ? Set(issuers.keys) : chained).sorted() {
             guard let issuer = issuers[key] else { continue }
             for result in await check(issuer) { add(result) }
         }
+        for result in fallbackRefusals(inventory) { add(result) }
         if let client {
             let namespaces = Set(inventory.entries.map(\.desired.namespace)).sorted()
             let editing = Set(inventory.entries.filter(\.desired.settings.editInPlace).map(\.desired.namespace))
@@ -166,6 +171,7 @@ public struct Preflight: Sendable {
             }
         }
         for result in await resolution(inventory) { add(result) }
+        for result in await caa(inventory, chain: { $0.chain(in: issuers) }) { add(result) }
         if let client, let http01Probe {
             for result in await probe(inventory, client: client, with: http01Probe) { add(result) }
         }
@@ -382,5 +388,26 @@ public struct Preflight: Sendable {
                 continuation.resume(returning: status == 0 ? nil : String(cString: gai_strerror(status)))
             }
         }
+    }
+}
+
+extension Preflight {
+    /// Each certificate a fallback of its issuer could not issue (a name none of the fallback's
+    /// solvers serves, more names than its profile takes): a failure now, where the bad day
+    /// would find it (README, "When the CA fails").
+    func fallbackRefusals(_ inventory: Inventory) -> [Result] {
+        var results: [Result] = []
+        for entry in inventory.entries {
+            guard let own = issuers[entry.desired.issuerKey] else { continue }
+            for fallback in own.chain(in: issuers).dropFirst() {
+                guard let refusal = Issuance.refusal(entry.desired, issuer: fallback) else { continue }
+                results.append(
+                    Result(
+                        .failed, "fallback",
+                        "\(fallback.key.named), a fallback of \(own.key.named), could not issue Secret \(entry.desired.id): \(refusal.reason)"
+                    ))
+            }
+        }
+        return results
     }
 }
