@@ -42,6 +42,8 @@ struct HostileValueTests {
             "certctl.io/http01-solver": .notTenant("a label certctl sets on its solver objects"),
             "certctl.io/local-revision": .notTenant("local mode's revision of a manifest it wrote"),
             "certctl.io/certctl": .notTenant("a field manager's name"),
+            "certctl.io/rate-limits": .notTenant(
+                "an issuer's annotation, the operator's; every hostile value refused by name (RateLimitsTests)"),
         ]
         for key in CertificateSettings.annotationsRead { keys[key] = .ingress }
         for key in RenewalRecord.annotationKeys { keys[key] = .record }

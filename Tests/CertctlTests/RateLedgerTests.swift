@@ -197,4 +197,15 @@ struct RateLedgerTests {
         #expect(said.contains("2 entries with keys no certctl writes were dropped"), "\(said)")
         #expect(said.contains("it held 60000 events, more than 50000: the oldest were dropped"), "\(said)")
     }
+
+    @Test("at most 1000 refusals are kept, the latest-ending")
+    func refusalCap() {
+        var ledger = RateLedger()
+        for index in 0...RateLedger.maximumRefusals {
+            let until = Self.now.addingTimeInterval(Double(index + 1) * 60)
+            ledger.recordRefusal(detail: nil, retryAfter: until, names: ["s\(index).example.org"], at: Self.now)
+        }
+        #expect(ledger.refusals.count == RateLedger.maximumRefusals)
+        #expect(ledger.refusals.map(\.until).min() == Self.now.addingTimeInterval(120), "the first-ending one dropped")
+    }
 }

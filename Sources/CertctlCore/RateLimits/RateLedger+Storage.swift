@@ -143,10 +143,7 @@ extension RateLedger {
                     until: min(Bounded.date(secondsSince1970: refusal.until), latest),
                     limit: RateLimitKind(rawValue: refusal.limit) ?? .unknown, keys: refusal.keys))
         }
-        if ledger.refusals.count > maximumRefusals {
-            ledger.refusals.sort { $0.until > $1.until }
-            ledger.refusals.removeLast(ledger.refusals.count - maximumRefusals)
-        }
+        ledger.capRefusals()
         return (ledger, dropped)
     }
 

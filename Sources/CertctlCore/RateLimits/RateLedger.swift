@@ -105,10 +105,7 @@ public struct RateLedger: Sendable, Equatable {
         }
         let until = max(retryAfter ?? date.addingTimeInterval(Self.defaultHold), date)
         refusals.append(Refusal(at: date, until: until, limit: limit, keys: keys))
-        if refusals.count > Self.maximumRefusals {
-            refusals.sort { $0.until > $1.until }
-            refusals.removeLast(refusals.count - Self.maximumRefusals)
-        }
+        capRefusals()
         if let rule = limits.limit(limit), rule.count <= Self.maximumFill {
             switch limit {
             case .newOrders: Self.fill(&orders, rule, until: until, date: date, exempt: limits.replacesExempt)
@@ -187,6 +184,13 @@ public struct RateLedger: Sendable, Equatable {
         let plain = recent.filter { !$0.replaces }.suffix(limit.count)
         let replacing = recent.filter(\.replaces).suffix(limit.count)
         return (plain + replacing).sorted { $0.at < $1.at }
+    }
+
+    /// Holds the refusals to ``maximumRefusals``, keeping the latest-ending.
+    mutating func capRefusals() {
+        guard refusals.count > Self.maximumRefusals else { return }
+        refusals.sort { $0.until > $1.until }
+        refusals.removeLast(refusals.count - Self.maximumRefusals)
     }
 
     /// Holds the events to ``maximumEvents``, dropping the oldest.
