@@ -32,6 +32,13 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // The public suffix list through libpsl (a dependency of libcurl already), for the
+        // registered domain a CA's per-domain rate limit counts; the list is Debian's publicsuffix.
+        .systemLibrary(
+            name: "CPSL",
+            pkgConfig: "libpsl",
+            providers: [.apt(["libpsl-dev", "publicsuffix"])]
+        ),
         .target(name: "Basics", swiftSettings: strict),
         .target(
             name: "Transport",
@@ -86,6 +93,7 @@ let package = Package(
             name: "CertctlCore",
             dependencies: [
                 "ACME",
+                "CPSL",
                 "Certificates",
                 "DNS",
                 "Kubernetes",

@@ -23,6 +23,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A DNS server's answer (RFC 1035 messages, TSIG on an update's answer) and the
     /// dns-persist-01 records read from it.
     case dns
+    /// An issuer's `certctl.io/rate-limits` setting, the account's rate ledger as a Secret holds
+    /// it, a CA's rateLimited detail, and names' registered domains.
+    case rateLimits = "rate-limits"
 
     public func run(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -73,6 +76,25 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             for line in text.split(separator: "\n") {
                 if let record = DNSPersistRecord(parsing: String(line)) { _ = record.zoneLine(for: "example.org") }
             }
+        case .rateLimits:
+            Self.rateLimits(text, bytes)
         }
+    }
+
+    /// An issuer's rate-limit setting, the ledger a Secret holds, a rateLimited detail, names'
+    /// registered domains, and the budget over them.
+    private static func rateLimits(_ text: String, _ bytes: [UInt8]) {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let limits = (try? RateLimits.parse(text)) ?? .letsEncrypt
+        _ = limits.description
+        let (ledger, _) = RateLedger.decoded(Data(bytes), now: now, limits: limits)
+        _ = ledger.encoded(now: now, limits: limits)
+        _ = RateLedger.limitNamed(in: text)
+        let names = text.split(separator: "\n").prefix(100).map(String.init)
+        _ = names.map(RegisteredDomain.limitKey)
+        let candidates = names.enumerated().map {
+            RateBudget.Candidate(id: "\($0)", names: [$1], replaces: $0 % 2 == 0)
+        }
+        _ = RateBudget.plan(limits: limits, ledger: ledger, now: now, candidates: candidates)
     }
 }

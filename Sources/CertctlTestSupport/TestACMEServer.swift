@@ -1,3 +1,4 @@
+public import CertctlCore
 import Certificates
 public import Foundation
 import Logging
@@ -26,6 +27,12 @@ public final class TestACMEServer: Sendable {
         public var rateLimitedOrders = 0
         /// The `Retry-After` header's text: delta-seconds, an HTTP-date, or anything a CA may send.
         public var rateLimitRetryAfter = "3600"
+        /// Limits kept as Let's Encrypt keeps them (token buckets; see `TestACMEState+RateLimits`):
+        /// new orders per account, certificates per registered domain and per exact set of names,
+        /// `replaces` exempt or not; nil: none. Checked after `rateLimitedOrders`.
+        public var rateLimits: RateLimits?
+        /// The time the limits count at: a test's clock (`{ clock.date }`); the wall clock by default.
+        public var now: @Sendable () -> Date = { Date() }
         /// Polls that answer `processing` after finalize, each with `Retry-After: orderRetryAfter`.
         public var processingPolls = 0
         public var orderRetryAfter = "2"

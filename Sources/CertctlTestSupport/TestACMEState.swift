@@ -26,6 +26,7 @@ actor TestACMEState {
         var processingLeft = 0
         var pendingLeft = 0
         var account: String
+        var exemption = LimitExemption.none
     }
 
     private struct Authorization {
@@ -62,6 +63,8 @@ actor TestACMEState {
     var certificates: [Int: Issued] = [:]
     private var nextID = 1
     private(set) var orderRecords: [TestACMEServer.OrderRecord] = []
+    /// The rate limits' token buckets: each one's theoretical arrival time, by bucket key.
+    var buckets: [String: Date] = [:]
     var renewalInfoQueries: [String] = []
     private(set) var requestLog: [String] = []
 
@@ -243,6 +246,11 @@ actor TestACMEState {
             record(refusal.status)
             return refusal
         }
+        let exemption = limitExemption(names: identifiers.map(\.value), replaces: replaces)
+        if let refusal = rateLimitRefusal(account: account, names: identifiers.map(\.value), exemption: exemption) {
+            record(refusal.status)
+            return refusal
+        }
         record(201)
         let orderID = makeID()
         var authorizationIDs: [Int] = []
@@ -259,7 +267,7 @@ actor TestACMEState {
         }
         orders[orderID] = Order(
             identifiers: identifiers, status: "pending", authorizations: authorizationIDs, profile: profile,
-            replaces: replaces, account: account)
+            replaces: replaces, account: account, exemption: exemption)
         return json(orderObject(orderID), status: 201, location: base + "/order/\(orderID)")
     }
 
@@ -460,6 +468,7 @@ actor TestACMEState {
         certificates[certificateNumber] = Issued(
             pem: pem, certificateID: certificateID, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter,
             account: order.account, names: Set(order.identifiers.map(\.value)))
+        spendIssuance(names: order.identifiers.map(\.value), exemption: order.exemption)
         order.certificate = certificateNumber
         if behaviour.processingPolls > 0 {
             order.status = "processing"

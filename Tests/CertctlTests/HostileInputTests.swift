@@ -161,6 +161,11 @@ struct HostileInputTests {
         #expect(try dns("aaaa").answers.first?.address == "0:0:0:0:0:0:0:1")
         let persist = try #require(try dns("persist-txt").answers.first?.txtValue)
         #expect(DNSPersistRecord(parsing: persist)?.wildcard == true)
+        #expect(try RateLimits.parse(try text("rate-limits/setting")) == .letsEncrypt)
+        let ledger = RateLedger.decoded(
+            Data(try text("rate-limits/ledger.json").utf8), now: Date(timeIntervalSince1970: 1_800_000_000),
+            limits: .letsEncrypt)
+        #expect(ledger.warning == nil && ledger.ledger.eventCount == 4 && ledger.ledger.refusals.count == 1)
     }
 
     @Test("a URL from outside speaks HTTP(S) alone: file://, gopher://, dict:// are refused before any read")

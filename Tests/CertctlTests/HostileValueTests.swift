@@ -45,6 +45,8 @@ struct HostileValueTests {
             "certctl.io/fallback-issuers": .notTenant(
                 "on an Issuer, not an Ingress or a Secret: ClusterIssuerTests.hostileFallbacks gives a tenant's Issuer every value here"
             ),
+            "certctl.io/rate-limits": .notTenant(
+                "an issuer's annotation, not yet read by the run; every hostile value refused by name (RateLimitsTests)"),
         ]
         for key in CertificateSettings.annotationsRead { keys[key] = .ingress }
         for key in RenewalRecord.annotationKeys { keys[key] = .record }

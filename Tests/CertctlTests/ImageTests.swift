@@ -99,7 +99,7 @@ struct ImageTests {
     func inStepWithContainerfile() async throws {
         let image = try await Built.shared.image()
         let declared = try Declared()
-        #expect(declared.packages == ["libcurl4", "ca-certificates"])
+        #expect(declared.packages == ["libcurl4", "libpsl5", "publicsuffix", "ca-certificates"])
         let inspect = try await Self.podman(["image", "inspect", image])
         let object = try #require(
             (try JSONSerialization.jsonObject(with: Data(inspect.output.utf8)) as? [[String: Any]])?.first)
@@ -156,6 +156,9 @@ struct ImageTests {
             #expect(keys.isEmpty, "\(keys)")
             let certctl = root.appendingPathComponent("usr/local/bin/certctl").path
             #expect(files.isExecutableFile(atPath: certctl))
+            // The public suffix list libpsl reads (psl_latest), for registered domains.
+            let list = root.appendingPathComponent("usr/share/publicsuffix/public_suffix_list.dafsa").path
+            #expect(files.fileExists(atPath: list), "\(list)")
         }
     }
 

@@ -1,0 +1,133 @@
+import Basics
+public import Foundation
+
+/// Which certificates a run orders within its CA's limits, and when the rest can go: a pure
+/// function of the limits, the account's ``RateLedger``, the time and the candidates.
+///
+/// Candidates come most urgent first and are admitted in that order while every limit has room,
+/// each admitted one counted at once (as one new order, and one certificate for each of its
+/// registered domains and for its name set): the 301st order of a run under Let's Encrypt's
+/// 300 per 3 hours is deferred, so is the 51st certificate of one registered domain, and the
+/// 6th of one set of names. A candidate that sends `replaces` to a CA that exempts it
+/// (``RateLimits/replacesExempt``) is counted by no limit. A `rateLimited` answer in the ledger
+/// holds the orders it concerns until its Retry-After, whatever the counts say (another cluster
+/// may share the registered domain).
+///
+/// The limits are counted over sliding windows: at most `count` in any `window`. Let's Encrypt
+/// counts with token buckets (capacity `count`, one back every `window / count`, GCRA); a
+/// sequence that keeps to the sliding window keeps to the bucket too: the `k`-th order after
+/// the `j`-th finds the bucket's debt at most `t_j + (k - j + 1) * window / count`, and as at
+/// most `count` of them fall in each window back from `t_k`, that is at most `t_k + window`,
+/// the bucket's capacity. The budget so never sends what the bucket refuses; it may hold back
+/// what the bucket would take a little earlier (after a burst the bucket frees one every
+/// `window / count`, the window all at once a window later: the same number per window).
+public enum RateBudget {
+    /// A certificate the run would order.
+    public struct Candidate: Sendable, Equatable {
+        /// The caller's name for it (a Secret's `namespace/name`).
+        public var id: String
+        public var names: [String]
+        /// Whether its order will send ARI's `replaces`.
+        public var replaces: Bool
+
+        public init(id: String, names: [String], replaces: Bool) {
+            self.id = id
+            self.names = names
+            self.replaces = replaces
+        }
+    }
+
+    /// A candidate held back: when it can go, and which limit holds it now.
+    public struct Deferral: Sendable, Equatable, CustomStringConvertible {
+        public var id: String
+        /// When it can go, if each run from now on orders what the budget allows, most urgent first.
+        public var until: Date
+        /// The limit holding it back now.
+        public var limit: RateLimitKind
+        /// That limit in words: `50 certificates per registered domain per 168h (example.org)`.
+        public var reason: String
+
+        /// `waits for the CA's limit until 2026-01-08T10:00:00Z (50 certificates per …)`.
+        public var description: String {
+            "waits for the CA's limit until \(Timestamp.rfc3339(until)) (\(reason))"
+        }
+    }
+
+    /// What a run orders now, and what waits.
+    public struct Plan: Sendable, Equatable {
+        /// The candidates to order now, most urgent first.
+        public var admitted: [String] = []
+        /// The candidates held back, most urgent first.
+        public var deferred: [Deferral] = []
+
+        /// When the backlog clears: the time the last deferred candidate can go; nil when none waits.
+        public var clearsAt: Date? { deferred.map(\.until).max() }
+    }
+
+    /// The plan for a run at `now` of `candidates`, most urgent first.
+    public static func plan(limits: RateLimits, ledger: RateLedger, now: Date, candidates: [Candidate]) -> Plan {
+        var tally = Tally(limits: limits, ledger: ledger)
+        var pending = candidates.map { Counted($0, limits: limits) }
+        var plan = Plan()
+        var holds: [String: Hold] = [:]
+        var time = now
+        // Each pass admits at least the candidate whose hold ends first; the cap is a backstop.
+        for _ in 0...candidates.count {
+            var next: Date?
+            var waiting: [Counted] = []
+            for candidate in pending {
+                if let hold = tally.hold(candidate, at: time) {
+                    if time == now { holds[candidate.id] = hold }
+                    next = min(next ?? hold.until, hold.until)
+                    waiting.append(candidate)
+                    continue
+                }
+                tally.admit(candidate, at: time)
+                if time == now {
+                    plan.admitted.append(candidate.id)
+                } else if let hold = holds[candidate.id] {
+                    plan.deferred.append(
+                        Deferral(id: candidate.id, until: time, limit: hold.limit, reason: tally.reason(hold)))
+                }
+            }
+            pending = waiting
+            guard let next, !pending.isEmpty else { break }
+            time = next
+        }
+        // Past the backstop (never reached: see above), the hold's own end stands.
+        for candidate in pending {
+            if let hold = holds[candidate.id] {
+                plan.deferred.append(
+                    Deferral(id: candidate.id, until: hold.until, limit: hold.limit, reason: tally.reason(hold)))
+            }
+        }
+        let order = Dictionary(candidates.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        plan.deferred.sort { order[$0.id, default: 0] < order[$1.id, default: 0] }
+        return plan
+    }
+
+    /// What holds a candidate back at one time: until when, which limit, whether a refusal,
+    /// and the keys concerned (``Tally/reason(_:)`` words it).
+    struct Hold {
+        var until: Date
+        var limit: RateLimitKind
+        var refused: Bool
+        var keys: [String]
+    }
+
+    /// A candidate with the keys its limits count it under.
+    struct Counted {
+        var id: String
+        var domains: [String]
+        var nameSet: String
+        /// Counted by no limit, nor held by a refusal of a limit the CA exempts it from.
+        var exempt: Bool
+
+        init(_ candidate: Candidate, limits: RateLimits) {
+            id = candidate.id
+            domains = RateLedger.registeredDomains(candidate.names)
+            nameSet = RateLedger.nameSetKey(candidate.names)
+            exempt = candidate.replaces && limits.replacesExempt
+        }
+    }
+}
