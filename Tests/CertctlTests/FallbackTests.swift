@@ -226,7 +226,7 @@ extension FallbackPlanTests {
         let sent = NotificationPolicy.notices(for: [status], interval: 86_400, now: now)
         #expect(sent.map(\.notice.kind) == [.fallback])
         #expect(sent.first?.notice.line.contains("zerossl") == true)
-        // Its own issuer's certificate again: recovered, and the metric 0 under its own name.
+        // Its own issuer's certificate again: recovered.
         var own = annotations
         own["certctl.io/issuer"] = "letsencrypt-prod"
         own["certctl.io/fallback-from"] = nil
@@ -240,9 +240,8 @@ extension FallbackPlanTests {
             profile: nil, now: now)
         #expect(back.fallbackIssuer == nil && back.issuerLabel == "letsencrypt-prod")
         #expect(NotificationPolicy.notices(for: [back], interval: 86_400, now: now).map(\.notice.kind) == [.recovered])
-        #expect(
-            CertificateMetrics.render([back], problems: [], run: nil, lastSuccess: nil).contains(
-                #"issued_by="letsencrypt-prod"} 0"#))
+        // Absent once its own issuer's certificate is back (Prometheus marks the series stale).
+        #expect(!CertificateMetrics.render([back], problems: [], run: nil, lastSuccess: nil).contains("fallback"))
     }
 }
 
@@ -275,6 +274,17 @@ struct FallbackRunTests {
         return linked
     }
 
+    /// A run of `ingresses` whose default issuer is `primary` of `issuers`.
+    static func chained(
+        _ kind: StoreKind, _ ingresses: [Ingress], issuers: [IssuerKey: Issuer], server: String, caBundle: [UInt8]?,
+        port: Int
+    ) async throws -> RunFixture {
+        try await RunFixture.make(kind, ingresses: ingresses, server: server, caBundle: caBundle, port: port).with {
+            $0.issuers = issuers
+            $0.defaultIssuer = "primary"
+        }
+    }
+
     static func record(_ fixture: RunFixture, _ secret: String) async throws -> RenewalRecord {
         let stored = try #require(try await fixture.fixture.store.secret(namespace: "prod", name: secret))
         return RenewalRecord(annotations: stored.metadata.annotations ?? [:])
@@ -289,12 +299,9 @@ struct FallbackRunTests {
         let pebble = try await Pebble.start(httpPort: port)
         defer { pebble.stop() }
         let issuers = try Self.issuers(primary: ca.directoryURL, pebble: pebble.directoryURL)
-        let run = try await RunFixture.make(
-            kind, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
-        ).with {
-            $0.issuers = issuers
-            $0.defaultIssuer = "primary"
-        }
+        let run = try await Self.chained(
+            kind, siteIngresses(2), issuers: issuers, server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
+        )
         defer { Task { await run.fixture.stop() } }
 
         // A good day: both from the first CA, Pebble never asked.
@@ -361,12 +368,9 @@ struct FallbackRunTests {
         defer { pebble.stop() }
         let dead = "http://127.0.0.1:\(freeLoopbackPort())/dir"
         let issuers = try Self.issuers(primary: dead, pebble: pebble.directoryURL)
-        let run = try await RunFixture.make(
-            .local, ingresses: siteIngresses(2), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
-        ).with {
-            $0.issuers = issuers
-            $0.defaultIssuer = "primary"
-        }
+        let run = try await Self.chained(
+            .local, siteIngresses(2), issuers: issuers, server: pebble.directoryURL, caBundle: Pebble.caBundle,
+            port: port)
         defer { Task { await run.fixture.stop() } }
 
         let (first, _) = try await run.runOnce()
@@ -388,12 +392,9 @@ struct FallbackRunTests {
         let pebble = try await Pebble.start(httpPort: port)
         defer { pebble.stop() }
         let issuers = try Self.issuers(primary: ca.directoryURL, pebble: pebble.directoryURL)
-        let run = try await RunFixture.make(
-            .local, ingresses: siteIngresses(1), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
-        ).with {
-            $0.issuers = issuers
-            $0.defaultIssuer = "primary"
-        }
+        let run = try await Self.chained(
+            .local, siteIngresses(1), issuers: issuers, server: pebble.directoryURL, caBundle: Pebble.caBundle,
+            port: port)
         defer { Task { await run.fixture.stop() } }
         let (first, _) = try await run.runOnce()
         #expect(first.certificates.first?.outcome == .issued)
@@ -437,12 +438,8 @@ struct FallbackRunTests {
         let ca = try await TestACMEServer.start(validationPort: port)
         let issuers = try Self.issuers(
             primary: "http://127.0.0.1:\(freeLoopbackPort())/dir", pebble: ca.directoryURL, bundle: false)
-        let run = try await RunFixture.make(
-            .local, ingresses: ingresses, server: ca.directoryURL, caBundle: nil, port: port
-        ).with {
-            $0.issuers = issuers
-            $0.defaultIssuer = "primary"
-        }
+        let run = try await Self.chained(
+            .local, ingresses, issuers: issuers, server: ca.directoryURL, caBundle: nil, port: port)
         return (run, ca, issuers)
     }
 
@@ -485,12 +482,9 @@ struct FallbackRunTests {
         defer { pebble.stop() }
         let issuers = try Self.issuers(
             primary: "http://127.0.0.1:\(freeLoopbackPort())/dir", pebble: pebble.directoryURL)
-        let run = try await RunFixture.make(
-            .local, ingresses: siteIngresses(1), server: pebble.directoryURL, caBundle: Pebble.caBundle, port: port
-        ).with {
-            $0.issuers = issuers
-            $0.defaultIssuer = "primary"
-        }
+        let run = try await Self.chained(
+            .local, siteIngresses(1), issuers: issuers, server: pebble.directoryURL, caBundle: Pebble.caBundle,
+            port: port)
         defer { Task { await run.fixture.stop() } }
         let (first, _) = try await run.runOnce()
         #expect(first.certificates.first?.fallbackIssuer == "pebble")
@@ -525,5 +519,53 @@ struct FallbackRunTests {
                 }
             }
         }
+    }
+
+    @Test(
+        "a run that could not store the fallback's certificate: the next picks up that order, the recovered first CA is not asked"
+    )
+    func keptAtFallback() async throws {
+        let port = freeLoopbackPort()
+        let first = try await TestACMEServer.start(validationPort: port)
+        let second = try await TestACMEServer.start(validationPort: port)
+        defer {
+            Task {
+                await first.stop()
+                await second.stop()
+            }
+        }
+        let issuers = try Self.issuers(primary: first.directoryURL, pebble: second.directoryURL, bundle: false)
+        let fixture = try await Self.chained(
+            .local, siteIngresses(1), issuers: issuers, server: second.directoryURL, caBundle: nil, port: port)
+        defer { Task { await fixture.fixture.stop() } }
+        let failing = Shared<Bool>(true)
+        let offset = Shared<TimeInterval>(0)
+        var run = fixture.run
+        run.store = SecretWritesFail(base: run.store, failing: failing)
+        run.now = { Date().addingTimeInterval(offset.value.withLock { $0 }) }
+
+        // The first CA rate-limits; the fallback issues, and the Secret cannot be written.
+        await first.update { $0.rateLimitedOrders = 1 }
+        let lost = try await run.run(fixture.options)
+        guard case .failed = lost.certificates.first?.outcome else {
+            Issue.record("the first run cannot store: \(lost.certificates)")
+            return
+        }
+        #expect(await second.orders.count == 1)
+        let fallback = try #require(issuers["pebble"])
+        let kept = try await #require(run.orders).orders(for: fallback).orders
+        #expect(kept["prod/kubelego-tls-site0"] != nil, "kept beside the fallback's account before finalize")
+
+        // Past the back-off, the store back, the first CA recovered: the kept order is picked up.
+        failing.value.withLock { $0 = false }
+        offset.value.withLock { $0 = 2 * 3600 }
+        let (firstOrders, secondOrders) = (await first.orders.count, await second.orders.count)
+        let picked = try await run.run(fixture.options)
+        #expect(picked.certificates.first?.outcome == .issued, "\(picked.certificates)")
+        #expect(await first.orders.count == firstOrders, "the first CA was asked for a second certificate")
+        #expect(await second.orders.count == secondOrders, "no new order at the fallback either")
+        let record = try await Self.record(fixture, "kubelego-tls-site0")
+        #expect(record.issuer == "pebble" && record.fallbackFrom == "primary")
+        #expect(try await run.orders?.orders(for: fallback).orders.isEmpty == true, "forgotten once stored")
     }
 }

@@ -46,7 +46,8 @@ struct HostileValueTests {
                 "on an Issuer, not an Ingress or a Secret: ClusterIssuerTests.hostileFallbacks gives a tenant's Issuer every value here"
             ),
             "certctl.io/rate-limits": .notTenant(
-                "an issuer's annotation, not yet read by the run; every hostile value refused by name (RateLimitsTests)"),
+                "an issuer's annotation, not yet read by the run; every hostile value refused by name (RateLimitsTests)"
+            ),
         ]
         for key in CertificateSettings.annotationsRead { keys[key] = .ingress }
         for key in RenewalRecord.annotationKeys { keys[key] = .record }

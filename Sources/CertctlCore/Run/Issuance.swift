@@ -152,23 +152,27 @@ struct Issuance: Sendable {
         }
     }
 
-    /// The issuer's ACME client on its stored (or a new) account, and the orders a killed run
-    /// kept for it.
-    fileprivate func openAccount(_ issuer: Issuer) async -> OpenedAccounts.Opened {
-        let client: ACMEClient
+    /// The issuer's ACME client on its stored (or a new) account.
+    fileprivate func openAccount(_ issuer: Issuer) async -> Result<ACMEClient, CertificateFailure> {
         do {
             // An account registered by a run that lost its lock could not be saved.
             try keeper.requireHeld(before: "account registration")
-            client = try await progress.tracking("issuer \(issuer.name)") {
-                try await AccountSession.open(
-                    issuer: issuer, store: accounts, secrets: secrets, transport: transport, logger: logger,
-                    observer: observer, requestTimeout: options.acmeRequestTimeout)
-            }
+            return .success(
+                try await progress.tracking("issuer \(issuer.name)") {
+                    try await AccountSession.open(
+                        issuer: issuer, store: accounts, secrets: secrets, transport: transport, logger: logger,
+                        observer: observer, requestTimeout: options.acmeRequestTimeout)
+                })
         } catch {
             logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuer.name)", "error": "\(error)"])
-            return (.failure(CertificateFailure(error)), [:])
+            return .failure(CertificateFailure(error))
         }
-        guard let orders else { return (.success(client), [:]) }
+    }
+
+    /// The orders a killed run kept beside the issuer's account (read from the cluster, no CA
+    /// asked); those for certificates nothing asks for any more are forgotten.
+    fileprivate func readKeptOrders(_ issuer: Issuer) async -> [String: OrderInFlight] {
+        guard let orders else { return [:] }
         do {
             let (found, problems) = try await orders.orders(for: issuer)
             for problem in problems { warnings.add("order-in-flight", problem) }
@@ -181,14 +185,47 @@ struct Issuance: Sendable {
                     "forgot an order in flight no Ingress or Gateway asks for any more",
                     metadata: ["secret": "\(id)", "issuer": "\(issuer.name)"])
             }
-            return (.success(client), own)
+            return own
         } catch {
             warnings.add(
                 "order-in-flight",
                 "cannot read the orders in flight of issuer \(issuer.name); an order a killed run finalized may be made again: \(error)"
             )
-            return (.success(client), [:])
+            return [:]
         }
+    }
+
+    /// An order a killed run kept at one of `issuer`'s fallbacks, picked up before the own CA is
+    /// asked: it may have been finalized there, and a new order would make a second certificate.
+    /// nil when there is none to pick up (or its CA cannot give it now): the own CA is asked.
+    private func pickUpAtFallback(
+        _ entry: Inventory.Entry, from issuer: Issuer, accounts: OpenedAccounts
+    ) async -> IssuanceResult? {
+        let desired = entry.desired
+        for key in issuer.fallback {
+            guard keeper.lostReason() == nil, let fallback = options.issuers[key],
+                let kept = await accounts.keptOrders(fallback, with: self)[desired.id],
+                case .success(let client) = await accounts.open(fallback, with: self).0
+            else { continue }
+            do {
+                guard let resumed = try await resume(kept, entry, issuer: fallback, client: client) else { continue }
+                try IssuedCheck.verify(resumed, key: kept.key, names: desired.hosts, now: now())
+                logger.notice(
+                    "picked up the order a previous run had finalized at a fallback",
+                    metadata: ["secret": "\(desired.id)", "fallback": "\(fallback.key)", "order": "\(kept.orderURL)"])
+                let reason = entry.record.fallbackReason ?? "a previous run's order at \(fallback.name), picked up"
+                return .issued(
+                    IssuedValue(
+                        certificate: resumed, key: kept.key, account: await client.accountURL, renewalInfo: nil,
+                        renewalInfoFailed: true, keptOrder: true, persistUntil: nil, issuer: fallback,
+                        fallback: FallbackUse(from: issuer.key.description, reason: reason)))
+            } catch let error as CertctlError where error.code == .issuance {
+                await keptOrders.forget(desired.id, issuer: fallback)
+            } catch {
+                continue
+            }
+        }
+        return nil
     }
 
     /// One certificate, by its own issuer; when that one's CA cannot issue it (or holds it back)
@@ -205,6 +242,7 @@ struct Issuance: Sendable {
                     CertctlError(
                         .unknownIssuer, object: "Secret \(desired.id)", "the issuer \(desired.issuer) is not defined")))
         }
+        if let picked = await pickUpAtFallback(entry, from: issuer, accounts: accounts) { return picked }
         var failed: CertificateFailure
         if let hold = action.ownIssuerBacksOff {
             let previous = Bounded.excerpt(entry.record.lastFailure ?? "a failure", limit: 160)
@@ -266,8 +304,8 @@ struct Issuance: Sendable {
     ) async -> IssuanceResult {
         let desired = entry.desired
         if let refusal = Self.refusal(desired, issuer: issuer) { return .failed(CertificateFailure(refusal)) }
-        let (client, opened) = await accounts.open(issuer, with: self)
-        let inFlight = opened[desired.id]
+        let (client, kept) = await accounts.open(issuer, with: self)
+        let inFlight = kept[desired.id]
         switch client {
         case .failure(let failure):
             // An account not opened because the lock was lost: the next run's, not a failure.
@@ -472,17 +510,33 @@ struct Issuance: Sendable {
     static let orderLifetime: TimeInterval = 7 * 86400
 }
 
-/// The ACME accounts of one issue stage, each opened (and its kept orders read) once, when the
-/// first certificate needs it: an issuer that is only a fallback is never asked on a good day,
-/// and two issuers falling back to one share its account.
+/// The ACME accounts of one issue stage and the orders kept beside them, each opened (or read)
+/// once, when the first certificate needs it: an issuer that is only a fallback is never asked
+/// on a good day (its kept orders are read from the cluster only), and two issuers falling back
+/// to one share its account.
 actor OpenedAccounts {
     typealias Opened = (Result<ACMEClient, CertificateFailure>, [String: OrderInFlight])
-    private var opening: [IssuerKey: Task<Opened, Never>] = [:]
+    private var clients: [IssuerKey: Task<Result<ACMEClient, CertificateFailure>, Never>] = [:]
+    private var orders: [IssuerKey: Task<[String: OrderInFlight], Never>] = [:]
 
     func open(_ issuer: Issuer, with issuance: Issuance) async -> Opened {
-        if let task = opening[issuer.key] { return await task.value }
-        let task = Task { await issuance.openAccount(issuer) }
-        opening[issuer.key] = task
+        let task =
+            clients[issuer.key]
+            ?? {
+                let task = Task { await issuance.openAccount(issuer) }
+                clients[issuer.key] = task
+                return task
+            }()
+        let client = await task.value
+        // An account that cannot be used has no orders to pick up now.
+        guard case .success = client else { return (client, [:]) }
+        return (client, await keptOrders(issuer, with: issuance))
+    }
+
+    func keptOrders(_ issuer: Issuer, with issuance: Issuance) async -> [String: OrderInFlight] {
+        if let task = orders[issuer.key] { return await task.value }
+        let task = Task { await issuance.readKeptOrders(issuer) }
+        orders[issuer.key] = task
         return await task.value
     }
 }

@@ -7,7 +7,8 @@ public struct CertificateReport: Sendable {
         /// A new certificate is stored.
         case issued
         /// Renewal failed; `stillValid` says whether the Secret still serves a valid certificate.
-        case failed(CertificateFailure, stillValid: Bool)
+        /// Boxed: a report of ten thousand is the size of the common case, not of a failure.
+        indirect case failed(CertificateFailure, stillValid: Bool)
         /// Not due: nothing done.
         case unchanged
         /// Due, but held by a back-off or rate limit: no ACME request.
