@@ -41,6 +41,28 @@ struct CheckCommandTests {
             }, "\(lines)")
     }
 
+    @Test("CAA over many names: ten allowed lines and a count; a resolver that does not answer is said once")
+    func caaAtScale() async throws {
+        let bind = try await BIND.start(zone: "mybinder.org", otherZones: ["org"])
+        defer { bind.stop() }
+        let ca = try await TestACMEServer.start(validationPort: freeLoopbackPort())
+        defer { Task { await ca.stop() } }
+        let sites = (0..<15).map { "s\($0)" }
+        let project = try LocalProject.make(server: ca.directoryURL, sites: sites)
+        let check = ["check"] + LocalProject.flags
+        let answered = try await CertctlProcess.run(check + ["--resolver", bind.address], directory: project.directory)
+        let lines = Self.lines(answered.standardOutput).filter { $0.hasPrefix("ok    CAA") }
+        #expect(lines.count == 11, "\(answered.standardOutput)")
+        #expect(lines.last == "ok    CAA          5 more names and issuers allowed, as above (not listed one by one)")
+
+        // Nothing listens there: the first name says why, the other 14 are counted, not waited for.
+        let dead = "127.0.0.1:\(freeLoopbackPort())"
+        let silent = try await CertctlProcess.run(check + ["--resolver", dead], directory: project.directory)
+        let warned = Self.lines(silent.standardOutput).filter { $0.hasPrefix("warn  CAA") }
+        #expect(warned.count == 2, "\(silent.standardOutput)")
+        #expect(warned.last?.contains("14 more names not checked: the resolver did not answer") == true)
+    }
+
     @Test("local: CA, profile, account and hosts good, then each broken in turn")
     func local() async throws {
         let bind = try await BIND.start(zone: "mybinder.org", otherZones: ["org"])

@@ -20,34 +20,71 @@ extension Preflight {
         var facts: [IssuerKey: CAAIssuerFacts] = [:]
         var done = Set<String>()
         var results: [Result] = []
+        // A resolver that stops answering is said once: ten thousand names do not each wait for it.
+        var silent: DNSError?
+        var skipped = 0
         for entry in inventory.entries {
             guard let issuer = issuers[entry.desired.issuerKey] else { continue }
             let issuers = chain(issuer)
             let keys = issuers.map(\.key.description).joined(separator: " ")
             // CAA does not apply to IP addresses (RFC 8738 §7 leaves them out).
             for host in entry.desired.hosts where IPAddress(host) == nil && done.insert("\(host) \(keys)").inserted {
-                results += await caaLines(
+                guard silent == nil else {
+                    skipped += 1
+                    continue
+                }
+                let (lines, unanswered) = await caaLines(
                     host, labels: entry.desired.labels, chain: issuers, lookup: lookup, facts: &facts)
+                results += lines
+                silent = unanswered
             }
         }
-        return results
+        if let silent, skipped > 0 {
+            results.append(
+                Result(
+                    .warning, "CAA",
+                    "\(skipped) more names not checked: the resolver did not answer (\(silent.reason)); give one that does with --resolver host:port"
+                ))
+        }
+        return Self.folded(results)
     }
 
+    /// At most ``listedAllowed`` lines of names that every issuer of their chain may issue for,
+    /// then one line counting the rest: what is wrong stays readable among thousands of names.
+    static func folded(_ results: [Result]) -> [Result] {
+        let allowed = results.filter { $0.outcome == .ok }
+        guard allowed.count > listedAllowed else { return results }
+        var kept = 0
+        var folded = results.filter {
+            guard $0.outcome == .ok else { return true }
+            kept += 1
+            return kept <= listedAllowed
+        }
+        folded.append(
+            Result(
+                .ok, "CAA",
+                "\(allowed.count - listedAllowed) more names and issuers allowed, as above (not listed one by one)"
+            ))
+        return folded
+    }
+
+    static let listedAllowed = 10
+
     /// The lines of one name: one per issuer of its chain, labelled by position.
+    /// With the resolver's failure to answer at all (no answer, a timeout), when it did not.
     func caaLines(
         _ host: String, labels: [String: String], chain: [Issuer], lookup: CAALookup,
         facts: inout [IssuerKey: CAAIssuerFacts]
-    ) async -> [Result] {
+    ) async -> ([Result], DNSError?) {
         let set: CAASet
         do {
             set = try await lookup.relevantSet(for: host)
         } catch {
-            return [
-                Result(
-                    .warning, "CAA",
-                    "\(host): its CAA records cannot be read (\(error.reason)); a CA that cannot read them issues nothing: check the resolver (--resolver host:port)"
-                )
-            ]
+            let line = Result(
+                .warning, "CAA",
+                "\(host): its CAA records cannot be read (\(error.reason)); a CA that cannot read them issues nothing: check the resolver (--resolver host:port)"
+            )
+            return ([line], [.network, .timeout].contains(error.code) ? error : nil)
         }
         var results: [Result] = []
         for (position, issuer) in chain.enumerated() {
@@ -71,7 +108,7 @@ extension Preflight {
             let role = position == 0 ? "primary" : "fallback \(position)"
             results.append(Result(outcome, "CAA", "\(host), \(role) \(issuer.name): \(finding.message)"))
         }
-        return results
+        return (results, nil)
     }
 
     /// The server CAA is read at: `--resolver`, else the system's (the first nameserver of
