@@ -208,7 +208,14 @@ extension FallbackPlanTests {
         #expect(
             status.problem?.hasPrefix("fallback zerossl issued it: letsencrypt-prod could not") == true,
             "\(status.problem ?? "")")
-        #expect(status.problem?.contains("too many new orders") == true)
+        #expect(
+            status.problem
+                == "fallback zerossl issued it: letsencrypt-prod could not ([rate_limited] too many new orders); its next renewal goes back to it"
+        )
+        let detail = StatusTable.detail(status, now: now, columns: 400)
+        #expect(
+            detail.contains("this certificate from its fallback zerossl, because letsencrypt-prod: [rate_limited]"),
+            "\(detail)")
         let table = StatusTable.render(
             [status], now: now, style: .init(colour: false, wide: false, showCluster: false, width: 120))
         #expect(table.contains("zerossl (fallback)"), "\(table)")

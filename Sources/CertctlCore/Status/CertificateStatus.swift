@@ -93,8 +93,10 @@ public struct CertificateStatus: Sendable {
         }
         problem = record.lastFailure ?? (action.isIssue && action.reason != .notDue ? action.reason.rawValue : nil)
         if problem == nil, let fallback = fallbackIssuer {
+            // In a few words: `certctl status SECRET` gives the reason in full.
+            let reason = (record.fallbackReason ?? "no reason recorded").trimmingPrefix("\(desired.issuer): ")
             problem =
-                "fallback \(fallback) issued it: \(desired.issuer) could not (\(Bounded.excerpt(record.fallbackReason ?? "no reason recorded", limit: 160))); its next renewal goes back to \(desired.issuer)"
+                "fallback \(fallback) issued it: \(desired.issuer) could not (\(Bounded.excerpt(reason, limit: 72))); its next renewal goes back to it"
         }
         if let warning = Self.persistWarning(record, summary: summary, desired: desired, now: now) {
             if state > .failing { state = .failing }

@@ -324,7 +324,9 @@ public enum StatusTable {
                 "Issuer",
                 "\(status.desired.issuer) (\(status.desired.issuerKind))"
                     + (status.record.profile.map { ", profile \($0)" } ?? "")
-                    + (status.fallbackIssuer.map { "; this certificate from its fallback \($0)" } ?? "")
+                    + (status.fallbackIssuer.map {
+                        "; this certificate from its fallback \($0), because \(status.record.fallbackReason ?? "(not recorded)")"
+                    } ?? "")
             ),
             ("State", status.state.rawValue),
         ]
