@@ -1,4 +1,5 @@
 import Basics
+import Certificates
 import Kubernetes
 
 /// Desired certificates paired with the Secrets that hold them now.
@@ -43,12 +44,13 @@ public struct Inventory: Sendable {
         }
 
         /// The key of the fallback issuer that issued the certificate the Secret holds, standing
-        /// in for its own; nil when its own did.
+        /// in for its own; nil when its own did, or the record is another certificate's (the
+        /// Secret replaced by hand), as the plan and `status` read it.
         public var fallbackIssuerKey: IssuerKey? {
-            guard let current, current.record.standsIn(for: desired.issuerKey), let name = current.record.issuer
+            guard let current, current.record.standsIn(for: desired.issuerKey),
+                current.record.serial == current.summary?.serialHex
             else { return nil }
-            let kind = current.secret.metadata.annotations?["cert-manager.io/issuer-kind"]
-            return IssuerKey(name: name, namespace: kind == "Issuer" ? desired.namespace : nil)
+            return RenewalRecord.issuerKey(of: current.secret, in: desired.namespace)
         }
     }
 

@@ -346,8 +346,8 @@ extension IssuerLoader {
     }
 
     /// Each issuer's fallbacks linked to the issuers they name. A reference to no defined issuer
-    /// or to itself is passed over with a note naming the
-    /// issuer and what to do: its certificates go on with the fallbacks that are defined.
+    /// or to itself is passed over with a note naming the issuer and what to do: its
+    /// certificates go on with the fallbacks that are defined.
     /// Fallbacks are not followed further: a fallback's own fallbacks are its own certificates'.
     public static func linkFallbacks(_ issuers: [IssuerKey: Issuer]) -> (issuers: [IssuerKey: Issuer], notes: [String])
     {

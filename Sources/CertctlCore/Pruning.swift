@@ -107,10 +107,7 @@ public struct Pruner: Sendable {
                     )
                 }
                 let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
-                // An Issuer's certificate lives in the Issuer's namespace (README, "Issuers").
-                let kind = secret.metadata.annotations?["cert-manager.io/issuer-kind"]
-                let key = record.issuer.map { IssuerKey(name: $0, namespace: kind == "Issuer" ? parts[0] : nil) }
-                guard let key, let issuer = issuers[key] else {
+                guard let key = RenewalRecord.issuerKey(of: secret, in: parts[0]), let issuer = issuers[key] else {
                     return .kept(
                         "its certificate cannot be revoked: the issuer that made it (\(record.issuer ?? "not recorded")) is not defined; delete it without --revoke, or define the issuer"
                     )

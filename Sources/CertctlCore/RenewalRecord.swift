@@ -1,6 +1,7 @@
 import ACME
 import Basics
 public import Foundation
+import Kubernetes
 import Transport
 
 /// certctl's state of one certificate, kept as `certctl.io/` annotations on its Secret so that
@@ -157,6 +158,17 @@ public struct RenewalRecord: Sendable, Equatable {
         set(.revocationAskedSerial, revocationAskedSerial)
         set(.revocationAskedReason, revocationAskedReason)
         set(.dnsPersistUntil, dnsPersistUntil.map(Self.format))
+    }
+
+    /// The key of the issuer that issued the certificate `secret` holds, as its record
+    /// (`certctl.io/issuer`) and cert-manager's `issuer-kind` say: an `Issuer`'s certificate lives
+    /// in the Issuer's namespace (README, "Issuers"), the Secret's `namespace`. nil when the
+    /// record names none.
+    static func issuerKey(of secret: Secret, in namespace: String) -> IssuerKey? {
+        let annotations = secret.metadata.annotations ?? [:]
+        guard let name = annotations[Key.issuer.annotation] else { return nil }
+        let namespaced = annotations["cert-manager.io/issuer-kind"] == "Issuer"
+        return IssuerKey(name: name, namespace: namespaced ? namespace : nil)
     }
 
     static func format(_ date: Date) -> String {

@@ -36,12 +36,6 @@ struct IssuedValue: Sendable {
     var fallback: FallbackUse?
 }
 
-/// A fallback issuer's issuance: the issuer it stood in for, and why that one could not issue.
-struct FallbackUse: Sendable, Equatable {
-    var from: String
-    var reason: String
-}
-
 /// An issuance that failed, as a value: its kind, the message for the record and the operator,
 /// and the CA's word on when to try again.
 public struct CertificateFailure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -152,153 +146,10 @@ struct Issuance: Sendable {
         }
     }
 
-    /// The issuer's ACME client on its stored (or a new) account.
-    fileprivate func openAccount(_ issuer: Issuer) async -> Result<ACMEClient, CertificateFailure> {
-        do {
-            // An account registered by a run that lost its lock could not be saved.
-            try keeper.requireHeld(before: "account registration")
-            return .success(
-                try await progress.tracking("issuer \(issuer.name)") {
-                    try await AccountSession.open(
-                        issuer: issuer, store: accounts, secrets: secrets, transport: transport, logger: logger,
-                        observer: observer, requestTimeout: options.acmeRequestTimeout)
-                })
-        } catch {
-            logger.error("cannot use the ACME account", metadata: ["issuer": "\(issuer.name)", "error": "\(error)"])
-            return .failure(CertificateFailure(error))
-        }
-    }
-
-    /// The orders a killed run kept beside the issuer's account (read from the cluster, no CA
-    /// asked); those for certificates nothing asks for any more are forgotten.
-    fileprivate func readKeptOrders(_ issuer: Issuer) async -> [String: OrderInFlight] {
-        guard let orders else { return [:] }
-        do {
-            let (found, problems) = try await orders.orders(for: issuer)
-            for problem in problems { warnings.add("order-in-flight", problem) }
-            var own = found.filter { $0.value.issuer == issuer.name }
-            for id in own.keys.sorted() where !wanted.contains(id) && options.scope.contains(Self.namespace(of: id)) {
-                // Nothing asks for that certificate any more: its order will not be picked up.
-                await keptOrders.forget(id, issuer: issuer)
-                own[id] = nil
-                logger.notice(
-                    "forgot an order in flight no Ingress or Gateway asks for any more",
-                    metadata: ["secret": "\(id)", "issuer": "\(issuer.name)"])
-            }
-            return own
-        } catch {
-            warnings.add(
-                "order-in-flight",
-                "cannot read the orders in flight of issuer \(issuer.name); an order a killed run finalized may be made again: \(error)"
-            )
-            return [:]
-        }
-    }
-
-    /// An order a killed run kept at one of `issuer`'s fallbacks, picked up before the own CA is
-    /// asked: it may have been finalized there, and a new order would make a second certificate.
-    /// nil when there is none to pick up (or its CA cannot give it now): the own CA is asked.
-    private func pickUpAtFallback(
-        _ entry: Inventory.Entry, from issuer: Issuer, accounts: OpenedAccounts
-    ) async -> IssuanceResult? {
-        let desired = entry.desired
-        for key in issuer.fallback {
-            guard keeper.lostReason() == nil, let fallback = options.issuers[key],
-                let kept = await accounts.keptOrders(fallback, with: self)[desired.id],
-                case .success(let client) = await accounts.open(fallback, with: self).0
-            else { continue }
-            do {
-                guard let resumed = try await resume(kept, entry, issuer: fallback, client: client) else { continue }
-                try IssuedCheck.verify(resumed, key: kept.key, names: desired.hosts, now: now())
-                logger.notice(
-                    "picked up the order a previous run had finalized at a fallback",
-                    metadata: ["secret": "\(desired.id)", "fallback": "\(fallback.key)", "order": "\(kept.orderURL)"])
-                let reason = entry.record.fallbackReason ?? "a previous run's order at \(fallback.name), picked up"
-                return .issued(
-                    IssuedValue(
-                        certificate: resumed, key: kept.key, account: await client.accountURL, renewalInfo: nil,
-                        renewalInfoFailed: true, keptOrder: true, persistUntil: nil, issuer: fallback,
-                        fallback: FallbackUse(from: issuer.key.description, reason: reason)))
-            } catch let error as CertctlError where error.code == .issuance {
-                await keptOrders.forget(desired.id, issuer: fallback)
-            } catch {
-                continue
-            }
-        }
-        return nil
-    }
-
-    /// One certificate, by its own issuer; when that one's CA cannot issue it (or holds it back)
-    /// and it has no time left to wait, by each fallback in turn until one issues it (README,
-    /// "When the CA fails").
-    private func issue(
-        _ entry: Inventory.Entry, _ action: PlannedAction, issuer: Issuer?, accounts: OpenedAccounts,
-        http01: HTTP01Session
-    ) async -> IssuanceResult {
-        let desired = entry.desired
-        guard let issuer else {
-            return .failed(
-                CertificateFailure(
-                    CertctlError(
-                        .unknownIssuer, object: "Secret \(desired.id)", "the issuer \(desired.issuer) is not defined")))
-        }
-        if let picked = await pickUpAtFallback(entry, from: issuer, accounts: accounts) { return picked }
-        var failed: CertificateFailure
-        if let hold = action.ownIssuerBacksOff {
-            let previous = Bounded.excerpt(entry.record.lastFailure ?? "a failure", limit: 160)
-            failed = CertificateFailure(
-                kind: entry.record.lastFailureKind ?? .other,
-                message: "\(issuer.name) holds it back until \(RenewalRecord.format(hold)) after: \(previous)")
-            failed.retryAfter = hold
-        } else {
-            let result = await issue(entry, action, by: issuer, accounts: accounts, http01: http01, fallback: nil)
-            guard case .failed(var failure) = result else { return result }
-            failure.issuer = issuer.key.description
-            guard action.urgent, failure.kind.isCAUnavailable, !issuer.fallback.isEmpty else {
-                return .failed(failure)
-            }
-            if failure.voidsKeptOrder { await keptOrders.forget(desired.id, issuer: issuer) }
-            failure.voidsKeptOrder = false
-            failure.message = "\(issuer.name): \(Bounded.excerpt(failure.description, limit: 160))"
-            failed = failure
-        }
-        return await fallBack(entry, action, from: issuer, after: failed, accounts: accounts, http01: http01)
-    }
-
-    /// `issuer`'s fallbacks in turn, after its own failure `first`: the first that issues the
-    /// certificate wins. When all fail, the failure recorded is the last one's (its kind, its
-    /// issuer: its own back-off holds then, not the skip of the own issuer's), held back as long
-    /// as any of them asked, with each issuer's reason.
-    private func fallBack(
-        _ entry: Inventory.Entry, _ action: PlannedAction, from issuer: Issuer, after first: CertificateFailure,
-        accounts: OpenedAccounts, http01: HTTP01Session
-    ) async -> IssuanceResult {
-        let desired = entry.desired
-        var failed = first
-        var reasons = [first.message]
-        let use = FallbackUse(from: issuer.key.description, reason: first.message)
-        for key in issuer.fallback {
-            guard let fallback = options.issuers[key] else { continue }
-            logger.warning(
-                "its own issuer cannot issue it and it has no time left to wait: asking a fallback",
-                metadata: ["secret": "\(desired.id)", "issuer": "\(issuer.key)", "fallback": "\(fallback.key)"])
-            let result = await issue(entry, action, by: fallback, accounts: accounts, http01: http01, fallback: use)
-            guard case .failed(var failure) = result else { return result }
-            if failure.voidsKeptOrder { await keptOrders.forget(desired.id, issuer: fallback) }
-            reasons.append("fallback \(fallback.name): \(Bounded.excerpt(failure.description, limit: 160))")
-            failure.issuer = fallback.key.description
-            failure.voidsKeptOrder = false
-            failure.retryAfter = [failed.retryAfter, failure.retryAfter].compactMap { $0 }.max()
-            failed = failure
-        }
-        failed.message = reasons.joined(separator: "; ")
-        return .failed(failed)
-    }
-
     /// One certificate by one issuer (its own, or a fallback standing in for it): refused before
     /// ordering when no order could succeed, else ordered (or picked up from a kept order) and
     /// checked.
-    private func issue(
+    func issue(
         _ entry: Inventory.Entry, _ action: PlannedAction, by issuer: Issuer, accounts: OpenedAccounts,
         http01: HTTP01Session, fallback: FallbackUse?
     ) async -> IssuanceResult {
@@ -476,7 +327,7 @@ struct Issuance: Sendable {
     /// Otherwise nil, and the kept order is forgotten.
     /// A CA that does not answer fails the certificate (the order is kept for the next run):
     /// ordering anew while a finalized order may still give the certificate is what must not happen.
-    private func resume(_ kept: OrderInFlight, _ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient)
+    func resume(_ kept: OrderInFlight, _ entry: Inventory.Entry, issuer: Issuer, client: ACMEClient)
         async throws -> IssuedCertificate?
     {
         let desired = entry.desired
@@ -508,35 +359,4 @@ struct Issuance: Sendable {
     /// How long a kept order is worth picking up: Let's Encrypt's orders live 7 days, and its
     /// duplicate-certificate limit counts the same 7 days.
     static let orderLifetime: TimeInterval = 7 * 86400
-}
-
-/// The ACME accounts of one issue stage and the orders kept beside them, each opened (or read)
-/// once, when the first certificate needs it: an issuer that is only a fallback is never asked
-/// on a good day (its kept orders are read from the cluster only), and two issuers falling back
-/// to one share its account.
-actor OpenedAccounts {
-    typealias Opened = (Result<ACMEClient, CertificateFailure>, [String: OrderInFlight])
-    private var clients: [IssuerKey: Task<Result<ACMEClient, CertificateFailure>, Never>] = [:]
-    private var orders: [IssuerKey: Task<[String: OrderInFlight], Never>] = [:]
-
-    func open(_ issuer: Issuer, with issuance: Issuance) async -> Opened {
-        let task =
-            clients[issuer.key]
-            ?? {
-                let task = Task { await issuance.openAccount(issuer) }
-                clients[issuer.key] = task
-                return task
-            }()
-        let client = await task.value
-        // An account that cannot be used has no orders to pick up now.
-        guard case .success = client else { return (client, [:]) }
-        return (client, await keptOrders(issuer, with: issuance))
-    }
-
-    func keptOrders(_ issuer: Issuer, with issuance: Issuance) async -> [String: OrderInFlight] {
-        if let task = orders[issuer.key] { return await task.value }
-        let task = Task { await issuance.readKeptOrders(issuer) }
-        orders[issuer.key] = task
-        return await task.value
-    }
 }
