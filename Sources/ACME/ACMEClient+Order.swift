@@ -44,14 +44,20 @@ extension ACMEClient {
     /// the certificate key) must be kept first. When it throws, the order is not finalized.
     public typealias BeforeFinalize = @Sendable (_ orderURL: String) async throws -> Void
 
+    /// Called once the CA accepted the new order (a `201` to newOrder), with whether the order
+    /// carries `replaces` (RFC 9773 §5): what counts against the CA's limit on new orders.
+    public typealias OrderPlaced = @Sendable (_ replaces: Bool) async -> Void
+
     /// Runs one order to the end (RFC 8555 §7.4): new order, authorizations through `solver`,
     /// finalize with a CSR for `order.key`, download the preferred chain.
     public func issue(
-        _ order: CertificateOrder, solver: any ChallengeSolver, beforeFinalize: BeforeFinalize? = nil
+        _ order: CertificateOrder, solver: any ChallengeSolver, placed orderPlaced: OrderPlaced? = nil,
+        beforeFinalize: BeforeFinalize? = nil
     ) async throws -> IssuedCertificate {
         let deadline = makeDeadline()
         let identifiers = Self.identifiers(for: order.names)
         var placed = try await newOrder(identifiers: identifiers, profile: order.profile, replaces: order.replaces)
+        await orderPlaced?(order.replaces != nil && !placed.replacesDropped)
         let offersARI = try await directory().renewalInfo != nil
         let replaced = order.replaces != nil && offersARI && !placed.replacesDropped
 

@@ -195,6 +195,10 @@ public struct Issuer: Sendable {
     public var fallbackReferences: [FallbackReference] = []
     /// Those references that name a defined issuer, linked by ``IssuerLoader/linkFallbacks(_:)``.
     public var fallback: [IssuerKey] = []
+    /// Its CA's limits on this account's orders, which the run's budget keeps to (README, "When
+    /// the CA fails"): `certctl.io/rate-limits`, else Let's Encrypt's own for its two directories,
+    /// else none.
+    public var rateLimits: RateLimits = .none
 
     /// One entry of `certctl.io/fallback-issuers`: `NAME` (an issuer of this one's scope: cluster-wide
     /// for a ClusterIssuer or a file, this namespace's `Issuer` for an `Issuer`) or

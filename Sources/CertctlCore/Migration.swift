@@ -129,7 +129,7 @@ public struct Migration: Sendable {
             return Item(
                 verdict: "adopt", object: object, secret: secret,
                 message: "the Secret is kept, no new order; renewed from \(Timestamp.minute(until))")
-        case .issue, .backOff:
+        case .issue, .backOff, .limited:
             return Item(
                 verdict: "renew", object: object, secret: secret,
                 message: "the first run renews it: \(action.reason.rawValue)")

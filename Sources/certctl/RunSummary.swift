@@ -99,6 +99,13 @@ enum RunSummary {
         case .planned:
             return ("would issue", report.action.reason.rawValue)
         case .deferred:
+            if case .limited(let deferral) = report.action.kind {
+                // The time first: a cut line keeps it.
+                return (
+                    "deferred",
+                    "\(notAfter); waits for the CA's limit until \(day(deferral.until)) (\(deferral.reason); \(report.action.reason.rawValue))"
+                )
+            }
             return (
                 "deferred",
                 "\(notAfter); \(report.action.reason.rawValue), next attempt \(report.nextAttempt.map(day) ?? "after the other run")"

@@ -51,7 +51,11 @@ struct ServeCommand: AsyncParsableCommand {
                         issuers: issuers,
                         defaultIssuer: defaultIssuer
                     )
-                    return Overview([inventory], issuers: issuers, now: Date())
+                    let (ledgers, notes) = await RateLedgers.read(
+                        issuers: issuers, from: cluster.accountPlace(context).ledgers, now: Date())
+                    for note in notes { logger.warning("\(note)") }
+                    return Overview(
+                        [inventory], issuers: issuers, ledgers: [inventory.cluster: ledgers], now: Date())
                 }
             )
             let address = try ListenAddress(parsing: listen)

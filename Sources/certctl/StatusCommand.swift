@@ -99,19 +99,26 @@ struct StatusCommand: AsyncParsableCommand {
         async throws -> (String, Int32)
     {
         var inventories: [Inventory] = []
+        var ledgers: [String: [IssuerKey: RateLedger]] = [:]
         var unreachable: [String] = []
+        var warnings: [String] = []
         for context in contexts {
             do {
-                inventories.append(
-                    try await Inventory.load(
-                        from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer))
+                let inventory = try await Inventory.load(
+                    from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+                inventories.append(inventory)
+                // What the CA's limits hold back, from the accounts' ledgers.
+                let (read, notes) = await RateLedgers.read(
+                    issuers: issuers, from: cluster.accountPlace(context).ledgers, now: Date())
+                ledgers[inventory.cluster] = read
+                warnings += notes
             } catch let error as KubernetesError where contexts.count > 1 || error.isUnreachable {
                 // One cluster down does not hide the others; it is critical (nobody sees its certificates).
                 unreachable.append("cluster \(context.store.name) cannot be read: \(error.description)")
             }
         }
         let now = Date()
-        var overview = Overview(inventories, issuers: issuers, now: now)
+        var overview = Overview(inventories, issuers: issuers, ledgers: ledgers, now: now)
         if probe {
             overview.certificates = CertificateStatus.merged(
                 [await ServedCertificateProbe.check(overview.certificates, port: probePort, address: probeAddress)],
@@ -146,6 +153,13 @@ struct StatusCommand: AsyncParsableCommand {
                 FileHandleStandardError.write("certctl: error: \(line)\n")
             } else {
                 text += "error    \(line)\n"
+            }
+        }
+        for line in warnings {
+            if output == "json" {
+                FileHandleStandardError.write("certctl: warning: \(line)\n")
+            } else {
+                text += "warning  \(line)\n"
             }
         }
         var worst = overview.certificates.map(\.state.severity).max() ?? 0

@@ -146,9 +146,12 @@ struct ClusterIssuerTests {
     }
 
     @Test(
-        "a tenant's Issuer with any certctl.io/fallback-issuers value stops nothing; a valid chain reaches the ClusterIssuer"
-    )
-    func hostileFallbacks() async throws {
+        "a tenant's Issuer with any value of an issuer annotation stops nothing; a valid one is used (a chain reaches the ClusterIssuer)",
+        arguments: [
+            (IssuerLoader.fallbackAnnotation, "ClusterIssuer/in-cluster"),
+            (RateLimits.annotation, "orders=300/3h, domain=50/168h"),
+        ])
+    func hostileFallbacks(annotation: String, valid: String) async throws {
         let tenants = (0...HostileValueTests.values.count).map { "t\($0)" }
         let server = try await FakeAPIServer.start(
             namespaces: FakeAPIServer.testNamespaces + tenants, customResourceDefinitions: FakeAPIServer.certManagerCRDs
@@ -161,12 +164,12 @@ struct ClusterIssuerTests {
         _ = try await admin.create(
             Self.clusterIssuer("in-cluster", spec: Self.acme(ca.directoryURL, account: "in-cluster-account")))
         let namespaces = tenants
-        for (index, value) in (HostileValueTests.values.map(\.text) + ["ClusterIssuer/in-cluster"]).enumerated() {
+        for (index, value) in (HostileValueTests.values.map(\.text) + [valid]).enumerated() {
             let namespace = tenants[index]
             _ = try await admin.create(
                 IssuerObject(
                     metadata: ObjectMeta(
-                        name: "le", namespace: namespace, annotations: [IssuerLoader.fallbackAnnotation: value]),
+                        name: "le", namespace: namespace, annotations: [annotation: value]),
                     spec: Self.acme(ca.directoryURL, account: "le-account")))
             _ = try await admin.create(
                 ingress(
@@ -185,9 +188,10 @@ struct ClusterIssuerTests {
             ], environment: project.environment(pod: "certctl-1"), directory: project.folder)
         #expect(run.status <= 2, "\(run.standardOutput)\(run.standardError)")
         _ = try await admin.get(Secret.self, namespace: "prod", name: "tls-hub")
-        // The chain to the ClusterIssuer is linked: no note for it.
+        // The valid value is used: no note for it, and its namespace's certificate is issued.
         let last = namespaces.last ?? ""
-        #expect(!run.standardError.contains("namespace \(last)): certctl.io/fallback-issuers"), "\(run.standardError)")
+        #expect(!run.standardError.contains("namespace \(last)): \(annotation)"), "\(run.standardError)")
+        _ = try await admin.get(Secret.self, namespace: last, name: "tls-site")
         // Every hostile value is either a valid chain to an undefined issuer (said, with what to
         // do) or an Issuer passed over naming the annotation; its namespace gets no certificate.
         for (index, namespace) in namespaces.dropLast().enumerated() {
@@ -197,7 +201,7 @@ struct ClusterIssuerTests {
                 $0.contains("Issuer \"le\" (cluster fake, namespace \(namespace)) is passed over")
             }
             if let note {
-                #expect(note.contains("certctl.io/fallback-issuers"), "\(value.what): \(note)")
+                #expect(note.contains(annotation), "\(value.what): \(note)")
                 #expect(stored == nil)
             } else {
                 #expect(stored != nil, "\(value.what): \(run.standardError.suffix(3000))")

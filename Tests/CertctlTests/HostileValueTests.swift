@@ -46,7 +46,7 @@ struct HostileValueTests {
                 "on an Issuer, not an Ingress or a Secret: ClusterIssuerTests.hostileFallbacks gives a tenant's Issuer every value here"
             ),
             "certctl.io/rate-limits": .notTenant(
-                "an issuer's annotation, not yet read by the run; every hostile value refused by name (RateLimitsTests)"
+                "on an Issuer, not an Ingress or a Secret: ClusterIssuerTests.hostileFallbacks gives a tenant's Issuer every value here"
             ),
         ]
         for key in CertificateSettings.annotationsRead { keys[key] = .ingress }

@@ -87,4 +87,59 @@ struct RateLimitsTests {
             #expect(error.reason.utf8.count < 300)
         }
     }
+
+    static func issuer(server: String, annotation: String?) -> String {
+        """
+        kind: ClusterIssuer
+        metadata:
+          name: le
+        \(annotation.map { "  annotations: {certctl.io/rate-limits: \($0)}" } ?? "")
+        spec:
+          acme:
+            server: \(server)
+            privateKeySecretRef: {name: le-account}
+        """
+    }
+
+    @Test("an issuer's limits: its annotation, else Let's Encrypt's for its two directories, else none")
+    func issuerLimits() throws {
+        func limits(_ server: String, _ annotation: String?) throws -> RateLimits {
+            try #require(
+                try IssuerLoader.parse(Self.issuer(server: server, annotation: annotation), source: "le.yaml").first
+            )
+            .rateLimits
+        }
+        let production = "https://acme-v02.api.letsencrypt.org/directory"
+        let staging = "https://acme-staging-v02.api.letsencrypt.org/directory"
+        #expect(try limits(production, nil) == .letsEncrypt)
+        #expect(try limits(staging, nil) == .letsEncryptStaging)
+        #expect(try limits("https://acme.zerossl.com/v2/DV90", nil) == .none)
+        #expect(try limits(production, "none") == .none)
+        #expect(
+            try limits("https://ca.example/dir", "\"orders=10/1h\"")
+                == RateLimits(newOrders: .init(count: 10, window: 3600)))
+        // The bundled issuers say so themselves.
+        for (file, expected) in [
+            ("letsencrypt-prod", RateLimits.letsEncrypt), ("letsencrypt-staging", .letsEncryptStaging),
+        ] {
+            let text = try String(contentsOfFile: "issuers/\(file).yaml", encoding: .utf8)
+            #expect(text.contains("certctl.io/rate-limits:"))
+            #expect(try IssuerLoader.parse(text, source: file).first?.rateLimits == expected)
+        }
+    }
+
+    @Test(
+        "a hostile certctl.io/rate-limits makes its issuer unusable, named, with what to write",
+        arguments: ["[1, 2]", "{a: b}", "orders=-1/3h", "orders=99999999999999999999/3h", "orders=1/-3h", "\"\""])
+    func issuerRefused(_ value: String) throws {
+        do {
+            _ = try IssuerLoader.parse(
+                Self.issuer(server: "https://ca.example/dir", annotation: value), source: "le.yaml")
+            Issue.record("\(value) was read")
+        } catch let error as CertctlError {
+            #expect(error.code == .invalidIssuer)
+            #expect("\(error)".contains("certctl.io/rate-limits"), "\(error)")
+            #expect("\(error)".contains("le"), "\(error)")
+        }
+    }
 }

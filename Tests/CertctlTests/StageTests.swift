@@ -98,7 +98,8 @@ struct StageTests {
         let issuance = Issuance(
             reader: reader, accounts: place.accounts, secrets: place.secrets, orders: place.orders, keptOrders: kept,
             transport: CurlTransport(userAgent: "certctl-tests"), logger: logger, warnings: RunWarnings(logger: logger),
-            observer: { _ in }, progress: nil, now: { Date() }, options: options, keeper: keeper)
+            observer: { _ in }, progress: nil, now: { Date() }, options: options, keeper: keeper,
+            budgets: RateAccounts(store: nil, warnings: RunWarnings(logger: logger), now: { Date() }))
         let results = Mutex<[String: IssuanceResult]>([:])
         let setup = HTTP01Setup(
             listen: options.http01Listen, route: .direct, transport: CurlTransport(userAgent: "t"), logger: logger)

@@ -157,6 +157,7 @@ public struct Preflight: Sendable {
         for key in (used.isEmpty ? Set(issuers.keys) : chained).sorted() {
             guard let issuer = issuers[key] else { continue }
             for result in await check(issuer) { add(result) }
+            for result in await limits(issuer, now: Date()) { add(result) }
         }
         for result in fallbackRefusals(inventory) { add(result) }
         if let client {

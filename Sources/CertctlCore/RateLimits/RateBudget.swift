@@ -131,3 +131,29 @@ public enum RateBudget {
         }
     }
 }
+
+extension RateBudget {
+    /// How urgent a due certificate is, for the order a budget admits them in (most urgent
+    /// first): one with no usable certificate, then one inside its safety margin
+    /// (``PlannedAction/urgent``), then the earlier expiry, then by name.
+    public struct Urgency: Comparable, Sendable {
+        /// The usable certificate's expiry; nil when there is none.
+        public var notAfter: Date?
+        public var urgent: Bool
+        public var id: String
+
+        public init(notAfter: Date?, urgent: Bool, id: String) {
+            self.notAfter = notAfter
+            self.urgent = urgent
+            self.id = id
+        }
+
+        private var rank: Int { notAfter == nil ? 0 : urgent ? 1 : 2 }
+
+        public static func < (lhs: Urgency, rhs: Urgency) -> Bool {
+            if lhs.rank != rhs.rank { return lhs.rank < rhs.rank }
+            let (left, right) = (lhs.notAfter ?? .distantPast, rhs.notAfter ?? .distantPast)
+            return left != right ? left < right : lhs.id < rhs.id
+        }
+    }
+}

@@ -69,6 +69,10 @@ extension CertificateRun {
             case .issue: due.append((entry, action))
             case .wait: reports[entry.desired.id] = CertificateReport(entry, action, .unchanged)
             case .backOff: reports[entry.desired.id] = CertificateReport(entry, action, .deferred)
+            case .limited(let deferral):
+                var report = CertificateReport(entry, action, .deferred)
+                report.nextAttempt = deferral.until
+                reports[entry.desired.id] = report
             case .blocked: reports[entry.desired.id] = CertificateReport(entry, action, .blocked)
             }
         }

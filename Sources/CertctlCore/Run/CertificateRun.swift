@@ -75,6 +75,9 @@ public struct CertificateRun: Sendable {
     /// Where an order is kept before it is finalized, so that a run killed before the Secret is
     /// written is picked up by the next instead of ordered again; nil keeps none.
     public var orders: (any OrderStore)?
+    /// Where each account's rate ledger is kept (README, "When the CA fails"); nil keeps none
+    /// across runs (each run then counts only its own orders).
+    public var ledgers: (any LedgerStore)?
     /// Told of each issuance as it begins, waits and finishes.
     public var progress: (any RunProgress)?
     /// The requests to the API server, in a cluster.
@@ -211,18 +214,26 @@ public struct CertificateRun: Sendable {
             if !renewal.issueNow { state.due = [] }
         }
         await finishRevocations(&state, options: options, storage: storage, keeper: keeper)
+        let budgets = RateAccounts(store: ledgers, warnings: warnings, now: now)
+        var limited = await budget(&state, options: options, budgets: budgets)
         let before = state
         async let rechecking =
             checksDue && options.renewal == nil
             ? recheck(before, options: options, storage: storage, keeper: keeper) : nil
-        var issued = try await issueDue(before, options: options, storage: storage, keeper: keeper)
+        var issued = try await issueDue(
+            before, options: options, storage: storage, keeper: keeper, budgets: budgets, limited: limited)
         if let rechecked = await rechecking {
             // What the CA's answers made due (a window moved into the past) is issued now.
             apply(rechecked, to: &state, options: options)
             for (id, report) in issued { state.reports[id] = report }
             state.due = state.due.filter { issued[$0.0.desired.id] == nil }
-            issued.merge(try await issueDue(state, options: options, storage: storage, keeper: keeper)) { $1 }
+            limited.merge(await budget(&state, options: options, budgets: budgets)) { $1 }
+            issued.merge(
+                try await issueDue(
+                    state, options: options, storage: storage, keeper: keeper, budgets: budgets, limited: limited)
+            ) { $1 }
         }
+        await budgets.save()
         for (id, report) in issued { state.reports[id] = report }
         var outcome = finish(state, lockHeld: false)
         outcome.lockLost = keeper.lostReason()
@@ -232,14 +243,15 @@ public struct CertificateRun: Sendable {
 
     /// The issue and store stages of `state.due` (nothing to start when none is due); the
     /// reports by certificate.
-    private func issueDue(_ state: RunState, options: Options, storage: CertificateStorage, keeper: LockKeeper)
-        async throws -> [String: CertificateReport]
-    {
+    private func issueDue(
+        _ state: RunState, options: Options, storage: CertificateStorage, keeper: LockKeeper, budgets: RateAccounts,
+        limited: [String: RateBudget.Deferral]
+    ) async throws -> [String: CertificateReport] {
         guard !state.due.isEmpty else { return [:] }
         var reports: [String: CertificateReport] = [:]
         for result in try await issue(
             state.due, options: options, counter: state.counter, storage: storage, stored: state.stored,
-            keeper: keeper, wanted: Set(state.inventory.entries.map(\.desired.id)))
+            keeper: keeper, wanted: Set(state.inventory.entries.map(\.desired.id)), budgets: budgets, limited: limited)
         {
             reports[result.desired.id] = result
         }
@@ -338,7 +350,8 @@ public struct CertificateRun: Sendable {
     /// recorded; the reports of all.
     private func issue(
         _ due: [(Inventory.Entry, PlannedAction)], options: Options, counter: RequestTally,
-        storage: CertificateStorage, stored: StoredEntries, keeper: LockKeeper, wanted: Set<String>
+        storage: CertificateStorage, stored: StoredEntries, keeper: LockKeeper, wanted: Set<String>,
+        budgets: RateAccounts, limited: [String: RateBudget.Deferral]
     ) async throws -> [CertificateReport] {
         let observer = self.observer
         let issuance = Issuance(
@@ -347,7 +360,8 @@ public struct CertificateRun: Sendable {
             observer: { record in
                 counter.add(record)
                 observer?(record)
-            }, progress: progress, now: now, options: options, keeper: keeper, wanted: wanted)
+            }, progress: progress, now: now, options: options, keeper: keeper, wanted: wanted, budgets: budgets,
+            limited: limited)
         let events = self.events
         let setup = HTTP01Setup(listen: options.http01Listen, route: http01, transport: transport, logger: logger)
         return try await HTTP01Session.with(setup) { http01 in

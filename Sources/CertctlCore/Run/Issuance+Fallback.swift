@@ -63,7 +63,10 @@ extension Issuance {
         }
         if let picked = await pickUpAtFallback(entry, from: issuer, accounts: accounts) { return picked }
         var failed: CertificateFailure
-        if let hold = action.ownIssuerBacksOff {
+        if let deferral = limited[desired.id] {
+            failed = CertificateFailure(kind: .rateLimited, message: "\(issuer.name) \(deferral)")
+            failed.retryAfter = deferral.until
+        } else if let hold = action.ownIssuerBacksOff {
             let previous = Bounded.excerpt(entry.record.lastFailure ?? "a failure", limit: 160)
             failed = CertificateFailure(
                 kind: entry.record.lastFailureKind ?? .other,
@@ -98,6 +101,16 @@ extension Issuance {
         let use = FallbackUse(from: issuer.key.description, reason: first.message)
         for key in issuer.fallback {
             guard let fallback = options.issuers[key] else { continue }
+            // A fallback's own limits hold too: no order it knows its CA would refuse.
+            let candidate = RateBudget.Candidate(id: desired.id, names: desired.hosts, replaces: false)
+            if let deferral = await budgets.admit([candidate], issuer: fallback).deferred.first {
+                reasons.append("fallback \(fallback.name) \(deferral)")
+                var held = CertificateFailure(kind: .rateLimited, message: "\(deferral)")
+                held.issuer = fallback.key.description
+                held.retryAfter = [failed.retryAfter, deferral.until].compactMap { $0 }.max()
+                failed = held
+                continue
+            }
             logger.warning(
                 "its own issuer cannot issue it and it has no time left to wait: asking a fallback",
                 metadata: ["secret": "\(desired.id)", "issuer": "\(issuer.key)", "fallback": "\(fallback.key)"])

@@ -96,6 +96,11 @@ struct Issuance: Sendable {
     /// Every certificate the read found in scope (`namespace/secret`): an order kept for one
     /// that is no longer among them is forgotten when its issuer's orders are read.
     var wanted: Set<String> = []
+    /// The issuers' rate budgets: what each order spent is told them, and a fallback with
+    /// limits admits a certificate before it is ordered there.
+    var budgets: RateAccounts
+    /// The certificates the plan sent to their fallbacks because their own CA's limits hold them.
+    var limited: [String: RateBudget.Deferral] = [:]
 
     /// Issues `due`, handing each result to `store` as it comes and telling `progress` the
     /// report it returns; the reports of all, in no particular order.
@@ -153,6 +158,16 @@ struct Issuance: Sendable {
         _ entry: Inventory.Entry, _ action: PlannedAction, by issuer: Issuer, accounts: OpenedAccounts,
         http01: HTTP01Session, fallback: FallbackUse?
     ) async -> IssuanceResult {
+        let result = await attempt(entry, action, by: issuer, accounts: accounts, http01: http01, fallback: fallback)
+        // What it spent of the CA's limits replaces what the budget reserved for it.
+        await budgets.settle(certificate: entry.desired.id, issuer: issuer)
+        return result
+    }
+
+    private func attempt(
+        _ entry: Inventory.Entry, _ action: PlannedAction, by issuer: Issuer, accounts: OpenedAccounts,
+        http01: HTTP01Session, fallback: FallbackUse?
+    ) async -> IssuanceResult {
         let desired = entry.desired
         if let refusal = Self.refusal(desired, issuer: issuer) { return .failed(CertificateFailure(refusal)) }
         let (client, kept) = await accounts.open(issuer, with: self)
@@ -174,9 +189,17 @@ struct Issuance: Sendable {
                 let (certificate, key): (IssuedCertificate, PrivateKey)
                 let deadlines = PersistDeadlines()
                 if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
+                    await budgets.spend(
+                        .certificate(names: desired.hosts, replaces: inFlight.replaces != nil), certificate: desired.id,
+                        issuer: issuer)
                     (certificate, key) = (resumed, inFlight.key)
                     metadata["order"] = "\(inFlight.orderURL)"
                     logger.notice("picked up the order a previous run had finalized", metadata: metadata)
+                } else if let held = await budgets.recheck(certificate: desired.id, issuer: issuer) {
+                    // Refused at the CA for another certificate of this run: this one is not sent.
+                    var failure = CertificateFailure(kind: .rateLimited, message: "\(issuer.name) \(held)")
+                    failure.retryAfter = held.until
+                    return .failed(failure)
                 } else {
                     kept = false
                     (certificate, key) = try await order(
@@ -268,9 +291,23 @@ struct Issuance: Sendable {
                 )
             }
         }
-        let issued = try await client.issue(
-            order, solver: solver(for: desired, issuer: issuer, http01: http01, deadlines: deadlines),
-            beforeFinalize: beforeFinalize)
+        let budgets = self.budgets
+        let issued: IssuedCertificate
+        do {
+            issued = try await client.issue(
+                order, solver: solver(for: desired, issuer: issuer, http01: http01, deadlines: deadlines),
+                placed: { replaced in
+                    await budgets.spend(.order(replaces: replaced), certificate: desired.id, issuer: issuer)
+                }, beforeFinalize: beforeFinalize)
+        } catch let error as ACMEError where error.isRateLimited {
+            // Another cluster may share the registered domain, or the account: the CA's count holds.
+            await budgets.spend(
+                .refusal(detail: error.problem?.detail, retryAfter: error.retryAfter, names: desired.hosts),
+                certificate: desired.id, issuer: issuer)
+            throw error
+        }
+        await budgets.spend(
+            .certificate(names: desired.hosts, replaces: replaces != nil), certificate: desired.id, issuer: issuer)
         return (issued, key)
     }
 

@@ -11,6 +11,10 @@ public struct PlannedAction: Sendable, Equatable {
         case wait(until: Date)
         /// Due, but a failure or rate limit says not before `until`: no ACME request now.
         case backOff(until: Date)
+        /// Due, but ordering it now would go past its issuer's CA limits (README, "When the CA
+        /// fails"): it waits for them, with no ACME request. Boxed: rare, and the plan of ten
+        /// thousand is the size of the common case.
+        indirect case limited(RateBudget.Deferral)
         /// Cannot be issued until the operator acts (a Secret of another type, immutable, being
         /// deleted): nothing is ordered that could not be stored.
         case blocked
@@ -50,6 +54,14 @@ public struct PlannedAction: Sendable, Equatable {
     public var ownIssuerBacksOff: Date?
 
     public var isIssue: Bool { kind == .issue }
+
+    /// Due, but held back: by a back-off, a Retry-After, or the CA's limits.
+    public var isHeld: Bool {
+        switch kind {
+        case .backOff, .limited: true
+        case .issue, .wait, .blocked: false
+        }
+    }
 
     public init(kind: Kind, reason: Reason, renewalTime: Date?, urgent: Bool = false, ownIssuerBacksOff: Date? = nil) {
         self.kind = kind

@@ -56,19 +56,23 @@ public struct AccountPlace: Sendable {
     public var accounts: any AccountStore
     public var secrets: any SecretValueSource
     public var orders: any OrderStore
+    /// The accounts' rate ledgers, beside them.
+    public var ledgers: any LedgerStore
 
     public static func cluster(client: KubernetesClient, namespace: String) -> AccountPlace {
         AccountPlace(
             accounts: SecretAccountStore(client: client, namespace: namespace),
             secrets: KubernetesSecretValues(client: client, namespace: namespace),
-            orders: SecretOrderStore(client: client, namespace: namespace))
+            orders: SecretOrderStore(client: client, namespace: namespace),
+            ledgers: SecretOrderStore(client: client, namespace: namespace))
     }
 
     public static func local(state: String) -> AccountPlace {
         AccountPlace(
             accounts: LocalAccountStore(stateDirectory: state),
             secrets: LocalSecretValues(directories: [(state as NSString).appendingPathComponent("secrets")]),
-            orders: LocalOrderStore(stateDirectory: state))
+            orders: LocalOrderStore(stateDirectory: state),
+            ledgers: LocalOrderStore(stateDirectory: state))
     }
 }
 
@@ -115,6 +119,7 @@ extension CertificateRun {
             logger: logger
         )
         run.orders = place.orders
+        run.ledgers = place.ledgers
         run.kubernetes = tally
         run.history = ConfigMapRunHistory(client: client, namespace: namespace)
         run.retryDeadline = (deadline, .seconds(leaseSeconds))
@@ -153,6 +158,7 @@ extension CertificateRun {
             logger: logger
         )
         run.orders = place.orders
+        run.ledgers = place.ledgers
         run.history = FileRunHistory(stateDirectory: state)
         return run
     }

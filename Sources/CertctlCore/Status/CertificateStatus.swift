@@ -82,7 +82,7 @@ public struct CertificateStatus: Sendable {
             state = .failing
         } else if record.renewRequested {
             state = .renewing
-        } else if action.isIssue || { if case .backOff = action.kind { return true } else { return false } }() {
+        } else if action.isIssue || action.isHeld {
             state = .due
         } else {
             state = .ready
@@ -146,14 +146,19 @@ public struct CertificateStatus: Sendable {
 
 extension CertificateStatus {
     /// Every certificate of `inventory`, most urgent first, then by time left.
-    public static func all(in inventory: Inventory, issuers: [IssuerKey: Issuer], now: Date) -> [CertificateStatus] {
-        inventory.entries.map { entry in
+    /// - Parameter ledgers: the accounts' rate ledgers by issuer: what the CA's limits hold back
+    ///   is shown so (``applyBudgets(_:entries:issuers:ledgers:now:)``).
+    public static func all(
+        in inventory: Inventory, issuers: [IssuerKey: Issuer], ledgers: [IssuerKey: RateLedger] = [:], now: Date
+    ) -> [CertificateStatus] {
+        var statuses = inventory.entries.map { entry in
             let issuer = issuers[entry.desired.issuerKey]
             return CertificateStatus(
                 cluster: inventory.cluster, entry: entry, profile: issuer?.profile,
                 fallbacks: issuer?.fallback.isEmpty == false, now: now)
         }
-        .sorted { urgency($0, $1, now: now) }
+        applyBudgets(&statuses, entries: inventory.entries, issuers: issuers, ledgers: ledgers, now: now)
+        return statuses.sorted { urgency($0, $1, now: now) }
     }
 
     /// Several clusters' certificates in one list, most urgent first.

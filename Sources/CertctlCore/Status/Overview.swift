@@ -23,9 +23,15 @@ public struct Overview: Sendable {
     }
 
     /// One view over the inventories of several clusters.
-    public init(_ inventories: [Inventory], issuers: [IssuerKey: Issuer], now: Date) {
+    /// - Parameter ledgers: each cluster's rate ledgers by issuer (``RateLedgers/read(issuers:from:now:)``).
+    public init(
+        _ inventories: [Inventory], issuers: [IssuerKey: Issuer], ledgers: [String: [IssuerKey: RateLedger]] = [:],
+        now: Date
+    ) {
         certificates = CertificateStatus.merged(
-            inventories.map { CertificateStatus.all(in: $0, issuers: issuers, now: now) }, now: now)
+            inventories.map {
+                CertificateStatus.all(in: $0, issuers: issuers, ledgers: ledgers[$0.cluster] ?? [:], now: now)
+            }, now: now)
         problems = inventories.flatMap { inventory in
             inventory.problems.map { ClusterProblem(cluster: inventory.cluster, problem: $0) }
         }

@@ -106,8 +106,13 @@ public enum StatusTable {
         let parts = CertificateStatus.State.allCases.compactMap { state in
             counts[state].map { "\($0) \(state.rawValue.lowercased())" }
         }
-        return counted(statuses.count, "certificate") + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
-            + "\n"
+        var line =
+            counted(statuses.count, "certificate") + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", ")) + "\n"
+        if let backlog = CertificateStatus.backlog(statuses) {
+            line +=
+                "\(counted(backlog.count, "certificate")) \(backlog.count == 1 ? "waits" : "wait") for the CA's limits; the backlog clears by \(Timestamp.rfc3339(backlog.clearsAt)) (most urgent first)\n"
+        }
+        return line
     }
 
     static func colour(for state: CertificateStatus.State) -> String {
@@ -279,6 +284,9 @@ public enum StatusTable {
                     "\(counted(status.record.failureCount, "attempt")) failed, so the next waits until \(exactAndRelative(until, now: now)) (a back-off of 1 h doubling to 32 h); after fixing the cause, \(force) clears it"
             }
             return "Due (\(cause(status.action.reason))), but \(hold)."
+        case .limited(let deferral):
+            return
+                "Due (\(cause(status.action.reason))), but ordering it now would go past its CA's limit (\(deferral.reason)): it waits until \(exactAndRelative(deferral.until, now: now)), the most urgent certificates first, and no order the CA would refuse is sent."
         case .blocked:
             return "Blocked: \(SecretBlock.explanation(status.action.reason))."
         }

@@ -1,0 +1,170 @@
+import ACME
+import Basics
+import Foundation
+
+/// One run's rate budgets (README, "When the CA fails"), for each issuer that keeps limits: its
+/// account's ledger, read once under the lock; the orders the budget admitted reserved in it (as
+/// an order and a certificate each) and stored before the first is sent, so that a run killed
+/// midway leaves them counted; then what the CA answered in their place, stored as the run ends.
+actor RateAccounts {
+    /// What one issuance spent of its issuer's limits, as the CA answered.
+    enum Spent: Sendable {
+        /// The CA accepted a new order.
+        case order(replaces: Bool)
+        /// The CA issued a certificate for these names.
+        case certificate(names: [String], replaces: Bool)
+        /// The CA refused an order for these names with `rateLimited`.
+        case refusal(detail: String?, retryAfter: Date?, names: [String])
+    }
+
+    private struct Account {
+        var issuer: Issuer
+        var base: RateLedger
+        /// Admitted and not yet settled, by certificate (`namespace/name`), with the time.
+        var reserved: [String: (Date, RateBudget.Candidate)] = [:]
+        var spent: [(Date, Spent)] = []
+        var changed = false
+
+        /// The ledger with what this run spent and what it reserved.
+        var ledger: RateLedger {
+            var ledger = base
+            let limits = issuer.rateLimits
+            for (at, spent) in spent {
+                switch spent {
+                case .order(let replaces): ledger.recordOrder(at: at, replaces: replaces)
+                case .certificate(let names, let replaces):
+                    ledger.recordCertificate(names: names, at: at, replaces: replaces)
+                case .refusal(let detail, let retryAfter, let names):
+                    ledger.recordRefusal(detail: detail, retryAfter: retryAfter, names: names, at: at, limits: limits)
+                }
+            }
+            for (at, candidate) in reserved.values {
+                ledger.recordOrder(at: at, replaces: candidate.replaces)
+                ledger.recordCertificate(names: candidate.names, at: at, replaces: candidate.replaces)
+            }
+            return ledger
+        }
+    }
+
+    private let store: (any LedgerStore)?
+    private let warnings: RunWarnings
+    private let now: @Sendable () -> Date
+    private var accounts: [IssuerKey: Account] = [:]
+    private var loading: [IssuerKey: Task<RateLedger, Never>] = [:]
+
+    init(store: (any LedgerStore)?, warnings: RunWarnings, now: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.warnings = warnings
+        self.now = now
+    }
+
+    /// Whether `issuer` keeps limits: none kept, every order goes and nothing is counted.
+    nonisolated static func keeps(_ issuer: Issuer) -> Bool { !issuer.rateLimits.isNone }
+
+    /// Which of `candidates` (most urgent first) `issuer` orders now within its CA's limits, and
+    /// when the rest can go; the admitted ones are reserved at once.
+    func admit(_ candidates: [RateBudget.Candidate], issuer: Issuer) async -> RateBudget.Plan {
+        guard Self.keeps(issuer), !candidates.isEmpty else {
+            return RateBudget.Plan(admitted: candidates.map(\.id), deferred: [])
+        }
+        await load(issuer)
+        let time = now()
+        guard var account = accounts[issuer.key] else { return RateBudget.Plan() }
+        let plan = RateBudget.plan(
+            limits: issuer.rateLimits, ledger: account.ledger, now: time, candidates: candidates)
+        let byID = Dictionary(candidates.map { ($0.id, $0) }) { first, _ in first }
+        for id in plan.admitted {
+            if let candidate = byID[id] { account.reserved[id] = (time, candidate) }
+        }
+        if !plan.admitted.isEmpty { account.changed = true }
+        accounts[issuer.key] = account
+        return plan
+    }
+
+    /// Whether `certificate`, admitted by ``admit(_:issuer:)``, may still be ordered now: a
+    /// `rateLimited` answer to another order of this run may hold it (the CA counts orders of
+    /// other clusters too). Held, it is no longer reserved; nil: it goes.
+    func recheck(certificate: String, issuer: Issuer) -> RateBudget.Deferral? {
+        guard Self.keeps(issuer), var account = accounts[issuer.key], let (_, candidate) = account.reserved[certificate]
+        else { return nil }
+        account.reserved[certificate] = nil
+        let plan = RateBudget.plan(
+            limits: issuer.rateLimits, ledger: account.ledger, now: now(), candidates: [candidate])
+        guard let deferral = plan.deferred.first else { return nil }
+        account.changed = true
+        accounts[issuer.key] = account
+        return deferral
+    }
+
+    /// What the CA answered to `certificate`'s order at `issuer`.
+    func spend(_ spent: Spent, certificate: String, issuer: Issuer) {
+        guard Self.keeps(issuer), var account = accounts[issuer.key] else { return }
+        account.spent.append((now(), spent))
+        account.changed = true
+        accounts[issuer.key] = account
+    }
+
+    /// `certificate`'s issuance at `issuer` is over: its reservation gives way to what it spent.
+    func settle(certificate: String, issuer: Issuer) {
+        guard Self.keeps(issuer), var account = accounts[issuer.key], account.reserved[certificate] != nil else {
+            return
+        }
+        account.reserved[certificate] = nil
+        account.changed = true
+        accounts[issuer.key] = account
+    }
+
+    /// Stores each ledger this run changed (reservations included); a ledger that cannot be
+    /// stored is the run's warning: the CA's own answer, recorded by a later run, holds then.
+    func save() async {
+        guard let store else { return }
+        for key in accounts.keys.sorted(by: { $0.description < $1.description }) {
+            guard let account = accounts[key], account.changed else { continue }
+            let issuer = account.issuer
+            let text = account.ledger.encoded(now: now(), limits: issuer.rateLimits)
+            do {
+                if try await store.saveLedger(text, for: issuer) { accounts[key]?.changed = false }
+            } catch {
+                warnings.add(
+                    "rate-ledger \(key)",
+                    "cannot store the rate ledger of issuer \(key.named) in \(store.ledgerPlace(for: issuer)) (\(error)): the next run does not count this run's orders against the CA's limits"
+                )
+            }
+        }
+    }
+
+    /// `issuer`'s ledger read once (a concurrent first reader waits for the same read).
+    private func load(_ issuer: Issuer) async {
+        guard accounts[issuer.key] == nil else { return }
+        let task =
+            loading[issuer.key]
+            ?? {
+                let (store, warnings, now) = (store, warnings, now)
+                let task = Task { await Self.read(issuer, from: store, warnings: warnings, now: now()) }
+                loading[issuer.key] = task
+                return task
+            }()
+        let ledger = await task.value
+        if accounts[issuer.key] == nil { accounts[issuer.key] = Account(issuer: issuer, base: ledger) }
+    }
+
+    private static func read(_ issuer: Issuer, from store: (any LedgerStore)?, warnings: RunWarnings, now: Date) async
+        -> RateLedger
+    {
+        guard let store else { return RateLedger() }
+        let place = store.ledgerPlace(for: issuer)
+        let data: Data?
+        do {
+            data = try await store.ledger(for: issuer)
+        } catch {
+            warnings.add(
+                "rate-ledger \(issuer.key)",
+                "cannot read the rate ledger of issuer \(issuer.key.named) in \(place) (\(error)): this run counts only its own orders against the CA's limits"
+            )
+            return RateLedger()
+        }
+        let (ledger, warning) = RateLedger.decoded(data, now: now, limits: issuer.rateLimits, object: place)
+        if let warning { warnings.add("rate-ledger \(issuer.key)", warning) }
+        return ledger
+    }
+}
