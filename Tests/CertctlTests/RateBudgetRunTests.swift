@@ -95,6 +95,27 @@ struct RateBudgetRunTests {
         #expect(statuses == Array(repeating: 201, count: 12), "\(statuses)")
     }
 
+    @Test("concurrent orders exactly at the limit: each order's spending replaces its reservation, none is held")
+    func concurrentAtTheLimit() async throws {
+        let clock = Shared<TimeInterval>(0)
+        let limits = "orders=9/3h, domain=9/24h"
+        let (fixture, server) = try await Self.restore(
+            .local, count: 9, caLimits: limits, issuerLimits: limits, clock: clock)
+        let run = fixture.with { $0.concurrency = 3 }
+        defer { Task { await run.fixture.stop() } }
+        let (report, _) = try await run.runOnce()
+        #expect(report.certificates.allSatisfy { $0.outcome == .issued }, "\(report.certificates.map(\.outcome))")
+        #expect(await server.orders.map(\.status) == Array(repeating: 201, count: 9))
+        // The ledger holds what was spent, not the reservations beside it: the next order waits.
+        let shown = try await Self.statuses(run, at: Date())
+        #expect(CertificateStatus.backlog(shown) == nil)
+        let ledgers = try #require(run.run.ledgers)
+        let issuer = try #require(run.options.issuers["pebble"])
+        let stored = RateLedger.decoded(try await ledgers.ledger(for: issuer), now: Date(), limits: issuer.rateLimits)
+        #expect(stored.ledger.orders.count == 9)
+        #expect(stored.ledger.domains["mybinder.org"]?.count == 9)
+    }
+
     @Test(
         "the CA counts orders this account never made (another cluster): its rateLimited answer holds the rest of the run and the next",
         arguments: StoreKind.allCases)

@@ -8,7 +8,10 @@ extension RateBudget {
         var orders: [Date]
         var domains: [String: [Date]]
         var nameSets: [String: [Date]]
-        let refusals: [RateLedger.Refusal]
+        /// The ledger's refusals of every order (`newOrders`), and the others by the keys they
+        /// concern: a candidate looks at its own only, however many the ledger holds.
+        let everyOrder: [RateLedger.Refusal]
+        let refusalsByKey: [String: [RateLedger.Refusal]]
 
         init(limits: RateLimits, ledger: RateLedger) {
             self.limits = limits
@@ -19,12 +22,18 @@ extension RateBudget {
             orders = counted(ledger.orders)
             domains = ledger.domains.mapValues(counted)
             nameSets = ledger.nameSets.mapValues(counted)
-            refusals = ledger.refusals
+            everyOrder = ledger.refusals.filter { $0.limit == .newOrders }
+            var byKey: [String: [RateLedger.Refusal]] = [:]
+            for refusal in ledger.refusals where refusal.limit != .newOrders {
+                for key in Set(refusal.keys) { byKey[key, default: []].append(refusal) }
+            }
+            refusalsByKey = byKey
         }
 
         /// What holds `candidate` back at `time`, the limit that frees last; nil when it can go.
         func hold(_ candidate: Counted, at time: Date) -> Hold? {
-            var holds = refusals.compactMap { refusal -> Hold? in
+            let concerning = everyOrder + (candidate.domains + [candidate.nameSet]).flatMap { refusalsByKey[$0] ?? [] }
+            var holds = concerning.compactMap { refusal -> Hold? in
                 guard refusal.until > time, applies(refusal, to: candidate) else { return nil }
                 return Hold(until: refusal.until, limit: refusal.limit, refused: true, keys: refusal.keys)
             }

@@ -124,6 +124,27 @@ public struct RateLedger: Sendable, Equatable {
         }
     }
 
+    /// Takes back one order and one certificate for `names` recorded at `date` (a reservation
+    /// that gave way to what the CA answered); what is not there (dropped by the cap) is passed over.
+    mutating func takeBack(names: [String], at date: Date, replaces: Bool) {
+        let event = Event(at: date, replaces: replaces)
+        Self.removeOne(event, from: &orders)
+        for domain in Self.registeredDomains(names) { Self.removeOne(event, from: &domains[domain]) }
+        Self.removeOne(event, from: &nameSets[Self.nameSetKey(names)])
+    }
+
+    /// Removes the last `event` of `events` (searched from the end: a reservation is recent),
+    /// and the key when none is left.
+    private static func removeOne(_ event: Event, from events: inout [Event]?) {
+        guard let index = events?.lastIndex(of: event) else { return }
+        events?.remove(at: index)
+        if events?.isEmpty == true { events = nil }
+    }
+
+    private static func removeOne(_ event: Event, from events: inout [Event]) {
+        if let index = events.lastIndex(of: event) { events.remove(at: index) }
+    }
+
     /// The largest count a refusal fills (``recordRefusal(detail:retryAfter:names:at:limits:)``).
     public static let maximumFill = 1000
 

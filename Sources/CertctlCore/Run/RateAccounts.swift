@@ -19,31 +19,13 @@ actor RateAccounts {
 
     private struct Account {
         var issuer: Issuer
-        var base: RateLedger
+        /// The stored ledger with what this run spent and what it reserved, kept as they come.
+        var ledger: RateLedger
         /// Admitted and not yet settled, by certificate (`namespace/name`), with the time.
         var reserved: [String: (Date, RateBudget.Candidate)] = [:]
-        var spent: [(Date, Spent)] = []
+        /// This run's `rateLimited` answers alone: what may hold an order admitted before them.
+        var refused = RateLedger()
         var changed = false
-
-        /// The ledger with what this run spent and what it reserved.
-        var ledger: RateLedger {
-            var ledger = base
-            let limits = issuer.rateLimits
-            for (at, spent) in spent {
-                switch spent {
-                case .order(let replaces): ledger.recordOrder(at: at, replaces: replaces)
-                case .certificate(let names, let replaces):
-                    ledger.recordCertificate(names: names, at: at, replaces: replaces)
-                case .refusal(let detail, let retryAfter, let names):
-                    ledger.recordRefusal(detail: detail, retryAfter: retryAfter, names: names, at: at, limits: limits)
-                }
-            }
-            for (at, candidate) in reserved.values {
-                ledger.recordOrder(at: at, replaces: candidate.replaces)
-                ledger.recordCertificate(names: candidate.names, at: at, replaces: candidate.replaces)
-            }
-            return ledger
-        }
     }
 
     private let store: (any LedgerStore)?
@@ -74,7 +56,10 @@ actor RateAccounts {
             limits: issuer.rateLimits, ledger: account.ledger, now: time, candidates: candidates)
         let byID = Dictionary(candidates.map { ($0.id, $0) }) { first, _ in first }
         for id in plan.admitted {
-            if let candidate = byID[id] { account.reserved[id] = (time, candidate) }
+            guard let candidate = byID[id], account.reserved[id] == nil else { continue }
+            account.reserved[id] = (time, candidate)
+            account.ledger.recordOrder(at: time, replaces: candidate.replaces)
+            account.ledger.recordCertificate(names: candidate.names, at: time, replaces: candidate.replaces)
         }
         if !plan.admitted.isEmpty { account.changed = true }
         accounts[issuer.key] = account
@@ -85,31 +70,42 @@ actor RateAccounts {
     /// `rateLimited` answer to another order of this run may hold it (the CA counts orders of
     /// other clusters too). Held, it is no longer reserved; nil: it goes.
     func recheck(certificate: String, issuer: Issuer) -> RateBudget.Deferral? {
-        guard Self.keeps(issuer), var account = accounts[issuer.key], let (_, candidate) = account.reserved[certificate]
+        // Only a refusal can hold what the counts admitted: an order's own spending replaces its
+        // reservation (counting both for a moment would hold back what the plan admitted).
+        guard Self.keeps(issuer), let account = accounts[issuer.key], !account.refused.refusals.isEmpty,
+            let (_, candidate) = account.reserved[certificate]
         else { return nil }
-        account.reserved[certificate] = nil
         let plan = RateBudget.plan(
-            limits: issuer.rateLimits, ledger: account.ledger, now: now(), candidates: [candidate])
+            limits: RateLimits(replacesExempt: issuer.rateLimits.replacesExempt), ledger: account.refused, now: now(),
+            candidates: [candidate])
         guard let deferral = plan.deferred.first else { return nil }
-        account.changed = true
-        accounts[issuer.key] = account
+        settle(certificate: certificate, issuer: issuer)
         return deferral
     }
 
     /// What the CA answered to `certificate`'s order at `issuer`.
     func spend(_ spent: Spent, certificate: String, issuer: Issuer) {
         guard Self.keeps(issuer), var account = accounts[issuer.key] else { return }
-        account.spent.append((now(), spent))
+        let time = now()
+        switch spent {
+        case .order(let replaces): account.ledger.recordOrder(at: time, replaces: replaces)
+        case .certificate(let names, let replaces):
+            account.ledger.recordCertificate(names: names, at: time, replaces: replaces)
+        case .refusal(let detail, let retryAfter, let names):
+            account.ledger.recordRefusal(
+                detail: detail, retryAfter: retryAfter, names: names, at: time, limits: issuer.rateLimits)
+            account.refused.recordRefusal(detail: detail, retryAfter: retryAfter, names: names, at: time)
+        }
         account.changed = true
         accounts[issuer.key] = account
     }
 
     /// `certificate`'s issuance at `issuer` is over: its reservation gives way to what it spent.
     func settle(certificate: String, issuer: Issuer) {
-        guard Self.keeps(issuer), var account = accounts[issuer.key], account.reserved[certificate] != nil else {
-            return
-        }
-        account.reserved[certificate] = nil
+        guard Self.keeps(issuer), var account = accounts[issuer.key],
+            let (time, candidate) = account.reserved.removeValue(forKey: certificate)
+        else { return }
+        account.ledger.takeBack(names: candidate.names, at: time, replaces: candidate.replaces)
         account.changed = true
         accounts[issuer.key] = account
     }
@@ -145,7 +141,7 @@ actor RateAccounts {
                 return task
             }()
         let ledger = await task.value
-        if accounts[issuer.key] == nil { accounts[issuer.key] = Account(issuer: issuer, base: ledger) }
+        if accounts[issuer.key] == nil { accounts[issuer.key] = Account(issuer: issuer, ledger: ledger) }
     }
 
     private static func read(_ issuer: Issuer, from store: (any LedgerStore)?, warnings: RunWarnings, now: Date) async
