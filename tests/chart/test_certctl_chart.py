@@ -285,10 +285,34 @@ def test_fallback_chains_become_the_issuers_annotation_and_name_defined_issuers(
                                      "fallback": {"letsencrypt-prod": ["zerossl", "letsencrypt-staging"], "zerossl": ["letsencrypt-prod"]}}})
     data = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
     prod = yaml.safe_load(data["letsencrypt-prod.yaml"])
-    assert prod["metadata"]["annotations"] == {"certctl.io/fallback-issuers": "zerossl, letsencrypt-staging"}
+    assert prod["metadata"]["annotations"] == {"certctl.io/fallback-issuers": "zerossl, letsencrypt-staging",
+                                               "certctl.io/rate-limits": "letsencrypt"}
     assert prod["spec"] == yaml.safe_load((CHART / "files" / "issuers" / "letsencrypt-prod.yaml").read_text())["spec"]
     assert yaml.safe_load(data["zerossl.yaml"])["metadata"]["annotations"] == {"certctl.io/fallback-issuers": "letsencrypt-prod"}
-    assert "annotations" not in yaml.safe_load(data["letsencrypt-staging.yaml"])["metadata"]
+    assert "certctl.io/fallback-issuers" not in yaml.safe_load(data["letsencrypt-staging.yaml"])["metadata"]["annotations"]
+
+
+def test_rate_limits_become_the_issuers_annotation_for_issuers_the_chart_writes():
+    zerossl = {"acme": {"server": "https://acme.zerossl.com/v2/DV90", "privateKeySecretRef": {"name": "zerossl"}}}
+    # By default the bundled Let's Encrypt issuers carry Let's Encrypt's limits, as issuers/ does.
+    objects, _ = render()
+    data = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
+    assert yaml.safe_load(data["letsencrypt-prod.yaml"])["metadata"]["annotations"] == {"certctl.io/rate-limits": "letsencrypt"}
+    assert "annotations" not in yaml.safe_load(data["pebble.yaml"])["metadata"]
+    objects, _ = render({"issuers": {"extra": {"zerossl": zerossl},
+                                     "rateLimits": {"zerossl": "orders=300/3h", "letsencrypt-prod": "none"},
+                                     "fallback": {"zerossl": ["letsencrypt-prod"]}}})
+    data = find(objects, "ConfigMap", "certctl-issuers")[0]["data"]
+    assert yaml.safe_load(data["zerossl.yaml"])["metadata"]["annotations"] == {
+        "certctl.io/rate-limits": "orders=300/3h", "certctl.io/fallback-issuers": "letsencrypt-prod"}
+    # A value set here wins over the bundled file's.
+    assert yaml.safe_load(data["letsencrypt-prod.yaml"])["metadata"]["annotations"] == {"certctl.io/rate-limits": "none"}
+    with pytest.raises(Exception) as refused:
+        render({"issuers": {"rateLimits": {"nowhere": "none"}}})
+    assert "issuers.rateLimits.nowhere: nowhere is neither a bundled issuer nor one of issuers.extra" in str(refused.value)
+    with pytest.raises(Exception) as refused:
+        render({"issuers": {"rateLimits": {"letsencrypt-prod": "orders=300/3h\nkind: Secret"}}})
+    assert "rateLimits" in str(refused.value)
 
 
 @pytest.mark.parametrize(
