@@ -76,6 +76,17 @@ struct RateBudgetRunTests {
         #expect(abs(backlog.clearsAt.timeIntervalSince(clears)) < 120)
         #expect(
             StatusTable.summaryLine(shown).contains("8 certificates wait for the CA's limits; the backlog clears by"))
+        let metrics = CertificateMetrics.render(shown, problems: [], run: nil, lastSuccess: nil)
+        let series = metrics.split(separator: "\n").filter {
+            $0.hasPrefix("certctl_certificate_rate_limited_until_timestamp_seconds{")
+        }
+        #expect(series.count == 8, "\(metrics)")
+        #expect(series.allSatisfy { $0.contains(#"limit="domain""#) })
+        let page = StatusPage.render(Overview(certificates: shown), now: Date(), refreshed: Date())
+        #expect(
+            page.contains("8 certificates wait for the CA&#39;s limits; the backlog clears by")
+                || page.contains("8 certificates wait for the CA's limits; the backlog clears by"), "\(page)")
+        #expect(page.contains("waits for the CA"))
 
         // A run before their time asks the CA nothing.
         clock.value.withLock { $0 = 3600 }

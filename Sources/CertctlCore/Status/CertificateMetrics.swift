@@ -139,6 +139,13 @@ public enum CertificateMetrics {
                     1, extra: [("issued_by", fallback)])
             }
         }
+        // Only while the CA's limits hold it back (README, "When the CA fails").
+        if case .limited(let deferral) = status.action.kind {
+            gauge(
+                "certctl_certificate_rate_limited_until_timestamp_seconds",
+                "When a certificate its CA's limits hold back can be ordered (limit: orders, domain or names); absent when none holds it.",
+                deferral.until.timeIntervalSince1970, extra: [("limit", deferral.limit.rawValue)])
+        }
         if let renewal = status.renewalTime {
             gauge(
                 "certctl_certificate_renewal_timestamp_seconds",

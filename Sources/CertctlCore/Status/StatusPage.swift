@@ -17,6 +17,10 @@ public enum StatusPage {
             }
         }
         .joined(separator: ", ")
+        let backlog =
+            CertificateStatus.backlog(statuses).map {
+                "<p>\(counted($0.count, "certificate")) \($0.count == 1 ? "waits" : "wait") for the CA's limits; the backlog clears by \(escape(Timestamp.rfc3339($0.clearsAt))) (most urgent first).</p>"
+            } ?? ""
         var rows = ""
         for (rank, status) in statuses.enumerated() {
             let share = status.lifetimeLeft(at: now) ?? 0
@@ -87,7 +91,7 @@ public enum StatusPage {
             <h1>certctl\(clusters.count == 1 ? ": " + escape(clusters.first ?? "") : "")</h1>
             <p>\(counted(statuses.count, "certificate"))\(summary.isEmpty ? "" : ": " + summary)\(problemsLink). \
             Read <time datetime="\(RenewalRecord.format(refreshed))">\(RenewalRecord.format(refreshed))</time>; \
-            <a href="/metrics">metrics</a>.</p>
+            <a href="/metrics">metrics</a>.</p>\(backlog)
             <input id="filter" type="search" placeholder="Filter: namespace, host, state…" hidden>
             <div class="scroll"><table id="certificates"><thead><tr>\(showCluster ? "<th data-col>Cluster</th>" : "")\
             <th data-col>State</th><th data-col>Secret</th><th data-col>Hosts</th><th data-col>Issuer</th>\
