@@ -189,9 +189,6 @@ struct Issuance: Sendable {
                 let (certificate, key): (IssuedCertificate, PrivateKey)
                 let deadlines = PersistDeadlines()
                 if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
-                    await budgets.spend(
-                        .certificate(names: desired.hosts, replaces: inFlight.replaces != nil), certificate: desired.id,
-                        issuer: issuer)
                     (certificate, key) = (resumed, inFlight.key)
                     metadata["order"] = "\(inFlight.orderURL)"
                     logger.notice("picked up the order a previous run had finalized", metadata: metadata)
@@ -207,18 +204,12 @@ struct Issuance: Sendable {
                     kept = keptOrders.keepsOrders
                 }
                 try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
-                var value = IssuedValue(
-                    certificate: certificate, key: key, account: await client.accountURL, renewalInfo: nil,
-                    renewalInfoFailed: false, keptOrder: kept, persistUntil: deadlines.earliest, issuer: issuer,
-                    fallback: fallback)
-                if let id = CertificateSummary(certificate.chain.leaf).ariCertificateID {
-                    do {
-                        value.renewalInfo = try await client.renewalInfo(certificateID: id)
-                    } catch {
-                        value.renewalInfoFailed = true
-                    }
-                }
-                return .issued(value)
+                return .issued(
+                    await withRenewalInfo(
+                        IssuedValue(
+                            certificate: certificate, key: key, account: await client.accountURL, renewalInfo: nil,
+                            renewalInfoFailed: false, keptOrder: kept, persistUntil: deadlines.earliest, issuer: issuer,
+                            fallback: fallback), client: client))
             } catch let error as CertctlError where error.code == .lockLost {
                 logger.notice("\(error.reason)", metadata: metadata)
                 return .deferred(error.reason)
@@ -235,6 +226,19 @@ struct Issuance: Sendable {
                     CertificateFailure(error, voidsKeptOrder: kept && (error as? CertctlError)?.code == .issuance))
             }
         }
+    }
+
+    /// `value` with the CA's renewal window for its certificate, when the CA has ARI; a fetch
+    /// that fails is asked again by the next run.
+    private func withRenewalInfo(_ value: IssuedValue, client: ACMEClient) async -> IssuedValue {
+        guard let id = CertificateSummary(value.certificate.chain.leaf).ariCertificateID else { return value }
+        var value = value
+        do {
+            value.renewalInfo = try await client.renewalInfo(certificateID: id)
+        } catch {
+            value.renewalInfoFailed = true
+        }
+        return value
     }
 
     static func namespace(of id: String) -> String {
@@ -390,6 +394,9 @@ struct Issuance: Sendable {
             await keptOrders.forget(desired.id, issuer: issuer)
             return nil
         }
+        // A certificate the run that kept the order did not store: counted against the limits now.
+        await budgets.spend(
+            .certificate(names: kept.names, replaces: kept.replaces != nil), certificate: desired.id, issuer: issuer)
         return resumed
     }
 
