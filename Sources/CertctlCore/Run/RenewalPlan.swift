@@ -152,44 +152,100 @@ public enum RenewalPlan {
             return PlannedAction(kind: .blocked, reason: block.reason, renewalTime: nil)
         }
         guard let summary = current.summary, current.hasKey else { return due(.unreadable) }
-        // Times recorded for another certificate (the Secret was replaced by hand) do not count.
-        let recordIsCurrent = record.serial == nil || record.serial == summary.serialHex
-        let recorded = recordIsCurrent ? record.renewalTime : nil
-        let chosen = recorded ?? defaultRenewalTime(notBefore: summary.notBefore, notAfter: summary.notAfter)
-        // The Ingress's renew-before(-percentage) can only make it earlier (README "Moving from cert-manager").
-        let latest = latestRenewal(desired.settings, notBefore: summary.notBefore, notAfter: summary.notAfter)
-        // Never later than the safety margin before expiry, whatever was recorded.
-        let safe = latestSafeRenewal(notBefore: summary.notBefore, notAfter: summary.notAfter)
-        let renewalTime = min(latest.map { min($0, chosen) } ?? chosen, safe)
-        if !current.keyMatches { return due(.keyMismatch, renewalTime: renewalTime) }
-        if summary.notAfter <= now { return due(.expired, renewalTime: renewalTime) }
-        let urgent = safe <= now
-        func renew(_ reason: PlannedAction.Reason) -> PlannedAction {
-            due(reason, renewalTime: renewalTime, urgent: urgent)
+        let facts = Facts(
+            desired: desired, current: current, summary: summary, record: record, profile: profile, now: now)
+        if let trigger = triggers.first(where: { $0.applies(facts) }) {
+            return due(trigger.reason, renewalTime: facts.renewalTime, urgent: trigger.unusable || facts.urgent)
         }
-        if Set(desired.hosts) != summary.names { return renew(.namesChanged) }
-        // A fallback's certificate stands in for the issuer's own until its renewal time.
-        let onFallback = recordIsCurrent && record.standsIn(for: desired.issuerKey)
-        if let issuer = current.issuerName, issuer != desired.issuer, !(onFallback && issuer == record.issuer) {
-            return renew(.issuerChanged)
-        }
-        if let profile, !onFallback, record.profile != profile { return renew(.profileChanged) }
-        if let wanted = desired.settings.keyType, let has = summary.keyType, has != wanted {
-            return renew(.keyChanged)
-        }
-        if record.revokedSerial == summary.serialHex { return renew(.revoked) }
-        if record.revocationAskedSerial == summary.serialHex { return renew(.revocationAsked) }
-        if record.renewRequested { return renew(.renewRequested) }
-        if renewalTime <= now {
-            let fromARI = recordIsCurrent && record.ariWindowStart != nil
-            if let latest, latest < chosen { return renew(.renewBefore) }
-            return renew(fromARI ? .ariWindow : .lifetimeThreshold)
-        }
-        return PlannedAction(kind: .wait(until: renewalTime), reason: .notDue, renewalTime: renewalTime)
+        return PlannedAction(kind: .wait(until: facts.renewalTime), reason: .notDue, renewalTime: facts.renewalTime)
     }
 }
 
 extension RenewalPlan {
+    /// What the renewal rules look at, for a Secret whose certificate and key can be read.
+    struct Facts {
+        let desired: DesiredCertificate
+        let current: CurrentCertificate
+        let summary: CertificateSummary
+        let record: RenewalRecord
+        /// The issuer's configured profile.
+        let profile: String?
+        let now: Date
+        /// The record is this certificate's: times recorded for another (the Secret was
+        /// replaced by hand) do not count.
+        let recordIsCurrent: Bool
+        /// The renewal time recorded (the ARI choice), else 2/3 of the lifetime (1/2 under 10 days).
+        let chosen: Date
+        /// The latest renewal the Ingress's renew-before(-percentage) allows, if it sets one.
+        let latest: Date?
+        /// When it is renewed: the earliest of those, never later than the safety margin.
+        let renewalTime: Date
+        /// Inside the safety margin: no time left to wait for one CA.
+        let urgent: Bool
+        /// A fallback's certificate standing in for the issuer's own until its renewal time.
+        let onFallback: Bool
+
+        init(
+            desired: DesiredCertificate, current: CurrentCertificate, summary: CertificateSummary,
+            record: RenewalRecord, profile: String?, now: Date
+        ) {
+            (self.desired, self.current, self.summary, self.record, self.profile, self.now) =
+                (desired, current, summary, record, profile, now)
+            let recordIsCurrent = record.serial == nil || record.serial == summary.serialHex
+            let chosen =
+                (recordIsCurrent ? record.renewalTime : nil)
+                ?? defaultRenewalTime(notBefore: summary.notBefore, notAfter: summary.notAfter)
+            // The Ingress's renew-before(-percentage) can only make it earlier (README "Moving from cert-manager").
+            let latest = latestRenewal(desired.settings, notBefore: summary.notBefore, notAfter: summary.notAfter)
+            // Never later than the safety margin before expiry, whatever was recorded.
+            let safe = latestSafeRenewal(notBefore: summary.notBefore, notAfter: summary.notAfter)
+            (self.recordIsCurrent, self.chosen, self.latest) = (recordIsCurrent, chosen, latest)
+            renewalTime = min(latest.map { min($0, chosen) } ?? chosen, safe)
+            urgent = safe <= now
+            onFallback = recordIsCurrent && record.standsIn(for: desired.issuerKey)
+        }
+    }
+
+    /// One reason to issue a certificate that can be read, by name (its ``PlannedAction/Reason``).
+    struct Trigger: Sendable {
+        let reason: PlannedAction.Reason
+        /// The certificate in the Secret cannot serve (so it is urgent whatever its time left).
+        var unusable = false
+        let applies: @Sendable (Facts) -> Bool
+    }
+
+    /// The rules, tried in this order; the first that applies says why it is issued now, and
+    /// none: it waits until its renewal time (the README's table under "certctl run", step 2).
+    static let triggers: [Trigger] = [
+        Trigger(reason: .keyMismatch, unusable: true) { !$0.current.keyMatches },
+        Trigger(reason: .expired, unusable: true) { $0.summary.notAfter <= $0.now },
+        Trigger(reason: .namesChanged) { Set($0.desired.hosts) != $0.summary.names },
+        Trigger(reason: .issuerChanged) { facts in
+            guard let issuer = facts.current.issuerName, issuer != facts.desired.issuer else { return false }
+            // A fallback's certificate is no issuer change.
+            return !(facts.onFallback && issuer == facts.record.issuer)
+        },
+        Trigger(reason: .profileChanged) { facts in
+            guard let profile = facts.profile, !facts.onFallback else { return false }
+            return facts.record.profile != profile
+        },
+        Trigger(reason: .keyChanged) { facts in
+            guard let wanted = facts.desired.settings.keyType, let has = facts.summary.keyType else { return false }
+            return has != wanted
+        },
+        Trigger(reason: .revoked) { $0.record.revokedSerial == $0.summary.serialHex },
+        Trigger(reason: .revocationAsked) { $0.record.revocationAskedSerial == $0.summary.serialHex },
+        Trigger(reason: .renewRequested) { $0.record.renewRequested },
+        Trigger(reason: .renewBefore) { facts in
+            guard facts.renewalTime <= facts.now, let latest = facts.latest else { return false }
+            return latest < facts.chosen
+        },
+        Trigger(reason: .ariWindow) { facts in
+            facts.renewalTime <= facts.now && facts.recordIsCurrent && facts.record.ariWindowStart != nil
+        },
+        Trigger(reason: .lifetimeThreshold) { $0.renewalTime <= $0.now },
+    ]
+
     /// The ARI certificate ID a renewal's order names in `replaces` (RFC 9773 §5), or nil. Only
     /// for a certificate the record shows `issuer` (the one ordering now: the certificate's own
     /// or a fallback) and this `account` ordered, and that
