@@ -1,5 +1,6 @@
 import CertctlTestSupport
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -141,8 +142,12 @@ struct RateBudgetRunTests {
         #expect(first.certificates.filter { $0.outcome == .issued }.count == 3)
         // The fourth was refused; the fifth, admitted by the plan, is not sent after that answer.
         #expect(await server.orders.map(\.status) == [201, 201, 201, 429])
+        // Only the refused one failed; the fifth waits, no failure recorded (no CA was asked for it).
         let failed = first.certificates.filter { $0.failureKind == .rateLimited }
-        #expect(failed.count == 2, "\(first.certificates.map { ($0.desired.id, $0.outcome) })")
+        #expect(failed.count == 1, "\(first.certificates.map { ($0.desired.id, $0.outcome) })")
+        let held = Self.limited(first)
+        #expect(held.count == 4, "three past the issuer's own count, one held by the refusal")
+        #expect(first.certificates.filter { held[$0.desired.id] != nil }.allSatisfy { $0.failureCount == 0 })
 
         clock.value.withLock { $0 = 600 }
         let (second, requests) = try await run.runOnce()
@@ -194,6 +199,39 @@ struct RateBudgetRunTests {
             line
                 == "this account: 3 of 300 new orders in the last 3h, 3 of 50 certificates for mybinder.org, the busiest registered domain"
         )
+    }
+
+    @Test("a run killed after its plan leaves its orders counted for their hours, never certificates it did not get")
+    func reservationsStored() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-ledger-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let store = LocalOrderStore(stateDirectory: state)
+        var issuer = try #require(
+            try IssuerLoader.parse(
+                RateLimitsTests.issuer(server: "https://ca.example/dir", annotation: "letsencrypt"), source: "le.yaml"
+            ).first)
+        issuer.rateLimits = .letsEncrypt
+        let budgets = RateAccounts(store: store, warnings: RunWarnings(logger: Logger(label: "t")), now: { Date() })
+        let candidates = (0..<3).map {
+            RateBudget.Candidate(id: "prod/s\($0)", names: ["s\($0).mybinder.org"], replaces: false)
+        }
+        #expect(await budgets.admit(candidates, issuer: issuer).admitted.count == 3)
+        await budgets.save()
+        let (stored, _) = RateLedger.decoded(
+            try await store.ledger(for: issuer), now: Date(), limits: issuer.rateLimits)
+        #expect(stored.orders.count == 3)
+        #expect(stored.domains.isEmpty && stored.nameSets.isEmpty)
+        // One issued, one failed before ordering: the stored ledger holds what was spent.
+        await budgets.spend(.order(replaces: false), certificate: "prod/s0", issuer: issuer)
+        await budgets.spend(
+            .certificate(names: ["s0.mybinder.org"], replaces: false), certificate: "prod/s0", issuer: issuer)
+        await budgets.settle(certificate: "prod/s0", issuer: issuer)
+        await budgets.settle(certificate: "prod/s1", issuer: issuer)
+        await budgets.save()
+        let (after, _) = RateLedger.decoded(try await store.ledger(for: issuer), now: Date(), limits: issuer.rateLimits)
+        #expect(after.orders.count == 2, "s0's order, and s2's still reserved")
+        #expect(after.domains["mybinder.org"]?.count == 1)
     }
 
     @Test("most urgent first: no certificate, then inside the safety margin, then the earlier expiry")

@@ -112,13 +112,17 @@ struct RateBudgetTests {
         #expect(plan.deferred.map(\.id) == ["binder"])
         #expect(plan.deferred.first?.until == retry)
         #expect(plan.deferred.first?.reason == "the CA answered rateLimited (domain) for mybinder.org")
-        // An account's refusal holds every order not exempt; an unknown one the refused order's domains, even renewals.
+        // An account's refusal holds every order not exempt; an unknown one the refused order's
+        // names alone, even a renewal of them, and not another name of its domain.
         ledger.recordRefusal(detail: "too many new orders (300)", retryAfter: retry, names: [], at: Self.now)
         ledger.recordRefusal(detail: "slow down", retryAfter: retry, names: ["a.example.net"], at: Self.now)
         let held = RateBudget.plan(
             limits: .letsEncrypt, ledger: ledger, now: Self.now,
-            candidates: candidates + [.init(id: "net", names: ["b.example.net"], replaces: true)])
-        #expect(held.admitted == ["renewal"])
+            candidates: candidates + [
+                .init(id: "net", names: ["a.example.net"], replaces: true),
+                .init(id: "sibling", names: ["b.example.net"], replaces: true),
+            ])
+        #expect(held.admitted == ["renewal", "sibling"])
         #expect(held.deferred.map(\.id) == ["binder", "other", "net"])
         // With no limits kept, the refusals still hold, and exempt nothing.
         let none = RateBudget.plan(limits: .none, ledger: ledger, now: Self.now, candidates: candidates)

@@ -57,7 +57,7 @@ struct RateLedgerTests {
         // Without replaces: days 1, 3, 5 in the window, the newest two kept; with: 0, 2, 4, 6, likewise.
         #expect(days == [3, 2, 1, 0], "\(days)")
         #expect(ledger.nameSets.count == 7, "each set's one certificate of the week")
-        #expect(ledger.refusals.map(\.keys) == [["example.net"]])
+        #expect(ledger.refusals.map(\.keys) == [[RateLedger.nameSetKey(["b.example.net"])]])
         var none = ledger
         none.prune(now: Self.now, limits: .none)
         #expect(none.eventCount == 0 && none.refusals.count == 1, "no limit kept: only the live refusal stays")
@@ -110,7 +110,8 @@ struct RateLedgerTests {
         #expect(ledger.refusals.map(\.limit) == [.registeredDomain, .newOrders, .nameSet, .unknown])
         #expect(
             ledger.refusals.map(\.keys) == [
-                ["mybinder.org"], [], [RateLedger.nameSetKey(["a.example.org"])], ["example.com", "example.net"],
+                ["mybinder.org"], [], [RateLedger.nameSetKey(["a.example.org"])],
+                [RateLedger.nameSetKey(["x.example.net", "y.example.com"])],
             ])
         #expect(
             ledger.refusals.map(\.until) == [

@@ -80,7 +80,7 @@ extension RateBudget {
             case .newOrders: !candidate.exempt
             case .registeredDomain: !candidate.exempt && !Set(refusal.keys).isDisjoint(with: candidate.domains)
             case .nameSet: !candidate.exempt && refusal.keys.contains(candidate.nameSet)
-            case .unknown: !Set(refusal.keys).isDisjoint(with: candidate.domains)
+            case .unknown: refusal.keys.contains(candidate.nameSet)
             }
         }
 

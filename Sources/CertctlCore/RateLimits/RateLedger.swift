@@ -31,7 +31,7 @@ public struct RateLedger: Sendable, Equatable {
         public var limit: RateLimitKind
         /// What it concerns: nothing for `newOrders` (every order); the registered domain for
         /// `registeredDomain`; the name set's key (``RateLedger/nameSetKey(_:)``) for `nameSet`;
-        /// the refused order's registered domains for `unknown`.
+        /// the refused order's name set for `unknown`.
         public var keys: [String]
 
         public init(at: Date, until: Date, limit: RateLimitKind, keys: [String]) {
@@ -101,7 +101,9 @@ public struct RateLedger: Sendable, Equatable {
         // A domain's refusal that does not say which domain concerns all of the order's.
         case .registeredDomain: keys = domain.map { [RegisteredDomain.limitKey($0)] } ?? Self.registeredDomains(names)
         case .nameSet: keys = [Self.nameSetKey(names)]
-        case .unknown: keys = Self.registeredDomains(names)
+        // A limit certctl does not know (failed authorizations, say) holds these names alone: one
+        // tenant's failing host never holds the registered domain it shares.
+        case .unknown: keys = [Self.nameSetKey(names)]
         }
         let until = max(retryAfter ?? date.addingTimeInterval(Self.defaultHold), date)
         refusals.append(Refusal(at: date, until: until, limit: limit, keys: keys))
@@ -124,11 +126,12 @@ public struct RateLedger: Sendable, Equatable {
         }
     }
 
-    /// Takes back one order and one certificate for `names` recorded at `date` (a reservation
-    /// that gave way to what the CA answered); what is not there (dropped by the cap) is passed over.
-    mutating func takeBack(names: [String], at date: Date, replaces: Bool) {
+    /// Takes back one certificate for `names` recorded at `date`, and the order with it unless
+    /// `order` is false (a reservation that gave way to what the CA answered); what is not there
+    /// (dropped by the cap) is passed over.
+    mutating func takeBack(names: [String], at date: Date, replaces: Bool, order: Bool = true) {
         let event = Event(at: date, replaces: replaces)
-        Self.removeOne(event, from: &orders)
+        if order { Self.removeOne(event, from: &orders) }
         for domain in Self.registeredDomains(names) { Self.removeOne(event, from: &domains[domain]) }
         Self.removeOne(event, from: &nameSets[Self.nameSetKey(names)])
     }

@@ -23,6 +23,12 @@ struct CertificateStorage: Sendable {
         switch result {
         case .deferred:
             return (CertificateReport(entry, action, .deferred), entry)
+        case .limited(let deferral):
+            var held = action
+            held.kind = .limited(deferral)
+            var report = CertificateReport(entry, held, .deferred)
+            report.nextAttempt = deferral.until
+            return (report, entry)
         case .failed(let failure):
             if failure.voidsKeptOrder, let issuer = failure.issuer.flatMap({ issuers[IssuerKey(parsing: $0)] }) {
                 await forget(entry.desired.id, issuer: issuer)

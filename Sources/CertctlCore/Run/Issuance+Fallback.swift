@@ -61,11 +61,16 @@ extension Issuance {
                     CertctlError(
                         .unknownIssuer, object: "Secret \(desired.id)", "the issuer \(desired.issuer) is not defined")))
         }
-        if let picked = await pickUpAtFallback(entry, from: issuer, accounts: accounts) { return picked }
+        if let picked = await pickUpAtFallback(entry, from: issuer, accounts: accounts) {
+            // Its own issuer ordered nothing for it: what the budget reserved there is free again.
+            await budgets.settle(certificate: desired.id, issuer: issuer)
+            return picked
+        }
         var failed: CertificateFailure
         if let deferral = limited[desired.id] {
             failed = CertificateFailure(kind: .rateLimited, message: "\(issuer.name) \(deferral)")
             failed.retryAfter = deferral.until
+            failed.held = deferral
         } else if let hold = action.ownIssuerBacksOff {
             let previous = Bounded.excerpt(entry.record.lastFailure ?? "a failure", limit: 160)
             failed = CertificateFailure(
@@ -74,7 +79,15 @@ extension Issuance {
             failed.retryAfter = hold
         } else {
             let result = await issue(entry, action, by: issuer, accounts: accounts, http01: http01, fallback: nil)
-            guard case .failed(var failure) = result else { return result }
+            var failure: CertificateFailure
+            switch result {
+            case .limited(let held) where action.urgent && !issuer.fallback.isEmpty:
+                failure = CertificateFailure(kind: .rateLimited, message: "\(issuer.name) \(held)")
+                failure.retryAfter = held.until
+                failure.held = held
+            case .failed(let failed): failure = failed
+            default: return result
+            }
             failure.issuer = issuer.key.description
             guard action.urgent, failure.kind.isCAUnavailable, !issuer.fallback.isEmpty else {
                 return .failed(failure)
@@ -108,6 +121,8 @@ extension Issuance {
                 var held = CertificateFailure(kind: .rateLimited, message: "\(deferral)")
                 held.issuer = fallback.key.description
                 held.retryAfter = [failed.retryAfter, deferral.until].compactMap { $0 }.max()
+                // Held by limits alone so far: no CA was asked.
+                if failed.held != nil { held.held = deferral }
                 failed = held
                 continue
             }
@@ -115,6 +130,15 @@ extension Issuance {
                 "its own issuer cannot issue it and it has no time left to wait: asking a fallback",
                 metadata: ["secret": "\(desired.id)", "issuer": "\(issuer.key)", "fallback": "\(fallback.key)"])
             let result = await issue(entry, action, by: fallback, accounts: accounts, http01: http01, fallback: use)
+            if case .limited(let deferral) = result {
+                reasons.append("fallback \(fallback.name) \(deferral)")
+                var held = CertificateFailure(kind: .rateLimited, message: "\(deferral)")
+                held.issuer = fallback.key.description
+                held.retryAfter = [failed.retryAfter, deferral.until].compactMap { $0 }.max()
+                if failed.held != nil { held.held = deferral }
+                failed = held
+                continue
+            }
             guard case .failed(var failure) = result else { return result }
             if failure.voidsKeptOrder { await keptOrders.forget(desired.id, issuer: fallback) }
             reasons.append("fallback \(fallback.name): \(Bounded.excerpt(failure.description, limit: 160))")
@@ -122,6 +146,12 @@ extension Issuance {
             failure.voidsKeptOrder = false
             failure.retryAfter = [failed.retryAfter, failure.retryAfter].compactMap { $0 }.max()
             failed = failure
+        }
+        // Every issuer of the chain held by its limits, none asked: the chain waits, no failure.
+        if let held = failed.held, let until = failed.retryAfter {
+            return .limited(
+                RateBudget.Deferral(
+                    id: desired.id, until: until, limit: held.limit, reason: reasons.joined(separator: "; ")))
         }
         failed.message = reasons.joined(separator: "; ")
         return .failed(failed)

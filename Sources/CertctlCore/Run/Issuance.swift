@@ -4,6 +4,7 @@ import Certificates
 public import Foundation
 import Kubernetes
 import Logging
+import Synchronization
 import Transport
 
 /// What the issue stage made of one due certificate: a checked certificate and its key, a
@@ -14,6 +15,9 @@ enum IssuanceResult: Sendable {
     case failed(CertificateFailure)
     /// Not attempted, or stopped before finalize: the run lost its lock (the reason).
     case deferred(String)
+    /// Not sent: the CA's limits hold it (a `rateLimited` answer to another order of this run,
+    /// or a fallback's own limits). No failure: nothing was asked of the CA.
+    case limited(RateBudget.Deferral)
 }
 
 /// A certificate the CA issued and the checks passed, with what its record needs.
@@ -44,6 +48,8 @@ public struct CertificateFailure: Error, Sendable, Equatable, CustomStringConver
     public var retryAfter: Date?
     /// The certificate failed its checks after a kept order gave it: forget that order.
     var voidsKeptOrder = false
+    /// Set while no CA was asked: the limits alone hold it (the last issuer's deferral).
+    var held: RateBudget.Deferral?
     /// The key of the issuer whose failure it is (`NAME`, `NAMESPACE/NAME`: the last tried, when
     /// fallbacks were tried too).
     var issuer: String?
@@ -194,9 +200,7 @@ struct Issuance: Sendable {
                     logger.notice("picked up the order a previous run had finalized", metadata: metadata)
                 } else if let held = await budgets.recheck(certificate: desired.id, issuer: issuer) {
                     // Refused at the CA for another certificate of this run: this one is not sent.
-                    var failure = CertificateFailure(kind: .rateLimited, message: "\(issuer.name) \(held)")
-                    failure.retryAfter = held.until
-                    return .failed(failure)
+                    return .limited(held)
                 } else {
                     kept = false
                     (certificate, key) = try await order(
@@ -296,11 +300,14 @@ struct Issuance: Sendable {
             }
         }
         let budgets = self.budgets
+        // What the CA took: `replaces` may be dropped (a CA that refused it), and then it counts.
+        let sent = Mutex<Bool>(replaces != nil)
         let issued: IssuedCertificate
         do {
             issued = try await client.issue(
                 order, solver: solver(for: desired, issuer: issuer, http01: http01, deadlines: deadlines),
                 placed: { replaced in
+                    sent.withLock { $0 = replaced }
                     await budgets.spend(.order(replaces: replaced), certificate: desired.id, issuer: issuer)
                 }, beforeFinalize: beforeFinalize)
         } catch let error as ACMEError where error.isRateLimited {
@@ -311,7 +318,7 @@ struct Issuance: Sendable {
             throw error
         }
         await budgets.spend(
-            .certificate(names: desired.hosts, replaces: replaces != nil), certificate: desired.id, issuer: issuer)
+            .certificate(names: desired.hosts, replaces: sent.withLock { $0 }), certificate: desired.id, issuer: issuer)
         return (issued, key)
     }
 

@@ -4,8 +4,11 @@ import Foundation
 
 /// One run's rate budgets (README, "When the CA fails"), for each issuer that keeps limits: its
 /// account's ledger, read once under the lock; the orders the budget admitted reserved in it (as
-/// an order and a certificate each) and stored before the first is sent, so that a run killed
-/// midway leaves them counted; then what the CA answered in their place, stored as the run ends.
+/// an order and a certificate each, so that later admissions of the run count them) and the
+/// orders stored before the first is sent, so that a run killed midway leaves them counted for
+/// the orders' window (hours), never its certificates for the domains' (days: an order a killed
+/// run finalized is kept beside the account, and the next run that picks it up counts its
+/// certificate); then what the CA answered in their place, stored as the run ends.
 actor RateAccounts {
     /// What one issuance spent of its issuer's limits, as the CA answered.
     enum Spent: Sendable {
@@ -117,7 +120,12 @@ actor RateAccounts {
         for key in accounts.keys.sorted(by: { $0.description < $1.description }) {
             guard let account = accounts[key], account.changed else { continue }
             let issuer = account.issuer
-            let text = account.ledger.encoded(now: now(), limits: issuer.rateLimits)
+            // Reserved certificates are not stored: only an order a run sent may outlive it.
+            var stored = account.ledger
+            for (time, candidate) in account.reserved.values {
+                stored.takeBack(names: candidate.names, at: time, replaces: candidate.replaces, order: false)
+            }
+            let text = stored.encoded(now: now(), limits: issuer.rateLimits)
             do {
                 if try await store.saveLedger(text, for: issuer) { accounts[key]?.changed = false }
             } catch {
