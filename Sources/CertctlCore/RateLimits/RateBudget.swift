@@ -64,45 +64,24 @@ public enum RateBudget {
         public var clearsAt: Date? { deferred.map(\.until).max() }
     }
 
-    /// The plan for a run at `now` of `candidates`, most urgent first.
+    /// The plan for a run at `now` of `candidates`, most urgent first: at `now` and at each
+    /// later time a limit frees room, the most urgent waiting candidates that can go then are
+    /// admitted (``Schedule`` finds those times without trying every candidate at each).
     public static func plan(limits: RateLimits, ledger: RateLedger, now: Date, candidates: [Candidate]) -> Plan {
-        var tally = Tally(limits: limits, ledger: ledger)
-        var pending = candidates.map { Counted($0, limits: limits) }
+        var schedule = Schedule(tally: Tally(limits: limits, ledger: ledger), candidates: candidates, limits: limits)
+        schedule.run(from: now)
         var plan = Plan()
-        var holds: [String: Hold] = [:]
-        var time = now
-        // Each pass admits at least the candidate whose hold ends first; the cap is a backstop.
-        for _ in 0...candidates.count {
-            var next: Date?
-            var waiting: [Counted] = []
-            for candidate in pending {
-                if let hold = tally.hold(candidate, at: time) {
-                    if time == now { holds[candidate.id] = hold }
-                    next = min(next ?? hold.until, hold.until)
-                    waiting.append(candidate)
-                    continue
-                }
-                tally.admit(candidate, at: time)
-                if time == now {
-                    plan.admitted.append(candidate.id)
-                } else if let hold = holds[candidate.id] {
-                    plan.deferred.append(
-                        Deferral(id: candidate.id, until: time, limit: hold.limit, reason: tally.reason(hold)))
-                }
+        for (index, candidate) in schedule.counted.enumerated() {
+            guard let hold = schedule.firstHold[index] else {
+                plan.admitted.append(candidate.id)
+                continue
             }
-            pending = waiting
-            guard let next, !pending.isEmpty else { break }
-            time = next
+            // Past the backstop (never reached in practice), the first hold's own end stands.
+            plan.deferred.append(
+                Deferral(
+                    id: candidate.id, until: schedule.going[index] ?? hold.until, limit: hold.limit,
+                    reason: schedule.tally.reason(hold)))
         }
-        // Past the backstop (never reached: see above), the hold's own end stands.
-        for candidate in pending {
-            if let hold = holds[candidate.id] {
-                plan.deferred.append(
-                    Deferral(id: candidate.id, until: hold.until, limit: hold.limit, reason: tally.reason(hold)))
-            }
-        }
-        let order = Dictionary(candidates.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        plan.deferred.sort { order[$0.id, default: 0] < order[$1.id, default: 0] }
         return plan
     }
 
