@@ -222,6 +222,10 @@ public struct Issuer: Sendable {
 
     public var tls: TLSOptions { TLSOptions(caBundle: caBundle) }
 
+    /// Its ACME account as certctl keeps it: the Secret (in its namespace, or certctl's for a
+    /// cluster-wide issuer) and the CA. Issuers that share one share its orders and its limits.
+    public var account: String { "\(namespace ?? "")/\(accountKeySecret) at \(server)" }
+
     /// The issuers a certificate of this issuer may be issued by, itself first, then its linked
     /// fallbacks in order (README, "When the CA fails"): what `certctl check` checks (CAA, the
     /// CA, the account) and `certctl caa-record` prints records for.

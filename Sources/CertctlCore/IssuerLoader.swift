@@ -393,6 +393,17 @@ extension IssuerLoader {
             }
             linked[key]?.fallback = chain
         }
+        // Issuers sharing one account share its CA's limits: one budget, the stricter of theirs.
+        for sharing in Dictionary(grouping: linked.values, by: \.account).values where sharing.count > 1 {
+            let ordered = sharing.sorted { $0.key < $1.key }
+            let merged = ordered.dropFirst().reduce(ordered[0].rateLimits) { $0.merged(with: $1.rateLimits) }
+            if Set(ordered.map { "\($0.rateLimits)" }).count > 1 {
+                notes.append(
+                    "issuers \(ordered.map(\.key.named).joined(separator: ", ")) share the account Secret \(ordered[0].accountKeySecret) with different \(RateLimits.annotation): each keeps \(merged), the stricter of each limit; give them one setting (or separate accounts)"
+                )
+            }
+            for issuer in ordered { linked[issuer.key]?.rateLimits = merged }
+        }
         return (linked, notes)
     }
 }

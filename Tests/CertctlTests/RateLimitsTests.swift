@@ -142,4 +142,43 @@ struct RateLimitsTests {
             #expect("\(error)".contains("le"), "\(error)")
         }
     }
+
+    @Test("issuers sharing one account share its limits: the stricter of each, said when they differ")
+    func sharedAccount() throws {
+        let yaml = """
+            kind: ClusterIssuer
+            metadata:
+              name: le
+              annotations: {certctl.io/rate-limits: "orders=300/3h, domain=50/168h, replaces=exempt"}
+            spec: {acme: {server: "https://ca.example/dir", privateKeySecretRef: {name: shared}}}
+            ---
+            kind: ClusterIssuer
+            metadata:
+              name: le-dns
+              annotations: {certctl.io/rate-limits: "orders=100/3h, names=5/168h"}
+            spec: {acme: {server: "https://ca.example/dir", privateKeySecretRef: {name: shared}}}
+            ---
+            kind: ClusterIssuer
+            metadata: {name: le-none, annotations: {certctl.io/rate-limits: none}}
+            spec: {acme: {server: "https://ca.example/dir", privateKeySecretRef: {name: shared}}}
+            ---
+            kind: ClusterIssuer
+            metadata: {name: other}
+            spec: {acme: {server: "https://ca.example/dir", privateKeySecretRef: {name: own}}}
+            """
+        let parsed = try IssuerLoader.parse(yaml, source: "issuers.yaml")
+        let (linked, notes) = IssuerLoader.linkFallbacks(Dictionary(uniqueKeysWithValues: parsed.map { ($0.key, $0) }))
+        let expected = try RateLimits.parse("orders=100/3h, domain=50/168h, names=5/168h")
+        for name in ["le", "le-dns", "le-none"] {
+            #expect(linked[IssuerKey(name: name)]?.rateLimits == expected, "\(name)")
+        }
+        #expect(linked["other"]?.rateLimits == RateLimits.none)
+        #expect(notes.count == 1)
+        #expect(
+            notes.first?.contains("share the account Secret shared with different certctl.io/rate-limits") == true,
+            "\(notes)")
+        // replaces is exempt only where every issuer that keeps limits says so; one keeping none says nothing.
+        #expect(RateLimits.letsEncrypt.merged(with: .none).replacesExempt)
+        #expect(!RateLimits.letsEncrypt.merged(with: try RateLimits.parse("orders=1/1h")).replacesExempt)
+    }
 }

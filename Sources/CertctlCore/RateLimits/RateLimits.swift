@@ -87,6 +87,24 @@ public struct RateLimits: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The limits of one account that `self` and `other` both order with: each kind kept by
+    /// either, the stricter where both keep it (the lower rate; the lower count at equal
+    /// rates), `replaces` exempt only where both say so.
+    public func merged(with other: RateLimits) -> RateLimits {
+        func stricter(_ a: Limit?, _ b: Limit?) -> Limit? {
+            guard let a, let b else { return a ?? b }
+            let (rateA, rateB) = (Double(a.count) / a.window, Double(b.count) / b.window)
+            return rateA != rateB ? (rateA < rateB ? a : b) : (a.count <= b.count ? a : b)
+        }
+        return RateLimits(
+            newOrders: stricter(newOrders, other.newOrders),
+            registeredDomain: stricter(registeredDomain, other.registeredDomain),
+            nameSet: stricter(nameSet, other.nameSet),
+            // An issuer that keeps no limits says nothing of `replaces`.
+            replacesExempt: isNone
+                ? other.replacesExempt : other.isNone ? replacesExempt : replacesExempt && other.replacesExempt)
+    }
+
     /// The longest window of the limits kept, zero for none: what a ledger must remember.
     public var longestWindow: TimeInterval {
         [newOrders, registeredDomain, nameSet].compactMap { $0?.window }.max() ?? 0

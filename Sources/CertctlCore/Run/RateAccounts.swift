@@ -34,8 +34,9 @@ actor RateAccounts {
     private let store: (any LedgerStore)?
     private let warnings: RunWarnings
     private let now: @Sendable () -> Date
-    private var accounts: [IssuerKey: Account] = [:]
-    private var loading: [IssuerKey: Task<RateLedger, Never>] = [:]
+    /// By account (``Issuer/account``): issuers sharing one share its ledger.
+    private var accounts: [String: Account] = [:]
+    private var loading: [String: Task<RateLedger, Never>] = [:]
 
     init(store: (any LedgerStore)?, warnings: RunWarnings, now: @escaping @Sendable () -> Date) {
         self.store = store
@@ -54,7 +55,7 @@ actor RateAccounts {
         }
         await load(issuer)
         let time = now()
-        guard var account = accounts[issuer.key] else { return RateBudget.Plan() }
+        guard var account = accounts[issuer.account] else { return RateBudget.Plan() }
         let plan = RateBudget.plan(
             limits: issuer.rateLimits, ledger: account.ledger, now: time, candidates: candidates)
         let byID = Dictionary(candidates.map { ($0.id, $0) }) { first, _ in first }
@@ -65,7 +66,7 @@ actor RateAccounts {
             account.ledger.recordCertificate(names: candidate.names, at: time, replaces: candidate.replaces)
         }
         if !plan.admitted.isEmpty { account.changed = true }
-        accounts[issuer.key] = account
+        accounts[issuer.account] = account
         return plan
     }
 
@@ -75,7 +76,7 @@ actor RateAccounts {
     func recheck(certificate: String, issuer: Issuer) -> RateBudget.Deferral? {
         // Only a refusal can hold what the counts admitted: an order's own spending replaces its
         // reservation (counting both for a moment would hold back what the plan admitted).
-        guard Self.keeps(issuer), let account = accounts[issuer.key], !account.refused.refusals.isEmpty,
+        guard Self.keeps(issuer), let account = accounts[issuer.account], !account.refused.refusals.isEmpty,
             let (_, candidate) = account.reserved[certificate]
         else { return nil }
         let plan = RateBudget.plan(
@@ -88,7 +89,7 @@ actor RateAccounts {
 
     /// What the CA answered to `certificate`'s order at `issuer`.
     func spend(_ spent: Spent, certificate: String, issuer: Issuer) {
-        guard Self.keeps(issuer), var account = accounts[issuer.key] else { return }
+        guard Self.keeps(issuer), var account = accounts[issuer.account] else { return }
         let time = now()
         switch spent {
         case .order(let replaces): account.ledger.recordOrder(at: time, replaces: replaces)
@@ -100,24 +101,24 @@ actor RateAccounts {
             account.refused.recordRefusal(detail: detail, retryAfter: retryAfter, names: names, at: time)
         }
         account.changed = true
-        accounts[issuer.key] = account
+        accounts[issuer.account] = account
     }
 
     /// `certificate`'s issuance at `issuer` is over: its reservation gives way to what it spent.
     func settle(certificate: String, issuer: Issuer) {
-        guard Self.keeps(issuer), var account = accounts[issuer.key],
+        guard Self.keeps(issuer), var account = accounts[issuer.account],
             let (time, candidate) = account.reserved.removeValue(forKey: certificate)
         else { return }
         account.ledger.takeBack(names: candidate.names, at: time, replaces: candidate.replaces)
         account.changed = true
-        accounts[issuer.key] = account
+        accounts[issuer.account] = account
     }
 
     /// Stores each ledger this run changed (reservations included); a ledger that cannot be
     /// stored is the run's warning: the CA's own answer, recorded by a later run, holds then.
     func save() async {
         guard let store else { return }
-        for key in accounts.keys.sorted(by: { $0.description < $1.description }) {
+        for key in accounts.keys.sorted() {
             guard let account = accounts[key], account.changed else { continue }
             let issuer = account.issuer
             // Reserved certificates are not stored: only an order a run sent may outlive it.
@@ -131,7 +132,7 @@ actor RateAccounts {
             } catch {
                 warnings.add(
                     "rate-ledger \(key)",
-                    "cannot store the rate ledger of issuer \(key.named) in \(store.ledgerPlace(for: issuer)) (\(error)): the next run does not count this run's orders against the CA's limits"
+                    "cannot store the rate ledger of issuer \(issuer.key.named) in \(store.ledgerPlace(for: issuer)) (\(error)): the next run does not count this run's orders against the CA's limits"
                 )
             }
         }
@@ -139,17 +140,17 @@ actor RateAccounts {
 
     /// `issuer`'s ledger read once (a concurrent first reader waits for the same read).
     private func load(_ issuer: Issuer) async {
-        guard accounts[issuer.key] == nil else { return }
+        guard accounts[issuer.account] == nil else { return }
         let task =
-            loading[issuer.key]
+            loading[issuer.account]
             ?? {
                 let (store, warnings, now) = (store, warnings, now)
                 let task = Task { await Self.read(issuer, from: store, warnings: warnings, now: now()) }
-                loading[issuer.key] = task
+                loading[issuer.account] = task
                 return task
             }()
         let ledger = await task.value
-        if accounts[issuer.key] == nil { accounts[issuer.key] = Account(issuer: issuer, ledger: ledger) }
+        if accounts[issuer.account] == nil { accounts[issuer.account] = Account(issuer: issuer, ledger: ledger) }
     }
 
     private static func read(_ issuer: Issuer, from store: (any LedgerStore)?, warnings: RunWarnings, now: Date) async

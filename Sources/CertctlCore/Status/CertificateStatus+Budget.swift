@@ -18,19 +18,29 @@ extension CertificateStatus {
         let due = statuses.indices.filter {
             statuses[$0].action.isIssue && statuses[$0].action.ownIssuerBacksOff == nil
         }
-        for (key, indices) in Dictionary(grouping: due, by: { statuses[$0].desired.issuerKey }) {
-            guard let issuer = issuers[key], !issuer.rateLimits.isNone, let ledger = ledgers[key] else { continue }
+        // By account: issuers sharing one share its ledger and limits (``IssuerLoader/linkFallbacks(_:)``).
+        let byAccount = Dictionary(grouping: due) { issuers[statuses[$0].desired.issuerKey]?.account ?? "" }
+        for indices in byAccount.values {
+            guard let key = indices.first.map({ statuses[$0].desired.issuerKey }), let issuer = issuers[key],
+                !issuer.rateLimits.isNone, let ledger = ledgers[key]
+            else { continue }
             let ordered = indices.sorted { statuses[$0].urgency < statuses[$1].urgency }
             let candidates = ordered.map { index in
                 let entry = entries[index]
                 let replaces = RenewalPlan.replaces(
-                    current: entry.current, desired: entry.desired, issuer: issuer.name, account: entry.record.account)
+                    current: entry.current, desired: entry.desired, issuer: entry.desired.issuer,
+                    account: entry.record.account)
                 return RateBudget.Candidate(id: entry.desired.id, names: entry.desired.hosts, replaces: replaces != nil)
             }
             let plan = RateBudget.plan(limits: issuer.rateLimits, ledger: ledger, now: now, candidates: candidates)
             let deferred = Dictionary(plan.deferred.map { ($0.id, $0) }) { first, _ in first }
             for index in ordered {
                 guard let deferral = deferred[statuses[index].desired.id] else { continue }
+                // The run sends an urgent one whose issuer has fallbacks to them: it does not wait.
+                if statuses[index].action.urgent, issuers[statuses[index].desired.issuerKey]?.fallback.isEmpty == false
+                {
+                    continue
+                }
                 statuses[index].action.kind = .limited(deferral)
                 // The time first, to the minute: a narrow column keeps it; `status SECRET` says which limit.
                 if statuses[index].problem == nil || statuses[index].problem == statuses[index].action.reason.rawValue {
