@@ -2,6 +2,7 @@ import ArgumentParser
 import CertctlCore
 import Foundation
 import Logging
+import Synchronization
 import Transport
 
 struct ServeCommand: AsyncParsableCommand {
@@ -40,6 +41,8 @@ struct ServeCommand: AsyncParsableCommand {
                 } else {
                     FileRunHistory(stateDirectory: cluster.state)
                 }
+            // Said once each: the exporter reads every 30 s.
+            let said = Mutex<Set<String>>([])
             let exporter = Exporter(
                 cacheFor: cacheSeconds,
                 logger: logger,
@@ -53,7 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
                     )
                     let (ledgers, notes) = await RateLedgers.read(
                         issuers: issuers, from: cluster.accountPlace(context).ledgers, now: Date())
-                    for note in notes { logger.warning("\(note)") }
+                    for note in notes where said.withLock({ $0.insert(note).inserted }) {
+                        logger.warning("\(note) (said once)")
+                    }
                     return Overview(
                         [inventory], issuers: issuers, ledgers: [inventory.cluster: ledgers], now: Date())
                 }

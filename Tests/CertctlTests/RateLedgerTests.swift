@@ -209,4 +209,22 @@ struct RateLedgerTests {
         #expect(ledger.refusals.count == RateLedger.maximumRefusals)
         #expect(ledger.refusals.map(\.until).min() == Self.now.addingTimeInterval(120), "the first-ending one dropped")
     }
+
+    @Test("a ledger of 20,000 certificates in distinct domains is stored within its share of the Secret, newest kept")
+    func boundedInBytes() {
+        var ledger = RateLedger()
+        for index in 0..<20_000 {
+            ledger.recordCertificate(
+                names: ["www.site\(index).example-registered-domain-\(index).org"],
+                at: Self.now.addingTimeInterval(-Double(20_000 - index)), replaces: false)
+        }
+        let text = ledger.encoded(now: Self.now, limits: .letsEncrypt)
+        #expect(text.utf8.count <= RateLedger.maximumStoredBytes)
+        let (read, warning) = RateLedger.decoded(Data(text.utf8), now: Self.now, limits: .letsEncrypt)
+        #expect(warning == nil)
+        #expect(read.domains.count > 1000)
+        // The newest were kept.
+        #expect(read.domains["example-registered-domain-19999.org"] != nil)
+        #expect(read.domains["example-registered-domain-0.org"] == nil)
+    }
 }

@@ -60,6 +60,26 @@ extension RateLedger {
     public func encoded(now: Date, limits: RateLimits) -> String {
         var ledger = self
         ledger.prune(now: now, limits: limits)
+        var text = ledger.json()
+        // Within its share of the account's Secret, whatever the names: the oldest go first
+        // (the budget then counts low, and the CA's rateLimited answer, recorded, holds the rest).
+        while text.utf8.count > Self.maximumStoredBytes, ledger.eventCount > 0 || !ledger.refusals.isEmpty {
+            if ledger.eventCount > 0 {
+                ledger.capEvents(to: ledger.eventCount * 3 / 4)
+            } else {
+                ledger.refusals.removeFirst(max(ledger.refusals.count / 4, 1))
+            }
+            text = ledger.json()
+        }
+        return text
+    }
+
+    /// The most a stored ledger takes of the account's Secret (whose limit is 1 MiB in all, the
+    /// account's key and its orders in flight among it).
+    public static let maximumStoredBytes = 256 << 10
+
+    private func json() -> String {
+        let ledger = self
         let stored = Stored(
             version: 1, orders: ledger.orders.map(StoredEvent.init),
             domains: ledger.domains.mapValues { $0.map(StoredEvent.init) },

@@ -218,8 +218,8 @@ public struct RateLedger: Sendable, Equatable {
     }
 
     /// Holds the events to ``maximumEvents``, dropping the oldest.
-    mutating func capEvents() {
-        let excess = eventCount - Self.maximumEvents
+    mutating func capEvents(to maximum: Int = maximumEvents) {
+        let excess = eventCount - maximum
         guard excess > 0 else { return }
         var all = orders.map(\.at)
         for events in domains.values { all += events.map(\.at) }

@@ -238,7 +238,8 @@ public struct CertificateRun: Sendable {
         var outcome = finish(state, lockHeld: false)
         outcome.lockLost = keeper.lostReason()
         outcome.marks = marks
-        return try await deliver(outcome, state, options: options)
+        return try await deliver(
+            outcome, state, options: options, ledgers: await budgets.ledgers(of: options.issuers))
     }
 
     /// The issue and store stages of `state.due` (nothing to start when none is due); the
@@ -308,7 +309,9 @@ public struct CertificateRun: Sendable {
     /// The counters, the last success, then the report stage (metrics, notifications) over the
     /// certificates as the run left them: the ones the store stage wrote as it returned them,
     /// the rest as read (nothing is read again).
-    private func deliver(_ outcome: RunReport, _ state: RunState, options: Options) async throws -> RunReport {
+    private func deliver(
+        _ outcome: RunReport, _ state: RunState, options: Options, ledgers: [IssuerKey: RateLedger] = [:]
+    ) async throws -> RunReport {
         var report = outcome
         guard !options.dryRun else { return report }
         if let history {
@@ -320,7 +323,7 @@ public struct CertificateRun: Sendable {
         let after = state.entries.map { stored[$0.desired.id] ?? $0 }
         let time = now()
         let inventory = Inventory(cluster: report.cluster, entries: after, problems: report.problems, withoutTLS: [])
-        let statuses = CertificateStatus.all(in: inventory, issuers: options.issuers, now: time)
+        let statuses = CertificateStatus.all(in: inventory, issuers: options.issuers, ledgers: ledgers, now: time)
         let elapsed = time.timeIntervalSince(state.started)
         do {
             let announced = try await reporter.report(

@@ -114,6 +114,16 @@ actor RateAccounts {
         accounts[issuer.account] = account
     }
 
+    /// Each issuer's ledger as this run left it (reservations still open included), for the
+    /// report stage's statuses.
+    func ledgers(of issuers: [IssuerKey: Issuer]) -> [IssuerKey: RateLedger] {
+        var ledgers: [IssuerKey: RateLedger] = [:]
+        for (key, issuer) in issuers {
+            if let account = accounts[issuer.account] { ledgers[key] = account.ledger }
+        }
+        return ledgers
+    }
+
     /// Stores each ledger this run changed (reservations included); a ledger that cannot be
     /// stored is the run's warning: the CA's own answer, recorded by a later run, holds then.
     func save() async {
