@@ -107,6 +107,47 @@ struct RateBudgetRunTests {
         #expect(statuses == Array(repeating: 201, count: 12), "\(statuses)")
     }
 
+    @Test(
+        "Let's Encrypt's own limits: a restore of 300 over one registered domain goes in six weeks of runs, 50 a week, none refused"
+    )
+    func restoreOf300() async throws {
+        let clock = Shared<TimeInterval>(0)
+        let limits = "letsencrypt"
+        let (fixture, server) = try await Self.restore(
+            .local, count: 300, caLimits: "\(RateLimits.letsEncrypt)", issuerLimits: limits, clock: clock)
+        let run = fixture.with { $0.concurrency = 8 }
+        defer { Task { await run.fixture.stop() } }
+        var issued: [String] = []
+        var clears: Date?
+        for week in 0..<7 {
+            clock.value.withLock { $0 = Double(week) * (7 * 86_400 + 60) }
+            let (report, _) = try await run.runOnce()
+            let now = issued.count
+            issued += report.certificates.filter { $0.outcome == .issued }.map(\.desired.id)
+            let held = Self.limited(report)
+            if week == 0 {
+                clears = held.values.map(\.until).max()
+                // The backlog clears when the sixth week's fifty can go.
+                #expect(held.count == 250)
+                let status = try await Self.statuses(run, at: Date())
+                // The same time, but for the seconds the run took: the plan counted its orders as
+                // sent when it planned, the ledger has them as the CA answered.
+                let shown = try #require(CertificateStatus.backlog(status))
+                #expect(shown.count == 250)
+                #expect(abs(shown.clearsAt.timeIntervalSince(clears ?? .distantPast)) <= 60)
+                // Most urgent first: with none held, by name; every one issued sorts before every one held.
+                #expect(
+                    issued.max() ?? "" < held.keys.min() ?? "~", "\(issued.max() ?? "") vs \(held.keys.min() ?? "")")
+            }
+            #expect(issued.count - now == (week < 6 ? 50 : 0), "week \(week)")
+        }
+        #expect(Set(issued).count == 300)
+        let week5 = Date().addingTimeInterval(5 * (7 * 86_400 + 60))
+        #expect(abs((clears ?? .distantPast).timeIntervalSince(week5)) < 7 * 86_400, "\(String(describing: clears))")
+        let statuses = await server.orders.map(\.status)
+        #expect(statuses.count == 300 && statuses.allSatisfy { $0 == 201 }, "\(Set(statuses))")
+    }
+
     @Test("concurrent orders exactly at the limit: each order's spending replaces its reservation, none is held")
     func concurrentAtTheLimit() async throws {
         let clock = Shared<TimeInterval>(0)
