@@ -399,7 +399,7 @@ extension IssuerLoader {
             let merged = ordered.dropFirst().reduce(ordered[0].rateLimits) { $0.merged(with: $1.rateLimits) }
             if Set(ordered.map { "\($0.rateLimits)" }).count > 1 {
                 notes.append(
-                    "issuers \(ordered.map(\.key.named).joined(separator: ", ")) share the account Secret \(ordered[0].accountKeySecret) with different \(RateLimits.annotation): each keeps \(merged), the stricter of each limit; give them one setting (or separate accounts)"
+                    "issuers \(ordered.map(\.key.named).joined(separator: ", ")) share the account Secret \(ordered[0].accountKeySecret) with different \(RateLimits.annotation): each keeps \(merged), within every one of them; give them one setting (or separate accounts)"
                 )
             }
             for issuer in ordered { linked[issuer.key]?.rateLimits = merged }

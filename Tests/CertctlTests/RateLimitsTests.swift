@@ -169,6 +169,10 @@ struct RateLimitsTests {
         let parsed = try IssuerLoader.parse(yaml, source: "issuers.yaml")
         let (linked, notes) = IssuerLoader.linkFallbacks(Dictionary(uniqueKeysWithValues: parsed.map { ($0.key, $0) }))
         let expected = try RateLimits.parse("orders=100/3h, domain=50/168h, names=5/168h")
+        // Fewer in the longer window: within both of 50 a week and 5 an hour.
+        #expect(
+            try RateLimits.parse("domain=50/168h").merged(with: try RateLimits.parse("domain=5/1h"))
+                == (try RateLimits.parse("domain=5/168h")))
         for name in ["le", "le-dns", "le-none"] {
             #expect(linked[IssuerKey(name: name)]?.rateLimits == expected, "\(name)")
         }

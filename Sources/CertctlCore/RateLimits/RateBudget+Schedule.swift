@@ -67,11 +67,13 @@ extension RateBudget {
                 var ready = Heap<Int>()
                 var due = [first]
                 while let next = events.peek(), next.time == time, let popped = events.pop() { due.append(popped) }
+                var fired: [Waiting] = []
                 for event in due {
                     if event.limit == .timer {
                         ready.push(event.candidate)
                     } else if scheduled[event.limit] == time {
                         scheduled[event.limit] = nil
+                        fired.append(event.limit)
                         if let index = queues[event.limit]?.pop() { ready.push(index) }
                     }
                 }
@@ -85,10 +87,15 @@ extension RateBudget {
                     }
                     // Each limit with room left at this time tries its next waiting candidate.
                     for limit in limits(of: counted[index]) where hasRoom(limit, at: time) {
-                        if let next = queues[limit]?.pop() { ready.push(next) }
+                        if let next = queues[limit]?.pop() {
+                            ready.push(next)
+                            fired.append(limit)
+                        }
                     }
                 }
-                for limit in queues.keys where queues[limit]?.isEmpty == false && scheduled[limit] == nil {
+                // Only a limit that fired can have waiting candidates and nothing scheduled (one
+                // that got a new one this time was scheduled then).
+                for limit in fired where queues[limit]?.isEmpty == false && scheduled[limit] == nil {
                     schedule(limit, after: time)
                 }
             }

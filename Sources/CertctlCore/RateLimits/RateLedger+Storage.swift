@@ -67,6 +67,8 @@ extension RateLedger {
             if ledger.eventCount > 0 {
                 ledger.capEvents(to: ledger.eventCount * 3 / 4)
             } else {
+                // The ones that end first go first.
+                ledger.refusals.sort { $0.until < $1.until }
                 ledger.refusals.removeFirst(max(ledger.refusals.count / 4, 1))
             }
             text = ledger.json()

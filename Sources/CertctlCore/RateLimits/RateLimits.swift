@@ -88,13 +88,12 @@ public struct RateLimits: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The limits of one account that `self` and `other` both order with: each kind kept by
-    /// either, the stricter where both keep it (the lower rate; the lower count at equal
-    /// rates), `replaces` exempt only where both say so.
+    /// either, and where both keep it the fewer in the longer window (within both of them),
+    /// `replaces` exempt only where both say so.
     public func merged(with other: RateLimits) -> RateLimits {
         func stricter(_ a: Limit?, _ b: Limit?) -> Limit? {
             guard let a, let b else { return a ?? b }
-            let (rateA, rateB) = (Double(a.count) / a.window, Double(b.count) / b.window)
-            return rateA != rateB ? (rateA < rateB ? a : b) : (a.count <= b.count ? a : b)
+            return Limit(count: min(a.count, b.count), window: max(a.window, b.window))
         }
         return RateLimits(
             newOrders: stricter(newOrders, other.newOrders),

@@ -13,11 +13,16 @@ extension CertificateRun {
         -> [String: RateBudget.Deferral]
     {
         var deferred: [String: RateBudget.Deferral] = [:]
-        let byIssuer = Dictionary(grouping: state.due.indices) { state.due[$0].0.desired.issuerKey }
-        for key in byIssuer.keys.sorted(by: { $0.description < $1.description }) {
-            guard let issuer = options.issuers[key], RateAccounts.keeps(issuer), let indices = byIssuer[key] else {
-                continue
-            }
+        // By account: issuers sharing one share its limits, the most urgent of all first.
+        let byAccount = Dictionary(grouping: state.due.indices) {
+            options.issuers[state.due[$0].0.desired.issuerKey]?.account ?? ""
+        }
+        for place in byAccount.keys.sorted() {
+            guard let indices = byAccount[place],
+                let issuer = indices.compactMap({ options.issuers[state.due[$0].0.desired.issuerKey] }).min(by: {
+                    $0.key < $1.key
+                }), RateAccounts.keeps(issuer)
+            else { continue }
             // Those its own CA already holds go to the fallbacks: they spend nothing here.
             let own = indices.filter { state.due[$0].1.ownIssuerBacksOff == nil }
             guard !own.isEmpty else { continue }
@@ -25,7 +30,7 @@ extension CertificateRun {
             let candidates = own.sorted { Self.urgency(state.due[$0]) < Self.urgency(state.due[$1]) }.map { index in
                 let entry = state.due[index].0
                 let replaces = RenewalPlan.replaces(
-                    current: entry.current, desired: entry.desired, issuer: issuer.name, account: account)
+                    current: entry.current, desired: entry.desired, issuer: entry.desired.issuer, account: account)
                 return RateBudget.Candidate(id: entry.desired.id, names: entry.desired.hosts, replaces: replaces != nil)
             }
             for deferral in await budgets.admit(candidates, issuer: issuer).deferred {

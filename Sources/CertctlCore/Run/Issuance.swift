@@ -103,8 +103,8 @@ struct Issuance: Sendable {
     /// that is no longer among them is forgotten when its issuer's orders are read.
     var wanted: Set<String> = []
     /// The issuers' rate budgets: what each order spent is told them, and a fallback with
-    /// limits admits a certificate before it is ordered there.
-    var budgets: RateAccounts
+    /// limits admits a certificate before it is ordered there. They store nothing from here.
+    var budgets: any RateSpending
     /// The certificates the plan sent to their fallbacks because their own CA's limits hold them.
     var limited: [String: RateBudget.Deferral] = [:]
 

@@ -9,7 +9,17 @@ import Foundation
 /// the orders' window (hours), never its certificates for the domains' (days: an order a killed
 /// run finalized is kept beside the account, and the next run that picks it up counts its
 /// certificate); then what the CA answered in their place, stored as the run ends.
-actor RateAccounts {
+/// What the issue stage may do with the rate budgets: admit a fallback's certificate, hold an
+/// admitted one a refusal concerns, say what an order spent, settle. Nothing here stores: the
+/// run stores the ledgers (``RateAccounts/save()``).
+protocol RateSpending: Sendable {
+    func admit(_ candidates: [RateBudget.Candidate], issuer: Issuer) async -> RateBudget.Plan
+    func recheck(certificate: String, issuer: Issuer) async -> RateBudget.Deferral?
+    func spend(_ spent: RateAccounts.Spent, certificate: String, issuer: Issuer) async
+    func settle(certificate: String, issuer: Issuer) async
+}
+
+actor RateAccounts: RateSpending {
     /// What one issuance spent of its issuer's limits, as the CA answered.
     enum Spent: Sendable {
         /// The CA accepted a new order.
