@@ -118,12 +118,7 @@ extension Issuance {
             let candidate = RateBudget.Candidate(id: desired.id, names: desired.hosts, replaces: false)
             if let deferral = await budgets.admit([candidate], issuer: fallback).deferred.first {
                 reasons.append("fallback \(fallback.name) \(deferral)")
-                var held = CertificateFailure(kind: .rateLimited, message: "\(deferral)")
-                held.issuer = fallback.key.description
-                held.retryAfter = [failed.retryAfter, deferral.until].compactMap { $0 }.max()
-                // Held by limits alone so far: no CA was asked.
-                if failed.held != nil { held.held = deferral }
-                failed = held
+                failed = Self.held(by: deferral, at: fallback, after: failed)
                 continue
             }
             logger.warning(
@@ -132,11 +127,7 @@ extension Issuance {
             let result = await issue(entry, action, by: fallback, accounts: accounts, http01: http01, fallback: use)
             if case .limited(let deferral) = result {
                 reasons.append("fallback \(fallback.name) \(deferral)")
-                var held = CertificateFailure(kind: .rateLimited, message: "\(deferral)")
-                held.issuer = fallback.key.description
-                held.retryAfter = [failed.retryAfter, deferral.until].compactMap { $0 }.max()
-                if failed.held != nil { held.held = deferral }
-                failed = held
+                failed = Self.held(by: deferral, at: fallback, after: failed)
                 continue
             }
             guard case .failed(var failure) = result else { return result }
@@ -155,5 +146,17 @@ extension Issuance {
         }
         failed.message = reasons.joined(separator: "; ")
         return .failed(failed)
+    }
+
+    /// A fallback held by its limits after `failed`: the chain's failure so far, held as long as
+    /// any asked, and still held by limits alone when no CA was asked before.
+    private static func held(by deferral: RateBudget.Deferral, at fallback: Issuer, after failed: CertificateFailure)
+        -> CertificateFailure
+    {
+        var held = CertificateFailure(kind: .rateLimited, message: "\(deferral)")
+        held.issuer = fallback.key.description
+        held.retryAfter = [failed.retryAfter, deferral.until].compactMap { $0 }.max()
+        if failed.held != nil { held.held = deferral }
+        return held
     }
 }
