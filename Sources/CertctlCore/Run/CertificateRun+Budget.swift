@@ -5,10 +5,11 @@ import Foundation
 /// The plan stage's last step, under the lock: each issuer's due certificates within its CA's
 /// limits (README, "When the CA fails").
 extension CertificateRun {
-    /// Orders `state.due` by urgency within each issuer that keeps limits and holds back what
-    /// would go past them: such a certificate waits (``PlannedAction/Kind/limited(_:)``), or,
-    /// when it is urgent and its issuer has fallbacks, goes to them (returned, by certificate).
-    /// What is admitted is reserved in the issuer's ledger, stored before the first order.
+    /// Orders `state.due` by urgency within each account whose issuers keep limits (issuers
+    /// sharing one ranked together) and holds back what would go past them: such a certificate
+    /// waits (``PlannedAction/Kind/limited(_:)``), or, when it is urgent and its issuer has
+    /// fallbacks, goes to them (returned, by certificate). What is admitted is reserved in the
+    /// account's ledger, its orders stored before the first is sent.
     func budget(_ state: inout RunState, options: Options, budgets: RateAccounts) async
         -> [String: RateBudget.Deferral]
     {

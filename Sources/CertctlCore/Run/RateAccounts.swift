@@ -2,13 +2,6 @@ import ACME
 import Basics
 import Foundation
 
-/// One run's rate budgets (README, "When the CA fails"), for each issuer that keeps limits: its
-/// account's ledger, read once under the lock; the orders the budget admitted reserved in it (as
-/// an order and a certificate each, so that later admissions of the run count them) and the
-/// orders stored before the first is sent, so that a run killed midway leaves them counted for
-/// the orders' window (hours), never its certificates for the domains' (days: an order a killed
-/// run finalized is kept beside the account, and the next run that picks it up counts its
-/// certificate); then what the CA answered in their place, stored as the run ends.
 /// What the issue stage may do with the rate budgets: admit a fallback's certificate, hold an
 /// admitted one a refusal concerns, say what an order spent, settle. Nothing here stores: the
 /// run stores the ledgers (``RateAccounts/save()``).
@@ -19,6 +12,13 @@ protocol RateSpending: Sendable {
     func settle(certificate: String, issuer: Issuer) async
 }
 
+/// One run's rate budgets (README, "When the CA fails"), for each issuer that keeps limits: its
+/// account's ledger, read once under the lock; the orders the budget admitted reserved in it (as
+/// an order and a certificate each, so that later admissions of the run count them) and the
+/// orders stored before the first is sent, so that a run killed midway leaves them counted for
+/// the orders' window (hours), never its certificates for the domains' (days: an order a killed
+/// run finalized is kept beside the account, and the next run that picks it up counts its
+/// certificate); then what the CA answered in their place, stored as the run ends.
 actor RateAccounts: RateSpending {
     /// What one issuance spent of its issuer's limits, as the CA answered.
     enum Spent: Sendable {
