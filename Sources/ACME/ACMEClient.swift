@@ -25,6 +25,9 @@ public actor ACMEClient {
         public var orderDeadline: Duration
         public var badNonceRetries: Int
         public var transportRetries: Int
+        /// How long a signed request waits for a nonce from an answer in flight before it fetches
+        /// its own (``NoncePool``).
+        public var noncePatience: Duration = .seconds(2)
 
         public init(
             directoryURL: String,
@@ -51,7 +54,7 @@ public actor ACMEClient {
     let now: @Sendable () -> Date
     let logger: Logger
     let observer: (@Sendable (ACMERequestRecord) -> Void)?
-    let nonces = NoncePool()
+    let nonces: NoncePool
     private var cachedDirectory: ACMEDirectory?
     public private(set) var accountKey: AccountKey
     /// The account URL (`kid`), known after registration or lookup.
@@ -79,6 +82,7 @@ public actor ACMEClient {
         observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
     ) {
         self.configuration = configuration
+        nonces = NoncePool(patience: configuration.noncePatience)
         self.accountKey = accountKey
         self.accountURL = accountURL
         self.transport = transport

@@ -178,10 +178,12 @@ public final class Pebble: Sendable {
     /// A client for this Pebble, with `key` (a new ES256 key by default).
     public func client(
         key: AccountKey? = nil, logger: Logger = Logger(label: "test"),
-        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil
+        observer: (@Sendable (ACMERequestRecord) -> Void)? = nil, noncePatience: Duration = .seconds(2)
     ) throws -> ACMEClient {
-        ACMEClient(
-            configuration: .init(directoryURL: directoryURL, tls: tls, orderDeadline: .seconds(60)),
+        var configuration = ACMEClient.Configuration(directoryURL: directoryURL, tls: tls, orderDeadline: .seconds(60))
+        configuration.noncePatience = noncePatience
+        return ACMEClient(
+            configuration: configuration,
             accountKey: try key ?? AccountKey(generating: .ecdsaP256),
             transport: CurlTransport(userAgent: "certctl-tests"),
             logger: logger,
