@@ -313,7 +313,9 @@ struct FallbackRunTests {
 
         // A good day: both from the first CA, Pebble never asked.
         let (first, _) = try await run.runOnce()
-        #expect(first.certificates.allSatisfy { $0.outcome == .issued })
+        #expect(
+            first.certificates.allSatisfy { $0.outcome == .issued },
+            "\(first.certificates.map { "\($0.desired.id): \($0.outcome)" })")
         #expect(try await Self.record(run, "kubelego-tls-site0").issuer == "primary")
         #expect(await ca.orders.count == 2)
         // The fallback's account was not even opened.
