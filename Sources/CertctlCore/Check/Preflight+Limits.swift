@@ -6,20 +6,10 @@ extension Preflight {
     func limits(_ issuer: Issuer, now: Date) async -> [Result] {
         let limits = issuer.rateLimits
         guard !limits.isNone else { return [] }
-        let store = place.ledgers
-        let data: Data?
-        do {
-            data = try await store.ledger(for: issuer)
-        } catch {
-            return [
-                Result(
-                    .warning, "limits",
-                    "issuer \(issuer.name): cannot read its rate ledger in \(store.ledgerPlace(for: issuer)) (\(error)); a run counts only its own orders"
-                )
-            ]
+        let (read, warning) = await RateLedgers.read(issuer, from: place.ledgers, now: now)
+        guard let ledger = read else {
+            return [Result(.warning, "limits", "\(warning ?? ""); a run counts only its own orders")]
         }
-        let (ledger, warning) = RateLedger.decoded(
-            data, now: now, limits: limits, object: store.ledgerPlace(for: issuer))
         var results = [
             Result(.ok, "limits", "issuer \(issuer.name): \(limits); \(Self.spent(ledger, limits, now: now))")
         ]

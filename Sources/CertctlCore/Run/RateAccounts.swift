@@ -177,19 +177,12 @@ actor RateAccounts: RateSpending {
         -> RateLedger
     {
         guard let store else { return RateLedger() }
-        let place = store.ledgerPlace(for: issuer)
-        let data: Data?
-        do {
-            data = try await store.ledger(for: issuer)
-        } catch {
+        let (ledger, note) = await RateLedgers.read(issuer, from: store, now: now)
+        if let note {
             warnings.add(
                 "rate-ledger \(issuer.key)",
-                "cannot read the rate ledger of issuer \(issuer.key.named) in \(place) (\(error)): this run counts only its own orders against the CA's limits"
-            )
-            return RateLedger()
+                ledger == nil ? "\(note): this run counts only its own orders against the CA's limits" : note)
         }
-        let (ledger, warning) = RateLedger.decoded(data, now: now, limits: issuer.rateLimits, object: place)
-        if let warning { warnings.add("rate-ledger \(issuer.key)", warning) }
-        return ledger
+        return ledger ?? RateLedger()
     }
 }
