@@ -1,10 +1,11 @@
 import Basics
-import CertctlCore
 import CertctlTestSupport
 import Certificates
 import Foundation
 import Kubernetes
 import Testing
+
+@testable import CertctlCore
 
 @Suite("Cluster seam: the same behaviour from the API server and the local directory")
 struct ClusterStoreTests {

@@ -1,13 +1,13 @@
-public import Certificates
+import Certificates
 import Foundation
-public import Kubernetes
+import Kubernetes
 
 /// Writes certificates into Secrets in the format cert-manager and kube-lego users have. A new
 /// Secret is created; an existing one is changed by a merge patch of exactly the keys certctl
 /// owns, with a `resourceVersion` precondition: nothing someone else put on it is removed, and a
 /// conflict re-reads and re-applies instead of overwriting blindly.
-public enum SecretWriter {
-    public static let managedByLabel = "app.kubernetes.io/managed-by"
+enum SecretWriter {
+    static let managedByLabel = "app.kubernetes.io/managed-by"
     static let maximumAttempts = 5
 
     /// What one attempt writes.
@@ -17,7 +17,7 @@ public enum SecretWriter {
     }
 
     /// The Secret for a certificate whose Secret does not exist yet.
-    public static func makeSecret(
+    static func makeSecret(
         for desired: DesiredCertificate,
         chain: CertificateChain,
         key: PrivateKey,
@@ -87,7 +87,7 @@ public enum SecretWriter {
     /// conflict. Refuses a Secret of another type, an immutable one and one being deleted: each
     /// is reported with what to do, never fought with.
     @discardableResult
-    public static func store(
+    static func store(
         _ desired: DesiredCertificate,
         chain: CertificateChain,
         key: PrivateKey,
@@ -112,17 +112,17 @@ public enum SecretWriter {
 
     /// What a record is made from, which a write of it expects to find: a record never lands
     /// over one another run wrote since (a stale failure over a fresh certificate's record).
-    public struct RecordBasis: Sendable {
+    struct RecordBasis: Sendable {
         /// The Secret's record as read (nil: there was no Secret then).
-        public var expected: RenewalRecord?
+        var expected: RenewalRecord?
 
         /// The Secret's record as read (nil: there was no Secret then).
-        public static func read(_ record: RenewalRecord?) -> RecordBasis {
+        static func read(_ record: RenewalRecord?) -> RecordBasis {
             RecordBasis(expected: record)
         }
 
         /// The record `entry` was read with.
-        public init(_ entry: Inventory.Entry) {
+        init(_ entry: Inventory.Entry) {
             expected = entry.current?.record
         }
 
@@ -144,7 +144,7 @@ public enum SecretWriter {
     /// certificate untouched, when the Secret still holds the record of `basis`. Returns nil
     /// when there is no Secret to record on.
     @discardableResult
-    public static func storeRecord(
+    static func storeRecord(
         _ record: RenewalRecord, for desired: DesiredCertificate, over basis: RecordBasis, in store: any ClusterStore
     ) async throws -> Secret? {
         guard let found = try await store.secret(namespace: desired.namespace, name: desired.secretName) else {
@@ -170,7 +170,7 @@ public enum SecretWriter {
     /// Stores the record on the Secret, or, while there is none, as the pending record; returns
     /// the Secret as stored, nil when the record went to the pending record.
     @discardableResult
-    public static func storeRecordOrPending(
+    static func storeRecordOrPending(
         _ record: RenewalRecord, for desired: DesiredCertificate, over basis: RecordBasis, in store: any ClusterStore
     ) async throws -> Secret? {
         if let stored = try await storeRecord(record, for: desired, over: basis, in: store) { return stored }
