@@ -39,6 +39,8 @@ let package = Package(
             pkgConfig: "libpsl",
             providers: [.apt(["libpsl-dev", "publicsuffix"])]
         ),
+        // glibc's mallopt, for the number of malloc arenas (certctl's main).
+        .systemLibrary(name: "CMalloc"),
         .target(name: "Basics", swiftSettings: strict),
         .target(
             name: "Transport",
@@ -114,6 +116,7 @@ let package = Package(
                 "Kubernetes",
                 "Transport",
                 "Basics",
+                .target(name: "CMalloc", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

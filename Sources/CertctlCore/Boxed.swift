@@ -32,3 +32,34 @@ extension Boxed: Equatable where Value: Equatable {
         lhs.box === rhs.box || lhs.wrappedValue == rhs.wrappedValue
     }
 }
+
+/// ``Boxed`` for an optional value: nothing is allocated while it is nil. Most of a run's
+/// certificates have no pending record, and a Secret that certctl never wrote has no record, so
+/// at 10,000 certificates boxing those nils and empties was 8 MB of the peak.
+@propertyWrapper
+public struct BoxedIfPresent<Wrapped: Sendable>: Sendable {
+    private final class Box: Sendable {
+        let value: Wrapped
+
+        init(_ value: Wrapped) {
+            self.value = value
+        }
+    }
+
+    private var box: Box?
+
+    public init(wrappedValue: Wrapped?) {
+        box = wrappedValue.map(Box.init)
+    }
+
+    public var wrappedValue: Wrapped? {
+        get { box?.value }
+        set { box = newValue.map(Box.init) }
+    }
+}
+
+extension BoxedIfPresent: Equatable where Wrapped: Equatable {
+    public static func == (lhs: BoxedIfPresent, rhs: BoxedIfPresent) -> Bool {
+        lhs.box === rhs.box || lhs.wrappedValue == rhs.wrappedValue
+    }
+}

@@ -69,6 +69,17 @@ public struct CertificateSettings: Sendable, Equatable {
             .union(solverAnnotations.map { acmePrefix + $0 })
     }
 
+    /// Whether the annotation `key` is one `read` looks at (every `cert-manager.io/` one but the
+    /// issuer's, every `acme.cert-manager.io/` one).
+    static func readsSettings(_ key: String) -> Bool {
+        key.hasPrefix(acmePrefix) || (key.hasPrefix(prefix) && !issuerAnnotations.contains(key))
+    }
+
+    /// The subject annotations in order, and every `cert-manager.io/` annotation (past the
+    /// prefix) certctl knows, for ``SettingsReader/ignored()``.
+    static let sortedSubjectAnnotations = subjectAnnotations.sorted()
+    static let knownAnnotations = settingsAnnotations.union(subjectAnnotations)
+
     /// Subject fields and e-mail SANs: an ACME CA puts only the validated names in a certificate.
     static let subjectAnnotations: Set<String> = [
         "email-sans", "uri-sans", "ip-sans", "subject-organizations", "subject-organizationalunits",
@@ -81,6 +92,8 @@ public struct CertificateSettings: Sendable, Equatable {
     public static func read(_ annotations: [String: String], hosts: [String]) -> Result<
         CertificateSettings, SettingsProblem
     > {
+        // Most objects carry none of these (an issuer's name at most): nothing to read.
+        guard annotations.keys.contains(where: readsSettings) else { return .success(CertificateSettings()) }
         var reader = SettingsReader(annotations: annotations)
         do {
             try reader.key()
@@ -228,18 +241,17 @@ private struct SettingsReader {
             settings.ignored.append(
                 "\(prefix)revision-history-limit: not applicable; certctl keeps no CertificateRequest objects")
         }
-        let subject = CertificateSettings.subjectAnnotations
-        for name in subject.sorted() where value(name) != nil {
+        for name in CertificateSettings.sortedSubjectAnnotations where value(name) != nil {
             settings.ignored.append(
                 "\(prefix)\(name): not requested; an ACME CA puts only the validated DNS names and IP addresses in a certificate"
             )
         }
-        let known = CertificateSettings.settingsAnnotations.union(subject)
-        for key in annotations.keys.sorted()
-        where key.hasPrefix(prefix) && !CertificateSettings.issuerAnnotations.contains(key) {
-            if !known.contains(String(key.dropFirst(prefix.count))) {
-                settings.ignored.append("\(key): not an ingress-shim annotation certctl knows; ignored")
-            }
+        let unknown = annotations.keys.filter {
+            $0.hasPrefix(prefix) && !CertificateSettings.issuerAnnotations.contains($0)
+                && !CertificateSettings.knownAnnotations.contains(String($0.dropFirst(prefix.count)))
+        }
+        for key in unknown.sorted() {
+            settings.ignored.append("\(key): not an ingress-shim annotation certctl knows; ignored")
         }
     }
 

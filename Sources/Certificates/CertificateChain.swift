@@ -5,12 +5,20 @@ public import X509
 /// A PEM chain as ACME returns it and `tls.crt` stores it: the leaf first, then its issuers.
 public struct CertificateChain: Sendable {
     public let certificates: [Certificate]
+    /// The CN of the issuer of the top-most certificate, which names the chain's root
+    /// (how `preferredChain` is matched, as in cert-manager and certbot).
+    public let topIssuerCommonName: String?
 
     public init(certificates: [Certificate]) throws {
+        try self.init(certificates: certificates, topIssuerCommonName: certificates.last?.issuer.commonName)
+    }
+
+    private init(certificates: [Certificate], topIssuerCommonName: String?) throws {
         guard !certificates.isEmpty else {
             throw CertificatesError(.emptyChain, "the chain holds no certificate")
         }
         self.certificates = certificates
+        self.topIssuerCommonName = topIssuerCommonName
     }
 
     /// Parses every `CERTIFICATE` block of `pem`, in order.
@@ -29,12 +37,17 @@ public struct CertificateChain: Sendable {
             throw CertificatesError(.invalidPEM, "the certificate chain is not valid PEM")
         }
         var certificates: [Certificate] = []
+        var topIssuer: String?
         for (index, document) in documents.enumerated() where document.label == "CERTIFICATE" {
             do {
                 if let issuers, index > 0 {
-                    certificates.append(try issuers.certificate(document.der))
+                    let known = try issuers.certificate(document.der)
+                    certificates.append(known.certificate)
+                    topIssuer = known.issuerCommonName
                 } else {
-                    certificates.append(try Certificate(derEncoded: document.der))
+                    let certificate = try Certificate(derEncoded: document.der)
+                    certificates.append(certificate)
+                    topIssuer = certificate.issuer.commonName
                 }
             } catch {
                 throw CertificatesError(
@@ -43,19 +56,13 @@ public struct CertificateChain: Sendable {
                 )
             }
         }
-        try self.init(certificates: certificates)
+        try self.init(certificates: certificates, topIssuerCommonName: topIssuer)
     }
 
     public var leaf: Certificate { certificates[0] }
 
     /// The issuers above the leaf.
     public var intermediates: ArraySlice<Certificate> { certificates.dropFirst() }
-
-    /// The CN of the issuer of the top-most certificate, which names the chain's root
-    /// (how `preferredChain` is matched, as in cert-manager and certbot).
-    public var topIssuerCommonName: String? {
-        certificates.last?.issuer.commonName
-    }
 
     /// The CN of the top-most certificate itself (when a chain includes its root).
     public var topSubjectCommonName: String? {
@@ -89,22 +96,28 @@ extension Certificate {
 }
 
 /// Issuer certificates already parsed, by their DER bytes: every Secret from one CA carries the
-/// same intermediates, so over thousands of Secrets each is parsed once. Bounded: it starts
-/// over past 64 distinct certificates.
+/// same intermediates, so over thousands of Secrets each is parsed once, and its issuer's CN
+/// read once. Bounded: it starts over past 64 distinct certificates.
 public final class IssuerCertificateCache: Sendable {
     public static let shared = IssuerCertificateCache()
 
-    private let parsed = Mutex<[[UInt8]: Certificate]>([:])
+    struct Known: Sendable {
+        var certificate: Certificate
+        var issuerCommonName: String?
+    }
+
+    private let parsed = Mutex<[[UInt8]: Known]>([:])
 
     public init() {}
 
-    func certificate(_ der: [UInt8]) throws -> Certificate {
+    func certificate(_ der: [UInt8]) throws -> Known {
         if let known = parsed.withLock({ $0[der] }) { return known }
         let certificate = try Certificate(derEncoded: der)
+        let known = Known(certificate: certificate, issuerCommonName: certificate.issuer.commonName)
         parsed.withLock {
             if $0.count >= 64 { $0.removeAll() }
-            $0[der] = certificate
+            $0[der] = known
         }
-        return certificate
+        return known
     }
 }

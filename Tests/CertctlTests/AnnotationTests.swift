@@ -117,6 +117,27 @@ struct AnnotationTests {
         #expect(!text.contains("cluster-issuer"))
     }
 
+    @Test("an object with none of the settings' annotations reads as the defaults; any one of them is read")
+    func noSettings() throws {
+        let unrelated = [
+            "cert-manager.io/cluster-issuer": "letsencrypt-prod", "cert-manager.io/issuer-kind": "ClusterIssuer",
+            "kubernetes.io/tls-acme": "true", "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+        ]
+        #expect(try Self.read(unrelated).get() == CertificateSettings())
+        #expect(try Self.read([:]).get() == CertificateSettings())
+        // The first of each family alone still counts: an unknown cert-manager.io/ one, an acme. one.
+        let unknown = try Self.read(unrelated.merging(["cert-manager.io/made-up": "x"]) { $1 }).get()
+        #expect(unknown.ignored == ["cert-manager.io/made-up: not an ingress-shim annotation certctl knows; ignored"])
+        let editInPlace = try Self.read(["acme.cert-manager.io/http01-edit-in-place": "true"]).get()
+        #expect(editInPlace.editInPlace)
+        guard case .failure(let problem) = Self.read(["acme.cert-manager.io/http01-ingress-class": "not a class!"])
+        else {
+            Issue.record("a bad solver class alone was not refused")
+            return
+        }
+        #expect(problem.annotation == "acme.cert-manager.io/http01-ingress-class")
+    }
+
     @Test("the CSR's subject CN is the common-name asked, the SANs every host")
     func commonName() async throws {
         let key = try PrivateKey(generating: .ecdsaP256)

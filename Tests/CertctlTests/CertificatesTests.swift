@@ -101,6 +101,15 @@ struct CertificatesTests {
         #expect(key.matches(chain.leaf))
         #expect(!(try PrivateKey(generating: .ecdsaP256)).matches(chain.leaf))
         #expect(chain.topIssuerCommonName == "certctl test CA")
+        // Through an issuer cache, the second read takes the issuer and its CN from the first.
+        let cache = IssuerCertificateCache()
+        for _ in 0..<2 {
+            let cached = try CertificateChain(pemBytes: Array(pem.utf8), issuers: cache)
+            #expect(cached.certificates == chain.certificates)
+            #expect(cached.topIssuerCommonName == "certctl test CA")
+        }
+        let leafOnly = try CertificateChain(certificates: [chain.leaf])
+        #expect(leafOnly.topIssuerCommonName == chain.leaf.issuer.commonName)
     }
 
     @Test("base64url without padding, both ways")

@@ -293,9 +293,14 @@ public struct CertificateRun: Sendable {
 
     /// The run's report from its parts.
     private func finish(_ state: RunState, lockHeld: Bool) -> RunReport {
-        RunReport(
+        var certificates: [CertificateReport] = []
+        certificates.reserveCapacity(state.planned.count)  // one buffer, not a doubling series
+        for (entry, _) in state.planned {
+            if let report = state.reports[entry.desired.id] { certificates.append(report) }
+        }
+        return RunReport(
             cluster: state.inventory.cluster,
-            certificates: state.planned.compactMap { state.reports[$0.0.desired.id] },
+            certificates: certificates,
             problems: state.inventory.problems,
             lockHeld: lockHeld,
             acmeRequests: state.counter.value,

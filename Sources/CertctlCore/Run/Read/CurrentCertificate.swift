@@ -17,7 +17,13 @@ public struct CurrentCertificate: Sendable {
     /// True when tls.key holds a private key certctl can read.
     public var hasKey: Bool
     public var keyMatches: Bool
-    @Boxed public var record: RenewalRecord
+    /// certctl's record on the Secret (empty when certctl never wrote one).
+    public var record: RenewalRecord {
+        get { storedRecord ?? RenewalRecord() }
+        set { storedRecord = newValue == RenewalRecord() ? nil : newValue }
+    }
+    /// The record, boxed only when there is one: most Secrets a run adopts have none.
+    @BoxedIfPresent private var storedRecord: RenewalRecord?
     /// What is wrong with it, for the operator (wrong type, corrupt PEM, key mismatch).
     public var problems: [String]
 
@@ -25,7 +31,8 @@ public struct CurrentCertificate: Sendable {
         var metadataOnly = secret
         metadataOnly.data = nil
         self.secret = metadataOnly
-        record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
+        let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
+        storedRecord = record == RenewalRecord() ? nil : record
         var problems: [String] = []
         if case .otherType(let type) = SecretBlock(secret) { problems.append(SecretBlock.otherType(type).message) }
         let data = secret.data ?? [:]

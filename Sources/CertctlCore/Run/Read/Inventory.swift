@@ -7,9 +7,9 @@ public struct Inventory: Sendable {
     public struct Entry: Sendable {
         @Boxed public var desired: DesiredCertificate
         /// nil when the Secret does not exist.
-        @Boxed public var current: CurrentCertificate?
+        @BoxedIfPresent public var current: CurrentCertificate?
         /// certctl's record while the Secret does not exist (a failed first issuance).
-        @Boxed public var pending: RenewalRecord?
+        @BoxedIfPresent public var pending: RenewalRecord?
 
         public init(desired: DesiredCertificate, current: CurrentCertificate?, pending: RenewalRecord? = nil) {
             self.desired = desired
