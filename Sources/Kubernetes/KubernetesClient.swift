@@ -53,11 +53,13 @@ public struct KubernetesClient: Sendable {
         namespace: String?,
         labelSelector: String? = nil,
         fieldSelector: String? = nil,
-        pageSize: Int = 500
+        pageSize: Int = 500,
+        decoding userInfo: [CodingUserInfoKey: any Sendable] = [:]
     ) async throws -> [R] {
         var items: [R] = []
         try await forEachPage(
-            type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, pageSize: pageSize
+            type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, pageSize: pageSize,
+            decoding: userInfo
         ) { page, fromStart in
             if fromStart { items = [] }
             items += page
@@ -70,13 +72,14 @@ public struct KubernetesClient: Sendable {
     /// while `body` works on one, so the server's time and certctl's overlap. `fromStart` is true
     /// for the first page, and again when the server compacted past the list's first page
     /// (410 Expired) and the list starts over: what `body` kept of earlier pages is then out of
-    /// date.
+    /// date. `userInfo` is handed to the decoder of the items (``Ingress/rulesWithoutPaths``).
     public func forEachPage<R: KubernetesResource>(
         _ type: R.Type,
         namespace: String?,
         labelSelector: String? = nil,
         fieldSelector: String? = nil,
         pageSize: Int = 500,
+        decoding userInfo: [CodingUserInfoKey: any Sendable] = [:],
         _ body: (_ items: [R], _ fromStart: Bool) async throws -> Void
     ) async throws {
         let object = "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")"
@@ -121,7 +124,8 @@ public struct KubernetesClient: Sendable {
             if let early { next = fetch(early) }
             let page: ObjectList<R>
             do {
-                page = try await decodePage(R.self, response, layout: layout, metadata: metadata, object: object)
+                page = try await decodePage(
+                    R.self, response, layout: layout, metadata: metadata, object: object, userInfo: userInfo)
             } catch {
                 if early != nil { next.cancel() }
                 throw error
@@ -277,11 +281,12 @@ public struct KubernetesClient: Sendable {
     /// A page of a list, its items (where `layout` found them) decoded on every core in chunks
     /// when there are many; any trouble, and the decoder of the whole page says what is wrong.
     private func decodePage<R: KubernetesResource>(
-        _ type: R.Type, _ response: HTTPResponse, layout: ListLayout?, metadata: ListMeta?, object: String
+        _ type: R.Type, _ response: HTTPResponse, layout: ListLayout?, metadata: ListMeta?, object: String,
+        userInfo: [CodingUserInfoKey: any Sendable]
     ) async throws -> ObjectList<R> {
         let body = response.body
         guard let layout, layout.items.count >= 128, let metadata else {
-            return try decode(ObjectList<R>.self, response, object: object)
+            return try decode(ObjectList<R>.self, response, object: object, userInfo: userInfo)
         }
         let chunk = 64
         let chunks = stride(from: 0, to: layout.items.count, by: chunk).map {
@@ -296,17 +301,23 @@ public struct KubernetesClient: Sendable {
                     array.append(contentsOf: body[range])
                 }
                 array.append(UInt8(ascii: "]"))
-                return try JSONDecoder().decode([R].self, from: Data(array))
+                let decoder = JSONDecoder()
+                decoder.userInfo = userInfo
+                return try decoder.decode([R].self, from: Data(array))
             }
             return ObjectList(apiVersion: nil, kind: nil, metadata: metadata, items: decoded.flatMap { $0 })
         } catch {
-            return try decode(ObjectList<R>.self, response, object: object)
+            return try decode(ObjectList<R>.self, response, object: object, userInfo: userInfo)
         }
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, object: String) throws -> T {
+    private func decode<T: Decodable>(
+        _ type: T.Type, _ response: HTTPResponse, object: String, userInfo: [CodingUserInfoKey: any Sendable] = [:]
+    ) throws -> T {
         do {
-            return try JSONDecoder().decode(type, from: Data(response.body))
+            let decoder = JSONDecoder()
+            decoder.userInfo = userInfo
+            return try decoder.decode(type, from: Data(response.body))
         } catch {
             throw KubernetesError(
                 .invalidResponse, object: object, reason: "the API server's answer does not decode: \(error)")

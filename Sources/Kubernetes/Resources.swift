@@ -54,7 +54,24 @@ public struct Ingress: KubernetesResource, Equatable {
             self.host = host
             self.http = http
         }
+
+        private enum CodingKeys: String, CodingKey {
+            case host, http
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            host = try container.decodeIfPresent(String.self, forKey: .host)
+            let withoutPaths = decoder.userInfo[Ingress.rulesWithoutPaths] as? Bool == true
+            http = withoutPaths ? nil : try container.decodeIfPresent(HTTP.self, forKey: .http)
+        }
     }
+
+    /// A decoder's `userInfo` key: when true, rules are read without their `http` paths. Reading
+    /// certificates needs the hosts only, and the paths were a third of decoding an Ingress
+    /// list; an Ingress read so must never be written back (the edit-in-place solver reads its
+    /// Ingress whole).
+    public static let rulesWithoutPaths = CodingUserInfoKey(rawValue: "certctl.ingress.rulesWithoutPaths")!
 
     public struct HTTP: Codable, Sendable, Equatable {
         public var paths: [Path]

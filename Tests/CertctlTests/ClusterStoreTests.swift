@@ -54,6 +54,31 @@ struct ClusterStoreTests {
         #expect(inventory.withoutTLS == ["Ingress prod/no-tls"])
     }
 
+    @Test("discovery's list of Ingresses leaves out the rules' paths, in small pages and large; a get keeps them")
+    func ingressesWithoutPaths() async throws {
+        // 130 in one namespace: a page of 128 or more is decoded in chunks, a smaller one whole.
+        let many = (0..<130).map { ingress("prod", "site\($0)", tls: [(["site\($0).mybinder.org"], "tls-\($0)")]) }
+        for (ingresses, scope) in [(metaChartIngresses, NamespaceScope.all), (many, .only(["prod"]))] {
+            let fixture = try await StoreFixture.make(.kubernetes, ingresses: ingresses)
+            defer { Task { await fixture.stop() } }
+            let listed = try await fixture.store.ingresses(in: scope).items
+            #expect(listed.count == ingresses.count - fixture.refused.count)
+            let rules = listed.flatMap { $0.spec?.rules ?? [] }
+            #expect(!rules.isEmpty && rules.allSatisfy { $0.http == nil })
+            let ruleHosts = Set(rules.compactMap(\.host))
+            let tlsHosts: Set<String> = Set(
+                listed.flatMap { ingress -> [String] in
+                    (ingress.spec?.tls ?? []).flatMap { $0.hosts ?? [] }
+                })
+            #expect(ruleHosts == tlsHosts)
+            let store = try #require(fixture.store as? KubernetesStore)
+            let first = try #require(listed.first)
+            let whole = try await store.client.get(
+                Ingress.self, namespace: first.metadata.namespace, name: first.metadata.name ?? "")
+            #expect(whole.spec?.rules?.first?.http?.paths.first?.backend.service?.name == "web")
+        }
+    }
+
     @Test("namespaces narrow the scope", arguments: StoreKind.allCases)
     func namespaces(kind: StoreKind) async throws {
         let fixture = try await StoreFixture.make(kind, ingresses: metaChartIngresses)

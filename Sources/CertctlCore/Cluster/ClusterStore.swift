@@ -69,7 +69,9 @@ public protocol ClusterReader: Sendable {
     /// Shown in tables (the kubeconfig context, `local`).
     var name: String { get }
 
-    /// Every Ingress in scope, and the objects that could not be read.
+    /// Every Ingress in scope, and the objects that could not be read. As discovery reads
+    /// them: a rule's `http` paths may be left out (``Ingress/rulesWithoutPaths``), so none of
+    /// them is ever written back.
     func ingresses(in scope: NamespaceScope) async throws -> (items: [Ingress], problems: [ObjectProblem])
 
     /// What `keeping` makes of every `kubernetes.io/tls` Secret in scope (nil: nothing), read

@@ -13,7 +13,10 @@ public struct KubernetesStore: ClusterStore {
     public var name: String { client.connection.name }
 
     public func ingresses(in scope: NamespaceScope) async throws -> (items: [Ingress], problems: [ObjectProblem]) {
-        (try await list(Ingress.self, scope: scope, fieldSelector: nil), [])
+        (
+            try await list(Ingress.self, scope: scope, fieldSelector: nil, decoding: [Ingress.rulesWithoutPaths: true]),
+            []
+        )
     }
 
     /// Gateways, ListenerSets and ReferenceGrants in scope, when the cluster serves the Gateway
@@ -80,16 +83,18 @@ public struct KubernetesStore: ClusterStore {
         return (kept, [])
     }
 
-    private func list<R: KubernetesResource>(_ type: R.Type, scope: NamespaceScope, fieldSelector: String?) async throws
-        -> [R]
-    {
+    private func list<R: KubernetesResource>(
+        _ type: R.Type, scope: NamespaceScope, fieldSelector: String?,
+        decoding userInfo: [CodingUserInfoKey: any Sendable] = [:]
+    ) async throws -> [R] {
         switch scope {
         case .all:
-            return try await client.list(type, namespace: nil, fieldSelector: fieldSelector)
+            return try await client.list(type, namespace: nil, fieldSelector: fieldSelector, decoding: userInfo)
         case .only(let namespaces):
             var items: [R] = []
             for namespace in namespaces {
-                items += try await client.list(type, namespace: namespace, fieldSelector: fieldSelector)
+                items += try await client.list(
+                    type, namespace: namespace, fieldSelector: fieldSelector, decoding: userInfo)
             }
             return items
         }
