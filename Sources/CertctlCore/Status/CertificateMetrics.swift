@@ -74,6 +74,20 @@ public enum CertificateMetrics {
         _ statuses: [CertificateStatus], problems: [ObjectProblem] = [], run: RunFigures? = nil,
         lastSuccess: Date? = nil
     ) -> String {
+        exposition(statuses, problems: problems, run: run, lastSuccess: lastSuccess).text
+    }
+
+    /// ``render(_:problems:run:lastSuccess:)`` as UTF-8 bytes, as the exporter serves it (no
+    /// String of 10 MB beside them).
+    public static func renderBytes(
+        _ statuses: [CertificateStatus], problems: [ObjectProblem] = [], lastSuccess: Date? = nil
+    ) -> [UInt8] {
+        exposition(statuses, problems: problems, run: nil, lastSuccess: lastSuccess).bytes
+    }
+
+    private static func exposition(
+        _ statuses: [CertificateStatus], problems: [ObjectProblem], run: RunFigures?, lastSuccess: Date?
+    ) -> Exposition {
         var out = Exposition()
         for status in statuses { certificate(status, into: &out) }
         var counts: [CertificateStatus.State: Int] = [:]
@@ -96,7 +110,7 @@ public enum CertificateMetrics {
                 success.timeIntervalSince1970)
         }
         if let run { runFigures(run, into: &out) }
-        return out.text
+        return out
     }
 
     /// The series of one certificate.

@@ -101,9 +101,9 @@ public final class Exporter: Sendable {
             }
             let task = Task { [self] in
                 let fresh = try await load()
-                let metrics = CertificateMetrics.render(
+                let metrics = CertificateMetrics.renderBytes(
                     fresh.certificates, problems: fresh.problems.map(\.problem), lastSuccess: await lastSuccess())
-                return Snapshot(overview: fresh, read: Date(), metrics: Array(metrics.utf8), page: nil)
+                return Snapshot(overview: fresh, read: Date(), metrics: metrics, page: nil)
             }
             state.task = task
             state.started += 1

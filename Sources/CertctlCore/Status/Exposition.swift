@@ -14,18 +14,54 @@ struct Exposition {
         case gauge, counter
     }
 
+    /// A family's samples, each `name{labels} value` kept as ranges of two shared buffers: at
+    /// 10,000 certificates (90,000 series) an array per series and per value held as much
+    /// memory in headers and slack as in bytes.
     private struct Family {
+        struct Sample {
+            var series: Range<Int>
+            var value: Range<Int>
+            /// The previous sample whose series hashed alike, or -1.
+            var sameHash: Int
+        }
+
         var name: String
         var help: String
         var kind: Kind
-        /// Each sample's `name{labels} ` prefix and its value.
-        var samples: [(series: [UInt8], value: [UInt8])] = []
-        /// The position of a label set in `samples`, for a repeated one.
-        var index: [[UInt8]: Int] = [:]
+        /// Every sample's `name{labels} ` prefix, one after the other.
+        var series: [UInt8] = []
+        /// Every sample's value; a repeated label set's new value is appended.
+        var values: [UInt8] = []
+        var samples: [Sample] = []
+        /// The last sample of each series hash, for a repeated label set.
+        var index: [Int: Int] = [:]
+
+        mutating func add(series line: [UInt8], value: [UInt8]) {
+            var hasher = Hasher()
+            line.withUnsafeBytes { hasher.combine(bytes: $0) }
+            let hash = hasher.finalize()
+            let valueRange = values.count..<(values.count + value.count)
+            var candidate = index[hash] ?? -1
+            while candidate >= 0 {
+                if series[samples[candidate].series].elementsEqual(line) {
+                    values.append(contentsOf: value)
+                    samples[candidate].value = valueRange
+                    return
+                }
+                candidate = samples[candidate].sameHash
+            }
+            let seriesRange = series.count..<(series.count + line.count)
+            series.append(contentsOf: line)
+            values.append(contentsOf: value)
+            samples.append(Sample(series: seriesRange, value: valueRange, sameHash: index[hash] ?? -1))
+            index[hash] = samples.count - 1
+        }
     }
 
     private var families: [Family] = []
     private var familyIndex: [String: Int] = [:]
+    /// One series being written, reused from sample to sample.
+    private var line: [UInt8] = []
 
     mutating func gauge(_ name: String, _ help: String, labels: [(String, String)] = [], _ value: Double) {
         add(name, help, .gauge, labels: labels, value: Self.format(value))
@@ -46,42 +82,47 @@ struct Exposition {
             familyIndex[name] = position
             families.append(Family(name: name, help: help, kind: kind))
         }
-        var series = Array(name.utf8)
+        line.removeAll(keepingCapacity: true)
+        line.append(contentsOf: name.utf8)
         if !labels.isEmpty {
-            series.append(UInt8(ascii: "{"))
+            line.append(UInt8(ascii: "{"))
             for (offset, (label, labelValue)) in labels.enumerated() {
-                if offset > 0 { series.append(UInt8(ascii: ",")) }
-                series.append(contentsOf: label.utf8)
-                series.append(contentsOf: #"=""#.utf8)
-                Self.appendEscaped(labelValue, into: &series, quote: true)
-                series.append(UInt8(ascii: "\""))
+                if offset > 0 { line.append(UInt8(ascii: ",")) }
+                line.append(contentsOf: label.utf8)
+                line.append(contentsOf: #"=""#.utf8)
+                Self.appendEscaped(labelValue, into: &line, quote: true)
+                line.append(UInt8(ascii: "\""))
             }
-            series.append(UInt8(ascii: "}"))
+            line.append(UInt8(ascii: "}"))
         }
-        series.append(UInt8(ascii: " "))
-        if let existing = families[position].index[series] {
-            families[position].samples[existing].value = value
-        } else {
-            families[position].index[series] = families[position].samples.count
-            families[position].samples.append((series, value))
-        }
+        line.append(UInt8(ascii: " "))
+        families[position].add(series: line, value: value)
     }
 
     /// The exposition as text.
-    var text: String {
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The exposition as UTF-8, in one buffer of its exact size: at 10,000 certificates it is
+    /// 10 MB, and a buffer grown by doubling held 14 MB beside the last one.
+    var bytes: [UInt8] {
+        var size = 0
+        for family in families {
+            size += family.name.utf8.count * 2 + family.help.utf8.count * 2 + 32
+            for sample in family.samples { size += sample.series.count + sample.value.count + 1 }
+        }
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(families.reduce(0) { $0 + $1.samples.count * 120 })
+        buffer.reserveCapacity(size)
         for family in families {
             buffer.append(contentsOf: "# HELP \(family.name) ".utf8)
             Self.appendEscaped(family.help, into: &buffer, quote: false)
             buffer.append(contentsOf: "\n# TYPE \(family.name) \(family.kind.rawValue)\n".utf8)
             for sample in family.samples {
-                buffer.append(contentsOf: sample.series)
-                buffer.append(contentsOf: sample.value)
+                buffer.append(contentsOf: family.series[sample.series])
+                buffer.append(contentsOf: family.values[sample.value])
                 buffer.append(UInt8(ascii: "\n"))
             }
         }
-        return String(decoding: buffer, as: UTF8.self)
+        return buffer
     }
 
     static func format(_ value: Double) -> [UInt8] {
