@@ -24,9 +24,9 @@ struct AccountCommand: AsyncParsableCommand {
         /// The issuer's account administration, where a run keeps its account.
         func administration(logger: Logger) async throws -> (AccountAdministration, ClusterOptions.Context) {
             try cluster.requireSingleCluster()
-            let context = try await cluster.ownNamespace(cluster.makeContext(logger: logger), .mayStart, logger: logger)
-            let (issuers, _, _) = try await cluster.loadIssuers(context, logger: logger)
-            let chosen = try cluster.issuer(issuer, in: issuers)
+            let opened = try await cluster.open(logger: logger, ownNamespace: .mayStart)
+            let context = opened.context
+            let chosen = try cluster.issuer(issuer, in: opened.issuers)
             let place = cluster.accountPlace(context)
             let administration = AccountAdministration(
                 issuer: chosen, place: place, transport: CurlTransport(userAgent: CertctlVersion.userAgent),

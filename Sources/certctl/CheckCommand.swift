@@ -65,8 +65,9 @@ struct CheckCommand: AsyncParsableCommand {
         var probing = false
         do {
             try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer, setAside) = try await cluster.loadIssuers(context, logger: logger)
+            let opened = try await cluster.open(logger: logger)
+            let (context, issuers, defaultIssuer) = (opened.context, opened.issuers, opened.defaultIssuer)
+            let setAside = opened.issuerNotes
             let place = cluster.accountPlace(context)
             var preflight = Preflight(
                 store: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer,

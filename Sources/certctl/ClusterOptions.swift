@@ -270,17 +270,39 @@ struct ClusterOptions: ParsableArguments {
         return (loaded, chosen)
     }
 
+    /// What every command that works on a cluster opens first: the cluster (its context) and
+    /// the issuers, from which it reads the inventory when it needs one.
+    struct Opened {
+        var context: Context
+        var issuers: [IssuerKey: Issuer]
+        var defaultIssuer: String?
+        /// Issuer files set aside for the cluster's and fallback notes, for the warnings.
+        var issuerNotes: [String]
+
+        /// The desired certificates and their Secrets as they are now.
+        func inventory() async throws -> Inventory {
+            try await Inventory.load(
+                from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+        }
+    }
+
+    /// The commands' shared preamble: the cluster of the options (with certctl's own namespace
+    /// settled by ``ownNamespace(_:_:logger:)`` when `ownNamespace` is given), then its issuers.
+    func open(logger: Logger, ownNamespace fresh: Fresh? = nil) async throws -> Opened {
+        var context = try makeContext(logger: logger)
+        if let fresh { context = try await ownNamespace(context, fresh, logger: logger) }
+        let (issuers, defaultIssuer, notes) = try await loadIssuers(context, logger: logger)
+        return Opened(context: context, issuers: issuers, defaultIssuer: defaultIssuer, issuerNotes: notes)
+    }
+
     /// What a command that names certificates reads first: the cluster, its issuers and the
     /// inventory (the run reads it again under its lock before it writes).
     func inventory(logger: Logger) async throws -> (
         context: Context, issuers: [IssuerKey: Issuer], defaultIssuer: String?, inventory: Inventory
     ) {
         try requireSingleCluster()
-        let context = try makeContext(logger: logger)
-        let (issuers, defaultIssuer, _) = try await loadIssuers(context, logger: logger)
-        let inventory = try await Inventory.load(
-            from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
-        return (context, issuers, defaultIssuer, inventory)
+        let opened = try await open(logger: logger)
+        return (opened.context, opened.issuers, opened.defaultIssuer, try await opened.inventory())
     }
 
     /// Where a run keeps its accounts: certctl's namespace in a cluster, the state directory locally.

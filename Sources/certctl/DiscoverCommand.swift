@@ -31,11 +31,8 @@ struct DiscoverCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         do {
             try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
-            let (store, scope) = (context.store, context.scope)
-            let inventory = try await Inventory.load(
-                from: store, scope: scope, issuers: issuers, defaultIssuer: defaultIssuer)
+            let opened = try await cluster.open(logger: logger)
+            let (issuers, inventory) = (opened.issuers, try await opened.inventory())
             print(
                 output == "json"
                     ? try DiscoverReport.json(inventory, issuers: issuers)

@@ -39,15 +39,14 @@ struct MigrateCommand: AsyncParsableCommand {
         let report: Migration
         do {
             try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
+            let opened = try await cluster.open(logger: logger)
+            let context = opened.context
             guard let client = context.client else {
                 throw CertctlError(
                     .invalidArgument, object: "--manifests",
                     "migrate reads a cluster's cert-manager objects; give a kubeconfig or run in a pod")
             }
-            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
-            let inventory = try await Inventory.load(
-                from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+            let (issuers, inventory) = (opened.issuers, try await opened.inventory())
             var certificates: [CertificateObject] = []
             do {
                 switch context.scope {

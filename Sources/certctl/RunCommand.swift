@@ -193,17 +193,17 @@ struct RunCommand: AsyncParsableCommand {
         fresh: ClusterOptions.Fresh = .mayStart,
         logger: Logger
     ) async throws -> Int32 {
-        let context = try await cluster.ownNamespace(cluster.makeContext(logger: logger), fresh, logger: logger)
-        let (issuers, defaultIssuer, setAside) = try await cluster.loadIssuers(context, logger: logger)
-        var chosen = try makeOptions(issuers, defaultIssuer, context.scope)
-        chosen.issuerNotes = setAside
+        let opened = try await cluster.open(logger: logger, ownNamespace: fresh)
+        let context = opened.context
+        var chosen = try makeOptions(opened.issuers, opened.defaultIssuer, context.scope)
+        chosen.issuerNotes = opened.issuerNotes
         let options = chosen
         let transport = CurlTransport(userAgent: CertctlVersion.userAgent)
         var run: CertificateRun
         if let client = context.client, let namespace = context.namespace {
             run = CertificateRun.inCluster(
                 client: client, namespace: namespace, pod: PodEnvironment.read(),
-                issuers: issuers, http01Port: options.http01Listen.port, selfCheckPasses: selfCheckPasses,
+                issuers: opened.issuers, http01Port: options.http01Listen.port, selfCheckPasses: selfCheckPasses,
                 leaseSeconds: leaseSeconds, transport: transport, logger: logger)
         } else {
             run = CertificateRun.local(store: context.store, state: cluster.state, transport: transport, logger: logger)

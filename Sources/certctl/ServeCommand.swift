@@ -33,8 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = logging.makeLogger()
         do {
             try cluster.requireSingleCluster()
-            let context = try cluster.makeContext(logger: logger)
-            let (issuers, defaultIssuer, _) = try await cluster.loadIssuers(context, logger: logger)
+            let opened = try await cluster.open(logger: logger)
+            let (context, issuers, defaultIssuer) = (opened.context, opened.issuers, opened.defaultIssuer)
             let history: any RunHistory =
                 if let client = context.client, let namespace = context.namespace {
                     ConfigMapRunHistory(client: client, namespace: namespace)
