@@ -32,7 +32,9 @@ struct Certctl: AsyncParsableCommand {
         // and each thread's own arena kept its high-water mark; at 10,000 certificates this cut
         // the median peak by about 6 MB with no loss of speed (bench/BASELINE.md).
         #if canImport(CMalloc)
-            _ = mallopt(M_ARENA_MAX, 2)
+            if getenv("MALLOC_ARENA_MAX") == nil, getenv("GLIBC_TUNABLES") == nil {
+                _ = mallopt(M_ARENA_MAX, 2)  // an operator's own setting wins
+            }
         #endif
         await main(nil)
     }

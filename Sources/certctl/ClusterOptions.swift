@@ -288,8 +288,12 @@ struct ClusterOptions: ParsableArguments {
 
     /// The commands' shared preamble: the cluster of the options (with certctl's own namespace
     /// settled by ``ownNamespace(_:_:logger:)`` when `ownNamespace` is given), then its issuers.
-    func open(logger: Logger, ownNamespace fresh: Fresh? = nil) async throws -> Opened {
+    /// `accepting` refuses a context the command cannot work with, before the issuers are read.
+    func open(
+        logger: Logger, ownNamespace fresh: Fresh? = nil, accepting: (Context) throws -> Void = { _ in }
+    ) async throws -> Opened {
         var context = try makeContext(logger: logger)
+        try accepting(context)
         if let fresh { context = try await ownNamespace(context, fresh, logger: logger) }
         let (issuers, defaultIssuer, notes) = try await loadIssuers(context, logger: logger)
         return Opened(context: context, issuers: issuers, defaultIssuer: defaultIssuer, issuerNotes: notes)

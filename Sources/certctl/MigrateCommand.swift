@@ -34,18 +34,19 @@ struct MigrateCommand: AsyncParsableCommand {
         guard ["table", "json"].contains(output) else { throw ValidationError("-o \(output): use table or json") }
     }
 
+    static let localMode = CertctlError(
+        .invalidArgument, object: "--manifests",
+        "migrate reads a cluster's cert-manager objects; give a kubeconfig or run in a pod")
+
     func run() async throws {
         let logger = logging.makeLogger()
         let report: Migration
         do {
             try cluster.requireSingleCluster()
-            let opened = try await cluster.open(logger: logger)
+            // Refused in local mode before anything else is read (the issuers included).
+            let opened = try await cluster.open(logger: logger) { if $0.client == nil { throw Self.localMode } }
             let context = opened.context
-            guard let client = context.client else {
-                throw CertctlError(
-                    .invalidArgument, object: "--manifests",
-                    "migrate reads a cluster's cert-manager objects; give a kubeconfig or run in a pod")
-            }
+            guard let client = context.client else { throw Self.localMode }
             let (issuers, inventory) = (opened.issuers, try await opened.inventory())
             var certificates: [CertificateObject] = []
             do {

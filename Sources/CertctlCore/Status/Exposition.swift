@@ -102,8 +102,9 @@ struct Exposition {
     /// The exposition as text.
     var text: String { String(decoding: bytes, as: UTF8.self) }
 
-    /// The exposition as UTF-8, in one buffer of its exact size: at 10,000 certificates it is
-    /// 10 MB, and a buffer grown by doubling held 14 MB beside the last one.
+    /// The exposition as UTF-8, in one buffer reserved at once (its size, a few bytes per family
+    /// over): at 10,000 certificates it is 10 MB, and a buffer grown by doubling held 14 MB
+    /// beside the last one.
     var bytes: [UInt8] {
         var size = 0
         for family in families {

@@ -23,48 +23,9 @@ public enum StatusPage {
             } ?? ""
         var rows = ""
         for (rank, status) in statuses.enumerated() {
-            let share = status.lifetimeLeft(at: now) ?? 0
-            let left = status.timeLeft(at: now)
-            let cluster = showCluster ? "<td class=\"nw\">\(escape(status.cluster))</td>" : ""
-            let hosts = status.desired.hosts.map { "<span class=\"nw\">\(escape($0))</span>" }.joined(separator: ", ")
-            let bar =
-                status.summary == nil
-                ? ""
-                : "<span class=\"bar\"><span class=\"\(urgency(share))\" style=\"width:\(Bounded.int((share * 100).rounded(), in: 0...100))%\"></span></span> "
-            rows += """
-                <tr class="\(status.state.rawValue.lowercased())" data-rank="\(rank)">\(cluster)\
-                <td class="state nw" data-sort="\(status.state.rank)">\(status.state.rawValue)</td>\
-                <td><span class="nw">\(escape(status.desired.namespace))/</span><wbr><b class="nw">\(escape(status.desired.secretName))</b>\
-                <div class="sub">\(status.desired.sources.map { "<span class=\"nw\">\(escape($0.description))</span>" }.joined(separator: ", "))</div></td>\
-                <td>\(hosts)</td>\
-                <td class="nw">\(escape(status.issuerLabel))</td>\
-                <td class="nw" data-sort="\(left.map { String(Bounded.int($0)) } ?? "-1e12")">\(bar)\
-                \(left.map { escape(StatusTable.duration($0)) } ?? "-")\
-                \(status.summary.map { "<div class=\"sub\">until \(escape(Timestamp.minute($0.notAfter)))</div>" } ?? "")</td>\
-                <td class="nw" data-sort="\(status.renewalTime.map { String(Bounded.int($0.timeIntervalSince1970)) } ?? "0")">\
-                \(status.renewalTime.map { time($0, now: now) } ?? "-")</td>\
-                <td class="num" data-sort="\(status.record.failureCount)">\(status.record.failureCount)\
-                \(status.record.nextAttempt.map { "<div class=\"sub nw\">next \(time($0, now: now))</div>" } ?? "")</td>\
-                <td class="error">\(escape(status.problem ?? ""))</td></tr>
-
-                """
+            rows += row(status, rank: rank, now: now, showCluster: showCluster)
         }
-        var problems = ""
-        if !overview.problems.isEmpty {
-            problems = "<h2 id=\"problems\">\(counted(overview.problems.count, "problem"))</h2>\n"
-            problems +=
-                "<p>These objects make no certificate until they are fixed.</p>\n<div class=\"scroll\"><table><thead><tr>"
-            problems += showCluster ? "<th>Cluster</th>" : ""
-            problems += "<th>Object</th><th>Field</th><th>Kind</th><th>What to do</th></tr></thead><tbody>\n"
-            for item in overview.problems {
-                problems += "<tr>" + (showCluster ? "<td class=\"nw\">\(escape(item.cluster))</td>" : "")
-                problems += "<td class=\"nw\">\(escape(item.problem.object))</td>"
-                problems += "<td class=\"nw\">\(escape(item.problem.field ?? ""))</td>"
-                problems += "<td class=\"nw\">\(item.problem.kind.rawValue)</td>"
-                problems += "<td class=\"error\">\(escape(item.problem.reason))</td></tr>\n"
-            }
-            problems += "</tbody></table></div>\n"
-        }
+        let problems = problemsSection(overview.problems, showCluster: showCluster)
         let problemsLink =
             overview.problems.isEmpty
             ? "" : "; <a href=\"#problems\">\(counted(overview.problems.count, "misconfigured object"))</a>"
@@ -74,20 +35,7 @@ public enum StatusPage {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>certctl: \(counted(statuses.count, "certificate"))</title>
             <style>
-            body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
-            .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}
-            th,td{padding:.35em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-            th{background:#f4f4f4;position:sticky;top:0}th[data-col]{cursor:pointer}
-            .nw{white-space:nowrap}.num{text-align:right}.sub{color:#666;font-size:12px}
-            .error{overflow-wrap:anywhere;max-width:28em}
-            .expired .state,.missing .state,.invalid .state,.expiring .state,span.expired,span.missing,
-            span.invalid,span.expiring{color:#b00;font-weight:bold}
-            .failing .state,.due .state,span.failing,span.due{color:#a60}.ready .state,span.ready{color:#070}
-            .bar{display:inline-block;width:4em;height:.6em;background:#e6e6e6;border-radius:.3em;overflow:hidden}
-            .bar span{display:block;height:100%}.ok{background:#3a3}.soon{background:#d90}.urgent{background:#c22}
-            #filter{margin:.5em 0;padding:.3em;width:20em;max-width:100%}
-            @media (max-width:700px){body{margin:.5em}.sub{display:none}}
-            </style></head><body>
+            \(style)</style></head><body>
             <h1>certctl\(clusters.count == 1 ? ": " + escape(clusters.first ?? "") : "")</h1>
             <p>\(counted(statuses.count, "certificate"))\(summary.isEmpty ? "" : ": " + summary)\(problemsLink). \
             Read <time datetime="\(RenewalRecord.format(refreshed))">\(RenewalRecord.format(refreshed))</time>; \
@@ -99,41 +47,110 @@ public enum StatusPage {
             <tbody>
             \(rows)</tbody></table></div>
             \(problems)<script>
-            (function () {
-              var table = document.getElementById("certificates"), body = table.tBodies[0];
-              var filter = document.getElementById("filter");
-              filter.hidden = false;
-              filter.addEventListener("input", function () {
-                var words = filter.value.toLowerCase().split(/\\s+/).filter(Boolean);
-                Array.prototype.forEach.call(body.rows, function (row) {
-                  var text = row.textContent.toLowerCase();
-                  row.hidden = !words.every(function (word) { return text.indexOf(word) >= 0; });
-                });
-              });
-              Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
-                if (!th.hasAttribute("data-col")) return;
-                th.addEventListener("click", function () {
-                  var up = th.getAttribute("aria-sort") !== "ascending";
-                  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
-                  th.setAttribute("aria-sort", up ? "ascending" : "descending");
-                  var rows = Array.prototype.slice.call(body.rows);
-                  rows.sort(function (a, b) {
-                    var x = a.cells[column], y = b.cells[column];
-                    var p = x.getAttribute("data-sort"), q = y.getAttribute("data-sort");
-                    var order = p !== null && q !== null ? Number(p) - Number(q)
-                      : x.textContent.localeCompare(y.textContent);
-                    if (order === 0) order = Number(a.getAttribute("data-rank")) - Number(b.getAttribute("data-rank"));
-                    return up ? order : -order;
-                  });
-                  rows.forEach(function (row) { body.appendChild(row); });
-                });
-              });
-            })();
-            </script>
+            \(script)</script>
             </body></html>
 
             """
     }
+
+    /// One certificate's row of the table.
+    private static func row(_ status: CertificateStatus, rank: Int, now: Date, showCluster: Bool) -> String {
+        let share = status.lifetimeLeft(at: now) ?? 0
+        let left = status.timeLeft(at: now)
+        let cluster = showCluster ? "<td class=\"nw\">\(escape(status.cluster))</td>" : ""
+        let hosts = status.desired.hosts.map { "<span class=\"nw\">\(escape($0))</span>" }.joined(separator: ", ")
+        let bar =
+            status.summary == nil
+            ? ""
+            : "<span class=\"bar\"><span class=\"\(urgency(share))\" style=\"width:\(Bounded.int((share * 100).rounded(), in: 0...100))%\"></span></span> "
+        return """
+            <tr class="\(status.state.rawValue.lowercased())" data-rank="\(rank)">\(cluster)\
+            <td class="state nw" data-sort="\(status.state.rank)">\(status.state.rawValue)</td>\
+            <td><span class="nw">\(escape(status.desired.namespace))/</span><wbr><b class="nw">\(escape(status.desired.secretName))</b>\
+            <div class="sub">\(status.desired.sources.map { "<span class=\"nw\">\(escape($0.description))</span>" }.joined(separator: ", "))</div></td>\
+            <td>\(hosts)</td>\
+            <td class="nw">\(escape(status.issuerLabel))</td>\
+            <td class="nw" data-sort="\(left.map { String(Bounded.int($0)) } ?? "-1e12")">\(bar)\
+            \(left.map { escape(StatusTable.duration($0)) } ?? "-")\
+            \(status.summary.map { "<div class=\"sub\">until \(escape(Timestamp.minute($0.notAfter)))</div>" } ?? "")</td>\
+            <td class="nw" data-sort="\(status.renewalTime.map { String(Bounded.int($0.timeIntervalSince1970)) } ?? "0")">\
+            \(status.renewalTime.map { time($0, now: now) } ?? "-")</td>\
+            <td class="num" data-sort="\(status.record.failureCount)">\(status.record.failureCount)\
+            \(status.record.nextAttempt.map { "<div class=\"sub nw\">next \(time($0, now: now))</div>" } ?? "")</td>\
+            <td class="error">\(escape(status.problem ?? ""))</td></tr>
+
+            """
+    }
+
+    /// The misconfigured objects, when there are any.
+    private static func problemsSection(_ problems: [ClusterProblem], showCluster: Bool) -> String {
+        guard !problems.isEmpty else { return "" }
+        var text = "<h2 id=\"problems\">\(counted(problems.count, "problem"))</h2>\n"
+        text +=
+            "<p>These objects make no certificate until they are fixed.</p>\n<div class=\"scroll\"><table><thead><tr>"
+        text += showCluster ? "<th>Cluster</th>" : ""
+        text += "<th>Object</th><th>Field</th><th>Kind</th><th>What to do</th></tr></thead><tbody>\n"
+        for item in problems {
+            text += "<tr>" + (showCluster ? "<td class=\"nw\">\(escape(item.cluster))</td>" : "")
+            text += "<td class=\"nw\">\(escape(item.problem.object))</td>"
+            text += "<td class=\"nw\">\(escape(item.problem.field ?? ""))</td>"
+            text += "<td class=\"nw\">\(item.problem.kind.rawValue)</td>"
+            text += "<td class=\"error\">\(escape(item.problem.reason))</td></tr>\n"
+        }
+        text += "</tbody></table></div>\n"
+        return text
+    }
+
+    /// The page's style sheet.
+    private static let style = """
+        body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
+        .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}
+        th,td{padding:.35em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+        th{background:#f4f4f4;position:sticky;top:0}th[data-col]{cursor:pointer}
+        .nw{white-space:nowrap}.num{text-align:right}.sub{color:#666;font-size:12px}
+        .error{overflow-wrap:anywhere;max-width:28em}
+        .expired .state,.missing .state,.invalid .state,.expiring .state,span.expired,span.missing,
+        span.invalid,span.expiring{color:#b00;font-weight:bold}
+        .failing .state,.due .state,span.failing,span.due{color:#a60}.ready .state,span.ready{color:#070}
+        .bar{display:inline-block;width:4em;height:.6em;background:#e6e6e6;border-radius:.3em;overflow:hidden}
+        .bar span{display:block;height:100%}.ok{background:#3a3}.soon{background:#d90}.urgent{background:#c22}
+        #filter{margin:.5em 0;padding:.3em;width:20em;max-width:100%}
+        @media (max-width:700px){body{margin:.5em}.sub{display:none}}
+        """
+
+    /// Sorting by a column and filtering, for browsers with JavaScript.
+    private static let script = """
+        (function () {
+          var table = document.getElementById("certificates"), body = table.tBodies[0];
+          var filter = document.getElementById("filter");
+          filter.hidden = false;
+          filter.addEventListener("input", function () {
+            var words = filter.value.toLowerCase().split(/\\s+/).filter(Boolean);
+            Array.prototype.forEach.call(body.rows, function (row) {
+              var text = row.textContent.toLowerCase();
+              row.hidden = !words.every(function (word) { return text.indexOf(word) >= 0; });
+            });
+          });
+          Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
+            if (!th.hasAttribute("data-col")) return;
+            th.addEventListener("click", function () {
+              var up = th.getAttribute("aria-sort") !== "ascending";
+              Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
+              th.setAttribute("aria-sort", up ? "ascending" : "descending");
+              var rows = Array.prototype.slice.call(body.rows);
+              rows.sort(function (a, b) {
+                var x = a.cells[column], y = b.cells[column];
+                var p = x.getAttribute("data-sort"), q = y.getAttribute("data-sort");
+                var order = p !== null && q !== null ? Number(p) - Number(q)
+                  : x.textContent.localeCompare(y.textContent);
+                if (order === 0) order = Number(a.getAttribute("data-rank")) - Number(b.getAttribute("data-rank"));
+                return up ? order : -order;
+              });
+              rows.forEach(function (row) { body.appendChild(row); });
+            });
+          });
+        })();
+        """
 
     /// A time as "in 3d 4h", the exact time on hover.
     static func time(_ date: Date, now: Date) -> String {
