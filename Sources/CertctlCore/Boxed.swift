@@ -7,13 +7,7 @@
 /// value is.
 @propertyWrapper
 public struct Boxed<Value: Sendable>: Sendable {
-    private final class Box: Sendable {
-        let value: Value
-
-        init(_ value: Value) {
-            self.value = value
-        }
-    }
+    private typealias Box = ImmutableBox<Value>
 
     private var box: Box
 
@@ -38,13 +32,7 @@ extension Boxed: Equatable where Value: Equatable {
 /// at 10,000 certificates boxing those nils and empties was 8 MB of the peak.
 @propertyWrapper
 public struct BoxedIfPresent<Wrapped: Sendable>: Sendable {
-    private final class Box: Sendable {
-        let value: Wrapped
-
-        init(_ value: Wrapped) {
-            self.value = value
-        }
-    }
+    private typealias Box = ImmutableBox<Wrapped>
 
     private var box: Box?
 
@@ -61,5 +49,14 @@ public struct BoxedIfPresent<Wrapped: Sendable>: Sendable {
 extension BoxedIfPresent: Equatable where Wrapped: Equatable {
     public static func == (lhs: BoxedIfPresent, rhs: BoxedIfPresent) -> Bool {
         lhs.box === rhs.box || lhs.wrappedValue == rhs.wrappedValue
+    }
+}
+
+/// The reference both wrappers keep: immutable, so `Sendable` as its value is.
+private final class ImmutableBox<Value: Sendable>: Sendable {
+    let value: Value
+
+    init(_ value: Value) {
+        self.value = value
     }
 }
