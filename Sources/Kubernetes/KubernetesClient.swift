@@ -82,17 +82,12 @@ public struct KubernetesClient: Sendable {
         decoding userInfo: [CodingUserInfoKey: any Sendable] = [:],
         _ body: (_ items: [R], _ fromStart: Bool) async throws -> Void
     ) async throws {
-        let object = "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")"
-        let path = Self.path(type, namespace: namespace, name: nil)
-        func fetch(_ token: String?) -> Task<HTTPResponse, any Error> {
-            var query: [(String, String)] = [("limit", String(pageSize))]
-            if let labelSelector { query.append(("labelSelector", labelSelector)) }
-            if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
-            if let token { query.append(("continue", token)) }
-            return Task { [self, query] in
-                try await send(.get, path: path, query: query, verb: "list", object: object, safety: .read)
-            }
-        }
+        let list = ListRequest(
+            path: Self.path(type, namespace: namespace, name: nil),
+            object: "\(R.kind) list in \(namespace.map { "namespace \($0)" } ?? "all namespaces")",
+            labelSelector: labelSelector, fieldSelector: fieldSelector, pageSize: pageSize)
+        let object = list.object
+        func fetch(_ token: String?) -> Task<HTTPResponse, any Error> { page(of: list, continuing: token) }
         var restarts = 0
         var fromStart = true
         var token: String?
@@ -100,11 +95,7 @@ public struct KubernetesClient: Sendable {
         while true {
             let response: HTTPResponse
             do {
-                response = try await withTaskCancellationHandler {
-                    try await next.value
-                } onCancel: { [next] in
-                    next.cancel()
-                }
+                response = try await Self.awaiting(next)
             } catch let error as KubernetesError where error.isExpired && token != nil && restarts < Self.listRestarts {
                 // The server compacted past the list's first page (410 Expired): a consistent
                 // list can only be had by starting again.
@@ -143,6 +134,35 @@ public struct KubernetesClient: Sendable {
             }
             fromStart = false
             if token == nil { break }
+        }
+    }
+
+    /// What every page of one list asks.
+    private struct ListRequest {
+        var path: String
+        var object: String
+        var labelSelector: String?
+        var fieldSelector: String?
+        var pageSize: Int
+    }
+
+    /// One page of `list`, asked for now (`continuing` the list from a token).
+    private func page(of list: ListRequest, continuing token: String?) -> Task<HTTPResponse, any Error> {
+        var query: [(String, String)] = [("limit", String(list.pageSize))]
+        if let selector = list.labelSelector { query.append(("labelSelector", selector)) }
+        if let selector = list.fieldSelector { query.append(("fieldSelector", selector)) }
+        if let token { query.append(("continue", token)) }
+        return Task { [self, query] in
+            try await send(.get, path: list.path, query: query, verb: "list", object: list.object, safety: .read)
+        }
+    }
+
+    /// A page's answer; the request is cancelled with the task that waits for it.
+    private static func awaiting(_ page: Task<HTTPResponse, any Error>) async throws -> HTTPResponse {
+        try await withTaskCancellationHandler {
+            try await page.value
+        } onCancel: {
+            page.cancel()
         }
     }
 
