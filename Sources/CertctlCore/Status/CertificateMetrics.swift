@@ -153,6 +153,15 @@ public enum CertificateMetrics {
                     1, extra: [("issued_by", fallback)])
             }
         }
+        schedule(status, labels: labels, into: &out)
+    }
+
+    /// The series of when certctl acts on a certificate: its renewal, the CA's window, the
+    /// limits and failures that hold it.
+    private static func schedule(_ status: CertificateStatus, labels: [(String, String)], into out: inout Exposition) {
+        func gauge(_ name: String, _ help: String, _ value: Double, extra: [(String, String)] = []) {
+            out.gauge(name, help, labels: labels + extra, value)
+        }
         // Only while the CA's limits hold it back (README, "When the CA fails").
         if case .limited(let deferral) = status.action.kind {
             gauge(
