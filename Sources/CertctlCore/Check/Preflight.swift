@@ -204,19 +204,7 @@ public struct Preflight: Sendable {
                 Result(.failed, "issuer", "\(issuer.name): the CA directory \(issuer.server) does not answer: \(error)")
             ]
         }
-        let profiles = directory.meta?.profiles.map { $0.keys.sorted() } ?? []
-        var features = [directory.renewalInfo != nil ? "ARI" : "no ARI"]
-        if !profiles.isEmpty { features.append("profiles \(profiles.joined(separator: ", "))") }
-        if let profile = issuer.profile, !profiles.contains(profile) {
-            results.append(
-                Result(
-                    .failed, "issuer",
-                    "\(issuer.name): asks for profile \(profile), which \(issuer.server) does not offer (\(profiles.isEmpty ? "it offers none" : "it offers " + profiles.joined(separator: ", "))); change spec.acme.profile"
-                ))
-        } else {
-            results.append(
-                Result(.ok, "issuer", "\(issuer.name): \(issuer.server) answers (\(features.joined(separator: "; ")))"))
-        }
+        results.append(Self.directoryLine(issuer, directory))
         if let binding = issuer.externalAccountBinding, stored?.url == nil {
             do {
                 _ = try await place.secrets.value(of: binding.keySecret)
@@ -245,25 +233,41 @@ public struct Preflight: Sendable {
                 ))
             return results
         }
-        do {
-            if let account = try await client.lookUpAccount() {
-                let outcome: Result.Outcome = account.status == "valid" ? .ok : .failed
-                results.append(
-                    Result(
-                        outcome, "account",
-                        "issuer \(issuer.name): \(account.url) is \(account.status)\(outcome == .ok ? "" : "; a run cannot order with it: remove \(issuer.accountKeySecret) to register a new key")"
-                    ))
-            } else {
-                results.append(
-                    Result(
-                        .warning, "account",
-                        "issuer \(issuer.name): the CA does not know the stored key's account (a reset CA?); the next run registers it again"
-                    ))
-            }
-        } catch {
-            results.append(Result(.failed, "account", "issuer \(issuer.name): looking the account up failed: \(error)"))
-        }
+        results.append(await Self.accountLine(issuer, client: client))
         return results
+    }
+
+    /// The directory's line: what the CA offers, and whether the issuer's profile is among it.
+    private static func directoryLine(_ issuer: Issuer, _ directory: ACMEDirectory) -> Result {
+        let profiles = directory.meta?.profiles.map { $0.keys.sorted() } ?? []
+        var features = [directory.renewalInfo != nil ? "ARI" : "no ARI"]
+        if !profiles.isEmpty { features.append("profiles \(profiles.joined(separator: ", "))") }
+        if let profile = issuer.profile, !profiles.contains(profile) {
+            return Result(
+                .failed, "issuer",
+                "\(issuer.name): asks for profile \(profile), which \(issuer.server) does not offer (\(profiles.isEmpty ? "it offers none" : "it offers " + profiles.joined(separator: ", "))); change spec.acme.profile"
+            )
+        }
+        return Result(.ok, "issuer", "\(issuer.name): \(issuer.server) answers (\(features.joined(separator: "; ")))")
+    }
+
+    /// The stored account's line: found by its key at the CA, and its status.
+    private static func accountLine(_ issuer: Issuer, client: ACMEClient) async -> Result {
+        do {
+            guard let account = try await client.lookUpAccount() else {
+                return Result(
+                    .warning, "account",
+                    "issuer \(issuer.name): the CA does not know the stored key's account (a reset CA?); the next run registers it again"
+                )
+            }
+            let outcome: Result.Outcome = account.status == "valid" ? .ok : .failed
+            return Result(
+                outcome, "account",
+                "issuer \(issuer.name): \(account.url) is \(account.status)\(outcome == .ok ? "" : "; a run cannot order with it: remove \(issuer.accountKeySecret) to register a new key")"
+            )
+        } catch {
+            return Result(.failed, "account", "issuer \(issuer.name): looking the account up failed: \(error)")
+        }
     }
 
     /// SelfSubjectAccessReviews of everything the job does, per namespace: one line each.
