@@ -56,43 +56,17 @@ public struct Migration: Sendable {
             let issuerName = issuerRef["name"]?.stringValue ?? "?"
             let group = issuerRef["group"]?.stringValue ?? "cert-manager.io"
             guard let entry = entries[secret] else {
-                let problem = inventory.problems.first { $0.object == "Secret \(secret)" }
-                if let problem {
-                    items.append(
-                        Item(
-                            verdict: "decide", object: object, secret: secret,
-                            message: "its Ingress is misconfigured: \(problem.reason)"))
-                } else if group != "cert-manager.io" {
-                    items.append(
-                        Item(
-                            verdict: "not carried", object: object, secret: secret,
-                            message:
-                                "its issuer \(issuerName) is of group \(group), not an ACME issuer of cert-manager.io"))
-                } else {
-                    items.append(
-                        Item(
-                            verdict: "not carried", object: object, secret: secret,
-                            message:
-                                "no managed Ingress names this Secret: certctl keeps only the certificates of Ingress spec.tls entries (annotate an Ingress, or keep cert-manager for it)"
-                        ))
-                }
+                items.append(
+                    unmanaged(
+                        object: object, secret: secret, issuer: issuerName, group: group,
+                        problem: inventory.problems.first { $0.object == "Secret \(secret)" }))
                 continue
             }
             for item in notCarried {
                 items.append(Item(verdict: "not carried", object: object, secret: secret, message: item))
             }
-            let privateKey = spec["privateKey"]?.objectValue ?? [:]
-            if let algorithm = privateKey["algorithm"]?.stringValue, entry.desired.settings.keyType == nil {
-                let size = privateKey["size"]?.integerValue.map { " \($0)" } ?? ""
-                let made = keyType.hasPrefix(algorithm.lowercased()) ? nil : keyType
-                if let made {
-                    items.append(
-                        Item(
-                            verdict: "decide", object: object, secret: secret,
-                            message:
-                                "cert-manager made \(algorithm)\(size) keys; certctl will make \(made): annotate the Ingress with cert-manager.io/private-key-algorithm: \(algorithm) to keep them"
-                        ))
-                }
+            if let message = keyDecision(spec["privateKey"]?.objectValue ?? [:], entry: entry, keyType: keyType) {
+                items.append(Item(verdict: "decide", object: object, secret: secret, message: message))
             }
             if issuerName != entry.desired.issuer {
                 items.append(
@@ -113,6 +87,39 @@ public struct Migration: Sendable {
             items.append(Item(verdict: "decide", object: problem.object, secret: nil, message: problem.reason))
         }
         return Migration(cluster: cluster, items: items)
+    }
+
+    /// A Certificate whose Secret certctl will not manage, and why.
+    private static func unmanaged(
+        object: String, secret: String, issuer: String, group: String, problem: ObjectProblem?
+    ) -> Item {
+        if let problem {
+            return Item(
+                verdict: "decide", object: object, secret: secret,
+                message: "its Ingress is misconfigured: \(problem.reason)")
+        }
+        if group != "cert-manager.io" {
+            return Item(
+                verdict: "not carried", object: object, secret: secret,
+                message: "its issuer \(issuer) is of group \(group), not an ACME issuer of cert-manager.io")
+        }
+        return Item(
+            verdict: "not carried", object: object, secret: secret,
+            message:
+                "no managed Ingress names this Secret: certctl keeps only the certificates of Ingress spec.tls entries (annotate an Ingress, or keep cert-manager for it)"
+        )
+    }
+
+    /// When cert-manager made keys of another algorithm than certctl will: what to annotate.
+    private static func keyDecision(_ privateKey: [String: JSONValue], entry: Inventory.Entry, keyType: String)
+        -> String?
+    {
+        guard let algorithm = privateKey["algorithm"]?.stringValue, entry.desired.settings.keyType == nil,
+            !keyType.hasPrefix(algorithm.lowercased())
+        else { return nil }
+        let size = privateKey["size"]?.integerValue.map { " \($0)" } ?? ""
+        return
+            "cert-manager made \(algorithm)\(size) keys; certctl will make \(keyType): annotate the Ingress with cert-manager.io/private-key-algorithm: \(algorithm) to keep them"
     }
 
     /// What the first runs do with one certificate certctl will manage.
