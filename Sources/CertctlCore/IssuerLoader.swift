@@ -120,33 +120,8 @@ public enum IssuerLoader {
             )
         }
 
-        var binding: Issuer.ExternalAccountBindingReference?
-        if let eab = acme["externalAccountBinding"] as? [String: Any] {
-            guard let keyID = eab["keyID"] as? String,
-                let secretRef = eab["keySecretRef"] as? [String: Any],
-                let secretName = secretRef["name"] as? String
-            else {
-                throw CertctlError(
-                    .invalidIssuer,
-                    object: named,
-                    "spec.acme.externalAccountBinding needs keyID and keySecretRef.name"
-                )
-            }
-            binding = .init(
-                keyID: keyID,
-                keySecret: .init(name: secretName, key: (secretRef["key"] as? String) ?? "secret")
-            )
-        }
-
-        var caBundle: [UInt8]?
-        if let encoded = acme["caBundle"] as? String {
-            guard let decoded = Data(base64Encoded: encoded.filter { !$0.isWhitespace }) else {
-                throw CertctlError(
-                    .invalidIssuer, object: named,
-                    "spec.acme.caBundle is not base64; encode the CA's PEM with base64 -w0")
-            }
-            caBundle = Array(decoded)
-        }
+        let binding = try externalAccountBinding(acme["externalAccountBinding"], object: named)
+        let caBundle = try caBundle(acme["caBundle"], object: named)
         if acme["skipTLSVerify"] as? Bool == true {
             throw CertctlError(
                 .invalidIssuer,
@@ -155,10 +130,10 @@ public enum IssuerLoader {
             )
         }
 
-        var solvers: [Issuer.Solver] = []
-        for (index, entry) in ((acme["solvers"] as? [Any]) ?? []).enumerated() {
-            guard let solver = entry as? [String: Any] else { continue }
-            solvers.append(try parseSolver(solver, field: "spec.acme.solvers[\(index)]", object: named))
+        var solvers = try ((acme["solvers"] as? [Any]) ?? []).enumerated().compactMap { index, entry in
+            try (entry as? [String: Any]).map {
+                try parseSolver($0, field: "spec.acme.solvers[\(index)]", object: named)
+            }
         }
         if solvers.isEmpty {
             solvers = [.init(method: .http01(.init()))]
@@ -181,6 +156,30 @@ public enum IssuerLoader {
         )
         try issuer.validate()
         return issuer
+    }
+
+    /// `spec.acme.externalAccountBinding`: the key ID and the Secret that holds its MAC key.
+    private static func externalAccountBinding(_ value: Any?, object named: String) throws
+        -> Issuer.ExternalAccountBindingReference?
+    {
+        guard let eab = value as? [String: Any] else { return nil }
+        guard let keyID = eab["keyID"] as? String, let secretRef = eab["keySecretRef"] as? [String: Any],
+            let secretName = secretRef["name"] as? String
+        else {
+            throw CertctlError(
+                .invalidIssuer, object: named, "spec.acme.externalAccountBinding needs keyID and keySecretRef.name")
+        }
+        return .init(keyID: keyID, keySecret: .init(name: secretName, key: (secretRef["key"] as? String) ?? "secret"))
+    }
+
+    /// `spec.acme.caBundle`: the CA certificates to trust for the directory, base64 of PEM.
+    private static func caBundle(_ value: Any?, object named: String) throws -> [UInt8]? {
+        guard let encoded = value as? String else { return nil }
+        guard let decoded = Data(base64Encoded: encoded.filter { !$0.isWhitespace }) else {
+            throw CertctlError(
+                .invalidIssuer, object: named, "spec.acme.caBundle is not base64; encode the CA's PEM with base64 -w0")
+        }
+        return Array(decoded)
     }
 }
 
