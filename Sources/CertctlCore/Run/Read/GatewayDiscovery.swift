@@ -49,32 +49,7 @@ extension Discovery {
         for objects: GatewayObjects, issuers: Set<IssuerKey>, defaultIssuer: String?, wildcardIssuers: Set<IssuerKey>,
         into collected: inout Collector
     ) {
-        let gatewaysByName = Dictionary(
-            objects.gateways.map { ("\($0.metadata.namespace ?? "default")/\($0.metadata.name ?? "")", $0) }
-        ) { first, _ in first }
-        var owners: [(kind: DesiredCertificate.Source.Kind, metadata: ObjectMeta, listeners: [GatewayAPI.Listener])] =
-            objects.gateways.sorted { key($0.metadata) < key($1.metadata) }.map {
-                (.gateway, $0.metadata, $0.spec?.listeners ?? [])
-            }
-        for set in objects.listenerSets.sorted(by: { key($0.metadata) < key($1.metadata) }) {
-            // cert-manager's listenerset shim: a ListenerSet whose Gateway is not there asks for
-            // nothing; it takes the Gateway's issuer when it names none, and the Gateway's
-            // issuer-kind and issuer-group always.
-            guard let parent = set.spec?.parentRef, (parent.kind ?? "Gateway") == "Gateway",
-                let gateway = gatewaysByName[
-                    "\(parent.namespace ?? set.metadata.namespace ?? "default")/\(parent.name)"]
-            else { continue }
-            var metadata = set.metadata
-            metadata.annotations = inherited(set.metadata.annotations ?? [:], from: gateway.metadata.annotations ?? [:])
-            // Only a ListenerSet that would ask for a certificate is certctl's to refuse.
-            guard asksForCertificate(metadata.annotations ?? [:]) else { continue }
-            if let refusal = refusal(of: set, by: gateway, namespaceLabels: objects.namespaceLabels) {
-                collected.problems.append(refusal)
-                continue
-            }
-            owners.append((.listenerSet, metadata, set.spec?.listeners ?? []))
-        }
-        for owner in owners {
+        for owner in owners(of: objects, into: &collected) {
             let namespace = owner.metadata.namespace ?? "default"
             let source = DesiredCertificate.Source(owner.kind, namespace: namespace, name: owner.metadata.name ?? "?")
             let annotations = owner.metadata.annotations ?? [:]
@@ -120,6 +95,40 @@ extension Discovery {
                 collected.add(desired, from: "\(source)", field: field)
             }
         }
+    }
+
+    /// An object whose listeners ask for certificates: a Gateway, or a ListenerSet with the
+    /// annotations it inherits from its Gateway.
+    typealias Owner = (kind: DesiredCertificate.Source.Kind, metadata: ObjectMeta, listeners: [GatewayAPI.Listener])
+
+    /// The Gateways, then the ListenerSets their Gateways accept (a refused one is a problem).
+    static func owners(of objects: GatewayObjects, into collected: inout Collector) -> [Owner] {
+        let gatewaysByName = Dictionary(
+            objects.gateways.map { ("\($0.metadata.namespace ?? "default")/\($0.metadata.name ?? "")", $0) }
+        ) { first, _ in first }
+        var owners: [Owner] =
+            objects.gateways.sorted { key($0.metadata) < key($1.metadata) }.map {
+                (.gateway, $0.metadata, $0.spec?.listeners ?? [])
+            }
+        for set in objects.listenerSets.sorted(by: { key($0.metadata) < key($1.metadata) }) {
+            // cert-manager's listenerset shim: a ListenerSet whose Gateway is not there asks for
+            // nothing; it takes the Gateway's issuer when it names none, and the Gateway's
+            // issuer-kind and issuer-group always.
+            guard let parent = set.spec?.parentRef, (parent.kind ?? "Gateway") == "Gateway",
+                let gateway = gatewaysByName[
+                    "\(parent.namespace ?? set.metadata.namespace ?? "default")/\(parent.name)"]
+            else { continue }
+            var metadata = set.metadata
+            metadata.annotations = inherited(set.metadata.annotations ?? [:], from: gateway.metadata.annotations ?? [:])
+            // Only a ListenerSet that would ask for a certificate is certctl's to refuse.
+            guard asksForCertificate(metadata.annotations ?? [:]) else { continue }
+            if let refusal = refusal(of: set, by: gateway, namespaceLabels: objects.namespaceLabels) {
+                collected.problems.append(refusal)
+                continue
+            }
+            owners.append((.listenerSet, metadata, set.spec?.listeners ?? []))
+        }
+        return owners
     }
 
     /// A Secret a listener names.
