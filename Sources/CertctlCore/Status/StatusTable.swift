@@ -35,45 +35,7 @@ public enum StatusTable {
     }
 
     public static func render(_ statuses: [CertificateStatus], now: Date, style: Style) -> String {
-        // The columns, how each gives way to a narrow terminal, and each cell.
-        typealias Column = (header: String, fit: TextTable.Column, cell: (CertificateStatus) -> String)
-        var columns: [Column] = [
-            ("NAMESPACE", .init(shrinksTo: 9, cutsMiddle: true), { $0.desired.namespace }),
-            (
-                "INGRESS", .init(shrinksTo: 10, dropOrder: 3, dropsBeforeCutting: true, cutsMiddle: true),
-                { $0.desired.objectNames.joined(separator: ",") }
-            ),
-            ("SECRET", .init(shrinksTo: 14, cutsMiddle: true), { $0.desired.secretName }),
-            ("HOSTS", .init(shrinksTo: 14, cutsMiddle: true), { hostsCell($0.desired.hosts, wide: style.wide) }),
-            (
-                "ISSUER", .init(shrinksTo: 10, dropOrder: 5),
-                { $0.issuerLabel }
-            ),
-            (
-                "NOT AFTER", .init(dropOrder: 1, dropsBeforeCutting: true),
-                { $0.summary.map { day($0.notAfter) } ?? "-" }
-            ),
-            ("TIME LEFT", .init(), { $0.timeLeft(at: now).map(duration) ?? "-" }),
-            ("", .init(dropOrder: 2, dropsBeforeCutting: true), { lifetimeBar($0, now: now) }),
-            ("RENEWS AT", .init(dropOrder: 4), { $0.renewalTime.map { day($0) } ?? "-" }),
-            ("STATE", .init(), { $0.state.rawValue }),
-        ]
-        // No column of blanks when nothing is wrong.
-        if statuses.contains(where: { $0.problem != nil }) {
-            columns.append(("LAST ERROR", .init(shrinksTo: 12, dropOrder: 6), { errorCell($0.problem) }))
-        }
-        if style.showCluster {
-            columns.insert(("CLUSTER", .init(shrinksTo: 8, cutsMiddle: true), { $0.cluster }), at: 0)
-        }
-        if style.wide {
-            columns += [
-                ("SERIAL", .init(), { $0.summary?.serialHex ?? "-" }),
-                ("KEY", .init(), { $0.summary?.keyType?.rawValue ?? "-" }),
-                ("CHAIN ISSUER", .init(), { $0.chainIssuer ?? "-" }),
-                ("FAILURES", .init(), { String($0.record.failureCount) }),
-                ("NEXT ATTEMPT", .init(), { $0.record.nextAttempt.map { timestamp($0) } ?? "-" }),
-            ]
-        }
+        let columns = columns(now: now, style: style, withErrors: statuses.contains { $0.problem != nil })
         var rows = [columns.map(\.header)]
         for status in statuses { rows.append(columns.map { $0.cell(status) }) }
         var kept = Array(columns.indices)
@@ -99,6 +61,52 @@ public enum StatusTable {
         return text
             + footer.split(separator: "\n").map { wrap(String($0), width: width).joined(separator: "\n") + "\n" }
             .joined()
+    }
+
+    /// A column of the table: its header, how it gives way to a narrow terminal, and its cell.
+    typealias Column = (header: String, fit: TextTable.Column, cell: (CertificateStatus) -> String)
+
+    /// The table's columns for `style` (a LAST ERROR column only `withErrors`).
+    private static func columns(now: Date, style: Style, withErrors: Bool) -> [Column] {
+        // The columns, how each gives way to a narrow terminal, and each cell.
+        var columns: [Column] = [
+            ("NAMESPACE", .init(shrinksTo: 9, cutsMiddle: true), { $0.desired.namespace }),
+            (
+                "INGRESS", .init(shrinksTo: 10, dropOrder: 3, dropsBeforeCutting: true, cutsMiddle: true),
+                { $0.desired.objectNames.joined(separator: ",") }
+            ),
+            ("SECRET", .init(shrinksTo: 14, cutsMiddle: true), { $0.desired.secretName }),
+            ("HOSTS", .init(shrinksTo: 14, cutsMiddle: true), { hostsCell($0.desired.hosts, wide: style.wide) }),
+            (
+                "ISSUER", .init(shrinksTo: 10, dropOrder: 5),
+                { $0.issuerLabel }
+            ),
+            (
+                "NOT AFTER", .init(dropOrder: 1, dropsBeforeCutting: true),
+                { $0.summary.map { day($0.notAfter) } ?? "-" }
+            ),
+            ("TIME LEFT", .init(), { $0.timeLeft(at: now).map(duration) ?? "-" }),
+            ("", .init(dropOrder: 2, dropsBeforeCutting: true), { lifetimeBar($0, now: now) }),
+            ("RENEWS AT", .init(dropOrder: 4), { $0.renewalTime.map { day($0) } ?? "-" }),
+            ("STATE", .init(), { $0.state.rawValue }),
+        ]
+        // No column of blanks when nothing is wrong.
+        if withErrors {
+            columns.append(("LAST ERROR", .init(shrinksTo: 12, dropOrder: 6), { errorCell($0.problem) }))
+        }
+        if style.showCluster {
+            columns.insert(("CLUSTER", .init(shrinksTo: 8, cutsMiddle: true), { $0.cluster }), at: 0)
+        }
+        if style.wide {
+            columns += [
+                ("SERIAL", .init(), { $0.summary?.serialHex ?? "-" }),
+                ("KEY", .init(), { $0.summary?.keyType?.rawValue ?? "-" }),
+                ("CHAIN ISSUER", .init(), { $0.chainIssuer ?? "-" }),
+                ("FAILURES", .init(), { String($0.record.failureCount) }),
+                ("NEXT ATTEMPT", .init(), { $0.record.nextAttempt.map { timestamp($0) } ?? "-" }),
+            ]
+        }
+        return columns
     }
 
     static func summaryLine(_ statuses: [CertificateStatus]) -> String {
@@ -246,52 +254,6 @@ public enum StatusTable {
                 "Due (\(cause(status.action.reason))), but ordering it now would go past its CA's limit (\(deferral.reason)): it waits until \(exactAndRelative(deferral.until, now: now)), the most urgent certificates first, and no order the CA would refuse is sent."
         case .blocked:
             return "Blocked: \(SecretBlock.explanation(status.action.reason))."
-        }
-    }
-
-    /// Why a certificate is due (or not), in words.
-    static func cause(_ reason: PlannedAction.Reason, _ status: CertificateStatus) -> String {
-        switch reason {
-        case .missing: return "there is no Secret yet"
-        case .unreadable: return "the Secret's certificate or key cannot be read"
-        case .keyMismatch: return "tls.key does not belong to the certificate in tls.crt"
-        case .expired: return "the certificate has expired"
-        case .namesChanged:
-            let held = status.summary?.names ?? []
-            let wanted = Set(status.desired.hosts)
-            var change: [String] = []
-            if !wanted.subtracting(held).isEmpty {
-                change.append("adds \(wanted.subtracting(held).sorted().joined(separator: ", "))")
-            }
-            if !held.subtracting(wanted).isEmpty {
-                change.append("drops \(held.subtracting(wanted).sorted().joined(separator: ", "))")
-            }
-            return "the Ingress's hosts changed (\(change.joined(separator: "; ")))"
-        case .issuerChanged:
-            return "the Ingress names another issuer (\(status.desired.issuer)) than the one that issued it"
-        case .profileChanged:
-            return
-                "the issuer asks for profile \(status.issuerProfile ?? "none"), the certificate was issued under \(status.record.profile ?? "none")"
-        case .renewRequested: return "a renewal was requested (certctl renew)"
-        case .revoked:
-            return
-                "certctl revoke revoked it (\(status.record.revocationReason ?? "unspecified")\(status.record.revokedAt.map { ", \(RenewalRecord.format($0))" } ?? ""))"
-        case .revocationAsked:
-            return
-                "certctl revoke asked for its revocation (\(Bounded.excerpt(status.record.revocationAskedReason ?? "unspecified"))) and it is not recorded as done: the next run revokes it, then replaces it"
-        case .ariWindow:
-            return "it is in the CA's renewal window (ARI, RFC 9773)\(ariWindow(status).map { ", \($0)" } ?? "")"
-        case .lifetimeThreshold:
-            return "it is past its renewal time, \(lifetimeRule(status))"
-        case .renewBefore:
-            return "it is within the Ingress's cert-manager.io/renew-before(-percentage) of expiry"
-        case .keyChanged:
-            return
-                "the Ingress asks for a \(status.desired.settings.keyType?.rawValue ?? "different") key, the certificate has \(status.summary?.keyType?.rawValue ?? "another")"
-        case .notDue: return "it is not due"
-        case .wrongType: return "the Secret has another type"
-        case .immutable: return "the Secret is immutable"
-        case .deleting: return "the Secret is being deleted"
         }
     }
 
