@@ -13,31 +13,7 @@ extension CertificateRun {
     func budget(_ state: inout RunState, options: Options, budgets: RateAccounts) async
         -> [String: RateBudget.Deferral]
     {
-        var deferred: [String: RateBudget.Deferral] = [:]
-        // By account: issuers sharing one share its limits, the most urgent of all first.
-        let byAccount = Dictionary(grouping: state.due.indices) {
-            options.issuers[state.due[$0].0.desired.issuerKey]?.account ?? ""
-        }
-        for place in byAccount.keys.sorted() {
-            guard let indices = byAccount[place],
-                let issuer = indices.compactMap({ options.issuers[state.due[$0].0.desired.issuerKey] }).min(by: {
-                    $0.key < $1.key
-                }), RateAccounts.keeps(issuer)
-            else { continue }
-            // Those its own CA already holds go to the fallbacks: they spend nothing here.
-            let own = indices.filter { state.due[$0].1.ownIssuerBacksOff == nil }
-            guard !own.isEmpty else { continue }
-            let account = try? await accounts.load(for: issuer)?.url
-            let candidates = own.sorted { Self.urgency(state.due[$0]) < Self.urgency(state.due[$1]) }.map { index in
-                let entry = state.due[index].0
-                let replaces = RenewalPlan.replaces(
-                    current: entry.current, desired: entry.desired, issuer: entry.desired.issuer, account: account)
-                return RateBudget.Candidate(id: entry.desired.id, names: entry.desired.hosts, replaces: replaces != nil)
-            }
-            for deferral in await budgets.admit(candidates, issuer: issuer).deferred {
-                deferred[deferral.id] = deferral
-            }
-        }
+        let deferred = await deferrals(state.due, options: options, budgets: budgets)
         await budgets.save()
         guard !deferred.isEmpty else { return [:] }
         var toFallbacks: [String: RateBudget.Deferral] = [:]
@@ -74,6 +50,39 @@ extension CertificateRun {
             )
         }
         return toFallbacks
+    }
+
+    /// What each account's limits hold back of `due`, by certificate: the account's issuers'
+    /// certificates ranked together, most urgent first, admitted until a limit is reached.
+    private func deferrals(_ due: [(Inventory.Entry, PlannedAction)], options: Options, budgets: RateAccounts) async
+        -> [String: RateBudget.Deferral]
+    {
+        var deferred: [String: RateBudget.Deferral] = [:]
+        // By account: issuers sharing one share its limits, the most urgent of all first.
+        let byAccount = Dictionary(grouping: due.indices) {
+            options.issuers[due[$0].0.desired.issuerKey]?.account ?? ""
+        }
+        for place in byAccount.keys.sorted() {
+            guard let indices = byAccount[place],
+                let issuer = indices.compactMap({ options.issuers[due[$0].0.desired.issuerKey] }).min(by: {
+                    $0.key < $1.key
+                }), RateAccounts.keeps(issuer)
+            else { continue }
+            // Those its own CA already holds go to the fallbacks: they spend nothing here.
+            let own = indices.filter { due[$0].1.ownIssuerBacksOff == nil }
+            guard !own.isEmpty else { continue }
+            let account = try? await accounts.load(for: issuer)?.url
+            let candidates = own.sorted { Self.urgency(due[$0]) < Self.urgency(due[$1]) }.map { index in
+                let entry = due[index].0
+                let replaces = RenewalPlan.replaces(
+                    current: entry.current, desired: entry.desired, issuer: entry.desired.issuer, account: account)
+                return RateBudget.Candidate(id: entry.desired.id, names: entry.desired.hosts, replaces: replaces != nil)
+            }
+            for deferral in await budgets.admit(candidates, issuer: issuer).deferred {
+                deferred[deferral.id] = deferral
+            }
+        }
+        return deferred
     }
 
     static func urgency(_ due: (Inventory.Entry, PlannedAction)) -> RateBudget.Urgency {
