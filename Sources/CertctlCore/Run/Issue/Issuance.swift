@@ -186,49 +186,59 @@ struct Issuance: Sendable {
             }
             return .failed(failure)
         case .success(let client):
-            var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
-            logger.info("issuing", metadata: metadata)
-            var kept = inFlight != nil
-            do {
-                // Without the lock, neither a new order nor a kept one picked up (it may finalize).
-                try keeper.requireHeld(before: "new order")
-                let (certificate, key): (IssuedCertificate, PrivateKey)
-                let deadlines = PersistDeadlines()
-                if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
-                    (certificate, key) = (resumed, inFlight.key)
-                    metadata["order"] = "\(inFlight.orderURL)"
-                    logger.notice("picked up the order a previous run had finalized", metadata: metadata)
-                } else if let held = await budgets.recheck(certificate: desired.id, issuer: issuer) {
-                    // Refused at the CA for another certificate of this run: this one is not sent.
-                    return .limited(held)
-                } else {
-                    kept = false
-                    (certificate, key) = try await order(
-                        entry, issuer: issuer, client: client, http01: http01, deadlines: deadlines)
-                    kept = keptOrders.keepsOrders
-                }
-                try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
-                return .issued(
-                    await withRenewalInfo(
-                        IssuedValue(
-                            certificate: certificate, key: key, account: await client.accountURL, renewalInfo: nil,
-                            renewalInfoFailed: false, keptOrder: kept, persistUntil: deadlines.earliest, issuer: issuer,
-                            fallback: fallback), client: client))
-            } catch let error as CertctlError where error.code == .lockLost {
-                logger.notice("\(error.reason)", metadata: metadata)
-                return .deferred(error.reason)
-            } catch  where keeper.lostReason() != nil {
-                // Whatever failed once the lock was lost (a write refused, a challenge cleaned
-                // up by the new holder) is the next run's to do, not a failure to record.
-                let reason = "this run lost its lock (\(keeper.lostReason() ?? "")); the next run does the rest"
-                logger.notice("\(reason)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-                return .deferred(reason)
-            } catch {
-                // A certificate that failed its checks is not picked up again; one that could not
-                // be stored is, by the next run.
-                return .failed(
-                    CertificateFailure(error, voidsKeptOrder: kept && (error as? CertctlError)?.code == .issuance))
+            return await issue(
+                entry, action, by: issuer, client: client, inFlight: inFlight, http01: http01, fallback: fallback)
+        }
+    }
+
+    /// One certificate from an opened account: a kept order picked up, else a new order, checked.
+    private func issue(
+        _ entry: Inventory.Entry, _ action: PlannedAction, by issuer: Issuer, client: ACMEClient,
+        inFlight: OrderInFlight?, http01: HTTP01Session, fallback: FallbackUse?
+    ) async -> IssuanceResult {
+        let desired = entry.desired
+        var metadata: Logger.Metadata = ["secret": "\(desired.id)", "reason": "\(action.reason.rawValue)"]
+        logger.info("issuing", metadata: metadata)
+        var kept = inFlight != nil
+        do {
+            // Without the lock, neither a new order nor a kept one picked up (it may finalize).
+            try keeper.requireHeld(before: "new order")
+            let (certificate, key): (IssuedCertificate, PrivateKey)
+            let deadlines = PersistDeadlines()
+            if let inFlight, let resumed = try await resume(inFlight, entry, issuer: issuer, client: client) {
+                (certificate, key) = (resumed, inFlight.key)
+                metadata["order"] = "\(inFlight.orderURL)"
+                logger.notice("picked up the order a previous run had finalized", metadata: metadata)
+            } else if let held = await budgets.recheck(certificate: desired.id, issuer: issuer) {
+                // Refused at the CA for another certificate of this run: this one is not sent.
+                return .limited(held)
+            } else {
+                kept = false
+                (certificate, key) = try await order(
+                    entry, issuer: issuer, client: client, http01: http01, deadlines: deadlines)
+                kept = keptOrders.keepsOrders
             }
+            try IssuedCheck.verify(certificate, key: key, names: desired.hosts, now: now())
+            return .issued(
+                await withRenewalInfo(
+                    IssuedValue(
+                        certificate: certificate, key: key, account: await client.accountURL, renewalInfo: nil,
+                        renewalInfoFailed: false, keptOrder: kept, persistUntil: deadlines.earliest, issuer: issuer,
+                        fallback: fallback), client: client))
+        } catch let error as CertctlError where error.code == .lockLost {
+            logger.notice("\(error.reason)", metadata: metadata)
+            return .deferred(error.reason)
+        } catch  where keeper.lostReason() != nil {
+            // Whatever failed once the lock was lost (a write refused, a challenge cleaned
+            // up by the new holder) is the next run's to do, not a failure to record.
+            let reason = "this run lost its lock (\(keeper.lostReason() ?? "")); the next run does the rest"
+            logger.notice("\(reason)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            return .deferred(reason)
+        } catch {
+            // A certificate that failed its checks is not picked up again; one that could not
+            // be stored is, by the next run.
+            return .failed(
+                CertificateFailure(error, voidsKeptOrder: kept && (error as? CertctlError)?.code == .issuance))
         }
     }
 
