@@ -98,25 +98,8 @@ struct StatusCommand: AsyncParsableCommand {
     private func draw(_ contexts: [ClusterOptions.Context], issuers: [IssuerKey: Issuer], defaultIssuer: String?)
         async throws -> (String, Int32)
     {
-        var inventories: [Inventory] = []
-        var ledgers: [String: [IssuerKey: RateLedger]] = [:]
-        var unreachable: [String] = []
-        var warnings: [String] = []
-        for context in contexts {
-            do {
-                let inventory = try await Inventory.load(
-                    from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
-                inventories.append(inventory)
-                // What the CA's limits hold back, from the accounts' ledgers.
-                let (read, notes) = await RateLedgers.read(
-                    issuers: issuers, from: cluster.accountPlace(context).ledgers, now: Date())
-                ledgers[inventory.cluster] = read
-                warnings += notes
-            } catch let error as KubernetesError where contexts.count > 1 || error.isUnreachable {
-                // One cluster down does not hide the others; it is critical (nobody sees its certificates).
-                unreachable.append("cluster \(context.store.name) cannot be read: \(error.description)")
-            }
-        }
+        let (inventories, ledgers, unreachable, warnings) = try await read(
+            contexts, issuers: issuers, defaultIssuer: defaultIssuer)
         let now = Date()
         var overview = Overview(inventories, issuers: issuers, ledgers: ledgers, now: now)
         if probe {
@@ -148,24 +131,52 @@ struct StatusCommand: AsyncParsableCommand {
                 width: Terminal.width)
             text = StatusTable.render(overview, now: now, style: style)
         }
-        for line in unreachable {
-            if output == "json" {
-                FileHandleStandardError.write("certctl: error: \(line)\n")
-            } else {
-                text += "error    \(line)\n"
-            }
-        }
-        for line in warnings {
-            if output == "json" {
-                FileHandleStandardError.write("certctl: warning: \(line)\n")
-            } else {
-                text += "warning  \(line)\n"
-            }
-        }
+        text += notes(errors: unreachable, warnings: warnings)
         var worst = overview.certificates.map(\.state.severity).max() ?? 0
         if !overview.problems.isEmpty { worst = max(worst, 1) }
         if !unreachable.isEmpty { worst = 2 }
         return (text, worst)
+    }
+
+    /// Every cluster's inventory and ledgers; a cluster that cannot be read is named, and
+    /// with several clusters the others are still shown.
+    private func read(_ contexts: [ClusterOptions.Context], issuers: [IssuerKey: Issuer], defaultIssuer: String?)
+        async throws -> (
+            inventories: [Inventory], ledgers: [String: [IssuerKey: RateLedger]], unreachable: [String],
+            warnings: [String]
+        )
+    {
+        var inventories: [Inventory] = []
+        var ledgers: [String: [IssuerKey: RateLedger]] = [:]
+        var unreachable: [String] = []
+        var warnings: [String] = []
+        for context in contexts {
+            do {
+                let inventory = try await Inventory.load(
+                    from: context.store, scope: context.scope, issuers: issuers, defaultIssuer: defaultIssuer)
+                inventories.append(inventory)
+                // What the CA's limits hold back, from the accounts' ledgers.
+                let (read, notes) = await RateLedgers.read(
+                    issuers: issuers, from: cluster.accountPlace(context).ledgers, now: Date())
+                ledgers[inventory.cluster] = read
+                warnings += notes
+            } catch let error as KubernetesError where contexts.count > 1 || error.isUnreachable {
+                // One cluster down does not hide the others; it is critical (nobody sees its certificates).
+                unreachable.append("cluster \(context.store.name) cannot be read: \(error.description)")
+            }
+        }
+        return (inventories, ledgers, unreachable, warnings)
+    }
+
+    /// The lines under the table (on standard error with `-o json`).
+    private func notes(errors: [String], warnings: [String]) -> String {
+        let lines = errors.map { ("error", $0) } + warnings.map { ("warning", $0) }
+        guard output != "json" else {
+            for (level, line) in lines { FileHandleStandardError.write("certctl: \(level): \(line)\n") }
+            return ""
+        }
+        return lines.map { level, line in level.padding(toLength: 9, withPad: " ", startingAt: 0) + line + "\n" }
+            .joined()
     }
 
     private func describe(_ scope: NamespaceScope) -> String {
