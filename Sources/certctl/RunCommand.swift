@@ -233,11 +233,15 @@ struct RunCommand: AsyncParsableCommand {
             RunSummary.render(
                 report, elapsed: elapsed, now: Date(), printed: progress.finishedIDs, width: Terminal.width),
             terminator: "")
-        // `renew NAME` and `revoke NAME` exit by their certificates' outcome: the problems of
-        // other objects are printed above, not theirs to fail on. A mark they needed and could
-        // not store fails them too.
+        return exitCode(report, namedOnly: options.only != nil)
+    }
+
+    /// The run's exit code. `renew NAME` and `revoke NAME` (`namedOnly`) exit by their
+    /// certificates' outcome: the problems of other objects are printed, not theirs to fail on.
+    /// A mark they needed and could not store fails them too.
+    static func exitCode(_ report: RunReport, namedOnly: Bool) -> Int32 {
         var judged = report
-        if options.only != nil {
+        if namedOnly {
             // Their own problems still count: those of their Secrets and of the objects naming them.
             let targets = report.certificates.map(\.desired)
             let own = Set(targets.map { "Secret \($0.id)" } + targets.flatMap { $0.sources.map(\.description) })
