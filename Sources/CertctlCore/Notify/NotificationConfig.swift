@@ -53,63 +53,65 @@ public struct NotificationConfig: Sendable {
         for (index, entry) in ((root["channels"] as? [[String: Any]]) ?? []).enumerated() {
             let name = entry["name"] as? String ?? "channel \(index + 1)"
             let object = "\(source): channel \(name)"
-            func secret(_ fields: [String: Any], _ key: String) throws -> String? {
-                guard let path = fields[key + "File"] as? String else { return fields[key] as? String }
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw CertctlError(.invalidArgument, object: object, "cannot read \(key)File \(path)")
-                }
-                return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            if let webhook = entry["webhook"] as? [String: Any] {
-                guard let url = try secret(webhook, "url") else {
-                    throw CertctlError(.invalidArgument, object: object, "webhook needs url or urlFile")
-                }
-                let formatName = webhook["format"] as? String ?? "generic"
-                guard let format = WebhookFormat(rawValue: formatName) else {
-                    throw CertctlError(
-                        .invalidArgument, object: object, "webhook format \(formatName) is not generic, slack or zulip")
-                }
-                channels.append((name, .webhook(url: url, format: format)))
-            } else if let manager = entry["alertmanager"] as? [String: Any], let url = manager["url"] as? String {
-                channels.append((name, .alertmanager(url: url)))
-            } else if let email = entry["email"] as? [String: Any] {
-                guard let smtp = email["smtp"] as? String, let from = email["from"] as? String,
-                    let to = email["to"] as? [String], !to.isEmpty
-                else {
-                    throw CertctlError(.invalidArgument, object: object, "email needs smtp, from and to")
-                }
-                if email["password"] != nil {
-                    throw CertctlError(
-                        .invalidArgument, object: object,
-                        "put the SMTP password in a file (passwordFile), not in the config")
-                }
-                channels.append(
-                    (
-                        name,
-                        .email(
-                            smtp: smtp,
-                            starttls: email["starttls"] as? Bool ?? true,
-                            from: from,
-                            to: to,
-                            username: email["username"] as? String,
-                            password: try secret(email, "password"),
-                            caBundle: try (email["caFile"] as? String).map { path in
-                                guard let data = FileManager.default.contents(atPath: path) else {
-                                    throw CertctlError(.invalidArgument, object: object, "cannot read caFile \(path)")
-                                }
-                                return Array(data)
-                            }
-                        )
-                    )
-                )
-            } else {
-                throw CertctlError(.invalidArgument, object: object, "needs one of webhook, alertmanager or email")
-            }
+            channels.append((name, try channel(entry, object: object)))
         }
         guard !channels.isEmpty else {
             throw CertctlError(.invalidArgument, object: source, "lists no channels")
         }
         return NotificationConfig(interval: interval, channels: channels)
+    }
+
+    /// One entry of `channels`.
+    private static func channel(_ entry: [String: Any], object: String) throws -> Channel {
+        if let webhook = entry["webhook"] as? [String: Any] {
+            guard let url = try secret(webhook, "url", object: object) else {
+                throw CertctlError(.invalidArgument, object: object, "webhook needs url or urlFile")
+            }
+            let formatName = webhook["format"] as? String ?? "generic"
+            guard let format = WebhookFormat(rawValue: formatName) else {
+                throw CertctlError(
+                    .invalidArgument, object: object, "webhook format \(formatName) is not generic, slack or zulip")
+            }
+            return .webhook(url: url, format: format)
+        } else if let manager = entry["alertmanager"] as? [String: Any], let url = manager["url"] as? String {
+            return .alertmanager(url: url)
+        } else if let email = entry["email"] as? [String: Any] {
+            guard let smtp = email["smtp"] as? String, let from = email["from"] as? String,
+                let to = email["to"] as? [String], !to.isEmpty
+            else {
+                throw CertctlError(.invalidArgument, object: object, "email needs smtp, from and to")
+            }
+            if email["password"] != nil {
+                throw CertctlError(
+                    .invalidArgument, object: object,
+                    "put the SMTP password in a file (passwordFile), not in the config")
+            }
+            return .email(
+                smtp: smtp,
+                starttls: email["starttls"] as? Bool ?? true,
+                from: from,
+                to: to,
+                username: email["username"] as? String,
+                password: try secret(email, "password", object: object),
+                caBundle: try (email["caFile"] as? String).map { path in
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        throw CertctlError(.invalidArgument, object: object, "cannot read caFile \(path)")
+                    }
+                    return Array(data)
+                }
+            )
+        } else {
+            throw CertctlError(.invalidArgument, object: object, "needs one of webhook, alertmanager or email")
+        }
+    }
+
+    /// A channel's secret value: `KEY`, or the contents of the file `KEYFile` names.
+    private static func secret(_ fields: [String: Any], _ key: String, object: String) throws -> String? {
+        guard let path = fields[key + "File"] as? String else { return fields[key] as? String }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CertctlError(.invalidArgument, object: object, "cannot read \(key)File \(path)")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `90`, `30m`, `6h`, `1d`.
