@@ -213,22 +213,7 @@ public struct Kubeconfig: Sendable {
             warnings.append(
                 "cluster \(context.cluster) sets insecure-skip-tls-verify: the API server's certificate is not checked")
         }
-        var credentials = ClusterConnection.Credentials.none
-        if let user {
-            tls.clientCertificate = try Self.material(
-                data: user.clientCertificateData, file: user.clientCertificate, directory: user.directory,
-                what: "client-certificate of user \(context.user)")
-            tls.clientKey = try Self.material(
-                data: user.clientKeyData, file: user.clientKey, directory: user.directory,
-                what: "client-key of user \(context.user)")
-            if let token = user.token {
-                credentials = .token(token)
-            } else if let file = user.tokenFile {
-                credentials = .tokenFile(Self.resolve(file, in: user.directory))
-            } else if let exec = user.exec {
-                credentials = .exec(exec)
-            }
-        }
+        let credentials = try user.map { try Self.credentials(of: $0, named: context.user, tls: &tls) } ?? .none
         let connection = ClusterConnection(
             name: name,
             server: cluster.server,
@@ -237,6 +222,26 @@ public struct Kubeconfig: Sendable {
             namespace: context.namespace ?? "default"
         )
         return (connection, warnings)
+    }
+
+    /// A user's client certificate and key (into `tls`) and its credentials.
+    private static func credentials(of user: User, named name: String, tls: inout TLSOptions) throws
+        -> ClusterConnection.Credentials
+    {
+        tls.clientCertificate = try Self.material(
+            data: user.clientCertificateData, file: user.clientCertificate, directory: user.directory,
+            what: "client-certificate of user \(name)")
+        tls.clientKey = try Self.material(
+            data: user.clientKeyData, file: user.clientKey, directory: user.directory,
+            what: "client-key of user \(name)")
+        if let token = user.token {
+            return .token(token)
+        } else if let file = user.tokenFile {
+            return .tokenFile(Self.resolve(file, in: user.directory))
+        } else if let exec = user.exec {
+            return .exec(exec)
+        }
+        return .none
     }
 
     /// Inline base64 data, else a file (relative to the kubeconfig's folder).
