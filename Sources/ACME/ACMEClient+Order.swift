@@ -269,30 +269,8 @@ extension ACMEClient {
     private func authorize(_ url: String, solver: any ChallengeSolver, deadline: Deadline) async throws {
         let authorization = try decode(
             ACMEAuthorization.self, from: try await post(url, payload: nil, action: "authorization"), url: url)
-        switch authorization.status {
-        case .valid:
-            return
-        case .pending:
-            break
-        default:
-            throw ACMEError(
-                .authorizationInvalid,
-                "the authorization for \(authorization.identifier) is \(authorization.status.rawValue)",
-                problem: authorization.challenges.compactMap(\.error).first,
-                url: url
-            )
-        }
-        let wildcard = authorization.wildcard ?? false
-        let type = solver.challengeType(for: authorization.identifier, wildcard: wildcard)
-        guard let challenge = authorization.challenges.first(where: { $0.type == type }) else {
-            let offered = authorization.challenges.map(\.type).joined(separator: ", ")
-            throw ACMEError(
-                .noSupportedChallenge,
-                "the CA offers no \(type) challenge for \(wildcard ? "*." : "")\(authorization.identifier.value) (it offers \(offered))",
-                url: url
-            )
-        }
-        let identifier = authorization.identifier
+        guard let challenge = try Self.challenge(of: authorization, at: url, for: solver) else { return }
+        let (identifier, wildcard, type) = (authorization.identifier, authorization.wildcard ?? false, challenge.type)
         // dns-persist-01 has no token: nothing is published per challenge, so nothing to clean.
         let token = challenge.token ?? ""
         let key = accountKey
@@ -335,6 +313,37 @@ extension ACMEClient {
                 url: url
             )
         }
+    }
+
+    /// The challenge of a pending authorization that `solver` answers; nil when the
+    /// authorization is valid already (reused), an error when it failed or offers none.
+    private static func challenge(of authorization: ACMEAuthorization, at url: String, for solver: any ChallengeSolver)
+        throws -> ACMEChallenge?
+    {
+        switch authorization.status {
+        case .valid:
+            return nil
+        case .pending:
+            break
+        default:
+            throw ACMEError(
+                .authorizationInvalid,
+                "the authorization for \(authorization.identifier) is \(authorization.status.rawValue)",
+                problem: authorization.challenges.compactMap(\.error).first,
+                url: url
+            )
+        }
+        let wildcard = authorization.wildcard ?? false
+        let type = solver.challengeType(for: authorization.identifier, wildcard: wildcard)
+        guard let challenge = authorization.challenges.first(where: { $0.type == type }) else {
+            let offered = authorization.challenges.map(\.type).joined(separator: ", ")
+            throw ACMEError(
+                .noSupportedChallenge,
+                "the CA offers no \(type) challenge for \(wildcard ? "*." : "")\(authorization.identifier.value) (it offers \(offered))",
+                url: url
+            )
+        }
+        return challenge
     }
 
     /// POST-as-GET `url` until `isDone`, honouring Retry-After, before `deadline`.
