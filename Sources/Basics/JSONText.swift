@@ -37,33 +37,9 @@ public enum JSONText {
             guard double.isFinite else { throw Unencodable(description: "\(double) is not a JSON number") }
             output += double == double.rounded() && abs(double) < 1e15 ? String(Bounded.int(double)) : "\(double)"
         case let array as [Any]:
-            guard !array.isEmpty else {
-                output += "[]"
-                return
-            }
-            output += "["
-            for (index, element) in array.enumerated() {
-                if index > 0 { output += "," }
-                newline(into: &output, pretty: pretty, depth: depth + 1)
-                try write(element, into: &output, pretty: pretty, depth: depth + 1)
-            }
-            newline(into: &output, pretty: pretty, depth: depth)
-            output += "]"
+            try writeArray(array, into: &output, pretty: pretty, depth: depth)
         case let object as [String: Any]:
-            guard !object.isEmpty else {
-                output += "{}"
-                return
-            }
-            output += "{"
-            for (index, key) in object.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-                if index > 0 { output += "," }
-                newline(into: &output, pretty: pretty, depth: depth + 1)
-                quote(key, into: &output)
-                output += pretty ? ": " : ":"
-                try write(object[key]!, into: &output, pretty: pretty, depth: depth + 1)
-            }
-            newline(into: &output, pretty: pretty, depth: depth)
-            output += "}"
+            try writeObject(object, into: &output, pretty: pretty, depth: depth)
         // After the containers: casting a Swift dictionary to a class bridges it to NSDictionary
         // first, which cost more than writing it.
         case is NSNull:
@@ -82,6 +58,41 @@ public enum JSONText {
             }
             throw Unencodable(description: "a \(type(of: value)) is not JSON")
         }
+    }
+
+    private static func writeArray(_ array: [Any], into output: inout String, pretty: Bool, depth: Int) throws {
+        guard !array.isEmpty else {
+            output += "[]"
+            return
+        }
+        output += "["
+        for (index, element) in array.enumerated() {
+            if index > 0 { output += "," }
+            newline(into: &output, pretty: pretty, depth: depth + 1)
+            try write(element, into: &output, pretty: pretty, depth: depth + 1)
+        }
+        newline(into: &output, pretty: pretty, depth: depth)
+        output += "]"
+    }
+
+    /// Keys in the order of their UTF-8 bytes, so that the same object always reads the same.
+    private static func writeObject(_ object: [String: Any], into output: inout String, pretty: Bool, depth: Int)
+        throws
+    {
+        guard !object.isEmpty else {
+            output += "{}"
+            return
+        }
+        output += "{"
+        for (index, key) in object.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            if index > 0 { output += "," }
+            newline(into: &output, pretty: pretty, depth: depth + 1)
+            quote(key, into: &output)
+            output += pretty ? ": " : ":"
+            try write(object[key]!, into: &output, pretty: pretty, depth: depth + 1)
+        }
+        newline(into: &output, pretty: pretty, depth: depth)
+        output += "}"
     }
 
     private static func newline(into output: inout String, pretty: Bool, depth: Int) {
