@@ -142,29 +142,8 @@ public actor ACMEClient {
                 }
                 identification = .kid(accountURL)
             }
-            let response: HTTPResponse
-            do {
-                let nonce = try await nextNonce()
-                let body = try JWS.sign(
-                    payload: payload,
-                    url: url,
-                    nonce: nonce,
-                    key: signingKey,
-                    identification: identification
-                )
-                var request = HTTPRequest(
-                    method: .post,
-                    url: url,
-                    headers: ["Content-Type": "application/jose+json"],
-                    body: body
-                )
-                if let accept { request.headers.add("Accept", accept) }
-                response = try await send(request, action: action)
-            } catch {
-                await nonces.requestFinished(nonce: nil)
-                throw error
-            }
-            await nonces.requestFinished(nonce: response.headers["Replay-Nonce"])
+            let response = try await signedPost(
+                url, payload: payload, action: action, key: signingKey, identification: identification, accept: accept)
             if response.isSuccess { return response }
             let error = problemError(action: action, url: url, response: response)
             if error.problem?.kind == .accountDoesNotExist, !useJWK, !recovered, let accountRecovery {
@@ -201,6 +180,27 @@ public actor ACMEClient {
             }
             throw error
         }
+    }
+
+    /// One signed POST with the next nonce; the nonce it answers with goes back to the pool.
+    private func signedPost(
+        _ url: String, payload: [UInt8]?, action: String, key: AccountKey, identification: JWS.KeyIdentification,
+        accept: String?
+    ) async throws -> HTTPResponse {
+        let response: HTTPResponse
+        do {
+            let nonce = try await nextNonce()
+            let body = try JWS.sign(payload: payload, url: url, nonce: nonce, key: key, identification: identification)
+            var request = HTTPRequest(
+                method: .post, url: url, headers: ["Content-Type": "application/jose+json"], body: body)
+            if let accept { request.headers.add("Accept", accept) }
+            response = try await send(request, action: action)
+        } catch {
+            await nonces.requestFinished(nonce: nil)
+            throw error
+        }
+        await nonces.requestFinished(nonce: response.headers["Replay-Nonce"])
+        return response
     }
 
     private func nextNonce() async throws -> String {
