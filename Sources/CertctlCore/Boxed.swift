@@ -52,7 +52,29 @@ extension BoxedIfPresent: Equatable where Wrapped: Equatable {
     }
 }
 
-/// The reference both wrappers keep: immutable, so `Sendable` as its value is.
+/// A value with an empty form that most instances have (``RenewalRecord``: a Secret certctl
+/// never wrote).
+public protocol EmptyByDefault: Equatable, Sendable {
+    init()
+}
+
+/// ``Boxed`` for a value that is usually empty: nothing is allocated while it is. At 10,000
+/// adopted Secrets, boxing their empty records was 4 MB of a run's peak.
+@propertyWrapper
+public struct BoxedUnlessEmpty<Value: EmptyByDefault>: Sendable {
+    private var box: ImmutableBox<Value>?
+
+    public init(wrappedValue: Value) {
+        box = wrappedValue == Value() ? nil : ImmutableBox(wrappedValue)
+    }
+
+    public var wrappedValue: Value {
+        get { box?.value ?? Value() }
+        set { box = newValue == Value() ? nil : ImmutableBox(newValue) }
+    }
+}
+
+/// The reference the wrappers keep: immutable, so `Sendable` as its value is.
 private final class ImmutableBox<Value: Sendable>: Sendable {
     let value: Value
 

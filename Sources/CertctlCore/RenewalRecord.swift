@@ -6,7 +6,7 @@ import Transport
 
 /// certctl's state of one certificate, kept as `certctl.io/` annotations on its Secret so that
 /// every run (a CronJob every few minutes) knows what the last one learnt.
-public struct RenewalRecord: Sendable, Equatable {
+public struct RenewalRecord: Sendable, Equatable, EmptyByDefault {
     public static let prefix = "certctl.io/"
 
     /// When the current certificate is to be renewed (ARI choice or 2/3 of its lifetime).

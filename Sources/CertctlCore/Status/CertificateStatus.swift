@@ -33,13 +33,8 @@ public struct CertificateStatus: Sendable {
     @Boxed public var desired: DesiredCertificate
     public var state: State
     @Boxed public var summary: CertificateSummary?
-    /// certctl's record of it (empty when certctl never wrote one).
-    public var record: RenewalRecord {
-        get { storedRecord ?? RenewalRecord() }
-        set { storedRecord = newValue == RenewalRecord() ? nil : newValue }
-    }
-    /// The record, boxed only when there is one (``CurrentCertificate/record``).
-    @BoxedIfPresent private var storedRecord: RenewalRecord?
+    /// certctl's record of it (empty when certctl never wrote one; boxed only when not).
+    @BoxedUnlessEmpty public var record: RenewalRecord
     public var renewalTime: Date?
     /// What the next run does with it, and why (`certctl status SECRET` explains it).
     public var action: PlannedAction
@@ -55,7 +50,7 @@ public struct CertificateStatus: Sendable {
         self.cluster = cluster
         desired = entry.desired
         let record = entry.record
-        storedRecord = record == RenewalRecord() ? nil : record
+        self.record = record
         let action = RenewalPlan.decide(
             desired: entry.desired, current: entry.current, pending: entry.pending, profile: profile,
             fallbacks: fallbacks, now: now)

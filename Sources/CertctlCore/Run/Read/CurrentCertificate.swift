@@ -17,13 +17,8 @@ public struct CurrentCertificate: Sendable {
     /// True when tls.key holds a private key certctl can read.
     public var hasKey: Bool
     public var keyMatches: Bool
-    /// certctl's record on the Secret (empty when certctl never wrote one).
-    public var record: RenewalRecord {
-        get { storedRecord ?? RenewalRecord() }
-        set { storedRecord = newValue == RenewalRecord() ? nil : newValue }
-    }
-    /// The record, boxed only when there is one: most Secrets a run adopts have none.
-    @BoxedIfPresent private var storedRecord: RenewalRecord?
+    /// certctl's record on the Secret (empty when certctl never wrote one; boxed only when not).
+    @BoxedUnlessEmpty public var record: RenewalRecord
     /// What is wrong with it, for the operator (wrong type, corrupt PEM, key mismatch).
     public var problems: [String]
 
@@ -31,8 +26,7 @@ public struct CurrentCertificate: Sendable {
         var metadataOnly = secret
         metadataOnly.data = nil
         self.secret = metadataOnly
-        let record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
-        storedRecord = record == RenewalRecord() ? nil : record
+        record = RenewalRecord(annotations: secret.metadata.annotations ?? [:])
         var problems: [String] = []
         if case .otherType(let type) = SecretBlock(secret) { problems.append(SecretBlock.otherType(type).message) }
         let data = secret.data ?? [:]
